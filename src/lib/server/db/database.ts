@@ -1,0 +1,293 @@
+/**
+ * The DuckDB service: one database file, one instance per process.
+ *
+ * - Reads go through a small pool of connections. DuckDB is MVCC, so a reader sees the last
+ *   committed state and never waits for a sync in progress.
+ * - Writes go through one writer connection, one transaction at a time (`write`): a sync lands
+ *   all of its rows or none, and readers see the old data or the new, never half.
+ * - Results come back as JSON-friendly rows or as an Arrow IPC stream (see arrow.ts).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import {
+  BOOLEAN,
+  DOUBLE,
+  DuckDBConnection,
+  DuckDBInstance,
+  DuckDBTypeId,
+  LIST,
+  SQLNULL,
+  VARCHAR,
+  BIGINT,
+  listValue,
+  type DuckDBResultReader,
+  type DuckDBType,
+  type DuckDBValue
+} from '@duckdb/node-api';
+import { toJsonRows } from './convert';
+import { LATEST_VERSION, MIGRATIONS } from './migrations';
+import { compile, Sql, type SqlValue } from './sql';
+
+export type Row = Record<string, unknown>;
+
+export interface ColumnInfo {
+  name: string;
+  /** DuckDB type as text, e.g. `DECIMAL(18,2)`. */
+  type: string;
+}
+
+export interface QueryResult<R = Row> {
+  columns: ColumnInfo[];
+  rows: R[];
+}
+
+export interface WriteTx {
+  /** Runs a statement inside the transaction. */
+  run(query: Sql | string): Promise<void>;
+  /** Runs a query inside the transaction and returns its rows. */
+  query<R = Row>(query: Sql | string): Promise<QueryResult<R>>;
+  /** The writer connection, for appenders; do not commit or roll back on it. */
+  connection: DuckDBConnection;
+}
+
+function bindTypes(params: SqlValue[]): { values: DuckDBValue[]; types: DuckDBType[] } {
+  const values: DuckDBValue[] = [];
+  const types: DuckDBType[] = [];
+  for (const p of params) {
+    if (p === null) {
+      values.push(null);
+      types.push(SQLNULL);
+    } else if (Array.isArray(p)) {
+      const numeric = p.length > 0 && typeof p[0] === 'number';
+      values.push(listValue([...p] as DuckDBValue[]));
+      types.push(LIST(numeric ? DOUBLE : VARCHAR));
+    } else if (typeof p === 'string') {
+      values.push(p);
+      types.push(VARCHAR);
+    } else if (typeof p === 'number') {
+      values.push(p);
+      types.push(DOUBLE);
+    } else if (typeof p === 'bigint') {
+      values.push(p);
+      types.push(BIGINT);
+    } else if (typeof p === 'boolean') {
+      values.push(p);
+      types.push(BOOLEAN);
+    } else {
+      throw new Error(`cannot bind a value of type ${typeof p}`);
+    }
+  }
+  return { values, types };
+}
+
+async function runOn(conn: DuckDBConnection, query: Sql | string): Promise<DuckDBResultReader> {
+  if (typeof query === 'string') return conn.runAndReadAll(query);
+  const { text, params } = compile(query);
+  if (params.length === 0) return conn.runAndReadAll(text);
+  const { values, types } = bindTypes(params);
+  return conn.runAndReadAll(text, values, types);
+}
+
+function columnsOf(reader: DuckDBResultReader): ColumnInfo[] {
+  return reader.columnNames().map((name, i) => {
+    const t = reader.columnType(i);
+    return { name, type: t.typeId === DuckDBTypeId.VARCHAR && t.alias === 'JSON' ? 'JSON' : String(t) };
+  });
+}
+
+/** A tiny FIFO mutex, so only one write transaction runs at a time. */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  lock<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn);
+    this.tail = run.then(
+      () => undefined,
+      () => undefined
+    );
+    return run;
+  }
+}
+
+export class Database {
+  private readonly idle: DuckDBConnection[] = [];
+  private readonly waiting: ((c: DuckDBConnection) => void)[] = [];
+  private readonly all: DuckDBConnection[] = [];
+  private readonly writeLock = new Mutex();
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    private readonly instance: DuckDBInstance,
+    private readonly writer: DuckDBConnection,
+    private readonly maxReaders: number
+  ) {}
+
+  /** Opens (creating if needed) a database file and migrates it to the latest schema. */
+  static async open(path: string, options: { readers?: number } = {}): Promise<Database> {
+    const file = path === ':memory:' ? path : resolve(path);
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(file);
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      if (/lock/i.test(msg)) {
+        throw new Error(
+          `database ${file} is in use by another process (${msg.split('\n')[0]}). ` +
+            `Stop the running server, or send the command to it instead.`
+        );
+      }
+      throw new Error(`cannot open database ${file}: ${msg}`);
+    }
+    const writer = await instance.connect();
+    // Bookkeeping timestamps (sync runs) are UTC; CRM timestamps are naive business-local
+    // times and unaffected by this setting.
+    await writer.run(`SET GLOBAL TimeZone = 'UTC'`);
+    const db = new Database(file, instance, writer, options.readers ?? 4);
+    await db.migrate();
+    return db;
+  }
+
+  /** Applies every migration newer than the file's version, each in its own transaction. */
+  async migrate(target: number = LATEST_VERSION): Promise<number[]> {
+    const applied: number[] = [];
+    await this.writeLock.lock(async () => {
+      await this.writer.run(
+        `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)`
+      );
+      const r = await this.writer.runAndReadAll(`SELECT coalesce(max(version), 0)::INTEGER AS v FROM schema_migrations`);
+      const current = r.getRowObjectsJS()[0].v as number;
+      if (current > LATEST_VERSION) {
+        throw new Error(
+          `database ${this.path} has schema version ${current}, newer than this program's ${LATEST_VERSION}; upgrade crm-cockpit`
+        );
+      }
+      for (const m of MIGRATIONS) {
+        if (m.version <= current || m.version > target) continue;
+        await this.writer.run('BEGIN TRANSACTION');
+        try {
+          for (const s of m.statements) await this.writer.run(s);
+          await this.writer.run(`INSERT INTO schema_migrations VALUES (${m.version}, '${m.name.replace(/'/g, "''")}', now()::TIMESTAMP)`);
+          await this.writer.run('COMMIT');
+          applied.push(m.version);
+        } catch (e) {
+          await this.writer.run('ROLLBACK');
+          throw new Error(`migration ${m.version} (${m.name}) failed: ${e instanceof Error ? e.message : e}`);
+        }
+      }
+    });
+    return applied;
+  }
+
+  private async acquire(): Promise<DuckDBConnection> {
+    if (this.closed) throw new Error('database is closed');
+    const conn = this.idle.pop();
+    if (conn) return conn;
+    if (this.all.length < this.maxReaders) {
+      const c = await this.instance.connect();
+      this.all.push(c);
+      return c;
+    }
+    return new Promise((res) => this.waiting.push(res));
+  }
+
+  private release(conn: DuckDBConnection) {
+    const next = this.waiting.shift();
+    if (next) next(conn);
+    else this.idle.push(conn);
+  }
+
+  /** Runs a read query on a pooled connection and returns JSON-friendly rows. */
+  async query<R = Row>(query: Sql | string): Promise<QueryResult<R>> {
+    const conn = await this.acquire();
+    try {
+      const reader = await runOn(conn, query);
+      return { columns: columnsOf(reader), rows: toJsonRows(reader) as R[] };
+    } finally {
+      this.release(conn);
+    }
+  }
+
+  /** Runs a read query and hands the raw reader to `fn` (for Arrow and streaming exports). */
+  async read<T>(query: Sql | string, fn: (reader: DuckDBResultReader) => T | Promise<T>): Promise<T> {
+    const conn = await this.acquire();
+    try {
+      return await fn(await runOn(conn, query));
+    } finally {
+      this.release(conn);
+    }
+  }
+
+  /**
+   * Runs `fn` in one write transaction on the writer connection. Commits when it resolves,
+   * rolls back when it throws (and rethrows). Concurrent calls queue; readers never wait.
+   */
+  write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> {
+    return this.writeLock.lock(async () => {
+      if (this.closed) throw new Error('database is closed');
+      const conn = this.writer;
+      const tx: WriteTx = {
+        connection: conn,
+        run: async (q) => {
+          await runOn(conn, q);
+        },
+        query: async <R = Row>(q: Sql | string) => {
+          const reader = await runOn(conn, q);
+          return { columns: columnsOf(reader), rows: toJsonRows(reader) as R[] };
+        }
+      };
+      await conn.run('BEGIN TRANSACTION');
+      try {
+        const result = await fn(tx);
+        await conn.run('COMMIT');
+        return result;
+      } catch (e) {
+        try {
+          await conn.run('ROLLBACK');
+        } catch {
+          // The transaction may already be aborted by DuckDB; the original error matters.
+        }
+        throw e;
+      }
+    });
+  }
+
+  /** Closes every connection and the instance. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.writeLock.lock(async () => {
+      this.closed = true;
+      await this.writer.run('CHECKPOINT').catch(() => undefined);
+      for (const c of [...this.all, this.writer]) c.closeSync();
+      this.instance.closeSync();
+    });
+    forget(this.path);
+  }
+}
+
+const REGISTRY = Symbol.for('crm-cockpit.databases');
+type Registry = Map<string, Promise<Database>>;
+function registry(): Registry {
+  const g = globalThis as unknown as Record<symbol, Registry | undefined>;
+  return (g[REGISTRY] ??= new Map());
+}
+function forget(path: string) {
+  registry().delete(path);
+}
+
+/**
+ * The process-wide database for a path: opened once, shared by the CLI, the server and the
+ * scheduler (the registry lives on globalThis so bundled and unbundled copies of this module
+ * share it).
+ */
+export function openDatabase(path: string): Promise<Database> {
+  const key = path === ':memory:' ? path : resolve(path);
+  const reg = registry();
+  let db = reg.get(key);
+  if (!db || key === ':memory:') {
+    db = Database.open(key);
+    if (key !== ':memory:') reg.set(key, db);
+    db.catch(() => reg.delete(key));
+  }
+  return db;
+}

@@ -1,0 +1,156 @@
+/**
+ * Versioned schema migrations. A database made by an older version is migrated forward on
+ * open, never dropped. A released migration is frozen: change the schema by appending one.
+ * `tests` compare the result of all migrations with src/lib/schema/tables.ts.
+ */
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'canonical tables',
+    statements: [
+      `CREATE TABLE teams (
+        team_id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        parent_id VARCHAR,
+        manager_id VARCHAR
+      )`,
+      `CREATE TABLE users (
+        user_id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        team_id VARCHAR,
+        email VARCHAR,
+        active BOOLEAN DEFAULT TRUE
+      )`,
+      `CREATE TABLE customers (
+        customer_id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        industry VARCHAR,
+        region VARCHAR,
+        source VARCHAR,
+        grade VARCHAR,
+        owner_id VARCHAR,
+        status VARCHAR,
+        phone VARCHAR,
+        created_at TIMESTAMP,
+        last_contact_at TIMESTAMP,
+        attributes JSON
+      )`,
+      `CREATE TABLE opportunities (
+        opportunity_id VARCHAR PRIMARY KEY,
+        name VARCHAR,
+        customer_id VARCHAR,
+        owner_id VARCHAR,
+        stage VARCHAR NOT NULL,
+        status VARCHAR CHECK (status IN ('open', 'won', 'lost')),
+        amount DECIMAL(18,2),
+        amount_original DECIMAL(18,2),
+        currency VARCHAR,
+        probability DOUBLE CHECK (probability IS NULL OR (probability >= 0 AND probability <= 1)),
+        forecast_category VARCHAR,
+        expected_close_date DATE,
+        created_at TIMESTAMP,
+        closed_at TIMESTAMP,
+        loss_reason VARCHAR,
+        product VARCHAR,
+        source VARCHAR,
+        competitor VARCHAR,
+        updated_at TIMESTAMP,
+        attributes JSON
+      )`,
+      `CREATE TABLE opportunity_versions (
+        opportunity_id VARCHAR NOT NULL,
+        valid_from TIMESTAMP NOT NULL,
+        valid_to TIMESTAMP,
+        stage VARCHAR NOT NULL,
+        amount DECIMAL(18,2),
+        expected_close_date DATE,
+        owner_id VARCHAR,
+        forecast_category VARCHAR,
+        probability DOUBLE,
+        origin VARCHAR
+      )`,
+      `CREATE TABLE payments (
+        payment_id VARCHAR PRIMARY KEY,
+        customer_id VARCHAR,
+        opportunity_id VARCHAR,
+        amount DECIMAL(18,2),
+        due_date DATE,
+        paid_at DATE,
+        paid_amount DECIMAL(18,2),
+        attributes JSON
+      )`,
+      `CREATE TABLE activities (
+        activity_id VARCHAR PRIMARY KEY,
+        customer_id VARCHAR,
+        opportunity_id VARCHAR,
+        owner_id VARCHAR,
+        type VARCHAR,
+        occurred_at TIMESTAMP,
+        summary VARCHAR,
+        attributes JSON
+      )`,
+      `CREATE TABLE targets (
+        target_id VARCHAR PRIMARY KEY,
+        owner_id VARCHAR,
+        team_id VARCHAR,
+        metric VARCHAR DEFAULT 'won_amount',
+        period_start DATE NOT NULL,
+        period_end DATE NOT NULL,
+        amount DECIMAL(18,2) NOT NULL,
+        CHECK ((owner_id IS NULL) <> (team_id IS NULL))
+      )`,
+      // The view of versions where the stage changed (data-model.md, History).
+      `CREATE VIEW stage_events AS
+        SELECT opportunity_id, stage, valid_from AS entered_at
+        FROM (
+          SELECT opportunity_id, stage, valid_from,
+                 lag(stage) OVER (PARTITION BY opportunity_id ORDER BY valid_from) AS previous_stage
+          FROM opportunity_versions
+        )
+        WHERE previous_stage IS NULL OR previous_stage <> stage`
+    ]
+  },
+  {
+    version: 2,
+    name: 'sync bookkeeping',
+    statements: [
+      `CREATE TABLE sync_runs (
+        run_id VARCHAR PRIMARY KEY,
+        source VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        started_at TIMESTAMP NOT NULL,
+        finished_at TIMESTAMP,
+        status VARCHAR NOT NULL,
+        rows_loaded BIGINT DEFAULT 0,
+        rows_updated BIGINT DEFAULT 0,
+        rows_rejected BIGINT DEFAULT 0,
+        rows_skipped BIGINT DEFAULT 0,
+        warnings JSON,
+        error VARCHAR
+      )`,
+      `CREATE TABLE rejected_rows (
+        run_id VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        file VARCHAR,
+        row_number BIGINT,
+        field VARCHAR,
+        value VARCHAR,
+        reason VARCHAR NOT NULL,
+        raw JSON
+      )`,
+      `CREATE TABLE meta (
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR
+      )`
+    ]
+  }
+];
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
