@@ -1,0 +1,117 @@
+/**
+ * Loading `cockpit.config.json`: JSON syntax errors with line and column, then every schema
+ * problem at once, each as `path: message` (`sources[2].columns.amout: unknown field "amout";
+ * did you mean "amount"?`). Errors are values; the CLI and server decide how to report them.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { z } from 'zod';
+import { configSchema, type CockpitConfig } from './schema';
+import { closest } from './suggest';
+
+export type ConfigResult =
+  | { ok: true; config: CockpitConfig; path: string | null; dir: string }
+  | { ok: false; path: string | null; issues: string[] };
+
+export const DEFAULT_CONFIG_FILE = 'cockpit.config.json';
+
+/** `sources[2].columns.amount` from a zod path. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out ? `.${String(p)}` : String(p);
+  }
+  return out || '(root)';
+}
+
+type AnySchema = z.ZodType & { _zod: { def: Record<string, unknown> } };
+
+function unwrap(s: AnySchema): AnySchema {
+  for (;;) {
+    const def = s._zod.def;
+    if (['optional', 'default', 'nullable', 'prefault', 'readonly', 'catch', 'nonoptional'].includes(def.type as string)) {
+      s = def.innerType as AnySchema;
+    } else if (def.type === 'pipe') {
+      s = def.in as AnySchema;
+    } else return s;
+  }
+}
+
+/** Keys an object schema at `path` accepts, for suggestions on unknown keys. */
+function knownKeysAt(schema: AnySchema, path: readonly PropertyKey[]): string[] {
+  let s: AnySchema | undefined = schema;
+  for (const seg of path) {
+    if (!s) return [];
+    s = unwrap(s);
+    const def = s._zod.def;
+    if (def.type === 'object') s = (def.shape as Record<string, AnySchema>)[String(seg)];
+    else if (def.type === 'array') s = def.element as AnySchema;
+    else if (def.type === 'record') s = def.valueType as AnySchema;
+    else return [];
+  }
+  if (!s) return [];
+  s = unwrap(s);
+  return s._zod.def.type === 'object' ? Object.keys(s._zod.def.shape as object) : [];
+}
+
+/** Turns zod issues into one readable line each, with "did you mean" for unknown keys. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[], schema: z.ZodType = configSchema): string[] {
+  const lines: string[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      const known = knownKeysAt(schema as AnySchema, issue.path);
+      for (const key of issue.keys) {
+        const hint = closest(key, known);
+        lines.push(
+          `${formatPath([...issue.path, key])}: unknown field "${key}"${hint ? `; did you mean "${hint}"?` : known.length ? ` (expected one of: ${known.join(', ')})` : ''}`
+        );
+      }
+    } else if (issue.code === 'invalid_value' && 'values' in issue) {
+      lines.push(`${formatPath(issue.path)}: ${issue.message}`);
+    } else {
+      lines.push(`${formatPath(issue.path)}: ${issue.message}`);
+    }
+  }
+  return lines;
+}
+
+function jsonPosition(text: string, message: string): string {
+  const m = /position (\d+)/.exec(message);
+  if (!m) return message;
+  const pos = Number(m[1]);
+  const before = text.slice(0, pos);
+  const line = before.split('\n').length;
+  const col = pos - before.lastIndexOf('\n');
+  return `${message.replace(/ in JSON at position \d+.*/, '')} at line ${line}, column ${col}`;
+}
+
+/** Validates an already-parsed config object. */
+export function parseConfig(raw: unknown, path: string | null = null, dir = process.cwd()): ConfigResult {
+  const r = configSchema.safeParse(raw ?? {});
+  if (!r.success) return { ok: false, path, issues: formatIssues(r.error.issues) };
+  const config = r.data;
+  if (!isAbsolute(config.database) && config.database !== ':memory:') config.database = resolve(dir, config.database);
+  return { ok: true, config, path, dir };
+}
+
+/**
+ * Reads a config file. With no explicit path, `COCKPIT_CONFIG` or `./cockpit.config.json` is
+ * used when present, otherwise the defaults (the demo). An explicit path must exist.
+ */
+export function loadConfig(explicit?: string): ConfigResult {
+  const chosen = explicit ?? process.env.COCKPIT_CONFIG;
+  const path = chosen ? resolve(chosen) : resolve(DEFAULT_CONFIG_FILE);
+  if (!existsSync(path)) {
+    if (chosen) return { ok: false, path, issues: [`config file not found: ${path}`] };
+    return parseConfig({}, null, process.cwd());
+  }
+  const text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, path, issues: [`${path}: invalid JSON: ${jsonPosition(text, (e as Error).message)}`] };
+  }
+  return parseConfig(raw, path, dirname(path));
+}

@@ -1,0 +1,137 @@
+/**
+ * `cockpit.config.json`, as a zod schema. Unknown keys are errors (a typo must not be
+ * silently ignored), and the loader turns every issue into `path: message` with a suggestion.
+ * Connector-specific source options are added by connectors/ (see `sourceSchema`).
+ */
+import { z } from 'zod';
+import { ENTITIES, fieldNames, type EntityName } from '../../schema/tables';
+import { closest } from './suggest';
+
+export const FORECAST_CATEGORIES = ['pipeline', 'best_case', 'commit', 'omitted'] as const;
+
+export const stageSchema = z.strictObject({
+  name: z.string().min(1),
+  probability: z.number().min(0).max(1).optional(),
+  outcome: z.enum(['won', 'lost']).optional(),
+  forecast_category: z.enum(FORECAST_CATEGORIES).optional(),
+  /** Days without a stage change or activity after which an open deal in this stage is stalled. */
+  stalled_after_days: z.number().int().positive().optional()
+});
+export type StageConfig = z.infer<typeof stageSchema>;
+
+export const DEFAULT_STAGES: StageConfig[] = [
+  { name: '初步接洽', probability: 0.1, forecast_category: 'pipeline' },
+  { name: '需求分析', probability: 0.25, forecast_category: 'pipeline' },
+  { name: '方案报价', probability: 0.5, forecast_category: 'best_case' },
+  { name: '商务谈判', probability: 0.75, forecast_category: 'commit' },
+  { name: '赢单', outcome: 'won', probability: 1, forecast_category: 'commit' },
+  { name: '输单', outcome: 'lost', probability: 0, forecast_category: 'omitted' }
+];
+
+/** Column mapping: canonical field → source column. Keys are checked against the entity. */
+const columnsSchema = z.record(z.string(), z.string().min(1));
+
+export const SOURCE_TYPES = ['excel', 'csv', 'rest', 'postgres', 'mysql'] as const;
+
+/**
+ * The fields every source has. Connector kinds extend this with their own options; until a
+ * kind registers its schema, extra keys are accepted and checked by the connector.
+ */
+export const sourceBaseSchema = z.object({
+  name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, _ . and -'),
+  type: z.enum(SOURCE_TYPES),
+  entity: z.enum(ENTITIES),
+  columns: columnsSchema.optional()
+});
+
+function checkColumns(
+  source: { entity: EntityName; columns?: Record<string, string> },
+  ctx: z.RefinementCtx,
+  path: (string | number)[] = ['columns']
+) {
+  if (!source.columns) return;
+  const fields = fieldNames(source.entity);
+  for (const key of Object.keys(source.columns)) {
+    if (fields.includes(key)) continue;
+    const hint = closest(key, fields);
+    ctx.addIssue({
+      code: 'custom',
+      path: [...path, key],
+      message: `unknown field "${key}" for ${source.entity}${hint ? `; did you mean "${hint}"?` : ''} (fields: ${fields.join(', ')})`
+    });
+  }
+}
+
+export const sourceSchema = sourceBaseSchema.passthrough().superRefine((s, ctx) => checkColumns(s, ctx));
+
+const DURATION = /^(\d+)(s|m|h|d)$/;
+export const durationSchema = z
+  .string()
+  .regex(DURATION, 'expected a duration such as "30s", "15m", "1h" or "1d"');
+
+/** Milliseconds in a duration such as `15m`. */
+export function durationMs(d: string): number {
+  const m = DURATION.exec(d);
+  if (!m) throw new Error(`invalid duration "${d}"`);
+  return Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+}
+
+export const configSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    /** The DuckDB file. Relative paths are relative to the config file. */
+    database: z.string().min(1).default('data/cockpit.duckdb'),
+    /** Reporting currency (ISO 4217). */
+    currency: z.string().regex(/^[A-Z]{3}$/, 'expected an ISO currency code such as "CNY"').default('CNY'),
+    /** Exchange rates into the reporting currency, by currency and month (`YYYY-MM`) or `default`. */
+    fx: z.record(z.string().regex(/^[A-Z]{3}$/), z.record(z.string(), z.number().positive())).default({}),
+    fiscal_year_start_month: z.number().int().min(1).max(12).default(1),
+    /** IANA time zone of the business: "today", periods and the report date follow it. */
+    timezone: z.string().default('Asia/Shanghai'),
+    stalled_after_days: z.number().int().positive().default(15),
+    stages: z.array(stageSchema).min(2).default(DEFAULT_STAGES),
+    sources: z.array(sourceSchema).default([]),
+    sync: z.strictObject({ every: durationSchema.optional() }).default({}),
+    server: z
+      .strictObject({
+        port: z.number().int().min(1).max(65535).optional(),
+        host: z.string().optional()
+      })
+      .default({}),
+    cockpit: z
+      .strictObject({
+        /** Seconds between cockpit refreshes. */
+        refresh_seconds: z.number().int().min(5).default(60),
+        /** Minutes after the last sync when the freshness badge turns into a warning. */
+        stale_after_minutes: z.number().int().positive().default(24 * 60)
+      })
+      .default({ refresh_seconds: 60, stale_after_minutes: 1440 }),
+    demo: z
+      .strictObject({
+        scale: z.enum(['small', 'medium', 'large']).default('medium'),
+        seed: z.number().int().default(42)
+      })
+      .default({ scale: 'medium', seed: 42 })
+  })
+  .superRefine((cfg, ctx) => {
+    const names = new Set<string>();
+    cfg.stages.forEach((s, i) => {
+      if (names.has(s.name)) ctx.addIssue({ code: 'custom', path: ['stages', i, 'name'], message: `duplicate stage "${s.name}"` });
+      names.add(s.name);
+    });
+    const won = cfg.stages.filter((s) => s.outcome === 'won');
+    if (won.length !== 1) {
+      ctx.addIssue({ code: 'custom', path: ['stages'], message: `exactly one stage must have "outcome": "won" (found ${won.length})` });
+    }
+    if (!cfg.stages.some((s) => !s.outcome)) {
+      ctx.addIssue({ code: 'custom', path: ['stages'], message: 'at least one open stage (without "outcome") is needed' });
+    }
+    const sourceNames = new Set<string>();
+    cfg.sources.forEach((s, i) => {
+      if (sourceNames.has(s.name)) ctx.addIssue({ code: 'custom', path: ['sources', i, 'name'], message: `duplicate source name "${s.name}"` });
+      sourceNames.add(s.name);
+    });
+  });
+
+export type CockpitConfig = z.output<typeof configSchema>;
+export type SourceConfig = CockpitConfig['sources'][number];
