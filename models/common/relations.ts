@@ -1,0 +1,159 @@
+/**
+ * Filtered relations and dimensions shared by models.
+ *
+ * Filters (metrics.md): `team` is a team and every team below it (by the deal owner's team),
+ * `owner` the deal owner, `region`/`industry`/`grade` the customer's, `source`/`product` the
+ * deal's. A payment or activity is filtered through its deal (or its customer when it has no
+ * deal). All filters combine with AND; values within one filter with OR.
+ *
+ * Dimensions: `team` groups by the direct children of the filtered team (or of the visible
+ * root team when no team is filtered; by the visible top teams themselves when there are
+ * several), deals owned by members of the filtered team itself form a group of their own;
+ * `team_leaf` groups by each owner's own team; `month`/`quarter` by the model's date field
+ * (quarters follow the fiscal year).
+ */
+import { and, sql, unsafeRaw, type Sql } from '../../src/lib/server/db/sql';
+import type { ModelContext } from '../model';
+import type { CommonParams, Dimension } from './params';
+
+const has = (v: string[] | undefined): v is string[] => !!v && v.length > 0;
+
+/**
+ * Deals with the filters applied and dimension columns added:
+ * `dim_team_leaf`, `dim_owner`, `dim_region`, `dim_industry`, `dim_source`, `dim_product`,
+ * `dim_grade`, `dim_stage`, plus every opportunities column.
+ */
+export function dealsRelation(p: CommonParams): Sql {
+  return sql`(
+    SELECT o.*,
+           u.team_id AS dim_team_leaf, o.owner_id AS dim_owner, c.region AS dim_region,
+           c.industry AS dim_industry, o.source AS dim_source, o.product AS dim_product,
+           c.grade AS dim_grade, o.stage AS dim_stage
+    FROM opportunities o
+    LEFT JOIN customers c ON c.customer_id = o.customer_id
+    LEFT JOIN users u ON u.user_id = o.owner_id
+    WHERE ${filterWhere(p, { team: sql`u.team_id`, owner: sql`o.owner_id`, region: sql`c.region`, industry: sql`c.industry`, source: sql`o.source`, product: sql`o.product`, grade: sql`c.grade` })}
+  )`;
+}
+
+/**
+ * Payments with their deal's and customer's dimensions. A payment without a deal takes its
+ * customer's owner as owner.
+ */
+export function paymentsRelation(p: CommonParams): Sql {
+  return sql`(
+    SELECT pm.*,
+           coalesce(o.owner_id, c.owner_id) AS dim_owner, u.team_id AS dim_team_leaf, c.region AS dim_region,
+           c.industry AS dim_industry, o.source AS dim_source, o.product AS dim_product, c.grade AS dim_grade
+    FROM payments pm
+    LEFT JOIN opportunities o ON o.opportunity_id = pm.opportunity_id
+    LEFT JOIN customers c ON c.customer_id = coalesce(pm.customer_id, o.customer_id)
+    LEFT JOIN users u ON u.user_id = coalesce(o.owner_id, c.owner_id)
+    WHERE ${filterWhere(p, { team: sql`u.team_id`, owner: sql`coalesce(o.owner_id, c.owner_id)`, region: sql`c.region`, industry: sql`c.industry`, source: sql`o.source`, product: sql`o.product`, grade: sql`c.grade` })}
+  )`;
+}
+
+type FilterColumns = Record<'team' | 'owner' | 'region' | 'industry' | 'source' | 'product' | 'grade', Sql>;
+
+/** The WHERE condition for the common filters over the given column expressions. */
+export function filterWhere(p: CommonParams, cols: FilterColumns): Sql {
+  return and([
+    has(p.team) && sql`${cols.team} IN (SELECT team_id FROM team_tree WHERE list_contains(${p.team}::VARCHAR[], ancestor))`,
+    has(p.owner) && sql`list_contains(${p.owner}::VARCHAR[], ${cols.owner})`,
+    has(p.region) && sql`list_contains(${p.region}::VARCHAR[], ${cols.region})`,
+    has(p.industry) && sql`list_contains(${p.industry}::VARCHAR[], ${cols.industry})`,
+    has(p.source) && sql`list_contains(${p.source}::VARCHAR[], ${cols.source})`,
+    has(p.product) && sql`list_contains(${p.product}::VARCHAR[], ${cols.product})`,
+    has(p.grade) && sql`list_contains(${p.grade}::VARCHAR[], ${cols.grade})`
+  ]);
+}
+
+/** `ts >= from AND ts < to` for a period on a timestamp or date column. */
+export function inPeriod(column: Sql, period: { from: string; to: string }): Sql {
+  return sql`(${column} >= ${period.from}::TIMESTAMP AND ${column} < ${period.to}::TIMESTAMP)`;
+}
+
+/** Fiscal quarter start of a date expression. */
+export function fiscalQuarterStart(date: Sql, fyStartMonth: number): Sql {
+  const shift = fyStartMonth - 1;
+  return sql`(date_trunc('quarter', ${date} - to_months(${shift}::INTEGER)) + to_months(${shift}::INTEGER))::DATE`;
+}
+
+/**
+ * CTEs needed by the `team` dimension: `group_anchor` (the filtered teams, or the visible
+ * top teams) and `team_groups(leaf, grp)` mapping every team to its group.
+ */
+export function teamGroupCtes(p: CommonParams): [string, Sql][] {
+  const teamFilter = p.team ?? [];
+  return [
+    [
+      'group_anchor',
+      sql`SELECT unnest(${teamFilter}::VARCHAR[]) AS team_id WHERE len(${teamFilter}::VARCHAR[]) > 0
+          UNION ALL
+          SELECT team_id FROM teams
+          WHERE len(${teamFilter}::VARCHAR[]) = 0 AND (parent_id IS NULL OR parent_id NOT IN (SELECT team_id FROM teams))`
+    ],
+    [
+      'team_groups',
+      unsafeRaw(`SELECT tt.team_id AS leaf,
+          arg_max(CASE WHEN (SELECT count(*) FROM group_anchor) = 1
+               THEN coalesce((SELECT c.team_id FROM teams c JOIN team_tree t2 ON t2.ancestor = c.team_id
+                              WHERE c.parent_id = tt.ancestor AND t2.team_id = tt.team_id), tt.ancestor)
+               ELSE tt.ancestor END, tt.depth * -1) AS grp
+        FROM team_tree tt WHERE tt.ancestor IN (SELECT team_id FROM group_anchor)
+        GROUP BY tt.team_id`)
+    ]
+  ];
+}
+
+/**
+ * The group key of a dimension over a relation aliased `r` (which has the `dim_*` columns).
+ * `date` is the model's date column for `month`/`quarter`.
+ */
+export function dimensionKey(dim: Dimension, ctx: ModelContext, date?: Sql): Sql {
+  switch (dim) {
+    case 'team':
+      return sql`(SELECT grp FROM team_groups WHERE leaf = r.dim_team_leaf)`;
+    case 'team_leaf':
+      return sql`r.dim_team_leaf`;
+    case 'owner':
+      return sql`r.dim_owner`;
+    case 'region':
+      return sql`r.dim_region`;
+    case 'industry':
+      return sql`r.dim_industry`;
+    case 'source':
+      return sql`r.dim_source`;
+    case 'product':
+      return sql`r.dim_product`;
+    case 'grade':
+      return sql`r.dim_grade`;
+    case 'stage':
+      return sql`r.dim_stage`;
+    case 'month':
+      if (!date) throw new Error('month needs a date column');
+      return sql`strftime(date_trunc('month', ${date}), '%Y-%m')`;
+    case 'quarter':
+      if (!date) throw new Error('quarter needs a date column');
+      return sql`strftime(${fiscalQuarterStart(date, ctx.fiscalYearStartMonth)}, '%Y-%m-%d')`;
+  }
+}
+
+/** A readable label for a group key column `key` (team and user names; quarter as 2026-Q1). */
+export function dimensionLabel(dim: Dimension, key: Sql, ctx: ModelContext): Sql {
+  switch (dim) {
+    case 'team':
+    case 'team_leaf':
+      return sql`coalesce((SELECT name FROM teams WHERE team_id = ${key}), ${key})`;
+    case 'owner':
+      return sql`coalesce((SELECT name FROM users WHERE user_id = ${key}), ${key})`;
+    case 'quarter': {
+      // Fiscal years that do not start in January are named after the calendar year they end in.
+      const shift = ctx.fiscalYearStartMonth - 1;
+      const year = shift === 0 ? sql`year(${key}::DATE)` : sql`year(${key}::DATE + to_months(${12 - shift}::INTEGER))`;
+      return sql`(${year}::VARCHAR || '-Q' || (((month(${key}::DATE) - ${ctx.fiscalYearStartMonth}::INTEGER + 12) % 12) // 3 + 1)::VARCHAR)`;
+    }
+    default:
+      return key;
+  }
+}

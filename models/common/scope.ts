@@ -1,0 +1,129 @@
+/**
+ * The viewer's scope, applied in exactly one place below every model.
+ *
+ * Every model query runs under a `WITH` prefix that defines CTEs named like the canonical
+ * tables (`opportunities`, `customers`, …). A CTE shadows the table of the same name, so a
+ * model that reads `opportunities` reads only the rows its viewer may see; the real tables
+ * are reachable only as `main.<table>`, which models never use (a test checks this).
+ *
+ * Definition of what a restricted viewer sees:
+ * - teams: the scope's teams and every team below them, and the own team of each visible user
+ *   (so a rep sees their team's name, not its other members or its target);
+ * - users: members of those teams, plus the scope's owner ids;
+ * - opportunities: owned by a visible user; versions and stage events of those;
+ * - customers: owned by a visible user, or customer of a visible opportunity;
+ * - payments: of a visible opportunity, or of a visible customer when not tied to one;
+ * - activities: by a visible user or on a visible opportunity;
+ * - targets: of a visible user or a visible team.
+ * An absent scope sees nothing (fail closed); `all` sees everything.
+ */
+import { z } from 'zod';
+import { sql, unsafeRaw, type Sql } from '../../src/lib/server/db/sql';
+
+export const scopeSchema = z.union([
+  z.strictObject({ all: z.literal(true) }),
+  z.strictObject({
+    team_ids: z.array(z.string().min(1)).default([]),
+    owner_ids: z.array(z.string().min(1)).default([])
+  })
+]);
+
+/** `{all: true}`, or team ids (each with its subtree) and/or owner ids. */
+export type Scope = { all: true } | { team_ids: string[]; owner_ids: string[] };
+
+export const ALL_SCOPE: Scope = { all: true };
+
+export function isAll(scope: Scope | null | undefined): scope is { all: true } {
+  return !!scope && 'all' in scope && scope.all === true;
+}
+
+/** Names every model may read; each is a scoped CTE. */
+export const SCOPED_RELATIONS = [
+  'teams',
+  'users',
+  'customers',
+  'opportunities',
+  'opportunity_versions',
+  'stage_events',
+  'payments',
+  'activities',
+  'targets'
+] as const;
+
+/** The closure of the team tree over all teams (structure, not row data): ancestor → team. */
+const TEAM_TREE = unsafeRaw(`team_tree(ancestor, team_id, depth) AS (
+    SELECT team_id, team_id, 0 FROM main.teams
+    UNION ALL
+    SELECT tt.ancestor, t.team_id, tt.depth + 1
+    FROM team_tree tt JOIN main.teams t ON t.parent_id = tt.team_id
+    WHERE tt.depth < 32
+  )`);
+
+const STAGE_EVENTS = unsafeRaw(`stage_events AS NOT MATERIALIZED (
+    SELECT opportunity_id, stage, valid_from AS entered_at
+    FROM (
+      SELECT opportunity_id, stage, valid_from,
+             lag(stage) OVER (PARTITION BY opportunity_id ORDER BY valid_from) AS previous_stage
+      FROM opportunity_versions
+    )
+    WHERE previous_stage IS NULL OR previous_stage <> stage
+  )`);
+
+/**
+ * The CTEs (without the leading `WITH RECURSIVE`) that scope every canonical relation.
+ * `scope` null or undefined means no access: every relation is empty.
+ */
+export function scopeCtes(scope: Scope | null | undefined): Sql[] {
+  if (isAll(scope)) {
+    return [
+      TEAM_TREE,
+      unsafeRaw(`teams AS NOT MATERIALIZED (SELECT * FROM main.teams)`),
+      unsafeRaw(`users AS NOT MATERIALIZED (SELECT * FROM main.users)`),
+      unsafeRaw(`opportunities AS NOT MATERIALIZED (SELECT * FROM main.opportunities)`),
+      unsafeRaw(`customers AS NOT MATERIALIZED (SELECT * FROM main.customers)`),
+      unsafeRaw(`opportunity_versions AS NOT MATERIALIZED (SELECT * FROM main.opportunity_versions)`),
+      STAGE_EVENTS,
+      unsafeRaw(`payments AS NOT MATERIALIZED (SELECT * FROM main.payments)`),
+      unsafeRaw(`activities AS NOT MATERIALIZED (SELECT * FROM main.activities)`),
+      unsafeRaw(`targets AS NOT MATERIALIZED (SELECT * FROM main.targets)`)
+    ];
+  }
+  const teamIds: string[] = scope ? [...scope.team_ids] : [];
+  const ownerIds: string[] = scope ? [...scope.owner_ids] : [];
+  return [
+    TEAM_TREE,
+    sql`scope_teams AS MATERIALIZED (
+      SELECT DISTINCT team_id FROM team_tree WHERE list_contains(${teamIds}::VARCHAR[], ancestor)
+    )`,
+    sql`scope_users AS MATERIALIZED (
+      SELECT user_id FROM main.users
+      WHERE team_id IN (SELECT team_id FROM scope_teams) OR list_contains(${ownerIds}::VARCHAR[], user_id)
+    )`,
+    unsafeRaw(`teams AS NOT MATERIALIZED (
+      SELECT * FROM main.teams
+      WHERE team_id IN (SELECT team_id FROM scope_teams)
+         OR team_id IN (SELECT team_id FROM main.users WHERE user_id IN (SELECT user_id FROM scope_users)))`),
+    unsafeRaw(`users AS NOT MATERIALIZED (SELECT * FROM main.users WHERE user_id IN (SELECT user_id FROM scope_users))`),
+    unsafeRaw(`opportunities AS NOT MATERIALIZED (
+      SELECT * FROM main.opportunities WHERE owner_id IN (SELECT user_id FROM scope_users))`),
+    unsafeRaw(`customers AS NOT MATERIALIZED (
+      SELECT * FROM main.customers
+      WHERE owner_id IN (SELECT user_id FROM scope_users)
+         OR customer_id IN (SELECT customer_id FROM main.opportunities WHERE owner_id IN (SELECT user_id FROM scope_users)))`),
+    unsafeRaw(`opportunity_versions AS NOT MATERIALIZED (
+      SELECT * FROM main.opportunity_versions
+      WHERE opportunity_id IN (SELECT opportunity_id FROM main.opportunities WHERE owner_id IN (SELECT user_id FROM scope_users)))`),
+    STAGE_EVENTS,
+    unsafeRaw(`payments AS NOT MATERIALIZED (
+      SELECT * FROM main.payments
+      WHERE opportunity_id IN (SELECT opportunity_id FROM main.opportunities WHERE owner_id IN (SELECT user_id FROM scope_users))
+         OR (opportunity_id IS NULL AND customer_id IN (SELECT customer_id FROM main.customers WHERE owner_id IN (SELECT user_id FROM scope_users))))`),
+    unsafeRaw(`activities AS NOT MATERIALIZED (
+      SELECT * FROM main.activities
+      WHERE owner_id IN (SELECT user_id FROM scope_users)
+         OR opportunity_id IN (SELECT opportunity_id FROM main.opportunities WHERE owner_id IN (SELECT user_id FROM scope_users)))`),
+    unsafeRaw(`targets AS NOT MATERIALIZED (
+      SELECT * FROM main.targets
+      WHERE owner_id IN (SELECT user_id FROM scope_users) OR team_id IN (SELECT team_id FROM scope_teams))`)
+  ];
+}

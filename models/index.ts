@@ -1,0 +1,18 @@
+/**
+ * The model catalog: every metric model by name. The HTTP API (`/api/models/<name>`), the
+ * `cockpit metric` command and the boards all look models up here; adding a model to this
+ * list is all it takes to serve it.
+ */
+import { funnel } from './funnel';
+import { kpis } from './kpis';
+
+export const catalog = {
+  funnel,
+  kpis
+} as const;
+
+export type CatalogName = keyof typeof catalog;
+export const MODEL_NAMES = Object.keys(catalog) as CatalogName[];
+
+export type { Model, ModelContext, ModelQuery, Localized, StageInfo } from './model';
+export { scopeSchema, ALL_SCOPE, type Scope } from './common/scope';

@@ -1,0 +1,84 @@
+/**
+ * What a metric model is: a zod params schema, a zod row schema, a pure function from params
+ * (and the resolved context) to a query, and an optional `finalize` step for arithmetic that
+ * SQL does badly. The runner (src/lib/server/models/run.ts) adds the viewer's scope below the
+ * query, executes it, validates the rows and builds the result; the HTTP API and the
+ * `cockpit metric` command are generated from the catalog (models/index.ts).
+ */
+import type { z } from 'zod';
+import type { Sql } from '../src/lib/server/db/sql';
+import type { StageConfig } from '../src/lib/server/config/schema';
+import type { Period, PeriodPreset } from './common/period';
+
+export interface Localized {
+  'zh-CN': string;
+  en: string;
+}
+
+/** A stage as models see it: ordered, with its kind and default probability and category. */
+export interface StageInfo {
+  name: string;
+  /** 1-based position among open stages; the won stage is open count + 1; lost stages 0. */
+  index: number;
+  kind: 'open' | 'won' | 'lost';
+  probability: number;
+  forecast_category: string;
+  stalled_after_days: number | null;
+}
+
+export interface ModelContext {
+  /** The report date, `YYYY-MM-DD` ("today" unless the request says otherwise). */
+  asOf: string;
+  /** The period the request asked for, resolved to dates. */
+  period: Period;
+  /**
+   * The period compared with (KPIs), or null: the preceding period, cut to the same elapsed
+   * length when the period contains the report date (quarter to date vs last quarter to date).
+   */
+  previous: Period | null;
+  /** The whole preceding period (for targets, which are set per whole period). */
+  previousFull: Period | null;
+  stages: StageInfo[];
+  fiscalYearStartMonth: number;
+  stalledAfterDays: number;
+  currency: string;
+}
+
+/** A query: optional named CTEs of the model's own, then the final SELECT. */
+export interface ModelQuery {
+  ctes?: [name: string, body: Sql][];
+  body: Sql;
+}
+
+export interface ModelOutput<Row> {
+  rows: Row[];
+  /** Figures about the whole result (overall conversion, totals …). */
+  summary?: Record<string, unknown>;
+  /** How many records the result was computed from (deals, payments …). */
+  n: number;
+}
+
+export interface Model<P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
+  name: string;
+  title: Localized;
+  /** A short "how is this computed" note, shown in a tile's info popover. */
+  definition: Localized;
+  /** Which date the period filters on, e.g. `opportunities.created_at`. */
+  dateField(params: z.output<P>): string;
+  /** Default period preset when the request gives none. */
+  defaultPeriod: PeriodPreset;
+  params: P;
+  row: R;
+  query(params: z.output<P>, ctx: ModelContext): ModelQuery;
+  /**
+   * Turns the SQL rows into the result (validate what you read, e.g. with a zod schema of the
+   * SQL's own shape). Default: the SQL rows are the result, n = Σ row.n. Either way the
+   * result's rows are checked against `row`.
+   */
+  finalize?(rows: Record<string, unknown>[], params: z.output<P>, ctx: ModelContext): ModelOutput<z.input<R>>;
+}
+
+/** Identity helper that keeps a model's param and row types. */
+export function defineModel<P extends z.ZodType, R extends z.ZodType>(m: Model<P, R>): Model<P, R> {
+  return m;
+}

@@ -1,0 +1,189 @@
+/**
+ * Runs a model from the catalog: parse params → resolve the period → build the query → put
+ * the viewer's scope below it → execute → validate rows → finalize → result.
+ * The HTTP API (`/api/models/<name>`) and `cockpit metric` both call `runModel`.
+ */
+import type { z } from 'zod';
+import { catalog, type CatalogName } from '../../../../models/index';
+import type { Model, ModelContext, ModelOutput, StageInfo } from '../../../../models/model';
+import { previousPeriod, resolvePreset, todayIn, type Period, type PeriodPreset } from '../../../../models/common/period';
+import { scopeCtes, type Scope } from '../../../../models/common/scope';
+import type { CockpitConfig } from '../config/schema';
+import { formatIssues } from '../config/load';
+import type { ColumnInfo, Database } from '../db/database';
+import { join, sql, unsafeRaw, type Sql } from '../db/sql';
+
+export class ModelError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 500,
+    message: string,
+    readonly issues: string[] = []
+  ) {
+    super(message);
+  }
+}
+
+export interface ModelResult {
+  model: string;
+  title: Model['title'];
+  definition: Model['definition'];
+  /** The date the period filters on. */
+  date_field: string;
+  period: Period;
+  previous_period: Period | null;
+  as_of: string;
+  params: Record<string, unknown>;
+  n: number;
+  columns: ColumnInfo[];
+  rows: Record<string, unknown>[];
+  summary?: Record<string, unknown>;
+  /** Query time in milliseconds. */
+  ms: number;
+}
+
+/** Stages from the configuration, as models see them. */
+export function stageInfos(config: Pick<CockpitConfig, 'stages'>): StageInfo[] {
+  const open = config.stages.filter((s) => !s.outcome);
+  return config.stages.map((s) => {
+    const openIdx = open.indexOf(s);
+    const kind = s.outcome ?? 'open';
+    const index = kind === 'open' ? openIdx + 1 : kind === 'won' ? open.length + 1 : 0;
+    return {
+      name: s.name,
+      index,
+      kind,
+      probability: s.probability ?? (kind === 'won' ? 1 : kind === 'lost' ? 0 : index / (open.length + 1)),
+      forecast_category: s.forecast_category ?? (kind === 'lost' ? 'omitted' : kind === 'won' ? 'commit' : 'pipeline'),
+      stalled_after_days: s.stalled_after_days ?? null
+    };
+  });
+}
+
+/** Looks a model up by name; 404 when it is not in the catalog. */
+export function getModel(name: string): Model {
+  if (!Object.hasOwn(catalog, name)) {
+    throw new ModelError(404, `unknown model "${name}"; models: ${Object.keys(catalog).join(', ')}`);
+  }
+  return catalog[name as CatalogName] as unknown as Model;
+}
+
+/** Validates raw params against a model's schema; 400 with every issue when they are wrong. */
+export function parseParams(model: Model, raw: Record<string, unknown>): Record<string, unknown> {
+  const r = model.params.safeParse(raw);
+  if (!r.success) {
+    const issues = formatIssues(r.error.issues, model.params);
+    throw new ModelError(400, `invalid parameters for ${model.name}: ${issues.join('; ')}`, issues);
+  }
+  return r.data as Record<string, unknown>;
+}
+
+/** The context a model's query is built in: report date, periods, stages, calendar. */
+export function buildContext(
+  model: Model,
+  params: Record<string, unknown>,
+  config: CockpitConfig,
+  now = new Date()
+): ModelContext {
+  const asOf = (params.as_of as string | undefined) ?? todayIn(config.timezone, now);
+  const fy = config.fiscal_year_start_month;
+  const period: Period =
+    params.from && params.to
+      ? { from: params.from as string, to: params.to as string, preset: 'custom' }
+      : resolvePreset((params.period as PeriodPreset | undefined) ?? model.defaultPeriod, asOf, fy);
+  return {
+    asOf,
+    period,
+    previous: previousPeriod(period, asOf, true),
+    previousFull: previousPeriod(period, asOf, false),
+    stages: stageInfos(config),
+    fiscalYearStartMonth: fy,
+    stalledAfterDays: config.stalled_after_days,
+    currency: config.currency
+  };
+}
+
+const BASE_NAMES = new Set(['team_tree', 'scope_teams', 'scope_users', 'stages', 'teams', 'users', 'customers', 'opportunities', 'opportunity_versions', 'stage_events', 'payments', 'activities', 'targets']);
+
+/** The `stages` relation from the configuration: name, idx, kind, probability, forecast_category, stalled_after_days. */
+function stagesCte(stages: StageInfo[]): Sql {
+  const rows = stages.map(
+    (s) => sql`(${s.name}, ${s.index}::INTEGER, ${s.kind}, ${s.probability}::DOUBLE, ${s.forecast_category}, ${s.stalled_after_days}::INTEGER)`
+  );
+  return sql`stages AS (SELECT * FROM (VALUES ${join(rows)}) t(name, idx, kind, probability, forecast_category, stalled_after_days))`;
+}
+
+/** The full statement for a model: scope CTEs, the stages relation, the model's CTEs, its body. */
+export function compileModel(model: Model, params: Record<string, unknown>, ctx: ModelContext, scope: Scope | null): Sql {
+  const q = model.query(params as never, ctx);
+  const own = (q.ctes ?? []).map(([name, body]) => {
+    if (BASE_NAMES.has(name)) throw new Error(`model ${model.name} defines CTE "${name}", which is reserved for scoping`);
+    if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`invalid CTE name "${name}"`);
+    return sql`${unsafeRaw(name)} AS (${body})`;
+  });
+  return sql`WITH RECURSIVE ${join([...scopeCtes(scope), stagesCte(ctx.stages), ...own], ',\n')}\n${q.body}`;
+}
+
+/**
+ * Runs a model. `scope` is the viewer's scope: null means no access (every relation empty);
+ * it is never taken from the params.
+ */
+export async function runModel(
+  db: Database,
+  config: CockpitConfig,
+  name: string,
+  rawParams: Record<string, unknown>,
+  scope: Scope | null,
+  now = new Date()
+): Promise<ModelResult> {
+  const model = getModel(name);
+  const params = parseParams(model, rawParams);
+  const ctx = buildContext(model, params, config, now);
+  const statement = compileModel(model, params, ctx, scope);
+  const t0 = performance.now();
+  const result = await db.query(statement);
+  const ms = Math.round((performance.now() - t0) * 10) / 10;
+
+  const out: ModelOutput<unknown> = model.finalize
+    ? model.finalize(result.rows, params as never, ctx)
+    : { rows: result.rows, n: result.rows.reduce((s, r) => s + (typeof r.n === 'number' ? r.n : 0), 0) };
+  const parsed = (model.row as z.ZodType).array().safeParse(out.rows);
+  if (!parsed.success) {
+    const issues = formatIssues(parsed.error.issues, model.row);
+    throw new ModelError(500, `model ${name} returned rows that do not match its row schema: ${issues.slice(0, 5).join('; ')}`, issues);
+  }
+  const outRows = parsed.data as Record<string, unknown>[];
+  return {
+    model: model.name,
+    title: model.title,
+    definition: model.definition,
+    date_field: model.dateField(params as never),
+    period: ctx.period,
+    previous_period: ctx.previous,
+    as_of: ctx.asOf,
+    params,
+    n: out.n,
+    columns: columnsFor(result.columns, outRows),
+    rows: outRows,
+    summary: out.summary,
+    ms
+  };
+}
+
+/** Column types for the final rows: the SQL's where it has the column, else inferred. */
+function columnsFor(sqlColumns: ColumnInfo[], rows: Record<string, unknown>[]): ColumnInfo[] {
+  const known = new Map(sqlColumns.map((c) => [c.name, c.type]));
+  const names = rows.length > 0 ? Object.keys(rows[0]) : sqlColumns.map((c) => c.name);
+  return names.map((name) => {
+    if (known.has(name)) return { name, type: known.get(name)! };
+    const values = rows.map((r) => r[name]).filter((v) => v !== null && v !== undefined);
+    const type =
+      values.length > 0 && values.every((v) => Number.isInteger(v) && Math.abs(v as number) < 2 ** 31)
+        ? 'INTEGER'
+        : typeof values[0] === 'number'
+          ? 'DOUBLE'
+          : typeof values[0] === 'boolean'
+            ? 'BOOLEAN'
+            : 'VARCHAR';
+    return { name, type };
+  });
+}
