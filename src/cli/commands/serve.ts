@@ -1,0 +1,72 @@
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { generateDemo } from '../../lib/server/demo/generate';
+import { todayIn } from '../../../models/common/period';
+import { CliError, configFrom, databaseFor, parse, type Command } from '../command';
+import { buildApp, buildIsStale, ROOT } from './build';
+
+export const serve: Command = {
+  name: 'serve',
+  summary: 'serve the cockpit, boards and HTTP API (generates the demo data if the database is empty)',
+  help: `Usage: cockpit serve [--port N] [--host H] [--no-demo]
+
+Serves the web app and API on http://localhost:3000 (PORT overrides; --port overrides PORT).
+With no sources configured and an empty database, generates the demo company first.
+Builds the web app first when it is missing or older than the sources.
+
+  --port      port to listen on (default: $PORT, the config's server.port, or 3000)
+  --host      address to bind (default: $HOST, the config's server.host, or 0.0.0.0)
+  --no-demo   never generate demo data`,
+  async run(argv) {
+    const t0 = performance.now();
+    const { values } = parse(argv, { port: { type: 'string' }, host: { type: 'string' }, 'no-demo': { type: 'boolean' } });
+    const cfg = configFrom(values);
+    const port = Number(values.port ?? process.env.PORT ?? cfg.server.port ?? 3000);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port: invalid port "${values.port ?? process.env.PORT}"`, 2);
+    const host = values.host ?? process.env.HOST ?? cfg.server.host ?? '0.0.0.0';
+
+    const db = await databaseFor(cfg);
+    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM opportunities`);
+    if (rows[0].n === 0) {
+      if (cfg.sources.length > 0 || values['no-demo']) {
+        console.error(`the database ${cfg.database} is empty; run \`cockpit sync\` to load your sources`);
+      } else {
+        const asOf = todayIn(cfg.timezone);
+        console.error(`no data yet: generating the demo company (scale ${cfg.demo.scale}, seed ${cfg.demo.seed}) into ${cfg.database}`);
+        const r = await generateDemo(db, { scale: cfg.demo.scale, seed: cfg.demo.seed, asOf });
+        console.error(`demo data generated in ${(r.ms / 1000).toFixed(1)} s (${r.counts.opportunities.toLocaleString()} opportunities)`);
+      }
+    }
+
+    if (buildIsStale()) await buildApp();
+
+    // The server bundle reads these; the database instance opened above is shared with it.
+    process.env.COCKPIT_DB = cfg.database;
+    if (values.config) process.env.COCKPIT_CONFIG = values.config;
+    const { handler } = await import(pathToFileURL(join(ROOT, 'build', 'handler.js')).href);
+    const server = createServer(handler);
+    await new Promise<void>((res, rej) => {
+      server.once('error', (e: NodeJS.ErrnoException) =>
+        rej(new CliError(e.code === 'EADDRINUSE' ? `port ${port} is already in use (set PORT or --port to another)` : e.message))
+      );
+      server.listen(port, host, () => res());
+    });
+    const addr = server.address();
+    const actual = typeof addr === 'object' && addr ? addr.port : port;
+    const url = `http://localhost:${actual}`;
+    console.log(`crm-cockpit is running at ${url}  (cockpit: ${url}/cockpit)  ready in ${Math.round(performance.now() - t0)} ms`);
+
+    await new Promise<void>((res) => {
+      const stop = () => {
+        console.error('shutting down…');
+        server.close(() => res());
+        server.closeAllConnections();
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    await db.close();
+    return 0;
+  }
+};
