@@ -76,14 +76,81 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], schema: z.ZodT
   return lines;
 }
 
-function jsonPosition(text: string, message: string): string {
-  const m = /position (\d+)/.exec(message);
-  if (!m) return message;
-  const pos = Number(m[1]);
+/**
+ * Where a JSON text stops being valid, as "line L, column C". Node's own messages carry a
+ * position only for some errors, so a small scanner finds it.
+ */
+export function jsonErrorLocation(text: string): string {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && ' \t\r\n'.includes(text[i])) i++;
+  };
+  const fail = (): never => {
+    throw i;
+  };
+  const value = (): void => {
+    ws();
+    const ch = text[i];
+    if (ch === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') return void i++;
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail();
+        str();
+        ws();
+        if (text[i] !== ':') fail();
+        i++;
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === '}') return void i++;
+        else fail();
+      }
+    } else if (ch === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') return void i++;
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === ']') return void i++;
+        else fail();
+      }
+    } else if (ch === '"') str();
+    else if (/[-0-9]/.test(ch ?? '')) {
+      const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+      if (!m) fail();
+      i += m![0].length;
+    } else {
+      for (const lit of ['true', 'false', 'null']) if (text.startsWith(lit, i)) return void (i += lit.length);
+      fail();
+    }
+  };
+  const str = () => {
+    i++;
+    while (i < text.length && text[i] !== '"') {
+      if (text[i] === '\\') i++;
+      else if (text[i] === '\n') fail();
+      i++;
+    }
+    if (text[i] !== '"') fail();
+    i++;
+  };
+  let pos = text.length;
+  try {
+    value();
+    ws();
+    if (i < text.length) pos = i;
+  } catch (p) {
+    pos = typeof p === 'number' ? p : text.length;
+  }
   const before = text.slice(0, pos);
   const line = before.split('\n').length;
   const col = pos - before.lastIndexOf('\n');
-  return `${message.replace(/ in JSON at position \d+.*/, '')} at line ${line}, column ${col}`;
+  return `line ${line}, column ${col}`;
 }
 
 /** Validates an already-parsed config object. */
@@ -111,7 +178,7 @@ export function loadConfig(explicit?: string): ConfigResult {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    return { ok: false, path, issues: [`${path}: invalid JSON: ${jsonPosition(text, (e as Error).message)}`] };
+    return { ok: false, path, issues: [`${path}: invalid JSON at ${jsonErrorLocation(text)}: ${(e as Error).message.split('\n')[0]}`] };
   }
   return parseConfig(raw, path, dirname(path));
 }

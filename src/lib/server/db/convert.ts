@@ -16,17 +16,6 @@ import {
 
 const bigToNumber: DuckDBValueConverter<unknown> = (v) => Number(v as bigint);
 const timestamp: DuckDBValueConverter<unknown> = (v) => stringFromValue(v).replace(' ', 'T');
-const varchar: DuckDBValueConverter<unknown> = (v, type) => {
-  const s = stringFromValue(v);
-  if (type.alias === 'JSON') {
-    try {
-      return JSON.parse(s);
-    } catch {
-      return s;
-    }
-  }
-  return s;
-};
 
 const converters = {} as Record<DuckDBTypeId, DuckDBValueConverter<unknown> | undefined>;
 for (const id of Object.values(DuckDBTypeId).filter((x): x is DuckDBTypeId => typeof x === 'number')) {
@@ -42,7 +31,6 @@ converters[DuckDBTypeId.TIMESTAMP] = timestamp;
 converters[DuckDBTypeId.TIMESTAMP_S] = timestamp;
 converters[DuckDBTypeId.TIMESTAMP_MS] = timestamp;
 converters[DuckDBTypeId.TIMESTAMP_NS] = timestamp;
-converters[DuckDBTypeId.VARCHAR] = varchar;
 converters[DuckDBTypeId.DOUBLE] = (v) => (Number.isFinite(v as number) ? v : null);
 converters[DuckDBTypeId.FLOAT] = (v) => (Number.isFinite(v as number) ? v : null);
 
@@ -50,5 +38,22 @@ converters[DuckDBTypeId.FLOAT] = (v) => (Number.isFinite(v as number) ? v : null
 export const jsonValueConverter = createDuckDBValueConverter<unknown>(converters);
 
 export function toJsonRows(reader: DuckDBResultReader): Record<string, unknown>[] {
-  return reader.convertRowObjects(jsonValueConverter) as Record<string, unknown>[];
+  const rows = reader.convertRowObjects(jsonValueConverter) as Record<string, unknown>[];
+  // JSON columns arrive as text (the converter sees only the VARCHAR type, not its alias).
+  const jsonCols = reader.columnNames().filter((_, i) => reader.columnType(i).alias === 'JSON');
+  if (jsonCols.length) {
+    for (const row of rows) {
+      for (const c of jsonCols) {
+        const v = row[c];
+        if (typeof v === 'string') {
+          try {
+            row[c] = JSON.parse(v);
+          } catch {
+            // not valid JSON: leave the text as it is
+          }
+        }
+      }
+    }
+  }
+  return rows;
 }

@@ -1,0 +1,144 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Database, openDatabase } from './database';
+import { LATEST_VERSION, MIGRATIONS } from './migrations';
+import { rowsToArrowTable, toArrowIPC } from './arrow';
+import { sql } from './sql';
+import { DUCKDB_TYPES, TABLES } from '../../schema/tables';
+
+const dirs: string[] = [];
+function tmp() {
+  const d = mkdtempSync(join(tmpdir(), 'cockpit-db-'));
+  dirs.push(d);
+  return join(d, 'test.duckdb');
+}
+afterEach(() => {
+  while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
+});
+
+describe('migrations', () => {
+  it('creates every canonical table with the columns and types of the schema spec', async () => {
+    const db = await Database.open(':memory:');
+    for (const spec of Object.values(TABLES)) {
+      const { rows } = await db.query<{ column_name: string; data_type: string }>(
+        sql`SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ${spec.name} ORDER BY ordinal_position`
+      );
+      expect(rows.map((r) => r.column_name), spec.name).toEqual(spec.columns.map((c) => c.name));
+      expect(rows.map((r) => r.data_type), spec.name).toEqual(spec.columns.map((c) => DUCKDB_TYPES[c.type]));
+    }
+    await db.close();
+  });
+
+  it('migrates a file made by an older version forward and keeps its data', async () => {
+    const path = tmp();
+    // An "old" database: only migration 1 applied, with a customer in it.
+    const inst = await DuckDBInstance.create(path);
+    const c = await inst.connect();
+    await c.run('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)');
+    for (const s of MIGRATIONS[0].statements) await c.run(s);
+    await c.run(`INSERT INTO schema_migrations VALUES (1, 'canonical tables', now()::TIMESTAMP)`);
+    await c.run(`INSERT INTO customers (customer_id, name) VALUES ('C1', '老客户')`);
+    c.closeSync();
+    inst.closeSync();
+
+    const db = await Database.open(path);
+    const v = await db.query<{ v: number }>('SELECT max(version) AS v FROM schema_migrations');
+    expect(v.rows[0].v).toBe(LATEST_VERSION);
+    expect((await db.query('SELECT name FROM customers')).rows).toEqual([{ name: '老客户' }]);
+    expect((await db.query('SELECT count(*) AS n FROM sync_runs')).rows).toEqual([{ n: 0 }]);
+    await db.close();
+  });
+
+  it('refuses a database from a newer version instead of touching it', async () => {
+    const path = tmp();
+    const db = await Database.open(path);
+    await db.write((tx) => tx.run(`INSERT INTO schema_migrations VALUES (${LATEST_VERSION + 1}, 'future', now()::TIMESTAMP)`));
+    await db.close();
+    await expect(Database.open(path)).rejects.toThrow(/newer than this program/);
+  });
+});
+
+describe('reads and writes', () => {
+  it('a reader sees the committed data while a write transaction is open, and the new data after', async () => {
+    const db = await Database.open(tmp());
+    await db.write((tx) => tx.run(`INSERT INTO customers (customer_id, name) VALUES ('C1', 'a')`));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let inside!: () => void;
+    const started = new Promise<void>((r) => (inside = r));
+    const writing = db.write(async (tx) => {
+      await tx.run(`INSERT INTO customers (customer_id, name) VALUES ('C2', 'b')`);
+      inside();
+      await gate; // the sync is still running
+    });
+    await started;
+    const during = await db.query<{ n: number }>('SELECT count(*) AS n FROM customers');
+    expect(during.rows[0].n).toBe(1);
+    release();
+    await writing;
+    expect((await db.query<{ n: number }>('SELECT count(*) AS n FROM customers')).rows[0].n).toBe(2);
+    await db.close();
+  });
+
+  it('a failed write leaves the previous data untouched', async () => {
+    const db = await Database.open(':memory:');
+    await db.write((tx) => tx.run(`INSERT INTO customers (customer_id, name) VALUES ('C1', 'a')`));
+    await expect(
+      db.write(async (tx) => {
+        await tx.run(`DELETE FROM customers`);
+        throw new Error('source failed halfway');
+      })
+    ).rejects.toThrow('source failed halfway');
+    expect((await db.query('SELECT customer_id FROM customers')).rows).toEqual([{ customer_id: 'C1' }]);
+    await db.close();
+  });
+
+  it('converts DuckDB values to JSON-friendly ones', async () => {
+    const db = await Database.open(':memory:');
+    const { rows, columns } = await db.query(
+      `SELECT 12.5::DECIMAL(18,2) AS d, 42::BIGINT AS b, DATE '2026-03-05' AS dt, TIMESTAMP '2026-03-05 08:09:10' AS ts, '{"a":1}'::JSON AS j, [1,2] AS l, 'nan'::DOUBLE AS bad`
+    );
+    expect(rows[0]).toEqual({ d: 12.5, b: 42, dt: '2026-03-05', ts: '2026-03-05T08:09:10', j: { a: 1 }, l: [1, 2], bad: null });
+    expect(columns.map((c) => c.type)).toEqual(['DECIMAL(18,2)', 'BIGINT', 'DATE', 'TIMESTAMP', 'JSON', 'INTEGER[]', 'DOUBLE']);
+    await db.close();
+  });
+
+  it('openDatabase returns one instance per file per process', async () => {
+    const path = tmp();
+    const [a, b] = await Promise.all([openDatabase(path), openDatabase(path)]);
+    expect(a).toBe(b);
+    await a.close();
+  });
+});
+
+describe('Arrow IPC', () => {
+  it('round-trips typed columns and schema metadata', () => {
+    const table = rowsToArrowTable(
+      [
+        { name: 'stage', type: 'VARCHAR' },
+        { name: 'reached', type: 'INTEGER' },
+        { name: 'amount', type: 'DECIMAL(18,2)' },
+        { name: 'day', type: 'DATE' },
+        { name: 'big', type: 'BIGINT' }
+      ],
+      [
+        { stage: '初步接洽', reached: 5, amount: 415000.5, day: '2026-04-01', big: 7 },
+        { stage: '赢单', reached: 2, amount: null, day: null, big: 9 }
+      ],
+      { model: 'funnel', n: '5' }
+    );
+    const back = tableFromIPC(toArrowIPC(table));
+    expect(back.numRows).toBe(2);
+    expect(back.getChild('stage')!.toArray()).toEqual(['初步接洽', '赢单']);
+    expect(Array.from(back.getChild('reached')!.toArray())).toEqual([5, 2]);
+    expect(back.getChild('amount')!.get(0)).toBe(415000.5);
+    expect(back.getChild('amount')!.get(1)).toBeNull();
+    expect(new Date(back.getChild('day')!.get(0)).toISOString().slice(0, 10)).toBe('2026-04-01');
+    expect(back.getChild('big')!.get(1)).toBe(9n);
+    expect(back.schema.metadata.get('model')).toBe('funnel');
+  });
+});
