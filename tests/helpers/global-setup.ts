@@ -1,0 +1,74 @@
+/**
+ * Starts a real crm-cockpit server for the API and browser suites: a fresh DuckDB file with
+ * the small demo company (fixed seed and as-of date), served by `cockpit serve` on a free
+ * port, exactly as a user runs it. The build must exist (npm test builds it first).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { TestProject } from 'vitest/node';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const DEMO_AS_OF = '2026-06-15';
+export const DEMO_SEED = 7;
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    baseUrl: string;
+    dbPath: string;
+    demoAsOf: string;
+  }
+}
+
+export function cockpit(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, [join(ROOT, 'bin/cockpit.js'), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, COCKPIT_CONFIG: '', ...env },
+    timeout: 180_000
+  });
+}
+
+/** Starts `cockpit serve` and resolves with its URL once it prints it. */
+export function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ url: string; child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/cockpit.js'), 'serve', '--port', '0', '--host', '127.0.0.1', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, COCKPIT_CONFIG: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  });
+  let out = '';
+  return new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`server did not start in 120 s:\n${out}`)), 120_000);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /running at (http:\/\/localhost:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        res({ url: m[1].replace('localhost', '127.0.0.1'), child, output: () => out });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`server exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+export default async function setup(project: TestProject) {
+  const dir = mkdtempSync(join(tmpdir(), 'cockpit-test-'));
+  const dbPath = join(dir, 'demo.duckdb');
+  const gen = cockpit(['demo', '--scale', 'small', '--seed', String(DEMO_SEED), '--as-of', DEMO_AS_OF, '--db', dbPath]);
+  if (gen.status !== 0) throw new Error(`cockpit demo failed:\n${gen.stderr}`);
+  const { url, child } = await startServer(['--db', dbPath]);
+  project.provide('baseUrl', url);
+  project.provide('dbPath', dbPath);
+  project.provide('demoAsOf', DEMO_AS_OF);
+  return async () => {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  };
+}
