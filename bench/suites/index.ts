@@ -1,0 +1,12 @@
+import type { BenchRow } from '../run';
+import { demo } from './demo';
+import { startup } from './startup';
+
+export interface Suite {
+  name: string;
+  description: string;
+  run(log: (m: string) => void): Promise<BenchRow[]>;
+}
+
+/** Every suite `npm run bench` runs, in order. */
+export const suites: Suite[] = [demo, startup];
