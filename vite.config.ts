@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   plugins: [sveltekit()],
   server: { port: 3000 },
+  // Rolldown's plugin-timing report is noise in `cockpit serve`'s output.
+  build: { rolldownOptions: { checks: { bundlerTimings: false } } },
   test: {
     // Each suite gets its own project so `npm test` runs them all and a
     // failing browser test is reported as such, not as a unit failure.
