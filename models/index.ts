@@ -3,12 +3,20 @@
  * `cockpit metric` command and the boards all look models up here; adding a model to this
  * list is all it takes to serve it.
  */
+import { deal } from './deal';
+import { deals } from './deals';
 import { funnel } from './funnel';
 import { kpis } from './kpis';
+import { options } from './options';
+import { paymentList } from './payment-list';
 
 export const catalog = {
+  deal,
+  deals,
   funnel,
-  kpis
+  kpis,
+  options,
+  payment_list: paymentList
 } as const;
 
 export type CatalogName = keyof typeof catalog;

@@ -76,6 +76,13 @@ export interface Model<P extends z.ZodType = z.ZodType, R extends z.ZodType = z.
    * result's rows are checked against `row`.
    */
   finalize?(rows: Record<string, unknown>[], params: z.output<P>, ctx: ModelContext): ModelOutput<z.input<R>>;
+  /**
+   * For row-listing models: every row the paged `query` would page through, in the same
+   * order and with exactly the columns of `row`, with no paging. The export streams it from
+   * DuckDB in chunks (no finalize, no row validation), so a million-row export runs in
+   * bounded memory. Models without it are exported from their `runModel` result.
+   */
+  exportQuery?(params: z.output<P>, ctx: ModelContext): ModelQuery;
 }
 
 /** Identity helper that keeps a model's param and row types. */

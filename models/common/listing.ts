@@ -1,0 +1,39 @@
+/**
+ * Parameters shared by the row-listing models (`deals`, `payment_list`): the rows behind a
+ * number, searched, sorted and paged. Sorting is by a whitelisted column with a stable
+ * tie-breaker (the row's key), so pages never overlap or skip and an export lists the same
+ * rows in the same order as the pages a user sees.
+ */
+import { z } from 'zod';
+import { ident, sql, type Sql } from '../../src/lib/server/db/sql';
+
+/** `true`/`false` as query-string text or a boolean. */
+export const boolParam = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
+  .transform((v) => v === true || v === 'true' || v === '1');
+
+/** Free-text search: trimmed, at most 200 characters; empty means no search. */
+export const searchParam = z
+  .string()
+  .max(200)
+  .transform((s) => s.trim());
+
+/** Paging: `limit` rows from `offset`. The largest page is 1,000 rows; exports are not paged. */
+export const pagingShape = {
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  offset: z.coerce.number().int().min(0).max(100_000_000).default(0),
+  dir: z.enum(['asc', 'desc']).default('desc')
+};
+
+/** Case-insensitive "contains" over several text columns; TRUE when `q` is empty. */
+export function searchWhere(q: string | undefined, columns: Sql[]): Sql {
+  if (!q) return sql`TRUE`;
+  const needle = q.toLowerCase();
+  const parts = columns.map((c) => sql`contains(lower(coalesce(${c}, '')), ${needle})`);
+  return sql`(${parts.reduce((a, b) => sql`${a} OR ${b}`)})`;
+}
+
+/** `ORDER BY <col> ASC|DESC NULLS LAST, <key>` with the column checked against a whitelist. */
+export function orderBy(column: string, allowed: readonly string[], dir: 'asc' | 'desc', key: string): Sql {
+  return sql`ORDER BY ${ident(column, allowed)} ${dir === 'asc' ? sql`ASC` : sql`DESC`} NULLS LAST, ${ident(key)} ASC`;
+}

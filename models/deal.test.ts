@@ -1,0 +1,80 @@
+/**
+ * `deal` on the hand-built fixture (as of 2026-05-20): the timelines below are read off the
+ * fixture's history and payment rows by hand.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixtureDb, FIXTURE_AS_OF } from '../tests/helpers/fixture';
+import { runModel } from '../src/lib/server/models/run';
+import { parseConfig } from '../src/lib/server/config/load';
+import type { Database } from '../src/lib/server/db/database';
+import type { Scope } from './common/scope';
+
+const cfg = parseConfig({});
+let db: Database;
+beforeAll(async () => {
+  db = await fixtureDb();
+  await db.write((tx) =>
+    tx.run(`INSERT INTO activities (activity_id, customer_id, opportunity_id, owner_id, type, occurred_at, summary) VALUES
+      ('A1', 'C1', 'O1', 'U1', 'visit', '2026-04-06 10:00:00', '上门演示')`)
+  );
+});
+afterAll(() => db.close());
+
+async function deal(id: string, scope: Scope | null = { all: true }) {
+  if (!cfg.ok) throw new Error('config');
+  return runModel(db, cfg.config, 'deal', { id, as_of: FIXTURE_AS_OF }, scope);
+}
+
+describe('deal detail', () => {
+  it('O1: stage timeline with days in each stage, the activity, payments with what is overdue', async () => {
+    const r = await deal('O1');
+    const stages = r.rows.filter((x) => x.kind === 'stage').map((x) => [x.stage, String(x.at).slice(0, 10), x.days]);
+    // 04-02 → 04-05 → 04-12 → 04-20 → 05-10 (won: the final stage has no duration)
+    expect(stages).toEqual([
+      ['初步接洽', '2026-04-02', 3],
+      ['需求分析', '2026-04-05', 7],
+      ['方案报价', '2026-04-12', 8],
+      ['商务谈判', '2026-04-20', 20],
+      ['赢单', '2026-05-10', null]
+    ]);
+    const pays = r.rows.filter((x) => x.kind === 'payment').map((x) => [x.ref, x.amount, x.paid_amount, x.days]);
+    // by due date: P5 05-01 (4,000 of 10,000 paid 05-05, 19 days overdue), P2 05-15 unpaid (5 days), P1 05-20 paid
+    expect(pays).toEqual([
+      ['P5', 10000, 4000, 19],
+      ['P2', 40000, null, 5],
+      ['P1', 60000, 60000, null]
+    ]);
+    const act = r.rows.find((x) => x.kind === 'activity');
+    expect(act).toMatchObject({ ref: 'A1', type: 'visit', text: '上门演示', who: '张伟' });
+    // rows are chronological: the 04-06 visit sits between 需求分析 (04-05) and 方案报价 (04-12)
+    expect(r.rows.map((x) => x.kind).slice(0, 4)).toEqual(['stage', 'stage', 'activity', 'stage']);
+    const d = r.summary?.deal as Record<string, unknown>;
+    expect(d).toMatchObject({ opportunity_id: 'O1', customer_name: '上海甲公司', owner_name: '张伟', team_name: '上海组', status: 'won', amount: 100000 });
+    // paid: P1 60,000 + P5 4,000; outstanding P2 40,000 + P5 6,000, all of it due before 05-20
+    expect(d).toMatchObject({ paid_total: 64000, outstanding: 46000, overdue: 46000 });
+  });
+
+  it('O2: the amount change the source made when the deal was lost (50,000 → 0)', async () => {
+    const r = await deal('O2');
+    expect(r.rows.filter((x) => x.kind === 'amount').map((x) => [String(x.at).slice(0, 10), Number(x.old_value), Number(x.new_value)])).toEqual([
+      ['2026-05-01', 50000, 0]
+    ]);
+    expect(r.rows.filter((x) => x.kind === 'stage').map((x) => x.days)).toEqual([7, 21, null]); // 04-03 → 04-10 → 05-01 lost
+  });
+
+  it('O3: the current open stage counts days up to the report date (04-25 → 05-20 = 25)', async () => {
+    const r = await deal('O3');
+    expect(r.rows.filter((x) => x.kind === 'stage').map((x) => [x.stage, x.days])).toEqual([
+      ['初步接洽', 10],
+      ['方案报价', 25]
+    ]);
+  });
+
+  it('a deal outside the scope, or unknown, is empty with no header', async () => {
+    const hidden = await deal('O3', { team_ids: [], owner_ids: ['U1'] });
+    expect(hidden.rows).toEqual([]);
+    expect(hidden.summary?.deal).toBeNull();
+    expect((await deal('nope')).summary?.deal).toBeNull();
+    expect((await deal('O1', null)).rows).toEqual([]);
+  });
+});

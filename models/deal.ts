@@ -1,0 +1,184 @@
+/**
+ * One deal in full (商机详情) — `deal`: the header (customer, owner, team, stage, amounts,
+ * dates) in `summary.deal`, and its history as one chronological event log in `rows`:
+ *
+ * - `stage`: each entry into a stage (stage_events: a version whose stage differs from the
+ *   previous one); `until` is the next entry (null while current), `days` the days spent,
+ *   up to the report date for the current open stage (none for a closed deal's last stage).
+ * - `amount`, `close_date`, `owner`: a version where the amount, expected close date or owner
+ *   differs from the previous version; `old_value` → `new_value` (amounts as numbers in
+ *   text, dates as YYYY-MM-DD, owners by name).
+ * - `payment`: each payment of the deal, at its due date (or paid date when unplanned), with
+ *   `amount`, `due_date`, `paid_at`, `paid_amount`; `days` = days overdue as of the report
+ *   date while anything is outstanding past due. The header's `paid_total`, `outstanding` and
+ *   `overdue` are as of the report date too (kpis' overdue definition).
+ * - `activity`: each follow-up on the deal (type, summary, who).
+ * A deal outside the viewer's scope, or unknown, has no rows and `summary.deal` null.
+ */
+import { z } from 'zod';
+import { defineModel } from './model';
+import { dateString } from './common/params';
+import { sql } from '../src/lib/server/db/sql';
+
+const params = z.strictObject({
+  id: z.string().min(1).max(200),
+  as_of: dateString.optional()
+});
+
+export const DEAL_EVENT_KINDS = ['stage', 'amount', 'close_date', 'owner', 'payment', 'activity'] as const;
+
+const row = z.strictObject({
+  kind: z.enum(DEAL_EVENT_KINDS),
+  at: z.string(),
+  stage: z.string().nullable(),
+  until: z.string().nullable(),
+  days: z.number().nullable(),
+  old_value: z.string().nullable(),
+  new_value: z.string().nullable(),
+  amount: z.number().nullable(),
+  due_date: z.string().nullable(),
+  paid_at: z.string().nullable(),
+  paid_amount: z.number().nullable(),
+  ref: z.string().nullable(),
+  type: z.string().nullable(),
+  text: z.string().nullable(),
+  who: z.string().nullable()
+});
+
+export const dealHeader = z.strictObject({
+  opportunity_id: z.string(),
+  name: z.string().nullable(),
+  customer_id: z.string().nullable(),
+  customer_name: z.string().nullable(),
+  industry: z.string().nullable(),
+  region: z.string().nullable(),
+  grade: z.string().nullable(),
+  owner_id: z.string().nullable(),
+  owner_name: z.string().nullable(),
+  team_id: z.string().nullable(),
+  team_name: z.string().nullable(),
+  stage: z.string(),
+  status: z.string().nullable(),
+  amount: z.number().nullable(),
+  probability: z.number().nullable(),
+  forecast_category: z.string().nullable(),
+  expected_close_date: z.string().nullable(),
+  created_at: z.string().nullable(),
+  closed_at: z.string().nullable(),
+  product: z.string().nullable(),
+  source: z.string().nullable(),
+  competitor: z.string().nullable(),
+  loss_reason: z.string().nullable(),
+  paid_total: z.number(),
+  outstanding: z.number(),
+  overdue: z.number()
+});
+
+const wire = row.extend({ seq: z.number(), h: z.string().nullable() });
+
+export const deal = defineModel({
+  name: 'deal',
+  title: { 'zh-CN': '商机详情', en: 'Deal detail' },
+  definition: {
+    'zh-CN':
+      '单个商机的全貌：阶段时间线（来自历史版本，停留天数计至报告日）、金额与预计成交日期的变更、回款计划与实收（逾期天数计至报告日）、跟进记录。',
+    en: 'One deal in full: the stage timeline from its history (days in the current stage up to the report date), changes of amount and expected close date, payments planned and received (days overdue as of the report date), and follow-ups.'
+  },
+  dateField: () => 'opportunity_versions.valid_from',
+  defaultPeriod: 'all',
+  params,
+  row,
+  query(p, ctx) {
+    const id = p.id;
+    // Outstanding as of the report date: amount less what was paid on or before it (as kpis' overdue).
+    const outstanding = sql`(amount - CASE WHEN paid_at IS NOT NULL AND paid_at <= ${ctx.asOf}::DATE THEN coalesce(paid_amount, amount) ELSE 0 END)`;
+    return {
+      ctes: [
+        ['d', sql`SELECT * FROM opportunities WHERE opportunity_id = ${id}`],
+        [
+          'vers',
+          sql`SELECT v.*, lag(v.amount) OVER w AS prev_amount, lag(v.expected_close_date) OVER w AS prev_close,
+                     lag(v.owner_id) OVER w AS prev_owner, row_number() OVER w AS vn
+              FROM opportunity_versions v WHERE v.opportunity_id IN (SELECT opportunity_id FROM d)
+              WINDOW w AS (ORDER BY v.valid_from)`
+        ],
+        [
+          'st',
+          sql`SELECT e.stage, e.entered_at, lead(e.entered_at) OVER (ORDER BY e.entered_at) AS until, s.kind
+              FROM stage_events e LEFT JOIN stages s ON s.name = e.stage
+              WHERE e.opportunity_id IN (SELECT opportunity_id FROM d)`
+        ],
+        [
+          'events',
+          sql`SELECT 1 AS seq, 'stage' AS kind, entered_at AS at, stage, until,
+                -- A closed deal's final stage has no duration; the current open stage counts to the report date.
+                CASE WHEN until IS NOT NULL OR kind = 'open'
+                     THEN greatest(0, round((epoch(coalesce(until, ${ctx.asOf}::TIMESTAMP)) - epoch(entered_at)) / 86400.0, 1)) END::DOUBLE AS days,
+                NULL::VARCHAR AS old_value, NULL::VARCHAR AS new_value, NULL::DOUBLE AS amount, NULL::DATE AS due_date,
+                NULL::DATE AS paid_at, NULL::DOUBLE AS paid_amount, NULL::VARCHAR AS ref, NULL::VARCHAR AS type,
+                NULL::VARCHAR AS text, NULL::VARCHAR AS who
+              FROM st
+            UNION ALL
+            SELECT 2, 'amount', valid_from, stage, NULL, NULL, prev_amount::VARCHAR, amount::VARCHAR, amount::DOUBLE,
+                NULL, NULL, NULL, NULL, NULL, NULL, NULL
+              FROM vers WHERE vn > 1 AND prev_amount IS DISTINCT FROM amount
+            UNION ALL
+            SELECT 3, 'close_date', valid_from, stage, NULL, NULL, prev_close::VARCHAR, expected_close_date::VARCHAR, NULL,
+                NULL, NULL, NULL, NULL, NULL, NULL, NULL
+              FROM vers WHERE vn > 1 AND prev_close IS DISTINCT FROM expected_close_date
+            UNION ALL
+            SELECT 4, 'owner', valid_from, stage, NULL, NULL,
+                coalesce((SELECT name FROM users WHERE user_id = prev_owner), prev_owner),
+                coalesce((SELECT name FROM users WHERE user_id = owner_id), owner_id), NULL,
+                NULL, NULL, NULL, NULL, NULL, NULL, NULL
+              FROM vers WHERE vn > 1 AND prev_owner IS DISTINCT FROM owner_id
+            UNION ALL
+            SELECT 5, 'payment', coalesce(due_date, paid_at)::TIMESTAMP, NULL, NULL,
+                CASE WHEN due_date < ${ctx.asOf}::DATE AND ${outstanding} > 0 THEN date_diff('day', due_date, ${ctx.asOf}::DATE)::DOUBLE END,
+                NULL, NULL, amount::DOUBLE, due_date, paid_at,
+                (CASE WHEN paid_at IS NOT NULL THEN coalesce(paid_amount, amount) END)::DOUBLE, payment_id, NULL, NULL, NULL
+              FROM payments WHERE opportunity_id IN (SELECT opportunity_id FROM d)
+            UNION ALL
+            SELECT 6, 'activity', a.occurred_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.activity_id, a.type, a.summary,
+                coalesce(u.name, a.owner_id)
+              FROM activities a LEFT JOIN users u ON u.user_id = a.owner_id
+              WHERE a.opportunity_id IN (SELECT opportunity_id FROM d)`
+        ],
+        [
+          'header',
+          sql`SELECT d.opportunity_id, d.name, d.customer_id, c.name AS customer_name, c.industry, c.region, c.grade,
+                d.owner_id, u.name AS owner_name, u.team_id, t.name AS team_name, d.stage, d.status, d.amount::DOUBLE AS amount,
+                coalesce(d.probability, s.probability)::DOUBLE AS probability, d.forecast_category, d.expected_close_date,
+                d.created_at, d.closed_at, d.product, d.source, d.competitor, d.loss_reason,
+                (SELECT coalesce(sum(coalesce(paid_amount, amount)) FILTER (WHERE paid_at IS NOT NULL AND paid_at <= ${ctx.asOf}::DATE), 0)::DOUBLE
+                   FROM payments WHERE opportunity_id = d.opportunity_id) AS paid_total,
+                (SELECT coalesce(sum(${outstanding}), 0)::DOUBLE
+                   FROM payments WHERE opportunity_id = d.opportunity_id) AS outstanding,
+                (SELECT coalesce(sum(${outstanding}) FILTER (WHERE due_date < ${ctx.asOf}::DATE), 0)::DOUBLE
+                   FROM payments WHERE opportunity_id = d.opportunity_id) AS overdue
+              FROM d LEFT JOIN customers c ON c.customer_id = d.customer_id
+              LEFT JOIN users u ON u.user_id = d.owner_id
+              LEFT JOIN teams t ON t.team_id = u.team_id
+              LEFT JOIN stages s ON s.name = d.stage`
+        ]
+      ],
+      // The header rides along as JSON on every row (and alone on a deal without events).
+      body: sql`SELECT e.*, (SELECT to_json(header)::VARCHAR FROM header) AS h
+        FROM (SELECT 1) one LEFT JOIN events e ON TRUE
+        ORDER BY e.at, e.seq, e.ref`
+    };
+  },
+  finalize(rows) {
+    const h = rows[0]?.h as string | null | undefined;
+    const ts = (v: unknown) => (typeof v === 'string' ? v.replace(' ', 'T') : v);
+    const raw = h ? (JSON.parse(h) as Record<string, unknown>) : null;
+    const header = raw ? dealHeader.parse({ ...raw, created_at: ts(raw.created_at), closed_at: ts(raw.closed_at) }) : null;
+    const out = header
+      ? wire
+          .array()
+          .parse(rows.filter((r) => r.kind !== null))
+          .map(({ seq: _s, h: _h, ...r }) => ({ ...r, at: String(r.at).replace(' ', 'T') }) as z.input<typeof row>)
+      : [];
+    return { rows: out, n: out.length, summary: { deal: header } };
+  }
+});

@@ -1,0 +1,112 @@
+/**
+ * `deals` on the hand-built fixture (tests/helpers/fixture.ts, as of 2026-05-20). Every
+ * expected list is read off the fixture's table by hand; the working is beside each assertion.
+ * Two activities are added here for the idle/stalled rules: O7 on 05-10 (resets its idle
+ * days) and O3 on 05-25 (after the report date, so it must not count).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixtureDb, FIXTURE_AS_OF } from '../tests/helpers/fixture';
+import { ModelError, runModel } from '../src/lib/server/models/run';
+import { parseConfig } from '../src/lib/server/config/load';
+import type { Database } from '../src/lib/server/db/database';
+import type { Scope } from './common/scope';
+
+const cfg = parseConfig({});
+let db: Database;
+beforeAll(async () => {
+  db = await fixtureDb();
+  await db.write((tx) =>
+    tx.run(`INSERT INTO activities (activity_id, customer_id, opportunity_id, owner_id, type, occurred_at, summary) VALUES
+      ('A1', 'C1', 'O7', 'U1', 'call', '2026-05-10 10:00:00', '电话'),
+      ('A2', 'C2', 'O3', 'U3', 'visit', '2026-05-25 09:00:00', '拜访')`)
+  );
+});
+afterAll(() => db.close());
+
+async function deals(params: Record<string, unknown> = {}, scope: Scope | null = { all: true }) {
+  if (!cfg.ok) throw new Error('config');
+  return runModel(db, cfg.config, 'deals', { as_of: FIXTURE_AS_OF, ...params }, scope);
+}
+const ids = (r: { rows: Record<string, unknown>[] }) => r.rows.map((x) => x.opportunity_id);
+
+describe('deals: the rows behind a number', () => {
+  it('lists every deal by amount, largest first, ties by id; totals count every row', async () => {
+    const r = await deals();
+    // amounts: O3 200k, O1 100k, O5 80k, O7 60k, O4 40k, O6 30k, O8 25k, O2 0
+    expect(ids(r)).toEqual(['O3', 'O1', 'O5', 'O7', 'O4', 'O6', 'O8', 'O2']);
+    expect(r.n).toBe(8);
+    expect(r.summary).toMatchObject({ total: 8, total_amount: 535000 });
+  });
+
+  it('pages without overlap, and a page past the end still reports the total', async () => {
+    expect(ids(await deals({ limit: '3', offset: '3' }))).toEqual(['O7', 'O4', 'O6']);
+    const past = await deals({ limit: '3', offset: '30' });
+    expect(past.rows).toEqual([]);
+    expect(past.summary?.total).toBe(8);
+  });
+
+  it('won this quarter by close date = the deals behind the kpis won amount (O1, O8: 125,000)', async () => {
+    const r = await deals({ status: 'won', date_field: 'closed_at', period: 'this_quarter' });
+    expect(ids(r).sort()).toEqual(['O1', 'O8']);
+    expect(r.summary?.total_amount).toBe(125000);
+    if (!cfg.ok) throw new Error('config');
+    const k = await runModel(db, cfg.config, 'kpis', { as_of: FIXTURE_AS_OF }, { all: true });
+    const won = k.rows.find((x) => x.measure === 'won_amount')!;
+    expect(r.n).toBe(won.n);
+    expect(r.summary?.total_amount).toBe(won.value);
+  });
+
+  it('reached 需求分析 in this quarter’s cohort = the funnel’s bar: O1 O2 O3 (skipped it) O8', async () => {
+    const r = await deals({ reached: '需求分析', period: 'this_quarter' });
+    expect(ids(r).sort()).toEqual(['O1', 'O2', 'O3', 'O8']);
+    expect(await deals({ reached: '赢单', period: 'this_quarter' }).then(ids)).toEqual(['O1', 'O8']);
+    // An unknown stage matches nothing rather than everything.
+    expect((await deals({ reached: '不存在' })).n).toBe(0);
+  });
+
+  it('probability and weighted amount: stage default, the deal’s override, won in full, lost 0', async () => {
+    const r = await deals();
+    const by = Object.fromEntries(r.rows.map((x) => [x.opportunity_id, x]));
+    expect(by.O3).toMatchObject({ probability: 0.5, weighted_amount: 100000 }); // 方案报价 0.5 × 200,000
+    expect(by.O7).toMatchObject({ probability: 0.9, weighted_amount: 54000 }); // override 0.9 × 60,000
+    expect(by.O4).toMatchObject({ probability: 0.1, weighted_amount: 4000 }); // 初步接洽 0.1 × 40,000
+    expect(by.O1.weighted_amount).toBe(100000);
+    expect(by.O6.weighted_amount).toBe(0);
+  });
+
+  it('idle days and stalled (> 15 days): O3 25 days since 04-25 (the 05-25 visit is after the report date), O4 15 (not over), O7 10 since the 05-10 call', async () => {
+    const r = await deals({ status: 'open' });
+    const idle = Object.fromEntries(r.rows.map((x) => [x.opportunity_id, [x.days_idle, x.stalled]]));
+    expect(idle).toEqual({ O3: [25, true], O4: [15, false], O7: [10, false] });
+    expect(ids(await deals({ stalled: 'true' }))).toEqual(['O3']);
+    expect((await deals({ stalled: 'false' })).n).toBe(7);
+    const closed = (await deals({ status: 'won' })).rows;
+    expect(closed.every((x) => x.days_idle === null && x.stalled === false)).toBe(true);
+  });
+
+  it('searches id, name, customer and owner, case-insensitively', async () => {
+    expect(ids(await deals({ q: '上海甲' })).sort()).toEqual(['O1', 'O2', 'O7']); // C1 上海甲公司
+    expect(ids(await deals({ q: 'o3' }))).toEqual(['O3']);
+    expect(ids(await deals({ q: '李娜' })).sort()).toEqual(['O3', 'O5']); // U3
+    expect((await deals({ q: "%' OR 1=1 --" })).n).toBe(0);
+  });
+
+  it('sorts by stage in pipeline order (lost first ascending), and by any whitelisted column', async () => {
+    expect(ids(await deals({ sort: 'stage', dir: 'asc' }))).toEqual(['O2', 'O6', 'O4', 'O3', 'O7', 'O1', 'O5', 'O8']);
+    expect(ids(await deals({ sort: 'created_at', dir: 'asc', limit: 2 }))).toEqual(['O5', 'O6']);
+    await expect(deals({ sort: 'amount; DROP TABLE opportunities' })).rejects.toBeInstanceOf(ModelError);
+  });
+
+  it('filters: team subtree, stage, loss reason, customer', async () => {
+    expect(ids(await deals({ team: 'T11' })).sort()).toEqual(['O1', 'O2', 'O4', 'O6', 'O7', 'O8']); // U1, U2
+    expect(ids(await deals({ stage: ['商务谈判', '方案报价'] })).sort()).toEqual(['O3', 'O7']);
+    expect(ids(await deals({ loss_reason: '选择竞品' }))).toEqual(['O6']);
+    expect(ids(await deals({ customer: 'C2' })).sort()).toEqual(['O3', 'O5']);
+  });
+
+  it('scope: a rep sees only their deals, whatever the filters say; no scope sees nothing', async () => {
+    expect(ids(await deals({}, { team_ids: [], owner_ids: ['U3'] })).sort()).toEqual(['O3', 'O5']);
+    expect((await deals({ team: 'T11' }, { team_ids: [], owner_ids: ['U3'] })).n).toBe(0);
+    expect((await deals({}, null)).n).toBe(0);
+  });
+});

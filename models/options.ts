@@ -1,0 +1,83 @@
+/**
+ * What the filter bar offers (筛选项) — `options`: every value a viewer may filter on, from
+ * the rows they can see, so a rep never learns the names of other teams' reps or customers'
+ * regions they have no deals in.
+ *
+ * One row per value: `kind` is team, owner, region, industry, source, product, grade,
+ * competitor, loss_reason or stage; `key` is what the filter takes, `label` what to show,
+ * `parent` the team above (teams), the owner's team (owners) or the stage's kind (open, won,
+ * lost), `sort` an order within the kind (the configured pipeline order for stages, lost last;
+ * inactive owners after active ones), and `n` the visible deals with that value
+ * (teams: in the team and every team below it), so the commonest values come first.
+ * Teams whose parent is not visible are roots of the viewer's tree.
+ */
+import { z } from 'zod';
+import { defineModel } from './model';
+import { dateString } from './common/params';
+import { sql } from '../src/lib/server/db/sql';
+
+export const OPTION_KINDS = ['team', 'owner', 'region', 'industry', 'source', 'product', 'grade', 'competitor', 'loss_reason', 'stage'] as const;
+
+const params = z.strictObject({ as_of: dateString.optional() });
+
+const row = z.strictObject({
+  kind: z.enum(OPTION_KINDS),
+  key: z.string(),
+  label: z.string(),
+  parent: z.string().nullable(),
+  sort: z.number().int(),
+  n: z.number().int().nonnegative()
+});
+
+export const options = defineModel({
+  name: 'options',
+  title: { 'zh-CN': '筛选项', en: 'Filter options' },
+  definition: {
+    'zh-CN': '当前用户可见范围内可供筛选的团队（树）、负责人、地区、行业、来源、产品、客户级别、竞争对手、输单原因和销售阶段，以及每项对应的可见商机数。',
+    en: 'The teams (as a tree), owners, regions, industries, sources, products, grades, competitors, loss reasons and stages the viewer can filter on, each with the number of visible deals.'
+  },
+  dateField: () => 'opportunities.created_at',
+  defaultPeriod: 'all',
+  params,
+  row,
+  query() {
+    const dim = (kind: string, expr: string, from: string) =>
+      sql`SELECT ${kind} AS kind, v AS key, v AS label, NULL::VARCHAR AS parent, 0 AS sort, count(*)::INTEGER AS n
+          FROM (SELECT ${sql([expr])} AS v FROM ${sql([from])}) WHERE v IS NOT NULL AND v <> '' GROUP BY v`;
+    return {
+      ctes: [
+        [
+          'deal_dims',
+          sql`SELECT o.owner_id, u.team_id, c.region, c.industry, o.source, o.product, c.grade, o.competitor, o.loss_reason, o.stage
+              FROM opportunities o LEFT JOIN customers c ON c.customer_id = o.customer_id
+              LEFT JOIN users u ON u.user_id = o.owner_id`
+        ]
+      ],
+      body: sql`
+        SELECT 'team' AS kind, t.team_id AS key, t.name AS label,
+               CASE WHEN t.parent_id IN (SELECT team_id FROM teams) THEN t.parent_id END AS parent,
+               0 AS sort,
+               (SELECT count(*) FROM deal_dims d WHERE d.team_id IN (SELECT team_id FROM team_tree WHERE ancestor = t.team_id))::INTEGER AS n
+        FROM teams t
+        UNION ALL
+        SELECT 'owner', u.user_id, u.name, u.team_id, CASE WHEN coalesce(u.active, true) THEN 0 ELSE 1 END,
+               (SELECT count(*) FROM deal_dims d WHERE d.owner_id = u.user_id)::INTEGER
+        FROM users u
+        UNION ALL ${dim('region', 'region', 'deal_dims')}
+        UNION ALL ${dim('industry', 'industry', 'deal_dims')}
+        UNION ALL ${dim('source', 'source', 'deal_dims')}
+        UNION ALL ${dim('product', 'product', 'deal_dims')}
+        UNION ALL ${dim('grade', 'grade', 'deal_dims')}
+        UNION ALL ${dim('competitor', 'competitor', 'deal_dims')}
+        UNION ALL ${dim('loss_reason', 'loss_reason', 'deal_dims')}
+        UNION ALL
+        SELECT 'stage', s.name, s.name, s.kind, CASE WHEN s.kind = 'lost' THEN 100 + s.idx ELSE s.idx END,
+               (SELECT count(*) FROM deal_dims d WHERE d.stage = s.name)::INTEGER
+        FROM stages s
+        ORDER BY kind, sort, n DESC, label`
+    };
+  },
+  finalize(rows) {
+    return { rows: rows as z.input<typeof row>[], n: rows.length };
+  }
+});

@@ -1,0 +1,65 @@
+/**
+ * `payment_list` on the hand-built fixture, as of 2026-05-20:
+ *   P1 O1 60,000 due 05-20, paid 05-18 in full      → paid
+ *   P2 O1 40,000 due 05-15, unpaid                   → overdue 5 days (1_30), outstanding 40,000
+ *   P3 O5 80,000 due 02-15, paid 03-01               → paid
+ *   P4 O8 25,000 due 06-15, unpaid                   → open (current)
+ *   P5 O1 10,000 due 05-01, 4,000 paid 05-05         → overdue 19 days (1_30), outstanding 6,000
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixtureDb, FIXTURE_AS_OF } from '../tests/helpers/fixture';
+import { runModel } from '../src/lib/server/models/run';
+import { parseConfig } from '../src/lib/server/config/load';
+import type { Database } from '../src/lib/server/db/database';
+import type { Scope } from './common/scope';
+
+const cfg = parseConfig({});
+let db: Database;
+beforeAll(async () => (db = await fixtureDb()));
+afterAll(() => db.close());
+
+async function payments(params: Record<string, unknown> = {}, scope: Scope | null = { all: true }) {
+  if (!cfg.ok) throw new Error('config');
+  return runModel(db, cfg.config, 'payment_list', { as_of: FIXTURE_AS_OF, ...params }, scope);
+}
+
+describe('payment_list', () => {
+  it('state, outstanding, days overdue and aging as of the report date', async () => {
+    const r = await payments({ sort: 'payment_id', dir: 'asc' });
+    expect(r.rows.map((x) => [x.payment_id, x.state, x.outstanding, x.days_overdue, x.aging])).toEqual([
+      ['P1', 'paid', 0, null, 'current'],
+      ['P2', 'overdue', 40000, 5, '1_30'],
+      ['P3', 'paid', 0, null, 'current'],
+      ['P4', 'open', 25000, null, 'current'],
+      ['P5', 'overdue', 6000, 19, '1_30']
+    ]);
+  });
+
+  it('the overdue list adds up to the kpis overdue amount (46,000, n = 2)', async () => {
+    const r = await payments({ state: 'overdue', sort: 'days_overdue' });
+    expect(r.rows.map((x) => x.payment_id)).toEqual(['P5', 'P2']);
+    expect(r.summary).toMatchObject({ total: 2, total_outstanding: 46000 });
+    if (!cfg.ok) throw new Error('config');
+    const k = await runModel(db, cfg.config, 'kpis', { as_of: FIXTURE_AS_OF }, { all: true });
+    const od = k.rows.find((x) => x.measure === 'overdue_amount')!;
+    expect(r.summary?.total_outstanding).toBe(od.value);
+    expect(r.n).toBe(od.n);
+  });
+
+  it('as of an earlier date, P3 (paid only on 03-01) was overdue: 02-19 − 02-15 = 4 days', async () => {
+    if (!cfg.ok) throw new Error('config');
+    const r = await runModel(db, cfg.config, 'payment_list', { as_of: '2026-02-19', state: 'overdue' }, { all: true });
+    expect(r.rows.map((x) => [x.payment_id, x.days_overdue, x.outstanding])).toEqual([['P3', 4, 80000]]);
+  });
+
+  it('filters through the deal: team T2 (U3) has only P3; a period on the paid date', async () => {
+    expect((await payments({ team: 'T2' })).rows.map((x) => x.payment_id)).toEqual(['P3']);
+    const paidInMay = await payments({ date_field: 'paid_at', from: '2026-05-01', to: '2026-06-01', sort: 'payment_id', dir: 'asc' });
+    expect(paidInMay.rows.map((x) => x.payment_id)).toEqual(['P1', 'P5']);
+  });
+
+  it('scope: a rep sees the payments of their own deals only', async () => {
+    expect((await payments({}, { team_ids: [], owner_ids: ['U2'] })).rows.map((x) => x.payment_id)).toEqual(['P4']);
+    expect((await payments({}, null)).n).toBe(0);
+  });
+});
