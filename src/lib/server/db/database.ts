@@ -24,7 +24,7 @@ import {
   type DuckDBType,
   type DuckDBValue
 } from '@duckdb/node-api';
-import { toJsonRows } from './convert';
+import { jsonValueConverter, toJsonRows } from './convert';
 import { LATEST_VERSION, MIGRATIONS } from './migrations';
 import { compile, Sql, type SqlValue } from './sql';
 
@@ -214,6 +214,45 @@ export class Database {
     try {
       return await fn(await runOn(conn, query));
     } finally {
+      this.release(conn);
+    }
+  }
+
+  /**
+   * Streams a read query: yields its columns first, then its rows (as JSON-friendly arrays)
+   * one DuckDB chunk (≤ 2,048 rows) at a time, so a million-row result never sits in memory.
+   * The pooled connection stays held until the generator finishes or is closed early
+   * (`return()`), e.g. when an HTTP client aborts a download.
+   */
+  async *stream(query: Sql | string): AsyncGenerator<ColumnInfo[] | unknown[][], void, undefined> {
+    const conn = await this.acquire();
+    try {
+      let result;
+      if (typeof query === 'string') result = await conn.stream(query);
+      else {
+        const { text, params } = compile(query);
+        const { values, types } = bindTypes(params);
+        result = params.length ? await conn.stream(text, values, types) : await conn.stream(text);
+      }
+      yield result.columnNames().map((name, i) => {
+        const t = result.columnType(i);
+        return { name, type: t.typeId === DuckDBTypeId.VARCHAR && t.alias === 'JSON' ? 'JSON' : String(t) };
+      });
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        const cols = chunk.convertColumns(jsonValueConverter);
+        const rows: unknown[][] = new Array(chunk.rowCount);
+        for (let r = 0; r < chunk.rowCount; r++) rows[r] = cols.map((c) => c[r]);
+        yield rows;
+      }
+    } finally {
+      // An abandoned streaming result must be drained or dropped before the connection is reused.
+      try {
+        await conn.run('SELECT 1');
+      } catch {
+        // the connection is still usable for the next query
+      }
       this.release(conn);
     }
   }

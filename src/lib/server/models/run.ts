@@ -187,3 +187,50 @@ function columnsFor(sqlColumns: ColumnInfo[], rows: Record<string, unknown>[]): 
     return { name, type };
   });
 }
+
+/** What an export reads: the model, its report date, the columns and the rows chunk by chunk. */
+export interface ExportSource {
+  model: Model;
+  asOf: string;
+  columns: ColumnInfo[];
+  /** Row arrays in `columns` order; closing it early (`return()`) releases the connection. */
+  chunks: AsyncGenerator<unknown[][], void, undefined>;
+}
+
+/**
+ * Opens a model for export under the viewer's scope. A row-listing model with an
+ * `exportQuery` is streamed from DuckDB chunk by chunk (every row the pages would show, in the
+ * same order, no paging, no per-row validation); any other model is run as usual and its
+ * result rows exported.
+ */
+export async function openExport(
+  db: Database,
+  config: CockpitConfig,
+  name: string,
+  rawParams: Record<string, unknown>,
+  scope: Scope | null,
+  now = new Date()
+): Promise<ExportSource> {
+  const model = getModel(name);
+  const params = parseParams(model, rawParams);
+  const ctx = buildContext(model, params, config, now);
+  if (model.exportQuery) {
+    const q = model.exportQuery(params as never, ctx);
+    const statement = compileModel({ ...model, query: () => q }, params, ctx, scope);
+    const gen = db.stream(statement);
+    const first = await gen.next();
+    const columns = first.value as ColumnInfo[];
+    const expected = Object.keys((model.row as unknown as { shape: Record<string, unknown> }).shape ?? {});
+    if (expected.length && columns.map((c) => c.name).join() !== expected.join()) {
+      await gen.return();
+      throw new ModelError(500, `model ${name}: exportQuery columns (${columns.map((c) => c.name).join(', ')}) differ from its rows (${expected.join(', ')})`);
+    }
+    return { model, asOf: ctx.asOf, columns, chunks: gen as AsyncGenerator<unknown[][], void, undefined> };
+  }
+  const result = await runModel(db, config, name, rawParams, scope, now);
+  const names = result.columns.map((c) => c.name);
+  async function* one() {
+    yield result.rows.map((r) => names.map((n) => r[n]));
+  }
+  return { model, asOf: result.as_of, columns: result.columns, chunks: one() };
+}
