@@ -1,0 +1,118 @@
+/**
+ * Loading a board: the state from the URL, the viewer's organisation (`options`), then every
+ * tile's model calls in parallel, each distinct URL fetched once. In the browser, results are
+ * kept for a minute by URL, so a drill-down refetches only the tiles whose queries changed and
+ * the back button is instant. Used by `/boards/<board>`, the cockpit and embeds alike.
+ */
+import { getJson, modelUrl, type Fetched, type ModelResult } from '$lib/api';
+import { buildOrg, type OptionRow, type Org } from './org';
+import { commonParams, parseState, type ViewState } from './state';
+import type { BoardDef, QueryContext, QuerySpec, TableSpec, TileDef } from './types';
+
+const TTL_MS = 60_000;
+const MAX_ENTRIES = 200;
+const cache = new Map<string, { at: number; value: Promise<Fetched<unknown>> }>();
+
+/** Fetches a URL through the browser cache (never cached on the server: one request, one answer). */
+export function cachedJson<T>(fetchFn: typeof fetch, url: string): Promise<Fetched<T>> {
+  if (typeof window === 'undefined') return getJson<T>(fetchFn, url);
+  const hit = cache.get(url);
+  if (hit && Date.now() - hit.at < TTL_MS) {
+    cache.delete(url);
+    cache.set(url, hit);
+    return hit.value as Promise<Fetched<T>>;
+  }
+  const value = getJson<T>(fetchFn, url);
+  cache.set(url, { at: Date.now(), value });
+  // Failures are not kept: the next navigation tries again.
+  void value.then((r) => {
+    if (!r.ok && cache.get(url)?.value === value) cache.delete(url);
+  });
+  while (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value!);
+  return value;
+}
+
+/** Forgets cached results (all, or those whose URL passes `match`), e.g. before a retry. */
+export function forgetCached(match?: (url: string) => boolean) {
+  for (const k of [...cache.keys()]) if (!match || match(k)) cache.delete(k);
+}
+
+export const optionsUrl = (s: ViewState) => modelUrl('options', { as_of: s.asOf });
+
+/** The table's own parameters: its base params plus refinements-free sort, page and search. */
+export function tableQuery(tileId: string, spec: TableSpec, ctx: QueryContext): QuerySpec {
+  const t = ctx.state.tables[tileId];
+  const page = t?.page ?? 1;
+  return {
+    model: spec.model,
+    params: {
+      ...spec.params(ctx),
+      sort: t?.sort ?? spec.defaultSort,
+      dir: t?.dir ?? spec.defaultDir,
+      limit: spec.pageSize,
+      offset: (page - 1) * spec.pageSize,
+      q: t?.q || null
+    }
+  };
+}
+
+/** A tile's model calls for the state. */
+export function tileQueries(tile: TileDef, ctx: QueryContext): Record<string, QuerySpec> {
+  if (tile.table) return { rows: tableQuery(tile.id, tile.table, ctx) };
+  return tile.queries?.(ctx) ?? {};
+}
+
+/** URLs of every tile's calls. */
+export function tileUrls(board: BoardDef, ctx: QueryContext, only?: string[]): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const tile of board.tiles) {
+    if (only && !only.includes(tile.id)) continue;
+    out[tile.id] = Object.fromEntries(Object.entries(tileQueries(tile, ctx)).map(([k, q]) => [k, modelUrl(q.model, q.params)]));
+  }
+  return out;
+}
+
+export interface BoardData {
+  board: string;
+  state: ViewState;
+  options: OptionRow[];
+  optionsError: string | null;
+  /** Every fetched result by URL. */
+  results: Record<string, Fetched<ModelResult>>;
+  /** Each tile's named calls → URL. */
+  tiles: Record<string, Record<string, string>>;
+  /** The open deal's detail, when `deal=` is set. */
+  deal: Fetched<ModelResult> | null;
+  dealUrl: string | null;
+}
+
+/** The common model parameters of a board for the state (used by drill links and exports). */
+export function boardParams(board: BoardDef, s: ViewState) {
+  return commonParams(s, board.defaultPeriod);
+}
+
+/** Loads a board (or some of its tiles) for a URL. */
+export async function loadBoard(fetchFn: typeof fetch, url: URL, board: BoardDef, only?: string[]): Promise<BoardData> {
+  const state = parseState(url.searchParams);
+  const opts = await cachedJson<ModelResult<OptionRow>>(fetchFn, optionsUrl(state));
+  const options = opts.ok ? opts.data.rows : [];
+  const org: Org = buildOrg(options);
+  const ctx: QueryContext = { state, org, period: board.defaultPeriod };
+  const tiles = tileUrls(board, ctx, only);
+  const urls = [...new Set(Object.values(tiles).flatMap((t) => Object.values(t)))];
+  const dealUrl = state.deal ? modelUrl('deal', { id: state.deal, as_of: state.asOf }) : null;
+  const [fetched, deal] = await Promise.all([
+    Promise.all(urls.map((u) => cachedJson<ModelResult>(fetchFn, u))),
+    dealUrl ? cachedJson<ModelResult>(fetchFn, dealUrl) : Promise.resolve(null)
+  ]);
+  return {
+    board: board.id,
+    state,
+    options,
+    optionsError: opts.ok ? null : opts.error,
+    results: Object.fromEntries(urls.map((u, i) => [u, fetched[i]])),
+    tiles,
+    deal,
+    dealUrl
+  };
+}
