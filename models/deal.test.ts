@@ -78,3 +78,14 @@ describe('deal detail', () => {
     expect((await deal('O1', null)).rows).toEqual([]);
   });
 });
+
+describe('deal detail under filters', () => {
+  it('the common filters narrow which deal opens (a locked filter cannot be walked around); the period does not', async () => {
+    if (!cfg.ok) throw new Error('config');
+    const run = (params: Record<string, unknown>) => runModel(db, cfg.config, 'deal', { id: 'O3', as_of: FIXTURE_AS_OF, ...params }, { all: true });
+    expect((await run({ region: '上海' })).summary?.deal).toBeNull(); // O3's customer C2 is in 北京
+    expect((await run({ region: '北京' })).summary?.deal).not.toBeNull();
+    expect((await run({ team: 'T1' })).summary?.deal).toBeNull(); // U3 is in T2
+    expect((await run({ period: 'last_year' })).summary?.deal).not.toBeNull();
+  });
+});

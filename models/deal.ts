@@ -13,16 +13,18 @@
  *   date while anything is outstanding past due. The header's `paid_total`, `outstanding` and
  *   `overdue` are as of the report date too (kpis' overdue definition).
  * - `activity`: each follow-up on the deal (type, summary, who).
- * A deal outside the viewer's scope, or unknown, has no rows and `summary.deal` null.
+ * A deal outside the viewer's scope or the request's filters (team, owner, region …; the
+ * period is ignored), or unknown, has no rows and `summary.deal` null.
  */
 import { z } from 'zod';
 import { defineModel } from './model';
-import { dateString } from './common/params';
+import { paramsSchema } from './common/params';
+import { dealsRelation } from './common/relations';
 import { sql } from '../src/lib/server/db/sql';
 
-const params = z.strictObject({
-  id: z.string().min(1).max(200),
-  as_of: dateString.optional()
+const params = paramsSchema({
+  /** The opportunity id; none (or an unknown one) finds no deal. */
+  id: z.string().max(200).default('')
 });
 
 export const DEAL_EVENT_KINDS = ['stage', 'amount', 'close_date', 'owner', 'payment', 'activity'] as const;
@@ -94,7 +96,8 @@ export const deal = defineModel({
     const outstanding = sql`(amount - CASE WHEN paid_at IS NOT NULL AND paid_at <= ${ctx.asOf}::DATE THEN coalesce(paid_amount, amount) ELSE 0 END)`;
     return {
       ctes: [
-        ['d', sql`SELECT * FROM opportunities WHERE opportunity_id = ${id}`],
+        // The filters apply too (a token's locked filters narrow which deals open), the period does not.
+        ['d', sql`SELECT r.* FROM ${dealsRelation(p)} r WHERE r.opportunity_id = ${id}`],
         [
           'vers',
           sql`SELECT v.*, lag(v.amount) OVER w AS prev_amount, lag(v.expected_close_date) OVER w AS prev_close,

@@ -111,32 +111,38 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
   // An unknown (or lost) stage is reached by no deal: it must list nothing, not everything.
   const reachedIdx = p.reached ? (ctx.stages.find((s) => s.name === p.reached && s.kind !== 'lost')?.index ?? Number.MAX_SAFE_INTEGER) : null;
   const sortCol = p.sort === 'stage' ? 'stage_index' : p.sort;
+  // deal_facts carries the last stage change and activity over all time; for a report date in
+  // the past, the deals with later events get theirs recomputed up to that date.
   const ctes: [string, Sql][] = [
-    ['last_activity', sql`SELECT opportunity_id, max(occurred_at) AS at FROM activities
-        WHERE opportunity_id IS NOT NULL AND occurred_at < ${dayEnd}::TIMESTAMP GROUP BY opportunity_id`],
-    ['last_stage_change', sql`SELECT opportunity_id, max(entered_at) AS at FROM stage_events
-        WHERE entered_at < ${dayEnd}::TIMESTAMP GROUP BY opportunity_id`]
-  ];
-  if (reachedIdx !== null) {
-    ctes.push([
-      'furthest',
-      sql`SELECT v.opportunity_id, max(st.idx) AS idx FROM opportunity_versions v
-          JOIN stages st ON st.name = v.stage AND st.kind IN ('open', 'won') GROUP BY v.opportunity_id`
-    ]);
-  }
-  ctes.push([
-    'deal_rows',
-    sql`SELECT r.opportunity_id, r.name, r.customer_id, c.name AS customer_name, r.owner_id, u.name AS owner_name,
-          r.dim_team_leaf AS team_id, t.name AS team_name, r.stage, s.idx AS stage_index, r.status,
+    [
+      'late_activity',
+      sql`SELECT opportunity_id, max(occurred_at) AS at FROM activities
+          WHERE occurred_at < ${dayEnd}::TIMESTAMP
+            AND opportunity_id IN (SELECT opportunity_id FROM deal_facts WHERE last_activity_at >= ${dayEnd}::TIMESTAMP)
+          GROUP BY opportunity_id`
+    ],
+    [
+      'late_stage_change',
+      sql`SELECT opportunity_id, max(entered_at) AS at FROM stage_events
+          WHERE entered_at < ${dayEnd}::TIMESTAMP
+            AND opportunity_id IN (SELECT opportunity_id FROM deal_facts WHERE last_stage_change_at >= ${dayEnd}::TIMESTAMP)
+          GROUP BY opportunity_id`
+    ],
+    [
+      'deal_rows',
+      sql`SELECT r.opportunity_id, r.name, r.customer_id, c.name AS customer_name, r.owner_id, u.name AS owner_name,
+          r.dim_team_leaf AS team_id, t.name AS team_name, r.stage, r.stage_idx AS stage_index, r.status,
           r.amount::DOUBLE AS amount,
-          coalesce(r.probability, s.probability)::DOUBLE AS probability,
+          r.win_probability::DOUBLE AS probability,
           (CASE WHEN r.status = 'won' THEN r.amount WHEN r.status = 'lost' THEN 0
-                ELSE r.amount * coalesce(r.probability, s.probability) END)::DOUBLE AS weighted_amount,
+                ELSE r.amount * r.win_probability END)::DOUBLE AS weighted_amount,
           r.forecast_category, r.expected_close_date, r.created_at, r.closed_at, r.product, r.source, r.competitor,
           r.loss_reason, r.dim_region AS region, r.dim_industry AS industry, r.dim_grade AS grade,
-          la.at AS last_activity_at,
-          CASE WHEN r.status = 'open'
-               THEN date_diff('day', greatest(coalesce(la.at, r.created_at), coalesce(lsc.at, r.created_at), r.created_at)::DATE, ${ctx.asOf}::DATE)::INTEGER
+          CASE WHEN r.last_activity_at >= ${dayEnd}::TIMESTAMP THEN la.at ELSE r.last_activity_at END AS last_activity_at,
+          CASE WHEN r.status = 'open' THEN date_diff('day', greatest(
+                 coalesce(CASE WHEN r.last_activity_at >= ${dayEnd}::TIMESTAMP THEN la.at ELSE r.last_activity_at END, r.created_at),
+                 coalesce(CASE WHEN r.last_stage_change_at >= ${dayEnd}::TIMESTAMP THEN ls.at ELSE r.last_stage_change_at END, r.created_at),
+                 r.created_at)::DATE, ${ctx.asOf}::DATE)::INTEGER
           END AS days_idle,
           coalesce(s.stalled_after_days, ${ctx.stalledAfterDays}::INTEGER) AS stall_limit
         FROM ${dealsRelation(p)} r
@@ -144,9 +150,8 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
         LEFT JOIN users u ON u.user_id = r.owner_id
         LEFT JOIN teams t ON t.team_id = r.dim_team_leaf
         LEFT JOIN stages s ON s.name = r.stage
-        LEFT JOIN last_activity la ON la.opportunity_id = r.opportunity_id
-        LEFT JOIN last_stage_change lsc ON lsc.opportunity_id = r.opportunity_id
-        ${reachedIdx !== null ? sql`LEFT JOIN furthest f ON f.opportunity_id = r.opportunity_id` : sql``}
+        LEFT JOIN late_activity la ON la.opportunity_id = r.opportunity_id
+        LEFT JOIN late_stage_change ls ON ls.opportunity_id = r.opportunity_id
         WHERE ${and([
           ctx.period.preset !== 'all' && inPeriod(dateCol, ctx.period),
           has(p.status) && sql`list_contains(${p.status}::VARCHAR[], r.status)`,
@@ -154,11 +159,11 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
           has(p.competitor) && sql`list_contains(${p.competitor}::VARCHAR[], r.competitor)`,
           has(p.loss_reason) && sql`list_contains(${p.loss_reason}::VARCHAR[], r.loss_reason)`,
           has(p.customer) && sql`list_contains(${p.customer}::VARCHAR[], r.customer_id)`,
-          reachedIdx !== null &&
-            sql`greatest(coalesce(f.idx, 0), CASE WHEN s.kind IN ('open', 'won') THEN s.idx ELSE 0 END) >= ${reachedIdx}::BIGINT`,
+          reachedIdx !== null && sql`r.furthest_idx >= ${reachedIdx}::BIGINT`,
           searchWhere(p.q, [sql`r.opportunity_id`, sql`r.name`, sql`c.name`, sql`u.name`])
         ])}`
-  ]);
+    ]
+  ];
   const stalledCond =
     p.stalled === undefined ? sql`TRUE` : p.stalled ? sql`status = 'open' AND days_idle > stall_limit` : sql`NOT (status = 'open' AND days_idle > stall_limit)`;
   const columns = sql`opportunity_id, name, customer_id, customer_name, owner_id, owner_name, team_id, team_name, stage,

@@ -13,12 +13,17 @@
  */
 import { z } from 'zod';
 import { defineModel } from './model';
-import { dateString } from './common/params';
+import { paramsSchema } from './common/params';
 import { sql } from '../src/lib/server/db/sql';
 
 export const OPTION_KINDS = ['team', 'owner', 'region', 'industry', 'source', 'product', 'grade', 'competitor', 'loss_reason', 'stage'] as const;
 
-const params = z.strictObject({ as_of: dateString.optional() });
+/**
+ * The common parameters are accepted (callers pass the board's, and a token's locked filters
+ * are added to every call) but do not narrow the options: a filter bar lists every value the
+ * viewer may choose, whatever is chosen now.
+ */
+const params = paramsSchema({});
 
 const row = z.strictObject({
   kind: z.enum(OPTION_KINDS),

@@ -10,6 +10,7 @@
  */
 import type { Handle, HandleServerError } from '@sveltejs/kit';
 import { negotiateLocale } from '$lib/i18n';
+import { themeFor } from '$lib/theme';
 import { app } from '$lib/server/app';
 import { auth, lockedFilters, scopeFromClaims, SESSION_COOKIE } from '$lib/server/auth';
 import { ALL_SCOPE } from '../models/common/scope';
@@ -63,8 +64,7 @@ export const handle: Handle = async ({ event, resolve }) => {
     event.request.headers.get('accept-language')
   );
   event.locals.locale = locale;
-  const themeParam = event.url.searchParams.get('theme');
-  const theme = themeParam === 'light' || themeParam === 'dark' ? themeParam : (event.locals.viewer?.theme ?? 'dark');
+  const theme = themeFor(path, event.url.searchParams.get('theme'), event.locals.viewer?.theme);
 
   const isApi = path.startsWith('/api/');
   if (a.configured && !event.locals.scope && !isPublic(path)) {

@@ -24,8 +24,17 @@ export type Fetched<T> = { ok: true; data: T } | { ok: false; status: number; er
 let bearer: string | null = null;
 const unauthorizedListeners = new Set<(error: string) => void>();
 
+const tokenListeners = new Set<() => void>();
+
 export function setApiToken(token: string | null) {
+  if (token !== bearer) tokenListeners.forEach((fn) => fn());
   bearer = token;
+}
+
+/** Called when the token changes (a new viewer may see other rows: caches must go). */
+export function onTokenChange(fn: () => void): () => void {
+  tokenListeners.add(fn);
+  return () => tokenListeners.delete(fn);
 }
 
 /** Called with the server's reason whenever an API call answers 401 (expired, revoked …). */

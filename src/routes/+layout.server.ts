@@ -1,8 +1,19 @@
+import { app } from '$lib/server/app';
+import { themeFor } from '$lib/theme';
 import type { LayoutServerLoad } from './$types';
 
-/** Access is checked in hooks.server.ts before any load runs. */
-export const load: LayoutServerLoad = ({ locals }) => ({
-  locale: locals.locale,
-  demoMode: locals.demoMode,
-  viewer: locals.viewer ? { sub: locals.viewer.sub, role: locals.viewer.role, exp: locals.viewer.exp, renewable: !!locals.viewer.renew_until } : null
-});
+/**
+ * Access is checked in hooks.server.ts before any load runs. Reading `lang` and `theme` from
+ * the URL here makes a client-side navigation that changes them load the new ones.
+ */
+export const load: LayoutServerLoad = async ({ locals, url }) => {
+  const { config } = await app();
+  return {
+    locale: locals.locale,
+    lang: url.searchParams.get('lang'),
+    theme: themeFor(url.pathname, url.searchParams.get('theme'), locals.viewer?.theme),
+    currency: config.currency,
+    demoMode: locals.demoMode,
+    viewer: locals.viewer ? { sub: locals.viewer.sub, role: locals.viewer.role, exp: locals.viewer.exp, renewable: !!locals.viewer.renew_until } : null
+  };
+};

@@ -4,7 +4,7 @@
  * kept for a minute by URL, so a drill-down refetches only the tiles whose queries changed and
  * the back button is instant. Used by `/boards/<board>`, the cockpit and embeds alike.
  */
-import { getJson, modelUrl, type Fetched, type ModelResult } from '$lib/api';
+import { getJson, modelUrl, onTokenChange, type Fetched, type ModelResult } from '$lib/api';
 import { buildOrg, type OptionRow, type Org } from './org';
 import { commonParams, parseState, type ViewState } from './state';
 import type { BoardDef, QueryContext, QuerySpec, TableSpec, TileDef } from './types';
@@ -12,6 +12,8 @@ import type { BoardDef, QueryContext, QuerySpec, TableSpec, TileDef } from './ty
 const TTL_MS = 60_000;
 const MAX_ENTRIES = 200;
 const cache = new Map<string, { at: number; value: Promise<Fetched<unknown>> }>();
+// Results belong to the token that fetched them: another token may see other rows.
+onTokenChange(() => cache.clear());
 
 /** Fetches a URL through the browser cache (never cached on the server: one request, one answer). */
 export function cachedJson<T>(fetchFn: typeof fetch, url: string): Promise<Fetched<T>> {
@@ -39,7 +41,7 @@ export function forgetCached(match?: (url: string) => boolean) {
 
 export const optionsUrl = (s: ViewState) => modelUrl('options', { as_of: s.asOf });
 
-/** The table's own parameters: its base params plus refinements-free sort, page and search. */
+/** A table's call: its base parameters (filters and its refinements) plus its sort, page and search. */
 export function tableQuery(tileId: string, spec: TableSpec, ctx: QueryContext): QuerySpec {
   const t = ctx.state.tables[tileId];
   const page = t?.page ?? 1;

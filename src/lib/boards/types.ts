@@ -112,12 +112,13 @@ export type TileView =
   | { kind: 'columns'; categories: Category[]; series: Series[]; stacked: boolean; format: Fmt; line?: Series | null }
   | { kind: 'line'; categories: Category[]; series: Series[]; format: Fmt; zero?: boolean }
   | { kind: 'donut'; items: ChartItem[]; format: Fmt; center: { value: string; label: string } }
-  | { kind: 'gauge'; value: number | null; target: number | null; format: Fmt; label: string; sub?: string | null; patch?: StatePatch }
+  | { kind: 'gauge'; value: number | null; target: number | null; format: Fmt; label: string; sub?: string | null; expected?: number | null; patch?: StatePatch }
   | { kind: 'heatmap'; rows: Category[]; cols: Category[]; values: (number | null)[][]; format: Fmt; n?: (number | null)[][] }
   | { kind: 'waterfall'; steps: { key: string; label: string; value: number; total?: boolean; patch?: StatePatch }[]; format: Fmt }
   | { kind: 'funnel'; rows: FunnelRow[]; patches: (StatePatch | undefined)[] }
   | { kind: 'quadrant'; cells: { key: string; label: string; hint: string; count: number; value: number | null; tone: Tone; patch?: StatePatch }[]; x: string; y: string }
   | { kind: 'stats'; items: { label: string; value: string; tone?: Tone }[] }
+  | { kind: 'rows'; columns: ColumnDef[]; rows: Record<string, unknown>[]; rowKey: string; rowPatch?: (row: Record<string, unknown>) => StatePatch | undefined; selected?: string | null }
   | { kind: 'table' };
 
 export interface TileDef {
@@ -125,8 +126,12 @@ export interface TileDef {
   title: MessageKey;
   /** A short line under the title (what and when), from the results. */
   subtitle?(data: Record<string, ModelResult>, ctx: ViewContext): string | null;
-  /** Columns × rows on the 12-column manager grid (default 4 × 1). */
+  /** Columns × rows on the 12-column manager grid, rows of 7.2em (default 4 × 3). */
   span?: [number, number];
+  /** No frame or title (a strip of KPI cards that are boxes themselves). */
+  bare?: boolean;
+  /** Its grid area on a wall page (see BoardDef.wall). */
+  area?: string;
   /** The model calls this tile needs for the state. Table tiles build theirs from `table`. */
   queries?(ctx: QueryContext): Record<string, QuerySpec>;
   view?(data: Record<string, ModelResult>, ctx: ViewContext): TileView;
@@ -141,6 +146,9 @@ export interface BoardDef {
   description: MessageKey;
   defaultPeriod: PeriodPreset;
   tiles: TileDef[];
-  /** A wall-screen page of the cockpit (fixed layout, no filter bar). */
-  wall?: boolean;
+  /**
+   * A wall-screen page of the cockpit: a fixed CSS grid that fills the screen exactly (no
+   * filter bar; filters still come from the URL, e.g. `?team=R1` for a region's screen).
+   */
+  wall?: { columns: string; rows: string; areas: string[] };
 }

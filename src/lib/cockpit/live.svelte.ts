@@ -1,48 +1,54 @@
 /**
- * Live data for a wall screen: a set of API URLs refreshed on an interval. A refresh swaps
- * values in place (no reload, no flicker); when the server is unreachable the last values
- * stay on screen, `offline` turns on, and the next tick tries again.
+ * Live data for a wall screen: every query of the cockpit's pages, refreshed on an interval.
+ * A refresh swaps results in place (no reload, no flicker); a query that fails keeps its last
+ * result, and when none succeeds the screen shows it is offline and tries again next tick.
+ * Results are held as plain (`$state.raw`) objects replaced whole, so a screen that refreshes
+ * every minute for weeks does not accumulate anything.
  */
-import { getJson } from '$lib/api';
+import { getJson, type Fetched, type ModelResult, type Status } from '$lib/api';
+import type { BoardData } from '$lib/boards/load';
 
-export class LiveData<T extends Record<string, unknown>> {
-  values = $state() as T;
+export class LiveBoards {
+  pages = $state.raw<BoardData[]>([]);
+  status = $state.raw<Status | null>(null);
   offline = $state(false);
   lastOk = $state(new Date());
   refreshes = $state(0);
   private timer: ReturnType<typeof setInterval> | null = null;
-  private inFlight = false;
+  private inFlight: Promise<boolean> | null = null;
 
-  constructor(
-    initial: T,
-    private readonly urls: () => Record<keyof T, string>
-  ) {
-    this.values = initial;
+  constructor(pages: BoardData[], status: Status | null) {
+    this.pages = pages;
+    this.status = status;
   }
 
-  /** Fetches every URL once; keeps old values for any that fail. */
-  async refresh(fetchFn: typeof fetch = fetch): Promise<boolean> {
-    if (this.inFlight) return false;
-    this.inFlight = true;
-    try {
-      const entries = Object.entries(this.urls()) as [keyof T, string][];
-      const results = await Promise.all(entries.map(([, url]) => getJson<unknown>(fetchFn, url)));
-      const next = { ...this.values };
-      let anyOk = false;
-      results.forEach((r, i) => {
-        if (r.ok) {
-          next[entries[i][0]] = r.data as T[keyof T];
-          anyOk = true;
-        }
+  /** Fetches every query once; keeps the old result of any that fails. */
+  refresh(fetchFn: typeof fetch = fetch): Promise<boolean> {
+    this.inFlight ??= this.run(fetchFn).finally(() => (this.inFlight = null));
+    return this.inFlight;
+  }
+
+  private async run(fetchFn: typeof fetch): Promise<boolean> {
+    const urls = [...new Set(this.pages.flatMap((p) => Object.values(p.tiles).flatMap((t) => Object.values(t))))];
+    const [results, status] = await Promise.all([
+      Promise.all(urls.map((u) => getJson<ModelResult>(fetchFn, u))),
+      getJson<Status>(fetchFn, '/api/status')
+    ]);
+    const fresh = new Map<string, Fetched<ModelResult>>();
+    results.forEach((r, i) => r.ok && fresh.set(urls[i], r));
+    if (status.ok) this.status = status.data;
+    const anyOk = fresh.size > 0 || status.ok;
+    if (fresh.size > 0) {
+      this.pages = this.pages.map((p) => {
+        const next: BoardData['results'] = {};
+        for (const [u, old] of Object.entries(p.results)) next[u] = fresh.get(u) ?? old;
+        return { ...p, results: next };
       });
-      this.values = next;
-      this.offline = !anyOk;
-      if (anyOk) this.lastOk = new Date();
-      this.refreshes++;
-      return anyOk;
-    } finally {
-      this.inFlight = false;
     }
+    this.offline = !anyOk;
+    if (anyOk) this.lastOk = new Date();
+    this.refreshes++;
+    return anyOk;
   }
 
   start(seconds: number) {

@@ -220,6 +220,7 @@ export async function openExport(
   if (model.exportQuery) {
     const q = model.exportQuery(params as never, ctx);
     const statement = compileModel({ ...model, query: () => q }, params, ctx, scope);
+    await ensureFacts(db, ctx.stages);
     const gen = db.stream(statement);
     const first = await gen.next();
     const columns = first.value as ColumnInfo[];

@@ -22,6 +22,8 @@ export const GET: RequestHandler = async ({ params, url, locals }) => {
   }
   const raw = paramsFromEntries(url.searchParams);
   for (const k of ['format', 'lang', 'theme', 'limit', 'offset']) delete raw[k];
+  // Filters fixed by the token override whatever the request says (as for the JSON API).
+  for (const [k, v] of Object.entries(locals.lockedFilters ?? {})) raw[k] = v;
   const { config, db } = await app();
   try {
     const source = await openExport(db, config, params.name ?? '', raw, locals.scope);

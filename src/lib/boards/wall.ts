@@ -1,0 +1,198 @@
+/**
+ * The cockpit's wall-screen pages (驾驶舱). `/cockpit?pages=overview,forecast&rotate=30`
+ * plays them in turn. They are boards like the others (tiles, queries, drill patches), laid
+ * out on a fixed grid that fills a 1080p or 4K screen exactly.
+ */
+import type { KpiRow, ModelResult } from '$lib/api';
+import { formatMoney, formatPercent } from '$lib/format';
+import { addDays, daysBetween } from '../../../models/common/period';
+import { commonParams } from './state';
+import { kpiCard, kpiRow, orgGroup, orgItems, rowsOf, funnelRows } from './tiles';
+import type { BoardDef, TileDef } from './types';
+
+const kpis: TileDef = {
+  id: 'kpis',
+  title: 'cockpit.kpis',
+  area: 'kpis',
+  bare: true,
+  queries: (ctx) => ({ kpis: { model: 'kpis', params: commonParams(ctx.state, ctx.period) } }),
+  view: (d, ctx) => {
+    const target = (d.kpis?.summary?.target as number | null | undefined) ?? null;
+    const weightedOpen = (d.kpis?.summary?.weighted_open as number | undefined) ?? null;
+    const forecast = kpiRow(d.kpis, 'weighted_forecast');
+    return {
+      kind: 'kpis',
+      cards: [
+        kpiCard(kpiRow(d.kpis, 'won_amount'), 'won_amount', ctx),
+        kpiCard(forecast, 'weighted_forecast', ctx, {
+          note: target && forecast?.value !== null && forecast ? ctx.t('kpi.forecast_vs_target', { rate: formatPercent((forecast.value ?? 0) / target, ctx.locale, 0) }) : null,
+          foot: weightedOpen !== null ? ctx.t('kpi.pipeline_weighted', { amount: formatMoney(weightedOpen, ctx.locale, ctx.currency) }) : null
+        }),
+        kpiCard(kpiRow(d.kpis, 'win_rate'), 'win_rate', ctx),
+        kpiCard(kpiRow(d.kpis, 'collected_amount'), 'collected_amount', ctx),
+        kpiCard(kpiRow(d.kpis, 'new_customers'), 'new_customers', ctx)
+      ]
+    };
+  }
+};
+
+const funnel: TileDef = {
+  id: 'funnel',
+  title: 'cockpit.funnel',
+  area: 'funnel',
+  // The funnel's cohort is the year's: a quarter-old cohort is mostly still in flight.
+  queries: (ctx) => ({ funnel: { model: 'funnel', params: { ...commonParams(ctx.state, ctx.period), ...(ctx.state.period || ctx.state.from ? {} : { period: 'this_year' }) } } }),
+  subtitle: (d, ctx) =>
+    ctx.t('cockpit.funnel_sub2', {
+      n: (d.funnel?.n ?? 0).toLocaleString(ctx.locale),
+      rate: formatPercent((d.funnel?.summary?.overall_conversion as number | null) ?? null, ctx.locale)
+    }),
+  view: (d) => ({ kind: 'funnel', rows: funnelRows(d.funnel), patches: [] })
+};
+
+/** Won against target this quarter, with the pace mark (the share of the quarter gone by). */
+const gauge: TileDef = {
+  id: 'attainment',
+  title: 'cockpit.attainment',
+  area: 'gauge',
+  queries: (ctx) => ({ kpis: { model: 'kpis', params: commonParams(ctx.state, ctx.period) } }),
+  view: (d, ctx) => {
+    const won = kpiRow(d.kpis, 'won_amount');
+    const att = kpiRow(d.kpis, 'target_attainment');
+    const target = (d.kpis?.summary?.target as number | null | undefined) ?? null;
+    const p = d.kpis?.period;
+    const asOf = d.kpis?.as_of;
+    const pace = p && asOf && p.from <= asOf && asOf < p.to ? (daysBetween(p.from, asOf) + 1) / daysBetween(p.from, p.to) : null;
+    return {
+      kind: 'gauge',
+      value: won?.value ?? null,
+      target,
+      format: 'money',
+      label: ctx.t('cockpit.attainment_label'),
+      sub:
+        att?.value !== null && att?.value !== undefined && pace !== null
+          ? ctx.t('cockpit.pace', { pace: formatPercent(pace, ctx.locale, 0) })
+          : null,
+      expected: pace
+    };
+  }
+};
+
+const trend: TileDef = {
+  id: 'trend',
+  title: 'cockpit.trend',
+  area: 'trend',
+  queries: (ctx) => {
+    const base = { ...commonParams(ctx.state, ctx.period), period: 'this_year', from: null, to: null };
+    return {
+      won: { model: 'trend', params: { ...base, measure: 'won_amount', grain: 'month' } },
+      last: { model: 'trend', params: { ...base, period: 'last_year', measure: 'won_amount', grain: 'month' } }
+    };
+  },
+  view: (d, ctx) => {
+    type T = { bucket: string; value: number | null };
+    const cur = rowsOf<T>(d.won);
+    const prev = rowsOf<T>(d.last);
+    const asOf = d.won?.as_of ?? '';
+    return {
+      kind: 'line',
+      format: 'money',
+      categories: cur.map((r) => ({ key: r.bucket, label: monthLabel(r.bucket, ctx.locale) })),
+      series: [
+        { key: 'this', label: ctx.t('cockpit.this_year'), values: cur.map((r) => (r.bucket <= asOf ? r.value : null)), area: true },
+        { key: 'last', label: ctx.t('cockpit.last_year'), values: prev.map((r) => r.value), dashed: true, color: 'var(--text-faint)' }
+      ]
+    };
+  }
+};
+
+function monthLabel(bucket: string, locale: string) {
+  const m = Number(bucket.slice(5, 7));
+  return locale === 'zh-CN' ? `${m}月` : new Intl.DateTimeFormat('en', { month: 'short' }).format(new Date(Date.UTC(2000, m - 1, 1)));
+}
+
+const topReps: TileDef = {
+  id: 'top_reps',
+  title: 'cockpit.top_reps',
+  area: 'top',
+  queries: (ctx) => ({ lb: { model: 'leaderboard', params: { ...commonParams(ctx.state, ctx.period), by: 'owner', rank_by: 'won_amount', limit: 10 } } }),
+  view: (d, ctx) => {
+    type L = { key: string; label: string; won_amount: number; attainment: number | null };
+    return {
+      kind: 'bars',
+      format: 'money',
+      items: rowsOf<L>(d.lb)
+        .slice(0, 10)
+        .map((r) => ({ key: r.key, label: r.label, value: r.won_amount, sub: r.attainment !== null ? formatPercent(r.attainment, ctx.locale, 0) : null }))
+    };
+  }
+};
+
+const byRegion: TileDef = {
+  id: 'won_by_region',
+  title: 'cockpit.won_by_region',
+  area: 'region',
+  queries: (ctx) => ({ wl: { model: 'win_loss', params: { ...commonParams(ctx.state, ctx.period), group_by: orgGroup(ctx).group_by } } }),
+  view: (d, ctx) => {
+    type W = { group_key: string | null; group_label: string | null; won_amount: number; win_rate: number | null; won: number };
+    const rows = rowsOf<W>(d.wl).sort((a, b) => b.won_amount - a.won_amount);
+    return {
+      kind: 'bars',
+      format: 'money',
+      items: orgItems(rows, ctx, (r) => r.won_amount, (r) => ctx.t('cockpit.win_rate_short', { rate: formatPercent(r.win_rate, ctx.locale, 0) })).map((i) => ({ ...i, patch: undefined }))
+    };
+  }
+};
+
+const overdue: TileDef = {
+  id: 'overdue',
+  title: 'cockpit.overdue',
+  area: 'overdue',
+  queries: (ctx) => ({
+    kpis: { model: 'kpis', params: commonParams(ctx.state, ctx.period) },
+    list: { model: 'payment_list', params: { ...commonParams(ctx.state, ctx.period), period: 'all', from: null, to: null, state: 'overdue', sort: 'outstanding', dir: 'desc', limit: 5 } }
+  }),
+  view: (d, ctx) => {
+    type P = { payment_id: string; customer_name: string | null; outstanding: number; days_overdue: number | null };
+    const od = kpiRow(d.kpis, 'overdue_amount');
+    return {
+      kind: 'bars',
+      format: 'money',
+      items: rowsOf<P>(d.list).map((r) => ({
+        key: r.payment_id,
+        label: (r.customer_name ?? '—').replace(/有限公司$/, ''),
+        value: r.outstanding,
+        sub: ctx.t('deal.overdue_days', { days: (r.days_overdue ?? 0).toLocaleString(ctx.locale) }),
+        tone: (r.days_overdue ?? 0) > 90 ? 'bad' : 'warn'
+      })),
+      note: od ? `${formatMoney(od.value, ctx.locale, ctx.currency)}` : null
+    };
+  },
+  subtitle: (d, ctx) => {
+    const od = kpiRow(d.kpis, 'overdue_amount') as KpiRow | undefined;
+    if (!od) return null;
+    return ctx.t('cockpit.overdue_sub', {
+      amount: formatMoney(od.value, ctx.locale, ctx.currency),
+      n: od.n.toLocaleString(ctx.locale),
+      total: Number((d.list as ModelResult | undefined)?.summary?.total ?? 0).toLocaleString(ctx.locale)
+    });
+  }
+};
+
+export const wallOverview: BoardDef = {
+  id: 'wall-overview',
+  title: 'cockpit.page.overview',
+  description: 'cockpit.page.overview_desc',
+  defaultPeriod: 'this_quarter',
+  wall: {
+    columns: '1.15fr 1.6fr 0.95fr',
+    rows: 'auto 1fr 1fr',
+    areas: ['kpis kpis kpis', 'funnel trend gauge', 'top region overdue']
+  },
+  tiles: [kpis, funnel, trend, gauge, topReps, byRegion, overdue]
+};
+
+export const WALL_PAGES: Record<string, BoardDef> = { overview: wallOverview };
+
+/** `YYYY-MM-DD` a day before, for "to" shown inclusively. */
+export const lastDay = (to: string) => addDays(to, -1);
