@@ -146,7 +146,7 @@ const stalled = dealsTable('stalled', 'tile.stalled', {
   columns: ['name', 'owner_name', 'stage', 'days_idle', 'amount', 'last_activity_at'],
   base: () => ({ period: 'all', from: null, to: null, status: 'open', stalled: 'true' }),
   sort: 'days_idle',
-  pageSize: 8,
+  pageSize: 10,
   span: [7, 4],
   refined: false
 });

@@ -101,13 +101,13 @@ export function dealsTable(
       return out;
     },
     columns: opts.columns.map((c) => DEAL_COLUMNS[c]),
-    pageSize: opts.pageSize ?? 12,
+    pageSize: opts.pageSize ?? 15,
     defaultSort: opts.sort ?? 'amount',
     defaultDir: opts.dir ?? 'desc',
     rowKey: 'opportunity_id',
     dealOf: dealLink
   };
-  return { id, title, span: opts.span ?? [12, 6], table, subtitle: (data, ctx) => tableSubtitle(data.rows, ctx) };
+  return { id, title, span: opts.span ?? [12, 5], table, subtitle: (data, ctx) => tableSubtitle(data.rows, ctx) };
 }
 
 function tableSubtitle(r: ModelResult | undefined, ctx: ViewContext): string | null {
@@ -147,7 +147,7 @@ export function paymentsTable(
     model: 'payment_list',
     params: (ctx) => ({ ...commonParams(ctx.state, ctx.period), ...(opts.base?.(ctx) ?? {}), ...refineParams(ctx.state, PAYMENT_REFINEMENTS) }),
     columns: opts.columns.map((c) => PAYMENT_COLUMNS[c]),
-    pageSize: opts.pageSize ?? 12,
+    pageSize: opts.pageSize ?? 15,
     defaultSort: opts.sort ?? 'days_overdue',
     defaultDir: opts.dir ?? 'desc',
     rowKey: 'payment_id',
@@ -156,7 +156,7 @@ export function paymentsTable(
   return {
     id,
     title,
-    span: opts.span ?? [12, 6],
+    span: opts.span ?? [12, 5],
     table,
     subtitle: (data, ctx) =>
       data.rows

@@ -1,0 +1,163 @@
+/**
+ * A manager's drill-down in real Chromium against a real server, click by click: company →
+ * region → team → rep → deal. Each level's bars are the API's groups; the rep's deals are
+ * the API's; the deal detail shows exactly what the `deal` model returns; back and forward
+ * walk the same path; a shared URL reproduces the view.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { launch, screenshot, watchErrors } from '../helpers/browser';
+
+const base = inject('baseUrl');
+const AS_OF = inject('demoAsOf');
+let browser: Browser;
+beforeAll(async () => (browser = await launch()));
+afterAll(() => browser?.close());
+
+const api = async (path: string) => {
+  const res = await fetch(`${base}${path}`);
+  expect(res.status, path).toBe(200);
+  return res.json();
+};
+const q = (o: Record<string, string | string[]>) => {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(o)) for (const x of Array.isArray(v) ? v : [v]) p.append(k, x);
+  return p.toString();
+};
+/** The bar list of a tile as [key, value] in page order. */
+const bars = (page: Page, tile: string) =>
+  page.locator(`[data-tile=${tile}] li[data-key]`).evaluateAll((els) => els.map((e) => [e.getAttribute('data-key'), Number(e.getAttribute('data-value'))]));
+const crumbs = (page: Page) => page.getByTestId('breadcrumbs').locator('li').allTextContents();
+/** Waits until the URL has the parameters and the page has settled (no tile loading). */
+async function settle(page: Page, check: (u: URL) => boolean) {
+  await expect.poll(() => check(new URL(page.url())), { timeout: 15_000 }).toBe(true);
+  await page.waitForLoadState('networkidle');
+  await expect.poll(() => page.locator('[data-state=loading]').count(), { timeout: 15_000 }).toBe(0);
+}
+
+describe('drill-down on the pipeline board', () => {
+  it('company → region → team → rep → deal, back and forward, and the URL reproduces the view', async () => {
+    const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    const errors = watchErrors(page);
+    await page.goto(`${base}/boards/pipeline?lang=zh-CN&as_of=${AS_OF}`, { waitUntil: 'networkidle' });
+    const options = (await api(`/api/models/options?as_of=${AS_OF}`)).rows as { kind: string; key: string; label: string; parent: string | null }[];
+    const teams = options.filter((o) => o.kind === 'team');
+    const root = teams.find((t) => t.parent === null)!;
+    expect(await crumbs(page)).toEqual([root.label]);
+
+    // Company: the bars are the regions, as the API groups them (new deals' amount this year).
+    const funnelBy = async (params: Record<string, string | string[]>) =>
+      (await api(`/api/models/funnel?${q({ period: 'this_year', as_of: AS_OF, ...params })}`)).rows.filter((r: { stage_index: number }) => r.stage_index === 1) as {
+        group_key: string;
+        reached_amount: number;
+      }[];
+    const regions = await funnelBy({ group_by: 'team' });
+    const shown = await bars(page, 'new_by_org');
+    expect(shown.map((b) => b[0]).sort()).toEqual(regions.map((r) => r.group_key).sort());
+    for (const r of regions) expect(shown.find((b) => b[0] === r.group_key)![1]).toBeCloseTo(r.reached_amount, 2);
+    const region = teams.find((t) => t.key === [...regions].sort((a, b) => b.reached_amount - a.reached_amount)[0].group_key)!;
+
+    // → region: its teams.
+    await page.locator(`[data-tile=new_by_org] li[data-key="${region.key}"] button`).click();
+    await settle(page, (u) => u.searchParams.get('team') === region.key);
+    expect(await crumbs(page)).toEqual([root.label, region.label]);
+    const regionTeams = await funnelBy({ team: region.key, group_by: 'team' });
+    expect((await bars(page, 'new_by_org')).map((b) => b[0]).sort()).toEqual(regionTeams.map((r) => r.group_key).sort());
+    expect(regionTeams.every((r) => teams.find((t) => t.key === r.group_key)?.parent === region.key)).toBe(true);
+    await screenshot(page, 'drill-1-region');
+
+    // → team (a leaf): its reps.
+    const teamKey = [...regionTeams].sort((a, b) => b.reached_amount - a.reached_amount)[0].group_key;
+    const team = teams.find((t) => t.key === teamKey)!;
+    await page.locator(`[data-tile=new_by_org] li[data-key="${team.key}"] button`).click();
+    await settle(page, (u) => u.searchParams.get('team') === team.key);
+    expect(await crumbs(page)).toEqual([root.label, region.label, team.label]);
+    const reps = await funnelBy({ team: team.key, group_by: 'owner' });
+    expect((await bars(page, 'new_by_org')).map((b) => b[0]).sort()).toEqual(reps.map((r) => r.group_key).sort());
+    await screenshot(page, 'drill-2-team');
+
+    // → rep: the deals table lists the rep's deals, as the deals model does.
+    const rep = [...reps].sort((a, b) => b.reached_amount - a.reached_amount)[0].group_key;
+    const repName = options.find((o) => o.kind === 'owner' && o.key === rep)!.label;
+    await page.locator(`[data-tile=new_by_org] li[data-key="${rep}"] button`).click();
+    await settle(page, (u) => u.searchParams.get('owner') === rep);
+    expect(await crumbs(page)).toEqual([root.label, region.label, team.label, repName]);
+    const repDeals = await api(
+      `/api/models/deals?${q({ period: 'this_year', as_of: AS_OF, team: team.key, owner: rep, date_field: 'created_at', sort: 'amount', dir: 'desc', limit: '15' })}`
+    );
+    expect(Number(await page.locator('[data-table=deals]').getAttribute('data-total'))).toBe(repDeals.summary.total);
+    const rowIds = await page.locator('[data-table=deals] tbody tr[data-row]').evaluateAll((els) => els.map((e) => e.getAttribute('data-row')));
+    expect(rowIds).toEqual(repDeals.rows.map((r: { opportunity_id: string }) => r.opportunity_id));
+    await screenshot(page, 'drill-3-rep');
+
+    // → deal: the drawer shows the deal model's detail.
+    const dealId = rowIds[0]!;
+    await page.locator(`[data-table=deals] tr[data-row="${dealId}"] button[data-deal]`).click();
+    await settle(page, (u) => u.searchParams.get('deal') === dealId);
+    const detail = await api(`/api/models/deal?${q({ id: dealId, as_of: AS_OF, period: 'this_year', team: team.key, owner: rep })}`);
+    const drawer = page.getByTestId('deal-detail');
+    await expect.poll(() => drawer.getAttribute('data-deal')).toBe(dealId);
+    expect(await drawer.locator('#deal-title').textContent()).toBe(detail.summary.deal.name);
+    expect(Number(await drawer.locator('[data-field=amount]').getAttribute('data-value'))).toBe(detail.summary.deal.amount);
+    expect((await drawer.locator('[data-field=customer_name]').textContent())?.trim()).toBe(detail.summary.deal.customer_name);
+    const stages = await drawer.locator('[data-testid=deal-stages] li').evaluateAll((els) => els.map((e) => [e.getAttribute('data-stage'), e.getAttribute('data-days')]));
+    expect(stages).toEqual(
+      detail.rows.filter((r: { kind: string }) => r.kind === 'stage').map((r: { stage: string; days: number | null }) => [r.stage, r.days === null ? '' : String(r.days)])
+    );
+    const payments = detail.rows.filter((r: { kind: string }) => r.kind === 'payment').map((r: { ref: string }) => r.ref);
+    expect(await drawer.locator('[data-payment]').evaluateAll((els) => els.map((e) => e.getAttribute('data-payment')))).toEqual(payments);
+    expect((await crumbs(page)).slice(0, 4)).toEqual([root.label, region.label, team.label, repName]);
+    await screenshot(page, 'drill-4-deal');
+
+    // Back: the drawer closes, then the rep, the team …; forward comes back.
+    await page.goBack();
+    await settle(page, (u) => !u.searchParams.has('deal') && u.searchParams.get('owner') === rep);
+    expect(await drawer.count()).toBe(0);
+    await page.goBack();
+    await settle(page, (u) => !u.searchParams.has('owner') && u.searchParams.get('team') === team.key);
+    expect(await crumbs(page)).toEqual([root.label, region.label, team.label]);
+    expect((await bars(page, 'new_by_org')).map((b) => b[0]).sort()).toEqual(reps.map((r) => r.group_key).sort());
+    await page.goForward();
+    await settle(page, (u) => u.searchParams.get('owner') === rep);
+    expect(await crumbs(page)).toEqual([root.label, region.label, team.label, repName]);
+
+    // A breadcrumb leads back up.
+    await page.getByTestId('breadcrumbs').getByRole('button', { name: region.label }).click();
+    await settle(page, (u) => u.searchParams.get('team') === region.key && !u.searchParams.has('owner'));
+
+    // A shared link reproduces the deal view in a fresh page.
+    const shared = `${base}/boards/pipeline?lang=zh-CN&as_of=${AS_OF}&team=${team.key}&owner=${rep}&deal=${dealId}`;
+    const other = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    await other.goto(shared, { waitUntil: 'networkidle' });
+    expect(await other.getByTestId('deal-detail').getAttribute('data-deal')).toBe(dealId);
+    expect(await other.getByTestId('breadcrumbs').locator('li').allTextContents()).toEqual([root.label, region.label, team.label, repName, detail.summary.deal.name]);
+    await other.close();
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('the keyboard drills too: Tab to a bar, Enter; Escape closes a deal', async () => {
+    const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    await page.goto(`${base}/boards/pipeline?lang=en&as_of=${AS_OF}`, { waitUntil: 'networkidle' });
+    const first = page.locator('[data-tile=new_by_org] li[data-key] button').first();
+    const key = await first.locator('xpath=..').getAttribute('data-key');
+    await first.focus();
+    await page.keyboard.press('Enter');
+    await settle(page, (u) => u.searchParams.get('team') === key);
+    // Arrow keys move between the bars of a list.
+    await page.locator('[data-tile=new_by_org] li[data-key] button').first().focus();
+    await page.keyboard.press('ArrowDown');
+    const focused = await page.evaluate(() => document.activeElement?.parentElement?.getAttribute('data-key'));
+    expect(focused).toBe(await page.locator('[data-tile=new_by_org] li[data-key]').nth(1).getAttribute('data-key'));
+    // Open a deal from the table with the keyboard, close it with Escape.
+    const link = page.locator('[data-table=deals] button[data-deal]').first();
+    const deal = await link.getAttribute('data-deal');
+    await link.focus();
+    await page.keyboard.press('Enter');
+    await settle(page, (u) => u.searchParams.get('deal') === deal);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('deal-title');
+    await page.keyboard.press('Escape');
+    await settle(page, (u) => !u.searchParams.has('deal'));
+    await page.close();
+  });
+});
