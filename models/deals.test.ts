@@ -102,6 +102,9 @@ describe('deals: the rows behind a number', () => {
     expect(ids(await deals({ stage: ['商务谈判', '方案报价'] })).sort()).toEqual(['O3', 'O7']);
     expect(ids(await deals({ loss_reason: '选择竞品' }))).toEqual(['O6']);
     expect(ids(await deals({ customer: 'C2' })).sort()).toEqual(['O3', 'O5']);
+    // categories from the stages: 方案报价 best_case (O3), 商务谈判 commit (O7), 初步接洽 pipeline (O4)
+    expect(ids(await deals({ status: 'open', category: 'commit' }))).toEqual(['O7']);
+    expect(ids(await deals({ status: 'open', category: ['best_case', 'pipeline'] })).sort()).toEqual(['O3', 'O4']);
   });
 
   it('scope: a rep sees only their deals, whatever the filters say; no scope sees nothing', async () => {

@@ -7,7 +7,8 @@
  *   figures, expected_close_date for pipeline and forecast figures); the default period is
  *   `all`, so without one every deal is listed.
  * - `status`, `stage`, `product`, `competitor`, `loss_reason`, `customer`: the deal's own
- *   fields, values within one parameter OR-ed.
+ *   fields, values within one parameter OR-ed; `category`: its forecast category (its own,
+ *   else its stage's — the `forecast` model's), also the `forecast_category` column.
  * - `reached`: deals whose history shows them in that open stage or any later open stage,
  *   or won — the funnel's "reached" (metrics.md, funnel); combine with
  *   `date_field=created_at` and the funnel's period to list exactly the deals behind a
@@ -61,6 +62,8 @@ const params = paramsSchema({
   competitor: filterList.optional(),
   loss_reason: filterList.optional(),
   customer: filterList.optional(),
+  /** The deal's forecast category (its own, else its stage's): pipeline, best_case, commit, omitted. */
+  category: filterList.optional(),
   date_field: z.enum(DEAL_DATE_FIELDS).default('created_at'),
   stalled: boolParam.optional(),
   q: searchParam.optional(),
@@ -136,7 +139,7 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
           r.win_probability::DOUBLE AS probability,
           (CASE WHEN r.status = 'won' THEN r.amount WHEN r.status = 'lost' THEN 0
                 ELSE r.amount * r.win_probability END)::DOUBLE AS weighted_amount,
-          r.forecast_category, r.expected_close_date, r.created_at, r.closed_at, r.product, r.source, r.competitor,
+          r.effective_forecast_category AS forecast_category, r.expected_close_date, r.created_at, r.closed_at, r.product, r.source, r.competitor,
           r.loss_reason, r.dim_region AS region, r.dim_industry AS industry, r.dim_grade AS grade,
           CASE WHEN r.last_activity_at >= ${dayEnd}::TIMESTAMP THEN la.at ELSE r.last_activity_at END AS last_activity_at,
           CASE WHEN r.status = 'open' THEN date_diff('day', greatest(
@@ -159,6 +162,7 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
           has(p.competitor) && sql`list_contains(${p.competitor}::VARCHAR[], r.competitor)`,
           has(p.loss_reason) && sql`list_contains(${p.loss_reason}::VARCHAR[], r.loss_reason)`,
           has(p.customer) && sql`list_contains(${p.customer}::VARCHAR[], r.customer_id)`,
+          has(p.category) && sql`list_contains(${p.category}::VARCHAR[], r.effective_forecast_category)`,
           reachedIdx !== null && sql`r.furthest_idx >= ${reachedIdx}::BIGINT`,
           searchWhere(p.q, [sql`r.opportunity_id`, sql`r.name`, sql`c.name`, sql`u.name`])
         ])}`

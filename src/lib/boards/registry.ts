@@ -4,12 +4,15 @@
  */
 import type { BoardDef, TileDef } from './types';
 import { customers } from './customers';
+import { forecast } from './forecast';
+import { payments } from './payments';
 import { pipeline } from './pipeline';
+import { team } from './team';
 import { WALL_PAGES } from './wall';
 import { winLoss } from './win-loss';
 
 /** Manager boards, in the order of the navigation. */
-export const BOARDS: BoardDef[] = [pipeline, winLoss, customers];
+export const BOARDS: BoardDef[] = [pipeline, forecast, winLoss, customers, payments, team];
 
 const byId = new Map([...BOARDS, ...Object.values(WALL_PAGES)].map((b) => [b.id, b]));
 

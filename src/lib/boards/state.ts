@@ -22,7 +22,7 @@ import type { ParamValue } from '$lib/api';
 export const MULTI_FILTERS = ['owner', 'region', 'industry', 'source', 'product', 'grade'] as const;
 export type MultiFilter = (typeof MULTI_FILTERS)[number];
 
-export const REFINEMENTS = ['stage', 'status', 'reached', 'loss_reason', 'competitor', 'customer', 'quadrant', 'stalled', 'aging', 'state', 'date_field'] as const;
+export const REFINEMENTS = ['stage', 'status', 'reached', 'category', 'loss_reason', 'competitor', 'customer', 'quadrant', 'stalled', 'aging', 'state', 'date_field'] as const;
 export type Refinement = (typeof REFINEMENTS)[number];
 
 export interface TableState {

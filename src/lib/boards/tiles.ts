@@ -30,7 +30,7 @@ export function orgTitle(ctx: QueryContext, team: MessageKey, owner: MessageKey)
 }
 
 /** Refinements that apply to the deals table, as `deals` parameters. */
-const DEAL_REFINEMENTS: Refinement[] = ['stage', 'status', 'reached', 'loss_reason', 'competitor', 'customer', 'stalled', 'date_field'];
+const DEAL_REFINEMENTS: Refinement[] = ['stage', 'status', 'reached', 'category', 'loss_reason', 'competitor', 'customer', 'stalled', 'date_field'];
 const PAYMENT_REFINEMENTS: Refinement[] = ['aging', 'state'];
 
 export function refineParams(s: ViewState, which: Refinement[]): Record<string, ParamValue> {

@@ -118,7 +118,16 @@ export type TileView =
   | { kind: 'funnel'; rows: FunnelRow[]; patches: (StatePatch | undefined)[] }
   | { kind: 'quadrant'; cells: { key: string; label: string; hint: string; count: number; value: number | null; tone: Tone; patch?: StatePatch }[]; x: string; y: string }
   | { kind: 'stats'; items: { label: string; value: string; tone?: Tone }[] }
-  | { kind: 'rows'; columns: ColumnDef[]; rows: Record<string, unknown>[]; rowKey: string; rowPatch?: (row: Record<string, unknown>) => StatePatch | undefined; selected?: string | null }
+  | {
+      kind: 'rows';
+      columns: ColumnDef[];
+      rows: Record<string, unknown>[];
+      rowKey: string;
+      rowPatch?: (row: Record<string, unknown>) => StatePatch | undefined;
+      selected?: string | null;
+      /** Headers in `keys` re-rank the rows (server side) through `<table>.sort` in the URL. */
+      sort?: { key: string; keys: string[]; table: string };
+    }
   | { kind: 'table' };
 
 export interface TileDef {

@@ -9,6 +9,8 @@ import { addDays, daysBetween } from '../../../models/common/period';
 import { commonParams } from './state';
 import { kpiCard, kpiRow, orgGroup, orgItems, rowsOf, funnelRows } from './tiles';
 import type { BoardDef, TileDef } from './types';
+import { attainmentByOrg, forecastSummary, waterfall } from './forecast';
+import { aging as agingTile, upcoming as upcomingTile } from './payments';
 
 const kpis: TileDef = {
   id: 'kpis',
@@ -111,35 +113,43 @@ function monthLabel(bucket: string, locale: string) {
   return locale === 'zh-CN' ? `${m}月` : new Intl.DateTimeFormat('en', { month: 'short' }).format(new Date(Date.UTC(2000, m - 1, 1)));
 }
 
+type Leader = { group_key: string | null; group_label: string | null; team_label: string | null; won_amount: number; target: number | null; attainment: number | null; win_rate: number | null };
+
 const topReps: TileDef = {
   id: 'top_reps',
   title: 'cockpit.top_reps',
   area: 'top',
-  queries: (ctx) => ({ lb: { model: 'leaderboard', params: { ...commonParams(ctx.state, ctx.period), by: 'owner', rank_by: 'won_amount', limit: 10 } } }),
-  view: (d, ctx) => {
-    type L = { key: string; label: string; won_amount: number; attainment: number | null };
-    return {
-      kind: 'bars',
-      format: 'money',
-      items: rowsOf<L>(d.lb)
-        .slice(0, 10)
-        .map((r) => ({ key: r.key, label: r.label, value: r.won_amount, sub: r.attainment !== null ? formatPercent(r.attainment, ctx.locale, 0) : null }))
-    };
-  }
+  queries: (ctx) => ({ lb: { model: 'leaderboard', params: { ...commonParams(ctx.state, ctx.period), group_by: 'owner', rank_by: 'won_amount', limit: 10 } } }),
+  view: (d, ctx) => ({
+    kind: 'bars',
+    format: 'money',
+    items: rowsOf<Leader>(d.lb)
+      .slice(0, 10)
+      .map((r) => ({
+        key: r.group_key ?? '∅',
+        label: r.group_label ?? '—',
+        value: r.won_amount,
+        sub: [r.team_label, r.attainment !== null ? ctx.t('cockpit.of_target', { rate: formatPercent(r.attainment, ctx.locale, 0) }) : null].filter(Boolean).join(' · '),
+        tone: r.attainment !== null && r.attainment >= 1 ? 'good' : 'accent'
+      }))
+  })
 };
 
 const byRegion: TileDef = {
   id: 'won_by_region',
   title: 'cockpit.won_by_region',
   area: 'region',
-  queries: (ctx) => ({ wl: { model: 'win_loss', params: { ...commonParams(ctx.state, ctx.period), group_by: orgGroup(ctx).group_by } } }),
+  queries: (ctx) => ({ lb: { model: 'leaderboard', params: { ...commonParams(ctx.state, ctx.period), group_by: orgGroup(ctx).group_by } } }),
   view: (d, ctx) => {
-    type W = { group_key: string | null; group_label: string | null; won_amount: number; win_rate: number | null; won: number };
-    const rows = rowsOf<W>(d.wl).sort((a, b) => b.won_amount - a.won_amount);
+    const rows = rowsOf<Leader>(d.lb).sort((a, b) => b.won_amount - a.won_amount).slice(0, 8);
     return {
       kind: 'bars',
       format: 'money',
-      items: orgItems(rows, ctx, (r) => r.won_amount, (r) => ctx.t('cockpit.win_rate_short', { rate: formatPercent(r.win_rate, ctx.locale, 0) })).map((i) => ({ ...i, patch: undefined }))
+      items: orgItems(rows, ctx, (r) => r.won_amount, (r) => (r.attainment !== null ? ctx.t('cockpit.of_target', { rate: formatPercent(r.attainment, ctx.locale, 0) }) : null)).map((item, i) => ({
+        ...item,
+        target: rows[i].target,
+        tone: rows[i].attainment !== null && rows[i].attainment! >= 1 ? 'good' : rows[i].attainment !== null && rows[i].attainment! < 0.7 ? 'warn' : 'accent'
+      }))
     };
   }
 };
@@ -192,7 +202,27 @@ export const wallOverview: BoardDef = {
   tiles: [kpis, funnel, trend, gauge, topReps, byRegion, overdue]
 };
 
-export const WALL_PAGES: Record<string, BoardDef> = { overview: wallOverview };
+/** The forecast page: what the quarter will bring, by category and region, and what falls due. */
+export const wallForecast: BoardDef = {
+  id: 'wall-forecast',
+  title: 'cockpit.page.forecast',
+  description: 'cockpit.page.forecast_desc',
+  defaultPeriod: 'this_quarter',
+  wall: {
+    columns: '1.3fr 1fr 1fr',
+    rows: 'auto 1fr 1fr',
+    areas: ['kpis kpis kpis', 'categories attainment aging', 'categories upcoming aging']
+  },
+  tiles: [
+    { ...forecastSummary, area: 'kpis' },
+    { ...waterfall, area: 'categories' },
+    { ...attainmentByOrg, area: 'attainment' },
+    { ...upcomingTile, area: 'upcoming' },
+    { ...agingTile, area: 'aging' }
+  ]
+};
+
+export const WALL_PAGES: Record<string, BoardDef> = { overview: wallOverview, forecast: wallForecast };
 
 /** `YYYY-MM-DD` a day before, for "to" shown inclusively. */
 export const lastDay = (to: string) => addDays(to, -1);

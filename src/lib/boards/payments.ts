@@ -1,0 +1,155 @@
+/**
+ * 回款分析 — the payments board: collected against what fell due, by team; receivables by
+ * age; what falls due next; and the overdue instalments themselves.
+ */
+import { formatMoney, formatPercent } from '$lib/format';
+import { commonParams } from './state';
+import { orgGroup, orgTitle, paymentsTable, rowsOf } from './tiles';
+import type { BoardDef, KpiCardView, QueryContext, TileDef } from './types';
+
+export type PaymentSummary = {
+  group_key: string | null;
+  group_label: string | null;
+  contracted: number;
+  contracted_n: number;
+  collected: number;
+  collected_n: number;
+  due: number;
+  due_n: number;
+  collection_rate: number | null;
+  overdue: number;
+  overdue_n: number;
+  outstanding: number;
+  receivables: number;
+  receivables_at: string;
+  dso: number | null;
+};
+export type Aging = { bucket: string; amount: number; customers: number; n: number };
+type Upcoming = { bucket: string; label: string; amount: number; n: number };
+
+export const paymentsQuery = (ctx: QueryContext, extra: Record<string, string | null> = {}) => ({
+  model: 'payments',
+  params: { ...commonParams(ctx.state, ctx.period), ...extra }
+});
+
+const summary: TileDef = {
+  id: 'summary',
+  title: 'tile.payments_summary',
+  span: [12, 1],
+  bare: true,
+  queries: (ctx) => ({ s: paymentsQuery(ctx) }),
+  view: (d, ctx) => {
+    const s = rowsOf<PaymentSummary>(d.s)[0];
+    const c = (id: string, value: number | null, format: KpiCardView['format'], n: number, note: string | null, goodWhen: 'up' | 'down' = 'up', patch?: KpiCardView['patch']): KpiCardView => ({
+      id,
+      label: ctx.t(`kpi.${id}` as never),
+      value,
+      format,
+      change: null,
+      changeKind: 'relative',
+      goodWhen,
+      n,
+      note,
+      patch
+    });
+    return {
+      kind: 'kpis',
+      cards: [
+        c('collected_amount', s?.collected ?? null, 'money', s?.collected_n ?? 0, s ? ctx.t('kpi.due_in_period', { due: formatMoney(s.due, ctx.locale, ctx.currency) }) : null),
+        c('collection_rate', s?.collection_rate ?? null, 'percent', s?.due_n ?? 0, ctx.t('kpi.collection_rate_note')),
+        c('overdue_amount', s?.overdue ?? null, 'money', s?.overdue_n ?? 0, s ? ctx.t('kpi.outstanding', { amount: formatMoney(s.outstanding, ctx.locale, ctx.currency) }) : null, 'down', {
+          refine: { state: ['overdue'] },
+          replaceRefine: true
+        }),
+        c('dso', s?.dso ?? null, 'days', s?.contracted_n ?? 0, s ? ctx.t('kpi.receivables_at', { amount: formatMoney(s.receivables, ctx.locale, ctx.currency) }) : null, 'down'),
+        c('contracted', s?.contracted ?? null, 'money', s?.contracted_n ?? 0, null)
+      ]
+    };
+  }
+};
+
+const collectedVsDue: TileDef = {
+  id: 'collected_vs_due',
+  title: 'tile.collected_vs_due',
+  span: [7, 4],
+  queries: (ctx) => ({ s: paymentsQuery(ctx, { group_by: orgGroup(ctx).group_by }) }),
+  subtitle: (_d, ctx) => ctx.t(orgTitle(ctx, 'tile.by_team_drill', 'tile.by_rep_drill')),
+  empty: (d) => (d.s?.rows.length ?? 0) === 0,
+  view: (d, ctx) => {
+    const rows = rowsOf<PaymentSummary>(d.s)
+      .filter((r) => r.due > 0 || r.collected > 0)
+      .sort((a, b) => b.due - a.due)
+      .slice(0, 12);
+    const { patch } = orgGroup(ctx);
+    return {
+      kind: 'columns',
+      format: 'money',
+      stacked: false,
+      categories: rows.map((r) => ({ key: r.group_key ?? '∅', label: r.group_label ?? '—', patch: r.group_key ? patch(r.group_key) : undefined })),
+      series: [
+        { key: 'due', label: ctx.t('pay.due'), values: rows.map((r) => r.due), color: 'var(--c2)' },
+        { key: 'collected', label: ctx.t('pay.collected'), values: rows.map((r) => r.collected), color: 'var(--c3)' }
+      ],
+      line: { key: 'rate', label: ctx.t('kpi.collection_rate'), values: rows.map((r) => r.collection_rate), format: 'percent', color: 'var(--accent-3)' }
+    };
+  }
+};
+
+export const aging: TileDef = {
+  id: 'aging',
+  title: 'tile.aging',
+  span: [5, 4],
+  queries: (ctx) => ({ a: paymentsQuery(ctx, { view: 'aging' }) }),
+  subtitle: (d, ctx) => {
+    const rows = rowsOf<Aging>(d.a);
+    const overdue = rows.filter((r) => r.bucket !== 'current').reduce((s, r) => s + r.amount, 0);
+    const total = rows.reduce((s, r) => s + r.amount, 0);
+    return ctx.t('tile.aging_sub', { overdue: formatMoney(overdue, ctx.locale, ctx.currency), share: formatPercent(total ? overdue / total : null, ctx.locale, 0) });
+  },
+  view: (d, ctx) => ({
+    kind: 'bars',
+    format: 'money',
+    items: rowsOf<Aging>(d.a).map((r) => ({
+      key: r.bucket,
+      label: ctx.t(`aging.${r.bucket}` as never),
+      value: r.amount,
+      sub: ctx.t('tile.n_payments', { n: r.n.toLocaleString(ctx.locale), c: r.customers.toLocaleString(ctx.locale) }),
+      tone: r.bucket === 'current' ? 'accent' : r.bucket === '1_30' ? 'warn' : 'bad',
+      patch: r.bucket === 'current' ? { refine: { state: ['open'], aging: [] }, replaceRefine: true } : { refine: { state: ['overdue'], aging: [r.bucket] }, replaceRefine: true },
+      selected: (ctx.state.refine.aging ?? []).includes(r.bucket)
+    }))
+  })
+};
+
+export const upcoming: TileDef = {
+  id: 'upcoming',
+  title: 'tile.upcoming',
+  span: [5, 4],
+  queries: (ctx) => ({ u: paymentsQuery(ctx, { view: 'upcoming', grain: 'week' }) }),
+  empty: (d) => (d.u?.rows.length ?? 0) === 0,
+  view: (d, ctx) => {
+    const rows = rowsOf<Upcoming>(d.u);
+    return {
+      kind: 'columns',
+      format: 'money',
+      stacked: false,
+      categories: rows.map((r) => ({ key: r.bucket, label: r.label })),
+      series: [{ key: 'due', label: ctx.t('pay.upcoming'), values: rows.map((r) => r.amount), color: 'var(--c1)' }]
+    };
+  }
+};
+
+const overdueList = paymentsTable('overdue', 'tile.overdue_list', {
+  columns: ['customer_name', 'deal_name', 'owner_name', 'team_name', 'due_date', 'amount', 'outstanding', 'days_overdue', 'aging'],
+  base: (ctx) => ({ period: 'all', from: null, to: null, ...(ctx.state.refine.state?.length ? {} : { state: 'overdue' }) }),
+  sort: 'days_overdue',
+  span: [7, 5]
+});
+
+export const payments: BoardDef = {
+  id: 'payments',
+  title: 'board.payments',
+  description: 'board.payments_desc',
+  defaultPeriod: 'this_quarter',
+  tiles: [summary, collectedVsDue, aging, overdueList, upcoming]
+};
