@@ -73,7 +73,7 @@ export const forecastSummary: TileDef = {
         }),
         c('weighted_pipeline', f?.weighted_pipeline ?? null, 'money', f?.open_n ?? 0, ctx.t('kpi.of_open', { amount: formatMoney(f?.open_pipeline ?? null, ctx.locale, ctx.currency) }), openInPeriod()),
         c('gap', f?.gap ?? null, 'money', f?.closed_won_n ?? 0, f?.target != null ? ctx.t('kpi.target_of', { target: formatMoney(f.target, ctx.locale, ctx.currency) }) : ctx.t('kpi.no_target')),
-        c('coverage', f?.coverage ?? null, 'number', f?.open_n ?? 0, f ? coverageText(f.coverage, ctx) : null, openInPeriod())
+        c('coverage', f?.coverage ?? null, 'multiple', f?.open_n ?? 0, f ? (f.coverage === null ? ctx.t('tile.target_met') : ctx.t('kpi.coverage_note', { open: formatMoney(f.open_pipeline, ctx.locale, ctx.currency), gap: formatMoney(f.gap, ctx.locale, ctx.currency) })) : null, openInPeriod())
       ]
     };
   }
@@ -101,7 +101,7 @@ export const waterfall: TileDef = {
         { key: 'best_case', label: ctx.t('forecast.best_case'), value: f.best_case - f.commit, patch: openInPeriod(['best_case']) },
         { key: 'pipeline', label: ctx.t('forecast.pipeline'), value: f.pipeline - f.best_case, patch: openInPeriod(['pipeline']) },
         { key: 'total', label: ctx.t('forecast.total'), value: f.pipeline, total: true },
-        ...(f.target ? [{ key: 'target', label: ctx.t('forecast.target'), value: f.target, total: true }] : [])
+        ...(f.target ? [{ key: 'target', label: ctx.t('forecast.target'), value: f.target, total: true, tone: 'target' as const }] : [])
       ]
     };
   }

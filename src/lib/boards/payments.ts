@@ -4,6 +4,7 @@
  */
 import { formatMoney, formatPercent } from '$lib/format';
 import { commonParams } from './state';
+import { bucketLabel } from './format';
 import { orgGroup, orgTitle, paymentsTable, rowsOf } from './tiles';
 import type { BoardDef, KpiCardView, QueryContext, TileDef } from './types';
 
@@ -133,7 +134,7 @@ export const upcoming: TileDef = {
       kind: 'columns',
       format: 'money',
       stacked: false,
-      categories: rows.map((r) => ({ key: r.bucket, label: r.label })),
+      categories: rows.map((r) => ({ key: r.bucket, label: bucketLabel(r.bucket, 'week', ctx.locale) })),
       series: [{ key: 'due', label: ctx.t('pay.upcoming'), values: rows.map((r) => r.amount), color: 'var(--c1)' }]
     };
   }

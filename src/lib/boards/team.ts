@@ -5,6 +5,7 @@
  */
 import { formatMoney, formatPercent } from '$lib/format';
 import { commonParams } from './state';
+import { bucketLabel, spansYears } from './format';
 import { orgGroup, orgItems, orgTitle, rowsOf } from './tiles';
 import type { BoardDef, ColumnDef, KpiCardView, TileDef } from './types';
 
@@ -137,8 +138,9 @@ const monthly: TileDef = {
   empty: (d) => (d.t?.rows.length ?? 0) === 0,
   view: (d, ctx) => {
     type T = { group_key: string | null; group_label: string | null; bucket: string; label: string; value: number | null };
-    const rows = rowsOf<T>(d.t);
-    const buckets = [...new Map(rows.map((r) => [r.bucket, r.label])).entries()];
+    const rows = rowsOf<T>(d.t).filter((r) => r.bucket <= (d.t?.as_of ?? ''));
+    const multi = spansYears(rows.map((r) => r.bucket));
+    const buckets = [...new Map(rows.map((r) => [r.bucket, bucketLabel(r.bucket, 'month', ctx.locale, multi)])).entries()];
     const totals = new Map<string, number>();
     for (const r of rows) totals.set(r.group_key ?? '', (totals.get(r.group_key ?? '') ?? 0) + (r.value ?? 0));
     const groups = [...new Map(rows.map((r) => [r.group_key, r.group_label])).entries()].sort((a, b) => (totals.get(b[0] ?? '') ?? 0) - (totals.get(a[0] ?? '') ?? 0)).slice(0, 6);

@@ -11,7 +11,7 @@ import type { Locale, MessageKey, Translate } from '$lib/i18n';
 import type { Org } from './org';
 import type { StatePatch, ViewState } from './state';
 
-export type Fmt = 'money' | 'count' | 'percent' | 'days' | 'number';
+export type Fmt = 'money' | 'count' | 'percent' | 'days' | 'number' | 'multiple';
 export type Tone = 'good' | 'bad' | 'warn' | 'accent' | 'muted';
 
 /** One model call: the catalog name and its parameters. */
@@ -108,13 +108,13 @@ export interface TableSpec {
 
 export type TileView =
   | { kind: 'kpis'; cards: KpiCardView[] }
-  | { kind: 'bars'; items: ChartItem[]; format: Fmt; note?: string | null }
+  | { kind: 'bars'; items: ChartItem[]; format: Fmt; note?: string | null; columns?: 1 | 2; rank?: boolean }
   | { kind: 'columns'; categories: Category[]; series: Series[]; stacked: boolean; format: Fmt; line?: Series | null }
   | { kind: 'line'; categories: Category[]; series: Series[]; format: Fmt; zero?: boolean }
   | { kind: 'donut'; items: ChartItem[]; format: Fmt; center: { value: string; label: string } }
   | { kind: 'gauge'; value: number | null; target: number | null; format: Fmt; label: string; sub?: string | null; expected?: number | null; patch?: StatePatch }
   | { kind: 'heatmap'; rows: Category[]; cols: Category[]; values: (number | null)[][]; format: Fmt; n?: (number | null)[][] }
-  | { kind: 'waterfall'; steps: { key: string; label: string; value: number; total?: boolean; patch?: StatePatch }[]; format: Fmt }
+  | { kind: 'waterfall'; steps: { key: string; label: string; value: number; total?: boolean; patch?: StatePatch; tone?: 'target' }[]; format: Fmt }
   | { kind: 'funnel'; rows: FunnelRow[]; patches: (StatePatch | undefined)[] }
   | { kind: 'quadrant'; cells: { key: string; label: string; hint: string; count: number; value: number | null; tone: Tone; patch?: StatePatch }[]; x: string; y: string }
   | { kind: 'stats'; items: { label: string; value: string; tone?: Tone }[] }

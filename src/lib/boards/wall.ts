@@ -4,7 +4,8 @@
  * out on a fixed grid that fills a 1080p or 4K screen exactly.
  */
 import type { KpiRow, ModelResult } from '$lib/api';
-import { formatMoney, formatPercent } from '$lib/format';
+import { formatChange, formatMoney, formatPercent } from '$lib/format';
+import { bucketLabel } from './format';
 import { addDays, daysBetween } from '../../../models/common/period';
 import { commonParams } from './state';
 import { kpiCard, kpiRow, orgGroup, orgItems, rowsOf, funnelRows } from './tiles';
@@ -17,21 +18,29 @@ const kpis: TileDef = {
   title: 'cockpit.kpis',
   area: 'kpis',
   bare: true,
-  queries: (ctx) => ({ kpis: { model: 'kpis', params: commonParams(ctx.state, ctx.period) } }),
+  queries: (ctx) => {
+    const year = { ...commonParams(ctx.state, ctx.period), period: 'this_year', from: null, to: null, grain: 'month' };
+    return {
+      kpis: { model: 'kpis', params: commonParams(ctx.state, ctx.period) },
+      won: { model: 'trend', params: { ...year, measure: 'won_amount' } },
+      collected: { model: 'trend', params: { ...year, measure: 'collected_amount' } }
+    };
+  },
   view: (d, ctx) => {
+    const spark = (r: typeof d.won) => rowsOf<{ bucket: string; value: number | null }>(r).filter((x) => x.bucket <= (r?.as_of ?? '')).map((x) => x.value);
     const target = (d.kpis?.summary?.target as number | null | undefined) ?? null;
     const weightedOpen = (d.kpis?.summary?.weighted_open as number | undefined) ?? null;
     const forecast = kpiRow(d.kpis, 'weighted_forecast');
     return {
       kind: 'kpis',
       cards: [
-        kpiCard(kpiRow(d.kpis, 'won_amount'), 'won_amount', ctx),
+        kpiCard(kpiRow(d.kpis, 'won_amount'), 'won_amount', ctx, { spark: spark(d.won) }),
         kpiCard(forecast, 'weighted_forecast', ctx, {
           note: target && forecast?.value !== null && forecast ? ctx.t('kpi.forecast_vs_target', { rate: formatPercent((forecast.value ?? 0) / target, ctx.locale, 0) }) : null,
           foot: weightedOpen !== null ? ctx.t('kpi.pipeline_weighted', { amount: formatMoney(weightedOpen, ctx.locale, ctx.currency) }) : null
         }),
         kpiCard(kpiRow(d.kpis, 'win_rate'), 'win_rate', ctx),
-        kpiCard(kpiRow(d.kpis, 'collected_amount'), 'collected_amount', ctx),
+        kpiCard(kpiRow(d.kpis, 'collected_amount'), 'collected_amount', ctx, { spark: spark(d.collected) }),
         kpiCard(kpiRow(d.kpis, 'new_customers'), 'new_customers', ctx)
       ]
     };
@@ -80,38 +89,49 @@ const gauge: TileDef = {
   }
 };
 
+/** Won so far this year, month by month, against last year and the year's target (running totals). */
 const trend: TileDef = {
   id: 'trend',
   title: 'cockpit.trend',
   area: 'trend',
   queries: (ctx) => {
-    const base = { ...commonParams(ctx.state, ctx.period), period: 'this_year', from: null, to: null };
+    const base = { ...commonParams(ctx.state, ctx.period), period: 'this_year', from: null, to: null, measure: 'won_amount', grain: 'month' };
     return {
-      won: { model: 'trend', params: { ...base, measure: 'won_amount', grain: 'month' } },
-      last: { model: 'trend', params: { ...base, period: 'last_year', measure: 'won_amount', grain: 'month' } }
+      won: { model: 'trend', params: base },
+      last: { model: 'trend', params: { ...base, period: 'last_year' } }
     };
   },
+  subtitle: (d, ctx) => {
+    type T = { bucket: string; cumulative: number | null; target: number | null };
+    const cur = rowsOf<T>(d.won).filter((r) => r.bucket <= (d.won?.as_of ?? ''));
+    const ytd = cur.at(-1)?.cumulative ?? null;
+    const lastYtd = rowsOf<T>(d.last)[cur.length - 1]?.cumulative ?? null;
+    const target = rowsOf<T>(d.won).reduce((s, r) => s + (r.target ?? 0), 0);
+    return ctx.t('cockpit.trend_sub', {
+      ytd: formatMoney(ytd, ctx.locale, ctx.currency),
+      vs: lastYtd ? formatChange(ytd !== null ? (ytd - lastYtd) / lastYtd : null, 'relative', ctx.locale) : '—',
+      target: target ? formatMoney(target, ctx.locale, ctx.currency) : '—'
+    });
+  },
   view: (d, ctx) => {
-    type T = { bucket: string; value: number | null };
+    type T = { bucket: string; cumulative: number | null; target: number | null };
     const cur = rowsOf<T>(d.won);
     const prev = rowsOf<T>(d.last);
     const asOf = d.won?.as_of ?? '';
+    let run = 0;
+    const targets = cur.map((r) => (r.target === null ? null : (run += r.target)));
     return {
       kind: 'line',
       format: 'money',
-      categories: cur.map((r) => ({ key: r.bucket, label: monthLabel(r.bucket, ctx.locale) })),
+      categories: cur.map((r) => ({ key: r.bucket, label: bucketLabel(r.bucket, 'month', ctx.locale) })),
       series: [
-        { key: 'this', label: ctx.t('cockpit.this_year'), values: cur.map((r) => (r.bucket <= asOf ? r.value : null)), area: true },
-        { key: 'last', label: ctx.t('cockpit.last_year'), values: prev.map((r) => r.value), dashed: true, color: 'var(--text-faint)' }
+        { key: 'this', label: ctx.t('cockpit.this_year'), values: cur.map((r) => (r.bucket <= asOf ? r.cumulative : null)), area: true },
+        { key: 'last', label: ctx.t('cockpit.last_year'), values: prev.map((r) => r.cumulative), dashed: true, color: 'var(--text-faint)' },
+        ...(targets.some((v) => v) ? [{ key: 'target', label: ctx.t('forecast.target'), values: targets, dashed: true, color: 'var(--accent-3)' }] : [])
       ]
     };
   }
 };
-
-function monthLabel(bucket: string, locale: string) {
-  const m = Number(bucket.slice(5, 7));
-  return locale === 'zh-CN' ? `${m}月` : new Intl.DateTimeFormat('en', { month: 'short' }).format(new Date(Date.UTC(2000, m - 1, 1)));
-}
 
 type Leader = { group_key: string | null; group_label: string | null; team_label: string | null; won_amount: number; target: number | null; attainment: number | null; win_rate: number | null };
 
@@ -120,16 +140,17 @@ const topReps: TileDef = {
   title: 'cockpit.top_reps',
   area: 'top',
   queries: (ctx) => ({ lb: { model: 'leaderboard', params: { ...commonParams(ctx.state, ctx.period), group_by: 'owner', rank_by: 'won_amount', limit: 10 } } }),
-  view: (d, ctx) => ({
+  view: (d) => ({
     kind: 'bars',
     format: 'money',
+    rank: true,
+    columns: 2,
     items: rowsOf<Leader>(d.lb)
       .slice(0, 10)
       .map((r) => ({
         key: r.group_key ?? '∅',
         label: r.group_label ?? '—',
         value: r.won_amount,
-        sub: [r.team_label, r.attainment !== null ? ctx.t('cockpit.of_target', { rate: formatPercent(r.attainment, ctx.locale, 0) }) : null].filter(Boolean).join(' · '),
         tone: r.attainment !== null && r.attainment >= 1 ? 'good' : 'accent'
       }))
   })
@@ -160,7 +181,7 @@ const overdue: TileDef = {
   area: 'overdue',
   queries: (ctx) => ({
     kpis: { model: 'kpis', params: commonParams(ctx.state, ctx.period) },
-    list: { model: 'payment_list', params: { ...commonParams(ctx.state, ctx.period), period: 'all', from: null, to: null, state: 'overdue', sort: 'outstanding', dir: 'desc', limit: 5 } }
+    list: { model: 'payment_list', params: { ...commonParams(ctx.state, ctx.period), period: 'all', from: null, to: null, state: 'overdue', sort: 'outstanding', dir: 'desc', limit: 4 } }
   }),
   view: (d, ctx) => {
     type P = { payment_id: string; customer_name: string | null; outstanding: number; days_overdue: number | null };

@@ -3,6 +3,7 @@
  * lost, against whom and on which products, by team, and how long winning takes.
  */
 import { commonParams, type StatePatch } from './state';
+import { bucketLabel, spansYears } from './format';
 import { dealsTable, kpiCard, kpiRow, orgGroup, orgItems, orgTitle, rowsOf } from './tiles';
 import type { BoardDef, KpiCardView, QueryContext, TileDef, ViewContext } from './types';
 
@@ -76,12 +77,14 @@ const trend: TileDef = {
   queries: (ctx) => ({ series: wl(ctx, { view: 'series', grain: ctx.state.period === 'this_quarter' || ctx.state.period === 'last_quarter' || ctx.state.period === 'this_month' || ctx.state.period === 'last_month' || ctx.state.period === 'last_30_days' ? 'week' : 'month' }) }),
   empty: (d) => (d.series?.n ?? 0) === 0,
   view: (d, ctx) => {
-    const rows = rowsOf<Outcome>(d.series);
+    const rows = rowsOf<Outcome>(d.series).filter((r) => !r.bucket || r.bucket <= (d.series?.as_of ?? ''));
+    const grain = (d.series?.params.grain as 'week' | 'month') ?? 'month';
+    const multi = spansYears(rows.map((r) => r.bucket ?? ''));
     return {
       kind: 'columns',
       format: 'count',
       stacked: true,
-      categories: rows.map((r) => ({ key: r.bucket ?? '', label: r.bucket_label ?? r.bucket ?? '' })),
+      categories: rows.map((r) => ({ key: r.bucket ?? '', label: r.bucket ? bucketLabel(r.bucket, grain, ctx.locale, multi) : (r.bucket_label ?? '') })),
       series: [
         { key: 'won', label: ctx.t('status.won'), values: rows.map((r) => r.won), color: 'var(--c3)' },
         { key: 'lost', label: ctx.t('status.lost'), values: rows.map((r) => r.lost), color: 'var(--c5)' }

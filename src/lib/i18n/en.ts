@@ -323,6 +323,8 @@ export const en: Messages = {
   'cockpit.of_target': '{rate} of target',
   'cockpit.page.forecast': 'Forecast & cash',
   'cockpit.page.forecast_desc': 'This quarter\'s forecast by category, attainment by region, what falls due and receivables by age',
+  'cockpit.trend_sub': '{ytd} so far · {vs} on last year · {target} target for the year',
+  'kpi.coverage_note': '{open} open / {gap} to go',
   'change.up': 'up',
   'change.down': 'down',
   'col.opportunity_id': 'Deal ID',

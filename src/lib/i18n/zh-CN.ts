@@ -322,6 +322,8 @@ export const zhCN = {
   'cockpit.of_target': '达成 {rate}',
   'cockpit.page.forecast': '预测与回款',
   'cockpit.page.forecast_desc': '本季预测构成、各区域达成、未来到期与应收账龄',
+  'cockpit.trend_sub': '今年累计 {ytd} · 较去年同期 {vs} · 全年目标 {target}',
+  'kpi.coverage_note': '在途 {open} / 差额 {gap}',
   'change.up': '上升',
   'change.down': '下降',
   'col.opportunity_id': '商机编号',
