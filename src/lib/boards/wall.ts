@@ -107,11 +107,11 @@ const trend: TileDef = {
     const ytd = cur.at(-1)?.cumulative ?? null;
     const lastYtd = rowsOf<T>(d.last)[cur.length - 1]?.cumulative ?? null;
     const target = rowsOf<T>(d.won).reduce((s, r) => s + (r.target ?? 0), 0);
-    return ctx.t('cockpit.trend_sub', {
+    const sub = ctx.t('cockpit.trend_sub', {
       ytd: formatMoney(ytd, ctx.locale, ctx.currency),
-      vs: lastYtd ? formatChange(ytd !== null ? (ytd - lastYtd) / lastYtd : null, 'relative', ctx.locale) : '—',
-      target: target ? formatMoney(target, ctx.locale, ctx.currency) : '—'
+      vs: lastYtd ? formatChange(ytd !== null ? (ytd - lastYtd) / lastYtd : null, 'relative', ctx.locale) : '—'
     });
+    return target ? `${sub} · ${ctx.t('cockpit.trend_target', { target: formatMoney(target, ctx.locale, ctx.currency) })}` : sub;
   },
   view: (d, ctx) => {
     type T = { bucket: string; cumulative: number | null; target: number | null };
@@ -216,7 +216,7 @@ export const wallOverview: BoardDef = {
   description: 'cockpit.page.overview_desc',
   defaultPeriod: 'this_quarter',
   wall: {
-    columns: '1.15fr 1.6fr 0.95fr',
+    columns: '1.3fr 1.45fr 1fr',
     rows: 'auto 1fr 1fr',
     areas: ['kpis kpis kpis', 'funnel trend gauge', 'top region overdue']
   },
