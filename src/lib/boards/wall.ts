@@ -181,7 +181,7 @@ const overdue: TileDef = {
   area: 'overdue',
   queries: (ctx) => ({
     kpis: { model: 'kpis', params: commonParams(ctx.state, ctx.period) },
-    list: { model: 'payment_list', params: { ...commonParams(ctx.state, ctx.period), period: 'all', from: null, to: null, state: 'overdue', sort: 'outstanding', dir: 'desc', limit: 4 } }
+    list: { model: 'payment_list', params: { ...commonParams(ctx.state, ctx.period), period: 'all', from: null, to: null, state: 'overdue', sort: 'outstanding', dir: 'desc', limit: 3 } }
   }),
   view: (d, ctx) => {
     type P = { payment_id: string; customer_name: string | null; outstanding: number; days_overdue: number | null };

@@ -28,8 +28,13 @@ export class LiveBoards {
     return this.inFlight;
   }
 
+  /** Every URL a refresh fetches (the status included). */
+  urls(): string[] {
+    return [...new Set(this.pages.flatMap((p) => Object.values(p.tiles).flatMap((t) => Object.values(t)))), '/api/status'];
+  }
+
   private async run(fetchFn: typeof fetch): Promise<boolean> {
-    const urls = [...new Set(this.pages.flatMap((p) => Object.values(p.tiles).flatMap((t) => Object.values(t))))];
+    const urls = this.urls().filter((u) => u !== '/api/status');
     const [results, status] = await Promise.all([
       Promise.all(urls.map((u) => getJson<ModelResult>(fetchFn, u))),
       getJson<Status>(fetchFn, '/api/status')
