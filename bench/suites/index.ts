@@ -1,4 +1,5 @@
 import type { BenchRow } from '../run';
+import { cockpit } from './cockpit';
 import { demo } from './demo';
 import { startup } from './startup';
 
@@ -9,4 +10,4 @@ export interface Suite {
 }
 
 /** Every suite `npm run bench` runs, in order. */
-export const suites: Suite[] = [demo, startup];
+export const suites: Suite[] = [demo, startup, cockpit];

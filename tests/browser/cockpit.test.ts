@@ -177,7 +177,7 @@ describe('/cockpit', () => {
       await cdp.send('HeapProfiler.collectGarbage');
       return (await cdp.send('Runtime.getHeapUsage')).usedSize;
     };
-    await cycles(100); // warm up: caches, JIT, first renders
+    await cycles(300); // warm up: JIT, inline caches and the first renders settle within a few hundred cycles
     const before = await heap();
     const t0 = Date.now();
     await cycles(1000);

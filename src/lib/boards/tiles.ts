@@ -188,7 +188,8 @@ export function kpiCard(
     note: opts.note ?? null,
     foot: opts.foot ?? null,
     spark: opts.spark,
-    patch: opts.patch
+    patch: opts.patch,
+    comparable: true
   };
 }
 

@@ -78,6 +78,8 @@ export interface KpiCardView {
   foot?: string | null;
   spark?: (number | null)[];
   patch?: StatePatch;
+  /** Whether the measure has a previous period to compare with (else no "no previous period" line). */
+  comparable?: boolean;
 }
 
 export interface ColumnDef {
