@@ -46,39 +46,37 @@ export const options = defineModel({
   params,
   row,
   query() {
-    const dim = (kind: string, expr: string, from: string) =>
+    const dim = (kind: string, col: string) =>
       sql`SELECT ${kind} AS kind, v AS key, v AS label, NULL::VARCHAR AS parent, 0 AS sort, count(*)::INTEGER AS n
-          FROM (SELECT ${sql([expr])} AS v FROM ${sql([from])}) WHERE v IS NOT NULL AND v <> '' GROUP BY v`;
+          FROM (SELECT ${sql([col])} AS v FROM deal_facts) WHERE v IS NOT NULL AND v <> '' GROUP BY v`;
     return {
       ctes: [
+        ['by_team', sql`SELECT owner_team AS team_id, count(*) AS n FROM deal_facts GROUP BY owner_team`, { materialized: true }],
         [
-          'deal_dims',
-          sql`SELECT o.owner_id, u.team_id, c.region, c.industry, o.source, o.product, c.grade, o.competitor, o.loss_reason, o.stage
-              FROM opportunities o LEFT JOIN customers c ON c.customer_id = o.customer_id
-              LEFT JOIN users u ON u.user_id = o.owner_id`
-        ]
+          'subtree',
+          sql`SELECT tt.ancestor AS team_id, sum(b.n) AS n FROM by_team b JOIN team_tree tt ON tt.team_id = b.team_id GROUP BY tt.ancestor`
+        ],
+        ['by_owner', sql`SELECT owner_id, count(*) AS n FROM deal_facts GROUP BY owner_id`],
+        ['by_stage', sql`SELECT stage, count(*) AS n FROM deal_facts GROUP BY stage`]
       ],
       body: sql`
         SELECT 'team' AS kind, t.team_id AS key, t.name AS label,
                CASE WHEN t.parent_id IN (SELECT team_id FROM teams) THEN t.parent_id END AS parent,
-               0 AS sort,
-               (SELECT count(*) FROM deal_dims d WHERE d.team_id IN (SELECT team_id FROM team_tree WHERE ancestor = t.team_id))::INTEGER AS n
-        FROM teams t
+               0 AS sort, coalesce(s.n, 0)::INTEGER AS n
+        FROM teams t LEFT JOIN subtree s ON s.team_id = t.team_id
         UNION ALL
-        SELECT 'owner', u.user_id, u.name, u.team_id, CASE WHEN coalesce(u.active, true) THEN 0 ELSE 1 END,
-               (SELECT count(*) FROM deal_dims d WHERE d.owner_id = u.user_id)::INTEGER
-        FROM users u
-        UNION ALL ${dim('region', 'region', 'deal_dims')}
-        UNION ALL ${dim('industry', 'industry', 'deal_dims')}
-        UNION ALL ${dim('source', 'source', 'deal_dims')}
-        UNION ALL ${dim('product', 'product', 'deal_dims')}
-        UNION ALL ${dim('grade', 'grade', 'deal_dims')}
-        UNION ALL ${dim('competitor', 'competitor', 'deal_dims')}
-        UNION ALL ${dim('loss_reason', 'loss_reason', 'deal_dims')}
+        SELECT 'owner', u.user_id, u.name, u.team_id, CASE WHEN coalesce(u.active, true) THEN 0 ELSE 1 END, coalesce(b.n, 0)::INTEGER
+        FROM users u LEFT JOIN by_owner b ON b.owner_id = u.user_id
+        UNION ALL ${dim('region', 'customer_region')}
+        UNION ALL ${dim('industry', 'customer_industry')}
+        UNION ALL ${dim('source', 'source')}
+        UNION ALL ${dim('product', 'product')}
+        UNION ALL ${dim('grade', 'customer_grade')}
+        UNION ALL ${dim('competitor', 'competitor')}
+        UNION ALL ${dim('loss_reason', 'loss_reason')}
         UNION ALL
-        SELECT 'stage', s.name, s.name, s.kind, CASE WHEN s.kind = 'lost' THEN 100 + s.idx ELSE s.idx END,
-               (SELECT count(*) FROM deal_dims d WHERE d.stage = s.name)::INTEGER
-        FROM stages s
+        SELECT 'stage', s.name, s.name, s.kind, CASE WHEN s.kind = 'lost' THEN 100 + s.idx ELSE s.idx END, coalesce(b.n, 0)::INTEGER
+        FROM stages s LEFT JOIN by_stage b ON b.stage = s.name
         ORDER BY kind, sort, n DESC, label`
     };
   },

@@ -6,7 +6,8 @@ export type ParamValue = string | number | boolean | string[] | null | undefined
 
 export function modelUrl(name: string, params: Record<string, ParamValue> = {}): string {
   const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) {
+  // Keys in a fixed order, so the same call is always the same URL (one fetch, one cache entry).
+  for (const [k, v] of Object.entries(params).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (v === null || v === undefined || v === '') continue;
     if (Array.isArray(v)) for (const x of v) q.append(k, x);
     else q.set(k, String(v));
