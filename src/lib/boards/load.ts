@@ -93,20 +93,30 @@ export function boardParams(board: BoardDef, s: ViewState) {
   return commonParams(s, board.defaultPeriod);
 }
 
-/** Loads a board (or some of its tiles) for a URL. */
+/**
+ * Loads a board (or some of its tiles) for a URL. The organisation decides only the drill
+ * level of org breakdowns, so the tiles' calls start at once with the top level guessed,
+ * alongside `options`; once the tree is known, any call that differs is made too.
+ */
 export async function loadBoard(fetchFn: typeof fetch, url: URL, board: BoardDef, only?: string[]): Promise<BoardData> {
   const state = parseState(url.searchParams);
-  const opts = await cachedJson<ModelResult<OptionRow>>(fetchFn, optionsUrl(state));
+  const started = new Map<string, Promise<Fetched<ModelResult>>>();
+  const get = (u: string) => {
+    let p = started.get(u);
+    if (!p) started.set(u, (p = cachedJson<ModelResult>(fetchFn, u)));
+    return p;
+  };
+  const optsP = cachedJson<ModelResult<OptionRow>>(fetchFn, optionsUrl(state));
+  if (!state.team && state.filters.owner.length === 0) {
+    for (const t of Object.values(tileUrls(board, { state, org: buildOrg([]), period: board.defaultPeriod }, only))) Object.values(t).forEach(get);
+  }
+  const opts = await optsP;
   const options = opts.ok ? opts.data.rows : [];
   const org: Org = buildOrg(options);
-  const ctx: QueryContext = { state, org, period: board.defaultPeriod };
-  const tiles = tileUrls(board, ctx, only);
+  const tiles = tileUrls(board, { state, org, period: board.defaultPeriod }, only);
   const urls = [...new Set(Object.values(tiles).flatMap((t) => Object.values(t)))];
-  const dealUrl = state.deal ? modelUrl('deal', { id: state.deal, as_of: state.asOf }) : null;
-  const [fetched, deal] = await Promise.all([
-    Promise.all(urls.map((u) => cachedJson<ModelResult>(fetchFn, u))),
-    dealUrl ? cachedJson<ModelResult>(fetchFn, dealUrl) : Promise.resolve(null)
-  ]);
+  const dealUrl = state.deal ? modelUrl('deal', { id: state.deal, as_of: state.asOf, ...dealFilters(state) }) : null;
+  const [fetched, deal] = await Promise.all([Promise.all(urls.map(get)), dealUrl ? cachedJson<ModelResult>(fetchFn, dealUrl) : Promise.resolve(null)]);
   return {
     board: board.id,
     state,
@@ -117,4 +127,10 @@ export async function loadBoard(fetchFn: typeof fetch, url: URL, board: BoardDef
     deal,
     dealUrl
   };
+}
+
+/** The filters a deal must match to open (the view's; the period does not apply). */
+function dealFilters(s: ViewState) {
+  const { period: _p, from: _f, to: _t, as_of: _a, ...filters } = commonParams(s, 'all');
+  return filters;
 }
