@@ -1,8 +1,10 @@
 /**
  * `deals` on the hand-built fixture (tests/helpers/fixture.ts, as of 2026-05-20). Every
  * expected list is read off the fixture's table by hand; the working is beside each assertion.
- * Two activities are added here for the idle/stalled rules: O7 on 05-10 (resets its idle
- * days) and O3 on 05-25 (after the report date, so it must not count).
+ * Activities are added here for the idle/stalled rules: O7 on 05-10 (resets its idle days),
+ * O3 on 05-25 (after the report date, so it must not count), a call by U2 on customer C3 on
+ * 05-12 tied to no deal (counts for U2's open deal O4 with C3), and a call by U1 on C2 on
+ * 05-19 tied to no deal (U1 owns no deal with C2: it counts for nothing).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureDb, FIXTURE_AS_OF } from '../tests/helpers/fixture';
@@ -18,7 +20,9 @@ beforeAll(async () => {
   await db.write((tx) =>
     tx.run(`INSERT INTO activities (activity_id, customer_id, opportunity_id, owner_id, type, occurred_at, summary) VALUES
       ('A1', 'C1', 'O7', 'U1', 'call', '2026-05-10 10:00:00', '电话'),
-      ('A2', 'C2', 'O3', 'U3', 'visit', '2026-05-25 09:00:00', '拜访')`)
+      ('A2', 'C2', 'O3', 'U3', 'visit', '2026-05-25 09:00:00', '拜访'),
+      ('A3', 'C3', NULL, 'U2', 'call', '2026-05-12 09:00:00', '客户回访'),
+      ('A4', 'C2', NULL, 'U1', 'call', '2026-05-19 09:00:00', '别人的客户')`)
   );
 });
 afterAll(() => db.close());
@@ -74,10 +78,10 @@ describe('deals: the rows behind a number', () => {
     expect(by.O6.weighted_amount).toBe(0);
   });
 
-  it('idle days and stalled (> 15 days): O3 25 days since 04-25 (the 05-25 visit is after the report date), O4 15 (not over), O7 10 since the 05-10 call', async () => {
+  it('idle days and stalled (> 15 days): O3 25 days since 04-25 (the 05-25 visit is after the report date, U1’s call on C2 is not O3’s owner’s), O4 8 since U2’s 05-12 call on C3, O7 10 since the 05-10 call', async () => {
     const r = await deals({ status: 'open' });
     const idle = Object.fromEntries(r.rows.map((x) => [x.opportunity_id, [x.days_idle, x.stalled]]));
-    expect(idle).toEqual({ O3: [25, true], O4: [15, false], O7: [10, false] });
+    expect(idle).toEqual({ O3: [25, true], O4: [8, false], O7: [10, false] });
     expect(ids(await deals({ stalled: 'true' }))).toEqual(['O3']);
     expect((await deals({ stalled: 'false' })).n).toBe(7);
     const closed = (await deals({ status: 'won' })).rows;

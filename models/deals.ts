@@ -16,7 +16,8 @@
  * - `probability`: the deal's own, else its stage's; `weighted_amount` = amount × probability
  *   for open deals, amount for won, 0 for lost.
  * - `days_idle` (open deals): days from the later of the last stage change, the last activity
- *   and the creation date to the report date. `stalled` = open and idle for more than the
+ *   on the deal, the last activity by its owner on its customer tied to no deal, and the
+ *   creation date, to the report date (`last_activity_at` is the later of the two activities). `stalled` = open and idle for more than the
  *   stage's `stalled_after_days` (else the configured `stalled_after_days`) — cycle_time's
  *   stalled definition (metrics.md).
  * - `q`: case-insensitive search in the deal id, name, customer name and owner name.
@@ -132,6 +133,13 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
           GROUP BY opportunity_id`
     ],
     [
+      // Follow-ups logged on the customer but on no deal count for each open deal of the same
+      // owner with that customer (cycle_time's stalled rule).
+      'customer_activity',
+      sql`SELECT customer_id, owner_id, max(occurred_at) AS at FROM activities
+          WHERE opportunity_id IS NULL AND occurred_at < ${dayEnd}::TIMESTAMP GROUP BY customer_id, owner_id`
+    ],
+    [
       'deal_rows',
       sql`SELECT r.opportunity_id, r.name, r.customer_id, c.name AS customer_name, r.owner_id, u.name AS owner_name,
           r.dim_team_leaf AS team_id, t.name AS team_name, r.stage, r.stage_idx AS stage_index, r.status,
@@ -141,9 +149,10 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
                 ELSE r.amount * r.win_probability END)::DOUBLE AS weighted_amount,
           r.effective_forecast_category AS forecast_category, r.expected_close_date, r.created_at, r.closed_at, r.product, r.source, r.competitor,
           r.loss_reason, r.dim_region AS region, r.dim_industry AS industry, r.dim_grade AS grade,
-          CASE WHEN r.last_activity_at >= ${dayEnd}::TIMESTAMP THEN la.at ELSE r.last_activity_at END AS last_activity_at,
+          greatest(CASE WHEN r.last_activity_at >= ${dayEnd}::TIMESTAMP THEN la.at ELSE r.last_activity_at END, ca.at) AS last_activity_at,
           CASE WHEN r.status = 'open' THEN date_diff('day', greatest(
                  coalesce(CASE WHEN r.last_activity_at >= ${dayEnd}::TIMESTAMP THEN la.at ELSE r.last_activity_at END, r.created_at),
+                 coalesce(ca.at, r.created_at),
                  coalesce(CASE WHEN r.last_stage_change_at >= ${dayEnd}::TIMESTAMP THEN ls.at ELSE r.last_stage_change_at END, r.created_at),
                  r.created_at)::DATE, ${ctx.asOf}::DATE)::INTEGER
           END AS days_idle,
@@ -155,6 +164,7 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
         LEFT JOIN stages s ON s.name = r.stage
         LEFT JOIN late_activity la ON la.opportunity_id = r.opportunity_id
         LEFT JOIN late_stage_change ls ON ls.opportunity_id = r.opportunity_id
+        LEFT JOIN customer_activity ca ON ca.customer_id = r.customer_id AND ca.owner_id = r.owner_id
         WHERE ${and([
           ctx.period.preset !== 'all' && inPeriod(dateCol, ctx.period),
           has(p.status) && sql`list_contains(${p.status}::VARCHAR[], r.status)`,
