@@ -29,8 +29,16 @@ const bars = (page: Page, tile: string) =>
   page.locator(`[data-tile=${tile}] li[data-key]`).evaluateAll((els) => els.map((e) => [e.getAttribute('data-key'), Number(e.getAttribute('data-value'))]));
 const crumbs = (page: Page) => page.getByTestId('breadcrumbs').locator('li').allTextContents();
 /** Waits until the URL has the parameters and the page has settled (no tile loading). */
+/** Waits until the URL passes `check` and the board has finished navigating to it. */
 async function settle(page: Page, check: (u: URL) => boolean) {
   await expect.poll(() => check(new URL(page.url())), { timeout: 15_000 }).toBe(true);
+  await expect
+    .poll(async () => {
+      const u = new URL(page.url());
+      const board = page.getByTestId('board');
+      return (await board.getAttribute('data-url')) === `${u.pathname}${u.search}` && (await board.getAttribute('data-busy')) === null;
+    }, { timeout: 15_000 })
+    .toBe(true);
   await page.waitForLoadState('networkidle');
   await expect.poll(() => page.locator('[data-state=loading]').count(), { timeout: 15_000 }).toBe(0);
 }

@@ -15,8 +15,16 @@ let browser: Browser;
 beforeAll(async () => (browser = await launch()));
 afterAll(() => browser?.close());
 
+/** Waits until the URL passes `check` and the board has finished navigating to it. */
 async function settle(page: Page, check: (u: URL) => boolean) {
   await expect.poll(() => check(new URL(page.url())), { timeout: 15_000 }).toBe(true);
+  await expect
+    .poll(async () => {
+      const u = new URL(page.url());
+      const board = page.getByTestId('board');
+      return (await board.getAttribute('data-url')) === `${u.pathname}${u.search}` && (await board.getAttribute('data-busy')) === null;
+    }, { timeout: 15_000 })
+    .toBe(true);
   await page.waitForLoadState('networkidle');
   await expect.poll(() => page.locator('[data-state=loading]').count(), { timeout: 15_000 }).toBe(0);
 }

@@ -337,6 +337,8 @@ export const en: Messages = {
   'quadrant.key_develop': 'Develop',
   'quadrant.standard': 'Standard service',
   'quadrant.activate': 'Activate',
+  'home.open_boards': 'Open the boards',
+  'nav.skip': 'Skip to the board',
   'change.up': 'up',
   'change.down': 'down',
   'col.opportunity_id': 'Deal ID',

@@ -336,6 +336,8 @@ export const zhCN = {
   'quadrant.key_develop': '重点培育',
   'quadrant.standard': '标准服务',
   'quadrant.activate': '待激活',
+  'home.open_boards': '打开分析看板',
+  'nav.skip': '跳到看板内容',
   'change.up': '上升',
   'change.down': '下降',
   'col.opportunity_id': '商机编号',
