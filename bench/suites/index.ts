@@ -1,6 +1,7 @@
 import type { BenchRow } from '../run';
 import { cockpit } from './cockpit';
 import { demo } from './demo';
+import { exportSuite } from './export';
 import { startup } from './startup';
 
 export interface Suite {
@@ -10,4 +11,4 @@ export interface Suite {
 }
 
 /** Every suite `npm run bench` runs, in order. */
-export const suites: Suite[] = [demo, startup, cockpit];
+export const suites: Suite[] = [demo, startup, cockpit, exportSuite];

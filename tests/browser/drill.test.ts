@@ -169,3 +169,25 @@ describe('drill-down on the pipeline board', () => {
     await page.close();
   });
 });
+
+describe('language and theme', () => {
+  it('switch in place and keep the view (filters, drill, open deal) in the URL', async () => {
+    const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    const errors = watchErrors(page);
+    await page.goto(`${base}/boards/pipeline?lang=zh-CN&as_of=${AS_OF}&team=R1&stage=${encodeURIComponent('方案报价')}`, { waitUntil: 'networkidle' });
+    expect(await page.locator('h1').textContent()).toBe('商机与漏斗');
+    expect(await page.locator('html').getAttribute('data-theme')).toBe('light');
+    await page.getByTestId('lang-switch').click();
+    await settle(page, (u) => u.searchParams.get('lang') === 'en');
+    await expect.poll(() => page.locator('h1').textContent()).toBe('Pipeline');
+    expect(await page.locator('html').getAttribute('lang')).toBe('en');
+    const u = new URL(page.url());
+    expect([u.searchParams.get('team'), u.searchParams.get('stage')]).toEqual(['R1', '方案报价']);
+    await page.getByTestId('theme-switch').click();
+    await settle(page, (x) => x.searchParams.get('theme') === 'dark');
+    await expect.poll(() => page.locator('html').getAttribute('data-theme')).toBe('dark');
+    expect(await page.getByTestId('breadcrumbs').locator('li').count()).toBe(2);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});

@@ -78,6 +78,14 @@ export function xlsxStream(source: ExportSource, headers: string[], sheetName: s
   }));
   ws.getRow(1).font = { bold: true };
   let aborted = false;
+  // exceljs's sheet stream writes into the zip entry without waiting (it ignores backpressure),
+  // so left alone a fast producer piles the whole sheet up in memory before deflate catches up.
+  // Pace it: after each DuckDB chunk, wait until the zip entry's input and the output are small.
+  const sheetBacklog = () => {
+    const p = (ws as unknown as { stream?: { pipes?: { _writableState?: { length: number }; _readableState?: { length: number } }[] } }).stream?.pipes?.[0];
+    return (p?._writableState?.length ?? 0) + (p?._readableState?.length ?? 0);
+  };
+  const LIMIT = 1 << 20;
   const produce = async () => {
     try {
       for (;;) {
@@ -85,19 +93,8 @@ export function xlsxStream(source: ExportSource, headers: string[], sheetName: s
         const next = await source.chunks.next();
         if (next.done) break;
         for (const row of next.value) ws.addRow(row.map((v, i) => xlsxCell(v, source.columns[i]))).commit();
-        // Wait for the client to read what is queued before producing more.
-        if (out.readableLength > out.readableHighWaterMark) {
-          await new Promise<void>((res) => {
-            const check = () => {
-              if (aborted || out.readableLength <= out.readableHighWaterMark / 2) {
-                out.off('data', check);
-                clearInterval(timer);
-                res();
-              }
-            };
-            const timer = setInterval(check, 20);
-            out.on('data', check);
-          });
+        while (!aborted && (sheetBacklog() > LIMIT || out.readableLength > out.readableHighWaterMark)) {
+          await new Promise((r) => setTimeout(r, 2));
         }
       }
       ws.commit();
