@@ -3,12 +3,20 @@
  * `cockpit metric` command and the boards all look models up here; adding a model to this
  * list is all it takes to serve it.
  */
+import { forecast } from './forecast';
 import { funnel } from './funnel';
 import { kpis } from './kpis';
+import { leaderboard } from './leaderboard';
+import { payments } from './payments';
+import { trend } from './trend';
 
 export const catalog = {
+  forecast,
   funnel,
-  kpis
+  kpis,
+  leaderboard,
+  payments,
+  trend
 } as const;
 
 export type CatalogName = keyof typeof catalog;
