@@ -136,6 +136,27 @@ describe('payments aging and upcoming dues', () => {
     ]);
   });
 
+  it('bucket edges: Y7 (due 02-10) is 30 days past due on 03-12, 31 on 03-13, 60/61 on 04-11/12, 90/91 on 05-11/12', async () => {
+    const edges: [string, number, string][] = [
+      ['2026-03-12', 30, '1_30'],
+      ['2026-03-13', 31, '31_60'],
+      ['2026-04-11', 60, '31_60'],
+      ['2026-04-12', 61, '61_90'],
+      ['2026-05-11', 90, '61_90'],
+      ['2026-05-12', 91, 'over_90']
+    ];
+    for (const [asOf, days, bucket] of edges) {
+      const list = await payments({ view: 'overdue', as_of: asOf });
+      expect(list.rows.find((x) => x.payment_id === 'Y7'), asOf).toMatchObject({ days_past_due: days, bucket });
+      const aging = await payments({ view: 'aging', as_of: asOf });
+      // Y7 is the only 50,000 item: its bucket holds it
+      expect((aging.rows.find((x) => x.bucket === bucket)!.amount as number) >= 50000, asOf).toBe(true);
+    }
+    // on 03-12, before D1/D8 were won: current Y9 30,000 (D5's, due 04-10); 1–30 Y7 50,000 + Y8 20,000 (2 days)
+    const mar12 = await payments({ view: 'aging', as_of: '2026-03-12' });
+    expect(mar12.rows.map((x) => x.amount)).toEqual([30000, 70000, 0, 0, 0]);
+  });
+
   it('aging grouped by team: every bucket for every group', async () => {
     const r = await payments({ view: 'aging', group_by: 'team' });
     expect(r.rows.filter((x) => x.group_key === 'T2').map((x) => x.amount)).toEqual([0, 0, 30000, 20000, 50000]);
