@@ -18,7 +18,8 @@
  * without a target), or `team_leaf` (each owner's own team). A row appears for every owner or
  * team with something in the period or a target for it. Ranking is `rank()` over the chosen
  * measure, highest first (ties share a rank; a null win rate or attainment ranks last).
- * `n` is the deals closed in the period (won + lost).
+ * `n` is the deals closed in the period (won + lost), of every row ranked (also those a
+ * `limit` leaves out).
  */
 import { z } from 'zod';
 import { defineModel } from './model';
@@ -128,10 +129,15 @@ export const leaderboard = defineModel({
             m.won_amount, m.won_count, m.lost_count, m.win_rate, m.win_rate_n, m.collected_amount, m.collected_n,
             m.new_customers, m.activities,
             m.target, m.attainment,
-            m.win_rate_n AS n
+            m.win_rate_n AS n, (sum(m.win_rate_n) OVER ())::INTEGER AS total_n
           FROM ranked m
         ) WHERE ${p.limit === undefined ? sql`TRUE` : sql`rank <= ${p.limit}`}
         ORDER BY rank, group_key NULLS LAST`
     };
+  },
+  finalize(rows) {
+    // n counts every ranked row's deals, also those cut by `limit`.
+    const n = Number((rows[0] as { total_n?: number } | undefined)?.total_n ?? 0);
+    return { rows: rows.map(({ total_n: _t, ...r }) => r) as z.input<typeof row>[], n };
   }
 });

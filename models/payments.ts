@@ -32,7 +32,7 @@ import { addDays, daysBetween, type Grain } from './common/period';
 import { bucketsRelation, bucketStart } from './common/grain';
 import { dimensionKey, dimensionLabel, inPeriod, teamGroupCtes } from './common/relations';
 import { leanDeals, leanPayments } from './common/lean-relations';
-import { sql, type Sql } from '../src/lib/server/db/sql';
+import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 
 const PAYMENT_DIMENSIONS = ['team', 'team_leaf', 'owner', 'region', 'industry', 'source', 'product', 'grade'] as const;
 export const PAYMENT_VIEWS = ['summary', 'aging', 'upcoming', 'overdue'] as const;
@@ -120,29 +120,31 @@ const overdueRow = z.strictObject({
 
 const row = z.union([summaryRow, agingRow, upcomingRow, overdueRow]);
 
-/** Outstanding on day D (a DATE literal) of the row aliased `r`. */
-function outstandingAt(day: string): Sql {
-  return sql`(r.amount - CASE WHEN r.paid_at IS NOT NULL AND r.paid_at <= ${day}::DATE THEN coalesce(r.paid_amount, r.amount) ELSE 0 END)`;
+/** Outstanding on day D (a DATE literal) of the row aliased `r` (or `alias`). */
+function outstandingAt(day: string, alias = 'r'): Sql {
+  const a = unsafeRaw(alias);
+  return sql`(${a}.amount - CASE WHEN ${a}.paid_at IS NOT NULL AND ${a}.paid_at <= ${day}::DATE THEN coalesce(${a}.paid_amount, ${a}.amount) ELSE 0 END)`;
+}
+
+/** Past due and not fully paid on day D. */
+function overdueAt(day: string, alias = 'r'): Sql {
+  return sql`(${unsafeRaw(alias)}.due_date < ${day}::DATE AND ${outstandingAt(day, alias)} > 0)`;
 }
 
 /**
  * Whether the row aliased `r` is a receivable on day D: a planned instalment (it has a due
- * date; a row without one is an unplanned receipt) not tied to a deal that closed after D. `r.late_closed_at` is the close time of the row's deal when it closed after the earliest
- * day asked about (see `withLateClose`), else null.
+ * date; a row without one is an unplanned receipt) not tied to a deal that closed after D.
+ * The deals closed after D are few (none for a report date of today), so the anti-join
+ * builds on them and costs one scan of close dates.
  */
 function receivableAt(day: string): Sql {
-  return sql`(r.due_date IS NOT NULL AND (r.late_closed_at IS NULL OR r.late_closed_at < ${addDays(day, 1)}::TIMESTAMP))`;
+  return sql`(r.due_date IS NOT NULL AND (r.opportunity_id IS NULL OR r.opportunity_id NOT IN (
+    SELECT opportunity_id FROM opportunities WHERE closed_at >= ${addDays(day, 1)}::TIMESTAMP)))`;
 }
 
-/**
- * Payment rows (a relation aliased `r` inside) with `late_closed_at`: the close time of their
- * deal when it closed on or after the day after `earliest` — a handful of rows for a report
- * date of today, so the join is cheap.
- */
-function withLateClose(pays: Sql, earliest: string): Sql {
-  return sql`SELECT r.*, late.closed_at AS late_closed_at FROM (${pays}) r
-    LEFT JOIN (SELECT opportunity_id, closed_at FROM opportunities WHERE closed_at >= ${addDays(earliest, 1)}::TIMESTAMP) late
-      ON late.opportunity_id = r.opportunity_id`;
+/** Payments (relation aliased `r` inside) with `recv_asof`/`recv_end`: receivable on the report date / the period end. */
+function withReceivable(pays: Sql, asOf: string, end: string): Sql {
+  return sql`SELECT r.*, ${receivableAt(asOf)} AS recv_asof, ${receivableAt(end)} AS recv_end FROM (${pays}) r`;
 }
 
 /** The last day receivables are measured on: the period's last day, or the report date if earlier. */
@@ -176,7 +178,7 @@ export const payments = defineModel({
     const label = g ? dimensionLabel(g, sql`x.group_key`, ctx) : sql`NULL::VARCHAR`;
     const asOf = ctx.asOf;
     const day = receivablesDay(ctx);
-    const pays = withLateClose(sql`SELECT r.*, ${key} AS group_key FROM ${leanPayments(p, [g])} r`, day < asOf ? day : asOf);
+    const pays = withReceivable(sql`SELECT r.*, ${key} AS group_key FROM ${leanPayments(p, [g])} r`, asOf, day);
     const teamCtes = g === 'team' ? teamGroupCtes(p) : [];
     const grouped = sql`${g ? sql`x.group_key NULLS LAST,` : sql``}`;
 
@@ -193,12 +195,12 @@ export const payments = defineModel({
               count(*) FILTER (WHERE ${inPeriod(sql`r.paid_at`, ctx.period)})::INTEGER AS collected_n,
               coalesce(sum(r.amount) FILTER (WHERE ${inPeriod(sql`r.due_date`, ctx.period)}), 0)::DOUBLE AS due,
               count(*) FILTER (WHERE ${inPeriod(sql`r.due_date`, ctx.period)})::INTEGER AS due_n,
-              coalesce(sum(${outstandingAt(asOf)}) FILTER (WHERE r.due_date < ${asOf}::DATE AND ${outstandingAt(asOf)} > 0 AND ${receivableAt(asOf)}), 0)::DOUBLE AS overdue,
-              count(*) FILTER (WHERE r.due_date < ${asOf}::DATE AND ${outstandingAt(asOf)} > 0 AND ${receivableAt(asOf)})::INTEGER AS overdue_n,
-              coalesce(sum(${outstandingAt(asOf)}) FILTER (WHERE ${outstandingAt(asOf)} > 0 AND ${receivableAt(asOf)}), 0)::DOUBLE AS outstanding,
-              coalesce(sum(${outstandingAt(day)}) FILTER (WHERE ${outstandingAt(day)} > 0 AND ${receivableAt(day)}), 0)::DOUBLE AS receivables,
+              coalesce(sum(${outstandingAt(asOf)}) FILTER (WHERE r.due_date < ${asOf}::DATE AND ${outstandingAt(asOf)} > 0 AND r.recv_asof), 0)::DOUBLE AS overdue,
+              count(*) FILTER (WHERE r.due_date < ${asOf}::DATE AND ${outstandingAt(asOf)} > 0 AND r.recv_asof)::INTEGER AS overdue_n,
+              coalesce(sum(${outstandingAt(asOf)}) FILTER (WHERE ${outstandingAt(asOf)} > 0 AND r.recv_asof), 0)::DOUBLE AS outstanding,
+              coalesce(sum(${outstandingAt(day)}) FILTER (WHERE ${outstandingAt(day)} > 0 AND r.recv_end), 0)::DOUBLE AS receivables,
               count(*) FILTER (WHERE ${inPeriod(sql`r.paid_at`, ctx.period)} OR ${inPeriod(sql`r.due_date`, ctx.period)}
-                                  OR (${outstandingAt(asOf)} > 0 AND ${receivableAt(asOf)}) OR (${outstandingAt(day)} > 0 AND ${receivableAt(day)}))::INTEGER AS n
+                                  OR (${outstandingAt(asOf)} > 0 AND r.recv_asof) OR (${outstandingAt(day)} > 0 AND r.recv_end))::INTEGER AS n
             FROM pays r GROUP BY 1`],
           ['x', sql`SELECT coalesce(w.group_key, a.group_key) AS group_key,
               coalesce(w.contracted, 0)::DOUBLE AS contracted, coalesce(w.contracted_n, 0)::INTEGER AS contracted_n,
@@ -235,7 +237,7 @@ export const payments = defineModel({
                    WHEN ${asOf}::DATE - r.due_date <= 60 THEN '31_60'
                    WHEN ${asOf}::DATE - r.due_date <= 90 THEN '61_90'
                    ELSE 'over_90' END AS bucket
-            FROM pays r WHERE ${outstandingAt(asOf)} > 0 AND ${receivableAt(asOf)}`],
+            FROM pays r WHERE ${outstandingAt(asOf)} > 0 AND r.recv_asof`],
           ['aging_buckets', buckets],
           ['groups', g ? sql`SELECT DISTINCT group_key FROM open_items` : sql`SELECT NULL::VARCHAR AS group_key`],
           ['x', sql`SELECT gr.group_key, b.bucket, b.ord, b.min_days, b.max_days,
@@ -260,7 +262,7 @@ export const payments = defineModel({
           ['dues', sql`SELECT r.group_key, r.customer_id, ${outstandingAt(asOf)}::DOUBLE AS outstanding,
               ${bucketStart(sql`r.due_date`, grain, ctx.fiscalYearStartMonth)} AS bucket
             FROM pays r
-            WHERE r.due_date >= ${from}::DATE AND r.due_date < ${ctx.period.to}::DATE AND ${outstandingAt(asOf)} > 0 AND ${receivableAt(asOf)}`],
+            WHERE r.due_date >= ${from}::DATE AND r.due_date < ${ctx.period.to}::DATE AND ${outstandingAt(asOf)} > 0 AND r.recv_asof`],
           ['buckets', bucketsRelation({ from, to: ctx.period.to > from ? ctx.period.to : from, preset: 'custom' }, grain, ctx)],
           ['groups', g ? sql`SELECT DISTINCT group_key FROM dues` : sql`SELECT NULL::VARCHAR AS group_key`],
           ['x', sql`SELECT gr.group_key, b.bucket, b.label, b.b_from, b.b_to,
@@ -277,25 +279,28 @@ export const payments = defineModel({
       };
     }
 
-    // view = overdue
+    // view = overdue: the overdue items (with their totals), the largest `limit` of them, then
+    // their names.
     return {
       ctes: [
         ['items', sql`SELECT r.payment_id, r.opportunity_id, r.customer_id, r.dim_owner AS owner_id, r.due_date,
             r.amount::DOUBLE AS amount, (r.amount - ${outstandingAt(asOf)})::DOUBLE AS paid, ${outstandingAt(asOf)}::DOUBLE AS outstanding,
             (${asOf}::DATE - r.due_date)::INTEGER AS days_past_due
-          FROM (${withLateClose(sql`SELECT * FROM ${leanPayments(p, ['owner'])} r`, asOf)}) r
-          WHERE r.due_date < ${asOf}::DATE AND ${outstandingAt(asOf)} > 0 AND ${receivableAt(asOf)}`]
+          FROM ${leanPayments(p, ['owner'], overdueAt(asOf, 'pm'))} r
+          WHERE ${receivableAt(asOf)}`],
+        ['totals', sql`SELECT count(*)::INTEGER AS total_n, coalesce(sum(outstanding), 0)::DOUBLE AS total_outstanding FROM items`],
+        ['top', sql`SELECT i.*, t.total_n, t.total_outstanding
+          FROM (SELECT * FROM items ORDER BY outstanding DESC, days_past_due DESC, payment_id LIMIT ${p.limit}) i CROSS JOIN totals t`]
       ],
       body: sql`SELECT i.payment_id, i.opportunity_id, o.name AS opportunity_name, i.customer_id, c.name AS customer_name,
           i.owner_id, u.name AS owner_name, strftime(i.due_date, '%Y-%m-%d') AS due_date, i.amount, i.paid, i.outstanding, i.days_past_due,
           CASE WHEN i.days_past_due <= 30 THEN '1_30' WHEN i.days_past_due <= 60 THEN '31_60' WHEN i.days_past_due <= 90 THEN '61_90' ELSE 'over_90' END AS bucket,
-          1 AS n, count(*) OVER ()::INTEGER AS total_n, sum(i.outstanding) OVER ()::DOUBLE AS total_outstanding
-        FROM items i
-        LEFT JOIN opportunities o ON o.opportunity_id = i.opportunity_id
-        LEFT JOIN customers c ON c.customer_id = i.customer_id
+          1 AS n, i.total_n, i.total_outstanding
+        FROM top i
+        LEFT JOIN (SELECT opportunity_id, name FROM opportunities WHERE opportunity_id IN (SELECT opportunity_id FROM top)) o ON o.opportunity_id = i.opportunity_id
+        LEFT JOIN (SELECT customer_id, name FROM customers WHERE customer_id IN (SELECT customer_id FROM top)) c ON c.customer_id = i.customer_id
         LEFT JOIN users u ON u.user_id = i.owner_id
-        ORDER BY i.outstanding DESC, i.days_past_due DESC, i.payment_id
-        LIMIT ${p.limit}`
+        ORDER BY i.outstanding DESC, i.days_past_due DESC, i.payment_id`
     };
   },
   finalize(rows, p) {

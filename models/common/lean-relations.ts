@@ -65,9 +65,11 @@ export function leanDeals(p: CommonParams, dims: readonly (Dimension | undefined
  * Payments with their deal's and customer's dimensions (as relations.ts `paymentsRelation`),
  * each join made only when a filter or dimension needs it. The owner is the deal's; a
  * payment without a deal (`opportunity_id` null) takes its customer's owner, looked up only
- * for those rows when no customer attribute is needed otherwise.
+ * for those rows when no customer attribute is needed otherwise. `pre`, a condition on the
+ * payment row `pm` alone, is applied before any join (DuckDB does not push an expression such
+ * as "outstanding > 0" below a join by itself).
  */
-export function leanPayments(p: CommonParams, dims: readonly (Dimension | undefined)[] = []): Sql {
+export function leanPayments(p: CommonParams, dims: readonly (Dimension | undefined)[] = [], pre?: Sql): Sql {
   const d = dims.filter((x): x is Dimension => !!x);
   const c = needsCustomer(p, d);
   const u = needsUser(p, d);
@@ -80,7 +82,7 @@ export function leanPayments(p: CommonParams, dims: readonly (Dimension | undefi
   return sql`(
     SELECT pm.*, ${ownerExpr} AS dim_owner, ${u ? sql`u.team_id` : NULL} AS dim_team_leaf, ${cc('region')} AS dim_region,
            ${cc('industry')} AS dim_industry, ${oc('source')} AS dim_source, ${oc('product')} AS dim_product, ${cc('grade')} AS dim_grade
-    FROM payments pm
+    FROM ${pre ? sql`(SELECT * FROM payments pm WHERE ${pre})` : sql`payments`} pm
     ${o ? sql`LEFT JOIN opportunities o ON o.opportunity_id = pm.opportunity_id` : sql``}
     ${c ? sql`LEFT JOIN customers c ON c.customer_id = coalesce(pm.customer_id, o.customer_id)` : sql``}
     ${owner && !c
