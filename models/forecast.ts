@@ -221,7 +221,8 @@ function forecastView(p: Params, ctx: ModelContext) {
         ${learned ? sql`LEFT JOIN stage_p sp ON sp.name = r.stage` : sql``}
         WHERE (r.status = 'won' AND ${inPeriod(sql`r.closed_at`, ctx.period)})
            OR (r.status = 'open' AND ${inPeriod(sql`r.expected_close_date`, ctx.period)})`],
-      ['agg', sql`SELECT group_key,
+      // Ungrouped, a plain aggregate: hash grouping on a constant key is much slower.
+      ['agg', sql`SELECT ${g ? sql`group_key` : sql`NULL::VARCHAR AS group_key`},
           coalesce(sum(amount) FILTER (WHERE status = 'won'), 0) AS closed_won,
           count(*) FILTER (WHERE status = 'won') AS closed_won_n,
           coalesce(sum(amount * p) FILTER (WHERE status = 'open'), 0) AS weighted_pipeline,
@@ -231,7 +232,7 @@ function forecastView(p: Params, ctx: ModelContext) {
           coalesce(sum(amount) FILTER (WHERE status = 'open' AND category = 'best_case'), 0) AS best_case_open,
           coalesce(sum(amount) FILTER (WHERE status = 'open' AND category = 'pipeline'), 0) AS pipeline_open,
           coalesce(sum(amount) FILTER (WHERE status = 'open' AND category NOT IN ('commit', 'best_case', 'pipeline')), 0) AS omitted
-        FROM fd GROUP BY group_key`],
+        FROM fd ${g ? sql`GROUP BY group_key` : sql``}`],
       ['tgt', targets],
       ['keys', g
         ? sql`SELECT group_key FROM agg UNION SELECT group_key FROM tgt`
