@@ -19,37 +19,33 @@ import type { CommonParams, Dimension } from './params';
 const has = (v: string[] | undefined): v is string[] => !!v && v.length > 0;
 
 /**
- * Deals with the filters applied and dimension columns added:
- * `dim_team_leaf`, `dim_owner`, `dim_region`, `dim_industry`, `dim_source`, `dim_product`,
- * `dim_grade`, `dim_stage`, plus every opportunities column.
+ * Deals (from the precomputed `deal_facts`, models/common/facts.ts) with the filters applied
+ * and dimension columns added: `dim_team_leaf`, `dim_owner`, `dim_region`, `dim_industry`,
+ * `dim_source`, `dim_product`, `dim_grade`, `dim_stage`, plus every `deal_facts` column
+ * (every opportunities column, `furthest_idx`, `entered`, `effective_amount`, …).
  */
 export function dealsRelation(p: CommonParams): Sql {
   return sql`(
-    SELECT o.*,
-           u.team_id AS dim_team_leaf, o.owner_id AS dim_owner, c.region AS dim_region,
-           c.industry AS dim_industry, o.source AS dim_source, o.product AS dim_product,
-           c.grade AS dim_grade, o.stage AS dim_stage
-    FROM opportunities o
-    LEFT JOIN customers c ON c.customer_id = o.customer_id
-    LEFT JOIN users u ON u.user_id = o.owner_id
-    WHERE ${filterWhere(p, { team: sql`u.team_id`, owner: sql`o.owner_id`, region: sql`c.region`, industry: sql`c.industry`, source: sql`o.source`, product: sql`o.product`, grade: sql`c.grade` })}
+    SELECT f.*,
+           f.owner_team AS dim_team_leaf, f.owner_id AS dim_owner, f.customer_region AS dim_region,
+           f.customer_industry AS dim_industry, f.source AS dim_source, f.product AS dim_product,
+           f.customer_grade AS dim_grade, f.stage AS dim_stage
+    FROM deal_facts f
+    WHERE ${filterWhere(p, { team: sql`f.owner_team`, owner: sql`f.owner_id`, region: sql`f.customer_region`, industry: sql`f.customer_industry`, source: sql`f.source`, product: sql`f.product`, grade: sql`f.customer_grade` })}
   )`;
 }
 
 /**
- * Payments with their deal's and customer's dimensions. A payment without a deal takes its
- * customer's owner as owner.
+ * Payments (from the precomputed `payment_facts`) with the filters applied and dimension
+ * columns added; a payment's owner is its deal's owner, or its customer's when it has no deal.
  */
 export function paymentsRelation(p: CommonParams): Sql {
   return sql`(
-    SELECT pm.*,
-           coalesce(o.owner_id, c.owner_id) AS dim_owner, u.team_id AS dim_team_leaf, c.region AS dim_region,
-           c.industry AS dim_industry, o.source AS dim_source, o.product AS dim_product, c.grade AS dim_grade
-    FROM payments pm
-    LEFT JOIN opportunities o ON o.opportunity_id = pm.opportunity_id
-    LEFT JOIN customers c ON c.customer_id = coalesce(pm.customer_id, o.customer_id)
-    LEFT JOIN users u ON u.user_id = coalesce(o.owner_id, c.owner_id)
-    WHERE ${filterWhere(p, { team: sql`u.team_id`, owner: sql`coalesce(o.owner_id, c.owner_id)`, region: sql`c.region`, industry: sql`c.industry`, source: sql`o.source`, product: sql`o.product`, grade: sql`c.grade` })}
+    SELECT pf.*,
+           pf.owner_id AS dim_owner, pf.owner_team AS dim_team_leaf, pf.customer_region AS dim_region,
+           pf.customer_industry AS dim_industry, pf.source AS dim_source, pf.product AS dim_product, pf.customer_grade AS dim_grade
+    FROM payment_facts pf
+    WHERE ${filterWhere(p, { team: sql`pf.owner_team`, owner: sql`pf.owner_id`, region: sql`pf.customer_region`, industry: sql`pf.customer_industry`, source: sql`pf.source`, product: sql`pf.product`, grade: sql`pf.customer_grade` })}
   )`;
 }
 

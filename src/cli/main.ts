@@ -8,8 +8,9 @@ import { demo } from './commands/demo';
 import { metric } from './commands/metric';
 import { serve } from './commands/serve';
 import { snapshot } from './commands/snapshot';
+import { token } from './commands/token';
 
-const COMMANDS: Command[] = [demo, serve, metric, build, snapshot];
+const COMMANDS: Command[] = [demo, serve, metric, token, build, snapshot];
 
 /** Commands added by later parts (connectors, tokens) register here. */
 export function registerCommand(c: Command) {
