@@ -41,8 +41,7 @@ import { defineModel, type ModelContext } from './model';
 import { grainParam, groupByParam, paramsSchema, type Dimension } from './common/params';
 import { addDays, type Grain } from './common/period';
 import { bucketsRelation } from './common/grain';
-import { dimensionKey, dimensionLabel, inPeriod, teamGroupCtes } from './common/relations';
-import { leanDeals } from './common/lean-relations';
+import { dealsRelation, dimensionKey, dimensionLabel, inPeriod, teamGroupCtes } from './common/relations';
 import { targetRows } from './common/targets';
 import { and, join, sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 
@@ -161,19 +160,15 @@ const row = z.union([forecastRow, stageRow, accuracyRow]);
 function learnedCtes(times: Sql, minDeals: number): [string, Sql][] {
   return [
     ['learn_times', times],
-    ['learn_closed', sql`SELECT o.opportunity_id, o.status, o.closed_at FROM opportunities o
-      WHERE o.status IN ('won', 'lost')
-        AND o.closed_at >= (SELECT min(ws) FROM learn_times) AND o.closed_at < (SELECT max(we) FROM learn_times)`],
-    // A won deal reached every stage; a lost one the furthest open stage in its history.
-    ['learn_lost_reach', sql`SELECT v.opportunity_id, max(s.idx) AS furthest
-      FROM opportunity_versions v JOIN stages s ON s.name = v.stage AND s.kind = 'open'
-      WHERE v.opportunity_id IN (SELECT opportunity_id FROM learn_closed WHERE status = 'lost')
-      GROUP BY v.opportunity_id`],
-    ['learn_agg', sql`SELECT t.tid, CASE WHEN c.status = 'won' THEN 1000000 ELSE coalesce(l.furthest, 0) END AS furthest,
+    // A won deal reached every stage; a lost one the furthest stage in its history
+    // (deal_facts.furthest_idx, the funnel's "reached").
+    ['learn_closed', sql`SELECT d.status, d.closed_at, CASE WHEN d.status = 'won' THEN 1000000 ELSE d.furthest_idx END AS furthest
+      FROM deal_facts d
+      WHERE d.status IN ('won', 'lost')
+        AND d.closed_at >= (SELECT min(ws) FROM learn_times) AND d.closed_at < (SELECT max(we) FROM learn_times)`],
+    ['learn_agg', sql`SELECT t.tid, c.furthest,
         count(*) FILTER (WHERE c.status = 'won') AS won, count(*) FILTER (WHERE c.status = 'lost') AS lost
-      FROM learn_times t
-      JOIN learn_closed c ON c.closed_at >= t.ws AND c.closed_at < t.we
-      LEFT JOIN learn_lost_reach l ON l.opportunity_id = c.opportunity_id
+      FROM learn_times t JOIN learn_closed c ON c.closed_at >= t.ws AND c.closed_at < t.we
       GROUP BY ALL`],
     ['learn_counts', sql`SELECT t.tid, s.name, s.idx, s.probability AS configured,
         coalesce(sum(a.won) FILTER (WHERE a.furthest >= s.idx), 0)::INTEGER AS won,
@@ -209,15 +204,14 @@ function forecastView(p: Params, ctx: ModelContext) {
     p.target !== undefined
       ? sql`SELECT NULL::VARCHAR AS group_key, ${p.target}::DOUBLE AS target`
       : sql`SELECT group_key, sum(amount)::DOUBLE AS target FROM (${targetRows(p, g, 'won_amount', ctx.period)}) GROUP BY 1`;
-  const prob = learned ? sql`coalesce(r.probability, sp.learned, s.probability)` : sql`coalesce(r.probability, s.probability)`;
+  const prob = learned ? sql`coalesce(r.probability, sp.learned, r.win_probability)` : sql`r.win_probability`;
   return {
     ctes: [
       ...(g === 'team' ? teamGroupCtes(p) : []),
       ...(learned ? learnedCtes(currentWindow(p, ctx), p.min_deals) : []),
       ['fd', sql`SELECT ${key} AS group_key, r.status, r.amount::DOUBLE AS amount, ${prob} AS p,
-          coalesce(r.forecast_category, s.forecast_category) AS category
-        FROM ${leanDeals(p, [g])} r
-        LEFT JOIN stages s ON s.name = r.stage
+          r.effective_forecast_category AS category
+        FROM ${dealsRelation(p)} r
         ${learned ? sql`LEFT JOIN stage_p sp ON sp.name = r.stage` : sql``}
         WHERE (r.status = 'won' AND ${inPeriod(sql`r.closed_at`, ctx.period)})
            OR (r.status = 'open' AND ${inPeriod(sql`r.expected_close_date`, ctx.period)})`],
@@ -269,7 +263,7 @@ function stagesView(p: Params, ctx: ModelContext) {
     ctes: [
       ...learnedCtes(currentWindow(p, ctx), p.min_deals),
       ['open_by_stage', sql`SELECT r.stage, count(*)::INTEGER AS open_n, coalesce(sum(r.amount), 0)::DOUBLE AS open_amount
-        FROM ${leanDeals(p)} r WHERE r.status = 'open' AND ${inPeriod(sql`r.expected_close_date`, ctx.period)} GROUP BY 1`]
+        FROM ${dealsRelation(p)} r WHERE r.status = 'open' AND ${inPeriod(sql`r.expected_close_date`, ctx.period)} GROUP BY 1`]
     ] as [string, Sql][],
     body: sql`SELECT sp.name AS stage, sp.idx::INTEGER AS stage_index, sp.configured, sp.won, sp.lost, sp.win_rate,
         sp.prior_weight, sp.learned, coalesce(o.open_n, 0)::INTEGER AS open_n, coalesce(o.open_amount, 0)::DOUBLE AS open_amount,
@@ -294,7 +288,7 @@ function accuracyView(p: Params, ctx: ModelContext) {
   const methods = (p.method ?? FORECAST_METHODS) as Method[];
   const key = g ? dimensionKey(g, ctx) : sql`NULL::VARCHAR`;
   const label = g ? dimensionLabel(g, sql`x.group_key`, ctx) : sql`NULL::VARCHAR`;
-  const deals = sql`SELECT r.*, ${key} AS group_key FROM ${leanDeals(p, [g])} r`;
+  const deals = sql`SELECT r.*, ${key} AS group_key FROM ${dealsRelation(p)} r`;
   // Whole buckets overlapping the period that ended by the report date; the forecast moment
   // is frozen_at_day days into each.
   const times = sql`SELECT bucket AS tid, bucket, bucket_end, label, (bucket + to_days(${p.frozen_at_day}::INTEGER))::TIMESTAMP AS t
@@ -437,12 +431,8 @@ export const forecast = defineModel({
       '预计成交日期在本期的在途商机，加上本期已赢单。预测=已赢单+Σ金额×赢率（赢率取商机自设值，否则取阶段赢率：配置值或按近12个月已结商机学习的值，样本少于30单时向配置值收缩）。预测类别逐级累加：承诺=已赢单+承诺商机，最佳=承诺+最佳商机，管道=最佳+管道商机；排除的商机不计入。目标达成=已赢单/目标，缺口=目标−已赢单，覆盖率=在途金额/缺口（已达成时为空）。预测准确度=max(0, 1−|实际−预测|/实际)，偏差=(预测−实际)/实际，多期WAPE=Σ|预测−实际|/Σ实际。',
     en: 'Open deals expected to close in the period, plus deals already won in it. Forecast = won + Σ amount × probability (the deal’s own, else its stage’s: configured, or learned from the last 12 months of closed deals, shrunk toward the configured value below 30 deals). Categories roll up: commit = won + commit deals, best case = commit + best-case deals, pipeline = best case + pipeline deals; omitted deals are left out. Attainment = won / target, gap = target − won, coverage = open pipeline / gap (none once the target is met). Accuracy = max(0, 1 − |A − F| / A), bias = (F − A) / A, WAPE = Σ|F − A| / ΣA.'
   },
-  dateField: (p) =>
-    p.view === 'accuracy'
-      ? 'opportunities.closed_at (actual); the forecast as of each period’s start'
-      : p.view === 'stages'
-        ? 'opportunities.closed_at (learning window); opportunities.expected_close_date (open deals)'
-        : 'opportunities.expected_close_date (open deals), opportunities.closed_at (won deals)',
+  // Won deals count by opportunities.closed_at; the learning window and accuracy's actuals too.
+  dateField: (p) => (p.view === 'forecast' ? 'opportunities.expected_close_date' : 'opportunities.closed_at'),
   defaultPeriod: 'this_quarter',
   params,
   row,
@@ -477,6 +467,10 @@ export const forecast = defineModel({
       return { rows: typed, n: first.reduce((s, r) => s + r.n, 0), summary: { basis: p.basis, wape, periods } };
     }
     const typed = rows as z.input<typeof forecastRow>[];
-    return { rows: typed, n: typed.reduce((s, r) => s + r.n, 0), summary: { probabilities: p.probabilities } };
+    return {
+      rows: typed,
+      n: typed.reduce((s, r) => s + r.n, 0),
+      summary: { probabilities: p.probabilities, date_fields: { closed_won: 'opportunities.closed_at', open_deals: 'opportunities.expected_close_date', target: 'targets.period_start' } }
+    };
   }
 });

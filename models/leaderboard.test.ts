@@ -54,9 +54,11 @@ describe('leaderboard per owner, this quarter (metrics.md, Leaderboards)', () =>
       [3, 'U5', 0]
     ]);
     expect(by(r.rows, 'U1')).toMatchObject({ group_label: '张伟', team_id: 'T11', team_label: '上海组' });
-    expect(r.date_field).toContain('opportunities.closed_at');
-    expect(r.date_field).toContain('payments.paid_at');
-    expect(r.date_field).toContain('activities.occurred_at');
+    // the ranking measure's date; every column's in the summary
+    expect(r.date_field).toBe('opportunities.closed_at');
+    expect(r.summary?.date_fields).toMatchObject({ collected_amount: 'payments.paid_at', activities: 'activities.occurred_at', won_amount: 'opportunities.closed_at' });
+    expect((await board({ rank_by: 'collected_amount' })).date_field).toBe('payments.paid_at');
+    expect((await board({ rank_by: 'activities' })).date_field).toBe('activities.occurred_at');
     expect(r.definition.en).toMatch(/win rate = won \/ \(won \+ lost\)/);
   });
 

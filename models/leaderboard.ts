@@ -24,8 +24,8 @@
 import { z } from 'zod';
 import { defineModel } from './model';
 import { groupByParam, paramsSchema, type Dimension } from './common/params';
-import { dimensionKey, dimensionLabel, inPeriod, teamGroupCtes } from './common/relations';
-import { leanActivities, leanDeals, leanPayments } from './common/lean-relations';
+import { dealsRelation, dimensionKey, dimensionLabel, inPeriod, paymentsRelation, teamGroupCtes } from './common/relations';
+import { activitiesRelation } from './common/activities';
 import { targetRows } from './common/targets';
 import { ident, sql } from '../src/lib/server/db/sql';
 
@@ -59,6 +59,16 @@ const row = z.strictObject({
   n: z.number().int().nonnegative()
 });
 
+/** The date each column is filtered on. */
+const DATE_FIELDS = {
+  won_amount: 'opportunities.closed_at',
+  win_rate: 'opportunities.closed_at',
+  new_customers: 'opportunities.closed_at',
+  collected_amount: 'payments.paid_at',
+  activities: 'activities.occurred_at',
+  target: 'targets.period_start'
+};
+
 export const leaderboard = defineModel({
   name: 'leaderboard',
   title: { 'zh-CN': '业绩排行', en: 'Leaderboard' },
@@ -67,7 +77,8 @@ export const leaderboard = defineModel({
       '按负责人或团队（团队含其下所有团队）排名。赢单金额按成交日期；回款按实际回款日期、记在商机负责人名下；新客户为首次赢单落在本期的客户；赢单率=赢单数/(赢单数+输单数)，附样本数；跟进次数按跟进时间；目标为本人或本团队落在本期内的目标，达成率=赢单金额/目标。',
     en: 'Ranked per owner or per team (a team includes every team below it). Won amount by close date; collected by payment date, credited to the deal owner; new customers: first win in the period; win rate = won / (won + lost), with its n; activities by date; target: the owner’s or team’s own target inside the period, attainment = won / target.'
   },
-  dateField: () => 'opportunities.closed_at; payments.paid_at (collected_amount); activities.occurred_at (activities)',
+  // The ranking measure's date; every column's is in the summary's date_fields.
+  dateField: (p) => (p.rank_by === 'collected_amount' ? 'payments.paid_at' : p.rank_by === 'activities' ? 'activities.occurred_at' : 'opportunities.closed_at'),
   defaultPeriod: 'this_quarter',
   params,
   row,
@@ -75,7 +86,7 @@ export const leaderboard = defineModel({
     const g = p.group_by as Dimension;
     const key = dimensionKey(g, ctx);
     const period = ctx.period;
-    const deals = leanDeals(p, [g]);
+    const deals = dealsRelation(p);
     const label = dimensionLabel(g, sql`m.group_key`, ctx);
     const isTeam = g === 'team';
     // Sort key: highest first, a null (no win rate, no target) last, then by group key.
@@ -89,7 +100,7 @@ export const leaderboard = defineModel({
             count(*) FILTER (WHERE r.status = 'lost')::INTEGER AS lost_count
           FROM ${deals} r WHERE r.status IN ('won', 'lost') AND ${inPeriod(sql`r.closed_at`, period)} GROUP BY 1`],
         ['collected', sql`SELECT ${key} AS group_key, sum(coalesce(r.paid_amount, r.amount))::DOUBLE AS collected_amount, count(*)::INTEGER AS collected_n
-          FROM ${leanPayments(p, [g])} r WHERE ${inPeriod(sql`r.paid_at`, period)} GROUP BY 1`],
+          FROM ${paymentsRelation(p)} r WHERE ${inPeriod(sql`r.paid_at`, period)} GROUP BY 1`],
         // First wins: customers whose earliest won deal (among the deals in view) closed in
         // the period, credited to the group of that deal.
         ['won_upto', sql`SELECT r.customer_id, r.closed_at, ${key} AS group_key FROM ${deals} r
@@ -100,7 +111,7 @@ export const leaderboard = defineModel({
           GROUP BY w.customer_id`],
         ['new_cust', sql`SELECT group_key, count(*)::INTEGER AS new_customers FROM firsts GROUP BY 1`],
         ['acts', sql`SELECT ${key} AS group_key, count(*)::INTEGER AS activities
-          FROM ${leanActivities(p, [g])} r WHERE ${inPeriod(sql`r.occurred_at`, period)} GROUP BY 1`],
+          FROM ${activitiesRelation(p, [g])} r WHERE ${inPeriod(sql`r.occurred_at`, period)} GROUP BY 1`],
         ['tgt', sql`SELECT group_key, sum(amount)::DOUBLE AS target FROM (${targetRows(p, g, 'won_amount', period)}) GROUP BY 1`],
         ['keys', sql`SELECT group_key FROM closed UNION SELECT group_key FROM collected UNION SELECT group_key FROM new_cust
             UNION SELECT group_key FROM acts UNION SELECT group_key FROM tgt`],
@@ -138,6 +149,6 @@ export const leaderboard = defineModel({
   finalize(rows) {
     // n counts every ranked row's deals, also those cut by `limit`.
     const n = Number((rows[0] as { total_n?: number } | undefined)?.total_n ?? 0);
-    return { rows: rows.map(({ total_n: _t, ...r }) => r) as z.input<typeof row>[], n };
+    return { rows: rows.map(({ total_n: _t, ...r }) => r) as z.input<typeof row>[], n, summary: { date_fields: DATE_FIELDS } };
   }
 });

@@ -74,7 +74,8 @@ describe('payments summary (metrics.md, Payments and receivables)', () => {
     const r = await payments({ period: 'last_quarter' });
     expect(r.rows[0]).toMatchObject({ contracted: 80000, collected: 50000, due: 120000, receivables: 100000, receivables_at: '2026-03-31' });
     expect(r.rows[0].dso).toBeCloseTo((100000 / 80000) * 90, 10);
-    expect(r.date_field).toContain('payments.paid_at');
+    expect(r.date_field).toBe('payments.paid_at');
+    expect(r.summary?.date_fields).toMatchObject({ contracted: 'opportunities.closed_at', collected: 'payments.paid_at', due: 'payments.due_date' });
   });
 
   it('group_by owner: payments credited to the deal owner; the groups add up to the whole', async () => {

@@ -30,8 +30,7 @@ import { defineModel, type ModelContext } from './model';
 import { grainParam, groupByParam, paramsSchema, type Dimension } from './common/params';
 import { addDays, daysBetween, type Grain } from './common/period';
 import { bucketsRelation, bucketStart } from './common/grain';
-import { dimensionKey, dimensionLabel, inPeriod, teamGroupCtes } from './common/relations';
-import { leanDeals, leanPayments } from './common/lean-relations';
+import { dealsRelation, dimensionKey, dimensionLabel, inPeriod, paymentsRelation, teamGroupCtes } from './common/relations';
 import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 
 const PAYMENT_DIMENSIONS = ['team', 'team_leaf', 'owner', 'region', 'industry', 'source', 'product', 'grade'] as const;
@@ -153,11 +152,21 @@ function receivablesDay(ctx: ModelContext): string {
   return last < ctx.asOf ? last : ctx.asOf;
 }
 
-const DATE_FIELDS: Record<(typeof PAYMENT_VIEWS)[number], string> = {
-  summary: 'opportunities.closed_at (contracted); payments.paid_at (collected); payments.due_date (due; overdue as of the report date)',
-  aging: 'payments.due_date, as of the report date',
-  upcoming: 'payments.due_date, from the report date to the period end',
-  overdue: 'payments.due_date, as of the report date'
+/** The view's main date; the summary's columns each say theirs in `summary.date_fields`. */
+const DATE_FIELD: Record<(typeof PAYMENT_VIEWS)[number], string> = {
+  summary: 'payments.paid_at',
+  aging: 'payments.due_date',
+  upcoming: 'payments.due_date',
+  overdue: 'payments.due_date'
+};
+
+const SUMMARY_DATE_FIELDS = {
+  contracted: 'opportunities.closed_at',
+  collected: 'payments.paid_at',
+  due: 'payments.due_date',
+  overdue: 'payments.due_date (as of the report date)',
+  outstanding: 'payments.due_date (as of the report date)',
+  receivables: 'payments.due_date (as of receivables_at)'
 };
 
 export const payments = defineModel({
@@ -168,7 +177,7 @@ export const payments = defineModel({
       '合同额=本期赢单金额（按成交日期）；回款额=实际回款日期在本期的回款；回款率=回款额/本期计划应收（按计划回款日期），补收往期欠款时可高于100%。逾期=截至报告日已过计划回款日仍未收回的金额，账龄按逾期天数分为未到期、1–30、31–60、61–90、90天以上；应收账款周转天数(DSO)=期末应收余额/本期合同额×本期天数。待回款按周或按月列出报告日起至期末到期的未收金额。',
     en: 'Contracted = won in the period (close date); collected = payments received in the period; collection rate = collected / amount due in the period (above 100% when arrears are collected). Overdue: unpaid amounts past their due date as of the report date, aged current, 1–30, 31–60, 61–90, >90 days. DSO = receivables at the period end / contracted × days in the period. Upcoming: unpaid amounts falling due from the report date to the period end, by week or month.'
   },
-  dateField: (p) => DATE_FIELDS[p.view],
+  dateField: (p) => DATE_FIELD[p.view],
   defaultPeriod: 'this_quarter',
   params,
   row,
@@ -178,7 +187,7 @@ export const payments = defineModel({
     const label = g ? dimensionLabel(g, sql`x.group_key`, ctx) : sql`NULL::VARCHAR`;
     const asOf = ctx.asOf;
     const day = receivablesDay(ctx);
-    const pays = withReceivable(sql`SELECT r.*, ${key} AS group_key FROM ${leanPayments(p, [g])} r`, asOf, day);
+    const pays = withReceivable(sql`SELECT r.*, ${key} AS group_key FROM ${paymentsRelation(p)} r`, asOf, day);
     const teamCtes = g === 'team' ? teamGroupCtes(p) : [];
     const grouped = sql`${g ? sql`x.group_key NULLS LAST,` : sql``}`;
 
@@ -190,7 +199,7 @@ export const payments = defineModel({
           ...teamCtes,
           ['pays', pays],
           ['won', sql`SELECT ${key} AS group_key, sum(r.amount)::DOUBLE AS contracted, count(*)::INTEGER AS contracted_n
-            FROM ${leanDeals(p, [g])} r WHERE r.status = 'won' AND ${inPeriod(sql`r.closed_at`, ctx.period)} ${groupBy1}`],
+            FROM ${dealsRelation(p)} r WHERE r.status = 'won' AND ${inPeriod(sql`r.closed_at`, ctx.period)} ${groupBy1}`],
           // Ungrouped, a plain aggregate (no GROUP BY): DuckDB's hash grouping on a constant key
           // costs 3× more over 440k payments.
           ['pay_agg', sql`SELECT ${g ? sql`r.group_key` : sql`NULL::VARCHAR AS group_key`},
@@ -289,8 +298,8 @@ export const payments = defineModel({
         ['items', sql`SELECT r.payment_id, r.opportunity_id, r.customer_id, r.dim_owner AS owner_id, r.due_date,
             r.amount::DOUBLE AS amount, (r.amount - ${outstandingAt(asOf)})::DOUBLE AS paid, ${outstandingAt(asOf)}::DOUBLE AS outstanding,
             (${asOf}::DATE - r.due_date)::INTEGER AS days_past_due
-          FROM ${leanPayments(p, ['owner'], overdueAt(asOf, 'pm'))} r
-          WHERE ${receivableAt(asOf)}`],
+          FROM ${paymentsRelation(p)} r
+          WHERE ${overdueAt(asOf)} AND ${receivableAt(asOf)}`],
         ['totals', sql`SELECT count(*)::INTEGER AS total_n, coalesce(sum(outstanding), 0)::DOUBLE AS total_outstanding FROM items`],
         ['top', sql`SELECT i.*, t.total_n, t.total_outstanding
           FROM (SELECT * FROM items ORDER BY outstanding DESC, days_past_due DESC, payment_id LIMIT ${p.limit}) i CROSS JOIN totals t`]
@@ -313,6 +322,7 @@ export const payments = defineModel({
       return { rows: out, n: total.total_n ?? 0, summary: { overdue: total.total_outstanding ?? 0, overdue_n: total.total_n ?? 0, listed: out.length } };
     }
     const typed = rows as { n: number }[];
-    return { rows: typed as never, n: typed.reduce((s, r) => s + r.n, 0) };
+    const summary = p.view === 'summary' ? { date_fields: SUMMARY_DATE_FIELDS } : { as_of_field: 'payments.due_date' };
+    return { rows: typed as never, n: typed.reduce((s, r) => s + r.n, 0), summary };
   }
 });

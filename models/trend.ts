@@ -24,8 +24,7 @@ import { z } from 'zod';
 import { defineModel, type ModelContext } from './model';
 import { grainParam, groupByParam, paramsSchema, type CommonParams, type Dimension } from './common/params';
 import { bucketStart, bucketsRelation } from './common/grain';
-import { dimensionKey, dimensionLabel, inPeriod, teamGroupCtes } from './common/relations';
-import { leanDeals, leanPayments } from './common/lean-relations';
+import { dealsRelation, dimensionKey, dimensionLabel, inPeriod, paymentsRelation, teamGroupCtes } from './common/relations';
 import { targetRows, type TargetMetric } from './common/targets';
 import { sql, type Sql } from '../src/lib/server/db/sql';
 import type { Grain, Period } from './common/period';
@@ -62,7 +61,7 @@ const DATE_FIELD: Record<Measure, string> = {
   new_customers: 'opportunities.closed_at',
   new_opportunities: 'opportunities.created_at',
   win_rate: 'opportunities.closed_at',
-  weighted_forecast: 'opportunities.closed_at, opportunities.expected_close_date'
+  weighted_forecast: 'opportunities.expected_close_date'
 };
 
 const TARGET_METRIC: Partial<Record<Measure, TargetMetric>> = {
@@ -90,26 +89,26 @@ function events(measure: Measure, p: CommonParams & { group_by?: Dimension }, ct
   switch (measure) {
     case 'won_amount':
       return sql`SELECT ${key()} AS group_key, r.closed_at AS d, r.amount::DOUBLE AS num, 0 AS den, 1 AS n
-        FROM ${leanDeals(p, [g])} r WHERE r.status = 'won' AND ${inPeriod(sql`r.closed_at`, period)}`;
+        FROM ${dealsRelation(p)} r WHERE r.status = 'won' AND ${inPeriod(sql`r.closed_at`, period)}`;
     case 'collected_amount':
       return sql`SELECT ${key()} AS group_key, r.paid_at AS d, coalesce(r.paid_amount, r.amount)::DOUBLE AS num, 0 AS den, 1 AS n
-        FROM ${leanPayments(p, [g])} r WHERE ${inPeriod(sql`r.paid_at`, period)}`;
+        FROM ${paymentsRelation(p)} r WHERE ${inPeriod(sql`r.paid_at`, period)}`;
     case 'new_opportunities':
       return sql`SELECT ${key()} AS group_key, r.created_at AS d, 1.0 AS num, 0 AS den, 1 AS n
-        FROM ${leanDeals(p, [g])} r WHERE ${inPeriod(sql`r.created_at`, period)}`;
+        FROM ${dealsRelation(p)} r WHERE ${inPeriod(sql`r.created_at`, period)}`;
     case 'win_rate':
       return sql`SELECT ${key()} AS group_key, r.closed_at AS d, CASE WHEN r.status = 'won' THEN 1.0 ELSE 0.0 END AS num, 1 AS den, 1 AS n
-        FROM ${leanDeals(p, [g])} r WHERE r.status IN ('won', 'lost') AND ${inPeriod(sql`r.closed_at`, period)}`;
+        FROM ${dealsRelation(p)} r WHERE r.status IN ('won', 'lost') AND ${inPeriod(sql`r.closed_at`, period)}`;
     case 'weighted_forecast':
       return sql`SELECT ${key()} AS group_key, CASE WHEN r.status = 'won' THEN r.closed_at ELSE r.expected_close_date END AS d,
-          CASE WHEN r.status = 'won' THEN r.amount ELSE r.amount * coalesce(r.probability, s.probability) END::DOUBLE AS num, 0 AS den, 1 AS n
-        FROM ${leanDeals(p, [g])} r LEFT JOIN stages s ON s.name = r.stage
+          CASE WHEN r.status = 'won' THEN r.amount ELSE r.amount * r.win_probability END::DOUBLE AS num, 0 AS den, 1 AS n
+        FROM ${dealsRelation(p)} r
         WHERE (r.status = 'won' AND ${inPeriod(sql`r.closed_at`, period)})
            OR (r.status = 'open' AND ${inPeriod(sql`r.expected_close_date`, period)})`;
     case 'new_customers': {
       // The first won deal of each customer, when it closed in the period: customers with a
       // win in the period and none before it.
-      const deals = leanDeals(p, [g]);
+      const deals = dealsRelation(p);
       return sql`SELECT arg_min(group_key, r.closed_at) AS group_key, min(r.closed_at) AS d, 1.0 AS num, 0 AS den, 1 AS n
         FROM (SELECT r.*, ${key()} AS group_key FROM ${deals} r
               WHERE r.status = 'won' AND r.customer_id IS NOT NULL AND ${inPeriod(sql`r.closed_at`, period)}) r

@@ -28,8 +28,8 @@ describe('cockpit metric (trend, leaderboard, payments, forecast)', () => {
   it('each prints its rows with n, the zh-CN/en definition and the date it filtered on', () => {
     for (const [name, field] of [
       ['trend', 'opportunities.closed_at'],
-      ['leaderboard', 'payments.paid_at'],
-      ['payments', 'payments.due_date'],
+      ['leaderboard', 'opportunities.closed_at'],
+      ['payments', 'payments.paid_at'],
       ['forecast', 'opportunities.expected_close_date']
     ]) {
       const out = json([name, '--param', `as_of=${AS_OF}`]);

@@ -65,7 +65,8 @@ export async function freezeForecasts(
         sql`DELETE FROM forecast_snapshots WHERE as_of = ${asOf}::DATE AND period_from = ${configured.period.from}::DATE AND period_to = ${configured.period.to}::DATE`
       );
       if (rows.length > 0) await tx.run(sql`INSERT INTO forecast_snapshots VALUES ${join(rows)}`);
-    });
+      // Derived from the CRM data, not CRM data: leave data_version (and the facts) alone.
+    }, { derived: true });
     out.push({
       preset,
       from: configured.period.from,
