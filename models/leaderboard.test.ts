@@ -89,12 +89,12 @@ describe('leaderboard per owner, this quarter (metrics.md, Leaderboards)', () =>
     ]);
   });
 
-  it('activities in the period by the person who did them: U1 A1 A2 A3; U3 A5 (A6 was in March); U4 A7 with no deal', async () => {
+  it('activities in the period by the person who did them: U1 A1 A2 A3; U3 A5 and A9 on U1’s deal (A6 was in March); U4 A7 with no deal', async () => {
     const r = await board();
     expect(r.rows.map((x) => [x.group_key, x.activities])).toEqual([
       ['U1', 3],
       ['U2', 1],
-      ['U3', 1],
+      ['U3', 2],
       ['U4', 1],
       ['U5', 1]
     ]);
@@ -152,7 +152,7 @@ describe('leaderboard per team (a team includes every team below it)', () => {
     expect(by(r.rows, 'T1')).toMatchObject({ won_amount: 125000, won_count: 2, lost_count: 1, win_rate_n: 3, collected_amount: 69000, new_customers: 2, activities: 6, target: 300000, team_id: null });
     expect(by(r.rows, 'T1').win_rate).toBeCloseTo(2 / 3, 12);
     expect(by(r.rows, 'T1').attainment).toBeCloseTo(125000 / 300000, 12);
-    expect(by(r.rows, 'T2')).toMatchObject({ won_amount: 0, win_rate: null, activities: 1, target: 200000, attainment: 0 });
+    expect(by(r.rows, 'T2')).toMatchObject({ won_amount: 0, win_rate: null, activities: 2, target: 200000, attainment: 0 });
   });
 
   it('team=T1, group_by team: its children T11 and T12, and T1’s own member U5 as a group without a target', async () => {
@@ -184,10 +184,10 @@ describe('leaderboard per team (a team includes every team below it)', () => {
 
   it('filters apply to every measure: region 上海 keeps C1/C3 deals, payments and activities', async () => {
     const r = await board({ region: '上海' });
-    // U1: D1 won, D2 lost (C1); Y1 + Y5; A1 A2 A3 (C1). U2: D8 (C3); Y10 (C3); A4 (C3). U3: C2 is 北京 → nothing but a target
+    // U1: D1 won, D2 lost (C1); Y1 + Y5; A1 A2 A3 (C1). U2: D8 (C3); Y10 (C3); A4 (C3). U3: C2 is 北京; only A9 (on C1's D1) and a target
     expect(by(r.rows, 'U1')).toMatchObject({ won_amount: 100000, lost_count: 1, collected_amount: 64000, activities: 3 });
     expect(by(r.rows, 'U2')).toMatchObject({ won_amount: 25000, collected_amount: 5000, activities: 1 });
-    expect(by(r.rows, 'U3')).toMatchObject({ won_amount: 0, activities: 0, target: 100000 });
+    expect(by(r.rows, 'U3')).toMatchObject({ won_amount: 0, activities: 1, target: 100000 });
     const product = await board({ product: 'C' });
     // product C: D9 (open, U5) and D13 (2025): nothing closed this quarter; A8 is on D9
     expect(product.rows.filter((x) => x.activities > 0).map((x) => x.group_key)).toEqual(['U5']);
@@ -195,9 +195,15 @@ describe('leaderboard per team (a team includes every team below it)', () => {
 });
 
 describe('leaderboard under a viewer scope', () => {
-  it('a T1 manager sees T1’s people only', async () => {
+  it('a T1 manager sees T1’s people only — not U3, though U3’s A9 on U1’s deal is visible to them', async () => {
     const r = await board({}, { team_ids: ['T1'], owner_ids: [] });
     expect(r.rows.map((x) => x.group_key)).toEqual(['U1', 'U2', 'U4', 'U5']);
+    const teams = await board({ group_by: 'team' }, { team_ids: ['T1'], owner_ids: [] });
+    expect(teams.rows.map((x) => [x.group_key, x.activities])).toEqual([
+      ['T11', 4],
+      ['T1', 1],
+      ['T12', 1]
+    ]);
     expect(by(r.rows, 'U1')).toMatchObject({ won_amount: 100000, collected_amount: 64000, target: 150000 });
   });
 

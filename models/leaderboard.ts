@@ -9,7 +9,8 @@
  *   period, credited to the owner of that deal.
  * - win_rate = won / (won + lost) by count among deals closed in the period, with
  *   `win_rate_n` = won + lost; null when none closed.
- * - activities: follow-ups done in the period (`activities.occurred_at`) by the person.
+ * - activities: follow-ups done in the period (`activities.occurred_at`) by the person (only
+ *   people the viewer may see are counted).
  * - target: the owner's or team's own target rows inside the period (common/targets.ts);
  *   attainment = won_amount / target, null without a target.
  *
@@ -111,7 +112,9 @@ export const leaderboard = defineModel({
           GROUP BY w.customer_id`],
         ['new_cust', sql`SELECT group_key, count(*)::INTEGER AS new_customers FROM firsts GROUP BY 1`],
         ['acts', sql`SELECT ${key} AS group_key, count(*)::INTEGER AS activities
-          FROM ${activitiesRelation(p, [g])} r WHERE ${inPeriod(sql`r.occurred_at`, period)} GROUP BY 1`],
+          FROM ${activitiesRelation(p, [g])} r
+          -- by the people the viewer may see (a visible deal's activity by someone else is theirs, not on this board)
+          WHERE ${inPeriod(sql`r.occurred_at`, period)} AND r.owner_id IN (SELECT user_id FROM users) GROUP BY 1`],
         ['tgt', sql`SELECT group_key, sum(amount)::DOUBLE AS target FROM (${targetRows(p, g, 'won_amount', period)}) GROUP BY 1`],
         ['keys', sql`SELECT group_key FROM closed UNION SELECT group_key FROM collected UNION SELECT group_key FROM new_cust
             UNION SELECT group_key FROM acts UNION SELECT group_key FROM tgt`],

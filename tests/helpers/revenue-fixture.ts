@@ -41,7 +41,8 @@
  *   Y11 C3 D8  10,000 due 05-25 unpaid                Y12 C5 D16 50,000 due 2025-12-25 paid 2025-12-20
  *
  * Activities: A1 U1 D1 04-05, A2 U1 D1 04-20, A3 U1 D7 05-12, A4 U2 D4 05-06, A5 U3 D3 04-16,
- *   A6 U3 D5 03-01, A7 U4 C4 (no deal) 05-10, A8 U5 D9 05-02.
+ *   A6 U3 D5 03-01, A7 U4 C4 (no deal) 05-10, A8 U5 D9 05-02, A9 U3 on U1's D1 04-25 (a
+ *   colleague's help: visible to T1's manager through the deal, but U3 is not T1's).
  *
  * Targets (won_amount unless said): T0 Q2 500,000; T0 Q1 400,000; T1 Q2 300,000; T2 Q2 200,000;
  *   T11 Q2 250,000; T12 Q2 80,000; U1 Q2 150,000; U2 Q2 60,000; U3 Q2 100,000; U4 Q2 50,000;
@@ -183,7 +184,8 @@ export function revenueFixtureStatements(): string[] {
        ('A5', 'C2', 'D3', 'U3', 'visit', '2026-04-16 15:00', '方案演示'),
        ('A6', 'C2', 'D5', 'U3', 'call', '2026-03-01 10:00', '回款提醒'),
        ('A7', 'C4', NULL, 'U4', 'call', '2026-05-10 16:00', '客户回访'),
-       ('A8', 'C4', 'D9', 'U5', 'meeting', '2026-05-02 10:00', '需求会议')`,
+       ('A8', 'C4', 'D9', 'U5', 'meeting', '2026-05-02 10:00', '需求会议'),
+       ('A9', 'C1', 'D1', 'U3', 'visit', '2026-04-25 14:00', '协助技术交流')`,
     `INSERT INTO targets VALUES
        ('t1', NULL, 'T0', 'won_amount', '2026-04-01', '2026-07-01', 500000),
        ('t2', NULL, 'T0', 'won_amount', '2026-01-01', '2026-04-01', 400000),
