@@ -157,19 +157,28 @@ const row = z.union([forecastRow, stageRow, accuracyRow]);
  * learned)`: the learned probability of each open stage for each learning window in `times`
  * (`SELECT tid, ws, we`: deals closed in [ws, we)). Reads every deal in view, unfiltered.
  */
-function learnedCtes(times: Sql, minDeals: number): [string, Sql][] {
+function learnedCtes(times: Sql, minDeals: number, single?: { ws: Sql; we: Sql }): [string, Sql][] {
   return [
     ['learn_times', times],
     // A won deal reached every stage; a lost one the furthest stage in its history
     // (deal_facts.furthest_idx, the funnel's "reached").
+    // One window (the report date's): constant bounds, pushed into the scan. Several (a
+    // backtest): a range join of the windows with the deals closed in any of them.
     ['learn_closed', sql`SELECT d.status, d.closed_at, CASE WHEN d.status = 'won' THEN 1000000 ELSE d.furthest_idx END AS furthest
       FROM deal_facts d
-      WHERE d.status IN ('won', 'lost')
-        AND d.closed_at >= (SELECT min(ws) FROM learn_times) AND d.closed_at < (SELECT max(we) FROM learn_times)`],
-    ['learn_agg', sql`SELECT t.tid, c.furthest,
-        count(*) FILTER (WHERE c.status = 'won') AS won, count(*) FILTER (WHERE c.status = 'lost') AS lost
-      FROM learn_times t JOIN learn_closed c ON c.closed_at >= t.ws AND c.closed_at < t.we
-      GROUP BY ALL`],
+      WHERE d.status IN ('won', 'lost') AND ${
+        single
+          ? sql`d.closed_at >= ${single.ws} AND d.closed_at < ${single.we}`
+          : sql`d.closed_at >= (SELECT min(ws) FROM learn_times) AND d.closed_at < (SELECT max(we) FROM learn_times)`
+      }`],
+    ['learn_agg', single
+      ? sql`SELECT 0 AS tid, c.furthest,
+          count(*) FILTER (WHERE c.status = 'won') AS won, count(*) FILTER (WHERE c.status = 'lost') AS lost
+        FROM learn_closed c GROUP BY c.furthest`
+      : sql`SELECT t.tid, c.furthest,
+          count(*) FILTER (WHERE c.status = 'won') AS won, count(*) FILTER (WHERE c.status = 'lost') AS lost
+        FROM learn_times t JOIN learn_closed c ON c.closed_at >= t.ws AND c.closed_at < t.we
+        GROUP BY ALL`],
     ['learn_counts', sql`SELECT t.tid, s.name, s.idx, s.probability AS configured,
         coalesce(sum(a.won) FILTER (WHERE a.furthest >= s.idx), 0)::INTEGER AS won,
         coalesce(sum(a.lost) FILTER (WHERE a.furthest >= s.idx), 0)::INTEGER AS lost
@@ -187,9 +196,16 @@ function learnedCtes(times: Sql, minDeals: number): [string, Sql][] {
 }
 
 /** The learning window ending on the report date (deals closed through the end of that day). */
-function currentWindow(p: Params, ctx: ModelContext): Sql {
-  const we = addDays(ctx.asOf, 1);
-  return sql`SELECT 0 AS tid, ${we}::TIMESTAMP - to_months(${p.window_months}::INTEGER) AS ws, ${we}::TIMESTAMP AS we`;
+function currentWindow(p: Params, ctx: ModelContext): { times: Sql; bounds: { ws: Sql; we: Sql } } {
+  const end = addDays(ctx.asOf, 1);
+  const bounds = { ws: sql`(${end}::TIMESTAMP - to_months(${p.window_months}::INTEGER))`, we: sql`${end}::TIMESTAMP` };
+  return { times: sql`SELECT 0 AS tid, ${bounds.ws} AS ws, ${bounds.we} AS we`, bounds };
+}
+
+/** The learned-probability CTEs for the report date's window. */
+function currentLearned(p: Params, ctx: ModelContext): [string, Sql][] {
+  const w = currentWindow(p, ctx);
+  return learnedCtes(w.times, p.min_deals, w.bounds);
 }
 
 /** The date a forecast deal falls on: its close date when won, else its expected close date. */
@@ -208,7 +224,7 @@ function forecastView(p: Params, ctx: ModelContext) {
   return {
     ctes: [
       ...(g === 'team' ? teamGroupCtes(p) : []),
-      ...(learned ? learnedCtes(currentWindow(p, ctx), p.min_deals) : []),
+      ...(learned ? currentLearned(p, ctx) : []),
       ['fd', sql`SELECT ${key} AS group_key, r.status, r.amount::DOUBLE AS amount, ${prob} AS p,
           r.effective_forecast_category AS category
         FROM ${dealsRelation(p)} r
@@ -261,7 +277,7 @@ function forecastView(p: Params, ctx: ModelContext) {
 function stagesView(p: Params, ctx: ModelContext) {
   return {
     ctes: [
-      ...learnedCtes(currentWindow(p, ctx), p.min_deals),
+      ...currentLearned(p, ctx),
       ['open_by_stage', sql`SELECT r.stage, count(*)::INTEGER AS open_n, coalesce(sum(r.amount), 0)::DOUBLE AS open_amount
         FROM ${dealsRelation(p)} r WHERE r.status = 'open' AND ${inPeriod(sql`r.expected_close_date`, ctx.period)} GROUP BY 1`]
     ] as [string, Sql][],
