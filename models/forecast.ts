@@ -311,10 +311,17 @@ function accuracyView(p: Params, ctx: ModelContext) {
     FROM ${bucketsRelation(ctx.period, grain, ctx)}
     WHERE bucket_end <= ${ctx.asOf}::DATE AND bucket + to_days(${p.frozen_at_day}::INTEGER) < bucket_end`;
 
-  const common: [string, Sql][] = [
+  // Constant bounds on the forecast moments, so the history scan can skip what no moment
+  // needs: moments lie in buckets overlapping the period (a bucket starts at most one grain
+  // before it) and before the report date; the expected close dates in those buckets.
+  const grainDays = { day: 0, week: 6, month: 31, quarter: 92, year: 366 }[grain];
+  const firstMoment = addDays(ctx.period.from, -grainDays);
+  const lastMoment = addDays(ctx.period.to < ctx.asOf ? ctx.period.to : ctx.asOf, 1);
+  const common: [string, Sql, { materialized?: boolean }?][] = [
     ...(g === 'team' ? teamGroupCtes(p) : []),
     ['acc_times', times],
-    ['acc_deals', deals],
+    // Read three times; rescanning the facts beats materializing a million wide rows.
+    ['acc_deals', deals, { materialized: false }],
     ['actual', sql`SELECT t.tid, d.group_key, sum(d.amount)::DOUBLE AS actual, count(*)::INTEGER AS actual_n
       FROM acc_times t JOIN acc_deals d ON d.status = 'won' AND d.closed_at >= t.bucket AND d.closed_at < t.bucket_end
       GROUP BY ALL`]
@@ -329,17 +336,26 @@ function accuracyView(p: Params, ctx: ModelContext) {
         ...learnedCtes(sql`SELECT tid, t - to_months(${p.window_months}::INTEGER) AS ws, t AS we FROM acc_times`, p.min_deals),
         // Each deal's version at the forecast moment, when it was open and expected to close
         // in the bucket; a version without an amount or date takes the deal's current one.
-        ['at_t', sql`SELECT t.tid, d.group_key, coalesce(v.amount, d.amount)::DOUBLE AS amount,
+        // The versions valid at each forecast moment, in an open stage, whose own expected
+        // close date (when they have one) falls in the period — filtered before the join
+        // with the deals, which would otherwise see millions of versions.
+        ['v_at', sql`SELECT t.tid, t.bucket, t.bucket_end, v.opportunity_id, v.stage, v.amount, v.expected_close_date, v.probability, v.forecast_category
+          FROM acc_times t
+          JOIN opportunity_versions v ON v.valid_from <= t.t AND (v.valid_to IS NULL OR v.valid_to > t.t)
+          WHERE v.valid_from < ${lastMoment}::TIMESTAMP AND (v.valid_to IS NULL OR v.valid_to > ${firstMoment}::TIMESTAMP)
+            AND (v.expected_close_date IS NULL OR (v.expected_close_date >= ${firstMoment}::DATE AND v.expected_close_date < ${addDays(ctx.period.to, grainDays)}::DATE))
+            AND v.stage IN (SELECT name FROM stages WHERE kind = 'open')
+            AND (v.expected_close_date IS NULL OR (v.expected_close_date >= t.bucket AND v.expected_close_date < t.bucket_end))`],
+        ['at_t', sql`SELECT v.tid, d.group_key, coalesce(v.amount, d.amount)::DOUBLE AS amount,
             coalesce(v.probability, s.probability) AS p_configured,
             coalesce(v.probability, sp.learned, s.probability) AS p_learned,
             coalesce(v.forecast_category, s.forecast_category) AS category
-          FROM acc_times t
-          JOIN opportunity_versions v ON v.valid_from <= t.t AND (v.valid_to IS NULL OR v.valid_to > t.t)
+          FROM v_at v
           JOIN acc_deals d ON d.opportunity_id = v.opportunity_id
-          JOIN stages s ON s.name = v.stage AND s.kind = 'open'
-          LEFT JOIN stage_p sp ON sp.tid = t.tid AND sp.name = v.stage
-          WHERE coalesce(v.expected_close_date, d.expected_close_date) >= t.bucket
-            AND coalesce(v.expected_close_date, d.expected_close_date) < t.bucket_end`],
+          JOIN stages s ON s.name = v.stage
+          LEFT JOIN stage_p sp ON sp.tid = v.tid AND sp.name = v.stage
+          WHERE coalesce(v.expected_close_date, d.expected_close_date) >= v.bucket
+            AND coalesce(v.expected_close_date, d.expected_close_date) < v.bucket_end`],
         ['won_before', sql`SELECT t.tid, d.group_key, sum(d.amount)::DOUBLE AS won, count(*)::INTEGER AS won_n
           FROM acc_times t JOIN acc_deals d ON d.status = 'won' AND d.closed_at >= t.bucket AND d.closed_at < t.t
           GROUP BY ALL`],
