@@ -261,6 +261,11 @@ describe('forecast accuracy, backtest from history (view=accuracy)', () => {
     expect(r.rows[0]).toMatchObject({ frozen_at: '2026-02-15', forecast: 80000 + 22500 + 7000 + 3000, actual: 80000 });
   });
 
+  it('a period ending inside a quarter still evaluates the whole quarter (D11 expected 02-28 is in its forecast)', async () => {
+    const r = await forecast({ view: 'accuracy', from: '2026-01-01', to: '2026-02-15', method: 'weighted_configured' });
+    expect(r.rows.map((x) => [x.label, x.from, x.to, x.forecast, x.actual])).toEqual([['2026-Q1', '2026-01-01', '2026-04-01', 31500, 80000]]);
+  });
+
   it('grouped by owner, each owner against their own actual', async () => {
     const r = await forecast({ view: 'accuracy', from: '2026-01-01', to: '2026-04-01', group_by: 'owner', method: 'weighted_configured' });
     // U1: D12 22,500 forecast, nothing won → accuracy null; U3: D11 9,000 vs D5 80,000
