@@ -261,6 +261,18 @@ describe('forecast accuracy, backtest from history (view=accuracy)', () => {
     expect(r.rows[0]).toMatchObject({ frozen_at: '2026-02-15', forecast: 80000 + 22500 + 7000 + 3000, actual: 80000 });
   });
 
+  it('period=all evaluates every quarter since the first deal that has ended', async () => {
+    // 2025-Q3 from 07-01: D13 方案报价 150,000 (expected 08-31) × 0.5 + D14 初步接洽 20,000 (09-30) × 0.1; actual D13
+    const r = await forecast({ view: 'accuracy', period: 'all', method: 'weighted_configured' });
+    expect(r.rows.map((x) => [x.label, x.forecast, x.actual])).toEqual([
+      ['2025-Q2', 0, 0],
+      ['2025-Q3', 77000, 150000],
+      ['2025-Q4', 25000, 50000],
+      ['2026-Q1', 31500, 80000]
+    ]);
+    expect(r.rows[0].accuracy).toBeNull();
+  });
+
   it('a period ending inside a quarter still evaluates the whole quarter (D11 expected 02-28 is in its forecast)', async () => {
     const r = await forecast({ view: 'accuracy', from: '2026-01-01', to: '2026-02-15', method: 'weighted_configured' });
     expect(r.rows.map((x) => [x.label, x.from, x.to, x.forecast, x.actual])).toEqual([['2026-Q1', '2026-01-01', '2026-04-01', 31500, 80000]]);

@@ -305,10 +305,10 @@ function accuracyView(p: Params, ctx: ModelContext) {
   const key = g ? dimensionKey(g, ctx) : sql`NULL::VARCHAR`;
   const label = g ? dimensionLabel(g, sql`x.group_key`, ctx) : sql`NULL::VARCHAR`;
   const deals = sql`SELECT r.*, ${key} AS group_key FROM ${dealsRelation(p)} r`;
-  // Whole buckets overlapping the period that ended by the report date; the forecast moment
-  // is frozen_at_day days into each.
+  // Whole buckets overlapping the period (for `all`: from the first deal on) that ended by the
+  // report date; the forecast moment is frozen_at_day days into each.
   const times = sql`SELECT bucket AS tid, bucket, bucket_end, label, (bucket + to_days(${p.frozen_at_day}::INTEGER))::TIMESTAMP AS t
-    FROM ${bucketsRelation(ctx.period, grain, ctx)}
+    FROM ${bucketsRelation(ctx.period, grain, ctx, sql`SELECT min(created_at) AS lo, max(greatest(created_at, closed_at)) AS hi FROM deal_facts`)}
     WHERE bucket_end <= ${ctx.asOf}::DATE AND bucket + to_days(${p.frozen_at_day}::INTEGER) < bucket_end`;
 
   // Constant bounds on the forecast moments, so the history scan can skip what no moment
