@@ -5,18 +5,26 @@
  */
 import { deal } from './deal';
 import { deals } from './deals';
+import { forecast } from './forecast';
 import { funnel } from './funnel';
 import { kpis } from './kpis';
+import { leaderboard } from './leaderboard';
 import { options } from './options';
 import { paymentList } from './payment-list';
+import { payments } from './payments';
+import { trend } from './trend';
 
 export const catalog = {
   deal,
   deals,
+  forecast,
   funnel,
   kpis,
+  leaderboard,
   options,
-  payment_list: paymentList
+  payment_list: paymentList,
+  payments,
+  trend
 } as const;
 
 export type CatalogName = keyof typeof catalog;
