@@ -44,7 +44,7 @@ describe('/cockpit', () => {
       const errors = watchErrors(page);
       await page.goto(`${base}/cockpit?lang=${locale}&as_of=${AS_OF}`, { waitUntil: 'networkidle' });
       const kpis = await (await fetch(`${base}/api/models/kpis?period=this_quarter&as_of=${AS_OF}`)).json();
-      const shown = await page.locator('[data-testid^=kpi-value-]').evaluateAll((els) => els.map((e) => [e.getAttribute('data-testid')!.slice(10), e.getAttribute('data-value')]));
+      const shown = await page.locator('[data-testid^=kpi-value-]').evaluateAll((els) => els.map((e) => [e.getAttribute('data-testid')!.slice(10), e.getAttribute('data-value') ?? '']));
       expect(shown.map((s) => s[0])).toEqual(['won_amount', 'weighted_forecast', 'win_rate', 'collected_amount', 'new_customers']);
       for (const [measure, raw] of shown) {
         const row = kpis.rows.find((r: { measure: string }) => r.measure === measure);

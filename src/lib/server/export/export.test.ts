@@ -113,8 +113,8 @@ describe('XLSX export', () => {
     expect(ws.rowCount).toBe(2);
   });
 
-  it('streams 200,000 rows in bounded memory (no shared strings; the zip paced by the producer)', async () => {
-    const N = 200_000;
+  it('streams 300,000 rows in bounded memory (no shared strings; the zip paced by the producer)', async () => {
+    const N = 300_000;
     const s = await source(`SELECT i AS id, 'OPP-' || i || ' 上海' || md5(i::VARCHAR) AS name, (i % 1000)::DOUBLE AS amount FROM range(${N}) t(i) ORDER BY i`);
     const m0 = process.memoryUsage();
     let peakHeap = 0;
@@ -125,8 +125,9 @@ describe('XLSX export', () => {
       // What the writer holds: buffers in use less what this test keeps of the file.
       peakBuffers = Math.max(peakBuffers, m.arrayBuffers - m0.arrayBuffers - kept);
     });
-    // The sheet's XML is ~20 MB: buffered whole it would show here; paced, a few MB at most.
-    expect(peakBuffers).toBeLessThan(12_000_000);
+    // The sheet's XML is ~60 MB and, unpaced, most of it piles up here (measured: 60 MB);
+    // paced, the writer holds its 1 MB backlogs plus garbage not yet collected (~15 MB).
+    expect(peakBuffers).toBeLessThan(30_000_000);
     expect(peakHeap).toBeLessThan(120_000_000);
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.load(buf as unknown as ArrayBuffer);
@@ -134,5 +135,5 @@ describe('XLSX export', () => {
     expect(ws.rowCount).toBe(N + 1);
     expect(ws.getRow(N + 1).getCell(1).value).toBe(N - 1);
     expect(String(ws.getRow(N + 1).getCell(2).value)).toMatch(new RegExp(`^OPP-${N - 1} 上海[0-9a-f]{32}$`));
-  }, 90_000);
+  }, 120_000);
 });
