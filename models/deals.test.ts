@@ -117,3 +117,21 @@ describe('deals: the rows behind a number', () => {
     expect((await deals({}, null)).n).toBe(0);
   });
 });
+
+describe('deals export (streamed, no paging)', () => {
+  it('streams every matching row in the page order, under the same scope', async () => {
+    if (!cfg.ok) throw new Error('config');
+    const { openExport } = await import('../src/lib/server/models/run');
+    const read = async (params: Record<string, unknown>, scope: Scope | null) => {
+      const src = await openExport(db, cfg.config, 'deals', { as_of: FIXTURE_AS_OF, ...params }, scope);
+      const rows: unknown[][] = [];
+      for await (const chunk of src.chunks) rows.push(...chunk);
+      return { columns: src.columns.map((c) => c.name), ids: rows.map((r) => r[0]) };
+    };
+    const all = await read({ limit: 2, offset: 2 }, { all: true });
+    expect(all.columns).toEqual(Object.keys((await deals({ limit: 1 })).rows[0]));
+    expect(all.ids).toEqual(['O3', 'O1', 'O5', 'O7', 'O4', 'O6', 'O8', 'O2']); // paging ignored, same order as the pages
+    expect((await read({}, { team_ids: [], owner_ids: ['U3'] })).ids).toEqual(['O3', 'O5']);
+    expect((await read({}, null)).ids).toEqual([]);
+  });
+});
