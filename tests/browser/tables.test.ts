@@ -131,3 +131,34 @@ describe('the deals table', () => {
     await page.close();
   });
 });
+
+describe('the filter bar', () => {
+  it('applies a period, a custom range, a team and a multi-select filter to every tile, in the URL', async () => {
+    const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    const errors = watchErrors(page);
+    await page.goto(`${base}/boards/pipeline?lang=en&as_of=${AS_OF}`, { waitUntil: 'networkidle' });
+    await page.locator('select[data-filter=period]').selectOption('last_quarter');
+    await settle(page, (u) => u.searchParams.get('period') === 'last_quarter');
+    await page.locator('select[data-filter=team]').selectOption('R2');
+    await settle(page, (u) => u.searchParams.get('team') === 'R2');
+    await page.locator('[data-filter=industry] summary').click();
+    await page.locator('[data-filter=industry] label', { hasText: '制造业' }).locator('input').check();
+    await settle(page, (u) => u.searchParams.getAll('industry').join() === '制造业');
+    // Every tile now answers for R2, 制造业, last quarter: the KPI card is the API's.
+    const k = await (await fetch(`${base}/api/models/kpis?period=last_quarter&as_of=${AS_OF}&team=R2&industry=${encodeURIComponent('制造业')}`)).json();
+    const newOpps = k.rows.find((r: { measure: string }) => r.measure === 'new_opportunities').value;
+    expect(Number(await page.getByTestId('kpi-value-new_opportunities').getAttribute('data-value'))).toBe(newOpps);
+    const funnel = await (await fetch(`${base}/api/models/funnel?period=last_quarter&as_of=${AS_OF}&team=R2&industry=${encodeURIComponent('制造业')}`)).json();
+    expect(Number(await page.locator('[data-testid=funnel] [data-stage]').first().getAttribute('data-reached'))).toBe(funnel.rows[0].reached);
+    // A custom range: the until date is inclusive on screen, exclusive in the URL.
+    await page.locator('select[data-filter=period]').selectOption('custom');
+    await page.locator('input[data-filter=from]').fill('2026-02-01');
+    await page.locator('input[data-filter=until]').fill('2026-03-31');
+    await page.locator('input[data-filter=until]').dispatchEvent('change');
+    await settle(page, (u) => u.searchParams.get('from') === '2026-02-01' && u.searchParams.get('to') === '2026-04-01' && !u.searchParams.has('period'));
+    await page.getByTestId('reset-filters').click();
+    await settle(page, (u) => !u.searchParams.has('team') && !u.searchParams.has('industry'));
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
