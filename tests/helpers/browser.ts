@@ -30,7 +30,9 @@ export function watchErrors(page: Page): string[] {
   return errors;
 }
 
+/** A screenshot kept in test-results/screenshots; 4K ones as JPEG (a 4K PNG takes seconds to encode). */
 export async function screenshot(page: Page, name: string) {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+  const big = (page.viewportSize()?.width ?? 0) > 2560;
+  await page.screenshot(big ? { path: join(SCREENSHOTS, `${name}.jpg`), type: 'jpeg', quality: 80 } : { path: join(SCREENSHOTS, `${name}.png`) });
 }
