@@ -5,10 +5,12 @@
  */
 import { funnel } from './funnel';
 import { kpis } from './kpis';
+import { winLoss } from './win-loss';
 
 export const catalog = {
   funnel,
-  kpis
+  kpis,
+  win_loss: winLoss
 } as const;
 
 export type CatalogName = keyof typeof catalog;
