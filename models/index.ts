@@ -3,6 +3,7 @@
  * `cockpit metric` command and the boards all look models up here; adding a model to this
  * list is all it takes to serve it.
  */
+import { cycleTime } from './cycle-time';
 import { funnel } from './funnel';
 import { kpis } from './kpis';
 import { winLoss } from './win-loss';
@@ -10,7 +11,8 @@ import { winLoss } from './win-loss';
 export const catalog = {
   funnel,
   kpis,
-  win_loss: winLoss
+  win_loss: winLoss,
+  cycle_time: cycleTime
 } as const;
 
 export type CatalogName = keyof typeof catalog;
