@@ -6,13 +6,15 @@
 import { cycleTime } from './cycle-time';
 import { funnel } from './funnel';
 import { kpis } from './kpis';
+import { ltv } from './ltv';
 import { winLoss } from './win-loss';
 
 export const catalog = {
   funnel,
   kpis,
   win_loss: winLoss,
-  cycle_time: cycleTime
+  cycle_time: cycleTime,
+  ltv
 } as const;
 
 export type CatalogName = keyof typeof catalog;
