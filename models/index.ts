@@ -3,6 +3,7 @@
  * `cockpit metric` command and the boards all look models up here; adding a model to this
  * list is all it takes to serve it.
  */
+import { customerProfile } from './customer-profile';
 import { cycleTime } from './cycle-time';
 import { funnel } from './funnel';
 import { kpis } from './kpis';
@@ -14,7 +15,8 @@ export const catalog = {
   kpis,
   win_loss: winLoss,
   cycle_time: cycleTime,
-  ltv
+  ltv,
+  customer_profile: customerProfile
 } as const;
 
 export type CatalogName = keyof typeof catalog;
