@@ -30,7 +30,7 @@ describe('cycle_time summary on the history fixture (won deals closed in 2026)',
   });
 
   it('fractional days: a deal closed at noon is half a day longer', async () => {
-    const db2 = await (await import('../tests/helpers/fixture-history')).historyFixtureDb([
+    const db2 = await historyFixtureDb([
       `UPDATE opportunities SET closed_at = '2026-02-04 12:00:00' WHERE opportunity_id = 'W3'`
     ]);
     try {
@@ -158,6 +158,18 @@ describe('cycle_time stalled deals (as of 2026-06-15, stalled after 15 days)', (
   it('the global stalled_after_days: 13 days adds O3 (14 idle), not O5 (3)', async () => {
     const rows = (await stalledRows({}, { all: true }, { stalled_after_days: 13 })).rows as StalledRow[];
     expect(rows.map((x) => [x.opportunity_id, x.stalled_after_days])).toEqual([['O1', 13], ['O2', 13], ['O4', 13], ['O3', 13]]);
+  });
+
+  it("another rep's follow-up on the customer does not touch the deal: O3 (U3) stays 14 days idle after U1 calls C5", async () => {
+    const db2 = await historyFixtureDb([
+      `INSERT INTO activities (activity_id, customer_id, opportunity_id, owner_id, type, occurred_at) VALUES ('A6', 'C5', NULL, 'U1', 'call', '2026-06-14')`
+    ]);
+    try {
+      const r = await runOnFixture(db2, 'cycle_time', { view: 'stalled' }, { all: true }, { stalled_after_days: 13 });
+      expect((r.rows as StalledRow[]).find((x) => x.opportunity_id === 'O3')?.idle_days).toBe(14);
+    } finally {
+      await db2.close();
+    }
   });
 
   it('limit keeps the longest idle, the summary still counts all', async () => {

@@ -18,8 +18,10 @@
  * `view=stalled`: open deals with no stage change and no activity for more than the stage's
  * `stalled_after_days` (else the global `stalled_after_days`), as of the report date.
  * idle_days = whole days from the last touch (the latest of: the last stage change, the last
- * activity on the deal, the last activity on its customer not tied to any deal) to the report
- * date; a deal with neither counts from its creation. Sorted by idle days, longest first, at
+ * activity on the deal, the last activity of the deal's owner on its customer not tied to any
+ * deal) to the report date; a deal with neither counts from its creation. (Another rep's
+ * follow-up on the customer does not count: a rep could not see it, and a deal must not look
+ * stalled to its owner and active to the manager.) Sorted by idle days, longest first, at
  * most `limit` rows; the summary has the totals and per-stage counts over all stalled deals.
  */
 import { z } from 'zod';
@@ -250,10 +252,10 @@ function stalled(p: CycleParams, ctx: ModelContext): ModelQuery {
       ],
       [
         'customer_activity',
-        sql`SELECT a.customer_id, max(a.occurred_at) AS at FROM activities a
+        sql`SELECT a.customer_id, a.owner_id, max(a.occurred_at) AS at FROM activities a
             WHERE a.opportunity_id IS NULL AND a.occurred_at < ${end}::TIMESTAMP
               AND a.customer_id IN (SELECT customer_id FROM open_deals)
-            GROUP BY a.customer_id`
+            GROUP BY a.customer_id, a.owner_id`
       ],
       [
         'idle',
@@ -264,7 +266,7 @@ function stalled(p: CycleParams, ctx: ModelContext): ModelQuery {
             LEFT JOIN stages s ON s.name = d.stage
             LEFT JOIN last_change lc ON lc.opportunity_id = d.opportunity_id
             LEFT JOIN deal_activity da ON da.opportunity_id = d.opportunity_id
-            LEFT JOIN customer_activity ca ON ca.customer_id = d.customer_id`
+            LEFT JOIN customer_activity ca ON ca.customer_id = d.customer_id AND ca.owner_id = d.owner_id`
       ],
       ['stalled_deals', unsafeRaw(`SELECT * FROM idle WHERE idle_days > stalled_after_days`)],
       [
