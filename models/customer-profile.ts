@@ -110,7 +110,8 @@ export const customerProfile = defineModel({
       '按行业、地区、客户来源、客户级别统计客户数与本期赢单金额（按赢单日期）。价值×潜力矩阵：价值=历史LTV（累计回款），潜力=在途商机金额；各自以大于0的客户的中位数为界（≥中位数为高），分为重点维护（高/高）、重点培育（低价值/高潜力）、标准服务（高价值/低潜力）、待激活（低/低）。',
     en: 'Customers and won amount in the period (by close date) by industry, region, source and grade. Value × potential grid: value = historical LTV (payments received), potential = open pipeline amount; each split at its median among customers where it is positive (≥ median is high): Maintain (high/high), Develop (low value/high potential), Standard service (high value/low potential), Activate (low/low).'
   },
-  dateField: (p) => (p.view === 'profile' ? 'opportunities.closed_at (won amount)' : 'as_of (report date): lifetime value and open pipeline'),
+  // The grid is not filtered by the period: lifetime value (payments up to the report date) and today's pipeline.
+  dateField: (p) => (p.view === 'profile' ? 'opportunities.closed_at' : 'payments.paid_at'),
   defaultPeriod: 'this_year',
   params,
   row,

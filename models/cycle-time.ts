@@ -120,11 +120,8 @@ export const cycleTime = defineModel({
     en: 'Cycle of deals won in the period = close date − creation date in days: mean, median (the headline), p75, p90; rows closed before they were created are left out and counted. Time in stage: days spent in a stage by deals that left it in the period (latest stint and cumulative when a deal re-entered it). Stalled: open deals with no stage change and no activity for longer than the configured days.'
   },
   dateField: (p) =>
-    p.view === 'stalled'
-      ? 'as_of (report date): last stage change or activity'
-      : p.view === 'time_in_stage'
-        ? 'opportunity_versions.valid_from (stage exit)'
-        : 'opportunities.closed_at',
+    // stalled: idle as of the report date, from the last stage change or activity
+    p.view === 'stalled' ? 'deal_facts.last_stage_change_at' : p.view === 'time_in_stage' ? 'opportunity_versions.valid_from' : 'opportunities.closed_at',
   defaultPeriod: 'this_year',
   params,
   row,

@@ -31,7 +31,7 @@ describe('funnel, flow method (Hongquan 转化率 = 流出/流入) on the histor
     ]);
     expect(r.rows.map((x) => x.flow_conversion)).toEqual([4 / 5, 1 / 2, 1 / 2, 1, null]);
     expect(r.n).toBe(11); // W5 W6 W7 L2 L3 L5 O1 O2 O3 O4 O5
-    expect(r.date_field).toBe('opportunity_versions.valid_from (stage change)');
+    expect(r.date_field).toBe('opportunity_versions.valid_from');
     expect(r.summary).toEqual({ method: 'flow' });
   });
 

@@ -66,7 +66,7 @@ describe('funnel (cohort) on the fixture: deals created 2026-04-01..07-01 = O1 O
 
   it('grouped by owner, each group is its own funnel and the groups add up to the whole', async () => {
     const r = await funnel({ group_by: 'owner' });
-    const byOwner = (o: string) => r.rows.filter((x) => x.group_key === o).map((x) => x.reached);
+    const byOwner = (o: string) => r.rows.filter((x) => x.group_key === o).map((x) => x.reached as number);
     expect(byOwner('U1')).toEqual([2, 2, 1, 1, 1]); // O1, O2
     expect(byOwner('U2')).toEqual([2, 1, 1, 1, 1]); // O4, O8
     expect(byOwner('U3')).toEqual([1, 1, 1, 0, 0]); // O3

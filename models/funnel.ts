@@ -31,7 +31,7 @@ import { z } from 'zod';
 import { defineModel, type ModelContext, type ModelQuery } from './model';
 import { groupByParam, paramsSchema } from './common/params';
 import { dealsRelation, dimensionKey, dimensionLabel, inPeriod, teamGroupCtes } from './common/relations';
-import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
+import { join, sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 
 const FUNNEL_DIMENSIONS = ['team', 'team_leaf', 'owner', 'region', 'industry', 'source', 'product', 'grade', 'month', 'quarter'] as const;
 
@@ -93,7 +93,7 @@ export const funnel = defineModel({
       '按创建日期取本期新建商机为一组（队列法），统计到达每个阶段的商机数与金额；跳过的阶段视为已经过，输单商机按其历史中最远的阶段计。阶段转化率=到达下一阶段数/到达本阶段数，总转化率=赢单数/到达首阶段数。',
     en: 'The cohort of deals created in the period: how many reached each stage (and their amount). Skipped stages count as passed; a lost deal counts up to the furthest stage its history shows. Step conversion = reached next / reached this; overall = won / reached first.'
   },
-  dateField: (p) => (p.method === 'flow' ? 'opportunity_versions.valid_from (stage change)' : 'opportunities.created_at'),
+  dateField: (p) => (p.method === 'flow' ? 'opportunity_versions.valid_from' : 'opportunities.created_at'),
   defaultPeriod: 'this_year',
   params,
   row,
@@ -101,79 +101,51 @@ export const funnel = defineModel({
     if (p.method === 'flow') return flowQuery(p, ctx);
     const grouped = !!p.group_by;
     const key = p.group_by ? dimensionKey(p.group_by, ctx, sql`r.created_at`) : sql`NULL::VARCHAR`;
-    const label = p.group_by ? dimensionLabel(p.group_by, sql`f.group_key`, ctx) : sql`NULL::VARCHAR`;
+    const label = p.group_by ? dimensionLabel(p.group_by, sql`a.group_key`, ctx) : sql`NULL::VARCHAR`;
+    const funnelStages = ctx.stages.filter((s) => s.kind === 'open' || s.kind === 'won').sort((a, b) => a.index - b.index);
+    const maxIdx = Math.max(...funnelStages.map((s) => s.index));
+    // Per stage k, one aggregate pass over the cohort (deal_facts has the history precomputed).
+    const perStage = funnelStages.map((s) => {
+      const k = s.index;
+      const later = Array.from({ length: maxIdx - k }, (_, i) => k + i + 1).map(
+        (j) => sql`CASE WHEN entered[${j}::INTEGER] >= entered[${k}::INTEGER] THEN entered[${j}::INTEGER] END`
+      );
+      const next = later.length ? sql`least(${join(later)})` : sql`NULL::TIMESTAMP`;
+      return sql`count(*) FILTER (WHERE furthest_idx >= ${k}::INTEGER)::INTEGER AS reached_${unsafeRaw(String(k))},
+        coalesce(sum(effective_amount) FILTER (WHERE furthest_idx >= ${k}::INTEGER), 0)::DOUBLE AS amount_${unsafeRaw(String(k))},
+        count(*) FILTER (WHERE status = 'open' AND stage_idx = ${k}::INTEGER)::INTEGER AS open_${unsafeRaw(String(k))},
+        count(*) FILTER (WHERE status = 'lost' AND furthest_idx = ${k}::INTEGER)::INTEGER AS lost_${unsafeRaw(String(k))},
+        median((epoch(${next}) - epoch(entered[${k}::INTEGER])) / 86400.0)::DOUBLE AS days_${unsafeRaw(String(k))}`;
+    });
+    const unpivot = funnelStages.map(
+      (s) => sql`SELECT a.group_key, ${s.name} AS stage, ${s.index}::INTEGER AS stage_index, ${s.kind} AS kind,
+          a.reached_${unsafeRaw(String(s.index))} AS reached, a.amount_${unsafeRaw(String(s.index))} AS reached_amount,
+          a.open_${unsafeRaw(String(s.index))} AS open_now, a.lost_${unsafeRaw(String(s.index))} AS lost_at,
+          a.days_${unsafeRaw(String(s.index))} AS median_days, a.n FROM agg a`
+    );
     return {
       ctes: [
         ...(p.group_by === 'team' ? teamGroupCtes(p) : []),
         ['cohort', sql`SELECT r.*, ${key} AS group_key FROM ${dealsRelation(p)} r WHERE ${inPeriod(sql`r.created_at`, ctx.period)}`],
         [
-          'hist',
-          unsafeRaw(`SELECT v.opportunity_id, s.idx, s.kind, min(v.valid_from) AS first_entered
-            FROM opportunity_versions v JOIN stages s ON s.name = v.stage
-            WHERE v.opportunity_id IN (SELECT opportunity_id FROM cohort)
-            GROUP BY ALL`)
-        ],
-        [
-          'last_open_amount',
-          unsafeRaw(`SELECT v.opportunity_id, arg_max(v.amount, v.valid_from) AS amount
-            FROM opportunity_versions v JOIN stages s ON s.name = v.stage AND s.kind = 'open'
-            WHERE v.opportunity_id IN (SELECT opportunity_id FROM cohort WHERE status = 'lost')
-            GROUP BY v.opportunity_id`)
-        ],
-        [
-          'deal',
-          unsafeRaw(`SELECT c.opportunity_id, c.group_key, c.status, cur.idx AS current_idx,
-              greatest(coalesce(max(h.idx) FILTER (WHERE h.kind IN ('open', 'won')), 0),
-                       CASE WHEN cur.kind IN ('open', 'won') THEN cur.idx ELSE 0 END) AS furthest,
-              CASE WHEN c.status = 'lost' AND coalesce(c.amount, 0) = 0 THEN coalesce(any_value(loa.amount), c.amount)
-                   ELSE c.amount END AS funnel_amount
-            FROM cohort c
-            LEFT JOIN stages cur ON cur.name = c.stage
-            LEFT JOIN hist h ON h.opportunity_id = c.opportunity_id
-            LEFT JOIN last_open_amount loa ON loa.opportunity_id = c.opportunity_id
-            GROUP BY c.opportunity_id, c.group_key, c.status, cur.idx, cur.kind, c.amount`)
-        ],
-        [
-          'to_next',
-          unsafeRaw(`SELECT h.opportunity_id, h.idx,
-              (epoch(min(n.first_entered)) - epoch(h.first_entered)) / 86400.0 AS days
-            FROM hist h JOIN hist n ON n.opportunity_id = h.opportunity_id AND n.idx > h.idx
-                               AND n.kind IN ('open', 'won') AND n.first_entered >= h.first_entered
-            WHERE h.kind = 'open'
-            GROUP BY h.opportunity_id, h.idx, h.first_entered`)
-        ],
-        [
-          'groups',
+          'agg',
           // Ungrouped, the one funnel exists even for an empty cohort (all stages at zero).
           grouped
-            ? unsafeRaw(`SELECT group_key, count(*)::INTEGER AS n FROM deal GROUP BY group_key`)
-            : unsafeRaw(`SELECT NULL::VARCHAR AS group_key, (SELECT count(*) FROM deal)::INTEGER AS n`)
+            ? sql`SELECT group_key, count(*)::INTEGER AS n, ${join(perStage)} FROM cohort GROUP BY group_key`
+            : sql`SELECT NULL::VARCHAR AS group_key, count(*)::INTEGER AS n, ${join(perStage)} FROM cohort`
         ],
-        [
-          'per_stage',
-          unsafeRaw(`SELECT g.group_key, g.n, s.name AS stage, s.idx AS stage_index, s.kind,
-              count(d.opportunity_id) FILTER (WHERE d.furthest >= s.idx)::INTEGER AS reached,
-              coalesce(sum(d.funnel_amount) FILTER (WHERE d.furthest >= s.idx), 0)::DOUBLE AS reached_amount,
-              count(d.opportunity_id) FILTER (WHERE d.status = 'open' AND d.current_idx = s.idx)::INTEGER AS open_now,
-              count(d.opportunity_id) FILTER (WHERE d.status = 'lost' AND d.furthest = s.idx)::INTEGER AS lost_at,
-              (SELECT median(tn.days) FROM to_next tn JOIN deal d2 ON d2.opportunity_id = tn.opportunity_id
-                 WHERE tn.idx = s.idx AND d2.group_key IS NOT DISTINCT FROM g.group_key)::DOUBLE AS median_days_to_next
-            FROM groups g CROSS JOIN stages s
-            LEFT JOIN deal d ON d.group_key IS NOT DISTINCT FROM g.group_key
-            WHERE s.kind IN ('open', 'won')
-            GROUP BY g.group_key, g.n, s.name, s.idx, s.kind`)
-        ]
+        ['per_stage', join(unpivot, ' UNION ALL ')]
       ],
-      body: sql`SELECT f.group_key::VARCHAR AS group_key, ${label}::VARCHAR AS group_label, f.stage, f.stage_index, f.kind,
-          f.reached, f.reached_amount,
-          (lead(f.reached) OVER w)::DOUBLE / nullif(f.reached, 0) AS step_conversion,
-          f.reached::DOUBLE / nullif(first_value(f.reached) OVER w, 0) AS conversion_from_first,
-          f.open_now, f.lost_at,
-          CASE WHEN f.kind = 'open' THEN round(f.median_days_to_next, 1) END AS median_days_to_next,
-          f.n
-        FROM per_stage f
-        WINDOW w AS (PARTITION BY f.group_key ORDER BY f.stage_index ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-        ORDER BY ${grouped ? sql`f.n DESC, f.group_key NULLS LAST,` : sql``} f.stage_index`
+      body: sql`SELECT a.group_key::VARCHAR AS group_key, ${label}::VARCHAR AS group_label, a.stage, a.stage_index, a.kind,
+          a.reached, a.reached_amount,
+          (lead(a.reached) OVER w)::DOUBLE / nullif(a.reached, 0) AS step_conversion,
+          a.reached::DOUBLE / nullif(first_value(a.reached) OVER w, 0) AS conversion_from_first,
+          a.open_now, a.lost_at,
+          CASE WHEN a.kind = 'open' THEN round(a.median_days, 1) END AS median_days_to_next,
+          a.n
+        FROM per_stage a
+        WINDOW w AS (PARTITION BY a.group_key ORDER BY a.stage_index ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+        ORDER BY ${grouped ? sql`a.n DESC, a.group_key NULLS LAST,` : sql``} a.stage_index`
     };
   },
   finalize(rows, p) {

@@ -134,37 +134,48 @@ export const kpis = defineModel({
     const od = overdueAt(overdueDay(cur, ctx.asOf));
     const odP = overdueAt(prev ? overdueDay(prev, addDays(prev.to, -1)) : '1900-01-01');
     const targetPrev = p.compare === 'full' ? prev : ctx.previousFull;
+    const wonIn = (period: { from: string; to: string }) => sql`status = 'won' AND ${inPeriod(sql`closed_at`, period)}`;
+    const lostIn = (period: { from: string; to: string }) => sql`status = 'lost' AND ${inPeriod(sql`closed_at`, period)}`;
+    const paidIn = (period: { from: string; to: string }) => inPeriod(sql`paid_at`, period);
     return {
       ctes: [
-        ['deals', dealsRelation(p)],
-        ['pays', paymentsRelation(p)],
-        ['first_win', sql`SELECT customer_id, min(closed_at) AS first_won FROM deals WHERE status = 'won' AND customer_id IS NOT NULL GROUP BY customer_id`]
+        ['deals', dealsRelation(p), { materialized: false }],
+        ['pays', paymentsRelation(p), { materialized: false }],
+        // One pass over the deals for every deal measure, current and previous.
+        [
+          'd',
+          sql`SELECT
+            coalesce(sum(deals.amount) FILTER (WHERE ${wonIn(cur)}), 0)::DOUBLE AS won_amount,
+            count(*) FILTER (WHERE ${wonIn(cur)})::INTEGER AS won_n,
+            coalesce(sum(deals.amount) FILTER (WHERE ${wonIn(prevP)}), 0)::DOUBLE AS won_amount_p,
+            count(*) FILTER (WHERE ${wonIn(prevP)})::INTEGER AS won_n_p,
+            count(*) FILTER (WHERE ${lostIn(cur)})::INTEGER AS lost_n,
+            count(*) FILTER (WHERE ${lostIn(prevP)})::INTEGER AS lost_n_p,
+            count(*) FILTER (WHERE ${inPeriod(sql`created_at`, cur)})::INTEGER AS new_opps,
+            count(*) FILTER (WHERE ${inPeriod(sql`created_at`, prevP)})::INTEGER AS new_opps_p,
+            coalesce(sum(deals.amount * deals.win_probability) FILTER (WHERE status = 'open' AND ${inPeriod(sql`expected_close_date`, cur)}), 0)::DOUBLE AS weighted_open,
+            count(*) FILTER (WHERE status = 'open' AND ${inPeriod(sql`expected_close_date`, cur)})::INTEGER AS open_n
+          FROM deals`
+        ],
+        [
+          'fw',
+          sql`SELECT count(*) FILTER (WHERE ${inPeriod(sql`first_won`, cur)})::INTEGER AS new_customers,
+                     count(*) FILTER (WHERE ${inPeriod(sql`first_won`, prevP)})::INTEGER AS new_customers_p
+              FROM (SELECT customer_id, min(closed_at) AS first_won FROM deals WHERE status = 'won' AND customer_id IS NOT NULL GROUP BY customer_id)`
+        ],
+        [
+          'pm',
+          sql`SELECT
+            coalesce(sum(coalesce(paid_amount, amount)) FILTER (WHERE ${paidIn(cur)}), 0)::DOUBLE AS collected,
+            count(*) FILTER (WHERE ${paidIn(cur)})::INTEGER AS collected_n,
+            coalesce(sum(coalesce(paid_amount, amount)) FILTER (WHERE ${paidIn(prevP)}), 0)::DOUBLE AS collected_p,
+            count(*) FILTER (WHERE ${paidIn(prevP)})::INTEGER AS collected_n_p,
+            ${od.amount} AS overdue, ${od.n} AS overdue_n, ${odP.amount} AS overdue_p, ${odP.n} AS overdue_n_p
+          FROM pays pm`
+        ]
       ],
-      body: sql`SELECT
-        (SELECT coalesce(sum(amount), 0)::DOUBLE FROM deals WHERE status = 'won' AND ${inPeriod(sql`closed_at`, cur)}) AS won_amount,
-        (SELECT count(*)::INTEGER FROM deals WHERE status = 'won' AND ${inPeriod(sql`closed_at`, cur)}) AS won_n,
-        (SELECT coalesce(sum(amount), 0)::DOUBLE FROM deals WHERE status = 'won' AND ${inPeriod(sql`closed_at`, prevP)}) AS won_amount_p,
-        (SELECT count(*)::INTEGER FROM deals WHERE status = 'won' AND ${inPeriod(sql`closed_at`, prevP)}) AS won_n_p,
-        (SELECT coalesce(sum(coalesce(paid_amount, amount)), 0)::DOUBLE FROM pays WHERE ${inPeriod(sql`paid_at`, cur)}) AS collected,
-        (SELECT count(*)::INTEGER FROM pays WHERE ${inPeriod(sql`paid_at`, cur)}) AS collected_n,
-        (SELECT coalesce(sum(coalesce(paid_amount, amount)), 0)::DOUBLE FROM pays WHERE ${inPeriod(sql`paid_at`, prevP)}) AS collected_p,
-        (SELECT count(*)::INTEGER FROM pays WHERE ${inPeriod(sql`paid_at`, prevP)}) AS collected_n_p,
-        (SELECT count(*)::INTEGER FROM first_win WHERE ${inPeriod(sql`first_won`, cur)}) AS new_customers,
-        (SELECT count(*)::INTEGER FROM first_win WHERE ${inPeriod(sql`first_won`, prevP)}) AS new_customers_p,
-        (SELECT count(*)::INTEGER FROM deals WHERE ${inPeriod(sql`created_at`, cur)}) AS new_opps,
-        (SELECT count(*)::INTEGER FROM deals WHERE ${inPeriod(sql`created_at`, prevP)}) AS new_opps_p,
-        (SELECT count(*)::INTEGER FROM deals WHERE status = 'lost' AND ${inPeriod(sql`closed_at`, cur)}) AS lost_n,
-        (SELECT count(*)::INTEGER FROM deals WHERE status = 'lost' AND ${inPeriod(sql`closed_at`, prevP)}) AS lost_n_p,
-        (SELECT coalesce(sum(d.amount * coalesce(d.probability, s.probability)), 0)::DOUBLE
-           FROM deals d JOIN stages s ON s.name = d.stage
-           WHERE d.status = 'open' AND ${inPeriod(sql`d.expected_close_date`, cur)}) AS weighted_open,
-        (SELECT count(*)::INTEGER FROM deals d WHERE d.status = 'open' AND ${inPeriod(sql`d.expected_close_date`, cur)}) AS open_n,
-        ${targetFor(cur, p)} AS target,
-        ${targetFor(targetPrev, p)} AS target_p,
-        (SELECT ${od.amount} FROM pays pm) AS overdue,
-        (SELECT ${od.n} FROM pays pm) AS overdue_n,
-        (SELECT ${odP.amount} FROM pays pm) AS overdue_p,
-        (SELECT ${odP.n} FROM pays pm) AS overdue_n_p`
+      body: sql`SELECT d.*, fw.*, pm.*, ${targetFor(cur, p)} AS target, ${targetFor(targetPrev, p)} AS target_p
+        FROM d, fw, pm`
     };
   },
   finalize(rows, _p, ctx) {

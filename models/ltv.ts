@@ -146,7 +146,8 @@ export const ltv = defineModel({
       '历史LTV=客户累计实际回款（无回款数据时用赢单金额，结果注明口径）。平均客单价=本期赢单金额/赢单数。预测LTV=ARPA×毛利率×客户寿命，客户寿命=1/流失率，最长10年；ARPA=近12个月收入/活跃客户数，流失率=上一年活跃而近12个月无回款也无赢单的客户占比。同期群：按首次赢单月份分组，逐月留存率与人均累计收入。',
     en: 'Historical LTV = payments received from a customer (won amounts when there are no payments; the result says which). ACV = won amount / won deals in the period. Predictive LTV = ARPA × gross margin × lifetime, lifetime = 1 / churn capped at 10 years; ARPA = trailing-year revenue per active customer, churn = share of last year\'s active customers with no payment or win this year. Cohorts by first won month: retention and cumulative revenue per customer by month.'
   },
-  dateField: (p) => (p.view === 'cohorts' ? 'first won opportunities.closed_at' : 'opportunities.closed_at (acv); trailing year to the period end'),
+  // acv and the first win of a cohort by close date; the trailing years end at the period's end.
+  dateField: () => 'opportunities.closed_at',
   defaultPeriod: 'this_year',
   params,
   row,

@@ -44,9 +44,14 @@ export interface ModelContext {
   currency: string;
 }
 
-/** A query: optional named CTEs of the model's own, then the final SELECT. */
+/**
+ * A query: optional named CTEs of the model's own, then the final SELECT. A CTE may say
+ * whether DuckDB should materialize it: `false` for a filtered relation read more than once
+ * (materializing a million wide rows costs more than scanning twice), `true` for a small
+ * aggregate read many times; by default DuckDB decides.
+ */
 export interface ModelQuery {
-  ctes?: [name: string, body: Sql][];
+  ctes?: [name: string, body: Sql, options?: { materialized?: boolean }][];
   body: Sql;
 }
 

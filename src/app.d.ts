@@ -1,6 +1,7 @@
 // See https://svelte.dev/docs/kit/types#app.d.ts
 import type { Scope } from '../models/common/scope';
 import type { Locale } from '$lib/i18n';
+import type { Claims } from '$lib/server/auth/claims';
 
 declare global {
   namespace App {
@@ -10,6 +11,14 @@ declare global {
       /** True when no secret is configured: the local demo, open to anyone who can reach it. */
       demoMode: boolean;
       locale: Locale;
+      /** The verified token's claims; null in demo mode or without a valid token. */
+      viewer: Claims | null;
+      /** The raw token of the request (to hand to client-side API calls of embeds). */
+      token?: string;
+      /** Filters fixed by the token, applied to every model call. */
+      lockedFilters: Record<string, string[]>;
+      /** Why the request has no access (`no token`, `token expired`, …), for the 401. */
+      authError: string | null;
     }
     interface Error {
       message: string;

@@ -1,29 +1,110 @@
+/**
+ * Every request passes here: locale, then access.
+ *
+ * With neither COCKPIT_SECRET nor COCKPIT_JWKS the server runs the open local demo (every page
+ * shows a banner, the log warns). Once either is set, every page and API call needs a token
+ * (`Authorization: Bearer …`, or the session cookie set by /login); without a valid one the
+ * scope is null, the API answers 401 with no data and pages show how to sign in.
+ * /embed pages are shells without data: they receive their token from the host page (SDK
+ * postMessage or a `?token=` moved to memory) and call the API with it.
+ */
 import type { Handle, HandleServerError } from '@sveltejs/kit';
 import { negotiateLocale } from '$lib/i18n';
+import { app } from '$lib/server/app';
+import { auth, lockedFilters, scopeFromClaims, SESSION_COOKIE } from '$lib/server/auth';
 import { ALL_SCOPE } from '../models/common/scope';
 
-/**
- * Access: with neither COCKPIT_SECRET nor COCKPIT_JWKS configured the server runs open for the
- * local demo (every page says so). Once either is set, every request needs a token; until a
- * request presents a valid one its scope is null, which returns no rows (fail closed).
- */
-const demoMode = !process.env.COCKPIT_SECRET && !process.env.COCKPIT_JWKS;
-if (demoMode) {
-  console.warn('crm-cockpit: demo mode, no access control (set COCKPIT_SECRET to require tokens)');
+let warned = false;
+
+function tokenFrom(request: Request, cookie: string | undefined): string | null {
+  const h = request.headers.get('authorization');
+  if (h?.startsWith('Bearer ')) return h.slice(7).trim();
+  return cookie ?? null;
 }
 
+const PUBLIC_PAGES = ['/login', '/logout', '/login-required', '/embed', '/embed.js', '/favicon.svg', '/_app/', '/api/status'];
+const isPublic = (path: string) => PUBLIC_PAGES.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
+
 export const handle: Handle = async ({ event, resolve }) => {
-  event.locals.demoMode = demoMode;
-  event.locals.scope = demoMode ? ALL_SCOPE : null;
-  const locale = negotiateLocale(event.url.searchParams.get('lang'), event.request.headers.get('accept-language'));
+  const { config } = await app();
+  const a = auth(config);
+  const path = event.url.pathname;
+  event.locals.demoMode = !a.configured;
+  event.locals.viewer = null;
+  event.locals.lockedFilters = {};
+  event.locals.authError = null;
+
+  if (!a.configured) {
+    if (!warned) {
+      console.warn('crm-cockpit: demo mode, no access control (set COCKPIT_SECRET or COCKPIT_JWKS to require tokens)');
+      warned = true;
+    }
+    event.locals.scope = ALL_SCOPE;
+  } else {
+    event.locals.scope = null;
+    const token = tokenFrom(event.request, event.cookies.get(SESSION_COOKIE));
+    if (token) {
+      const r = await a.verifier!.verify(token);
+      if (r.ok) {
+        event.locals.viewer = r.claims;
+        event.locals.scope = scopeFromClaims(r.claims);
+        event.locals.lockedFilters = lockedFilters(r.claims);
+        event.locals.token = token;
+      } else {
+        event.locals.authError = r.reason;
+      }
+    } else {
+      event.locals.authError = 'no token';
+    }
+  }
+
+  const locale = negotiateLocale(
+    event.url.searchParams.get('lang') ?? event.locals.viewer?.locale ?? null,
+    event.request.headers.get('accept-language')
+  );
   event.locals.locale = locale;
-  const theme = event.url.searchParams.get('theme') === 'light' ? 'light' : 'dark';
-  return resolve(event, {
+  const themeParam = event.url.searchParams.get('theme');
+  const theme = themeParam === 'light' || themeParam === 'dark' ? themeParam : (event.locals.viewer?.theme ?? 'dark');
+
+  const isApi = path.startsWith('/api/');
+  if (a.configured && !event.locals.scope && !isPublic(path)) {
+    if (isApi) {
+      return new Response(JSON.stringify({ error: `unauthorized: ${event.locals.authError}` }), {
+        status: 401,
+        headers: { 'content-type': 'application/json', 'www-authenticate': 'Bearer', 'cache-control': 'no-store' }
+      });
+    }
+    // A page: send the browser to the sign-in explanation (the reason is one of ours, not input).
+    const to = new URL('/login-required', event.url);
+    to.searchParams.set('reason', event.locals.authError ?? 'no token');
+    to.searchParams.set('next', path);
+    return new Response(null, { status: 303, headers: { location: `${to.pathname}${to.search}`, 'cache-control': 'no-store' } });
+  }
+
+  if (isApi && event.locals.viewer) {
+    const v = event.locals.viewer;
+    const wait = a.limiter.take(v.jti ?? `${v.sub}:${v.iat ?? v.exp}`);
+    if (wait > 0) {
+      return new Response(JSON.stringify({ error: `rate limit: retry in ${wait} s` }), {
+        status: 429,
+        headers: { 'content-type': 'application/json', 'retry-after': String(wait), 'cache-control': 'no-store' }
+      });
+    }
+  }
+
+  const response = await resolve(event, {
     transformPageChunk: ({ html }) => html.replace('%lang%', locale).replace('%theme%', theme)
   });
+  const embed = path === '/embed' || path.startsWith('/embed/');
+  const ancestors = embed ? ["'self'", ...a.frameAncestors].join(' ') : "'self'";
+  response.headers.set('content-security-policy', `frame-ancestors ${ancestors}`);
+  response.headers.set('x-content-type-options', 'nosniff');
+  response.headers.set('referrer-policy', 'no-referrer');
+  return response;
 };
 
 export const handleError: HandleServerError = ({ error, event }) => {
+  // Never log query strings: they may carry a token.
   console.error(`error on ${event.request.method} ${event.url.pathname}:`, error);
   return { message: 'internal error' };
 };

@@ -6,8 +6,8 @@
  * deal's. A payment or activity is filtered through its deal (or its customer when it has no
  * deal). All filters combine with AND; values within one filter with OR.
  *
- * Dimensions: `competitor` is the deal's competitor; `team` groups by the direct children of the filtered team (or of the visible
- * root team when no team is filtered; by the visible top teams themselves when there are
+ * Dimensions: `competitor` is the deal's competitor; `team` groups by the direct children of
+ * the filtered team (or of the visible root team when no team is filtered; by the visible top teams themselves when there are
  * several), deals owned by members of the filtered team itself form a group of their own;
  * `team_leaf` groups by each owner's own team; `month`/`quarter` by the model's date field
  * (quarters follow the fiscal year).
@@ -18,39 +18,20 @@ import type { CommonParams, Dimension } from './params';
 
 const has = (v: string[] | undefined): v is string[] => !!v && v.length > 0;
 
-/** Dimensions that come from the deal's customer (and need the customers join). */
-const CUSTOMER_DIMENSIONS: readonly string[] = ['region', 'industry', 'grade'];
-
 /**
- * Deals with the filters applied and dimension columns added:
- * `dim_team_leaf`, `dim_owner`, `dim_source`, `dim_product`, `dim_competitor`, `dim_stage`,
- * plus every opportunities column; and `dim_region`, `dim_industry`, `dim_grade` (the
- * customer's) when the customers join is needed.
- *
- * The join with customers is the most expensive part of most models at scale (a hash join
- * of every deal in the period against every customer, ~70 ms at 1M deals / 250k customers on
- * two cores), and DuckDB does not drop an unused LEFT JOIN. So it is made only when a filter
- * (`region`, `industry`, `grade`), the `group_by` in the params, or `opts.customer` needs it;
- * otherwise the customer columns are absent, and a model that uses one without asking fails
- * loudly with a binder error rather than grouping by NULL.
+ * Deals (from the precomputed `deal_facts`, models/common/facts.ts) with the filters applied
+ * and dimension columns added: `dim_team_leaf`, `dim_owner`, `dim_region`, `dim_industry`,
+ * `dim_source`, `dim_product`, `dim_grade`, `dim_stage`, `dim_competitor`, plus every `deal_facts` column
+ * (every opportunities column, `furthest_idx`, `entered`, `effective_amount`, …).
  */
-export function dealsRelation(p: CommonParams & { group_by?: string }, opts: { customer?: boolean } = {}): Sql {
-  const needCustomer =
-    opts.customer === true ||
-    has(p.region) ||
-    has(p.industry) ||
-    has(p.grade) ||
-    (p.group_by !== undefined && CUSTOMER_DIMENSIONS.includes(p.group_by));
-  const customerCols = needCustomer ? sql`, c.region AS dim_region, c.industry AS dim_industry, c.grade AS dim_grade` : sql``;
-  const customerJoin = needCustomer ? sql`LEFT JOIN customers c ON c.customer_id = o.customer_id` : sql``;
+export function dealsRelation(p: CommonParams): Sql {
   return sql`(
-    SELECT o.*,
-           u.team_id AS dim_team_leaf, o.owner_id AS dim_owner, o.source AS dim_source, o.product AS dim_product,
-           o.competitor AS dim_competitor, o.stage AS dim_stage ${customerCols}
-    FROM opportunities o
-    ${customerJoin}
-    LEFT JOIN users u ON u.user_id = o.owner_id
-    WHERE ${filterWhere(p, { team: sql`u.team_id`, owner: sql`o.owner_id`, region: sql`c.region`, industry: sql`c.industry`, source: sql`o.source`, product: sql`o.product`, grade: sql`c.grade` })}
+    SELECT f.*,
+           f.owner_team AS dim_team_leaf, f.owner_id AS dim_owner, f.customer_region AS dim_region,
+           f.customer_industry AS dim_industry, f.source AS dim_source, f.product AS dim_product,
+           f.customer_grade AS dim_grade, f.stage AS dim_stage, f.competitor AS dim_competitor
+    FROM deal_facts f
+    WHERE ${filterWhere(p, { team: sql`f.owner_team`, owner: sql`f.owner_id`, region: sql`f.customer_region`, industry: sql`f.customer_industry`, source: sql`f.source`, product: sql`f.product`, grade: sql`f.customer_grade` })}
   )`;
 }
 
@@ -76,19 +57,16 @@ export function customersRelation(p: CommonParams): Sql {
 }
 
 /**
- * Payments with their deal's and customer's dimensions. A payment without a deal takes its
- * customer's owner as owner.
+ * Payments (from the precomputed `payment_facts`) with the filters applied and dimension
+ * columns added; a payment's owner is its deal's owner, or its customer's when it has no deal.
  */
 export function paymentsRelation(p: CommonParams): Sql {
   return sql`(
-    SELECT pm.*,
-           coalesce(o.owner_id, c.owner_id) AS dim_owner, u.team_id AS dim_team_leaf, c.region AS dim_region,
-           c.industry AS dim_industry, o.source AS dim_source, o.product AS dim_product, c.grade AS dim_grade
-    FROM payments pm
-    LEFT JOIN opportunities o ON o.opportunity_id = pm.opportunity_id
-    LEFT JOIN customers c ON c.customer_id = coalesce(pm.customer_id, o.customer_id)
-    LEFT JOIN users u ON u.user_id = coalesce(o.owner_id, c.owner_id)
-    WHERE ${filterWhere(p, { team: sql`u.team_id`, owner: sql`coalesce(o.owner_id, c.owner_id)`, region: sql`c.region`, industry: sql`c.industry`, source: sql`o.source`, product: sql`o.product`, grade: sql`c.grade` })}
+    SELECT pf.*,
+           pf.owner_id AS dim_owner, pf.owner_team AS dim_team_leaf, pf.customer_region AS dim_region,
+           pf.customer_industry AS dim_industry, pf.source AS dim_source, pf.product AS dim_product, pf.customer_grade AS dim_grade
+    FROM payment_facts pf
+    WHERE ${filterWhere(p, { team: sql`pf.owner_team`, owner: sql`pf.owner_id`, region: sql`pf.customer_region`, industry: sql`pf.customer_industry`, source: sql`pf.source`, product: sql`pf.product`, grade: sql`pf.customer_grade` })}
   )`;
 }
 

@@ -7,8 +7,9 @@ import { build } from './commands/build';
 import { demo } from './commands/demo';
 import { metric } from './commands/metric';
 import { serve } from './commands/serve';
+import { token } from './commands/token';
 
-const COMMANDS: Command[] = [demo, serve, metric, build];
+const COMMANDS: Command[] = [demo, serve, metric, token, build];
 
 /** Commands added by later parts (connectors, tokens) register here. */
 export function registerCommand(c: Command) {

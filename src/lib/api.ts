@@ -17,11 +17,37 @@ export function modelUrl(name: string, params: Record<string, ParamValue> = {}):
 
 export type Fetched<T> = { ok: true; data: T } | { ok: false; status: number; error: string };
 
+/**
+ * A bearer token held in memory (embeds: handed over by the host page, never stored).
+ * When set, every API call from this page carries it; the standalone app uses its cookie.
+ */
+let bearer: string | null = null;
+const unauthorizedListeners = new Set<(error: string) => void>();
+
+export function setApiToken(token: string | null) {
+  bearer = token;
+}
+
+/** Called with the server's reason whenever an API call answers 401 (expired, revoked …). */
+export function onUnauthorized(fn: (error: string) => void): () => void {
+  unauthorizedListeners.add(fn);
+  return () => unauthorizedListeners.delete(fn);
+}
+
+/** Headers for an API call: JSON, plus the in-memory bearer token when there is one. */
+export function apiHeaders(accept = 'application/json'): Record<string, string> {
+  return bearer ? { accept, authorization: `Bearer ${bearer}` } : { accept };
+}
+
 export async function getJson<T>(fetchFn: typeof fetch, url: string): Promise<Fetched<T>> {
   try {
-    const res = await fetchFn(url, { headers: { accept: 'application/json' } });
+    const res = await fetchFn(url, { headers: apiHeaders() });
     const body = await res.json().catch(() => null);
-    if (!res.ok) return { ok: false, status: res.status, error: body?.error ?? `HTTP ${res.status}` };
+    if (!res.ok) {
+      const error = body?.error ?? `HTTP ${res.status}`;
+      if (res.status === 401) unauthorizedListeners.forEach((fn) => fn(error));
+      return { ok: false, status: res.status, error };
+    }
     return { ok: true, data: body as T };
   } catch (e) {
     return { ok: false, status: 0, error: e instanceof Error ? e.message : String(e) };

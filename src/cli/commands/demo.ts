@@ -1,4 +1,5 @@
 import { todayIn } from '../../../models/common/period';
+import { stageInfos } from '../../lib/server/models/run';
 import { generateDemo, SCALES, type Scale } from '../../lib/server/demo/generate';
 import { CliError, configFrom, databaseFor, parse, type Command } from '../command';
 
@@ -44,7 +45,7 @@ replaces the database's CRM tables with it. Deterministic for a seed and as-of d
         );
       }
       console.error(`generating demo data (scale ${scale}, seed ${seed}, as of ${asOf}) into ${cfg.database}`);
-      const r = await generateDemo(db, { scale, seed, asOf, log: (m) => console.error(`  ${m}`) });
+      const r = await generateDemo(db, { scale, seed, asOf, stages: stageInfos(cfg), log: (m) => console.error(`  ${m}`) });
       const counts = Object.entries(r.counts)
         .map(([t, c]) => `${t} ${c.toLocaleString()}`)
         .join(', ');

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { stageInfos } from '../../lib/server/models/run';
 import { generateDemo } from '../../lib/server/demo/generate';
 import { todayIn } from '../../../models/common/period';
 import { CliError, configFrom, databaseFor, parse, type Command } from '../command';
@@ -34,7 +35,7 @@ Builds the web app first when it is missing or older than the sources.
       } else {
         const asOf = todayIn(cfg.timezone);
         console.error(`no data yet: generating the demo company (scale ${cfg.demo.scale}, seed ${cfg.demo.seed}) into ${cfg.database}`);
-        const r = await generateDemo(db, { scale: cfg.demo.scale, seed: cfg.demo.seed, asOf });
+        const r = await generateDemo(db, { scale: cfg.demo.scale, seed: cfg.demo.seed, asOf, stages: stageInfos(cfg) });
         console.error(`demo data generated in ${(r.ms / 1000).toFixed(1)} s (${r.counts.opportunities.toLocaleString()} opportunities)`);
       }
     }

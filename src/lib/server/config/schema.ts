@@ -106,6 +106,20 @@ export const configSchema = z
         stale_after_minutes: z.number().int().positive().default(24 * 60)
       })
       .default({ refresh_seconds: 60, stale_after_minutes: 1440 }),
+    security: z
+      .strictObject({
+        /** Expected `aud` of every token. */
+        audience: z.string().min(1).default('crm-cockpit'),
+        /** Expected `iss` of every token. */
+        issuer: z.string().min(1).default('crm-cockpit'),
+        /** API requests per minute per token (429 with Retry-After beyond it). */
+        requests_per_minute: z.number().int().positive().default(600),
+        /** Origins allowed to frame /embed pages (CSP frame-ancestors); `'self'` is always allowed. */
+        frame_ancestors: z
+          .array(z.string().regex(/^https?:\/\/[^/\s;,']+$/, 'expected an origin such as "https://portal.example.com"'))
+          .default([])
+      })
+      .default({ audience: 'crm-cockpit', issuer: 'crm-cockpit', requests_per_minute: 600, frame_ancestors: [] }),
     demo: z
       .strictObject({
         scale: z.enum(['small', 'medium', 'large']).default('medium'),

@@ -148,25 +148,30 @@ export class Database {
     return db;
   }
 
-  /** Applies every migration newer than the file's version, each in its own transaction. */
+  /**
+   * Applies every migration not yet applied, in version order, each in its own transaction.
+   * Tracked per version (not "newer than the highest"), so migrations merged from parallel
+   * branches with lower numbers still run on a database that already has higher ones.
+   */
   async migrate(target: number = LATEST_VERSION): Promise<number[]> {
     const applied: number[] = [];
     await this.writeLock.lock(async () => {
       await this.writer.run(
         `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)`
       );
-      const r = await this.writer.runAndReadAll(`SELECT coalesce(max(version), 0)::INTEGER AS v FROM schema_migrations`);
-      const current = r.getRowObjectsJS()[0].v as number;
-      if (current > LATEST_VERSION) {
+      const r = await this.writer.runAndReadAll(`SELECT version FROM schema_migrations`);
+      const done = new Set(r.getRowObjectsJS().map((x) => x.version as number));
+      const newest = Math.max(0, ...done);
+      if (newest > LATEST_VERSION) {
         throw new Error(
-          `database ${this.path} has schema version ${current}, newer than this program's ${LATEST_VERSION}; upgrade crm-cockpit`
+          `database ${this.path} has schema version ${newest}, newer than this program's ${LATEST_VERSION}; upgrade crm-cockpit`
         );
       }
-      for (const m of MIGRATIONS) {
-        if (m.version <= current || m.version > target) continue;
+      for (const m of [...MIGRATIONS].sort((a, b) => a.version - b.version)) {
+        if (done.has(m.version) || m.version > target) continue;
         await this.writer.run('BEGIN TRANSACTION');
         try {
-          for (const s of m.statements) await this.writer.run(s);
+          for (const st of m.statements) await this.writer.run(st);
           await this.writer.run(`INSERT INTO schema_migrations VALUES (${m.version}, '${m.name.replace(/'/g, "''")}', now()::TIMESTAMP)`);
           await this.writer.run('COMMIT');
           applied.push(m.version);
@@ -177,6 +182,15 @@ export class Database {
       }
     });
     return applied;
+  }
+
+  /**
+   * Increases with every committed write transaction (persisted in `meta.data_version`), so
+   * derived tables (models/common/facts.ts) know when they are stale, across processes too.
+   */
+  async dataVersion(): Promise<number> {
+    const r = await this.query<{ v: number | null }>(`SELECT (SELECT value FROM meta WHERE key = 'data_version')::BIGINT AS v`);
+    return r.rows[0].v ?? 0;
   }
 
   private async acquire(): Promise<DuckDBConnection> {
@@ -221,8 +235,9 @@ export class Database {
   /**
    * Runs `fn` in one write transaction on the writer connection. Commits when it resolves,
    * rolls back when it throws (and rethrows). Concurrent calls queue; readers never wait.
+   * Every write bumps `meta.data_version` unless `derived` (a rebuild of derived tables).
    */
-  write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> {
+  write<T>(fn: (tx: WriteTx) => Promise<T>, options: { derived?: boolean } = {}): Promise<T> {
     return this.writeLock.lock(async () => {
       if (this.closed) throw new Error('database is closed');
       const conn = this.writer;
@@ -238,6 +253,12 @@ export class Database {
       };
       await conn.run('BEGIN TRANSACTION');
       try {
+        // First, so derived tables rebuilt inside this transaction record the new version.
+        if (!options.derived) {
+          await conn.run(
+            `INSERT INTO meta VALUES ('data_version', '1') ON CONFLICT (key) DO UPDATE SET value = (meta.value::BIGINT + 1)::VARCHAR`
+          );
+        }
         const result = await fn(tx);
         await conn.run('COMMIT');
         return result;

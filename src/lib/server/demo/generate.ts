@@ -19,6 +19,8 @@
  * activities; reps and teams (regions and the company included) get quarterly targets.
  */
 import type { Database } from '../db/database';
+import type { StageInfo } from '../../../../models/model';
+import { refreshFacts } from '../../../../models/common/facts';
 import { sql, unsafeRaw } from '../db/sql';
 import {
   ACTIVITY_TYPES,
@@ -44,6 +46,8 @@ export type Scale = keyof typeof SCALES;
 
 export interface DemoOptions {
   scale: Scale;
+  /** The configured stages; when given, derived facts are rebuilt in the same transaction. */
+  stages?: StageInfo[];
   seed: number;
   /** The last day of history, `YYYY-MM-DD` (default: today in the business time zone). */
   asOf: string;
@@ -572,6 +576,7 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
       sql`INSERT INTO sync_runs (run_id, source, kind, started_at, finished_at, status, rows_loaded)
           VALUES (${runId}, 'demo', 'demo', now()::TIMESTAMP - to_milliseconds(${Math.round(performance.now() - t0)}::BIGINT), now()::TIMESTAMP, 'ok', ${counts.opportunities})`
     );
+    if (opts.stages) await refreshFacts(tx, opts.stages);
     for (const t of ['g_customers', 'g_o1', 'g_o2', 'g_o3', 'g_opps', 'g_opp_final', 'g_events', 'g_versions', 'g_payments', 'g_activities', 'g_rep_targets']) {
       await run(`DROP TABLE IF EXISTS ${t}`);
     }

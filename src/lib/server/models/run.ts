@@ -8,6 +8,7 @@ import { catalog, type CatalogName } from '../../../../models/index';
 import type { Model, ModelContext, ModelOutput, StageInfo } from '../../../../models/model';
 import { previousPeriod, resolvePreset, todayIn, type Period, type PeriodPreset } from '../../../../models/common/period';
 import { scopeCtes, type Scope } from '../../../../models/common/scope';
+import { ensureFacts } from '../../../../models/common/facts';
 import type { CockpitConfig } from '../config/schema';
 import { formatIssues } from '../config/load';
 import type { ColumnInfo, Database } from '../db/database';
@@ -102,7 +103,7 @@ export function buildContext(
   };
 }
 
-const BASE_NAMES = new Set(['team_tree', 'scope_teams', 'scope_users', 'stages', 'teams', 'users', 'customers', 'opportunities', 'opportunity_versions', 'stage_events', 'payments', 'activities', 'targets']);
+const BASE_NAMES = new Set(['deal_facts', 'payment_facts', 'team_tree', 'scope_teams', 'scope_users', 'stages', 'teams', 'users', 'customers', 'opportunities', 'opportunity_versions', 'stage_events', 'payments', 'activities', 'targets']);
 
 /** The `stages` relation from the configuration: name, idx, kind, probability, forecast_category, stalled_after_days. */
 function stagesCte(stages: StageInfo[]): Sql {
@@ -115,10 +116,11 @@ function stagesCte(stages: StageInfo[]): Sql {
 /** The full statement for a model: scope CTEs, the stages relation, the model's CTEs, its body. */
 export function compileModel(model: Model, params: Record<string, unknown>, ctx: ModelContext, scope: Scope | null): Sql {
   const q = model.query(params as never, ctx);
-  const own = (q.ctes ?? []).map(([name, body]) => {
+  const own = (q.ctes ?? []).map(([name, body, opts]) => {
     if (BASE_NAMES.has(name)) throw new Error(`model ${model.name} defines CTE "${name}", which is reserved for scoping`);
     if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`invalid CTE name "${name}"`);
-    return sql`${unsafeRaw(name)} AS (${body})`;
+    const mat = opts?.materialized === true ? 'MATERIALIZED ' : opts?.materialized === false ? 'NOT MATERIALIZED ' : '';
+    return sql`${unsafeRaw(name)} AS ${unsafeRaw(mat)}(${body})`;
   });
   return sql`WITH RECURSIVE ${join([...scopeCtes(scope), stagesCte(ctx.stages), ...own], ',\n')}\n${q.body}`;
 }
@@ -139,6 +141,7 @@ export async function runModel(
   const params = parseParams(model, rawParams);
   const ctx = buildContext(model, params, config, now);
   const statement = compileModel(model, params, ctx, scope);
+  await ensureFacts(db, ctx.stages);
   const t0 = performance.now();
   const result = await db.query(statement);
   const ms = Math.round((performance.now() - t0) * 10) / 10;

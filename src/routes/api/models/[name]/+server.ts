@@ -16,8 +16,10 @@ export const GET: RequestHandler = async ({ params, url, request, locals }) => {
   }
   const { config, db } = await app();
   try {
-    const raw = paramsFromEntries(url.searchParams);
+    const raw: Record<string, unknown> = paramsFromEntries(url.searchParams);
     delete raw.lang;
+    // Filters fixed by the token override whatever the request says.
+    for (const [k, v] of Object.entries(locals.lockedFilters ?? {})) raw[k] = v;
     const result = await runModel(db, config, params.name ?? '', raw, locals.scope);
     const headers = { 'cache-control': 'no-store', 'x-query-ms': String(result.ms) };
     if ((request.headers.get('accept') ?? '').includes(ARROW_STREAM)) {

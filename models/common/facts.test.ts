@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Database } from '../../src/lib/server/db/database';
+import { generateDemo } from '../../src/lib/server/demo/generate';
+import { parseConfig } from '../../src/lib/server/config/load';
+import { stageInfos } from '../../src/lib/server/models/run';
+import { ensureFacts, refreshFacts } from './facts';
+
+const cfg = parseConfig({});
+if (!cfg.ok) throw new Error('config');
+const stages = stageInfos(cfg.config);
+let db: Database;
+beforeAll(async () => {
+  db = await Database.open(':memory:');
+  await generateDemo(db, { scale: 'small', seed: 3, asOf: '2026-06-15', stages });
+});
+afterAll(() => db.close());
+
+const one = async (q: string) => (await db.query(q)).rows[0];
+
+describe('deal_facts, the precomputed per-deal table', () => {
+  it('has one row per opportunity', async () => {
+    expect(await one(`SELECT (SELECT count(*) FROM deal_facts) = (SELECT count(*) FROM opportunities) AS same`)).toEqual({ same: true });
+  });
+
+  it('furthest stage and first entries equal an independent computation from the raw history', async () => {
+    const r = await one(`
+      WITH st AS (SELECT * FROM (VALUES ('初步接洽',1),('需求分析',2),('方案报价',3),('商务谈判',4),('赢单',5)) t(name, idx)),
+      raw AS (
+        SELECT o.opportunity_id,
+          greatest(coalesce(max(st.idx), 0), coalesce(any_value(cur.idx), 0)) AS furthest,
+          min(v.valid_from) FILTER (WHERE st.idx = 2) AS e2
+        FROM opportunities o
+        LEFT JOIN opportunity_versions v ON v.opportunity_id = o.opportunity_id
+        LEFT JOIN st ON st.name = v.stage
+        LEFT JOIN st cur ON cur.name = o.stage
+        GROUP BY o.opportunity_id
+      )
+      SELECT count(*) FILTER (WHERE f.furthest_idx <> raw.furthest) AS bad_furthest,
+             count(*) FILTER (WHERE f.entered[2] IS DISTINCT FROM raw.e2) AS bad_entry
+      FROM deal_facts f JOIN raw USING (opportunity_id)`);
+    expect(r).toEqual({ bad_furthest: 0, bad_entry: 0 });
+  });
+
+  it('effective amount: a lost deal zeroed by the source keeps its last open amount', async () => {
+    const r = await one(`
+      SELECT count(*) AS zeroed, count(*) FILTER (WHERE f.effective_amount = (
+        SELECT v.amount FROM opportunity_versions v WHERE v.opportunity_id = f.opportunity_id AND v.stage <> '输单' ORDER BY v.valid_from DESC LIMIT 1)) AS restored
+      FROM deal_facts f WHERE f.status = 'lost' AND f.amount = 0`);
+    expect(r.zeroed as number).toBeGreaterThan(10);
+    expect(r.restored).toBe(r.zeroed);
+  });
+
+  it('goes stale with any write and is rebuilt before the next use', async () => {
+    await db.write((tx) => tx.run(`UPDATE opportunities SET owner_id = 'U006' WHERE opportunity_id = 'OPP-0000001'`));
+    await ensureFacts(db, stages);
+    expect(await one(`SELECT owner_id FROM deal_facts WHERE opportunity_id = 'OPP-0000001'`)).toEqual({ owner_id: 'U006' });
+  });
+
+  it('is rebuilt when the stage configuration changes', async () => {
+    const fewer = stages.filter((s) => s.name !== '需求分析').map((s) => (s.kind === 'open' && s.index > 2 ? { ...s, index: s.index - 1 } : s.kind === 'won' ? { ...s, index: s.index - 1 } : s));
+    await ensureFacts(db, fewer);
+    expect(await one(`SELECT len(entered) AS n FROM deal_facts LIMIT 1`)).toEqual({ n: 4 });
+    await db.write((tx) => refreshFacts(tx, stages), { derived: true });
+  });
+});

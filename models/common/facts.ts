@@ -1,0 +1,150 @@
+/**
+ * Derived tables, rebuilt together. `deal_facts`: one row per opportunity with what deal models need precomputed from its
+ * history and its neighbours, so a model scans one table instead of re-aggregating
+ * `opportunity_versions` (4M rows at 1M deals) on every request.
+ *
+ * Columns: every `opportunities` column, plus
+ * - `owner_team` (the owner's team), `customer_region`, `customer_industry`, `customer_grade`,
+ *   `customer_source`;
+ * - `stage_idx`, `stage_kind`: the current stage's position and kind (open/won/lost) by the
+ *   configured stages; `win_probability`: the deal's probability, else its stage's;
+ *   `effective_forecast_category`: the deal's category, else its stage's;
+ * - `furthest_idx`: the furthest open stage or won its history (or current stage) shows — the
+ *   funnel's "reached" (metrics.md: a lost deal reached the furthest open stage it showed);
+ * - `entered`: first entry time into each stage, a list indexed by stage idx (1-based; null
+ *   where never entered, e.g. a skipped stage);
+ * - `last_open_amount`: the amount of the last version in an open stage;
+ * - `effective_amount`: the amount, or for a lost deal whose amount the source zeroed, its
+ *   last amount while open (metrics.md, win_rate_value);
+ * - `last_stage_change_at`, `last_activity_at`: for stalled-deal rules.
+ *
+ * It is derived data: rebuilt (never migrated) whenever the data or the stage configuration
+ * changed. Writers that can should rebuild it inside their own transaction (`refreshFacts`),
+ * so readers see new data and new facts together; otherwise the model runner rebuilds it
+ * before the next query (`ensureFacts`). Tests compare it with the raw tables.
+ */
+import { createHash } from 'node:crypto';
+import type { Database, WriteTx } from '../../src/lib/server/db/database';
+import { join, sql, type Sql } from '../../src/lib/server/db/sql';
+import type { StageInfo } from '../model';
+
+/** Bump when the facts' definition changes, so existing files rebuild. */
+export const FACTS_VERSION = 3;
+
+/**
+ * `payment_facts`: every payments column plus the payment's `owner_id` (its deal's owner; its
+ * customer's owner when it is tied to no deal — the scope rule of models/common/scope.ts) and
+ * the dimensions filters use: `owner_team`, `customer_region`, `customer_industry`,
+ * `customer_grade`, `source` and `product` (of its deal).
+ */
+export const PAYMENT_FACTS_SQL = `CREATE OR REPLACE TABLE payment_facts AS
+  SELECT pm.*,
+    CASE WHEN pm.opportunity_id IS NOT NULL THEN o.owner_id ELSE c.owner_id END AS owner_id,
+    u.team_id AS owner_team,
+    c.region AS customer_region, c.industry AS customer_industry, c.grade AS customer_grade,
+    o.source AS source, o.product AS product
+  FROM main.payments pm
+  LEFT JOIN main.opportunities o ON o.opportunity_id = pm.opportunity_id
+  LEFT JOIN main.customers c ON c.customer_id = coalesce(pm.customer_id, o.customer_id)
+  LEFT JOIN main.users u ON u.user_id = CASE WHEN pm.opportunity_id IS NOT NULL THEN o.owner_id ELSE c.owner_id END`;
+
+export function factsSignature(stages: StageInfo[]): string {
+  const h = createHash('sha256');
+  h.update(String(FACTS_VERSION));
+  h.update(JSON.stringify(stages.map((s) => [s.name, s.index, s.kind, s.probability, s.forecast_category])));
+  return h.digest('hex').slice(0, 16);
+}
+
+function stagesValues(stages: StageInfo[]): Sql {
+  return sql`(SELECT * FROM (VALUES ${join(
+    stages.map((s) => sql`(${s.name}, ${s.index}::INTEGER, ${s.kind}, ${s.probability}::DOUBLE, ${s.forecast_category})`)
+  )}) t(name, idx, kind, probability, forecast_category))`;
+}
+
+/**
+ * The statement that (re)builds `deal_facts` from the raw tables; first entries are written
+ * out as one `min(valid_from) FILTER (idx = k)` per stage.
+ */
+export function buildFactsSql(stages: StageInfo[]): Sql {
+  const maxIdx = Math.max(...stages.map((s) => s.index));
+  const firstEntries = join(
+    Array.from({ length: maxIdx }, (_, i) => sql`min(v.valid_from) FILTER (WHERE st.idx = ${i + 1}::INTEGER)`),
+    ', '
+  );
+  return sql`CREATE OR REPLACE TABLE deal_facts AS
+    WITH st AS ${stagesValues(stages)},
+    h AS (
+      SELECT v.opportunity_id,
+        max(st.idx) FILTER (WHERE st.kind <> 'lost') AS furthest_hist,
+        [${firstEntries}] AS entered,
+        arg_max(v.amount, v.valid_from) FILTER (WHERE st.kind = 'open') AS last_open_amount
+      FROM main.opportunity_versions v JOIN st ON st.name = v.stage
+      GROUP BY v.opportunity_id
+    ),
+    changes AS (
+      SELECT opportunity_id, max(valid_from) AS last_stage_change_at
+      FROM (
+        SELECT opportunity_id, stage, valid_from,
+               lag(stage) OVER (PARTITION BY opportunity_id ORDER BY valid_from) AS previous_stage
+        FROM main.opportunity_versions
+      )
+      WHERE previous_stage IS NULL OR previous_stage <> stage
+      GROUP BY opportunity_id
+    ),
+    acts AS (
+      SELECT opportunity_id, max(occurred_at) AS last_activity_at
+      FROM main.activities WHERE opportunity_id IS NOT NULL GROUP BY opportunity_id
+    )
+    SELECT o.*,
+      u.team_id AS owner_team,
+      c.region AS customer_region, c.industry AS customer_industry, c.grade AS customer_grade, c.source AS customer_source,
+      cs.idx AS stage_idx, cs.kind AS stage_kind,
+      coalesce(o.probability, cs.probability) AS win_probability,
+      coalesce(o.forecast_category, cs.forecast_category) AS effective_forecast_category,
+      greatest(coalesce(h.furthest_hist, 0), CASE WHEN cs.kind IN ('open', 'won') THEN cs.idx ELSE 0 END)::INTEGER AS furthest_idx,
+      coalesce(h.entered, [${join(Array.from({ length: maxIdx }, () => sql`NULL::TIMESTAMP`), ', ')}]) AS entered,
+      h.last_open_amount,
+      CASE WHEN o.status = 'lost' AND coalesce(o.amount, 0) = 0 THEN coalesce(h.last_open_amount, o.amount) ELSE o.amount END AS effective_amount,
+      coalesce(ch.last_stage_change_at, o.created_at) AS last_stage_change_at,
+      a.last_activity_at
+    FROM main.opportunities o
+    LEFT JOIN main.users u ON u.user_id = o.owner_id
+    LEFT JOIN main.customers c ON c.customer_id = o.customer_id
+    LEFT JOIN st cs ON cs.name = o.stage
+    LEFT JOIN h ON h.opportunity_id = o.opportunity_id
+    LEFT JOIN changes ch ON ch.opportunity_id = o.opportunity_id
+    LEFT JOIN acts a ON a.opportunity_id = o.opportunity_id`;
+}
+
+/** Rebuilds `deal_facts` inside an existing write transaction and records what it was built for. */
+export async function refreshFacts(tx: WriteTx, stages: StageInfo[]): Promise<void> {
+  await tx.run(buildFactsSql(stages));
+  await tx.run(PAYMENT_FACTS_SQL);
+  await tx.run(sql`INSERT OR REPLACE INTO meta VALUES ('facts.signature', ${factsSignature(stages)})`);
+  await tx.run(
+    `INSERT OR REPLACE INTO meta VALUES ('facts.data_version', coalesce((SELECT value FROM meta WHERE key = 'data_version'), '0'))`
+  );
+}
+
+/**
+ * Makes sure `deal_facts` matches the current data and stages, rebuilding it when not. When
+ * fresh this costs one small query on `meta`. Readers keep reading the old facts while a
+ * rebuild runs (MVCC); the rebuild re-checks inside the write lock, so concurrent callers
+ * rebuild once.
+ */
+export async function ensureFacts(db: Database, stages: StageInfo[]): Promise<void> {
+  const sig = factsSignature(stages);
+  const CHECK = `SELECT (SELECT value FROM meta WHERE key = 'facts.signature') AS sig,
+                        (SELECT value FROM meta WHERE key = 'facts.data_version') AS built,
+                        coalesce((SELECT value FROM meta WHERE key = 'data_version'), '0') AS data,
+                        (SELECT count(*) FROM information_schema.tables WHERE table_name IN ('deal_facts', 'payment_facts'))::INTEGER AS present`;
+  type Check = { sig: string | null; built: string | null; data: string; present: number };
+  const fresh = (r: Check) => r.present === 2 && r.sig === sig && r.built === r.data;
+  if (fresh((await db.query<Check>(CHECK)).rows[0])) return;
+  await db.write(
+    async (tx) => {
+      if (!fresh((await tx.query<Check>(CHECK)).rows[0])) await refreshFacts(tx, stages);
+    },
+    { derived: true }
+  );
+}

@@ -1,0 +1,140 @@
+/**
+ * The frame side of an embed: receives the token and filters from the host page (the SDK) or
+ * from `?token=` on first load (then removed from the URL and kept in memory only), reports
+ * its height, emits drill / filter / error events, and warns the host a minute before the
+ * token expires. An expired or rejected token shows a message in the frame, never a blank one.
+ */
+import { onUnauthorized, setApiToken } from '$lib/api';
+
+const HOST = 'crm-cockpit-host';
+const FRAME = 'crm-cockpit';
+const WARN_BEFORE_MS = 60_000;
+
+export type EmbedState = 'waiting' | 'ready' | 'expired';
+
+/** `exp` of a JWT (seconds), read without verifying: the server verifies on every call. */
+export function tokenExpiry(token: string): number | null {
+  try {
+    const payload = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    return typeof payload.exp === 'number' ? payload.exp : null;
+  } catch {
+    return null;
+  }
+}
+
+export class EmbedBridge {
+  state = $state<EmbedState>('waiting');
+  /** Filters set by the host (applied over the board's own; the token's locked filters win on the server). */
+  hostFilters = $state<Record<string, string[]> | null>(null);
+  /** Bumped whenever a new token arrives, so views can refetch. */
+  tokenVersion = $state(0);
+  reason = $state<string | null>(null);
+  private hostOrigin: string | null = null;
+  private warnTimer: ReturnType<typeof setTimeout> | null = null;
+  private expireTimer: ReturnType<typeof setTimeout> | null = null;
+  private cleanups: (() => void)[] = [];
+
+  constructor(
+    private readonly board: string,
+    private readonly tile?: string
+  ) {}
+
+  /** Starts listening; call once on mount (client only). */
+  start() {
+    const url = new URL(window.location.href);
+    const fromUrl = url.searchParams.get('token');
+    if (fromUrl) {
+      url.searchParams.delete('token');
+      history.replaceState(history.state, '', `${url.pathname}${url.search}${url.hash}`);
+      this.acceptToken(fromUrl);
+    }
+    const onMessage = (event: MessageEvent) => {
+      if (event.source !== window.parent || window.parent === window) return;
+      const msg = event.data;
+      if (!msg || msg.source !== HOST || typeof msg.type !== 'string') return;
+      this.hostOrigin ??= event.origin;
+      if (event.origin !== this.hostOrigin) return;
+      if ((msg.type === 'init' || msg.type === 'token') && typeof msg.token === 'string') this.acceptToken(msg.token);
+      if ((msg.type === 'init' || msg.type === 'set-filters') && msg.filters && typeof msg.filters === 'object') {
+        this.hostFilters = normalise(msg.filters);
+      }
+    };
+    window.addEventListener('message', onMessage);
+    this.cleanups.push(() => window.removeEventListener('message', onMessage));
+    this.cleanups.push(
+      onUnauthorized((error) => {
+        this.expire(/expired/.test(error) ? 'token_expired' : 'unauthorized', error);
+      })
+    );
+    const ro = new ResizeObserver(() => this.reportHeight());
+    ro.observe(document.documentElement);
+    this.cleanups.push(() => ro.disconnect());
+    // "ready" carries no data, so it may go to any parent; everything else goes to the host's origin.
+    this.send('ready', { board: this.board, tile: this.tile }, '*');
+    this.reportHeight();
+  }
+
+  stop() {
+    this.cleanups.forEach((c) => c());
+    if (this.warnTimer) clearTimeout(this.warnTimer);
+    if (this.expireTimer) clearTimeout(this.expireTimer);
+  }
+
+  /** Tells the host what the user drilled into. */
+  drill(detail: { level: string; key: string; label?: string; filters?: Record<string, string[]> }) {
+    this.send('drill', { detail: { board: this.board, tile: this.tile, ...detail } });
+  }
+
+  filterChanged(filters: Record<string, string[]>) {
+    this.send('filter-change', { detail: { filters } });
+  }
+
+  private acceptToken(token: string) {
+    const exp = tokenExpiry(token);
+    const now = Date.now();
+    if (exp !== null && exp * 1000 <= now) {
+      setApiToken(null);
+      this.expire('token_expired', 'token expired');
+      return;
+    }
+    setApiToken(token);
+    this.state = 'ready';
+    this.reason = null;
+    this.tokenVersion++;
+    if (this.warnTimer) clearTimeout(this.warnTimer);
+    if (this.expireTimer) clearTimeout(this.expireTimer);
+    if (exp !== null) {
+      const ms = exp * 1000 - now;
+      this.warnTimer = setTimeout(() => this.send('token-expiring', { exp }), Math.max(0, ms - WARN_BEFORE_MS));
+      this.expireTimer = setTimeout(() => this.expire('token_expired', 'token expired'), ms);
+    }
+  }
+
+  private expire(code: string, message: string) {
+    setApiToken(null);
+    this.state = 'expired';
+    this.reason = message;
+    this.send('error', { detail: { code, message } });
+  }
+
+  private reportHeight() {
+    const h = Math.ceil(document.documentElement.scrollHeight);
+    this.send('resize', { height: h }, '*');
+  }
+
+  private send(type: string, payload: Record<string, unknown>, target?: string) {
+    if (window.parent === window) return;
+    const to = target ?? this.hostOrigin;
+    if (!to) return;
+    window.parent.postMessage({ source: FRAME, type, ...payload }, to);
+  }
+}
+
+function normalise(filters: Record<string, unknown>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(filters)) {
+    if (typeof v === 'string') out[k] = [v];
+    else if (Array.isArray(v)) out[k] = v.filter((x): x is string => typeof x === 'string');
+  }
+  return out;
+}
