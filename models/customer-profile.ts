@@ -24,7 +24,7 @@ import { defineModel, type ModelContext, type ModelQuery } from './model';
 import { paramsSchema } from './common/params';
 import { addDays } from './common/period';
 import { customersRelation, inPeriod } from './common/relations';
-import { LTV_BASES } from './ltv';
+import { LTV_BASES, ltvBaseCtes } from './ltv';
 import { join, sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 
 export const PROFILE_DIMENSIONS = ['industry', 'region', 'source', 'grade'] as const;
@@ -197,28 +197,15 @@ function grid(p: ProfileParams, ctx: ModelContext): ModelQuery {
     ? sql`SELECT c.customer_id, coalesce(TRY_CAST(json_extract_string(c.attributes, ${'$."' + p.potential_field.replace(/"/g, '') + '"'}) AS DOUBLE), 0) AS potential
           FROM customers c WHERE c.customer_id IN (SELECT customer_id FROM cust)`
     : sql`SELECT o.customer_id, sum(coalesce(o.amount, 0))::DOUBLE AS potential
-          FROM opportunities o
+          FROM deal_facts o
           WHERE o.status = 'open' AND (o.created_at IS NULL OR o.created_at < ${asOfEnd}::TIMESTAMP) ${product}
-            AND o.customer_id IN (SELECT customer_id FROM cust)
           GROUP BY o.customer_id`;
   const ctes: [string, Sql][] = [
-    ['cust', sql`SELECT r.customer_id FROM ${customersRelation(p)} r`],
-    [
-      'ltv_basis',
-      sql`SELECT CASE ${p.basis} WHEN 'payments' THEN 'payments' WHEN 'won_amount' THEN 'won_amount'
-            ELSE (CASE WHEN EXISTS (SELECT 1 FROM payments) THEN 'payments' ELSE 'won_amount' END) END AS basis`
-    ],
+    // value = historical LTV, exactly as the ltv model computes it (same basis rule, same events)
+    ...ltvBaseCtes({ ...p, view: 'segments', gross_margin: 1 }, ctx, sql`NULL`),
     [
       'value_by_customer',
-      sql`SELECT customer_id, sum(amount) AS value FROM (
-            SELECT coalesce(pm.customer_id, o.customer_id) AS customer_id, coalesce(pm.paid_amount, pm.amount)::DOUBLE AS amount
-            FROM payments pm LEFT JOIN opportunities o ON o.opportunity_id = pm.opportunity_id
-            WHERE (SELECT basis FROM ltv_basis) = 'payments' AND pm.paid_at IS NOT NULL AND pm.paid_at < ${asOfEnd}::DATE ${product}
-            UNION ALL
-            SELECT o.customer_id, coalesce(o.amount, 0)::DOUBLE
-            FROM opportunities o
-            WHERE (SELECT basis FROM ltv_basis) = 'won_amount' AND o.status = 'won' AND o.closed_at < ${asOfEnd}::TIMESTAMP ${product}
-          ) GROUP BY customer_id`
+      unsafeRaw(`SELECT customer_id, sum(amount) AS value FROM rev_events WHERE is_revenue GROUP BY customer_id`)
     ],
     ['potential_by_customer', potential],
     [

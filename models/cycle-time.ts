@@ -175,47 +175,34 @@ export const cycleTime = defineModel({
 type CycleParams = z.output<typeof params>;
 
 function timeInStage(p: CycleParams, ctx: ModelContext): ModelQuery {
-  const { to } = ctx.period;
-  // Only deals with a version dated in the period can have left a stage in it.
-  const moved = hasFilters(p)
-    ? sql`SELECT DISTINCT ov.opportunity_id FROM opportunity_versions ov
-          WHERE ${inPeriod(sql`ov.valid_from`, ctx.period)} AND ov.opportunity_id IN (SELECT opportunity_id FROM ${dealsRelation(p)} r)`
-    : sql`SELECT DISTINCT ov.opportunity_id FROM opportunity_versions ov WHERE ${inPeriod(sql`ov.valid_from`, ctx.period)}`;
+  // stage_facts (models/common/facts.ts) has one row per stint with its days, the days of all
+  // the deal's stints in that stage so far, its number among them, and when the deal next
+  // left the same stage: the last exit of the period is the one not followed by another in it.
+  const filtered = hasFilters(p);
   return {
     ctes: [
-      ['moved', moved],
-      [
-        'changes',
-        unsafeRaw(`SELECT opportunity_id, stage, valid_from AS entered_at,
-              lead(valid_from) OVER (PARTITION BY opportunity_id ORDER BY valid_from) AS left_at
-            FROM (
-              SELECT ov.opportunity_id, ov.stage, ov.valid_from,
-                     lag(ov.stage) OVER (PARTITION BY ov.opportunity_id ORDER BY ov.valid_from) AS previous_stage
-              FROM opportunity_versions ov WHERE ov.opportunity_id IN (SELECT opportunity_id FROM moved)
-            )
-            WHERE previous_stage IS NULL OR previous_stage <> stage`)
-      ],
+      ...(filtered ? ([['tis_deals', sql`SELECT r.opportunity_id FROM ${dealsRelation(p)} r`]] as [string, Sql][]) : []),
       [
         'per_deal',
-        sql`SELECT ch.opportunity_id, ch.stage,
-              arg_max((epoch(ch.left_at) - epoch(ch.entered_at)) / 86400.0, ch.left_at)
-                FILTER (WHERE ${inPeriod(sql`ch.left_at`, ctx.period)}) AS latest,
-              sum((epoch(ch.left_at) - epoch(ch.entered_at)) / 86400.0) FILTER (WHERE ch.left_at < ${to}::TIMESTAMP) AS cumulative,
-              count(*) FILTER (WHERE ch.left_at < ${to}::TIMESTAMP) AS stints
-            FROM changes ch
-            WHERE ch.left_at IS NOT NULL
-            GROUP BY ch.opportunity_id, ch.stage
-            HAVING count(*) FILTER (WHERE ${inPeriod(sql`ch.left_at`, ctx.period)}) > 0`
+        sql`SELECT sf.stage, sf.days AS latest, sf.cumulative_days AS cumulative, sf.stint_no
+            FROM stage_facts sf
+            WHERE sf.stage_kind = 'open' AND ${inPeriod(sql`sf.left_at`, ctx.period)}
+              AND (sf.next_same_left_at IS NULL OR sf.next_same_left_at >= ${ctx.period.to}::TIMESTAMP)
+              ${filtered ? unsafeRaw('AND sf.opportunity_id IN (SELECT opportunity_id FROM tis_deals)') : sql``}`
       ]
-    ] as [string, Sql][],
-    body: sql`SELECT s.name AS stage, s.idx AS stage_index, count(d.opportunity_id)::INTEGER AS n,
-          quantile_cont(d.latest, 0.5) AS median_days_latest, quantile_cont(d.latest, 0.75) AS p75_days_latest,
-          quantile_cont(d.cumulative, 0.5) AS median_days_cumulative, quantile_cont(d.cumulative, 0.75) AS p75_days_cumulative,
-          count(d.opportunity_id) FILTER (WHERE d.stints > 1)::INTEGER AS reentered
-        FROM stages s LEFT JOIN per_deal d ON d.stage = s.name
-        WHERE s.kind = 'open'
-        GROUP BY s.name, s.idx
-        ORDER BY s.idx`
+    ],
+    // One sort per measure: both quantiles from one list-valued quantile_cont.
+    body: sql`SELECT stage, stage_index, n, ql[1] AS median_days_latest, ql[2] AS p75_days_latest,
+          qc[1] AS median_days_cumulative, qc[2] AS p75_days_cumulative, reentered
+        FROM (
+          SELECT s.name AS stage, s.idx AS stage_index, count(d.stage)::INTEGER AS n,
+            quantile_cont(d.latest, [0.5, 0.75]) AS ql, quantile_cont(d.cumulative, [0.5, 0.75]) AS qc,
+            count(d.stage) FILTER (WHERE d.stint_no > 1)::INTEGER AS reentered
+          FROM stages s LEFT JOIN per_deal d ON d.stage = s.name
+          WHERE s.kind = 'open'
+          GROUP BY s.name, s.idx
+        )
+        ORDER BY stage_index`
   };
 }
 
@@ -224,27 +211,32 @@ function stalled(p: CycleParams, ctx: ModelContext): ModelQuery {
   return {
     ctes: [
       [
+        // deal_facts has each deal's last stage change and last activity (all history); a deal
+        // with either after the report date (a report date in the past) is recomputed from the
+        // history up to that date.
         'open_deals',
-        sql`SELECT r.opportunity_id, r.name, r.customer_id, r.owner_id, r.stage, r.amount, r.created_at
+        sql`SELECT r.opportunity_id, r.name, r.customer_id, r.owner_id, r.stage, r.amount, r.created_at,
+              r.last_stage_change_at AS fact_change_at, r.last_activity_at AS fact_activity_at,
+              coalesce(r.last_stage_change_at >= ${end}::TIMESTAMP OR r.last_activity_at >= ${end}::TIMESTAMP, false) AS late
             FROM ${dealsRelation(p)} r
             WHERE r.status = 'open' AND (r.created_at IS NULL OR r.created_at < ${end}::TIMESTAMP)`
       ],
       [
-        'last_change',
+        'late_change',
         sql`SELECT opportunity_id, max(valid_from) AS at
             FROM (
               SELECT ov.opportunity_id, ov.stage, ov.valid_from,
                      lag(ov.stage) OVER (PARTITION BY ov.opportunity_id ORDER BY ov.valid_from) AS previous_stage
               FROM opportunity_versions ov
-              WHERE ov.valid_from < ${end}::TIMESTAMP AND ov.opportunity_id IN (SELECT opportunity_id FROM open_deals)
+              WHERE ov.valid_from < ${end}::TIMESTAMP AND ov.opportunity_id IN (SELECT opportunity_id FROM open_deals WHERE late)
             )
             WHERE previous_stage IS NULL OR previous_stage <> stage
             GROUP BY opportunity_id`
       ],
       [
-        'deal_activity',
+        'late_activity',
         sql`SELECT a.opportunity_id, max(a.occurred_at) AS at FROM activities a
-            WHERE a.occurred_at < ${end}::TIMESTAMP AND a.opportunity_id IN (SELECT opportunity_id FROM open_deals)
+            WHERE a.occurred_at < ${end}::TIMESTAMP AND a.opportunity_id IN (SELECT opportunity_id FROM open_deals WHERE late)
             GROUP BY a.opportunity_id`
       ],
       [
@@ -255,15 +247,21 @@ function stalled(p: CycleParams, ctx: ModelContext): ModelQuery {
             GROUP BY a.customer_id, a.owner_id`
       ],
       [
+        'touched',
+        unsafeRaw(`SELECT d.*,
+            CASE WHEN d.late THEN coalesce(lc.at, d.created_at) ELSE d.fact_change_at END AS last_stage_change_at,
+            greatest(CASE WHEN d.late THEN la.at ELSE d.fact_activity_at END, ca.at) AS last_activity_at
+          FROM open_deals d
+          LEFT JOIN late_change lc ON lc.opportunity_id = d.opportunity_id
+          LEFT JOIN late_activity la ON la.opportunity_id = d.opportunity_id
+          LEFT JOIN customer_activity ca ON ca.customer_id = d.customer_id AND ca.owner_id = d.owner_id`)
+      ],
+      [
         'idle',
         sql`SELECT d.*, s.idx AS stage_index, coalesce(s.stalled_after_days, ${ctx.stalledAfterDays}::INTEGER) AS stalled_after_days,
-              lc.at AS last_stage_change_at, greatest(da.at, ca.at) AS last_activity_at,
-              date_diff('day', coalesce(greatest(lc.at, da.at, ca.at), d.created_at)::DATE, ${ctx.asOf}::DATE) AS idle_days
-            FROM open_deals d
-            LEFT JOIN stages s ON s.name = d.stage
-            LEFT JOIN last_change lc ON lc.opportunity_id = d.opportunity_id
-            LEFT JOIN deal_activity da ON da.opportunity_id = d.opportunity_id
-            LEFT JOIN customer_activity ca ON ca.customer_id = d.customer_id AND ca.owner_id = d.owner_id`
+              date_diff('day', coalesce(greatest(d.last_stage_change_at, d.last_activity_at), d.created_at)::DATE, ${ctx.asOf}::DATE) AS idle_days
+            FROM touched d
+            LEFT JOIN stages s ON s.name = d.stage`
       ],
       ['stalled_deals', unsafeRaw(`SELECT * FROM idle WHERE idle_days > stalled_after_days`)],
       [

@@ -184,49 +184,39 @@ function flowQuery(p: z.output<typeof params>, ctx: ModelContext): ModelQuery {
     ...(p.group_by === 'team' ? teamGroupCtes(p) : []),
     ...(needDeals ? ([['flow_deals', sql`SELECT r.opportunity_id, ${key}::VARCHAR AS group_key FROM ${dealsRelation(p)} r`]] as [string, Sql][]) : []),
     [
-      // Only deals with a version dated in the period can have changed stage in it.
-      'moved',
-      sql`SELECT DISTINCT ov.opportunity_id FROM opportunity_versions ov
-          WHERE ${inPeriod(sql`ov.valid_from`, ctx.period)}
-          ${needDeals ? unsafeRaw('AND ov.opportunity_id IN (SELECT opportunity_id FROM flow_deals)') : sql``}`
+      // stage_facts has one row per stage change (models/common/facts.ts): entries are the rows
+      // entered in the period, exits the rows left in it.
+      'flow_entries',
+      sql`SELECT ${needDeals ? sql`fd.group_key` : sql`NULL::VARCHAR AS group_key`}, sf.stage, sf.stage_kind, sf.entered_amount,
+            -- the deal's first change in the period: counts the deal once in n
+            (sf.previous_entered_at IS NULL OR sf.previous_entered_at < ${ctx.period.from}::TIMESTAMP) AS first_in_period
+          FROM stage_facts sf ${needDeals ? sql`JOIN flow_deals fd ON fd.opportunity_id = sf.opportunity_id` : sql``}
+          WHERE ${inPeriod(sql`sf.entered_at`, ctx.period)}`
     ],
     [
-      'changes',
-      sql`SELECT c.opportunity_id, c.stage, c.previous_stage, c.amount
-          FROM (
-            SELECT ov.opportunity_id, ov.stage, ov.valid_from, ov.amount,
-                   lag(ov.stage) OVER (PARTITION BY ov.opportunity_id ORDER BY ov.valid_from) AS previous_stage
-            FROM opportunity_versions ov WHERE ov.opportunity_id IN (SELECT opportunity_id FROM moved)
-          ) c
-          WHERE (c.previous_stage IS NULL OR c.previous_stage <> c.stage) AND ${inPeriod(sql`c.valid_from`, ctx.period)}`
-    ],
-    [
-      'flow_events',
-      unsafeRaw(`SELECT ch.opportunity_id, ${needDeals ? 'fd.group_key' : 'NULL::VARCHAR AS group_key'},
-          st.name AS stage, st.idx, st.kind, ps.name AS previous_stage, ps.idx AS previous_idx, ps.kind AS previous_kind, ch.amount
-        FROM changes ch
-        ${needDeals ? 'JOIN flow_deals fd ON fd.opportunity_id = ch.opportunity_id' : ''}
-        LEFT JOIN stages st ON st.name = ch.stage
-        LEFT JOIN stages ps ON ps.name = ch.previous_stage`)
+      'flow_exits',
+      sql`SELECT ${needDeals ? sql`fd.group_key` : sql`NULL::VARCHAR AS group_key`}, sf.stage, sf.stage_idx, sf.next_idx, sf.next_kind
+          FROM stage_facts sf ${needDeals ? sql`JOIN flow_deals fd ON fd.opportunity_id = sf.opportunity_id` : sql``}
+          WHERE sf.stage_kind = 'open' AND ${inPeriod(sql`sf.left_at`, ctx.period)}`
     ],
     [
       'flow_groups',
       grouped
-        ? unsafeRaw(`SELECT group_key, count(DISTINCT opportunity_id)::INTEGER AS n FROM flow_events GROUP BY group_key`)
-        : unsafeRaw(`SELECT NULL::VARCHAR AS group_key, (SELECT count(DISTINCT opportunity_id) FROM flow_events)::INTEGER AS n`)
+        ? unsafeRaw(`SELECT group_key, count(*) FILTER (WHERE first_in_period)::INTEGER AS n FROM flow_entries GROUP BY group_key`)
+        : unsafeRaw(`SELECT NULL::VARCHAR AS group_key, (SELECT count(*) FILTER (WHERE first_in_period) FROM flow_entries)::INTEGER AS n`)
     ],
     [
       'flow_in',
-      unsafeRaw(`SELECT group_key, stage, count(*)::INTEGER AS entries, coalesce(sum(amount), 0)::DOUBLE AS entered_amount
-        FROM flow_events WHERE kind IN ('open', 'won') GROUP BY group_key, stage`)
+      unsafeRaw(`SELECT group_key, stage, count(*)::INTEGER AS entries, coalesce(sum(entered_amount), 0)::DOUBLE AS entered_amount
+        FROM flow_entries WHERE stage_kind IN ('open', 'won') GROUP BY group_key, stage`)
     ],
     [
       'flow_out',
-      unsafeRaw(`SELECT group_key, previous_stage AS stage,
-          count(*) FILTER (WHERE kind = 'won' OR (kind = 'open' AND idx > previous_idx))::INTEGER AS exits_forward,
-          count(*) FILTER (WHERE kind = 'lost')::INTEGER AS exits_lost,
-          count(*) FILTER (WHERE kind = 'open' AND idx < previous_idx)::INTEGER AS exits_back
-        FROM flow_events WHERE previous_kind = 'open' GROUP BY group_key, previous_stage`)
+      unsafeRaw(`SELECT group_key, stage,
+          count(*) FILTER (WHERE next_kind = 'won' OR (next_kind = 'open' AND next_idx > stage_idx))::INTEGER AS exits_forward,
+          count(*) FILTER (WHERE next_kind = 'lost')::INTEGER AS exits_lost,
+          count(*) FILTER (WHERE next_kind = 'open' AND next_idx < stage_idx)::INTEGER AS exits_back
+        FROM flow_exits GROUP BY group_key, stage`)
     ]
   ];
   return {

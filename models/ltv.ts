@@ -107,11 +107,18 @@ export function ltvWindows(period: { to: string }, asOf: string) {
 }
 const isLeap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 
-/** The CTEs every view shares: basis, filtered customers, revenue and activity events. */
-function baseCtes(p: LtvParams, ctx: ModelContext, groupKey: Sql): [string, Sql][] {
+/**
+ * The CTEs every view shares: the basis, the filtered customers (`cust`) and the revenue and
+ * activity events (`events`: customer, time, amount, kind, is_revenue). Payments come from
+ * payment_facts (its deal's product is there); a payment without a customer takes its deal's.
+ * Events are not joined to `cust` here: the views aggregate per customer first and join the
+ * (much smaller) result.
+ */
+export function ltvBaseCtes(p: LtvParams, ctx: ModelContext, groupKey: Sql): [string, Sql][] {
   const { asOfEnd } = ltvWindows(ctx.period, ctx.asOf);
   const product = p.product?.length ? p.product : null;
-  const productWhere = product ? sql`AND list_contains(${product}::VARCHAR[], o.product)` : sql``;
+  const payProduct = product ? sql`AND list_contains(${product}::VARCHAR[], pf.product)` : sql``;
+  const dealProduct = product ? sql`AND list_contains(${product}::VARCHAR[], f.product)` : sql``;
   return [
     [
       'ltv_basis',
@@ -121,19 +128,21 @@ function baseCtes(p: LtvParams, ctx: ModelContext, groupKey: Sql): [string, Sql]
     ['cust', sql`SELECT r.customer_id, ${groupKey}::VARCHAR AS group_key FROM ${customersRelation(p)} r`],
     [
       'events',
-      sql`SELECT coalesce(pm.customer_id, o.customer_id) AS customer_id, pm.paid_at::TIMESTAMP AS event_at,
-                 coalesce(pm.paid_amount, pm.amount)::DOUBLE AS amount, 'payments' AS kind
-          FROM payments pm LEFT JOIN opportunities o ON o.opportunity_id = pm.opportunity_id
-          WHERE pm.paid_at IS NOT NULL AND pm.paid_at < ${asOfEnd}::DATE ${productWhere}
+      sql`SELECT pf.customer_id, pf.paid_at::TIMESTAMP AS event_at, coalesce(pf.paid_amount, pf.amount)::DOUBLE AS amount, 'payments' AS kind
+          FROM payment_facts pf
+          WHERE pf.customer_id IS NOT NULL AND pf.paid_at IS NOT NULL AND pf.paid_at < ${asOfEnd}::DATE ${payProduct}
           UNION ALL
-          SELECT o.customer_id, o.closed_at, coalesce(o.amount, 0)::DOUBLE, 'won_amount'
-          FROM opportunities o
-          WHERE o.status = 'won' AND o.closed_at < ${asOfEnd}::TIMESTAMP ${productWhere}`
+          SELECT f.customer_id, pf.paid_at::TIMESTAMP, coalesce(pf.paid_amount, pf.amount)::DOUBLE, 'payments'
+          FROM payment_facts pf JOIN deal_facts f ON f.opportunity_id = pf.opportunity_id
+          WHERE pf.customer_id IS NULL AND pf.paid_at IS NOT NULL AND pf.paid_at < ${asOfEnd}::DATE ${payProduct}
+          UNION ALL
+          SELECT f.customer_id, f.closed_at, coalesce(f.amount, 0)::DOUBLE, 'won_amount'
+          FROM deal_facts f
+          WHERE f.status = 'won' AND f.closed_at < ${asOfEnd}::TIMESTAMP ${dealProduct}`
     ],
     [
-      'cust_events',
-      unsafeRaw(`SELECT e.customer_id, c.group_key, e.event_at, e.amount, e.kind, e.kind = (SELECT basis FROM ltv_basis) AS is_revenue
-        FROM events e JOIN cust c ON c.customer_id = e.customer_id`)
+      'rev_events',
+      unsafeRaw(`SELECT e.*, e.kind = (SELECT basis FROM ltv_basis) AS is_revenue FROM events e WHERE e.customer_id IS NOT NULL`)
     ]
   ];
 }
@@ -184,7 +193,7 @@ function segments(p: LtvParams, ctx: ModelContext) {
   return {
     ctes: [
       ...(p.group_by === 'team' ? teamGroupCtes(p) : []),
-      ...baseCtes(p, ctx, key),
+      ...ltvBaseCtes(p, ctx, key),
       [
         'per_customer',
         sql`SELECT e.customer_id,
@@ -194,7 +203,7 @@ function segments(p: LtvParams, ctx: ModelContext) {
               coalesce(bool_or(${inLastYear}), false) AS active_last_year,
               count(*) FILTER (WHERE e.kind = 'won_amount' AND ${inPeriod(sql`e.event_at`, ctx.period)}) AS won_deals,
               coalesce(sum(e.amount) FILTER (WHERE e.kind = 'won_amount' AND ${inPeriod(sql`e.event_at`, ctx.period)}), 0) AS won_amount
-            FROM cust_events e GROUP BY e.customer_id`
+            FROM rev_events e GROUP BY e.customer_id`
       ],
       [
         'seg',
@@ -237,11 +246,11 @@ function cohorts(p: LtvParams, ctx: ModelContext) {
   const lastMonth = sql`date_trunc('month', ${ctx.asOf}::DATE)::DATE`;
   return {
     ctes: [
-      ...baseCtes(p, ctx, sql`NULL`),
+      ...ltvBaseCtes(p, ctx, sql`NULL`),
       [
         'first_won',
         sql`SELECT customer_id, date_trunc('month', min(event_at))::DATE AS cohort_start
-            FROM cust_events WHERE kind = 'won_amount' GROUP BY customer_id
+            FROM rev_events WHERE kind = 'won_amount' AND customer_id IN (SELECT customer_id FROM cust) GROUP BY customer_id
             HAVING ${inPeriod(sql`min(event_at)`, ctx.period)}`
       ],
       ['sizes', unsafeRaw(`SELECT cohort_start, count(*)::INTEGER AS customers FROM first_won GROUP BY cohort_start`)],
@@ -255,7 +264,7 @@ function cohorts(p: LtvParams, ctx: ModelContext) {
         unsafeRaw(`SELECT f.cohort_start, date_diff('month', f.cohort_start, date_trunc('month', e.event_at)::DATE) AS months_since,
               count(DISTINCT e.customer_id)::INTEGER AS retained,
               coalesce(sum(e.amount) FILTER (WHERE e.is_revenue), 0)::DOUBLE AS revenue
-            FROM cust_events e JOIN first_won f ON f.customer_id = e.customer_id
+            FROM rev_events e JOIN first_won f ON f.customer_id = e.customer_id
             WHERE e.event_at >= f.cohort_start
             GROUP BY ALL`)
       ]

@@ -5,8 +5,8 @@
  * - won, lost: counts of deals won / lost (status) with closed_at in the period; n = won + lost.
  * - won_amount = Σ amount of won deals; lost_amount = Σ amount of lost deals, where a lost
  *   deal whose amount the source zeroed (0 or empty) counts with its last amount while open:
- *   the amount of its latest version in an open stage (opportunity_versions). A zeroed deal
- *   without such a version keeps 0. `lost_valued_from_history` counts the deals so valued.
+ *   the amount of its latest version in an open stage (opportunity_versions, precomputed in
+ *   deal_facts.effective_amount). A zeroed deal without such a version keeps 0. `lost_valued_from_history` counts the deals so valued.
  * - win_rate = won / (won + lost) by count; win_rate_value = won_amount / (won_amount +
  *   lost_amount); null on a zero denominator.
  * - loss_reasons (`view=loss_reasons`): per reason (null = not given) the lost count and
@@ -120,26 +120,14 @@ export const winLoss = defineModel({
     const ctes: [string, Sql][] = [
       ...(p.group_by === 'team' ? teamGroupCtes(p) : []),
       [
-        'closed',
-        sql`SELECT r.opportunity_id, r.status, r.amount, r.closed_at, r.loss_reason, ${key}::VARCHAR AS group_key
+        // deal_facts.effective_amount is the amount, or for a lost deal the source zeroed its last
+        // amount while open (models/common/facts.ts), so no history is read here.
+        'valued',
+        sql`SELECT r.opportunity_id, r.status, r.closed_at, r.loss_reason, ${key}::VARCHAR AS group_key,
+              (r.status = 'lost' AND coalesce(r.amount, 0) = 0 AND coalesce(r.last_open_amount, 0) <> 0) AS from_history,
+              coalesce(r.effective_amount, 0) AS value
             FROM ${dealsRelation(p)} r
             WHERE r.status IN ('won', 'lost') AND ${inPeriod(sql`r.closed_at`, ctx.period)}`
-      ],
-      [
-        // The last amount while open of lost deals the source zeroed.
-        'last_open_amount',
-        unsafeRaw(`SELECT ov.opportunity_id, arg_max(ov.amount, ov.valid_from) AS amount
-          FROM opportunity_versions ov JOIN stages s ON s.name = ov.stage AND s.kind = 'open'
-          WHERE ov.opportunity_id IN (SELECT opportunity_id FROM closed WHERE status = 'lost' AND coalesce(amount, 0) = 0)
-          GROUP BY ov.opportunity_id`)
-      ],
-      [
-        'valued',
-        unsafeRaw(`SELECT c.*,
-            (c.status = 'lost' AND coalesce(c.amount, 0) = 0 AND coalesce(h.amount, 0) <> 0) AS from_history,
-            CASE WHEN c.status = 'lost' AND coalesce(c.amount, 0) = 0 AND coalesce(h.amount, 0) <> 0 THEN h.amount
-                 ELSE coalesce(c.amount, 0) END AS value
-          FROM closed c LEFT JOIN last_open_amount h ON h.opportunity_id = c.opportunity_id`)
       ]
     ];
 
@@ -165,7 +153,7 @@ export const winLoss = defineModel({
       const fy = ctx.fiscalYearStartMonth;
       const start = bucketStart(p.grain, sql`v.closed_at`, fy);
       ctes.push(
-        ['buckets', bucketsRelation(p.grain, ctx.period, fy, unsafeRaw(`SELECT min(closed_at) AS lo, max(closed_at) AS hi FROM closed`))],
+        ['buckets', bucketsRelation(p.grain, ctx.period, fy, unsafeRaw(`SELECT min(closed_at) AS lo, max(closed_at) AS hi FROM valued`))],
         ['by_bucket', sql`SELECT ${start} AS bucket, v.group_key, ${MEASURES} FROM valued v GROUP BY ALL`],
         [
           'series_groups',
