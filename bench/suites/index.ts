@@ -1,5 +1,6 @@
 import type { BenchRow } from '../run';
 import { demo } from './demo';
+import { models } from './models';
 import { startup } from './startup';
 
 export interface Suite {
@@ -9,4 +10,4 @@ export interface Suite {
 }
 
 /** Every suite `npm run bench` runs, in order. */
-export const suites: Suite[] = [demo, startup];
+export const suites: Suite[] = [demo, startup, models];
