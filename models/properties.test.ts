@@ -43,6 +43,8 @@ interface Case {
   nonIncreasing?: string;
   /** [lower, value, upper] field triples. */
   bounds?: [string, string, string][];
+  /** Random CRMs to try (default PROPERTY_RUNS or 15): more where the interesting case is rare. */
+  runs?: number;
 }
 
 const byStage = (r: Row) => String(r.stage);
@@ -140,6 +142,8 @@ const SPECS: Record<string, Case[]> = {
     {
       params: { view: 'stalled', limit: 10000 },
       key: (r) => String(r.opportunity_id),
+      // a deal stalled for its owner only because of someone else's follow-up is a rare draw
+      runs: 60,
       monotone: ['n'],
       check: (r) => {
         for (const x of r.rows) expect(x.idle_days as number).toBeGreaterThan(x.stalled_after_days as number);
@@ -177,6 +181,83 @@ const SPECS: Record<string, Case[]> = {
           if (x.months_since === 0) expect(x.retained).toBe(x.customers);
         }
       }
+    }
+  ],
+  trend: [
+    {
+      params: {},
+      key: (r) => String(r.bucket),
+      additive: ['value', 'n'],
+      monotone: ['value', 'n']
+    },
+    {
+      params: { measure: 'win_rate', grain: 'quarter' },
+      key: (r) => String(r.bucket),
+      additive: ['n'],
+      monotone: ['n'],
+      rates: ['value']
+    }
+  ],
+  leaderboard: [
+    {
+      // No ungrouped form (owner is the default): owners, teams and own teams must cover the same deals.
+      params: {},
+      key: () => 'all',
+      additive: ['won_amount', 'won_count', 'lost_count', 'collected_amount', 'collected_n', 'n'],
+      monotone: ['won_amount', 'won_count', 'lost_count', 'collected_amount', 'collected_n', 'activities'],
+      rates: ['win_rate']
+    }
+  ],
+  payments: [
+    {
+      params: {},
+      key: () => 'all',
+      additive: ['contracted', 'contracted_n', 'collected', 'collected_n', 'due', 'due_n', 'overdue', 'overdue_n', 'outstanding', 'receivables', 'n'],
+      monotone: ['contracted', 'contracted_n', 'collected', 'collected_n', 'due', 'due_n', 'overdue', 'overdue_n', 'outstanding', 'receivables']
+    },
+    {
+      params: { view: 'aging' },
+      key: (r) => String(r.bucket),
+      additive: ['amount', 'n'],
+      monotone: ['amount', 'n']
+    },
+    {
+      params: { view: 'upcoming' },
+      key: (r) => String(r.bucket),
+      additive: ['amount', 'n'],
+      monotone: ['amount', 'n']
+    },
+    {
+      params: { view: 'overdue', limit: 10000 },
+      key: (r) => String(r.payment_id),
+      monotone: ['n', 'outstanding']
+    }
+  ],
+  forecast: [
+    {
+      params: {},
+      key: () => 'all',
+      additive: ['closed_won', 'closed_won_n', 'weighted_pipeline', 'forecast', 'open_pipeline', 'open_n', 'commit', 'best_case', 'pipeline', 'omitted', 'n'],
+      monotone: ['closed_won', 'closed_won_n', 'weighted_pipeline', 'forecast', 'open_pipeline', 'open_n', 'commit', 'best_case', 'pipeline', 'omitted'],
+      // categories roll up cumulatively (Salesforce): closed won ≤ commit ≤ best case ≤ pipeline
+      bounds: [
+        ['closed_won', 'commit', 'best_case'],
+        ['commit', 'best_case', 'pipeline']
+      ]
+    },
+    {
+      params: { view: 'stages', probabilities: 'learned' },
+      key: byStage,
+      monotone: ['won', 'lost', 'open_n', 'open_amount'],
+      rates: ['configured', 'win_rate', 'learned']
+    },
+    {
+      params: { view: 'accuracy', grain: 'quarter' },
+      key: (r) => `${r.bucket}|${r.method}`,
+      nMonotone: false,
+      monotone: [],
+      rates: ['accuracy'],
+      excludeGroupBy: ['region', 'industry', 'source', 'product', 'grade', 'stage', 'month', 'quarter']
     }
   ],
   customer_profile: [
@@ -264,7 +345,7 @@ function checkNumbers(r: ModelResult, c: Case, label: string) {
   c.check?.(r);
 }
 
-const RUNS = Number(process.env.PROPERTY_RUNS ?? 25);
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 15);
 
 describe('properties of every model on random CRMs', () => {
   it('every model in the catalog has a property spec', () => {
@@ -276,26 +357,27 @@ describe('properties of every model on random CRMs', () => {
     cases.forEach((c, ci) => {
       const label = `${name} ${JSON.stringify(c.params)}`;
       const groupBys = enumOptions(name, 'group_by').filter((g) => !(c.excludeGroupBy ?? []).includes(g));
+      const props = [
+        'rates in [0, 1] or null, numbers finite',
+        ...(c.nonIncreasing ? [`${c.nonIncreasing} never grows stage to stage`] : []),
+        ...(c.bounds ? ['bounds hold'] : []),
+        ...(c.additive && groupBys.length ? ['group_by rows add up to the whole'] : []),
+        'a scoped result is a subset of the unscoped one'
+      ];
 
-      it(`${label}: rates in [0, 1] or null, numbers finite${c.nonIncreasing ? `, ${c.nonIncreasing} never grows stage to stage` : ''}${c.bounds ? ', bounds hold' : ''}`, async () => {
+      // One random CRM per run serves every property of the case (loading it is the slow part).
+      it(`${label}: ${props.join('; ')}`, async () => {
         await fc.assert(
-          fc.asyncProperty(crmArb, periodArb, async (crm, period) => {
+          fc.asyncProperty(crmArb, periodArb, fc.constantFrom(...(groupBys.length ? groupBys : ['-'])), scopeArb, async (crm, period, groupBy, scope) => {
             await loadRandomCrm(db, crm);
-            checkNumbers(await run(name, { ...c.params, ...period }), c, label);
-          }),
-          { numRuns: RUNS, seed: 4242 + ci }
-        );
-      }, 120_000);
+            const params = { ...c.params, ...period };
+            const whole = await run(name, params);
+            checkNumbers(whole, c, label);
 
-      if (c.additive && groupBys.length) {
-        it(`${label}: the rows of a group_by add up to the ungrouped total`, async () => {
-          await fc.assert(
-            fc.asyncProperty(crmArb, periodArb, fc.constantFrom(...groupBys), async (crm, period, groupBy) => {
-              await loadRandomCrm(db, crm);
-              const whole = await run(name, { ...c.params, ...period });
-              const parts = await run(name, { ...c.params, ...period, group_by: groupBy });
+            if (c.additive && groupBys.length) {
+              const parts = await run(name, { ...params, group_by: groupBy });
               checkNumbers(parts, c, `${label} group_by=${groupBy}`);
-              for (const f of c.additive!) {
+              for (const f of c.additive) {
                 const a = sumBy(whole.rows, c.key, f);
                 const b = sumBy(parts.rows, c.key, f);
                 for (const [k, v] of a) {
@@ -303,40 +385,27 @@ describe('properties of every model on random CRMs', () => {
                 }
                 for (const [k, v] of b) if (!a.has(k) && v !== 0) throw new Error(`${label} group_by=${groupBy}: ${f} at ${k} only in the groups (${v})`);
               }
-              expect(parts.n).toBe(whole.n);
-            }),
-            { numRuns: RUNS, seed: 777 + ci }
-          );
-        }, 120_000);
-      }
+              if (parts.n !== whole.n) throw new Error(`${label} group_by=${groupBy}: n ${parts.n} grouped, ${whole.n} whole`);
+            }
 
-      it(`${label}: a scoped result is a subset of the unscoped one`, async () => {
-        await fc.assert(
-          fc.asyncProperty(crmArb, periodArb, scopeArb, async (crm, period, scope) => {
-            await loadRandomCrm(db, crm);
-            const all = await run(name, { ...c.params, ...period });
-            const some = await run(name, { ...c.params, ...period }, scope);
-            const none = await run(name, { ...c.params, ...period }, null);
+            const some = await run(name, params, scope);
+            const none = await run(name, params, null);
             checkNumbers(some, c, `${label} scoped`);
             if (c.nMonotone !== false) {
-              expect(some.n).toBeLessThanOrEqual(all.n);
-              expect(none.n).toBe(0);
+              if (some.n > whole.n) throw new Error(`${label} scope ${JSON.stringify(scope)}: n ${some.n} scoped > ${whole.n}`);
+              if (none.n !== 0) throw new Error(`${label}: n ${none.n} without a scope`);
             }
-            const keysAll = new Set(all.rows.map(c.key));
             for (const f of c.monotone ?? []) {
-              const a = sumBy(all.rows, c.key, f);
+              const a = sumBy(whole.rows, c.key, f);
               const b = sumBy(some.rows, c.key, f);
               for (const [k, v] of b) {
                 if (v > (a.get(k) ?? 0) + 1e-6) throw new Error(`${label} scope ${JSON.stringify(scope)}: ${f} at ${k} is ${v} scoped > ${a.get(k) ?? 0} unscoped`);
               }
             }
-            if (name === 'cycle_time' && c.params.view === 'stalled') {
-              for (const r of some.rows) expect(keysAll.has(c.key(r))).toBe(true);
-            }
           }),
-          { numRuns: RUNS, seed: 99 + ci }
+          { numRuns: process.env.PROPERTY_RUNS ? RUNS : (c.runs ?? RUNS), seed: 4242 + ci }
         );
-      }, 120_000);
+      }, 300_000);
     });
   }
 });
