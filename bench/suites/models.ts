@@ -93,6 +93,49 @@ const CASES: Case[] = [
     check: (m, r) => [num(m.rows.find((x) => x.measure === 'won_amount')!.value), num(r[0].won)]
   },
   {
+    name: 'trend (won amount by month, this year)',
+    model: 'trend',
+    raw: `SELECT date_trunc('month', closed_at) AS m, sum(amount) AS won, count(*) AS n FROM deal_facts
+      WHERE status = 'won' AND closed_at >= ${YEAR} GROUP BY 1 ORDER BY 1`,
+    check: (m, r) => [num(m.rows.reduce((s, x) => s + Number(x.value ?? 0), 0)), num(r.reduce((s, x) => s + Number(x.won), 0))]
+  },
+  {
+    name: 'leaderboard (owners by won amount, this quarter)',
+    model: 'leaderboard',
+    raw: `WITH d AS (SELECT owner_id, sum(amount) FILTER (WHERE status = 'won') AS won_amount, count(*) FILTER (WHERE status = 'won') AS won,
+                         count(*) FILTER (WHERE status = 'lost') AS lost
+                  FROM deal_facts WHERE status IN ('won', 'lost') AND closed_at >= '${Q2.from}' AND closed_at < '${Q2.to}' GROUP BY 1),
+      p AS (SELECT owner_id, sum(coalesce(paid_amount, amount)) AS collected FROM payment_facts WHERE paid_at >= '${Q2.from}' AND paid_at < '${Q2.to}' GROUP BY 1),
+      a AS (SELECT owner_id, count(*) AS activities FROM activities WHERE occurred_at >= '${Q2.from}' AND occurred_at < '${Q2.to}' GROUP BY 1),
+      t AS (SELECT owner_id, sum(amount) AS target FROM targets WHERE owner_id IS NOT NULL AND period_start >= '${Q2.from}' AND period_end <= '${Q2.to}' GROUP BY 1)
+      SELECT u.user_id, d.won_amount, d.won / (d.won + d.lost) AS win_rate, p.collected, a.activities, d.won_amount / t.target AS attainment,
+             rank() OVER (ORDER BY d.won_amount DESC NULLS LAST) AS rank
+      FROM users u LEFT JOIN d ON d.owner_id = u.user_id LEFT JOIN p ON p.owner_id = u.user_id
+      LEFT JOIN a ON a.owner_id = u.user_id LEFT JOIN t ON t.owner_id = u.user_id ORDER BY rank`,
+    check: (m, r) => [num(m.rows[0].won_amount), num(r[0].won_amount)]
+  },
+  {
+    name: 'payments (this quarter: contracted, collected, overdue, DSO)',
+    model: 'payments',
+    raw: `SELECT
+        (SELECT sum(amount) FROM deal_facts WHERE status = 'won' AND closed_at >= '${Q2.from}' AND closed_at < '${Q2.to}') AS contracted,
+        (SELECT sum(coalesce(paid_amount, amount)) FROM payment_facts WHERE paid_at >= '${Q2.from}' AND paid_at < '${Q2.to}') AS collected,
+        (SELECT sum(amount) FROM payment_facts WHERE due_date >= '${Q2.from}' AND due_date < '${Q2.to}') AS due,
+        (SELECT sum(amount - CASE WHEN paid_at <= '${AS_OF}' THEN coalesce(paid_amount, amount) ELSE 0 END) FROM payment_facts
+           WHERE due_date < '${AS_OF}' AND amount - CASE WHEN paid_at <= '${AS_OF}' THEN coalesce(paid_amount, amount) ELSE 0 END > 0) AS overdue`,
+    check: (m, r) => [num(m.rows[0].collected), num(r[0].collected)]
+  },
+  {
+    name: 'forecast (weighted, this quarter)',
+    model: 'forecast',
+    raw: `SELECT sum(amount) FILTER (WHERE status = 'won' AND closed_at >= '${Q2.from}' AND closed_at < '${Q2.to}') AS closed_won,
+        sum(amount * win_probability) FILTER (WHERE status = 'open' AND expected_close_date >= '${Q2.from}' AND expected_close_date < '${Q2.to}') AS weighted,
+        sum(amount) FILTER (WHERE status = 'open' AND expected_close_date >= '${Q2.from}' AND expected_close_date < '${Q2.to}' AND effective_forecast_category = 'commit') AS commit_open
+      FROM deal_facts WHERE (status = 'won' AND closed_at >= '${Q2.from}' AND closed_at < '${Q2.to}')
+         OR (status = 'open' AND expected_close_date >= '${Q2.from}' AND expected_close_date < '${Q2.to}')`,
+    check: (m, r) => [num(m.rows[0].forecast), num(Number(r[0].closed_won) + Number(r[0].weighted))]
+  },
+  {
     name: 'win_loss (this year)',
     model: 'win_loss',
     raw: `SELECT count(*) FILTER (WHERE status = 'won') AS won, count(*) FILTER (WHERE status = 'lost') AS lost,
