@@ -236,14 +236,20 @@ function grid(p: ProfileParams, ctx: ModelContext): ModelQuery {
   const meta = unsafeRaw(`m.value_median, m.potential_median, (SELECT basis FROM ltv_basis) AS basis, m.total`);
   if (p.view === 'grid') {
     return {
-      ctes,
-      body: sql`SELECT q.quadrant, q.high_value, q.high_potential, count(x.customer_id)::INTEGER AS customers,
-          count(x.customer_id)::DOUBLE / nullif(m.total, 0) AS share,
-          coalesce(sum(x.value), 0)::DOUBLE AS value, coalesce(sum(x.potential), 0)::DOUBLE AS potential,
-          count(x.customer_id)::INTEGER AS n, ${meta}
+      ctes: [
+        ...ctes,
+        [
+          'cells',
+          unsafeRaw(`SELECT high_value, high_potential, count(*) AS customers, sum(value) AS value, sum(potential) AS potential
+            FROM placed GROUP BY high_value, high_potential`)
+        ]
+      ],
+      body: sql`SELECT q.quadrant, q.high_value, q.high_potential, coalesce(x.customers, 0)::INTEGER AS customers,
+          coalesce(x.customers, 0)::DOUBLE / nullif(m.total, 0) AS share,
+          coalesce(x.value, 0)::DOUBLE AS value, coalesce(x.potential, 0)::DOUBLE AS potential,
+          coalesce(x.customers, 0)::INTEGER AS n, ${meta}
         FROM quadrants q CROSS JOIN medians m
-        LEFT JOIN placed x ON x.high_value = q.high_value AND x.high_potential = q.high_potential
-        GROUP BY q.quadrant, q.ord, q.high_value, q.high_potential, m.value_median, m.potential_median, m.total
+        LEFT JOIN cells x ON x.high_value = q.high_value AND x.high_potential = q.high_potential
         ORDER BY q.ord`
     };
   }

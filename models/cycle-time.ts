@@ -186,7 +186,7 @@ function timeInStage(p: CycleParams, ctx: ModelContext): ModelQuery {
         'per_deal',
         sql`SELECT sf.stage, sf.days AS latest, sf.cumulative_days AS cumulative, sf.stint_no
             FROM stage_facts sf
-            WHERE sf.stage_kind = 'open' AND ${inPeriod(sql`sf.left_at`, ctx.period)}
+            WHERE sf.stage_kind = 'open' AND ${inPeriod(sql`sf.left_at`, ctx.period)} AND sf.entered_at < ${ctx.period.to}::TIMESTAMP
               AND (sf.next_same_left_at IS NULL OR sf.next_same_left_at >= ${ctx.period.to}::TIMESTAMP)
               ${filtered ? unsafeRaw('AND sf.opportunity_id IN (SELECT opportunity_id FROM tis_deals)') : sql``}`
       ]

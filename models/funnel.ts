@@ -197,7 +197,8 @@ function flowQuery(p: z.output<typeof params>, ctx: ModelContext): ModelQuery {
       'flow_exits',
       sql`SELECT ${needDeals ? sql`fd.group_key` : sql`NULL::VARCHAR AS group_key`}, sf.stage, sf.stage_idx, sf.next_idx, sf.next_kind
           FROM stage_facts sf ${needDeals ? sql`JOIN flow_deals fd ON fd.opportunity_id = sf.opportunity_id` : sql``}
-          WHERE sf.stage_kind = 'open' AND ${inPeriod(sql`sf.left_at`, ctx.period)}`
+          -- entered_at < to follows from left_at < to, and lets the scan skip row groups (stage_facts is in entered_at order)
+          WHERE sf.stage_kind = 'open' AND ${inPeriod(sql`sf.left_at`, ctx.period)} AND sf.entered_at < ${ctx.period.to}::TIMESTAMP`
     ],
     [
       'flow_groups',
