@@ -167,7 +167,7 @@ function profile(p: ProfileParams, ctx: ModelContext): ModelQuery {
       [
         'won',
         sql`SELECT o.customer_id, count(*) AS deals, sum(coalesce(o.amount, 0)) AS amount
-            FROM opportunities o
+            FROM deal_facts o
             WHERE o.status = 'won' AND ${inPeriod(sql`o.closed_at`, ctx.period)} ${product}
               AND o.customer_id IN (SELECT customer_id FROM cust)
             GROUP BY o.customer_id`

@@ -184,10 +184,13 @@ function timeInStage(p: CycleParams, ctx: ModelContext): ModelQuery {
       ...(filtered ? ([['tis_deals', sql`SELECT r.opportunity_id FROM ${dealsRelation(p)} r`]] as [string, Sql][]) : []),
       [
         'per_deal',
-        sql`SELECT sf.stage, sf.days AS latest, sf.cumulative_days AS cumulative, sf.stint_no
+        // A stint's exit is recorded on the next stint (previous_*), entered when it was left:
+        // one date filter on entered_at, which stage_facts' order makes cheap.
+        sql`SELECT sf.previous_stage AS stage, sf.previous_days AS latest, sf.previous_cumulative_days AS cumulative,
+              sf.previous_stint_no AS stint_no
             FROM stage_facts sf
-            WHERE sf.stage_kind = 'open' AND ${inPeriod(sql`sf.left_at`, ctx.period)} AND sf.entered_at < ${ctx.period.to}::TIMESTAMP
-              AND (sf.next_same_left_at IS NULL OR sf.next_same_left_at >= ${ctx.period.to}::TIMESTAMP)
+            WHERE sf.previous_kind = 'open' AND ${inPeriod(sql`sf.entered_at`, ctx.period)}
+              AND (sf.previous_next_same_left_at IS NULL OR sf.previous_next_same_left_at >= ${ctx.period.to}::TIMESTAMP)
               ${filtered ? unsafeRaw('AND sf.opportunity_id IN (SELECT opportunity_id FROM tis_deals)') : sql``}`
       ]
     ],

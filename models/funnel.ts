@@ -194,11 +194,13 @@ function flowQuery(p: z.output<typeof params>, ctx: ModelContext): ModelQuery {
           WHERE ${inPeriod(sql`sf.entered_at`, ctx.period)}`
     ],
     [
+      // An exit from stage k at time t is the next stint's entry at t: rows entered in the
+      // period whose previous stint was an open stage (the same date filter as the entries).
       'flow_exits',
-      sql`SELECT ${needDeals ? sql`fd.group_key` : sql`NULL::VARCHAR AS group_key`}, sf.stage, sf.stage_idx, sf.next_idx, sf.next_kind
+      sql`SELECT ${needDeals ? sql`fd.group_key` : sql`NULL::VARCHAR AS group_key`}, sf.previous_stage AS stage,
+            sf.previous_idx AS stage_idx, sf.stage_idx AS next_idx, sf.stage_kind AS next_kind
           FROM stage_facts sf ${needDeals ? sql`JOIN flow_deals fd ON fd.opportunity_id = sf.opportunity_id` : sql``}
-          -- entered_at < to follows from left_at < to, and lets the scan skip row groups (stage_facts is in entered_at order)
-          WHERE sf.stage_kind = 'open' AND ${inPeriod(sql`sf.left_at`, ctx.period)} AND sf.entered_at < ${ctx.period.to}::TIMESTAMP`
+          WHERE sf.previous_kind = 'open' AND ${inPeriod(sql`sf.entered_at`, ctx.period)}`
     ],
     [
       'flow_groups',

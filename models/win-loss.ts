@@ -117,7 +117,7 @@ export const winLoss = defineModel({
     const grouped = !!p.group_by;
     const key = p.group_by ? dimensionKey(p.group_by, ctx, sql`r.closed_at`) : sql`NULL::VARCHAR`;
     const label = (k: Sql) => (p.group_by ? dimensionLabel(p.group_by, k, ctx) : sql`NULL::VARCHAR`);
-    const ctes: [string, Sql][] = [
+    const ctes: [string, Sql, { materialized?: boolean }?][] = [
       ...(p.group_by === 'team' ? teamGroupCtes(p) : []),
       [
         // deal_facts.effective_amount is the amount, or for a lost deal the source zeroed its last
@@ -127,7 +127,9 @@ export const winLoss = defineModel({
               (r.status = 'lost' AND coalesce(r.amount, 0) = 0 AND coalesce(r.last_open_amount, 0) <> 0) AS from_history,
               coalesce(r.effective_amount, 0) AS value
             FROM ${dealsRelation(p)} r
-            WHERE r.status IN ('won', 'lost') AND ${inPeriod(sql`r.closed_at`, ctx.period)}`
+            WHERE r.status IN ('won', 'lost') AND ${inPeriod(sql`r.closed_at`, ctx.period)}`,
+        // read by several CTEs: a few hundred thousand narrow rows cost less than rescanning deal_facts
+        { materialized: true }
       ]
     ];
 
@@ -135,7 +137,8 @@ export const winLoss = defineModel({
       ctes.push([
         'reasons',
         unsafeRaw(`SELECT v.group_key, v.loss_reason AS reason, count(*)::INTEGER AS lost, coalesce(sum(v.value), 0)::DOUBLE AS lost_amount
-          FROM valued v WHERE v.status = 'lost' GROUP BY v.group_key, v.loss_reason`)
+          FROM valued v WHERE v.status = 'lost' GROUP BY v.group_key, v.loss_reason`),
+        { materialized: true }
       ]);
       return {
         ctes,

@@ -18,7 +18,7 @@
  * built in the same transaction, as `cockpit demo` does).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Database } from '../../src/lib/server/db/database';
 import { generateDemo } from '../../src/lib/server/demo/generate';
@@ -186,10 +186,16 @@ const CASES: Case[] = [
     raw: `WITH ca AS (SELECT customer_id, owner_id, max(occurred_at) AS at FROM activities
                     WHERE opportunity_id IS NULL AND occurred_at < '2026-06-16' GROUP BY ALL),
       idle AS (
-        SELECT f.opportunity_id, f.amount, date_diff('day', greatest(f.last_stage_change_at, f.last_activity_at, ca.at)::DATE, DATE '${AS_OF}') AS idle
+        SELECT f.opportunity_id, f.name, f.customer_id, f.owner_id, f.stage, f.amount,
+               date_diff('day', greatest(f.last_stage_change_at, f.last_activity_at, ca.at)::DATE, DATE '${AS_OF}') AS idle
         FROM deal_facts f LEFT JOIN ca ON ca.customer_id = f.customer_id AND ca.owner_id = f.owner_id
-        WHERE f.status = 'open' AND f.created_at < '2026-06-16')
-      SELECT opportunity_id, idle, amount, count(*) OVER () AS total FROM idle WHERE idle > 15 ORDER BY idle DESC, amount DESC LIMIT 100`,
+        WHERE f.status = 'open' AND f.created_at < '2026-06-16'),
+      by_stage AS (SELECT stage, count(*) AS open, count(*) FILTER (WHERE idle > 15) AS stalled,
+                          sum(amount) FILTER (WHERE idle > 15) AS amount FROM idle GROUP BY stage),
+      top AS (SELECT * FROM idle WHERE idle > 15 ORDER BY idle DESC, amount DESC LIMIT 100)
+      SELECT t.*, c.name AS customer_name, u.name AS owner_name, (SELECT sum(stalled) FROM by_stage) AS total,
+             (SELECT list(by_stage) FROM by_stage) AS stages
+      FROM top t LEFT JOIN customers c ON c.customer_id = t.customer_id LEFT JOIN users u ON u.user_id = t.owner_id`,
     check: (m, r) => [m.n, Number(r[0].total)]
   },
   {
@@ -285,7 +291,8 @@ export const models: Suite = {
 
       const covered = new Set(CASES.map((c) => c.model));
       const cases: Case[] = [
-        ...CASES,
+        // Baselines are written for models that may not be in this build's catalog yet.
+        ...CASES.filter((c) => (MODEL_NAMES as string[]).includes(c.model)),
         // A model added to the catalog without a case here is still measured, without a baseline.
         ...MODEL_NAMES.filter((n) => !covered.has(n)).map((n) => ({ name: `${n} (no raw baseline yet)`, model: n }))
       ];
@@ -325,7 +332,8 @@ export const models: Suite = {
           value: p50,
           baseline: r50,
           baseline_label: raw ? 'raw SQL' : undefined,
-          note: `p95 ${p95.toFixed(0)} ms${raw ? `, raw p95 ${pct(tr, 0.95).toFixed(0)} ms` : ''}; n = ${first.n.toLocaleString()}${p50 > 100 ? '; over the 100 ms target' : ''}`
+          // The machine is shared: the 1-minute load average says how much else was running.
+          note: `p95 ${p95.toFixed(0)} ms${raw ? `, raw p95 ${pct(tr, 0.95).toFixed(0)} ms` : ''}; n = ${first.n.toLocaleString()}; load ${loadavg()[0].toFixed(1)}${p50 > 100 ? '; over the 100 ms target' : ''}`
         });
       }
       return rows;

@@ -93,4 +93,17 @@ describe('stage_facts, the precomputed stints', () => {
       FROM stage_facts sf JOIN k ON k.opportunity_id = sf.opportunity_id AND k.entered_at = sf.entered_at`);
     expect(r).toMatchObject({ bad_left: 0, bad_days: 0, bad_no: 0, bad_cum: 0 });
   });
+
+  it("each row carries the previous stint's exit (stage, days, cumulative days, stint number)", async () => {
+    const r = await one(`
+      SELECT count(*) FILTER (WHERE cur.previous_stage IS DISTINCT FROM prev.stage) AS bad_stage,
+             count(*) FILTER (WHERE cur.previous_days IS DISTINCT FROM prev.days) AS bad_days,
+             count(*) FILTER (WHERE cur.previous_cumulative_days IS DISTINCT FROM prev.cumulative_days) AS bad_cum,
+             count(*) FILTER (WHERE cur.previous_stint_no IS DISTINCT FROM prev.stint_no) AS bad_no,
+             count(*) FILTER (WHERE prev.opportunity_id IS NOT NULL) AS carried
+      FROM stage_facts cur
+      LEFT JOIN stage_facts prev ON prev.opportunity_id = cur.opportunity_id AND prev.left_at = cur.entered_at`);
+    expect(r.carried as number).toBeGreaterThan(1000);
+    expect(r).toMatchObject({ bad_stage: 0, bad_days: 0, bad_cum: 0, bad_no: 0 });
+  });
 });

@@ -29,7 +29,7 @@ import { join, sql, type Sql } from '../../src/lib/server/db/sql';
 import type { StageInfo } from '../model';
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 5;
+export const FACTS_VERSION = 6;
 
 /**
  * `payment_facts`: every payments column plus the payment's `owner_id` (its deal's owner; its
@@ -58,9 +58,12 @@ export const PAYMENT_FACTS_SQL = `CREATE OR REPLACE TABLE payment_facts AS
  * the stage), `next_stage`, `next_idx`, `next_kind`, `days` (left_at − entered_at in days),
  * `stint_no` (1 for the deal's first stint in this stage, 2 when it re-entered it …),
  * `cumulative_days` (days in this stage over this and the earlier stints),
- * `next_same_left_at` (when the deal next left this same stage, if it re-entered it) and
- * `previous_entered_at` (the deal's previous stage change, to count deals without DISTINCT).
- * Stored in `entered_at` order so date filters skip most row groups.
+ * `next_same_left_at` (when the deal next left this same stage, if it re-entered it),
+ * `previous_entered_at` (the deal's previous stage change, to count deals without DISTINCT),
+ * and the previous stint's exit, which happened at this row's `entered_at`: `previous_stage`,
+ * `previous_idx`, `previous_kind`, `previous_days`, `previous_cumulative_days`,
+ * `previous_stint_no`, `previous_next_same_left_at`. Stored in `entered_at` order, so entries
+ * and exits in a period are both one date filter that skips most row groups.
  */
 export function buildStageFactsSql(stages: StageInfo[]): Sql {
   return sql`CREATE OR REPLACE TABLE stage_facts AS
@@ -80,18 +83,33 @@ export function buildStageFactsSql(stages: StageInfo[]): Sql {
     stints AS (
       SELECT c.*, (epoch(c.left_at) - epoch(c.entered_at)) / 86400.0 AS days
       FROM changes c
+    ),
+    numbered AS (
+      SELECT s.*,
+        (row_number() OVER same)::INTEGER AS stint_no,
+        sum(s.days) OVER (same ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cumulative_days,
+        lead(s.left_at) OVER same AS next_same_left_at
+      FROM stints s
+      WINDOW same AS (PARTITION BY s.opportunity_id, s.stage ORDER BY s.entered_at)
+    ),
+    carried AS (
+      SELECT n.*,
+        lag(n.stage) OVER d AS previous_stage, lag(n.days) OVER d AS previous_days,
+        lag(n.cumulative_days) OVER d AS previous_cumulative_days, lag(n.stint_no) OVER d AS previous_stint_no,
+        lag(n.next_same_left_at) OVER d AS previous_next_same_left_at
+      FROM numbered n
+      WINDOW d AS (PARTITION BY n.opportunity_id ORDER BY n.entered_at)
     )
     SELECT s.opportunity_id, o.owner_id, s.stage, cs.idx AS stage_idx, cs.kind AS stage_kind,
       s.entered_at, s.entered_amount, s.left_at, s.next_stage, ns.idx AS next_idx, ns.kind AS next_kind, s.days,
-      s.previous_entered_at,
-      (row_number() OVER same)::INTEGER AS stint_no,
-      sum(s.days) OVER (same ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cumulative_days,
-      lead(s.left_at) OVER same AS next_same_left_at
-    FROM stints s
+      s.stint_no, s.cumulative_days, s.next_same_left_at, s.previous_entered_at,
+      s.previous_stage, ps.idx AS previous_idx, ps.kind AS previous_kind, s.previous_days,
+      s.previous_cumulative_days, s.previous_stint_no, s.previous_next_same_left_at
+    FROM carried s
     JOIN main.opportunities o ON o.opportunity_id = s.opportunity_id
     LEFT JOIN st cs ON cs.name = s.stage
     LEFT JOIN st ns ON ns.name = s.next_stage
-    WINDOW same AS (PARTITION BY s.opportunity_id, s.stage ORDER BY s.entered_at)
+    LEFT JOIN st ps ON ps.name = s.previous_stage
     ORDER BY s.entered_at`;
 }
 
