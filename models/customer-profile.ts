@@ -202,7 +202,7 @@ function grid(p: ProfileParams, ctx: ModelContext): ModelQuery {
           GROUP BY o.customer_id`;
   const ctes: [string, Sql][] = [
     // value = historical LTV, exactly as the ltv model computes it (same basis rule, same events)
-    ...ltvBaseCtes({ ...p, view: 'segments', gross_margin: 1 }, ctx, sql`NULL`),
+    ...ltvBaseCtes({ ...p, view: 'segments', gross_margin: 1 }, ctx, sql`NULL`, { revenueOnly: true }),
     [
       'value_by_customer',
       unsafeRaw(`SELECT customer_id, sum(amount) AS value FROM rev_events WHERE is_revenue GROUP BY customer_id`)

@@ -114,11 +114,13 @@ const isLeap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
  * Events are not joined to `cust` here: the views aggregate per customer first and join the
  * (much smaller) result.
  */
-export function ltvBaseCtes(p: LtvParams, ctx: ModelContext, groupKey: Sql): [string, Sql][] {
+export function ltvBaseCtes(p: LtvParams, ctx: ModelContext, groupKey: Sql, opts: { revenueOnly?: boolean } = {}): [string, Sql][] {
   const { asOfEnd } = ltvWindows(ctx.period, ctx.asOf);
   const product = p.product?.length ? p.product : null;
   const payProduct = product ? sql`AND list_contains(${product}::VARCHAR[], pf.product)` : sql``;
   const dealProduct = product ? sql`AND list_contains(${product}::VARCHAR[], f.product)` : sql``;
+  // The grid needs only the revenue of the basis; the other views also need the other kind as activity.
+  const payBasis = opts.revenueOnly ? unsafeRaw(`AND (SELECT basis FROM ltv_basis) = 'payments'`) : sql``;
   return [
     [
       'ltv_basis',
@@ -130,15 +132,16 @@ export function ltvBaseCtes(p: LtvParams, ctx: ModelContext, groupKey: Sql): [st
       'events',
       sql`SELECT pf.customer_id, pf.paid_at::TIMESTAMP AS event_at, coalesce(pf.paid_amount, pf.amount)::DOUBLE AS amount, 'payments' AS kind
           FROM payment_facts pf
-          WHERE pf.customer_id IS NOT NULL AND pf.paid_at IS NOT NULL AND pf.paid_at < ${asOfEnd}::DATE ${payProduct}
+          WHERE pf.customer_id IS NOT NULL AND pf.paid_at IS NOT NULL AND pf.paid_at < ${asOfEnd}::DATE ${payProduct} ${payBasis}
           UNION ALL
           SELECT f.customer_id, pf.paid_at::TIMESTAMP, coalesce(pf.paid_amount, pf.amount)::DOUBLE, 'payments'
           FROM payment_facts pf JOIN deal_facts f ON f.opportunity_id = pf.opportunity_id
-          WHERE pf.customer_id IS NULL AND pf.paid_at IS NOT NULL AND pf.paid_at < ${asOfEnd}::DATE ${payProduct}
+          WHERE pf.customer_id IS NULL AND pf.paid_at IS NOT NULL AND pf.paid_at < ${asOfEnd}::DATE ${payProduct} ${payBasis}
           UNION ALL
           SELECT f.customer_id, f.closed_at, coalesce(f.amount, 0)::DOUBLE, 'won_amount'
           FROM deal_facts f
-          WHERE f.status = 'won' AND f.closed_at < ${asOfEnd}::TIMESTAMP ${dealProduct}`
+          WHERE f.status = 'won' AND f.closed_at < ${asOfEnd}::TIMESTAMP ${dealProduct}
+            ${opts.revenueOnly ? unsafeRaw(`AND (SELECT basis FROM ltv_basis) = 'won_amount'`) : sql``}`
     ],
     [
       'rev_events',
