@@ -5,14 +5,22 @@
  */
 import { customerProfile } from './customer-profile';
 import { cycleTime } from './cycle-time';
+import { forecast } from './forecast';
 import { funnel } from './funnel';
 import { kpis } from './kpis';
+import { leaderboard } from './leaderboard';
 import { ltv } from './ltv';
+import { payments } from './payments';
+import { trend } from './trend';
 import { winLoss } from './win-loss';
 
 export const catalog = {
+  forecast,
   funnel,
   kpis,
+  leaderboard,
+  payments,
+  trend,
   win_loss: winLoss,
   cycle_time: cycleTime,
   ltv,

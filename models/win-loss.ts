@@ -21,7 +21,7 @@ import { z } from 'zod';
 import { defineModel } from './model';
 import { grainParam, groupByParam, paramsSchema } from './common/params';
 import { dealsRelation, dimensionKey, dimensionLabel, inPeriod, teamGroupCtes } from './common/relations';
-import { bucketLabel, bucketStart, bucketsRelation } from './common/series';
+import { bucketStart, bucketsRelation } from './common/grain';
 import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 
 const WIN_LOSS_DIMENSIONS = [
@@ -154,9 +154,9 @@ export const winLoss = defineModel({
 
     if (p.view === 'series') {
       const fy = ctx.fiscalYearStartMonth;
-      const start = bucketStart(p.grain, sql`v.closed_at`, fy);
+      const start = bucketStart(sql`v.closed_at`, p.grain, fy);
       ctes.push(
-        ['buckets', bucketsRelation(p.grain, ctx.period, fy, unsafeRaw(`SELECT min(closed_at) AS lo, max(closed_at) AS hi FROM valued`))],
+        ['buckets', sql`SELECT bucket, label FROM ${bucketsRelation(ctx.period, p.grain, ctx, unsafeRaw(`SELECT min(closed_at) AS lo, max(closed_at) AS hi FROM valued`))}`],
         ['by_bucket', sql`SELECT ${start} AS bucket, v.group_key, ${MEASURES} FROM valued v GROUP BY ALL`],
         [
           'series_groups',
@@ -164,7 +164,7 @@ export const winLoss = defineModel({
         ],
         [
           'grid',
-          unsafeRaw(`SELECT b.bucket, g.group_key,
+          unsafeRaw(`SELECT b.bucket, b.label, g.group_key,
               coalesce(x.won, 0) AS won, coalesce(x.lost, 0) AS lost,
               coalesce(x.won_amount, 0) AS won_amount, coalesce(x.lost_amount, 0) AS lost_amount,
               coalesce(x.lost_valued_from_history, 0) AS lost_valued_from_history
@@ -174,7 +174,7 @@ export const winLoss = defineModel({
       );
       return {
         ctes,
-        body: sql`SELECT strftime(s.bucket, '%Y-%m-%d') AS bucket, ${bucketLabel(p.grain, sql`s.bucket`, fy)} AS bucket_label,
+        body: sql`SELECT strftime(s.bucket, '%Y-%m-%d') AS bucket, s.label AS bucket_label,
             s.group_key, ${label(sql`s.group_key`)}::VARCHAR AS group_label,
             s.won, s.lost, s.won_amount, s.lost_amount, s.lost_valued_from_history, ${RATES}, (s.won + s.lost)::INTEGER AS n
           FROM grid s

@@ -16,7 +16,8 @@
  * - payments (and `payment_facts`): of a visible opportunity, or of a visible customer when
  *   not tied to one (precomputed as payment_facts.owner_id);
  * - activities: by a visible user or on a visible opportunity;
- * - targets: of a visible user or a visible team.
+ * - targets: of a visible user or a visible team;
+ * - forecast_snapshots (frozen forecasts, kept per owner): of a visible user.
  * An absent scope sees nothing (fail closed); `all` sees everything.
  */
 import { z } from 'zod';
@@ -52,7 +53,8 @@ export const SCOPED_RELATIONS = [
   'stage_events',
   'payments',
   'activities',
-  'targets'
+  'targets',
+  'forecast_snapshots'
 ] as const;
 
 /** The closure of the team tree over all teams (structure, not row data): ancestor → team. */
@@ -93,7 +95,8 @@ export function scopeCtes(scope: Scope | null | undefined): Sql[] {
       STAGE_EVENTS,
       unsafeRaw(`payments AS NOT MATERIALIZED (SELECT * FROM main.payments)`),
       unsafeRaw(`activities AS NOT MATERIALIZED (SELECT * FROM main.activities)`),
-      unsafeRaw(`targets AS NOT MATERIALIZED (SELECT * FROM main.targets)`)
+      unsafeRaw(`targets AS NOT MATERIALIZED (SELECT * FROM main.targets)`),
+      unsafeRaw(`forecast_snapshots AS NOT MATERIALIZED (SELECT * FROM main.forecast_snapshots)`)
     ];
   }
   const teamIds: string[] = scope ? [...scope.team_ids] : [];
@@ -143,6 +146,8 @@ export function scopeCtes(scope: Scope | null | undefined): Sql[] {
         AND opportunity_id IN (SELECT opportunity_id FROM main.opportunities WHERE owner_id IN (SELECT user_id FROM scope_users)))`),
     unsafeRaw(`targets AS NOT MATERIALIZED (
       SELECT * FROM main.targets
-      WHERE owner_id IN (SELECT user_id FROM scope_users) OR team_id IN (SELECT team_id FROM scope_teams))`)
+      WHERE owner_id IN (SELECT user_id FROM scope_users) OR team_id IN (SELECT team_id FROM scope_teams))`),
+    unsafeRaw(`forecast_snapshots AS NOT MATERIALIZED (
+      SELECT * FROM main.forecast_snapshots WHERE owner_id IN (SELECT user_id FROM scope_users))`)
   ];
 }

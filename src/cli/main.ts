@@ -1,5 +1,5 @@
 /**
- * `cockpit <command>`: demo, serve, metric, build. Every command takes --config and --db and
+ * `cockpit <command>`: demo, serve, metric, build, snapshot. Every command takes --config and --db and
  * answers --help; errors exit non-zero and say what was wrong.
  */
 import { CliError, type Command } from './command';
@@ -7,9 +7,10 @@ import { build } from './commands/build';
 import { demo } from './commands/demo';
 import { metric } from './commands/metric';
 import { serve } from './commands/serve';
+import { snapshot } from './commands/snapshot';
 import { token } from './commands/token';
 
-const COMMANDS: Command[] = [demo, serve, metric, token, build];
+const COMMANDS: Command[] = [demo, serve, metric, token, build, snapshot];
 
 /** Commands added by later parts (connectors, tokens) register here. */
 export function registerCommand(c: Command) {

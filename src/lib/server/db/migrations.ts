@@ -150,6 +150,30 @@ export const MIGRATIONS: Migration[] = [
         value VARCHAR
       )`
     ]
+  },
+  {
+    version: 4,
+    name: 'forecast snapshots',
+    statements: [
+      // Frozen forecasts (metrics.md, forecast accuracy): what the forecast model said on a
+      // day, per owner, for a period; additive, so any team's or the company's is a sum.
+      `CREATE TABLE forecast_snapshots (
+        as_of DATE NOT NULL,
+        taken_at TIMESTAMP NOT NULL,
+        period_from DATE NOT NULL,
+        period_to DATE NOT NULL,
+        owner_id VARCHAR,
+        closed_won DOUBLE NOT NULL,
+        closed_won_n INTEGER NOT NULL,
+        open_pipeline DOUBLE NOT NULL,
+        open_n INTEGER NOT NULL,
+        forecast_configured DOUBLE NOT NULL,
+        forecast_learned DOUBLE NOT NULL,
+        commit_total DOUBLE NOT NULL,
+        best_case_total DOUBLE NOT NULL,
+        pipeline_total DOUBLE NOT NULL
+      )`
+    ]
   }
 ];
 

@@ -1,0 +1,79 @@
+/**
+ * Frozen forecasts (metrics.md, forecast accuracy "from frozen forecasts"): what the
+ * `forecast` model said on a day, kept so that its accuracy can be measured once the period
+ * is over (`forecast?view=accuracy&basis=snapshots`).
+ *
+ * A snapshot is one row per owner for each period (this month, this quarter, this year by
+ * default): closed won, open pipeline, the forecast with configured and with learned stage
+ * probabilities, and the cumulative categories. Rows are additive, so a team's or the
+ * company's frozen forecast is the sum of its owners' — and the viewer's scope applies to
+ * snapshots as to deals. Snapshots are computed with full access (company-wide learned
+ * probabilities). Freezing twice on the same report date replaces that day's rows.
+ *
+ * A snapshot records the pipeline as it is now: freeze on the day (cron, or after each sync),
+ * with `asOf` = today; an earlier `asOf` only moves the periods, not the data.
+ */
+import type { CockpitConfig } from '../config/schema';
+import type { Database } from '../db/database';
+import { join, sql } from '../db/sql';
+import { ALL_SCOPE } from '../../../../models/common/scope';
+import { todayIn, type PeriodPreset } from '../../../../models/common/period';
+import { runModel } from './run';
+
+export const DEFAULT_SNAPSHOT_PERIODS: PeriodPreset[] = ['this_month', 'this_quarter', 'this_year'];
+
+export interface SnapshotResult {
+  asOf: string;
+  periods: { preset: PeriodPreset; from: string; to: string; owners: number; forecast: number }[];
+}
+
+interface OwnerRow {
+  group_key: string | null;
+  closed_won: number;
+  closed_won_n: number;
+  open_pipeline: number;
+  open_n: number;
+  forecast: number;
+  commit: number;
+  best_case: number;
+  pipeline: number;
+}
+
+/** Freezes the forecast of each period, per owner, as of `asOf` (default today). */
+export async function freezeForecasts(
+  db: Database,
+  config: CockpitConfig,
+  opts: { asOf?: string; periods?: PeriodPreset[]; now?: Date } = {}
+): Promise<SnapshotResult> {
+  const now = opts.now ?? new Date();
+  const asOf = opts.asOf ?? todayIn(config.timezone, now);
+  const takenAt = now.toISOString().slice(0, 19).replace('T', ' ');
+  const periods = opts.periods ?? DEFAULT_SNAPSHOT_PERIODS;
+  const out: SnapshotResult['periods'] = [];
+  for (const preset of periods) {
+    const base = { view: 'forecast', group_by: 'owner', period: preset, as_of: asOf };
+    const configured = await runModel(db, config, 'forecast', { ...base, probabilities: 'configured' }, ALL_SCOPE, now);
+    const learned = await runModel(db, config, 'forecast', { ...base, probabilities: 'learned' }, ALL_SCOPE, now);
+    const learnedBy = new Map((learned.rows as unknown as OwnerRow[]).map((r) => [r.group_key, r.forecast]));
+    const rows = (configured.rows as unknown as OwnerRow[]).map(
+      (r) => sql`(${asOf}::DATE, ${takenAt}::TIMESTAMP, ${configured.period.from}::DATE, ${configured.period.to}::DATE, ${r.group_key},
+        ${r.closed_won}, ${r.closed_won_n}::INTEGER, ${r.open_pipeline}, ${r.open_n}::INTEGER, ${r.forecast},
+        ${learnedBy.get(r.group_key) ?? r.closed_won}, ${r.commit}, ${r.best_case}, ${r.pipeline})`
+    );
+    await db.write(async (tx) => {
+      await tx.run(
+        sql`DELETE FROM forecast_snapshots WHERE as_of = ${asOf}::DATE AND period_from = ${configured.period.from}::DATE AND period_to = ${configured.period.to}::DATE`
+      );
+      if (rows.length > 0) await tx.run(sql`INSERT INTO forecast_snapshots VALUES ${join(rows)}`);
+      // Derived from the CRM data, not CRM data: leave data_version (and the facts) alone.
+    }, { derived: true });
+    out.push({
+      preset,
+      from: configured.period.from,
+      to: configured.period.to,
+      owners: rows.length,
+      forecast: (configured.rows as unknown as OwnerRow[]).reduce((s, r) => s + r.forecast, 0)
+    });
+  }
+  return { asOf, periods: out };
+}
