@@ -53,14 +53,22 @@ const CASES: Case[] = [
   {
     name: 'funnel (cohort, this year)',
     model: 'funnel',
+    // reached, amount, open now, lost at and median days to the next stage, per stage, as the model
     raw: `SELECT count(*) AS n,
-        count(*) FILTER (WHERE furthest_idx >= 1) AS r1, count(*) FILTER (WHERE furthest_idx >= 2) AS r2,
-        count(*) FILTER (WHERE furthest_idx >= 3) AS r3, count(*) FILTER (WHERE furthest_idx >= 4) AS r4,
-        count(*) FILTER (WHERE furthest_idx >= 5) AS r5,
-        sum(effective_amount) FILTER (WHERE furthest_idx >= 1) AS a1,
-        median((epoch(least(CASE WHEN entered[2] >= entered[1] THEN entered[2] END, CASE WHEN entered[3] >= entered[1] THEN entered[3] END,
-                            CASE WHEN entered[4] >= entered[1] THEN entered[4] END, CASE WHEN entered[5] >= entered[1] THEN entered[5] END))
-                - epoch(entered[1])) / 86400.0) AS d1
+        count(*) FILTER (WHERE furthest_idx >= 1) AS r1, sum(effective_amount) FILTER (WHERE furthest_idx >= 1) AS a1,
+        count(*) FILTER (WHERE furthest_idx >= 2) AS r2, sum(effective_amount) FILTER (WHERE furthest_idx >= 2) AS a2,
+        count(*) FILTER (WHERE furthest_idx >= 3) AS r3, sum(effective_amount) FILTER (WHERE furthest_idx >= 3) AS a3,
+        count(*) FILTER (WHERE furthest_idx >= 4) AS r4, sum(effective_amount) FILTER (WHERE furthest_idx >= 4) AS a4,
+        count(*) FILTER (WHERE furthest_idx >= 5) AS r5, sum(effective_amount) FILTER (WHERE furthest_idx >= 5) AS a5,
+        count(*) FILTER (WHERE status = 'open' AND stage_idx = 1) AS o1, count(*) FILTER (WHERE status = 'lost' AND furthest_idx = 1) AS l1,
+        count(*) FILTER (WHERE status = 'open' AND stage_idx = 2) AS o2, count(*) FILTER (WHERE status = 'lost' AND furthest_idx = 2) AS l2,
+        count(*) FILTER (WHERE status = 'open' AND stage_idx = 3) AS o3, count(*) FILTER (WHERE status = 'lost' AND furthest_idx = 3) AS l3,
+        count(*) FILTER (WHERE status = 'open' AND stage_idx = 4) AS o4, count(*) FILTER (WHERE status = 'lost' AND furthest_idx = 4) AS l4,
+        count(*) FILTER (WHERE status = 'open' AND stage_idx = 5) AS o5, count(*) FILTER (WHERE status = 'lost' AND furthest_idx = 5) AS l5,
+        median((epoch(least(CASE WHEN entered[2] >= entered[1] THEN entered[2] END, CASE WHEN entered[3] >= entered[1] THEN entered[3] END, CASE WHEN entered[4] >= entered[1] THEN entered[4] END, CASE WHEN entered[5] >= entered[1] THEN entered[5] END)) - epoch(entered[1])) / 86400.0) AS d1,
+        median((epoch(least(CASE WHEN entered[3] >= entered[2] THEN entered[3] END, CASE WHEN entered[4] >= entered[2] THEN entered[4] END, CASE WHEN entered[5] >= entered[2] THEN entered[5] END)) - epoch(entered[2])) / 86400.0) AS d2,
+        median((epoch(least(CASE WHEN entered[4] >= entered[3] THEN entered[4] END, CASE WHEN entered[5] >= entered[3] THEN entered[5] END)) - epoch(entered[3])) / 86400.0) AS d3,
+        median((epoch(least(CASE WHEN entered[5] >= entered[4] THEN entered[5] END)) - epoch(entered[4])) / 86400.0) AS d4
       FROM deal_facts WHERE created_at >= '2026-01-01' AND created_at < '2027-01-01'`,
     check: (m, r) => [m.rows.map((x) => x.reached), [r[0].r1, r[0].r2, r[0].r3, r[0].r4, r[0].r5]]
   },
