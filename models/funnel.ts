@@ -90,8 +90,8 @@ export const funnel = defineModel({
   title: { 'zh-CN': '销售漏斗', en: 'Sales funnel' },
   definition: {
     'zh-CN':
-      '按创建日期取本期新建商机为一组（队列法），统计到达每个阶段的商机数与金额；跳过的阶段视为已经过，输单商机按其历史中最远的阶段计。阶段转化率=到达下一阶段数/到达本阶段数，总转化率=赢单数/到达首阶段数。',
-    en: 'The cohort of deals created in the period: how many reached each stage (and their amount). Skipped stages count as passed; a lost deal counts up to the furthest stage its history shows. Step conversion = reached next / reached this; overall = won / reached first.'
+      '按创建日期取本期新建商机为一组（队列法），统计到达每个阶段的商机数与金额；跳过的阶段视为已经过，输单商机按其历史中最远的阶段计。阶段转化率=到达下一阶段数/到达本阶段数，总转化率=赢单数/到达首阶段数。流量法（method=flow）：统计本期内进入各阶段（流入）与推进到后续阶段（流出）的次数，不论商机何时创建，转化率=流出/流入，可大于100%。',
+    en: 'The cohort of deals created in the period: how many reached each stage (and their amount). Skipped stages count as passed; a lost deal counts up to the furthest stage its history shows. Step conversion = reached next / reached this; overall = won / reached first. Flow method (method=flow): entries into each stage and forward exits from it dated in the period, whatever the creation date; conversion = exits / entries, which can exceed 100%.'
   },
   dateField: (p) => (p.method === 'flow' ? 'opportunity_versions.valid_from' : 'opportunities.created_at'),
   defaultPeriod: 'this_year',
