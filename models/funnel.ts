@@ -13,20 +13,42 @@
  * - median_days_to_next[k]: median days from first entering k to first entering any later
  *   stage, among deals that did both.
  * With `group_by`, one funnel per group.
+ *
+ * Flow method (`method=flow`, Hongquan CRM 转化率 = 流出/流入): stage changes dated in the
+ * period, whatever the deals' creation dates. A stage change is a version whose stage differs
+ * from the deal's previous version (or its first version). For each open stage k and won:
+ * - entries (流入): changes into k in the period, with the amount at entry;
+ * - exits_forward (流出): changes from k to a later stage (won included) in the period;
+ *   exits_lost: from k to a lost stage; exits_back: from k to an earlier stage;
+ * - flow_conversion = exits_forward / entries; null when nothing entered. Entries and exits
+ *   need not be the same deals, so it can exceed 1 (deals that entered before the period
+ *   and left in it): it is a flow ratio, not a share.
+ * - n: deals with a stage change in the period (in the group).
+ * Skipped stages have no entries here (nothing flowed through them). `group_by` any deal
+ * dimension except month and quarter.
  */
 import { z } from 'zod';
-import { defineModel } from './model';
+import { defineModel, type ModelContext, type ModelQuery } from './model';
 import { groupByParam, paramsSchema } from './common/params';
 import { dealsRelation, dimensionKey, dimensionLabel, inPeriod, teamGroupCtes } from './common/relations';
-import { join, sql, unsafeRaw } from '../src/lib/server/db/sql';
+import { join, sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 
 const FUNNEL_DIMENSIONS = ['team', 'team_leaf', 'owner', 'region', 'industry', 'source', 'product', 'grade', 'month', 'quarter'] as const;
 
+export const FUNNEL_METHODS = ['cohort', 'flow'] as const;
+
 const params = paramsSchema({
+  /** cohort: deals created in the period (default); flow: stage changes in the period. */
+  method: z.enum(FUNNEL_METHODS).default('cohort'),
   group_by: groupByParam(FUNNEL_DIMENSIONS).optional()
+}).superRefine((p, ctx) => {
+  if (p.method === 'flow' && (p.group_by === 'month' || p.group_by === 'quarter')) {
+    ctx.addIssue({ code: 'custom', path: ['group_by'], message: `method=flow groups by deal dimensions only, not ${p.group_by}` });
+  }
 });
 
-const row = z.strictObject({
+/** A row of the cohort funnel (`method=cohort`). */
+export const funnelCohortRow = z.strictObject({
   group_key: z.string().nullable(),
   group_label: z.string().nullable(),
   stage: z.string(),
@@ -42,19 +64,41 @@ const row = z.strictObject({
   n: z.number().int().nonnegative()
 });
 
+/** A row of the flow funnel (`method=flow`). */
+export const funnelFlowRow = z.strictObject({
+  group_key: z.string().nullable(),
+  group_label: z.string().nullable(),
+  stage: z.string(),
+  stage_index: z.number().int(),
+  kind: z.enum(['open', 'won']),
+  entries: z.number().int().nonnegative(),
+  entered_amount: z.number(),
+  exits_forward: z.number().int().nonnegative(),
+  exits_lost: z.number().int().nonnegative(),
+  exits_back: z.number().int().nonnegative(),
+  /** exits_forward / entries: a flow ratio, may exceed 1. */
+  flow_conversion: z.number().nonnegative().nullable(),
+  n: z.number().int().nonnegative()
+});
+
+const row = z.union([funnelCohortRow, funnelFlowRow]);
+export type FunnelCohortRow = z.infer<typeof funnelCohortRow>;
+export type FunnelFlowRow = z.infer<typeof funnelFlowRow>;
+
 export const funnel = defineModel({
   name: 'funnel',
   title: { 'zh-CN': '销售漏斗', en: 'Sales funnel' },
   definition: {
     'zh-CN':
-      '按创建日期取本期新建商机为一组（队列法），统计到达每个阶段的商机数与金额；跳过的阶段视为已经过，输单商机按其历史中最远的阶段计。阶段转化率=到达下一阶段数/到达本阶段数，总转化率=赢单数/到达首阶段数。',
-    en: 'The cohort of deals created in the period: how many reached each stage (and their amount). Skipped stages count as passed; a lost deal counts up to the furthest stage its history shows. Step conversion = reached next / reached this; overall = won / reached first.'
+      '按创建日期取本期新建商机为一组（队列法），统计到达每个阶段的商机数与金额；跳过的阶段视为已经过，输单商机按其历史中最远的阶段计。阶段转化率=到达下一阶段数/到达本阶段数，总转化率=赢单数/到达首阶段数。流量法（method=flow）：统计本期内进入各阶段（流入）与推进到后续阶段（流出）的次数，不论商机何时创建，转化率=流出/流入，可大于100%。',
+    en: 'The cohort of deals created in the period: how many reached each stage (and their amount). Skipped stages count as passed; a lost deal counts up to the furthest stage its history shows. Step conversion = reached next / reached this; overall = won / reached first. Flow method (method=flow): entries into each stage and forward exits from it dated in the period, whatever the creation date; conversion = exits / entries, which can exceed 100%.'
   },
-  dateField: () => 'opportunities.created_at',
+  dateField: (p) => (p.method === 'flow' ? 'opportunity_versions.valid_from' : 'opportunities.created_at'),
   defaultPeriod: 'this_year',
   params,
   row,
   query(p, ctx) {
+    if (p.method === 'flow') return flowQuery(p, ctx);
     const grouped = !!p.group_by;
     const key = p.group_by ? dimensionKey(p.group_by, ctx, sql`r.created_at`) : sql`NULL::VARCHAR`;
     const label = p.group_by ? dimensionLabel(p.group_by, sql`a.group_key`, ctx) : sql`NULL::VARCHAR`;
@@ -105,10 +149,15 @@ export const funnel = defineModel({
     };
   },
   finalize(rows, p) {
-    const typed = rows as z.input<typeof row>[];
-    const byGroup = new Map<string | null, z.input<typeof row>[]>();
+    if (p.method === 'flow') {
+      const firstOfGroup = new Map<string | null, number>();
+      for (const r of rows) if (!firstOfGroup.has(r.group_key as string | null)) firstOfGroup.set(r.group_key as string | null, r.n as number);
+      return { rows: rows as never, n: [...firstOfGroup.values()].reduce((a, b) => a + b, 0), summary: { method: 'flow' } };
+    }
+    const typed = rows as z.input<typeof funnelCohortRow>[];
+    const byGroup = new Map<string | null, z.input<typeof funnelCohortRow>[]>();
     for (const r of typed) byGroup.set(r.group_key, [...(byGroup.get(r.group_key) ?? []), r]);
-    const overall = (list: z.input<typeof row>[]) => {
+    const overall = (list: z.input<typeof funnelCohortRow>[]) => {
       const first = list.find((r) => r.kind === 'open');
       const won = list.find((r) => r.kind === 'won');
       return first && won && first.reached > 0 ? won.reached / first.reached : null;
@@ -121,3 +170,69 @@ export const funnel = defineModel({
     return { rows: typed, n, summary };
   }
 });
+
+const FILTER_KEYS = ['team', 'owner', 'region', 'industry', 'source', 'product', 'grade'] as const;
+
+/** The flow funnel (Hongquan 流出/流入): stage changes in the period. */
+function flowQuery(p: z.output<typeof params>, ctx: ModelContext): ModelQuery {
+  const grouped = !!p.group_by;
+  const filtered = FILTER_KEYS.some((k) => (p[k]?.length ?? 0) > 0);
+  const needDeals = grouped || filtered;
+  const key = p.group_by ? dimensionKey(p.group_by, ctx) : sql`NULL::VARCHAR`;
+  const label = p.group_by ? dimensionLabel(p.group_by, sql`f.group_key`, ctx) : sql`NULL::VARCHAR`;
+  const ctes: [string, Sql][] = [
+    ...(p.group_by === 'team' ? teamGroupCtes(p) : []),
+    ...(needDeals ? ([['flow_deals', sql`SELECT r.opportunity_id, ${key}::VARCHAR AS group_key FROM ${dealsRelation(p)} r`]] as [string, Sql][]) : []),
+    [
+      // stage_facts has one row per stage change (models/common/facts.ts): entries are the rows
+      // entered in the period, exits the rows left in it.
+      'flow_entries',
+      sql`SELECT ${needDeals ? sql`fd.group_key` : sql`NULL::VARCHAR AS group_key`}, sf.stage, sf.stage_kind, sf.entered_amount,
+            -- the deal's first change in the period: counts the deal once in n
+            (sf.previous_entered_at IS NULL OR sf.previous_entered_at < ${ctx.period.from}::TIMESTAMP) AS first_in_period
+          FROM stage_facts sf ${needDeals ? sql`JOIN flow_deals fd ON fd.opportunity_id = sf.opportunity_id` : sql``}
+          WHERE ${inPeriod(sql`sf.entered_at`, ctx.period)}`
+    ],
+    [
+      // An exit from stage k at time t is the next stint's entry at t: rows entered in the
+      // period whose previous stint was an open stage (the same date filter as the entries).
+      'flow_exits',
+      sql`SELECT ${needDeals ? sql`fd.group_key` : sql`NULL::VARCHAR AS group_key`}, sf.previous_stage AS stage,
+            sf.previous_idx AS stage_idx, sf.stage_idx AS next_idx, sf.stage_kind AS next_kind
+          FROM stage_facts sf ${needDeals ? sql`JOIN flow_deals fd ON fd.opportunity_id = sf.opportunity_id` : sql``}
+          WHERE sf.previous_kind = 'open' AND ${inPeriod(sql`sf.entered_at`, ctx.period)}`
+    ],
+    [
+      'flow_groups',
+      grouped
+        ? unsafeRaw(`SELECT group_key, count(*) FILTER (WHERE first_in_period)::INTEGER AS n FROM flow_entries GROUP BY group_key`)
+        : unsafeRaw(`SELECT NULL::VARCHAR AS group_key, (SELECT count(*) FILTER (WHERE first_in_period) FROM flow_entries)::INTEGER AS n`)
+    ],
+    [
+      'flow_in',
+      unsafeRaw(`SELECT group_key, stage, count(*)::INTEGER AS entries, coalesce(sum(entered_amount), 0)::DOUBLE AS entered_amount
+        FROM flow_entries WHERE stage_kind IN ('open', 'won') GROUP BY group_key, stage`)
+    ],
+    [
+      'flow_out',
+      unsafeRaw(`SELECT group_key, stage,
+          count(*) FILTER (WHERE next_kind = 'won' OR (next_kind = 'open' AND next_idx > stage_idx))::INTEGER AS exits_forward,
+          count(*) FILTER (WHERE next_kind = 'lost')::INTEGER AS exits_lost,
+          count(*) FILTER (WHERE next_kind = 'open' AND next_idx < stage_idx)::INTEGER AS exits_back
+        FROM flow_exits GROUP BY group_key, stage`)
+    ]
+  ];
+  return {
+    ctes,
+    body: sql`SELECT f.group_key::VARCHAR AS group_key, ${label}::VARCHAR AS group_label, s.name AS stage, s.idx AS stage_index, s.kind,
+        coalesce(i.entries, 0) AS entries, coalesce(i.entered_amount, 0) AS entered_amount,
+        coalesce(o.exits_forward, 0) AS exits_forward, coalesce(o.exits_lost, 0) AS exits_lost, coalesce(o.exits_back, 0) AS exits_back,
+        CASE WHEN s.kind = 'open' THEN coalesce(o.exits_forward, 0)::DOUBLE / nullif(coalesce(i.entries, 0), 0) END AS flow_conversion,
+        f.n
+      FROM flow_groups f CROSS JOIN stages s
+      LEFT JOIN flow_in i ON i.group_key IS NOT DISTINCT FROM f.group_key AND i.stage = s.name
+      LEFT JOIN flow_out o ON o.group_key IS NOT DISTINCT FROM f.group_key AND o.stage = s.name
+      WHERE s.kind IN ('open', 'won')
+      ORDER BY ${grouped ? sql`f.n DESC, f.group_key NULLS LAST,` : sql``} s.idx`
+  };
+}

@@ -3,16 +3,20 @@
  * `cockpit metric` command and the boards all look models up here; adding a model to this
  * list is all it takes to serve it.
  */
+import { customerProfile } from './customer-profile';
+import { cycleTime } from './cycle-time';
 import { deal } from './deal';
 import { deals } from './deals';
 import { forecast } from './forecast';
 import { funnel } from './funnel';
 import { kpis } from './kpis';
 import { leaderboard } from './leaderboard';
+import { ltv } from './ltv';
 import { options } from './options';
 import { paymentList } from './payment-list';
 import { payments } from './payments';
 import { trend } from './trend';
+import { winLoss } from './win-loss';
 
 export const catalog = {
   deal,
@@ -24,7 +28,11 @@ export const catalog = {
   options,
   payment_list: paymentList,
   payments,
-  trend
+  trend,
+  win_loss: winLoss,
+  cycle_time: cycleTime,
+  ltv,
+  customer_profile: customerProfile
 } as const;
 
 export type CatalogName = keyof typeof catalog;

@@ -2,6 +2,7 @@ import type { BenchRow } from '../run';
 import { cockpit } from './cockpit';
 import { demo } from './demo';
 import { exportSuite } from './export';
+import { models } from './models';
 import { startup } from './startup';
 
 export interface Suite {
@@ -11,4 +12,4 @@ export interface Suite {
 }
 
 /** Every suite `npm run bench` runs, in order. */
-export const suites: Suite[] = [demo, startup, cockpit, exportSuite];
+export const suites: Suite[] = [demo, startup, models, cockpit, exportSuite];

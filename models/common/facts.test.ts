@@ -63,3 +63,47 @@ describe('deal_facts, the precomputed per-deal table', () => {
     await db.write((tx) => refreshFacts(tx, stages), { derived: true });
   });
 });
+
+describe('stage_facts, the precomputed stints', () => {
+  it('one row per stage change, as the stage_events view has them', async () => {
+    const r = await one(`SELECT (SELECT count(*) FROM stage_facts) AS facts, (SELECT count(*) FROM stage_events) AS events,
+      (SELECT count(*) FROM stage_facts sf ANTI JOIN stage_events e ON e.opportunity_id = sf.opportunity_id AND e.entered_at = sf.entered_at AND e.stage = sf.stage) AS unmatched`);
+    expect(r.facts as number).toBeGreaterThan(1000);
+    expect(r.facts).toBe(r.events);
+    expect(r.unmatched).toBe(0);
+  });
+
+  it('each stint ends at the next stage change; days, stint numbers and cumulative days agree with the raw events', async () => {
+    const r = await one(`
+      WITH e AS (
+        SELECT opportunity_id, stage, entered_at,
+               lead(entered_at) OVER (PARTITION BY opportunity_id ORDER BY entered_at) AS left_at
+        FROM stage_events
+      ), k AS (
+        SELECT *, (epoch(left_at) - epoch(entered_at)) / 86400.0 AS days,
+               count(*) OVER (PARTITION BY opportunity_id, stage ORDER BY entered_at) AS no,
+               sum((epoch(left_at) - epoch(entered_at)) / 86400.0) OVER (PARTITION BY opportunity_id, stage ORDER BY entered_at) AS cum
+        FROM e
+      )
+      SELECT count(*) FILTER (WHERE sf.left_at IS DISTINCT FROM k.left_at) AS bad_left,
+             count(*) FILTER (WHERE abs(coalesce(sf.days, -1) - coalesce(k.days, -1)) > 1e-9) AS bad_days,
+             count(*) FILTER (WHERE sf.stint_no <> k.no) AS bad_no,
+             count(*) FILTER (WHERE abs(coalesce(sf.cumulative_days, -1) - coalesce(k.cum, -1)) > 1e-6) AS bad_cum,
+             count(*) FILTER (WHERE sf.stint_no > 1) AS reentries
+      FROM stage_facts sf JOIN k ON k.opportunity_id = sf.opportunity_id AND k.entered_at = sf.entered_at`);
+    expect(r).toMatchObject({ bad_left: 0, bad_days: 0, bad_no: 0, bad_cum: 0 });
+  });
+
+  it("each row carries the previous stint's exit (stage, days, cumulative days, stint number)", async () => {
+    const r = await one(`
+      SELECT count(*) FILTER (WHERE cur.previous_stage IS DISTINCT FROM prev.stage) AS bad_stage,
+             count(*) FILTER (WHERE cur.previous_days IS DISTINCT FROM prev.days) AS bad_days,
+             count(*) FILTER (WHERE cur.previous_cumulative_days IS DISTINCT FROM prev.cumulative_days) AS bad_cum,
+             count(*) FILTER (WHERE cur.previous_stint_no IS DISTINCT FROM prev.stint_no) AS bad_no,
+             count(*) FILTER (WHERE prev.opportunity_id IS NOT NULL) AS carried
+      FROM stage_facts cur
+      LEFT JOIN stage_facts prev ON prev.opportunity_id = cur.opportunity_id AND prev.left_at = cur.entered_at`);
+    expect(r.carried as number).toBeGreaterThan(1000);
+    expect(r).toMatchObject({ bad_stage: 0, bad_days: 0, bad_cum: 0, bad_no: 0 });
+  });
+});

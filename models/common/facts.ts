@@ -29,7 +29,7 @@ import { join, sql, type Sql } from '../../src/lib/server/db/sql';
 import type { StageInfo } from '../model';
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 3;
+export const FACTS_VERSION = 6;
 
 /**
  * `payment_facts`: every payments column plus the payment's `owner_id` (its deal's owner; its
@@ -47,6 +47,71 @@ export const PAYMENT_FACTS_SQL = `CREATE OR REPLACE TABLE payment_facts AS
   LEFT JOIN main.opportunities o ON o.opportunity_id = pm.opportunity_id
   LEFT JOIN main.customers c ON c.customer_id = coalesce(pm.customer_id, o.customer_id)
   LEFT JOIN main.users u ON u.user_id = CASE WHEN pm.opportunity_id IS NOT NULL THEN o.owner_id ELSE c.owner_id END`;
+
+/**
+ * `stage_facts`: one row per stint — a stage change (a version whose stage differs from the
+ * deal's previous version, or its first version) and the time until the next one — so the
+ * flow funnel and time in stage filter one table by date instead of windowing
+ * `opportunity_versions` on every request. Columns: `opportunity_id`, `owner_id` (the deal's,
+ * for scoping, as `deal_facts`), `stage`, `stage_idx`, `stage_kind`, `entered_at`,
+ * `entered_amount` (the version's amount), `left_at` (the next stage change; null while in
+ * the stage), `next_stage`, `next_idx`, `next_kind`, `days` (left_at − entered_at in days),
+ * `stint_no` (1 for the deal's first stint in this stage, 2 when it re-entered it …),
+ * `cumulative_days` (days in this stage over this and the earlier stints),
+ * `next_same_left_at` (when the deal next left this same stage, if it re-entered it),
+ * `previous_entered_at` (the deal's previous stage change, to count deals without DISTINCT),
+ * and the previous stint's exit, which happened at this row's `entered_at`: `previous_stage`,
+ * `previous_idx`, `previous_kind`, `previous_days`, `previous_cumulative_days`,
+ * `previous_stint_no`, `previous_next_same_left_at`. Stored in `entered_at` order, so entries
+ * and exits in a period are both one date filter that skips most row groups.
+ */
+export function buildStageFactsSql(stages: StageInfo[]): Sql {
+  return sql`CREATE OR REPLACE TABLE stage_facts AS
+    WITH st AS ${stagesValues(stages)},
+    v AS (
+      SELECT opportunity_id, stage, valid_from, amount,
+             lag(stage) OVER (PARTITION BY opportunity_id ORDER BY valid_from) AS previous_stage
+      FROM main.opportunity_versions
+    ),
+    changes AS (
+      SELECT opportunity_id, stage, valid_from AS entered_at, amount AS entered_amount,
+             lead(valid_from) OVER w AS left_at, lead(stage) OVER w AS next_stage,
+             lag(valid_from) OVER w AS previous_entered_at
+      FROM v WHERE previous_stage IS NULL OR previous_stage <> stage
+      WINDOW w AS (PARTITION BY opportunity_id ORDER BY valid_from)
+    ),
+    stints AS (
+      SELECT c.*, (epoch(c.left_at) - epoch(c.entered_at)) / 86400.0 AS days
+      FROM changes c
+    ),
+    numbered AS (
+      SELECT s.*,
+        (row_number() OVER same)::INTEGER AS stint_no,
+        sum(s.days) OVER (same ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cumulative_days,
+        lead(s.left_at) OVER same AS next_same_left_at
+      FROM stints s
+      WINDOW same AS (PARTITION BY s.opportunity_id, s.stage ORDER BY s.entered_at)
+    ),
+    carried AS (
+      SELECT n.*,
+        lag(n.stage) OVER d AS previous_stage, lag(n.days) OVER d AS previous_days,
+        lag(n.cumulative_days) OVER d AS previous_cumulative_days, lag(n.stint_no) OVER d AS previous_stint_no,
+        lag(n.next_same_left_at) OVER d AS previous_next_same_left_at
+      FROM numbered n
+      WINDOW d AS (PARTITION BY n.opportunity_id ORDER BY n.entered_at)
+    )
+    SELECT s.opportunity_id, o.owner_id, s.stage, cs.idx AS stage_idx, cs.kind AS stage_kind,
+      s.entered_at, s.entered_amount, s.left_at, s.next_stage, ns.idx AS next_idx, ns.kind AS next_kind, s.days,
+      s.stint_no, s.cumulative_days, s.next_same_left_at, s.previous_entered_at,
+      s.previous_stage, ps.idx AS previous_idx, ps.kind AS previous_kind, s.previous_days,
+      s.previous_cumulative_days, s.previous_stint_no, s.previous_next_same_left_at
+    FROM carried s
+    JOIN main.opportunities o ON o.opportunity_id = s.opportunity_id
+    LEFT JOIN st cs ON cs.name = s.stage
+    LEFT JOIN st ns ON ns.name = s.next_stage
+    LEFT JOIN st ps ON ps.name = s.previous_stage
+    ORDER BY s.entered_at`;
+}
 
 export function factsSignature(stages: StageInfo[]): string {
   const h = createHash('sha256');
@@ -119,6 +184,7 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
 /** Rebuilds `deal_facts` inside an existing write transaction and records what it was built for. */
 export async function refreshFacts(tx: WriteTx, stages: StageInfo[]): Promise<void> {
   await tx.run(buildFactsSql(stages));
+  await tx.run(buildStageFactsSql(stages));
   await tx.run(PAYMENT_FACTS_SQL);
   await tx.run(sql`INSERT OR REPLACE INTO meta VALUES ('facts.signature', ${factsSignature(stages)})`);
   await tx.run(
@@ -137,9 +203,9 @@ export async function ensureFacts(db: Database, stages: StageInfo[]): Promise<vo
   const CHECK = `SELECT (SELECT value FROM meta WHERE key = 'facts.signature') AS sig,
                         (SELECT value FROM meta WHERE key = 'facts.data_version') AS built,
                         coalesce((SELECT value FROM meta WHERE key = 'data_version'), '0') AS data,
-                        (SELECT count(*) FROM information_schema.tables WHERE table_name IN ('deal_facts', 'payment_facts'))::INTEGER AS present`;
+                        (SELECT count(*) FROM information_schema.tables WHERE table_name IN ('deal_facts', 'payment_facts', 'stage_facts'))::INTEGER AS present`;
   type Check = { sig: string | null; built: string | null; data: string; present: number };
-  const fresh = (r: Check) => r.present === 2 && r.sig === sig && r.built === r.data;
+  const fresh = (r: Check) => r.present === 3 && r.sig === sig && r.built === r.data;
   if (fresh((await db.query<Check>(CHECK)).rows[0])) return;
   await db.write(
     async (tx) => {

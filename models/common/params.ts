@@ -36,6 +36,7 @@ export const DIMENSIONS = [
   'source',
   'product',
   'grade',
+  'competitor',
   'stage',
   'month',
   'quarter'

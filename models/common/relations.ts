@@ -6,8 +6,8 @@
  * deal's. A payment or activity is filtered through its deal (or its customer when it has no
  * deal). All filters combine with AND; values within one filter with OR.
  *
- * Dimensions: `team` groups by the direct children of the filtered team (or of the visible
- * root team when no team is filtered; by the visible top teams themselves when there are
+ * Dimensions: `competitor` is the deal's competitor; `team` groups by the direct children of
+ * the filtered team (or of the visible root team when no team is filtered; by the visible top teams themselves when there are
  * several), deals owned by members of the filtered team itself form a group of their own;
  * `team_leaf` groups by each owner's own team; `month`/`quarter` by the model's date field
  * (quarters follow the fiscal year).
@@ -21,7 +21,7 @@ const has = (v: string[] | undefined): v is string[] => !!v && v.length > 0;
 /**
  * Deals (from the precomputed `deal_facts`, models/common/facts.ts) with the filters applied
  * and dimension columns added: `dim_team_leaf`, `dim_owner`, `dim_region`, `dim_industry`,
- * `dim_source`, `dim_product`, `dim_grade`, `dim_stage`, plus every `deal_facts` column
+ * `dim_source`, `dim_product`, `dim_grade`, `dim_stage`, `dim_competitor`, plus every `deal_facts` column
  * (every opportunities column, `furthest_idx`, `entered`, `effective_amount`, …).
  */
 export function dealsRelation(p: CommonParams): Sql {
@@ -29,9 +29,30 @@ export function dealsRelation(p: CommonParams): Sql {
     SELECT f.*,
            f.owner_team AS dim_team_leaf, f.owner_id AS dim_owner, f.customer_region AS dim_region,
            f.customer_industry AS dim_industry, f.source AS dim_source, f.product AS dim_product,
-           f.customer_grade AS dim_grade, f.stage AS dim_stage
+           f.customer_grade AS dim_grade, f.stage AS dim_stage, f.competitor AS dim_competitor
     FROM deal_facts f
     WHERE ${filterWhere(p, { team: sql`f.owner_team`, owner: sql`f.owner_id`, region: sql`f.customer_region`, industry: sql`f.customer_industry`, source: sql`f.source`, product: sql`f.product`, grade: sql`f.customer_grade` })}
+  )`;
+}
+
+/**
+ * Customers with the filters applied, for customer-level models (LTV, profile): `team` and
+ * `owner` are the customer's owner (and the owner's team with every team below it), `region`,
+ * `industry`, `source`, `grade` the customer's own; `product` keeps customers with at least
+ * one deal of that product (the model restricts the revenue it counts to those deals).
+ * Adds `dim_team_leaf`, `dim_owner`, `dim_region`, `dim_industry`, `dim_source`, `dim_grade`.
+ */
+export function customersRelation(p: CommonParams): Sql {
+  return sql`(
+    SELECT c.*,
+           u.team_id AS dim_team_leaf, c.owner_id AS dim_owner, c.region AS dim_region, c.industry AS dim_industry,
+           c.source AS dim_source, c.grade AS dim_grade
+    FROM customers c
+    LEFT JOIN users u ON u.user_id = c.owner_id
+    WHERE ${and([
+      filterWhere({ ...p, product: undefined }, { team: sql`u.team_id`, owner: sql`c.owner_id`, region: sql`c.region`, industry: sql`c.industry`, source: sql`c.source`, product: sql`NULL`, grade: sql`c.grade` }),
+      has(p.product) && sql`c.customer_id IN (SELECT customer_id FROM opportunities WHERE list_contains(${p.product}::VARCHAR[], product))`
+    ])}
   )`;
 }
 
@@ -122,6 +143,8 @@ export function dimensionKey(dim: Dimension, ctx: ModelContext, date?: Sql): Sql
       return sql`r.dim_source`;
     case 'product':
       return sql`r.dim_product`;
+    case 'competitor':
+      return sql`r.dim_competitor`;
     case 'grade':
       return sql`r.dim_grade`;
     case 'stage':

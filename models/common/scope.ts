@@ -10,8 +10,8 @@
  * - teams: the scope's teams and every team below them, and the own team of each visible user
  *   (so a rep sees their team's name, not its other members or its target);
  * - users: members of those teams, plus the scope's owner ids;
- * - opportunities (and their precomputed `deal_facts`, models/common/facts.ts): owned by a
- *   visible user; versions and stage events of those;
+ * - opportunities (and their precomputed `deal_facts` and `stage_facts`, models/common/facts.ts):
+ *   owned by a visible user; versions and stage events of those;
  * - customers: owned by a visible user, or customer of a visible opportunity;
  * - payments (and `payment_facts`): of a visible opportunity, or of a visible customer when
  *   not tied to one (precomputed as payment_facts.owner_id);
@@ -43,6 +43,7 @@ export function isAll(scope: Scope | null | undefined): scope is { all: true } {
 /** Names every model may read; each is a scoped CTE. */
 export const SCOPED_RELATIONS = [
   'deal_facts',
+  'stage_facts',
   'payment_facts',
   'teams',
   'users',
@@ -87,6 +88,7 @@ export function scopeCtes(scope: Scope | null | undefined): Sql[] {
       unsafeRaw(`users AS NOT MATERIALIZED (SELECT * FROM main.users)`),
       unsafeRaw(`opportunities AS NOT MATERIALIZED (SELECT * FROM main.opportunities)`),
       unsafeRaw(`deal_facts AS NOT MATERIALIZED (SELECT * FROM main.deal_facts)`),
+      unsafeRaw(`stage_facts AS NOT MATERIALIZED (SELECT * FROM main.stage_facts)`),
       unsafeRaw(`payment_facts AS NOT MATERIALIZED (SELECT * FROM main.payment_facts)`),
       unsafeRaw(`customers AS NOT MATERIALIZED (SELECT * FROM main.customers)`),
       unsafeRaw(`opportunity_versions AS NOT MATERIALIZED (SELECT * FROM main.opportunity_versions)`),
@@ -117,6 +119,8 @@ export function scopeCtes(scope: Scope | null | undefined): Sql[] {
       SELECT * FROM main.opportunities WHERE owner_id IN (SELECT user_id FROM scope_users))`),
     unsafeRaw(`deal_facts AS NOT MATERIALIZED (
       SELECT * FROM main.deal_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
+    unsafeRaw(`stage_facts AS NOT MATERIALIZED (
+      SELECT * FROM main.stage_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
     // "A or B" conditions are written as the union of two semi-joins: DuckDB evaluates
     // `x IN (…) OR y IN (…)` row by row, which is many times slower at a million rows.
     unsafeRaw(`customers AS NOT MATERIALIZED (

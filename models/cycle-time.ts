@@ -1,0 +1,299 @@
+/**
+ * Sales cycle (销售周期), metrics.md `cycle_time`.
+ *
+ * `view=summary` (default): won deals closed in the period. cycle_days = closed_at −
+ * created_at in days (fractional: timestamps differ by hours too). Mean, median, p75 and p90
+ * (continuous quantiles, linear interpolation as Excel's PERCENTILE.INC); the median is the
+ * headline. Rows where closed_at < created_at, or either is missing, are left out and counted
+ * in `invalid`; n = the deals measured. Any deal dimension as `group_by`.
+ *
+ * `view=time_in_stage`: for each open stage k, the deals that left k in the period (their
+ * history shows a change from k to any other stage, won and lost included, dated in the
+ * period). A stint in k runs from a stage change into k to the next stage change; versions
+ * that change only the amount or the close date do not end it. For each such deal:
+ * latest = days of its last stint in k that ended in the period; cumulative = days of all
+ * its stints in k that ended by then (they differ when the deal re-entered k). Median and p75
+ * of both, and how many deals re-entered k.
+ *
+ * `view=stalled`: open deals with no stage change and no activity for more than the stage's
+ * `stalled_after_days` (else the global `stalled_after_days`), as of the report date.
+ * idle_days = whole days from the last touch (the latest of: the last stage change, the last
+ * activity on the deal, the last activity of the deal's owner on its customer not tied to any
+ * deal) to the report date; a deal with neither counts from its creation. (Another rep's
+ * follow-up on the customer does not count: a rep could not see it, and a deal must not look
+ * stalled to its owner and active to the manager.) Sorted by idle days, longest first, at
+ * most `limit` rows; the summary has the totals and per-stage counts over all stalled deals.
+ */
+import { z } from 'zod';
+import { defineModel, type ModelContext, type ModelQuery } from './model';
+import { groupByParam, paramsSchema } from './common/params';
+import { addDays } from './common/period';
+import { dealsRelation, dimensionKey, dimensionLabel, inPeriod, teamGroupCtes } from './common/relations';
+import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
+
+const CYCLE_DIMENSIONS = ['team', 'team_leaf', 'owner', 'region', 'industry', 'source', 'product', 'grade', 'competitor', 'month', 'quarter'] as const;
+export const CYCLE_VIEWS = ['summary', 'time_in_stage', 'stalled'] as const;
+
+const params = paramsSchema({
+  view: z.enum(CYCLE_VIEWS).default('summary'),
+  group_by: groupByParam(CYCLE_DIMENSIONS).optional(),
+  /** Most stalled deals listed (`view=stalled`); the summary counts them all. */
+  limit: z.coerce.number().int().min(1).max(10000).default(100)
+}).superRefine((p, ctx) => {
+  if (p.group_by && p.view !== 'summary') {
+    ctx.addIssue({ code: 'custom', path: ['group_by'], message: `group_by works with view=summary only (view is ${p.view})` });
+  }
+});
+
+const days = z.number().nonnegative().nullable();
+const count = z.number().int().nonnegative();
+
+export const cycleSummaryRow = z.strictObject({
+  group_key: z.string().nullable(),
+  group_label: z.string().nullable(),
+  /** Won deals measured. */
+  n: count,
+  /** Won deals left out: closed before created, or a date missing. */
+  invalid: count,
+  mean_days: days,
+  median_days: days,
+  p75_days: days,
+  p90_days: days
+});
+
+export const timeInStageRow = z.strictObject({
+  stage: z.string(),
+  stage_index: z.number().int().positive(),
+  /** Deals that left the stage in the period. */
+  n: count,
+  median_days_latest: days,
+  p75_days_latest: days,
+  median_days_cumulative: days,
+  p75_days_cumulative: days,
+  /** Of those, deals that were in the stage more than once. */
+  reentered: count
+});
+
+export const stalledRow = z.strictObject({
+  opportunity_id: z.string(),
+  name: z.string().nullable(),
+  customer_id: z.string().nullable(),
+  customer_name: z.string().nullable(),
+  owner_id: z.string().nullable(),
+  owner_name: z.string().nullable(),
+  stage: z.string(),
+  stage_index: z.number().int().nullable(),
+  amount: z.number().nullable(),
+  last_stage_change_at: z.string().nullable(),
+  last_activity_at: z.string().nullable(),
+  idle_days: z.number().int().nonnegative(),
+  stalled_after_days: z.number().int().positive(),
+  /** Always 1: one deal. */
+  n: z.literal(1)
+});
+
+const row = z.union([cycleSummaryRow, timeInStageRow, stalledRow]);
+
+export type CycleSummaryRow = z.infer<typeof cycleSummaryRow>;
+export type TimeInStageRow = z.infer<typeof timeInStageRow>;
+export type StalledRow = z.infer<typeof stalledRow>;
+
+/** The SQL shape of the stalled view: one row per listed deal (or one empty row), with totals. */
+const stalledSqlRow = z.object({
+  opportunity_id: z.string().nullable(),
+  total_stalled: z.number(),
+  total_amount: z.number(),
+  by_stage: z.array(
+    z.object({ stage: z.string(), stage_index: z.number().nullable(), open: z.number(), stalled: z.number(), stalled_amount: z.number() })
+  )
+}).passthrough();
+
+const FILTER_KEYS = ['team', 'owner', 'region', 'industry', 'source', 'product', 'grade'] as const;
+const hasFilters = (p: Record<string, unknown>) => FILTER_KEYS.some((k) => Array.isArray(p[k]) && (p[k] as unknown[]).length > 0);
+
+export const cycleTime = defineModel({
+  name: 'cycle_time',
+  title: { 'zh-CN': '销售周期', en: 'Sales cycle' },
+  definition: {
+    'zh-CN':
+      '本期赢单商机的销售周期=赢单日期−创建日期（天），给出平均、中位数（主指标）、P75、P90；赢单早于创建的记录不计入并单独计数。阶段停留：本期离开某阶段的商机在该阶段停留的天数（最近一次与累计，重复进入时两者不同）。停滞商机：超过设定天数既无阶段变化也无跟进记录的在途商机。',
+    en: 'Cycle of deals won in the period = close date − creation date in days: mean, median (the headline), p75, p90; rows closed before they were created are left out and counted. Time in stage: days spent in a stage by deals that left it in the period (latest stint and cumulative when a deal re-entered it). Stalled: open deals with no stage change and no activity for longer than the configured days.'
+  },
+  dateField: (p) =>
+    // stalled: idle as of the report date, from the last stage change or activity
+    p.view === 'stalled' ? 'deal_facts.last_stage_change_at' : p.view === 'time_in_stage' ? 'opportunity_versions.valid_from' : 'opportunities.closed_at',
+  defaultPeriod: 'this_year',
+  params,
+  row,
+  query(p, ctx) {
+    if (p.view === 'time_in_stage') return timeInStage(p, ctx);
+    if (p.view === 'stalled') return stalled(p, ctx);
+    const key = p.group_by ? dimensionKey(p.group_by, ctx, sql`r.closed_at`) : sql`NULL::VARCHAR`;
+    const label = p.group_by ? dimensionLabel(p.group_by, sql`c.group_key`, ctx) : sql`NULL::VARCHAR`;
+    const measures = unsafeRaw(`count(c.days)::INTEGER AS n, (count(*) - count(c.days))::INTEGER AS invalid,
+        avg(c.days) AS mean_days, quantile_cont(c.days, 0.5) AS median_days,
+        quantile_cont(c.days, 0.75) AS p75_days, quantile_cont(c.days, 0.9) AS p90_days`);
+    return {
+      ctes: [
+        ...(p.group_by === 'team' ? teamGroupCtes(p) : []),
+        [
+          'cycles',
+          sql`SELECT ${key}::VARCHAR AS group_key,
+                CASE WHEN r.closed_at >= r.created_at THEN (epoch(r.closed_at) - epoch(r.created_at)) / 86400.0 END AS days
+              FROM ${dealsRelation(p)} r
+              WHERE r.status = 'won' AND ${inPeriod(sql`r.closed_at`, ctx.period)}`
+        ]
+      ],
+      body: p.group_by
+        ? sql`SELECT c.group_key, ${label}::VARCHAR AS group_label, ${measures} FROM cycles c GROUP BY c.group_key ORDER BY n DESC, c.group_key NULLS LAST`
+        : sql`SELECT NULL::VARCHAR AS group_key, NULL::VARCHAR AS group_label, ${measures} FROM cycles c`
+    };
+  },
+  finalize(rows, p) {
+    if (p.view !== 'stalled') {
+      return { rows: rows as never, n: rows.reduce((s, r) => s + (r.n as number), 0) };
+    }
+    const parsed = rows.map((r) => stalledSqlRow.parse(r));
+    const first = parsed[0];
+    const listed = rows.filter((r) => r.opportunity_id !== null).map((r) => {
+      const { total_stalled: _t, total_amount: _a, by_stage: _b, ...deal } = r;
+      return deal;
+    });
+    return {
+      rows: listed as never,
+      n: first?.total_stalled ?? 0,
+      summary: {
+        stalled: first?.total_stalled ?? 0,
+        stalled_amount: first?.total_amount ?? 0,
+        listed: listed.length,
+        by_stage: first?.by_stage ?? []
+      }
+    };
+  }
+});
+
+type CycleParams = z.output<typeof params>;
+
+function timeInStage(p: CycleParams, ctx: ModelContext): ModelQuery {
+  // stage_facts (models/common/facts.ts) has one row per stint with its days, the days of all
+  // the deal's stints in that stage so far, its number among them, and when the deal next
+  // left the same stage: the last exit of the period is the one not followed by another in it.
+  const filtered = hasFilters(p);
+  return {
+    ctes: [
+      ...(filtered ? ([['tis_deals', sql`SELECT r.opportunity_id FROM ${dealsRelation(p)} r`]] as [string, Sql][]) : []),
+      [
+        'per_deal',
+        // A stint's exit is recorded on the next stint (previous_*), entered when it was left:
+        // one date filter on entered_at, which stage_facts' order makes cheap.
+        sql`SELECT sf.previous_stage AS stage, sf.previous_days AS latest, sf.previous_cumulative_days AS cumulative,
+              sf.previous_stint_no AS stint_no
+            FROM stage_facts sf
+            WHERE sf.previous_kind = 'open' AND ${inPeriod(sql`sf.entered_at`, ctx.period)}
+              AND (sf.previous_next_same_left_at IS NULL OR sf.previous_next_same_left_at >= ${ctx.period.to}::TIMESTAMP)
+              ${filtered ? unsafeRaw('AND sf.opportunity_id IN (SELECT opportunity_id FROM tis_deals)') : sql``}`
+      ]
+    ],
+    // One sort per measure: both quantiles from one list-valued quantile_cont.
+    body: sql`SELECT stage, stage_index, n, ql[1] AS median_days_latest, ql[2] AS p75_days_latest,
+          qc[1] AS median_days_cumulative, qc[2] AS p75_days_cumulative, reentered
+        FROM (
+          SELECT s.name AS stage, s.idx AS stage_index, count(d.stage)::INTEGER AS n,
+            quantile_cont(d.latest, [0.5, 0.75]) AS ql, quantile_cont(d.cumulative, [0.5, 0.75]) AS qc,
+            count(d.stage) FILTER (WHERE d.stint_no > 1)::INTEGER AS reentered
+          FROM stages s LEFT JOIN per_deal d ON d.stage = s.name
+          WHERE s.kind = 'open'
+          GROUP BY s.name, s.idx
+        )
+        ORDER BY stage_index`
+  };
+}
+
+function stalled(p: CycleParams, ctx: ModelContext): ModelQuery {
+  const end = addDays(ctx.asOf, 1);
+  return {
+    ctes: [
+      [
+        // deal_facts has each deal's last stage change and last activity (all history); a deal
+        // with either after the report date (a report date in the past) is recomputed from the
+        // history up to that date.
+        'open_deals',
+        sql`SELECT r.opportunity_id, r.name, r.customer_id, r.owner_id, r.stage, r.amount, r.created_at,
+              r.last_stage_change_at AS fact_change_at, r.last_activity_at AS fact_activity_at,
+              coalesce(r.last_stage_change_at >= ${end}::TIMESTAMP OR r.last_activity_at >= ${end}::TIMESTAMP, false) AS late
+            FROM ${dealsRelation(p)} r
+            WHERE r.status = 'open' AND (r.created_at IS NULL OR r.created_at < ${end}::TIMESTAMP)`
+      ],
+      [
+        'late_change',
+        sql`SELECT opportunity_id, max(valid_from) AS at
+            FROM (
+              SELECT ov.opportunity_id, ov.stage, ov.valid_from,
+                     lag(ov.stage) OVER (PARTITION BY ov.opportunity_id ORDER BY ov.valid_from) AS previous_stage
+              FROM opportunity_versions ov
+              WHERE ov.valid_from < ${end}::TIMESTAMP AND ov.opportunity_id IN (SELECT opportunity_id FROM open_deals WHERE late)
+            )
+            WHERE previous_stage IS NULL OR previous_stage <> stage
+            GROUP BY opportunity_id`
+      ],
+      [
+        'late_activity',
+        sql`SELECT a.opportunity_id, max(a.occurred_at) AS at FROM activities a
+            WHERE a.occurred_at < ${end}::TIMESTAMP AND a.opportunity_id IN (SELECT opportunity_id FROM open_deals WHERE late)
+            GROUP BY a.opportunity_id`
+      ],
+      [
+        'customer_activity',
+        sql`SELECT a.customer_id, a.owner_id, max(a.occurred_at) AS at FROM activities a
+            WHERE a.opportunity_id IS NULL AND a.occurred_at < ${end}::TIMESTAMP
+              AND a.customer_id IN (SELECT customer_id FROM open_deals)
+            GROUP BY a.customer_id, a.owner_id`
+      ],
+      [
+        'touched',
+        unsafeRaw(`SELECT d.*,
+            CASE WHEN d.late THEN coalesce(lc.at, d.created_at) ELSE d.fact_change_at END AS last_stage_change_at,
+            greatest(CASE WHEN d.late THEN la.at ELSE d.fact_activity_at END, ca.at) AS last_activity_at
+          FROM open_deals d
+          LEFT JOIN late_change lc ON lc.opportunity_id = d.opportunity_id
+          LEFT JOIN late_activity la ON la.opportunity_id = d.opportunity_id
+          LEFT JOIN customer_activity ca ON ca.customer_id = d.customer_id AND ca.owner_id = d.owner_id`)
+      ],
+      [
+        'idle',
+        sql`SELECT d.*, s.idx AS stage_index, coalesce(s.stalled_after_days, ${ctx.stalledAfterDays}::INTEGER) AS stalled_after_days,
+              date_diff('day', coalesce(greatest(d.last_stage_change_at, d.last_activity_at), d.created_at)::DATE, ${ctx.asOf}::DATE) AS idle_days
+            FROM touched d
+            LEFT JOIN stages s ON s.name = d.stage`
+      ],
+      ['stalled_deals', unsafeRaw(`SELECT * FROM idle WHERE idle_days > stalled_after_days`)],
+      [
+        'totals',
+        unsafeRaw(`SELECT
+            (SELECT count(*) FROM stalled_deals)::INTEGER AS total_stalled,
+            (SELECT coalesce(sum(amount), 0) FROM stalled_deals)::DOUBLE AS total_amount,
+            (SELECT coalesce(list({'stage': s.name, 'stage_index': s.idx, 'open': x.open, 'stalled': x.stalled, 'stalled_amount': x.stalled_amount} ORDER BY s.idx), [])
+               FROM stages s
+               JOIN (SELECT stage, count(*)::INTEGER AS open, count(*) FILTER (WHERE idle_days > stalled_after_days)::INTEGER AS stalled,
+                            coalesce(sum(amount) FILTER (WHERE idle_days > stalled_after_days), 0)::DOUBLE AS stalled_amount
+                     FROM idle GROUP BY stage) x ON x.stage = s.name
+               WHERE s.kind = 'open') AS by_stage`)
+      ],
+      [
+        'listed',
+        sql`SELECT * FROM stalled_deals ORDER BY idle_days DESC, amount DESC NULLS LAST, opportunity_id LIMIT ${p.limit}::INTEGER`
+      ]
+    ] as [string, Sql][],
+    body: unsafeRaw(`SELECT l.opportunity_id, l.name, l.customer_id, c.name AS customer_name, l.owner_id, u.name AS owner_name,
+          l.stage, l.stage_index, l.amount::DOUBLE AS amount,
+          strftime(l.last_stage_change_at, '%Y-%m-%dT%H:%M:%S') AS last_stage_change_at,
+          strftime(l.last_activity_at, '%Y-%m-%dT%H:%M:%S') AS last_activity_at,
+          l.idle_days::INTEGER AS idle_days, l.stalled_after_days::INTEGER AS stalled_after_days, 1 AS n,
+          t.total_stalled, t.total_amount, t.by_stage
+        FROM totals t
+        LEFT JOIN listed l ON TRUE
+        LEFT JOIN customers c ON c.customer_id = l.customer_id
+        LEFT JOIN users u ON u.user_id = l.owner_id
+        ORDER BY l.idle_days DESC, l.amount DESC NULLS LAST, l.opportunity_id`)
+  };
+}

@@ -1,0 +1,411 @@
+/**
+ * Property tests over every model in the catalog, on random small CRMs (tests/helpers/random-crm.ts)
+ * loaded into an in-memory DuckDB:
+ * - rates are in [0, 1] or null, and no number is NaN or infinite;
+ * - the rows of a group_by add up to the ungrouped total;
+ * - a scoped result is a subset of the unscoped one (its counts and amounts are ≤, row by row);
+ * - funnel counts never grow from stage to stage;
+ * - where a model has bounds, lower ≤ value ≤ upper;
+ * plus each view's own invariants (retained ≤ customers, quadrants cover every customer …).
+ *
+ * Every model in the catalog must have a spec below: a model added without one fails the
+ * "every model has a spec" test.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { catalog, MODEL_NAMES } from './index';
+import { Database } from '../src/lib/server/db/database';
+import { parseConfig } from '../src/lib/server/config/load';
+import { runModel, type ModelResult } from '../src/lib/server/models/run';
+import type { Scope } from './common/scope';
+import { crmArb, loadRandomCrm, periodArb, RANDOM_AS_OF, scopeArb } from '../tests/helpers/random-crm';
+
+type Row = Record<string, unknown>;
+
+interface Case {
+  /** Params that select the view (besides period and group_by). */
+  params: Record<string, unknown>;
+  /** A row's identity within its group (stage, bucket, reason …). */
+  key: (r: Row) => string;
+  /** Fields that add up over the groups of a group_by (none: the case has no group_by). */
+  additive?: string[];
+  /** Fields a narrower scope can only make smaller (n is always checked unless `nMonotone` is false). */
+  monotone?: string[];
+  nMonotone?: boolean;
+  /** Fields that must be in [0, 1] or null. */
+  rates?: string[];
+  /** Group-by values to leave out for this case. */
+  excludeGroupBy?: string[];
+  /** Extra invariants of one result. */
+  check?: (r: ModelResult) => void;
+  /** Fields that never grow from one row to the next within a group (funnel). */
+  nonIncreasing?: string;
+  /** [lower, value, upper] field triples. */
+  bounds?: [string, string, string][];
+  /** Random CRMs to try (default PROPERTY_RUNS or 15): more where the interesting case is rare. */
+  runs?: number;
+}
+
+const byStage = (r: Row) => String(r.stage);
+const stageCounts = ['reached', 'reached_amount', 'open_now', 'lost_at'];
+
+/** The properties of each model's views. Models without group_by have no `additive`. */
+const SPECS: Record<string, Case[]> = {
+  funnel: [
+    {
+      params: {},
+      key: byStage,
+      additive: stageCounts,
+      monotone: stageCounts,
+      rates: ['step_conversion', 'conversion_from_first'],
+      nonIncreasing: 'reached'
+    },
+    {
+      params: { method: 'flow' },
+      key: byStage,
+      additive: ['entries', 'entered_amount', 'exits_forward', 'exits_lost', 'exits_back'],
+      monotone: ['entries', 'entered_amount', 'exits_forward', 'exits_lost', 'exits_back'],
+      excludeGroupBy: ['month', 'quarter']
+    }
+  ],
+  kpis: [
+    {
+      params: {},
+      key: (r) => String(r.measure),
+      // new customers, win rate and attainment are not monotone by definition (first win among the deals in view …)
+      nMonotone: false,
+      check: (r) => {
+        const m = Object.fromEntries(r.rows.map((x) => [x.measure, x]));
+        const wr = m.win_rate as { value: number | null };
+        if (wr.value !== null) {
+          expect(wr.value).toBeGreaterThanOrEqual(0);
+          expect(wr.value).toBeLessThanOrEqual(1);
+        }
+      },
+      monotone: []
+    }
+  ],
+  win_loss: [
+    {
+      params: {},
+      key: () => 'all',
+      additive: ['won', 'lost', 'won_amount', 'lost_amount', 'lost_valued_from_history', 'n'],
+      monotone: ['won', 'lost', 'won_amount', 'lost_amount', 'lost_valued_from_history'],
+      rates: ['win_rate', 'win_rate_value']
+    },
+    {
+      params: { view: 'series', grain: 'quarter' },
+      key: (r) => String(r.bucket),
+      additive: ['won', 'lost', 'won_amount', 'lost_amount', 'n'],
+      monotone: ['won', 'lost', 'won_amount', 'lost_amount'],
+      rates: ['win_rate', 'win_rate_value']
+    },
+    {
+      params: { view: 'loss_reasons' },
+      key: (r) => String(r.reason),
+      additive: ['lost', 'lost_amount'],
+      monotone: ['lost', 'lost_amount'],
+      rates: ['share', 'share_amount'],
+      check: (r) => {
+        const groups = new Map<unknown, number>();
+        for (const x of r.rows) groups.set(x.group_key, (groups.get(x.group_key) ?? 0) + (x.share as number));
+        for (const s of groups.values()) expect(s).toBeCloseTo(1, 9);
+      }
+    }
+  ],
+  cycle_time: [
+    {
+      params: {},
+      key: () => 'all',
+      additive: ['n', 'invalid'],
+      monotone: ['n', 'invalid'],
+      check: (r) => {
+        for (const x of r.rows) {
+          if (x.median_days === null) continue;
+          expect(x.median_days as number).toBeLessThanOrEqual((x.p75_days as number) + 1e-9);
+          expect(x.p75_days as number).toBeLessThanOrEqual((x.p90_days as number) + 1e-9);
+        }
+      }
+    },
+    {
+      params: { view: 'time_in_stage' },
+      key: byStage,
+      monotone: ['n', 'reentered'],
+      check: (r) => {
+        for (const x of r.rows) {
+          expect(x.reentered as number).toBeLessThanOrEqual(x.n as number);
+          if (x.n) expect(x.median_days_cumulative as number).toBeGreaterThanOrEqual((x.median_days_latest as number) - 1e-9);
+        }
+      }
+    },
+    {
+      params: { view: 'stalled', limit: 10000 },
+      key: (r) => String(r.opportunity_id),
+      // a deal stalled for its owner only because of someone else's follow-up is a rare draw
+      runs: 60,
+      monotone: ['n'],
+      check: (r) => {
+        for (const x of r.rows) expect(x.idle_days as number).toBeGreaterThan(x.stalled_after_days as number);
+        expect(r.rows.length).toBe(r.n);
+      }
+    }
+  ],
+  ltv: [
+    ...(['payments', 'won_amount'] as const).map(
+      (basis): Case => ({
+        params: { basis },
+        key: () => 'all',
+        additive: ['customers', 'customers_with_revenue', 'historical_ltv', 'won_amount', 'won_deals', 'active_customers', 'active_last_year', 'churned'],
+        // churned is not monotone: a customer active this year only through deals the viewer cannot see looks churned to them
+        monotone: ['customers', 'customers_with_revenue', 'historical_ltv', 'won_amount', 'won_deals', 'active_customers', 'active_last_year'],
+        rates: ['churn'],
+        check: (r) => {
+          for (const x of r.rows) {
+            expect(x.churned as number).toBeLessThanOrEqual(x.active_last_year as number);
+            if (x.lifetime_years !== null) expect(x.lifetime_years as number).toBeLessThanOrEqual(10);
+          }
+        }
+      })
+    ),
+    {
+      params: { view: 'cohorts', basis: 'payments' },
+      key: (r) => `${r.cohort}|${r.months_since}`,
+      // cohorts are by the first win among the deals in view: a scope can move a customer to a later cohort
+      nMonotone: false,
+      monotone: [],
+      rates: ['retained_share'],
+      check: (r) => {
+        for (const x of r.rows) {
+          expect(x.retained as number).toBeLessThanOrEqual(x.customers as number);
+          if (x.months_since === 0) expect(x.retained).toBe(x.customers);
+        }
+      }
+    }
+  ],
+  trend: [
+    {
+      params: {},
+      key: (r) => String(r.bucket),
+      additive: ['value', 'n'],
+      monotone: ['value', 'n']
+    },
+    {
+      params: { measure: 'win_rate', grain: 'quarter' },
+      key: (r) => String(r.bucket),
+      additive: ['n'],
+      monotone: ['n'],
+      rates: ['value']
+    }
+  ],
+  leaderboard: [
+    {
+      // No ungrouped form (owner is the default): owners, teams and own teams must cover the same deals.
+      params: {},
+      key: () => 'all',
+      additive: ['won_amount', 'won_count', 'lost_count', 'collected_amount', 'collected_n', 'n'],
+      monotone: ['won_amount', 'won_count', 'lost_count', 'collected_amount', 'collected_n', 'activities'],
+      rates: ['win_rate']
+    }
+  ],
+  payments: [
+    {
+      params: {},
+      key: () => 'all',
+      additive: ['contracted', 'contracted_n', 'collected', 'collected_n', 'due', 'due_n', 'overdue', 'overdue_n', 'outstanding', 'receivables', 'n'],
+      monotone: ['contracted', 'contracted_n', 'collected', 'collected_n', 'due', 'due_n', 'overdue', 'overdue_n', 'outstanding', 'receivables']
+    },
+    {
+      params: { view: 'aging' },
+      key: (r) => String(r.bucket),
+      additive: ['amount', 'n'],
+      monotone: ['amount', 'n']
+    },
+    {
+      params: { view: 'upcoming' },
+      key: (r) => String(r.bucket),
+      additive: ['amount', 'n'],
+      monotone: ['amount', 'n']
+    },
+    {
+      params: { view: 'overdue', limit: 10000 },
+      key: (r) => String(r.payment_id),
+      monotone: ['n', 'outstanding']
+    }
+  ],
+  forecast: [
+    {
+      params: {},
+      key: () => 'all',
+      additive: ['closed_won', 'closed_won_n', 'weighted_pipeline', 'forecast', 'open_pipeline', 'open_n', 'commit', 'best_case', 'pipeline', 'omitted', 'n'],
+      monotone: ['closed_won', 'closed_won_n', 'weighted_pipeline', 'forecast', 'open_pipeline', 'open_n', 'commit', 'best_case', 'pipeline', 'omitted'],
+      // categories roll up cumulatively (Salesforce): closed won ≤ commit ≤ best case ≤ pipeline
+      bounds: [
+        ['closed_won', 'commit', 'best_case'],
+        ['commit', 'best_case', 'pipeline']
+      ]
+    },
+    {
+      params: { view: 'stages', probabilities: 'learned' },
+      key: byStage,
+      monotone: ['won', 'lost', 'open_n', 'open_amount'],
+      rates: ['configured', 'win_rate', 'learned']
+    },
+    {
+      params: { view: 'accuracy', grain: 'quarter' },
+      key: (r) => `${r.bucket}|${r.method}`,
+      nMonotone: false,
+      monotone: [],
+      rates: ['accuracy'],
+      excludeGroupBy: ['region', 'industry', 'source', 'product', 'grade', 'stage', 'month', 'quarter']
+    }
+  ],
+  customer_profile: [
+    {
+      params: {},
+      key: (r) => `${r.dimension}|${r.value}`,
+      monotone: ['customers', 'won_customers', 'won_deals', 'won_amount'],
+      rates: ['share_customers', 'share_won_amount'],
+      check: (r) => {
+        for (const d of ['industry', 'region', 'source', 'grade']) {
+          expect(r.rows.filter((x) => x.dimension === d).reduce((s, x) => s + (x.customers as number), 0)).toBe(r.n);
+        }
+      }
+    },
+    {
+      params: { view: 'grid', basis: 'payments' },
+      key: (r) => String(r.quadrant),
+      // medians move with the scope, so a customer can change quadrant; the total cannot grow
+      monotone: [],
+      rates: ['share'],
+      check: (r) => {
+        expect(r.rows.map((x) => x.quadrant)).toEqual(['key_maintain', 'key_develop', 'standard', 'activate']);
+        expect(r.rows.reduce((s, x) => s + (x.customers as number), 0)).toBe(r.n);
+      }
+    }
+  ]
+};
+
+const cfg = parseConfig({});
+if (!cfg.ok) throw new Error('default config invalid');
+const config = cfg.config;
+
+let db: Database;
+beforeAll(async () => (db = await Database.open(':memory:')));
+afterAll(() => db.close());
+
+const run = (name: string, params: Record<string, unknown>, scope: Scope | null = { all: true }) =>
+  runModel(db, config, name, { as_of: RANDOM_AS_OF, ...params }, scope);
+
+/** The options of an enum param (e.g. group_by) of a model, or []. */
+function enumOptions(name: string, param: string): string[] {
+  const shape = (catalog[name as keyof typeof catalog].params as unknown as { _zod: { def: { shape: Record<string, z.ZodType> } } })._zod.def.shape;
+  let s = shape[param] as unknown as { _zod: { def: { type: string; innerType?: unknown; entries?: Record<string, string> } } } | undefined;
+  while (s && (s._zod.def.type === 'optional' || s._zod.def.type === 'default')) s = s._zod.def.innerType as typeof s;
+  return s && s._zod.def.type === 'enum' ? Object.values(s._zod.def.entries ?? {}) : [];
+}
+
+const num = (v: unknown) => (typeof v === 'number' ? v : 0);
+const close = (a: number, b: number) => Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(a), Math.abs(b));
+
+function sumBy(rows: Row[], key: (r: Row) => string, field: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const r of rows) m.set(key(r), (m.get(key(r)) ?? 0) + num(r[field]));
+  return m;
+}
+
+function checkNumbers(r: ModelResult, c: Case, label: string) {
+  for (const row of r.rows) {
+    for (const [k, v] of Object.entries(row)) {
+      if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`${label}: ${k} is ${v}`);
+    }
+    for (const f of c.rates ?? []) {
+      const v = row[f];
+      if (v === null || v === undefined) continue;
+      if (typeof v !== 'number' || v < 0 || v > 1) throw new Error(`${label}: rate ${f} = ${v} is outside [0, 1]`);
+    }
+    for (const [lo, mid, hi] of c.bounds ?? []) {
+      if (row[lo] === null || row[mid] === null || row[hi] === null) continue;
+      if (!(num(row[lo]) <= num(row[mid]) + 1e-9 && num(row[mid]) <= num(row[hi]) + 1e-9)) {
+        throw new Error(`${label}: ${lo} ${row[lo]} ≤ ${mid} ${row[mid]} ≤ ${hi} ${row[hi]} fails`);
+      }
+    }
+  }
+  if (c.nonIncreasing) {
+    const groups = new Map<unknown, Row[]>();
+    for (const row of r.rows) groups.set(row.group_key, [...(groups.get(row.group_key) ?? []), row]);
+    for (const list of groups.values()) {
+      for (let i = 1; i < list.length; i++) {
+        if (num(list[i][c.nonIncreasing]) > num(list[i - 1][c.nonIncreasing])) {
+          throw new Error(`${label}: ${c.nonIncreasing} grows from ${list[i - 1].stage} (${list[i - 1][c.nonIncreasing]}) to ${list[i].stage} (${list[i][c.nonIncreasing]})`);
+        }
+      }
+    }
+  }
+  c.check?.(r);
+}
+
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 15);
+
+describe('properties of every model on random CRMs', () => {
+  it('every model in the catalog has a property spec', () => {
+    expect(MODEL_NAMES.filter((n) => !SPECS[n])).toEqual([]);
+  });
+
+  for (const name of MODEL_NAMES) {
+    const cases = SPECS[name] ?? [];
+    cases.forEach((c, ci) => {
+      const label = `${name} ${JSON.stringify(c.params)}`;
+      const groupBys = enumOptions(name, 'group_by').filter((g) => !(c.excludeGroupBy ?? []).includes(g));
+      const props = [
+        'rates in [0, 1] or null, numbers finite',
+        ...(c.nonIncreasing ? [`${c.nonIncreasing} never grows stage to stage`] : []),
+        ...(c.bounds ? ['bounds hold'] : []),
+        ...(c.additive && groupBys.length ? ['group_by rows add up to the whole'] : []),
+        'a scoped result is a subset of the unscoped one'
+      ];
+
+      // One random CRM per run serves every property of the case (loading it is the slow part).
+      it(`${label}: ${props.join('; ')}`, async () => {
+        await fc.assert(
+          fc.asyncProperty(crmArb, periodArb, fc.constantFrom(...(groupBys.length ? groupBys : ['-'])), scopeArb, async (crm, period, groupBy, scope) => {
+            await loadRandomCrm(db, crm);
+            const params = { ...c.params, ...period };
+            const whole = await run(name, params);
+            checkNumbers(whole, c, label);
+
+            if (c.additive && groupBys.length) {
+              const parts = await run(name, { ...params, group_by: groupBy });
+              checkNumbers(parts, c, `${label} group_by=${groupBy}`);
+              for (const f of c.additive) {
+                const a = sumBy(whole.rows, c.key, f);
+                const b = sumBy(parts.rows, c.key, f);
+                for (const [k, v] of a) {
+                  if (!close(v, b.get(k) ?? 0)) throw new Error(`${label} group_by=${groupBy}: ${f} at ${k} is ${v} whole, ${b.get(k) ?? 0} summed over groups`);
+                }
+                for (const [k, v] of b) if (!a.has(k) && v !== 0) throw new Error(`${label} group_by=${groupBy}: ${f} at ${k} only in the groups (${v})`);
+              }
+              if (parts.n !== whole.n) throw new Error(`${label} group_by=${groupBy}: n ${parts.n} grouped, ${whole.n} whole`);
+            }
+
+            const some = await run(name, params, scope);
+            const none = await run(name, params, null);
+            checkNumbers(some, c, `${label} scoped`);
+            if (c.nMonotone !== false) {
+              if (some.n > whole.n) throw new Error(`${label} scope ${JSON.stringify(scope)}: n ${some.n} scoped > ${whole.n}`);
+              if (none.n !== 0) throw new Error(`${label}: n ${none.n} without a scope`);
+            }
+            for (const f of c.monotone ?? []) {
+              const a = sumBy(whole.rows, c.key, f);
+              const b = sumBy(some.rows, c.key, f);
+              for (const [k, v] of b) {
+                if (v > (a.get(k) ?? 0) + 1e-6) throw new Error(`${label} scope ${JSON.stringify(scope)}: ${f} at ${k} is ${v} scoped > ${a.get(k) ?? 0} unscoped`);
+              }
+            }
+          }),
+          { numRuns: process.env.PROPERTY_RUNS ? RUNS : (c.runs ?? RUNS), seed: 4242 + ci }
+        );
+      }, 300_000);
+    });
+  }
+});
