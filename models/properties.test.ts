@@ -260,6 +260,77 @@ const SPECS: Record<string, Case[]> = {
       excludeGroupBy: ['region', 'industry', 'source', 'product', 'grade', 'stage', 'month', 'quarter']
     }
   ],
+  deals: [
+    {
+      // Every row on one page, so the scoped rows can be matched with the unscoped ones.
+      params: { limit: 1000 },
+      key: (r) => String(r.opportunity_id),
+      monotone: ['amount'],
+      rates: ['probability'],
+      check: (r) => {
+        expect(r.summary?.total).toBe(r.n);
+        expect(r.rows.length).toBe(Math.min(r.n, 1000));
+        for (const x of r.rows) {
+          if (x.stalled) expect(x.status).toBe('open');
+          if (x.days_idle !== null) expect(x.status).toBe('open');
+          if (x.status === 'lost') expect(x.weighted_amount).toBe(0);
+        }
+      }
+    },
+    {
+      params: { limit: 1000, stalled: 'true' },
+      key: (r) => String(r.opportunity_id),
+      monotone: ['amount'],
+      check: (r) => {
+        for (const x of r.rows) expect([x.status, x.stalled]).toEqual(['open', true]);
+      }
+    }
+  ],
+  deal: [
+    {
+      params: { id: 'O1' },
+      key: (r) => `${r.kind}|${r.at}|${r.ref ?? r.stage ?? ''}`,
+      monotone: [],
+      check: (r) => {
+        const deal = r.summary?.deal as { opportunity_id: string } | null;
+        if (!deal) return expect(r.rows).toEqual([]);
+        expect(deal.opportunity_id).toBe('O1');
+        const at = r.rows.map((x) => String(x.at));
+        expect(at).toEqual([...at].sort());
+        for (const x of r.rows) if (x.days !== null) expect(x.days as number).toBeGreaterThanOrEqual(0);
+      }
+    }
+  ],
+  options: [
+    {
+      params: {},
+      key: (r) => `${r.kind}|${r.key}`,
+      // the configured stages are offered to everyone, with no scope too
+      nMonotone: false,
+      monotone: ['n'],
+      check: (r) => {
+        const teams = r.rows.filter((x) => x.kind === 'team');
+        const owners = r.rows.filter((x) => x.kind === 'owner');
+        for (const o of owners) expect(o.n as number).toBeLessThanOrEqual(Math.max(0, ...teams.filter((t) => t.key === o.parent).map((t) => t.n as number), o.n as number));
+        for (const t of teams) if (t.parent !== null) expect(teams.some((p) => p.key === t.parent)).toBe(true);
+      }
+    }
+  ],
+  payment_list: [
+    {
+      params: { limit: 1000 },
+      key: (r) => String(r.payment_id),
+      monotone: ['amount', 'outstanding'],
+      check: (r) => {
+        expect(r.summary?.total).toBe(r.n);
+        for (const x of r.rows) {
+          if (x.state === 'overdue') expect(x.days_overdue as number).toBeGreaterThan(0);
+          else expect(x.aging).toBe('current');
+          if (x.state === 'paid') expect(x.outstanding as number).toBeLessThanOrEqual(0);
+        }
+      }
+    }
+  ],
   customer_profile: [
     {
       params: {},
