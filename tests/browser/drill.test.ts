@@ -191,3 +191,22 @@ describe('language and theme', () => {
     await page.close();
   });
 });
+
+describe('the funnel', () => {
+  it('switches between the cohort and the flow method, kept in the URL', async () => {
+    const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    const errors = watchErrors(page);
+    await page.goto(`${base}/boards/pipeline?lang=zh-CN&as_of=${AS_OF}`, { waitUntil: 'networkidle' });
+    await page.locator('[data-tile=funnel] button[data-mode=flow]').click();
+    await settle(page, (u) => u.searchParams.get('funnel.view') === 'flow');
+    const flow = await (await fetch(`${base}/api/models/funnel?period=this_year&as_of=${AS_OF}&method=flow`)).json();
+    const bars = await page.locator('[data-testid=funnel] [data-stage]').evaluateAll((els) => els.map((e) => [e.getAttribute('data-stage'), Number(e.getAttribute('data-reached'))]));
+    expect(bars).toEqual(flow.rows.map((r: { stage: string; entries: number }) => [r.stage, r.entries]));
+    expect(await page.locator('[data-tile=funnel] button[data-mode=flow]').getAttribute('aria-pressed')).toBe('true');
+    await page.goBack();
+    await settle(page, (u) => !u.searchParams.has('funnel.view'));
+    expect(await page.locator('[data-tile=funnel] button[data-mode=cohort]').getAttribute('aria-pressed')).toBe('true');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});

@@ -62,18 +62,52 @@ const summary: TileDef = {
   }
 };
 
+type FlowRow = { group_key: string | null; stage: string; stage_index: number; kind: 'open' | 'won'; entries: number; entered_amount: number; flow_conversion: number | null; n: number };
+
+/** Cohort (the period's new deals, 队列法) or flow (entries and exits dated in the period, 流入/流出). */
 const funnel: TileDef = {
   id: 'funnel',
   title: 'tile.funnel',
   span: [5, 4],
-  queries: (ctx) => ({ funnel: { model: 'funnel', params: commonParams(ctx.state, ctx.period) } }),
+  modes: [
+    { key: 'cohort', label: 'tile.funnel_cohort' },
+    { key: 'flow', label: 'tile.funnel_flow' }
+  ],
+  queries: (ctx) => ({
+    funnel: { model: 'funnel', params: { ...commonParams(ctx.state, ctx.period), method: ctx.state.tables.funnel?.view === 'flow' ? 'flow' : null } }
+  }),
   subtitle: (d, ctx) =>
-    ctx.t('tile.funnel_sub', {
-      n: (d.funnel?.n ?? 0).toLocaleString(ctx.locale),
-      rate: formatPercent((d.funnel?.summary?.overall_conversion as number | null) ?? null, ctx.locale)
-    }),
+    d.funnel?.params.method === 'flow'
+      ? ctx.t('tile.funnel_flow_sub', { n: (d.funnel?.n ?? 0).toLocaleString(ctx.locale) })
+      : ctx.t('tile.funnel_sub', {
+          n: (d.funnel?.n ?? 0).toLocaleString(ctx.locale),
+          rate: formatPercent((d.funnel?.summary?.overall_conversion as number | null) ?? null, ctx.locale)
+        }),
   empty: (d) => (d.funnel?.n ?? 0) === 0,
   view: (d) => {
+    if (d.funnel?.params.method === 'flow') {
+      // Flow: the bar is what entered each stage in the period; the step is exits forward / entries.
+      const rows = rowsOf<FlowRow>(d.funnel).filter((r) => r.group_key === null);
+      return {
+        kind: 'funnel',
+        rows: rows.map((r) => ({
+          group_key: null,
+          group_label: null,
+          stage: r.stage,
+          stage_index: r.stage_index,
+          kind: r.kind,
+          reached: r.entries,
+          reached_amount: r.entered_amount,
+          step_conversion: r.kind === 'open' ? r.flow_conversion : null,
+          conversion_from_first: null,
+          open_now: 0,
+          lost_at: 0,
+          median_days_to_next: null,
+          n: r.n
+        })),
+        patches: []
+      };
+    }
     const rows = funnelRows(d.funnel);
     return {
       kind: 'funnel',

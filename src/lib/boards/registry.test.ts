@@ -26,7 +26,7 @@ const states: [string, ViewState][] = [
   ['region', applyPatch(e, { team: 'R1' })],
   ['team', applyPatch(e, { team: 'T11' })],
   ['rep + refinements', applyPatch(e, { team: 'T11', filters: { owner: ['U6'], industry: ['零售'] }, refine: { stage: ['方案报价'], status: ['open'], reached: ['需求分析'], stalled: ['true'], aging: ['1_30'], quadrant: ['key_develop'], customer: ['C1'], date_field: ['none'] } })],
-  ['custom period + table state', applyPatch(e, { from: '2026-01-01', to: '2026-03-01', tables: { deals: { sort: 'amount', dir: 'asc', page: 3, q: '上海' }, overdue: { sort: 'days_overdue', page: 2 } } })]
+  ['custom period + table state', applyPatch(e, { from: '2026-01-01', to: '2026-03-01', tables: { deals: { sort: 'amount', dir: 'asc', page: 3, q: '上海' }, overdue: { sort: 'days_overdue', page: 2 }, funnel: { view: 'flow' }, leaderboard: { sort: 'win_rate' } } })]
 ];
 
 describe('the board registry', () => {

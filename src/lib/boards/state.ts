@@ -11,6 +11,7 @@
  *                                                           narrow the detail tables, not the charts
  *   deal=OPP-0001                                           the deal whose detail is open
  *   <table>.sort=amount&<table>.dir=asc&<table>.page=2&<table>.q=上海   one table's sort, page, search
+ *   <tile>.view=flow                                        a tile's view mode (the funnel's flow method)
  *
  * Anything else in the URL (lang, theme, the cockpit's pages/rotate/refresh, an embed's
  * parameters) is kept as it is when the state changes. Pure functions only: the same code
@@ -26,6 +27,8 @@ export const REFINEMENTS = ['stage', 'status', 'reached', 'category', 'loss_reas
 export type Refinement = (typeof REFINEMENTS)[number];
 
 export interface TableState {
+  /** A tile's view mode (e.g. the funnel's `flow`), for tiles that offer several. */
+  view?: string | null;
   sort: string | null;
   dir: 'asc' | 'desc' | null;
   /** 1-based. */
@@ -60,7 +63,7 @@ export interface StatePatch {
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const TABLE_KEY = /^([a-z][a-z0-9_-]{0,40})\.(sort|dir|page|q)$/;
+const TABLE_KEY = /^([a-z][a-z0-9_-]{0,40})\.(sort|dir|page|q|view)$/;
 const MAX_VALUE = 200;
 
 const clean = (v: string | null) => (v === null ? null : v.trim().slice(0, MAX_VALUE) || null);
@@ -89,6 +92,7 @@ export function parseState(params: URLSearchParams): ViewState {
     if (m[2] === 'dir' && (v === 'asc' || v === 'desc')) t.dir = v;
     if (m[2] === 'page') t.page = Math.max(1, Math.min(1_000_000, Math.floor(Number(v)) || 1));
     if (m[2] === 'q') t.q = v.slice(0, MAX_VALUE);
+    if (m[2] === 'view' && /^[a-z_]{1,20}$/.test(v)) t.view = v;
   }
   return {
     period: !custom && period && (PERIOD_PRESETS as readonly string[]).includes(period) ? (period as PeriodPreset) : null,
@@ -125,6 +129,7 @@ export function stateParams(s: ViewState): [string, string][] {
   if (s.deal) out.push(['deal', s.deal]);
   for (const id of Object.keys(s.tables).sort()) {
     const t = s.tables[id];
+    if (t.view) out.push([`${id}.view`, t.view]);
     if (t.sort) out.push([`${id}.sort`, t.sort]);
     if (t.dir) out.push([`${id}.dir`, t.dir]);
     if (t.page > 1) out.push([`${id}.page`, String(t.page)]);

@@ -143,6 +143,8 @@ export interface TileDef {
   bare?: boolean;
   /** Its grid area on a wall page (see BoardDef.wall). */
   area?: string;
+  /** View modes offered in the tile's header (the first is the default), kept as `<tile>.view`. */
+  modes?: { key: string; label: MessageKey }[];
   /** The model calls this tile needs for the state. Table tiles build theirs from `table`. */
   queries?(ctx: QueryContext): Record<string, QuerySpec>;
   view?(data: Record<string, ModelResult>, ctx: ViewContext): TileView;
