@@ -14,8 +14,19 @@ import { themeFor } from '$lib/theme';
 import { app } from '$lib/server/app';
 import { auth, lockedFilters, scopeFromClaims, SESSION_COOKIE } from '$lib/server/auth';
 import { ALL_SCOPE } from '../models/common/scope';
+import { allowedModels } from '$lib/boards/access';
 
 let warned = false;
+
+const modelCache = new Map<string, Set<string> | null>();
+function modelsFor(v: { boards?: string[]; tiles?: string[] }): Set<string> | null {
+  const key = JSON.stringify([v.boards ?? null, v.tiles ?? null]);
+  if (!modelCache.has(key)) {
+    if (modelCache.size > 1000) modelCache.clear();
+    modelCache.set(key, allowedModels(v));
+  }
+  return modelCache.get(key)!;
+}
 
 function tokenFrom(request: Request, cookie: string | undefined): string | null {
   const h = request.headers.get('authorization');
@@ -79,6 +90,19 @@ export const handle: Handle = async ({ event, resolve }) => {
     to.searchParams.set('reason', event.locals.authError ?? 'no token');
     to.searchParams.set('next', path);
     return new Response(null, { status: 303, headers: { location: `${to.pathname}${to.search}`, 'cache-control': 'no-store' } });
+  }
+
+  // A token limited to some boards or tiles may call only the models they use.
+  const modelCall = /^\/api\/models\/([^/]+)/.exec(path);
+  if (modelCall && event.locals.viewer) {
+    const allowed = modelsFor(event.locals.viewer);
+    const name = decodeURIComponent(modelCall[1]);
+    if (allowed && !allowed.has(name)) {
+      return new Response(JSON.stringify({ error: `forbidden: this token may not use the model "${name}"` }), {
+        status: 403,
+        headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }
+      });
+    }
   }
 
   if (isApi && event.locals.viewer) {

@@ -12,14 +12,40 @@ const WARN_BEFORE_MS = 60_000;
 
 export type EmbedState = 'waiting' | 'ready' | 'expired';
 
-/** `exp` of a JWT (seconds), read without verifying: the server verifies on every call. */
-export function tokenExpiry(token: string): number | null {
+/** What the frame reads from its token (unverified: only to shape the view; the server verifies). */
+export interface FrameClaims {
+  exp: number | null;
+  boards?: string[];
+  tiles?: string[];
+  filters?: Record<string, string | string[]>;
+  locale?: 'zh-CN' | 'en';
+  theme?: 'dark' | 'light';
+}
+
+/** A JWT's payload, decoded without verifying. */
+export function readClaims(token: string): FrameClaims | null {
   try {
-    const payload = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
-    return typeof payload.exp === 'number' ? payload.exp : null;
+    const b64 = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const json = decodeURIComponent(
+      Array.from(atob(b64), (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join('')
+    );
+    const p = JSON.parse(json);
+    return {
+      exp: typeof p.exp === 'number' ? p.exp : null,
+      boards: Array.isArray(p.boards) ? p.boards : undefined,
+      tiles: Array.isArray(p.tiles) ? p.tiles : undefined,
+      filters: p.filters && typeof p.filters === 'object' ? p.filters : undefined,
+      locale: p.locale === 'en' || p.locale === 'zh-CN' ? p.locale : undefined,
+      theme: p.theme === 'dark' || p.theme === 'light' ? p.theme : undefined
+    };
   } catch {
     return null;
   }
+}
+
+/** `exp` of a JWT (seconds), read without verifying: the server verifies on every call. */
+export function tokenExpiry(token: string): number | null {
+  return readClaims(token)?.exp ?? null;
 }
 
 export class EmbedBridge {
@@ -29,6 +55,8 @@ export class EmbedBridge {
   /** Bumped whenever a new token arrives, so views can refetch. */
   tokenVersion = $state(0);
   reason = $state<string | null>(null);
+  claims = $state<FrameClaims | null>(null);
+  private waiters: (() => void)[] = [];
   private hostOrigin: string | null = null;
   private warnTimer: ReturnType<typeof setTimeout> | null = null;
   private expireTimer: ReturnType<typeof setTimeout> | null = null;
@@ -98,9 +126,11 @@ export class EmbedBridge {
       return;
     }
     setApiToken(token);
+    this.claims = readClaims(token);
     this.state = 'ready';
     this.reason = null;
     this.tokenVersion++;
+    this.wake();
     if (this.warnTimer) clearTimeout(this.warnTimer);
     if (this.expireTimer) clearTimeout(this.expireTimer);
     if (exp !== null) {
@@ -115,6 +145,34 @@ export class EmbedBridge {
     this.state = 'expired';
     this.reason = message;
     this.send('error', { detail: { code, message } });
+    this.wake();
+  }
+
+  private wake() {
+    const w = this.waiters;
+    this.waiters = [];
+    w.forEach((f) => f());
+  }
+
+  /** Resolves once a token arrived (or was refused), or after `ms` without one. */
+  waitForToken(ms = 10_000): Promise<EmbedState> {
+    if (this.state !== 'waiting') return Promise.resolve(this.state);
+    return new Promise((res) => {
+      const timer = setTimeout(() => res(this.state), ms);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        res(this.state);
+      });
+    });
+  }
+
+  /** May the token open this board (or tile)? Mirrors the server's rule (auth/claims.ts). */
+  allows(board: string, tile?: string): boolean {
+    const c = this.claims;
+    if (!c) return true;
+    const listed = c.boards ? c.boards.includes('*') || c.boards.includes(board) : !c.tiles;
+    if (!tile) return listed;
+    return listed || !!c.tiles?.some((t) => t === `${board}/${tile}` || t === `${board}/*`);
   }
 
   private reportHeight() {
