@@ -14,7 +14,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['src/**/*.test.ts', 'models/**/*.test.ts', 'connectors/**/*.test.ts'],
+          include: ['src/**/*.test.ts', 'models/**/*.test.ts'],
           environment: 'node'
         }
       },
@@ -27,6 +27,18 @@ export default defineConfig({
           globalSetup: ['tests/helpers/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000
+        }
+      },
+      {
+        extends: true,
+        test: {
+          // Connectors run against real files, a real HTTP server started by the test, and the
+          // PostgreSQL and MariaDB servers on this machine (URLs from the environment).
+          name: 'connectors',
+          include: ['connectors/**/*.test.ts', 'tests/connectors/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 180_000
         }
       },
       {
