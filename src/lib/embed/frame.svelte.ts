@@ -5,6 +5,7 @@
  * token expires. An expired or rejected token shows a message in the frame, never a blank one.
  */
 import { onUnauthorized, setApiToken } from '$lib/api';
+import { takeUrlToken } from './url-token';
 
 const HOST = 'crm-cockpit-host';
 const FRAME = 'crm-cockpit';
@@ -69,13 +70,8 @@ export class EmbedBridge {
 
   /** Starts listening; call once on mount (client only). */
   start() {
-    const url = new URL(window.location.href);
-    const fromUrl = url.searchParams.get('token');
-    if (fromUrl) {
-      url.searchParams.delete('token');
-      history.replaceState(history.state, '', `${url.pathname}${url.search}${url.hash}`);
-      this.acceptToken(fromUrl);
-    }
+    const fromUrl = takeUrlToken();
+    if (fromUrl) this.acceptToken(fromUrl);
     const onMessage = (event: MessageEvent) => {
       if (event.source !== window.parent || window.parent === window) return;
       const msg = event.data;
