@@ -145,7 +145,7 @@ describe('a board embedded in a portal on another origin', () => {
     await expect
       .poll(async () => {
         const iframeH = await page.locator('#board iframe').evaluate((el) => el.getBoundingClientRect().height);
-        const docH = await frame.evaluate(() => document.documentElement.scrollHeight);
+        const docH = await frame.evaluate(() => document.querySelector('[data-embed-root]')!.getBoundingClientRect().bottom + 8);
         return iframeH > 400 && Math.abs(iframeH - docH) <= 2;
       }, { timeout: 10_000 })
       .toBe(true);
@@ -218,6 +218,8 @@ describe('a board embedded in a portal on another origin', () => {
     const text = await frame.locator('[data-testid=embed-expired]').innerText();
     expect(text).toMatch(/过期|expired/);
     expect(await frame.locator('.embed [data-tile]').count()).toBe(0);
+    // The frame shrinks to the message instead of leaving a tall empty box.
+    await expect.poll(() => page.locator('#board iframe').evaluate((el) => el.getBoundingClientRect().height)).toBeLessThan(300);
     await expect.poll(async () => (await events(page)).find((e) => e.type === 'error')?.e).toMatchObject({ code: 'token_expired' });
     await screenshot(page, 'embed-expired');
     await page.close();

@@ -90,8 +90,16 @@ export class EmbedBridge {
         this.expire(/expired/.test(error) ? 'token_expired' : 'unauthorized', error);
       })
     );
+    // Observe the embed's own content: the document is never shorter than the iframe, so
+    // measuring it would let the frame grow but never shrink (e.g. to an expiry message).
     const ro = new ResizeObserver(() => this.reportHeight());
-    ro.observe(document.documentElement);
+    ro.observe(document.body);
+    const watchRoot = () => {
+      const root = document.querySelector('[data-embed-root]');
+      if (root) ro.observe(root);
+      else requestAnimationFrame(watchRoot);
+    };
+    watchRoot();
     this.cleanups.push(() => ro.disconnect());
     // "ready" carries no data, so it may go to any parent; everything else goes to the host's origin.
     this.send('ready', { board: this.board, tile: this.tile }, '*');
@@ -172,7 +180,8 @@ export class EmbedBridge {
   }
 
   private reportHeight() {
-    const h = Math.ceil(document.documentElement.scrollHeight);
+    const root = document.querySelector('[data-embed-root]');
+    const h = root ? Math.ceil(root.getBoundingClientRect().bottom + window.scrollY + 8) : Math.ceil(document.documentElement.scrollHeight);
     this.send('resize', { height: h }, '*');
   }
 

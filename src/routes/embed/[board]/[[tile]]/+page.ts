@@ -20,7 +20,8 @@ export const load: PageLoad = async ({ fetch, url, params, parent }) => {
   const { demoMode } = await parent();
   const session = embedSession(board.id, tile?.id);
   const status = demoMode ? 'ready' : await session.waitForToken();
-  const base = { board: board.id, tile: tile?.id ?? null };
+  // Which token the data was loaded with: the page reloads when the host sends a new one.
+  const base = { board: board.id, tile: tile?.id ?? null, tokenVersion: session.tokenVersion };
   if (status !== 'ready') return { ...base, status, boardData: null };
   if (!demoMode && !session.allows(board.id, tile?.id)) return { ...base, status: 'forbidden' as const, boardData: null };
   return { ...base, status: 'ready' as const, boardData: await loadBoard(fetch, url, board, tile ? [tile.id] : undefined) };
