@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import { SignJWT } from 'jose';
 import type { Browser, Frame, Page } from 'playwright-core';
+import { createPortal } from '../../examples/embed/portal.mjs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startServer } from '../helpers/global-setup';
 import { launch, screenshot, watchErrors } from '../helpers/browser';
@@ -38,62 +39,12 @@ function sign(payload: Record<string, unknown>, ttlSeconds = 600) {
     .sign(enc.encode(SECRET));
 }
 
-/** The portal's page: what the README's Embedding section shows, plus hooks for the test. */
-function hostPage(board: string, ttl: number, refresh: boolean) {
-  return `<!doctype html>
-<html><head><meta charset="utf-8"><title>Partner portal</title></head>
-<body style="font-family: sans-serif; margin: 0; padding: 16px; background: #f4f5f7">
-  <h1>Partner portal</h1>
-  <div id="board" style="max-width: 1200px"></div>
-  <script src="${cockpitUrl}/embed.js"></script>
-  <script>
-    window.events = [];
-    async function freshToken(scope) {
-      const r = await fetch('/token?ttl=${ttl}' + (scope ? '&scope=' + scope : ''));
-      return r.text();
-    }
-    (async () => {
-      window.cockpit = CrmCockpit.embed(document.getElementById('board'), {
-        url: '${cockpitUrl}/embed/${board}?as_of=${AS_OF}',
-        token: await freshToken(),
-        locale: 'zh-CN',
-        theme: 'light',
-        onReady: (e) => events.push({ type: 'ready', e }),
-        onResize: (e) => events.push({ type: 'resize', e }),
-        onDrill: (e) => events.push({ type: 'drill', e }),
-        onFilterChange: (e) => events.push({ type: 'filter', e }),
-        onError: (e) => events.push({ type: 'error', e }),
-        ${refresh ? `onTokenExpiring: async () => { events.push({ type: 'expiring' }); return freshToken(); },` : ''}
-      });
-    })();
-    window.freshToken = freshToken;
-  </script>
-</body></html>`;
-}
-
-/** A portal backend: serves its page and mints tokens for its signed-in user (a 华东 manager). */
-function startHost(): Promise<{ server: Server; origin: string }> {
-  const server = createServer(async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname === '/token') {
-      const scope = url.searchParams.get('scope') ?? 'R1';
-      const token = await sign({ sub: `portal-user-${scope}`, role: 'manager', scope: { team_ids: [scope] }, boards: ['pipeline'] }, Number(url.searchParams.get('ttl') ?? 600));
-      res.writeHead(200, { 'content-type': 'text/plain' }).end(token);
-      return;
-    }
-    const board = url.searchParams.get('board') ?? 'pipeline';
-    const ttl = Number(url.searchParams.get('ttl') ?? 600);
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(hostPage(board, ttl, url.searchParams.get('refresh') === '1'));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
-}
-
 beforeAll(async () => {
-  const a = await startHost();
-  const b = await startHost();
-  hosts.push(a.server, b.server);
-  allowedHost = a.origin;
-  otherHost = b.origin;
+  // Ports first (the allowlist names the portal's origin), then the cockpit, then the portals.
+  const free = () => new Promise<number>((res) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as AddressInfo).port; s.close(() => res(p)); }); });
+  const [pa, pb] = [await free(), await free()];
+  allowedHost = `http://127.0.0.1:${pa}`;
+  otherHost = `http://127.0.0.1:${pb}`;
   const dir = mkdtempSync(join(tmpdir(), 'embed-'));
   const db = join(dir, 'demo.duckdb');
   copyFileSync(inject('dbPath'), db);
@@ -102,6 +53,11 @@ beforeAll(async () => {
   const s = await startServer(['--config', config, '--db', db], { COCKPIT_SECRET: SECRET });
   cockpit = s.child;
   cockpitUrl = s.url.replace('localhost', '127.0.0.1');
+  for (const port of [pa, pb]) {
+    const server = createPortal({ cockpitUrl, secret: SECRET, query: `?as_of=${AS_OF}` });
+    await new Promise<void>((res) => server.listen(port, '127.0.0.1', () => res()));
+    hosts.push(server);
+  }
   browser = await launch();
 });
 
@@ -199,7 +155,7 @@ describe('a board embedded in a portal on another origin', () => {
     const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
     const errors = watchErrors(page);
     // The SDK warns a minute before expiry: a 62 s token gets its warning after ~2 s.
-    await page.goto(`${allowedHost}/?board=pipeline&ttl=62&refresh=1`);
+    await page.goto(`${allowedHost}/?board=pipeline&ttl=62`);
     const frame = await frameOf(page);
     await settled(frame);
     await expect.poll(async () => (await events(page)).some((e) => e.type === 'expiring'), { timeout: 15_000 }).toBe(true);
@@ -212,7 +168,7 @@ describe('a board embedded in a portal on another origin', () => {
 
   it('shows a clear message when the token expires and the host does not renew it', async () => {
     const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
-    await page.goto(`${allowedHost}/?board=pipeline&ttl=4`);
+    await page.goto(`${allowedHost}/?board=pipeline&ttl=4&renew=0`);
     const frame = await frameOf(page);
     await frame.waitForSelector('[data-testid=embed-expired]', { timeout: 20_000 });
     const text = await frame.locator('[data-testid=embed-expired]').innerText();
