@@ -21,6 +21,9 @@ export interface SecServer {
   dbFile: string;
   output: () => string;
   oracle: (q: string) => Promise<Record<string, unknown>[]>;
+  /** Stops the server process (the database file stays). */
+  kill: () => Promise<void>;
+  /** Stops the server and removes its files. */
   stop: () => Promise<void>;
 }
 
@@ -49,17 +52,22 @@ export async function startSecServer(prepare?: (conn: DuckDBConnection) => Promi
   try {
     const s = await startServer(['--db', dbFile], { COCKPIT_SECRET: SECRET });
     child = s.child;
+    const kill = async () => {
+      if (child && child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child!.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+    };
     return {
       base: s.url,
       dir,
       dbFile,
       output: s.output,
       oracle,
+      kill,
       stop: async () => {
-        if (child && child.exitCode === null) {
-          child.kill('SIGTERM');
-          await new Promise((r) => child!.once('exit', r));
-        }
+        await kill();
         conn.closeSync();
         inst.closeSync();
         rmSync(dir, { recursive: true, force: true });
