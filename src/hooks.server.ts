@@ -15,6 +15,7 @@ import { app } from '$lib/server/app';
 import { auth, lockedFilters, scopeFromClaims, SESSION_COOKIE } from '$lib/server/auth';
 import { ALL_SCOPE } from '../models/common/scope';
 import { allowedModels } from '$lib/boards/access';
+import { getBoard, getTile } from '$lib/boards/registry';
 
 let warned = false;
 
@@ -26,6 +27,21 @@ function modelsFor(v: { boards?: string[]; tiles?: string[] }): Set<string> | nu
     modelCache.set(key, allowedModels(v));
   }
   return modelCache.get(key)!;
+}
+
+/** Is `/embed/<board>[/<tile>]` (raw, percent-encoded segments) a board and tile we have? */
+function embedTarget(rawBoard: string, rawTile: string | undefined): boolean {
+  let boardId: string;
+  let tileId: string | undefined;
+  try {
+    boardId = decodeURIComponent(rawBoard);
+    tileId = rawTile === undefined ? undefined : decodeURIComponent(rawTile);
+  } catch {
+    return false;
+  }
+  const board = getBoard(boardId);
+  if (!board) return false;
+  return tileId === undefined || !!getTile(board, tileId);
 }
 
 function tokenFrom(request: Request, cookie: string | undefined): string | null {
@@ -90,6 +106,14 @@ export const handle: Handle = async ({ event, resolve }) => {
     to.searchParams.set('reason', event.locals.authError ?? 'no token');
     to.searchParams.set('next', path);
     return new Response(null, { status: 303, headers: { location: `${to.pathname}${to.search}`, 'cache-control': 'no-store' } });
+  }
+
+  // Embed pages render in the browser only (ssr = false), so the server never ran their load
+  // and answered 200 with the app shell for any name (`/embed/..%2f..%2fetc%2fpasswd`). Check
+  // board and tile against the registry here: a name that is not one of ours is a plain 404.
+  const embedPage = /^\/embed\/([^/]+)(?:\/([^/]+))?\/?$/.exec(path);
+  if (embedPage && !embedTarget(embedPage[1], embedPage[2])) {
+    return new Response('not found', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
   }
 
   // A token limited to some boards or tiles may call only the models they use.

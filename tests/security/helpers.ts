@@ -1,0 +1,117 @@
+/**
+ * Shared by the security suites: a real server on a fresh demo database (COCKPIT_SECRET set,
+ * so every call needs a token), tokens minted in-process with jose, and a read-only copy of
+ * the database as an independent oracle (plain SQL written here, not the models' code).
+ */
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { SignJWT } from 'jose';
+import { expect } from 'vitest';
+import { cockpit, startServer } from '../helpers/global-setup';
+
+export const SECRET = 'security-suite-secret-0123456789-abcdef';
+export const AS_OF = '2026-06-15';
+
+export interface SecServer {
+  base: string;
+  dir: string;
+  dbFile: string;
+  output: () => string;
+  oracle: (q: string) => Promise<Record<string, unknown>[]>;
+  /** Stops the server process (the database file stays). */
+  kill: () => Promise<void>;
+  /** Stops the server and removes its files. */
+  stop: () => Promise<void>;
+}
+
+/**
+ * Generates the small demo company into a temp DuckDB file, lets `prepare` edit it (e.g. XSS
+ * payloads as names), copies it for the oracle and serves it with tokens required.
+ */
+export async function startSecServer(prepare?: (conn: DuckDBConnection) => Promise<void>): Promise<SecServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'sec-suite-'));
+  const dbFile = join(dir, 'demo.duckdb');
+  const gen = cockpit(['demo', '--scale', 'small', '--seed', '7', '--as-of', AS_OF, '--db', dbFile]);
+  expect(gen.status, gen.stderr).toBe(0);
+  if (prepare) {
+    const inst = await DuckDBInstance.create(dbFile);
+    const conn = await inst.connect();
+    await prepare(conn);
+    conn.closeSync();
+    inst.closeSync();
+  }
+  const copy = join(dir, 'oracle.duckdb');
+  copyFileSync(dbFile, copy);
+  const inst = await DuckDBInstance.create(copy, { access_mode: 'READ_ONLY' });
+  const conn = await inst.connect();
+  const oracle = async (q: string) => (await conn.runAndReadAll(q)).getRowObjectsJson() as Record<string, unknown>[];
+  let child: ChildProcess | null = null;
+  try {
+    const s = await startServer(['--db', dbFile], { COCKPIT_SECRET: SECRET });
+    child = s.child;
+    const kill = async () => {
+      if (child && child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child!.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+    };
+    return {
+      base: s.url,
+      dir,
+      dbFile,
+      output: s.output,
+      oracle,
+      kill,
+      stop: async () => {
+        await kill();
+        conn.closeSync();
+        inst.closeSync();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+  } catch (e) {
+    conn.closeSync();
+    inst.closeSync();
+    throw e;
+  }
+}
+
+const enc = new TextEncoder();
+
+/** An HS256 token for the suite's secret, valid 10 minutes. */
+export async function sign(payload: Record<string, unknown>): Promise<string> {
+  const { sub, ...rest } = payload;
+  return new SignJWT(rest)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(String(sub ?? 'tester'))
+    .setAudience('crm-cockpit')
+    .setIssuer('crm-cockpit')
+    .setIssuedAt()
+    .setJti(crypto.randomUUID())
+    .setExpirationTime(Math.floor(Date.now() / 1000) + 600)
+    .sign(enc.encode(SECRET));
+}
+
+/** A query string from an object (arrays repeat the key). */
+export function qs(o: Record<string, string | string[] | undefined>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(o)) {
+    if (v === undefined) continue;
+    for (const x of Array.isArray(v) ? v : [v]) p.append(k, x);
+  }
+  return p.toString();
+}
+
+/** The model catalog as GET /api/models describes it (JSON Schema params). */
+export interface CatalogEntry {
+  name: string;
+  params: { properties: Record<string, { enum?: string[]; type?: string; anyOf?: unknown[] }> };
+}
+
+/** A literal SQL string (for the oracle's own queries). */
+export const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
+export const litList = (xs: string[]) => (xs.length ? xs.map(lit).join(', ') : 'NULL');
