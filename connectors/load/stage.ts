@@ -17,7 +17,7 @@ export function columnsOf(entity: EntityName): string[] {
 
 /** Extra staging columns per entity. */
 const EXTRA: Partial<Record<EntityName, string[]>> = {
-  customers: ['_name_key', '_phone_key'],
+  customers: ['_name_key', '_phone_key', '_orig_id'],
   opportunities: ['_entered']
 };
 
@@ -81,7 +81,8 @@ export class Stager {
   private customerExtra(v: CleanRow) {
     return {
       _name_key: v.name != null ? nameKey(String(v.name)) : null,
-      _phone_key: v.phone != null ? phoneKey(String(v.phone)) || null : null
+      _phone_key: v.phone != null ? phoneKey(String(v.phone)) || null : null,
+      _orig_id: v.customer_id
     };
   }
 

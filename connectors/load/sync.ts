@@ -417,8 +417,18 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
     const mapped = new Set([...rep.mapping.map((m) => m.field), ...Object.keys(s.defaults ?? {}), id]);
     if (e === 'opportunities') ['status', 'amount_original', 'currency'].forEach((c) => mapped.add(c));
     const setCols = canonical.filter((c) => c === id || mapped.has(c) || present[0]?.[c] || (c === 'attributes' && rep.unmapped.length > 0));
-    await tx.run(`CREATE OR REPLACE TEMP TABLE cur AS SELECT * FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref
-      QUALIFY row_number() OVER (PARTITION BY "${id}" ORDER BY _seq DESC) = 1`);
+    if (e === 'customers') {
+      // Merged customers: the surviving customer's own values first (its last row), the
+      // merged rows fill what it lacks.
+      const rank = `CASE WHEN customer_id = _orig_id THEN _seq + 1000000000000 ELSE _seq END`;
+      await tx.run(`CREATE OR REPLACE TEMP TABLE cur AS SELECT customer_id, ${canonical
+        .filter((c) => c !== id)
+        .map((c) => `arg_max("${c}", ${rank}) FILTER (WHERE "${c}" IS NOT NULL) AS "${c}"`)
+        .join(', ')} FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref GROUP BY customer_id`);
+    } else {
+      await tx.run(`CREATE OR REPLACE TEMP TABLE cur AS SELECT * FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref
+        QUALIFY row_number() OVER (PARTITION BY "${id}" ORDER BY _seq DESC) = 1`);
+    }
     const insertCols = setCols.map((c) => `"${c}"`).join(', ');
     const selectCols = setCols.map((c) => cast(e, c)).join(', ');
     const update = setCols.filter((c) => c !== id);
