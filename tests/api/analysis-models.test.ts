@@ -214,13 +214,14 @@ describe('analysis models over HTTP on the demo company, against independent SQL
       ['customer_profile', 'view=grid'],
       ['funnel', 'method=flow']
     ]) {
+      // The API first: a keep-alive socket left idle through a slow CLI run may be closed under us.
+      const http = await api(`/api/models/${name}?${qs}`);
       const params = new URLSearchParams(qs);
       const args = ['metric', name, '--json', '--db', cliCopy, '--param', `as_of=${AS_OF}`];
       for (const [k, v] of params) args.push('--param', `${k}=${v}`);
       const r = cockpit(args);
       expect(r.status, r.stderr).toBe(0);
       const cli = JSON.parse(r.stdout);
-      const http = await api(`/api/models/${name}?${qs}`);
       expect(cli.rows, name).toEqual(http.rows);
       expect(cli.n, name).toBe(http.n);
     }

@@ -206,6 +206,8 @@ describe('per-token rate limit', () => {
   it('answers 429 with Retry-After past the limit, per token', async () => {
     const cfg = join(dir, 'limited.json');
     writeFileSync(cfg, JSON.stringify({ security: { requests_per_minute: 5 } }));
+    // A copy of the small demo (an empty file would make the server generate the medium one).
+    copyFileSync(join(dir, 'oracle.duckdb'), join(dir, 'limited.duckdb'));
     const s = await startServer(['--db', join(dir, 'limited.duckdb'), '--config', cfg], { COCKPIT_SECRET: SECRET });
     servers.push(s.child);
     const t = await sign({ sub: 'a', role: 'executive' });
@@ -228,6 +230,7 @@ describe('tenant keys from a JWKS file', () => {
     const jwks = { keys: [{ ...(await exportJWK(ed.publicKey)), kid: 'ed', alg: 'EdDSA' }, { ...(await exportJWK(rs.publicKey)), kid: 'rs', alg: 'RS256' }] };
     const file = join(dir, 'jwks.json');
     writeFileSync(file, JSON.stringify(jwks));
+    copyFileSync(join(dir, 'oracle.duckdb'), join(dir, 'jwks.duckdb'));
     const s = await startServer(['--db', join(dir, 'jwks.duckdb')], { COCKPIT_JWKS: file, COCKPIT_SECRET: '' });
     servers.push(s.child);
     const mk = (alg: string, kid: string, key: CryptoKey) =>
