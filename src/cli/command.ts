@@ -1,11 +1,10 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig } from '../lib/server/config/load';
 import type { CockpitConfig } from '../lib/server/config/schema';
-import { openDatabase, type Database } from '../lib/server/db/database';
+import type { Database } from '../lib/server/db/database';
 
 export interface Command {
   name: string;
-  summary: string;
   help: string;
   run(argv: string[]): Promise<number>;
 }
@@ -44,6 +43,8 @@ export function configFrom(values: { config?: string; db?: string }): CockpitCon
 }
 
 export async function databaseFor(cfg: CockpitConfig): Promise<Database> {
+  // Imported here, not at the top: commands that never open the database start faster.
+  const { openDatabase } = await import('../lib/server/db/database');
   try {
     return await openDatabase(cfg.database);
   } catch (e) {

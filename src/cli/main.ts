@@ -3,20 +3,25 @@
  * answers --help; errors exit non-zero and say what was wrong.
  */
 import { CliError, type Command } from './command';
-import { build } from './commands/build';
-import { demo } from './commands/demo';
-import { metric } from './commands/metric';
-import { serve } from './commands/serve';
-import { snapshot } from './commands/snapshot';
-import { token } from './commands/token';
-import { importCmd, rejected, sync } from './commands/sync';
 
-const COMMANDS: Command[] = [demo, serve, metric, token, build, snapshot, sync, importCmd, rejected];
-
-/** Commands added by later parts (connectors, tokens) register here. */
-export function registerCommand(c: Command) {
-  COMMANDS.push(c);
+interface Entry {
+  name: string;
+  summary: string;
+  /** Loaded only when run: `cockpit --help` or `cockpit token` need not load DuckDB, the models and the connectors. */
+  load(): Promise<Command>;
 }
+
+const COMMANDS: Entry[] = [
+  { name: 'demo', summary: 'generate the demo company (云帆智能科技) into the database', load: async () => (await import('./commands/demo')).demo },
+  { name: 'serve', summary: 'serve the cockpit, boards and HTTP API (generates the demo data if the database is empty)', load: async () => (await import('./commands/serve')).serve },
+  { name: 'metric', summary: "print a metric model's result", load: async () => (await import('./commands/metric')).metric },
+  { name: 'token', summary: 'sign an access token (and login link) for a role and scope', load: async () => (await import('./commands/token')).token },
+  { name: 'build', summary: 'build the web app (done automatically by serve when sources changed)', load: async () => (await import('./commands/build')).build },
+  { name: 'snapshot', summary: "freeze today's forecasts so their accuracy can be measured later", load: async () => (await import('./commands/snapshot')).snapshot },
+  { name: 'sync', summary: 'load every configured source (Excel, CSV, REST, SQL) into the database in one transaction', load: async () => (await import('./commands/sync')).sync },
+  { name: 'import', summary: 'import one spreadsheet (xlsx/csv) with automatic column mapping', load: async () => (await import('./commands/sync')).importCmd },
+  { name: 'rejected', summary: 'list or export the rows a sync or import rejected, to fix and import again', load: async () => (await import('./commands/sync')).rejected }
+];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -48,11 +53,12 @@ export async function main(argv: string[]): Promise<number> {
     console.log(pkg.default.version);
     return 0;
   }
-  const cmd = COMMANDS.find((c) => c.name === name);
-  if (!cmd) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     console.error(`cockpit: unknown command "${name}"\n\n${usage()}`);
     return 2;
   }
+  const cmd = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(cmd.help);
     return 0;

@@ -44,7 +44,6 @@ export async function buildApp(log = (m: string) => console.error(m)): Promise<v
 
 export const build: Command = {
   name: 'build',
-  summary: 'build the web app (done automatically by serve when sources changed)',
   help: `Usage: cockpit build [--if-stale]
 
 Builds the SvelteKit web app into build/.

@@ -5,7 +5,6 @@ import { CliError, configFrom, databaseFor, parse, type Command } from '../comma
 
 export const demo: Command = {
   name: 'demo',
-  summary: 'generate the demo company (云帆智能科技) into the database',
   help: `Usage: cockpit demo [--scale small|medium|large] [--seed N] [--as-of YYYY-MM-DD] [--force]
 
 Generates three years of a believable Chinese B2B company's CRM data (3 regions, 8 teams,

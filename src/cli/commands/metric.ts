@@ -10,7 +10,6 @@ const modelList = () =>
 
 export const metric: Command = {
   name: 'metric',
-  summary: "print a metric model's result",
   get help() {
     return `Usage: cockpit metric <name> [--param key=value]... [--json]
 

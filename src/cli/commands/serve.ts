@@ -11,7 +11,6 @@ import { loadConfig } from '../../lib/server/config/load';
 
 export const serve: Command = {
   name: 'serve',
-  summary: 'serve the cockpit, boards and HTTP API (generates the demo data if the database is empty)',
   help: `Usage: cockpit serve [--port N] [--host H] [--no-demo]
 
 Serves the web app and API on http://localhost:3000 (PORT overrides; --port overrides PORT).

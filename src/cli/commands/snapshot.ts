@@ -4,7 +4,6 @@ import { CliError, configFrom, databaseFor, parse, type Command } from '../comma
 
 export const snapshot: Command = {
   name: 'snapshot',
-  summary: "freeze today's forecasts so their accuracy can be measured later",
   help: `Usage: cockpit snapshot [--period <preset>]... [--as-of YYYY-MM-DD]
 
 Freezes what the forecast model says today, per owner, for each period (default: this_month,

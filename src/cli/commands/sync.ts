@@ -87,7 +87,6 @@ function finish(report: SyncReport, json: boolean, mapping: boolean): number {
 
 export const sync: Command = {
   name: 'sync',
-  summary: 'load every configured source (Excel, CSV, REST, SQL) into the database in one transaction',
   help: `Usage: cockpit sync [--source NAME]... [--json]
 
 Reads the sources in the config's "sources", maps and checks every row, and lands them all in
@@ -126,7 +125,6 @@ in the server.
 
 export const importCmd: Command = {
   name: 'import',
-  summary: 'import one spreadsheet (xlsx/csv) with automatic column mapping',
   help: `Usage: cockpit import FILE --entity ENTITY [--sheet NAME] [--map field=column]... [--json]
 
 Imports one .xlsx, .csv or .tsv file as ${ENTITIES.join(', ')}. Columns map automatically by their
@@ -195,7 +193,6 @@ overrides. Prints the mapping it used and the report; exits 1 when nothing could
 
 export const rejected: Command = {
   name: 'rejected',
-  summary: 'list or export the rows a sync or import rejected, to fix and import again',
   help: `Usage: cockpit rejected [--run ID] [--out rejected.xlsx|rejected.csv]
 
 Without --out, lists the rejected rows of the run (default: the latest run with rejections).

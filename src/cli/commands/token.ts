@@ -6,7 +6,6 @@ import { CliError, configFrom, parse, type Command } from '../command';
 
 export const token: Command = {
   name: 'token',
-  summary: 'sign an access token (and login link) for a role and scope',
   help: `Usage: cockpit token --role executive|manager|rep|viewer [--team ID]... [--owner ID]...
                      [--board ID]... [--tile BOARD/TILE]... [--filter key=value]...
                      [--sub NAME] [--ttl 1h] [--renew-until YYYY-MM-DD]
