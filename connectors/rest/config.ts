@@ -3,7 +3,7 @@
  * CRM v3 objects and the Salesforce REST query API. See docs/connectors.md, "## REST".
  */
 import { z } from 'zod';
-import { sourceBaseSchema } from '../../src/lib/server/config/schema';
+import { sharedSourceShape } from '../shared-options';
 import { ENV_NAME } from '../secrets';
 
 const envName = z.string().regex(ENV_NAME, 'expected the NAME of an environment variable (e.g. "HUBSPOT_TOKEN"), not a secret');
@@ -92,7 +92,8 @@ const retrySchema = z.strictObject({
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
-export const restSourceSchema = sourceBaseSchema.extend({
+const restOptionsSchema = z.strictObject({
+  ...sharedSourceShape,
   type: z.literal('rest'),
   preset: z.enum(REST_PRESETS).optional(),
   /** `https://api.hubapi.com`, `https://acme.my.salesforce.com`, `http://127.0.0.1:4010/api`. */
@@ -113,16 +114,59 @@ export const restSourceSchema = sourceBaseSchema.extend({
   soql: z.string().min(1).optional(),
   /** Salesforce REST API version (`v59.0`). */
   api_version: z.string().regex(/^v\d+\.\d$/, 'expected a version such as "v59.0"').optional(),
-  /** Source stage value → configured stage name, applied to the field mapped to `stage`. */
-  stage_map: z.record(z.string(), z.string().min(1)).optional(),
   retry: retrySchema.optional()
-}).strict();
+});
 
-export type RestSourceInput = z.input<typeof restSourceSchema>;
-type RestSourceParsed = z.output<typeof restSourceSchema>;
+type RestOptions = z.output<typeof restOptionsSchema>;
+
+/**
+ * The REST source schema registered in connectors/config.ts. Cross-field rules are checked, and
+ * the preset's defaults (URL, paging, records path, properties, `columns`, `stage_map`) are
+ * written into the parsed config, so the pipeline maps preset sources like any other. The
+ * user's own settings win, key by key for `columns` and `stage_map`.
+ */
+export const restSourceSchema = restOptionsSchema
+  .superRefine((s, ctx) => {
+    const at = (path: string[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (s.preset && s.entity !== PRESET_ENTITY[s.preset]) {
+      at(['entity'], `preset "${s.preset}" reads ${PRESET_ENTITY[s.preset]}, not ${s.entity}`);
+    }
+    if (!s.base_url && s.preset !== 'hubspot-deals' && s.preset !== 'hubspot-companies') {
+      at(['base_url'], s.preset === 'salesforce-query' ? 'the Salesforce instance URL is required (e.g. "https://acme.my.salesforce.com")' : 'required');
+    }
+    if (s.auth?.type === 'api_key' && s.auth.header && s.auth.query_param) at(['auth'], 'give "header" or "query_param", not both');
+    if (s.auth?.type === 'basic' && s.auth.username && s.auth.username_env) at(['auth'], 'give "username" or "username_env", not both');
+    for (const h of Object.keys(s.headers ?? {})) {
+      if (/^(authorization|cookie|x-api-key|proxy-authorization)$/i.test(h)) {
+        at(['headers', h], 'credentials go in "auth" (read from an environment variable), not in headers');
+      }
+    }
+    if (s.soql && s.preset !== 'salesforce-query') at(['soql'], 'only the "salesforce-query" preset takes a SOQL query');
+    if (s.incremental && !s.incremental.param && !s.preset) {
+      at(['incremental', 'param'], 'the query parameter that asks for records updated since the watermark is required');
+    }
+  })
+  .overwrite((s) => {
+    if (!s.preset) return s;
+    const d = presetDefaults(s.preset, s.api_version ?? 'v59.0');
+    return {
+      ...s,
+      base_url: s.base_url ?? d.base_url,
+      path: s.path ?? d.path,
+      paging: s.paging ?? d.paging,
+      records_path: s.records_path ?? d.records_path,
+      properties: s.properties ?? d.properties,
+      columns: { ...d.columns, ...(s.columns ?? {}) },
+      incremental: s.incremental ?? d.incremental,
+      stage_map: d.stage_map || s.stage_map ? { ...(d.stage_map ?? {}), ...(s.stage_map ?? {}) } : undefined,
+      ...(s.preset === 'salesforce-query' ? { soql: s.soql ?? SALESFORCE_SOQL, api_version: s.api_version ?? 'v59.0' } : {})
+    };
+  });
+
+export type RestSourceConfig = RestOptions;
 
 /** A REST source with its preset applied and every default filled. */
-export interface RestSource extends Omit<RestSourceParsed, 'base_url' | 'paging' | 'retry' | 'records_path' | 'path'> {
+export interface RestSource extends Omit<RestOptions, 'base_url' | 'paging' | 'retry' | 'records_path' | 'path'> {
   base_url: string;
   path: string;
   paging: RestPaging;
@@ -252,55 +296,26 @@ const PRESET_ENTITY: Record<RestPreset, string> = {
 };
 
 /**
- * Validates a REST source and applies its preset: the user's own settings win, key by key for
- * `columns` and `stage_map`. Throws one error listing every problem, each as `sources.NAME.path: message`.
+ * A REST source as the reader needs it: validated (again, so a reader called directly gets the
+ * same errors as `cockpit sync`), preset applied, every default filled. Throws one error listing
+ * every problem, each as `source.NAME.path: message`.
  */
 export function resolveRestSource(input: unknown): RestSource {
   const parsed = restSourceSchema.safeParse(input);
-  const name = (input as { name?: unknown })?.name;
   if (!parsed.success) {
+    const name = (input as { name?: unknown })?.name;
     const lines = parsed.error.issues.map((i) => `${['source', String(name ?? '?'), ...i.path.map(String)].join('.')}: ${i.message}`);
     throw new Error(lines.join('\n'));
   }
   const s = parsed.data;
-  const problems: string[] = [];
-  const at = (p: string, m: string) => problems.push(`source.${s.name}.${p}: ${m}`);
-  const apiVersion = s.api_version ?? 'v59.0';
-  const d = s.preset ? presetDefaults(s.preset, apiVersion) : undefined;
-  if (s.preset && s.entity !== PRESET_ENTITY[s.preset]) {
-    at('entity', `preset "${s.preset}" reads ${PRESET_ENTITY[s.preset]}, not ${s.entity}`);
-  }
-  const base_url = s.base_url ?? d?.base_url;
-  if (!base_url) at('base_url', s.preset === 'salesforce-query' ? 'the Salesforce instance URL is required (e.g. "https://acme.my.salesforce.com")' : 'required');
-  if (s.auth?.type === 'api_key' && s.auth.header && s.auth.query_param) at('auth', 'give "header" or "query_param", not both');
-  if (s.auth?.type === 'basic' && s.auth.username && s.auth.username_env) at('auth', 'give "username" or "username_env", not both');
-  for (const h of Object.keys(s.headers ?? {})) {
-    if (/^(authorization|cookie|x-api-key)$/i.test(h)) at(`headers.${h}`, 'credentials go in "auth" (read from an environment variable), not in headers');
-  }
-  if (s.soql && s.preset !== 'salesforce-query') at('soql', 'only the "salesforce-query" preset takes a SOQL query');
-  const incremental = s.incremental ?? d?.incremental;
-  if (s.incremental && !s.incremental.param && !s.preset) {
-    at('incremental.param', 'the query parameter that asks for records updated since the watermark is required');
-  }
-  if (problems.length) throw new Error(problems.join('\n'));
-
-  const retry = retrySchema.parse(s.retry ?? {});
   const out: RestSource = {
     ...s,
-    base_url: base_url!,
-    path: s.path ?? d?.path ?? '',
-    paging: s.paging ?? d?.paging ?? { type: 'none' },
-    records_path: s.records_path ?? d?.records_path ?? '',
-    properties: s.properties ?? d?.properties,
-    columns: { ...(d?.columns ?? {}), ...(s.columns ?? {}) },
-    incremental,
-    stage_map: d?.stage_map || s.stage_map ? { ...(d?.stage_map ?? {}), ...(s.stage_map ?? {}) } : undefined,
-    retry
+    base_url: s.base_url!,
+    path: s.path ?? '',
+    paging: s.paging ?? { type: 'none' },
+    records_path: s.records_path ?? '',
+    retry: retrySchema.parse(s.retry ?? {})
   };
-  if (s.preset === 'salesforce-query') {
-    out.soql = s.soql ?? SALESFORCE_SOQL;
-    out.api_version = apiVersion;
-  }
   if ((s.preset === 'hubspot-deals' || s.preset === 'hubspot-companies') && !s.incremental?.param) {
     out.hubspot_search = { object: s.preset === 'hubspot-deals' ? 'deals' : 'companies' };
   }

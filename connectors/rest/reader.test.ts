@@ -62,16 +62,15 @@ const iso = (ms: number) => new Date(ms).toISOString();
 describe('HubSpot deals preset', () => {
   const source = () => ({ preset: 'hubspot-deals', base_url: crm.url, auth: { type: 'bearer', token_env: 'TEST_REST_TOKEN' }, retry: FAST });
 
-  it('reads every deal through paging.next.after, maps stages, and returns the newest hs_lastmodifieddate', async () => {
+  it('reads every deal through paging.next.after and returns the newest hs_lastmodifieddate', async () => {
     crm.log.length = 0;
     const r = await read(source());
     expect(r.records.map((x) => x.values.id)).toEqual(crm.deals.map((d) => d.id));
     expect(r.batches).toEqual([100, 100, 50]);
     expect(r.records.map((x) => x.row)).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
-    // 7 HubSpot stage ids cycle; every 50th deal carries a stage outside the map and is passed on as is.
+    // Records are passed on as the API gave them (the pipeline maps columns and stages).
     const first = r.records[0].values as { properties: Record<string, string> };
-    expect(first.properties.dealstage).toBe('初步接洽');
-    expect((r.records[5].values as typeof first).properties.dealstage).toBe('赢单');
+    expect(first.properties.dealstage).toBe('appointmentscheduled');
     expect((r.records[49].values as typeof first).properties.dealstage).toBe('mystery_stage');
     expect(first.properties.dealname).toBe(crm.deals[0].name);
     expect(r.watermark).toBe(iso(Math.max(...crm.deals.map((d) => d.modified))));
@@ -115,14 +114,14 @@ describe('HubSpot deals preset', () => {
 describe('Salesforce query preset', () => {
   const source = () => ({ preset: 'salesforce-query', base_url: crm.url, auth: { type: 'bearer', token_env: 'TEST_REST_TOKEN' }, retry: FAST });
 
-  it('follows nextRecordsUrl until done, drops the attributes metadata and maps StageName', async () => {
+  it('follows nextRecordsUrl until done and drops the attributes metadata', async () => {
     crm.log.length = 0;
     const r = await read(source());
     expect(r.records).toHaveLength(crm.deals.length);
     expect(r.records[0].values).toEqual({
       Id: `006${crm.deals[0].id}`,
       Name: crm.deals[0].name,
-      StageName: '初步接洽',
+      StageName: 'Prospecting',
       Amount: Number(crm.deals[0].amount),
       CloseDate: crm.deals[0].closedate.slice(0, 10),
       AccountId: `001${crm.deals[0].company}`,
@@ -258,6 +257,35 @@ describe('rate limits, errors and timeouts', () => {
 });
 
 describe('config', () => {
+  it('fills a preset into the parsed config, the user’s columns and stage map winning key by key', () => {
+    const cfg = configSchema.parse({
+      sources: [
+        { name: 'hs', type: 'rest', entity: 'opportunities', preset: 'hubspot-deals', auth: { type: 'bearer', token_env: 'T' },
+          columns: { amount: 'properties.amount_in_home_currency' }, stage_map: { closedwon: '商务谈判' } }
+      ]
+    });
+    const s = cfg.sources[0] as Record<string, unknown>;
+    expect(s.base_url).toBe('https://api.hubapi.com');
+    expect(s.columns).toMatchObject({ opportunity_id: 'id', stage: 'properties.dealstage', amount: 'properties.amount_in_home_currency' });
+    expect(s.stage_map).toMatchObject({ appointmentscheduled: '初步接洽', closedwon: '商务谈判', closedlost: '输单' });
+    expect(s.paging).toEqual({ type: 'cursor', cursor_path: 'paging.next.after', cursor_param: 'after', limit_param: 'limit', limit: 100 });
+  });
+
+  it('reports a preset on the wrong entity and a secret in headers through the config loader', () => {
+    const r = configSchema.safeParse({
+      sources: [{ name: 'sf', type: 'rest', entity: 'payments', preset: 'salesforce-query', headers: { Authorization: 'Bearer x' } }]
+    });
+    expect(r.success).toBe(false);
+    const msgs = r.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    expect(msgs).toEqual(
+      expect.arrayContaining([
+        'sources.0.entity: preset "salesforce-query" reads opportunities, not payments',
+        'sources.0.base_url: the Salesforce instance URL is required (e.g. "https://acme.my.salesforce.com")',
+        'sources.0.headers.Authorization: credentials go in "auth" (read from an environment variable), not in headers'
+      ])
+    );
+  });
+
   it('rejects unknown keys and credentials in plain headers', async () => {
     const e = await readError({ base_url: 'http://127.0.0.1:1', pagging: {}, headers: { Authorization: 'Bearer x' } });
     expect(e.message).toContain('Unrecognized key: "pagging"');

@@ -20,17 +20,6 @@ export function getPath(obj: unknown, path: string): unknown {
   return cur;
 }
 
-function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
-  const keys = path.split('.');
-  let cur: Record<string, unknown> = obj;
-  for (const key of keys.slice(0, -1)) {
-    const next = cur[key];
-    if (next === null || typeof next !== 'object') return;
-    cur = next as Record<string, unknown>;
-  }
-  cur[keys[keys.length - 1]] = value;
-}
-
 /** Milliseconds in a Retry-After header: delta-seconds or an HTTP date. Null when absent or unreadable. */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | null {
   if (value === null) return null;
@@ -318,7 +307,6 @@ export async function createRestReader(s: RestSource, ctx: ReadContext): Promise
     }
   }
 
-  const stageField = s.stage_map && s.columns?.stage ? s.columns.stage : null;
   let warnedWatermark = false;
 
   return {
@@ -345,10 +333,6 @@ export async function createRestReader(s: RestSource, ctx: ReadContext): Promise
           }
           // Salesforce describes each record's type and URL under `attributes`; it is not data.
           if (s.preset === 'salesforce-query' && 'attributes' in rec) delete rec.attributes;
-          if (stageField) {
-            const v = getPath(rec, stageField);
-            if (typeof v === 'string' && Object.hasOwn(s.stage_map!, v)) setPath(rec, stageField, s.stage_map![v]);
-          }
           if (inc) {
             const raw = getPath(rec, inc.field);
             const t = timeMs(raw);

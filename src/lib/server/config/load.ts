@@ -39,28 +39,44 @@ function unwrap(s: AnySchema): AnySchema {
 }
 
 /** Keys an object schema at `path` accepts, for suggestions on unknown keys. */
-function knownKeysAt(schema: AnySchema, path: readonly PropertyKey[]): string[] {
+function knownKeysAt(schema: AnySchema, path: readonly PropertyKey[], raw?: unknown): string[] {
   let s: AnySchema | undefined = schema;
+  let value = raw;
   for (const seg of path) {
     if (!s) return [];
-    s = unwrap(s);
+    s = pickOption(unwrap(s), value);
     const def = s._zod.def;
     if (def.type === 'object') s = (def.shape as Record<string, AnySchema>)[String(seg)];
     else if (def.type === 'array') s = def.element as AnySchema;
     else if (def.type === 'record') s = def.valueType as AnySchema;
     else return [];
+    value = value && typeof value === 'object' ? (value as Record<string, unknown>)[String(seg)] : undefined;
   }
   if (!s) return [];
-  s = unwrap(s);
+  s = pickOption(unwrap(s), value);
   return s._zod.def.type === 'object' ? Object.keys(s._zod.def.shape as object) : [];
 }
 
+/** For a union (sources by `type`), the option the value's `type` selects; else the schema itself. */
+function pickOption(s: AnySchema, value: unknown): AnySchema {
+  if (s._zod.def.type !== 'union') return s;
+  const options = s._zod.def.options as AnySchema[];
+  const type = value && typeof value === 'object' ? (value as Record<string, unknown>).type : undefined;
+  for (const o of options) {
+    const inner = unwrap(o);
+    const shape = inner._zod.def.shape as Record<string, AnySchema> | undefined;
+    const lit = shape?.type?._zod.def as { values?: unknown[] } | undefined;
+    if (lit?.values?.includes(type)) return inner;
+  }
+  return s;
+}
+
 /** Turns zod issues into one readable line each, with "did you mean" for unknown keys. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[], schema: z.ZodType = configSchema): string[] {
+export function formatIssues(issues: readonly z.core.$ZodIssue[], schema: z.ZodType = configSchema, raw?: unknown): string[] {
   const lines: string[] = [];
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {
-      const known = knownKeysAt(schema as AnySchema, issue.path);
+      const known = knownKeysAt(schema as AnySchema, issue.path, raw);
       for (const key of issue.keys) {
         const hint = closest(key, known);
         lines.push(
@@ -156,7 +172,7 @@ export function jsonErrorLocation(text: string): string {
 /** Validates an already-parsed config object. */
 export function parseConfig(raw: unknown, path: string | null = null, dir = process.cwd()): ConfigResult {
   const r = configSchema.safeParse(raw ?? {});
-  if (!r.success) return { ok: false, path, issues: formatIssues(r.error.issues) };
+  if (!r.success) return { ok: false, path, issues: formatIssues(r.error.issues, configSchema, raw) };
   const config = r.data;
   if (!isAbsolute(config.database) && config.database !== ':memory:') config.database = resolve(dir, config.database);
   return { ok: true, config, path, dir };

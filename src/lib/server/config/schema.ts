@@ -4,7 +4,9 @@
  * Connector-specific source options are added by connectors/ (see `sourceSchema`).
  */
 import { z } from 'zod';
-import { ENTITIES, fieldNames, type EntityName } from '../../schema/tables';
+import { ENTITIES, type EntityName } from '../../schema/tables';
+import { sourceUnionSchema } from '../../../../connectors/config';
+import { mappableFields } from '../../../../connectors/pipeline/fields';
 import { closest } from './suggest';
 
 export const FORECAST_CATEGORIES = ['pipeline', 'best_case', 'commit', 'omitted'] as const;
@@ -34,8 +36,8 @@ const columnsSchema = z.record(z.string(), z.string().min(1));
 export const SOURCE_TYPES = ['excel', 'csv', 'rest', 'postgres', 'mysql'] as const;
 
 /**
- * The fields every source has. Connector kinds extend this with their own options; until a
- * kind registers its schema, extra keys are accepted and checked by the connector.
+ * The fields every source has (name, type, entity, columns); each source type adds its own
+ * options (connectors/config.ts registers one schema per type: excel, csv, rest, postgres, mysql).
  */
 export const sourceBaseSchema = z.object({
   name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, _ . and -'),
@@ -50,7 +52,7 @@ function checkColumns(
   path: (string | number)[] = ['columns']
 ) {
   if (!source.columns) return;
-  const fields = fieldNames(source.entity);
+  const fields = mappableFields(source.entity);
   for (const key of Object.keys(source.columns)) {
     if (fields.includes(key)) continue;
     const hint = closest(key, fields);
@@ -62,7 +64,36 @@ function checkColumns(
   }
 }
 
-export const sourceSchema = sourceBaseSchema.passthrough().superRefine((s, ctx) => checkColumns(s, ctx));
+/**
+ * A source: checked by the schema its `type` selects (connectors/config.ts). Its `columns`
+ * are checked against the entity even when other options are wrong, so every problem is
+ * reported at once.
+ */
+export const sourceSchema = z.any().transform((raw, ctx) => {
+  const entity = raw && typeof raw === 'object' ? (raw as Record<string, unknown>).entity : undefined;
+  const columns = raw && typeof raw === 'object' ? (raw as Record<string, unknown>).columns : undefined;
+  if ((ENTITIES as readonly unknown[]).includes(entity) && columns && typeof columns === 'object') {
+    checkColumns({ entity: entity as EntityName, columns: columns as Record<string, string> }, ctx);
+  }
+  const r = sourceUnionSchema.safeParse(raw);
+  if (r.success) return r.data;
+  const type = (raw as Record<string, unknown> | null)?.type;
+  const option = sourceUnionSchema.options.find((o) => o.shape.type.value === type);
+  const known = option ? Object.keys(option.shape) : [];
+  for (const issue of r.error.issues) {
+    if (issue.code === 'unrecognized_keys' && issue.path.length === 0) {
+      for (const key of issue.keys) {
+        const hint = closest(key, known);
+        ctx.addIssue({ code: 'custom', path: [key], message: `unknown field "${key}"${hint ? `; did you mean "${hint}"?` : ` (expected one of: ${known.join(', ')})`}` });
+      }
+    } else if (issue.path[0] === 'columns' && issue.code !== 'invalid_type') {
+      continue; // reported by checkColumns
+    } else {
+      ctx.addIssue({ code: 'custom', path: issue.path as (string | number)[], message: issue.message });
+    }
+  }
+  return z.NEVER;
+});
 
 const DURATION = /^(\d+)(s|m|h|d)$/;
 export const durationSchema = z
@@ -144,6 +175,25 @@ export const configSchema = z
     cfg.sources.forEach((s, i) => {
       if (sourceNames.has(s.name)) ctx.addIssue({ code: 'custom', path: ['sources', i, 'name'], message: `duplicate source name "${s.name}"` });
       sourceNames.add(s.name);
+      const stageNames = cfg.stages.map((st) => st.name);
+      for (const stage of Object.keys(s.stage_dates ?? {})) {
+        if (stageNames.includes(stage)) continue;
+        const hint = closest(stage, stageNames);
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sources', i, 'stage_dates', stage],
+          message: `unknown stage "${stage}"${hint ? `; did you mean "${hint}"?` : ''} (stages: ${stageNames.join(', ')})`
+        });
+      }
+      for (const [from, to] of Object.entries(s.stage_map ?? {})) {
+        if (stageNames.includes(to)) continue;
+        const hint = closest(to, stageNames);
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sources', i, 'stage_map', from],
+          message: `unknown stage "${to}"${hint ? `; did you mean "${hint}"?` : ''} (stages: ${stageNames.join(', ')})`
+        });
+      }
     });
   });
 

@@ -1,0 +1,106 @@
+/**
+ * .xlsx reader: exceljs's streaming WorkbookReader, one worksheet at a time (every sheet, or
+ * the one named in `sheet`), so a million-row sheet is never held in memory. Cell values are
+ * flattened (rich text, formulas' results, hyperlinks' text); date-formatted cells arrive
+ * as Dates. The header row is detected per sheet (below title rows and merged banners).
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import ExcelJS from 'exceljs';
+import type { ExcelSource } from '../config';
+import type { RawRecord, ReadContext, SourceReader } from '../types';
+import { detectHeader, headerNames, RowShaper, SCAN_ROWS } from './header';
+
+const BATCH = 2048;
+
+/** A cell value as a plain value: string, number, boolean, Date or null. */
+export function cellValue(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (typeof v !== 'object' || v instanceof Date) return v;
+  const o = v as Record<string, unknown>;
+  if (Array.isArray(o.richText)) return (o.richText as { text: string }[]).map((t) => t.text).join('');
+  if ('result' in o) return cellValue(o.result);
+  if ('formula' in o || 'sharedFormula' in o) return null;
+  if ('text' in o) return cellValue(o.text);
+  if ('error' in o) return null;
+  return String(v);
+}
+
+export async function readXlsx(source: ExcelSource, ctx: ReadContext): Promise<SourceReader> {
+  const path = resolve(ctx.baseDir, source.path);
+  if (!existsSync(path)) throw new Error(`file not found: ${path}`);
+  let headers: string[] | null = null;
+  const sheetsSeen: string[] = [];
+  return {
+    location: path,
+    async headers() {
+      return headers;
+    },
+    async *batches() {
+      const wb = new ExcelJS.stream.xlsx.WorkbookReader(path, {
+        sharedStrings: 'cache',
+        hyperlinks: 'ignore',
+        styles: 'cache',
+        worksheets: 'emit',
+        entries: 'ignore'
+      });
+      let batch: RawRecord[] = [];
+      let found = false;
+      for await (const ws of wb as unknown as AsyncIterable<AsyncIterable<ExcelJS.Row> & { name: string }>) {
+        const name = ws.name;
+        sheetsSeen.push(name);
+        if (source.sheet && name !== source.sheet) {
+          // Drain the sheet we skip (the zip is read in order).
+          for await (const _ of ws) void _;
+          continue;
+        }
+        found = true;
+        const where = `${path} [${name}]`;
+        const first: { cells: unknown[]; row: number }[] = [];
+        let shaper: RowShaper | null = null;
+        let lastRow = 0;
+        const emit = (cells: unknown[], row: number) => {
+          // Rows exceljs does not emit (entirely empty) are blank rows too.
+          for (let r = lastRow + 1; r < row; r++) ctx.events.skip(r, 'blank');
+          lastRow = row;
+          const rec = shaper!.shape(cells, row);
+          if (rec) batch.push(rec);
+        };
+        const start = () => {
+          const idx = source.header_row ? first.findIndex((r) => r.row === source.header_row) : detectHeader(first.map((r) => r.cells));
+          if (idx < 0) throw new Error(`${where}: header row ${source.header_row} not found`);
+          const width = Math.max(...first.slice(idx).map((r) => r.cells.length));
+          headers = headerNames(first[idx].cells, width);
+          shaper = new RowShaper(headers, ctx.events, where);
+          lastRow = first[idx].row;
+          for (const r of first.slice(idx + 1)) emit(r.cells, r.row);
+        };
+        for await (const row of ws) {
+          const vals = row.values as unknown[];
+          const cells: unknown[] = new Array(Math.max(0, vals.length - 1));
+          for (let i = 1; i < vals.length; i++) cells[i - 1] = cellValue(vals[i]);
+          if (!shaper) {
+            first.push({ cells, row: row.number });
+            if (first.length >= SCAN_ROWS + (source.header_row ?? 0)) start();
+          } else emit(cells, row.number);
+          if (batch.length >= BATCH) {
+            yield batch;
+            batch = [];
+          }
+        }
+        if (!shaper) {
+          if (first.length === 0) {
+            ctx.events.warn(`${where}: the sheet is empty`);
+            continue;
+          }
+          start();
+        }
+        if (batch.length) {
+          yield batch;
+          batch = [];
+        }
+      }
+      if (source.sheet && !found) throw new Error(`${path}: no sheet named "${source.sheet}" (sheets: ${sheetsSeen.join(', ')})`);
+    }
+  };
+}

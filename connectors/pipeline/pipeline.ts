@@ -1,0 +1,405 @@
+/**
+ * The pipeline: one source's raw records → clean canonical rows, or rejections
+ * (docs/connectors.md, "Rules"). It knows nothing about where records come from (the readers)
+ * or how rows are stored (the loader): it maps, parses, cleans, validates and derives.
+ *
+ * Output per record: the entity's row, rows of related entities the record references
+ * (a customer's name/industry/region on an opportunity row; an owner's team), and the
+ * stage-entry dates for opportunity history; or one rejection naming row, column, value
+ * and reason.
+ */
+import { createHash } from 'node:crypto';
+import type { CockpitConfig, SourceConfig } from '../../src/lib/server/config/schema';
+import { FORECAST_CATEGORIES } from '../../src/lib/server/config/schema';
+import { TABLES, type ColumnType, type EntityName } from '../../src/lib/schema/tables';
+import { closest } from '../../src/lib/server/config/suggest';
+import { DEFAULT_REGION_SUFFIXES } from '../shared-options';
+import type { RawRecord } from '../types';
+import { aliasIndex, headerKey } from './aliases';
+import { mappableFields, REFERENCE_FIELDS } from './fields';
+import {
+  cleanRegion,
+  cleanText,
+  isBlank,
+  nameKey,
+  parseAmount,
+  parseBoolean,
+  parseDate,
+  parseProbability,
+  phoneKey,
+  toText,
+  type Parsed
+} from './values';
+
+/** Columns of a `cockpit rejected` export that are not source columns (ignored on re-import). */
+export const REJECT_EXPORT_COLUMNS = ['cockpit_row', 'cockpit_field', 'cockpit_reason'];
+
+export interface FieldMapping {
+  field: string;
+  /** Source column (header) or dotted path. */
+  column: string;
+  how: 'config' | 'alias' | 'default';
+}
+
+export interface Rejection {
+  row: number;
+  field: string | null;
+  column: string | null;
+  value: string | null;
+  reason: string;
+  raw: Record<string, unknown>;
+}
+
+/** A clean row: canonical field → value (text, number, boolean or null). */
+export type CleanRow = Record<string, string | number | boolean | null>;
+
+export interface RowResult {
+  row: number;
+  /** The entity's row (with `attributes` as JSON text). */
+  main: CleanRow;
+  /** Related rows the record describes, to create or update (only the fields it carries). */
+  refs: { entity: 'customers' | 'users' | 'teams'; row: CleanRow }[];
+  /** Opportunity stage entries from `stage_dates`: stage → timestamp. */
+  stageDates: { stage: string; at: string }[];
+  /** Opportunities: when the deal entered its current stage, when the record says so. */
+  enteredCurrent: string | null;
+}
+
+export type Outcome = { ok: true; result: RowResult } | { ok: false; rejection: Rejection };
+
+const TYPE_OF_REF: Record<string, ColumnType> = {
+  customer_name: 'text',
+  customer_industry: 'text',
+  customer_region: 'text',
+  customer_phone: 'text',
+  owner_name: 'text',
+  owner_team: 'text',
+  team_name: 'text',
+  team_parent_id: 'text',
+  parent_name: 'text',
+  manager_name: 'text'
+};
+
+const ID_FIELD: Record<EntityName, string> = {
+  teams: 'team_id',
+  users: 'user_id',
+  customers: 'customer_id',
+  opportunities: 'opportunity_id',
+  payments: 'payment_id',
+  activities: 'activity_id',
+  targets: 'target_id'
+};
+export const idField = (e: EntityName) => ID_FIELD[e];
+
+/** Fields that hold ids (prefixed with `id_prefix`, never region-cleaned). */
+const ID_FIELDS = new Set(['team_id', 'parent_id', 'manager_id', 'user_id', 'customer_id', 'owner_id', 'opportunity_id', 'payment_id', 'activity_id', 'target_id', 'team_parent_id', 'owner_team']);
+
+/** Reads `a.b.c` from a nested record; a flat key with dots wins. */
+export function getPath(values: Record<string, unknown>, path: string): unknown {
+  if (path in values) return values[path];
+  if (!path.includes('.')) return undefined;
+  let cur: unknown = values;
+  for (const seg of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[seg];
+  }
+  return cur;
+}
+
+/** Candidate columns of a record: its keys, and nested object keys as dotted paths (2 levels). */
+export function candidateColumns(values: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(values)) {
+    if (v && typeof v === 'object' && !(v instanceof Date) && !Array.isArray(v)) {
+      for (const [k2, v2] of Object.entries(v as Record<string, unknown>)) {
+        if (v2 && typeof v2 === 'object' && !(v2 instanceof Date) && !Array.isArray(v2)) {
+          for (const k3 of Object.keys(v2 as object)) out.push(`${k}.${k2}.${k3}`);
+        } else out.push(`${k}.${k2}`);
+      }
+    } else out.push(k);
+  }
+  return out;
+}
+
+/** A source-level problem (a mapped column missing from the file): fails the source. */
+export class SourceError extends Error {}
+
+/**
+ * Resolves field → column for a header: explicit `columns` first (each must exist when the
+ * header is known), then aliases on the remaining headers. Returns the mapping and the
+ * columns left unmapped (kept in `attributes`).
+ */
+export function resolveMapping(
+  source: Pick<SourceConfig, 'entity' | 'columns' | 'stage_dates' | 'auto_map' | 'name'>,
+  headers: string[] | null
+): { mapping: FieldMapping[]; unmapped: string[] } {
+  const entity = source.entity;
+  const mapping: FieldMapping[] = [];
+  const used = new Set<string>();
+  const fields = mappableFields(entity);
+  for (const [field, column] of Object.entries(source.columns ?? {})) {
+    if (headers && !headers.includes(column) && !headers.some((h) => column.startsWith(`${h}.`))) {
+      const hint = closest(column, headers);
+      throw new SourceError(
+        `columns.${field}: column "${column}" is not in the source${hint ? `; did you mean "${hint}"?` : ''} (columns: ${headers.join(', ')})`
+      );
+    }
+    mapping.push({ field, column, how: 'config' });
+    used.add(column);
+  }
+  for (const column of Object.values(source.stage_dates ?? {})) {
+    if (headers && !headers.includes(column) && !headers.some((h) => column.startsWith(`${h}.`))) {
+      const hint = closest(column, headers);
+      throw new SourceError(`stage_dates: column "${column}" is not in the source${hint ? `; did you mean "${hint}"?` : ''} (columns: ${headers.join(', ')})`);
+    }
+    used.add(column);
+  }
+  if (headers && source.auto_map !== false) {
+    const idx = aliasIndex(entity);
+    const taken = new Set(mapping.map((m) => m.field));
+    // Exact header matches first, then the last segment of a dotted path (properties.amount).
+    for (const pass of [0, 1]) {
+      for (const h of headers) {
+        if (used.has(h) || REJECT_EXPORT_COLUMNS.includes(h)) continue;
+        const key = headerKey(pass === 0 ? h : (h.split('.').pop() ?? h));
+        if (pass === 1 && !h.includes('.')) continue;
+        const field = idx.get(key);
+        if (!field || taken.has(field) || !fields.includes(field)) continue;
+        mapping.push({ field, column: h, how: 'alias' });
+        taken.add(field);
+        used.add(h);
+      }
+    }
+  }
+  const unmapped = headers ? headers.filter((h) => !used.has(h) && !REJECT_EXPORT_COLUMNS.includes(h)) : [];
+  return { mapping, unmapped };
+}
+
+export interface PipelineOptions {
+  config: CockpitConfig;
+  source: SourceConfig;
+  /** The sync's time, naive business-local `YYYY-MM-DD HH:MM:SS`. */
+  now: string;
+}
+
+function typeOf(entity: EntityName, field: string): ColumnType {
+  const col = TABLES[entity].columns.find((c) => c.name === field);
+  return col?.type ?? TYPE_OF_REF[field] ?? 'text';
+}
+
+/**
+ * One source's pipeline. `process` is called per record; the mapping is resolved on the
+ * first record of each distinct header (a workbook's sheets may differ).
+ */
+export class Pipeline {
+  readonly entity: EntityName;
+  private readonly stageByKey = new Map<string, { name: string; outcome?: 'won' | 'lost' }>();
+  private readonly stageNames: string[];
+  private readonly suffixes: readonly string[];
+  private readonly prefix: string;
+  private mappings = new Map<string, { mapping: FieldMapping[]; unmapped: string[] }>();
+  /** The mapping used (first header), for reports. */
+  mappingUsed: FieldMapping[] | null = null;
+  unmappedUsed: string[] = [];
+
+  constructor(private readonly opts: PipelineOptions) {
+    const { source, config } = opts;
+    this.entity = source.entity;
+    this.stageNames = config.stages.map((s) => s.name);
+    for (const s of config.stages) {
+      this.stageByKey.set(s.name, s);
+      this.stageByKey.set(headerKey(s.name), s);
+    }
+    for (const [from, to] of Object.entries(source.stage_map ?? {})) {
+      const s = config.stages.find((x) => x.name === to);
+      if (s) {
+        this.stageByKey.set(from, s);
+        this.stageByKey.set(headerKey(from), s);
+      }
+    }
+    this.suffixes = source.region_suffixes ?? DEFAULT_REGION_SUFFIXES;
+    this.prefix = source.id_prefix ?? '';
+  }
+
+  /** The mapping for a header (cached); throws SourceError for a mapped column that is missing. */
+  mappingFor(headers: string[] | null, sample?: Record<string, unknown>): { mapping: FieldMapping[]; unmapped: string[] } {
+    const cols = headers ?? (sample ? candidateColumns(sample) : null);
+    const key = cols ? cols.join('\u0001') : '';
+    let m = this.mappings.get(key);
+    if (!m) {
+      m = resolveMapping(this.opts.source, cols);
+      // A REST/SQL source without a header: a configured column may be absent from the first record.
+      this.mappings.set(key, m);
+      if (!this.mappingUsed) {
+        this.mappingUsed = m.mapping;
+        this.unmappedUsed = m.unmapped;
+      }
+    }
+    return m;
+  }
+
+  private stage(v: string): { name: string; outcome?: 'won' | 'lost' } | undefined {
+    return this.stageByKey.get(v) ?? this.stageByKey.get(headerKey(v));
+  }
+
+  /** Parses one value for a field; null for blank. */
+  private parse(field: string, v: unknown): Parsed<string | number | boolean | null> {
+    if (isBlank(v)) return { ok: true, value: null };
+    const t = typeOf(this.entity, field);
+    switch (t) {
+      case 'decimal':
+        return parseAmount(v);
+      case 'double':
+        return field === 'probability' ? parseProbability(v) : parseAmount(v);
+      case 'integer': {
+        const r = parseAmount(v);
+        return r.ok && !Number.isInteger(r.value) ? { ok: false, reason: 'not a whole number' } : r;
+      }
+      case 'date': {
+        const r = parseDate(v);
+        return r.ok ? { ok: true, value: r.value.slice(0, 10) } : r;
+      }
+      case 'timestamp':
+        return parseDate(v);
+      case 'boolean':
+        return parseBoolean(v);
+      default: {
+        let s = cleanText(toText(v));
+        if (field === 'region' || field === 'customer_region') s = cleanRegion(s, this.suffixes);
+        if (s === '') return { ok: true, value: null };
+        if (ID_FIELDS.has(field) && this.prefix) s = this.prefix + s;
+        return { ok: true, value: s };
+      }
+    }
+  }
+
+  process(rec: RawRecord, headers: string[] | null): Outcome {
+    const { source, config, now } = this.opts;
+    const { mapping, unmapped } = this.mappingFor(headers, rec.values);
+    const raw = rec.values;
+    const row: CleanRow = {};
+    const reject = (field: string | null, column: string | null, value: unknown, reason: string): Outcome => ({
+      ok: false,
+      rejection: { row: rec.row, field, column, value: value === undefined || value === null ? null : toText(value), reason, raw }
+    });
+
+    for (const m of mapping) {
+      const v = getPath(raw, m.column);
+      const p = this.parse(m.field, v);
+      if (!p.ok) return reject(m.field, m.column, v, `${m.field}: ${p.reason}`);
+      row[m.field] = p.value;
+    }
+    for (const [field, value] of Object.entries(source.defaults ?? {})) {
+      if (row[field] === undefined || row[field] === null) {
+        const p = this.parse(field, value);
+        if (!p.ok) return reject(field, null, value, `defaults.${field}: ${p.reason}`);
+        row[field] = p.value;
+      }
+    }
+
+    const e = this.entity;
+    const idF = ID_FIELD[e];
+    // Ids: customers, users and teams without an id are identified by their name.
+    if (row[idF] == null) {
+      if ((e === 'customers' || e === 'users' || e === 'teams') && row.name != null) {
+        row[idF] = this.prefix + String(row.name);
+      } else if (e === 'payments' || e === 'activities' || e === 'targets') {
+        const h = createHash('sha1')
+          .update(JSON.stringify(mapping.map((m) => row[m.field] ?? null)))
+          .digest('hex')
+          .slice(0, 16);
+        row[idF] = `${source.name}:${h}`;
+      }
+    }
+    for (const col of TABLES[e].columns) {
+      if (!col.required || col.name === 'attributes') continue;
+      if (row[col.name] === null || row[col.name] === undefined || row[col.name] === '') {
+        const m = mapping.find((x) => x.field === col.name);
+        return reject(col.name, m?.column ?? null, m ? getPath(raw, m.column) : null, m ? `${col.name} is required but empty` : `${col.name} is required but no column maps to it (map it in "columns")`);
+      }
+    }
+
+    const refs: RowResult['refs'] = [];
+    const stageDates: RowResult['stageDates'] = [];
+    let enteredCurrent: string | null = null;
+
+    if (e === 'opportunities') {
+      const stageCol = mapping.find((m) => m.field === 'stage')?.column ?? null;
+      const st = this.stage(String(row.stage));
+      if (!st) return reject('stage', stageCol, row.stage, `unknown stage "${row.stage}"; configured stages: ${this.stageNames.join(', ')}`);
+      row.stage = st.name;
+      row.status = st.outcome ?? 'open';
+      if (row.forecast_category != null) {
+        const fc = String(row.forecast_category).toLowerCase().replace(/[\s-]+/g, '_');
+        if (!(FORECAST_CATEGORIES as readonly string[]).includes(fc)) {
+          return reject('forecast_category', mapping.find((m) => m.field === 'forecast_category')?.column ?? null, row.forecast_category, `forecast_category must be one of ${FORECAST_CATEGORIES.join(', ')}`);
+        }
+        row.forecast_category = fc;
+      }
+      // Money: the source's amount and currency are kept; `amount` is in the reporting currency.
+      if (row.amount != null) {
+        const currency = (row.currency as string | null)?.toUpperCase() ?? config.currency;
+        row.currency = currency;
+        row.amount_original = row.amount;
+        if (currency !== config.currency) {
+          const at = String(row.closed_at ?? row.expected_close_date ?? row.created_at ?? now).slice(0, 7);
+          const rates = config.fx[currency];
+          const rate = rates?.[at] ?? rates?.default;
+          if (!rate) return reject('currency', null, currency, `no exchange rate from ${currency} to ${config.currency} for ${at} (add "fx": {"${currency}": {"default": …}})`);
+          row.amount = Math.round(Number(row.amount) * rate * 100) / 100;
+        }
+      }
+      for (const [stage, column] of Object.entries(source.stage_dates ?? {})) {
+        const v = getPath(raw, column);
+        if (isBlank(v)) continue;
+        const p = parseDate(v);
+        if (!p.ok) return reject(`stage_dates.${stage}`, column, v, `date the deal entered "${stage}": ${p.reason}`);
+        stageDates.push({ stage, at: p.value });
+        if (stage === row.stage) enteredCurrent = p.value;
+      }
+      if (!enteredCurrent && st.outcome && row.closed_at != null) enteredCurrent = String(row.closed_at);
+      // The customer the row describes (by id, else by its name).
+      if (row.customer_id == null && row.customer_name != null) row.customer_id = this.prefix + String(row.customer_name);
+      if (row.customer_id != null && (row.customer_name != null || row.customer_industry != null || row.customer_region != null || row.customer_phone != null)) {
+        refs.push({
+          entity: 'customers',
+          row: { customer_id: row.customer_id, name: row.customer_name ?? null, industry: row.customer_industry ?? null, region: row.customer_region ?? null, phone: row.customer_phone ?? null }
+        });
+      }
+      if (row.owner_id != null && (row.owner_name != null || row.owner_team != null)) {
+        refs.push({ entity: 'users', row: { user_id: row.owner_id, name: row.owner_name ?? null, team_id: row.owner_team ?? null } });
+      }
+    } else if (e === 'payments' || e === 'activities') {
+      if (row.customer_id == null && row.customer_name != null) row.customer_id = this.prefix + String(row.customer_name);
+      if (row.customer_id != null && row.customer_name != null) refs.push({ entity: 'customers', row: { customer_id: row.customer_id, name: row.customer_name } });
+      if (e === 'payments' && row.paid_at != null && row.paid_amount == null) row.paid_amount = row.amount;
+      if (e === 'activities' && row.owner_id != null && row.owner_name != null) refs.push({ entity: 'users', row: { user_id: row.owner_id, name: row.owner_name } });
+    } else if (e === 'users') {
+      if (row.team_id != null && row.team_parent_id != null) refs.push({ entity: 'teams', row: { team_id: row.team_id, parent_id: row.team_parent_id } });
+      if (row.team_id != null && row.team_name != null) refs.push({ entity: 'teams', row: { team_id: row.team_id, name: row.team_name } });
+    } else if (e === 'customers') {
+      if (row.owner_id != null && row.owner_name != null) refs.push({ entity: 'users', row: { user_id: row.owner_id, name: row.owner_name } });
+    } else if (e === 'targets') {
+      if ((row.owner_id == null) === (row.team_id == null)) {
+        return reject('owner_id', null, null, 'a target needs exactly one of owner_id and team_id');
+      }
+    }
+
+    // Unmapped columns are kept, never lost.
+    if (unmapped.length) {
+      const attrs: Record<string, unknown> = {};
+      let any = false;
+      for (const c of unmapped) {
+        const v = raw[c];
+        if (isBlank(v)) continue;
+        attrs[c] = v instanceof Date ? toText(v) : v;
+        any = true;
+      }
+      row.attributes = any ? JSON.stringify(attrs) : null;
+    }
+    for (const f of REFERENCE_FIELDS[e]) delete row[f];
+    return { ok: true, result: { row: rec.row, main: row, refs, stageDates, enteredCurrent } };
+  }
+}
+
+export { nameKey, phoneKey };
