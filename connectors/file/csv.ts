@@ -82,7 +82,12 @@ export class CsvParser {
   feed(text: string, out: { cells: string[]; line: number }[]): void {
     const d = this.delim;
     let field = this.field;
-    for (let i = 0; i < text.length; i++) {
+    let i0 = 0;
+    if (this.skipLF) {
+      this.skipLF = false;
+      if (text[0] === '\n') i0 = 1;
+    }
+    for (let i = i0; i < text.length; i++) {
       const ch = text[i];
       if (this.quoted) {
         if (ch === '"') {
@@ -110,7 +115,10 @@ export class CsvParser {
         this.afterQuote = false;
         this.fieldStarted = true;
       } else if (ch === '\n' || ch === '\r') {
-        if (ch === '\r' && text[i + 1] === '\n') i++;
+        if (ch === '\r') {
+          if (text[i + 1] === '\n') i++;
+          else if (i + 1 === text.length) this.skipLF = true; // a CRLF split across chunks
+        }
         this.row.push(field);
         field = '';
         out.push({ cells: this.row, line: this.rowLine });
@@ -131,6 +139,7 @@ export class CsvParser {
   }
 
   private pendingQuote = false;
+  private skipLF = false;
 
   /** Call with each chunk; handles a quote split across chunks. */
   push(text: string, out: { cells: string[]; line: number }[]): void {

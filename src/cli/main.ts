@@ -1,5 +1,5 @@
 /**
- * `cockpit <command>`: demo, serve, metric, build, snapshot. Every command takes --config and --db and
+ * `cockpit <command>`: demo, serve, metric, build, snapshot, sync, import, rejected. Every command takes --config and --db and
  * answers --help; errors exit non-zero and say what was wrong.
  */
 import { CliError, type Command } from './command';
@@ -9,8 +9,9 @@ import { metric } from './commands/metric';
 import { serve } from './commands/serve';
 import { snapshot } from './commands/snapshot';
 import { token } from './commands/token';
+import { importCmd, rejected, sync } from './commands/sync';
 
-const COMMANDS: Command[] = [demo, serve, metric, token, build, snapshot];
+const COMMANDS: Command[] = [demo, serve, metric, token, build, snapshot, sync, importCmd, rejected];
 
 /** Commands added by later parts (connectors, tokens) register here. */
 export function registerCommand(c: Command) {

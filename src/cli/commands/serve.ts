@@ -6,6 +6,8 @@ import { generateDemo } from '../../lib/server/demo/generate';
 import { todayIn } from '../../../models/common/period';
 import { CliError, configFrom, databaseFor, parse, type Command } from '../command';
 import { buildApp, buildIsStale, ROOT } from './build';
+import { scheduleSyncs, writeServerFile } from '../../../connectors/load/server-sync';
+import { loadConfig } from '../../lib/server/config/load';
 
 export const serve: Command = {
   name: 'serve',
@@ -57,6 +59,11 @@ Builds the web app first when it is missing or older than the sources.
     const actual = typeof addr === 'object' && addr ? addr.port : port;
     const url = `http://localhost:${actual}`;
     console.log(`crm-cockpit is running at ${url}  (cockpit: ${url}/cockpit)  ready in ${Math.round(performance.now() - t0)} ms`);
+    // The CLI finds this server through <db>.server.json and hands it syncs (one process per file).
+    const removeServerFile = cfg.database === ':memory:' ? () => undefined : writeServerFile(cfg.database, `http://127.0.0.1:${actual}`);
+    const loaded = loadConfig(values.config);
+    const stopSchedule = scheduleSyncs(db, cfg, loaded.ok ? loaded.dir : process.cwd());
+    if (cfg.sync.every && cfg.sources.length) console.log(`syncing every ${cfg.sync.every}`);
 
     await new Promise<void>((res) => {
       const stop = () => {
@@ -67,6 +74,8 @@ Builds the web app first when it is missing or older than the sources.
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+    stopSchedule();
+    removeServerFile();
     await db.close();
     return 0;
   }

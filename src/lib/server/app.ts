@@ -10,6 +10,8 @@ import { openDatabase, type Database } from './db/database';
 export interface AppContext {
   config: CockpitConfig;
   db: Database;
+  /** Directory of the config file (relative source paths resolve against it). */
+  dir: string;
 }
 
 const KEY = Symbol.for('crm-cockpit.app');
@@ -21,7 +23,7 @@ async function create(): Promise<AppContext> {
   const config = r.config;
   if (process.env.COCKPIT_DB) config.database = process.env.COCKPIT_DB;
   const db = await openDatabase(config.database);
-  return { config, db };
+  return { config, db, dir: r.dir };
 }
 
 /** The process-wide context (config + database). */

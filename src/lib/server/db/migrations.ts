@@ -174,6 +174,19 @@ export const MIGRATIONS: Migration[] = [
         pipeline_total DOUBLE NOT NULL
       )`
     ]
+  },
+  {
+    version: 5,
+    name: 'sync watermarks',
+    statements: [
+      // Per source: the watermark of its last successful sync (incremental reads) — connectors/load.
+      `CREATE TABLE sync_state (
+        source VARCHAR PRIMARY KEY,
+        watermark VARCHAR,
+        run_id VARCHAR,
+        updated_at TIMESTAMP
+      )`
+    ]
   }
 ];
 

@@ -1,0 +1,508 @@
+/**
+ * A sync: every selected source read, mapped, staged and landed in ONE write transaction
+ * (docs/connectors.md, "Loading"). Readers of the database see the old data or the new,
+ * never half; a failure anywhere rolls everything back and is then recorded in `sync_runs`.
+ *
+ * Order inside the transaction: stage every source → duplicate warnings → customer merges
+ * (same normalised name or phone) → related rows (customers/users/teams an opportunity row
+ * describes) → each source's rows (upsert, in config order) → stub rows for references
+ * nothing defines → opportunity history → rejected rows, sync runs, watermarks → derived
+ * facts (refreshFacts).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Database, WriteTx } from '../../src/lib/server/db/database';
+import type { CockpitConfig, SourceConfig } from '../../src/lib/server/config/schema';
+import { ident, join, sql, unsafeRaw } from '../../src/lib/server/db/sql';
+import { DUCKDB_TYPES, TABLES, type EntityName } from '../../src/lib/schema/tables';
+import { refreshFacts } from '../../models/common/facts';
+import { stageInfos } from '../../src/lib/server/models/run';
+import { readerFor } from '../readers';
+import { idField, Pipeline, SourceError, type FieldMapping, type Rejection } from '../pipeline/pipeline';
+import type { ReaderFactory, SkipReason } from '../types';
+import { columnsOf, createStaging, dropStaging, Stager, stgName } from './stage';
+
+export interface SourceReport {
+  run_id: string;
+  source: string;
+  type: string;
+  entity: EntityName;
+  location: string | null;
+  status: 'ok' | 'failed' | 'rolled_back';
+  /** Data rows the source gave (records, blank and summary rows; not the header). */
+  rows: number;
+  loaded: number;
+  updated: number;
+  rejected: number;
+  skipped: number;
+  skipped_by: Record<SkipReason | 'duplicate' | 'merged', number>;
+  warnings: string[];
+  /** The first rejections (all are in `rejected_rows`). */
+  rejections: Rejection[];
+  mapping: FieldMapping[];
+  unmapped: string[];
+  error: string | null;
+  ms: number;
+}
+
+export interface SyncReport {
+  ok: boolean;
+  kind: 'sync' | 'import';
+  started_at: string;
+  finished_at: string;
+  sources: SourceReport[];
+  /** Customers merged because they share a normalised name or phone. */
+  merges: { from: string; into: string; by: 'name' | 'phone' | 'existing name'; key: string }[];
+  /** Rows created for references nothing defined (an owner name, a team). */
+  stubs: Record<'customers' | 'users' | 'teams', number>;
+  error: string | null;
+}
+
+export interface SyncOptions {
+  config: CockpitConfig;
+  /** Directory relative source paths resolve against (the config file's). */
+  baseDir: string;
+  /** Source names to run (default: all). */
+  only?: string[];
+  /** Run these sources instead of the config's (the `import` command). */
+  sources?: SourceConfig[];
+  kind?: 'sync' | 'import';
+  /** Readers by type, overriding the registry (tests inject failing readers). */
+  readers?: Partial<Record<string, ReaderFactory>>;
+  log?: (m: string) => void;
+  signal?: AbortSignal;
+}
+
+const MAX_WARNINGS = 200;
+const MAX_REPORTED_REJECTIONS = 50;
+
+/** Now as naive wall time in a time zone: `YYYY-MM-DD HH:MM:SS`. */
+export function wallNow(timezone: string, d = new Date()): string {
+  const parts = new Intl.DateTimeFormat('en-CA', {
+    timeZone: timezone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23'
+  }).formatToParts(d);
+  const g = (t: string) => parts.find((p) => p.type === t)!.value;
+  return `${g('year')}-${g('month')}-${g('day')} ${g('hour')}:${g('minute')}:${g('second')}`;
+}
+
+const utc = (d: Date) => d.toISOString().replace('T', ' ').slice(0, 23);
+
+function emptyReport(s: SourceConfig, runId: string): SourceReport {
+  return {
+    run_id: runId,
+    source: s.name,
+    type: s.type,
+    entity: s.entity,
+    location: null,
+    status: 'ok',
+    rows: 0,
+    loaded: 0,
+    updated: 0,
+    rejected: 0,
+    skipped: 0,
+    skipped_by: { blank: 0, summary: 0, duplicate: 0, merged: 0 },
+    warnings: [],
+    rejections: [],
+    mapping: [],
+    unmapped: [],
+    error: null,
+    ms: 0
+  };
+}
+
+function warn(r: SourceReport, m: string) {
+  if (r.warnings.length < MAX_WARNINGS) r.warnings.push(m);
+  else if (r.warnings.length === MAX_WARNINGS) r.warnings.push('… more warnings not shown');
+}
+
+/** Casts a staged text column to the canonical column's type. */
+function cast(entity: EntityName, col: string, alias = ''): string {
+  const spec = TABLES[entity].columns.find((c) => c.name === col)!;
+  const ref = `${alias}"${col}"`;
+  if (spec.type === 'text') return ref;
+  if (spec.type === 'json') return `${ref}::JSON`;
+  return `CAST(${ref} AS ${DUCKDB_TYPES[spec.type]})`;
+}
+
+/** Runs a sync and returns its report; never throws for source problems (they are in the report). */
+export async function runSync(db: Database, opts: SyncOptions): Promise<SyncReport> {
+  const { config } = opts;
+  const kind = opts.kind ?? 'sync';
+  const all = opts.sources ?? config.sources;
+  if (opts.only?.length) {
+    for (const n of opts.only) {
+      if (!all.some((s) => s.name === n)) {
+        throw new Error(`unknown source "${n}"; sources: ${all.map((s) => s.name).join(', ') || '(none configured)'}`);
+      }
+    }
+  }
+  const sources = opts.only?.length ? all.filter((s) => opts.only!.includes(s.name)) : all;
+  const startedAt = new Date();
+  const now = wallNow(config.timezone, startedAt);
+  const reports = sources.map((s) => emptyReport(s, randomUUID()));
+  const report: SyncReport = {
+    ok: false,
+    kind,
+    started_at: startedAt.toISOString(),
+    finished_at: '',
+    sources: reports,
+    merges: [],
+    stubs: { customers: 0, users: 0, teams: 0 },
+    error: null
+  };
+  const log = opts.log ?? (() => undefined);
+  if (sources.length === 0) {
+    report.error = 'no sources configured (add "sources" to cockpit.config.json)';
+    report.finished_at = new Date().toISOString();
+    return report;
+  }
+
+  const watermarks = new Map<string, string | null>();
+  {
+    const { rows } = await db.query<{ source: string; watermark: string | null }>(`SELECT source, watermark FROM sync_state`);
+    for (const r of rows) watermarks.set(r.source, r.watermark);
+  }
+
+  let failedAt = -1;
+  try {
+    await db.write(async (tx) => {
+      await createStaging(tx);
+      const stager = await Stager.open(tx);
+      const newWatermarks = new Map<string, string | null>();
+      try {
+        for (let i = 0; i < sources.length; i++) {
+          failedAt = i;
+          const s = sources[i];
+          const rep = reports[i];
+          const t0 = performance.now();
+          log(`reading ${s.name} (${s.type} → ${s.entity})`);
+          const factory = opts.readers?.[s.type] ?? (await readerFor(s.type));
+          const events = {
+            warn: (m: string) => warn(rep, m),
+            skip: (_row: number, reason: SkipReason) => {
+              rep.rows++;
+              rep.skipped++;
+              rep.skipped_by[reason]++;
+            }
+          };
+          const reader = await factory(s, { config, baseDir: opts.baseDir, watermark: watermarks.get(s.name) ?? null, signal: opts.signal, events });
+          rep.location = reader.location;
+          const pipe = new Pipeline({ config, source: s, now });
+          try {
+            for await (const batch of reader.batches()) {
+              const headers = await reader.headers();
+              for (const rec of batch) {
+                rep.rows++;
+                let out;
+                try {
+                  out = pipe.process(rec, headers);
+                } catch (e) {
+                  if (e instanceof SourceError) throw new Error(`${s.name}: ${e.message}`);
+                  throw e;
+                }
+                if (out.ok) stager.add(s.entity, i, out.result);
+                else {
+                  rep.rejected++;
+                  if (rep.rejections.length < MAX_REPORTED_REJECTIONS) rep.rejections.push(out.rejection);
+                  stager.reject(i, reader.location, out.rejection);
+                }
+              }
+              if (rep.rows % 100_000 < batch.length) log(`  ${s.name}: ${rep.rows.toLocaleString()} rows`);
+            }
+            newWatermarks.set(s.name, reader.watermark?.() ?? null);
+          } finally {
+            await reader.close?.();
+          }
+          rep.mapping = pipe.mappingUsed ?? [];
+          rep.unmapped = pipe.unmappedUsed;
+          rep.ms = performance.now() - t0;
+        }
+        failedAt = -1;
+        stager.flush();
+      } finally {
+        stager.close();
+      }
+      log('loading');
+      await land(tx, sources, reports, report, now);
+      // Bookkeeping, in the same transaction as the data it describes.
+      const finished = new Date();
+      report.finished_at = finished.toISOString();
+      for (let i = 0; i < sources.length; i++) {
+        const rep = reports[i];
+        await tx.run(sql`INSERT INTO rejected_rows SELECT ${rep.run_id}, ${rep.source}, file, row_number, field, value, reason, raw::JSON FROM stg_rejected WHERE _src = ${i} ORDER BY row_number`);
+        await tx.run(sql`INSERT INTO sync_runs VALUES (${rep.run_id}, ${rep.source}, ${kind === 'import' ? 'import' : rep.type}, ${utc(startedAt)}::TIMESTAMP, ${utc(finished)}::TIMESTAMP,
+          ${rep.loaded + rep.updated > 0 || rep.rows === 0 ? 'ok' : 'empty'}, ${rep.loaded}, ${rep.updated}, ${rep.rejected}, ${rep.skipped}, ${JSON.stringify(rep.warnings)}::JSON, NULL)`);
+        if (kind === 'sync') {
+          await tx.run(sql`INSERT OR REPLACE INTO sync_state VALUES (${rep.source}, ${newWatermarks.get(rep.source) ?? null}, ${rep.run_id}, ${utc(finished)}::TIMESTAMP)`);
+        }
+      }
+      await dropStaging(tx);
+      log('refreshing derived tables');
+      await refreshFacts(tx, stageInfos(config));
+    });
+    report.ok = true;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    report.error = msg;
+    report.finished_at = new Date().toISOString();
+    for (let i = 0; i < reports.length; i++) {
+      const rep = reports[i];
+      if (i === failedAt || failedAt < 0) {
+        rep.status = 'failed';
+        rep.error = msg;
+      } else {
+        rep.status = 'rolled_back';
+        rep.error = `not loaded: the sync failed (source ${sources[failedAt].name}) and was rolled back`;
+      }
+    }
+    // The failure itself is recorded after the rollback.
+    const finished = new Date(report.finished_at);
+    await db.write(async (tx) => {
+      for (const rep of reports) {
+        await tx.run(sql`INSERT INTO sync_runs VALUES (${rep.run_id}, ${rep.source}, ${kind === 'import' ? 'import' : rep.type}, ${utc(startedAt)}::TIMESTAMP, ${utc(finished)}::TIMESTAMP,
+          'failed', 0, 0, ${rep.rejected}, ${rep.skipped}, ${JSON.stringify(rep.warnings)}::JSON, ${rep.error})`);
+      }
+    });
+  }
+  return report;
+}
+
+/** The upserts, merges, stubs and history, inside the sync's transaction. */
+async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[], report: SyncReport, now: string) {
+  // 1. Duplicate ids within one source: the last row wins; a warning names both rows.
+  for (let i = 0; i < sources.length; i++) {
+    const e = sources[i].entity;
+    const id = idField(e);
+    const stg = unsafeRaw(stgName(e));
+    const { rows } = await tx.query<{ id: string; rows: number[]; n: number }>(
+      sql`SELECT ${ident(id)} AS id, list(_row ORDER BY _seq) AS rows, count(*)::INTEGER AS n FROM ${stg}
+          WHERE _src = ${i} AND NOT _ref GROUP BY ALL HAVING count(*) > 1 ORDER BY min(_seq)`
+    );
+    for (const d of rows) {
+      const list = d.rows.map(Number);
+      const last = list[list.length - 1];
+      warn(reports[i], `duplicate ${id} "${d.id}" in rows ${list.join(', ')}: row ${last} wins, ${list.slice(0, -1).join(', ')} skipped`);
+      reports[i].skipped += d.n - 1;
+      reports[i].skipped_by.duplicate += d.n - 1;
+    }
+  }
+
+  // 2. Customers with the same normalised name or phone within this sync are merged (into the
+  //    first seen), and a customer named like an existing one maps onto it.
+  await tx.run(`CREATE OR REPLACE TEMP TABLE cust_ids AS
+    SELECT customer_id, min(_seq) AS first_seq,
+           arg_max(_name_key, _seq) FILTER (WHERE _name_key IS NOT NULL) AS name_key,
+           arg_max(_phone_key, _seq) FILTER (WHERE _phone_key IS NOT NULL) AS phone_key
+    FROM stg_customers GROUP BY customer_id`);
+  await tx.run(`CREATE OR REPLACE TEMP TABLE cust_merges (from_id VARCHAR, to_id VARCHAR, via VARCHAR, key VARCHAR)`);
+  // An id derived from a name that an existing customer (other id) already has.
+  const existing = await tx.query<{ customer_id: string; name: string; phone: string | null }>(
+    `SELECT c.customer_id, c.name, c.phone FROM customers c WHERE c.customer_id NOT IN (SELECT customer_id FROM cust_ids)`
+  );
+  if (existing.rows.length) {
+    const { nameKey } = await import('../pipeline/values');
+    await tx.run(`CREATE OR REPLACE TEMP TABLE cust_existing (customer_id VARCHAR, name_key VARCHAR)`);
+    const ap = await tx.connection.createAppender('cust_existing', 'main', 'temp');
+    for (const r of existing.rows) {
+      ap.appendVarchar(r.customer_id);
+      ap.appendVarchar(nameKey(r.name ?? ''));
+      ap.endRow();
+    }
+    ap.flushSync();
+    ap.closeSync();
+    await tx.run(`INSERT INTO cust_merges
+      SELECT c.customer_id, min(x.customer_id), 'existing name', c.name_key
+      FROM cust_ids c JOIN cust_existing x ON x.name_key = c.name_key
+      WHERE c.customer_id NOT IN (SELECT customer_id FROM customers) AND c.name_key <> ''
+      GROUP BY ALL`);
+    await tx.run(`DROP TABLE temp.cust_existing`);
+  }
+  for (const [via, col] of [
+    ['name', 'name_key'],
+    ['phone', 'phone_key']
+  ] as const) {
+    await tx.run(`INSERT INTO cust_merges
+      SELECT customer_id, arg_min(customer_id, first_seq) OVER (PARTITION BY ${col}) AS to_id, '${via}', ${col}
+      FROM cust_ids c WHERE ${col} IS NOT NULL AND ${col} <> '' AND customer_id NOT IN (SELECT from_id FROM cust_merges)
+      QUALIFY to_id <> customer_id`);
+    // Apply before the next key, so a phone match chains onto a name merge.
+    await tx.run(`UPDATE cust_ids SET customer_id = m.to_id FROM cust_merges m WHERE cust_ids.customer_id = m.from_id`);
+  }
+  const merges = await tx.query<{ from_id: string; to_id: string; via: string; key: string }>(`SELECT * FROM cust_merges`);
+  if (merges.rows.length) {
+    // Resolve chains (a → b, b → c) to their end.
+    const to = new Map(merges.rows.map((m) => [m.from_id, m.to_id]));
+    const end = (id: string) => {
+      let x = id;
+      for (let k = 0; k < 20 && to.has(x); k++) x = to.get(x)!;
+      return x;
+    };
+    await tx.run(`DELETE FROM cust_merges`);
+    for (const m of merges.rows) {
+      const into = end(m.from_id);
+      report.merges.push({ from: m.from_id, into, by: m.via as 'name' | 'phone' | 'existing name', key: m.key });
+      await tx.run(sql`INSERT INTO cust_merges VALUES (${m.from_id}, ${into}, ${m.via}, ${m.key})`);
+    }
+    for (const e of ['customers', 'opportunities', 'payments', 'activities'] as const) {
+      await tx.run(`UPDATE ${stgName(e)} SET customer_id = m.to_id FROM cust_merges m WHERE ${stgName(e)}.customer_id = m.from_id`);
+    }
+    for (let i = 0; i < sources.length; i++) {
+      const mine = report.merges.filter((m) => m.by !== 'existing name');
+      if (sources[i].entity === 'customers' && mine.length) {
+        for (const m of mine.slice(0, 50)) warn(reports[i], `customer "${m.from}" merged into "${m.into}" (same ${m.by}: ${m.key})`);
+      }
+    }
+  }
+  await tx.run(`DROP TABLE temp.cust_ids`);
+  await tx.run(`DROP TABLE temp.cust_merges`);
+
+  // New or known ids, judged against the database before this sync wrote anything.
+  for (let i = 0; i < sources.length; i++) {
+    const e = sources[i].entity;
+    const id = idField(e);
+    const { rows: counts } = await tx.query<{ total: number; fresh: number }>(
+      `SELECT count(*)::INTEGER AS total, count(*) FILTER (WHERE t."${id}" IS NULL)::INTEGER AS fresh
+       FROM (SELECT DISTINCT "${id}" FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref) s LEFT JOIN ${e} t ON t."${id}" = s."${id}"`
+    );
+    const rep = reports[i];
+    rep.loaded = counts[0].fresh;
+    rep.updated = counts[0].total - counts[0].fresh;
+    // Rows that merged into another row of the same source (same customer) were skipped.
+    const staged = await tx.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref`);
+    const merged = staged.rows[0].n - counts[0].total - rep.skipped_by.duplicate;
+    if (merged > 0) {
+      rep.skipped += merged;
+      rep.skipped_by.merged += merged;
+    }
+  }
+
+  // 3. Related rows described by other entities' rows: only the fields they carry are set.
+  for (const e of ['teams', 'users', 'customers'] as const) {
+    const id = idField(e);
+    const cols = columnsOf(e).filter((c) => c !== id && c !== 'attributes');
+    const agg = cols.map((c) => `arg_max("${c}", _seq) FILTER (WHERE "${c}" IS NOT NULL) AS "${c}"`).join(', ');
+    const values = cols.map((c) => (c === 'name' ? `coalesce(r."name", r."${id}")` : cast(e, c, 'r.'))).join(', ');
+    // A related row without a name is named by its id; that never overwrites a real name.
+    const set = cols
+      .map((c) =>
+        c === 'name'
+          ? `"name" = CASE WHEN excluded."name" = excluded."${id}" THEN ${e}."name" ELSE excluded."name" END`
+          : `"${c}" = coalesce(excluded."${c}", ${e}."${c}")`
+      )
+      .join(', ');
+    await tx.run(`INSERT INTO ${e} ("${id}", ${cols.map((c) => `"${c}"`).join(', ')})
+      SELECT r."${id}", ${values}
+      FROM (SELECT "${id}", ${agg} FROM ${stgName(e)} WHERE _ref GROUP BY "${id}") r
+      ON CONFLICT ("${id}") DO UPDATE SET ${set}`);
+  }
+
+  // 4. Each source's own rows, in config order (a later source wins for the same id).
+  for (let i = 0; i < sources.length; i++) {
+    const s = sources[i];
+    const e = s.entity;
+    const id = idField(e);
+    const rep = reports[i];
+    const canonical = columnsOf(e);
+    const { rows: present } = await tx.query<Record<string, boolean>>(
+      `SELECT ${canonical.map((c) => `bool_or("${c}" IS NOT NULL) AS "${c}"`).join(', ')} FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref`
+    );
+    // Columns this source sets: every column it maps (even when empty, so a value can be
+    // cleared), and derived ones it produced.
+    const mapped = new Set([...rep.mapping.map((m) => m.field), ...Object.keys(s.defaults ?? {}), id]);
+    if (e === 'opportunities') ['status', 'amount_original', 'currency'].forEach((c) => mapped.add(c));
+    const setCols = canonical.filter((c) => c === id || mapped.has(c) || present[0]?.[c] || (c === 'attributes' && rep.unmapped.length > 0));
+    if (e === 'customers') {
+      // Merged customers: the surviving customer's own values first (its last row), the
+      // merged rows fill what it lacks.
+      const rank = `CASE WHEN customer_id = _orig_id THEN _seq + 1000000000000 ELSE _seq END`;
+      await tx.run(`CREATE OR REPLACE TEMP TABLE cur AS SELECT customer_id, ${canonical
+        .filter((c) => c !== id)
+        .map((c) => `arg_max("${c}", ${rank}) FILTER (WHERE "${c}" IS NOT NULL) AS "${c}"`)
+        .join(', ')} FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref GROUP BY customer_id`);
+    } else {
+      await tx.run(`CREATE OR REPLACE TEMP TABLE cur AS SELECT * FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref
+        QUALIFY row_number() OVER (PARTITION BY "${id}" ORDER BY _seq DESC) = 1`);
+    }
+    const insertCols = setCols.map((c) => `"${c}"`).join(', ');
+    const selectCols = setCols.map((c) => cast(e, c)).join(', ');
+    const update = setCols.filter((c) => c !== id);
+    await tx.run(`INSERT INTO ${e} (${insertCols}) SELECT ${selectCols} FROM cur
+      ON CONFLICT ("${id}") ${update.length ? `DO UPDATE SET ${update.map((c) => `"${c}" = excluded."${c}"`).join(', ')}` : 'DO NOTHING'}`);
+    await tx.run(`DROP TABLE temp.cur`);
+  }
+
+  // 5. References nothing defines become stub rows named by their id (data-model.md).
+  const stubSpecs: [('customers' | 'users' | 'teams'), string][] = [
+    ['customers', `SELECT customer_id AS id FROM opportunities UNION SELECT customer_id FROM payments UNION SELECT customer_id FROM activities`],
+    ['teams', `SELECT team_id FROM users UNION SELECT parent_id FROM teams UNION SELECT team_id FROM targets`],
+    ['users', `SELECT owner_id FROM opportunities UNION SELECT owner_id FROM customers UNION SELECT owner_id FROM activities UNION SELECT manager_id FROM teams UNION SELECT owner_id FROM targets`]
+  ];
+  for (const [e, refs] of stubSpecs) {
+    const id = idField(e);
+    const { rows } = await tx.query<{ n: number }>(
+      `INSERT INTO ${e} ("${id}", name) SELECT DISTINCT id, id FROM (${refs}) r(id)
+       WHERE id IS NOT NULL AND id NOT IN (SELECT "${id}" FROM ${e}) RETURNING 1 AS n`
+    );
+    report.stubs[e] = rows.length;
+  }
+  for (const [e, n] of Object.entries(report.stubs)) {
+    if (n > 0 && reports[0]) warn(reports[0], `${n} ${e} created from references (named by their id; add a ${e} source to complete them)`);
+  }
+
+  // 6. Opportunity history.
+  if (sources.some((s) => s.entity === 'opportunities')) await writeHistory(tx, now);
+}
+
+/**
+ * Versions for the opportunities of this sync (data-model.md, History). A new deal gets its
+ * stage-date entries and its current state; a known deal whose stage, amount, close date,
+ * owner, category or probability changed gets its current version closed and a new one.
+ */
+async function writeHistory(tx: WriteTx, now: string) {
+  await tx.run(sql`CREATE OR REPLACE TEMP TABLE v_in AS
+    SELECT o.opportunity_id, o.stage, o.amount, o.expected_close_date, o.owner_id, o.forecast_category, o.probability,
+           TRY_CAST(s._entered AS TIMESTAMP) AS entered_src,
+           coalesce(TRY_CAST(s._entered AS TIMESTAMP), o.created_at, ${now}::TIMESTAMP) AS entered, s._seq
+    FROM (SELECT opportunity_id, _entered, _seq FROM stg_opportunities WHERE NOT _ref
+          QUALIFY row_number() OVER (PARTITION BY opportunity_id ORDER BY _seq DESC) = 1) s
+    JOIN opportunities o USING (opportunity_id)`);
+  // New deals: stage-date entries before the current stage, then the current state.
+  await tx.run(`INSERT INTO opportunity_versions
+    SELECT opportunity_id, valid_from,
+           lead(valid_from) OVER (PARTITION BY opportunity_id ORDER BY valid_from, ord) AS valid_to,
+           stage, amount, expected_close_date, owner_id, forecast_category, probability, origin
+    FROM (
+      SELECT v.opportunity_id, TRY_CAST(d.entered_at AS TIMESTAMP) AS valid_from, 0 AS ord, d.stage, v.amount, v.expected_close_date,
+             v.owner_id, v.forecast_category, v.probability, 'stage_dates' AS origin
+      FROM v_in v JOIN stg_stage_dates d ON d._seq = v._seq
+      WHERE d.stage <> v.stage AND TRY_CAST(d.entered_at AS TIMESTAMP) < v.entered
+      UNION ALL
+      SELECT opportunity_id, entered, 1, stage, amount, expected_close_date, owner_id, forecast_category, probability, 'sync'
+      FROM v_in
+    ) x
+    WHERE opportunity_id NOT IN (SELECT opportunity_id FROM opportunity_versions)`);
+  // Known deals that changed: close the current version, open a new one.
+  await tx.run(sql`CREATE OR REPLACE TEMP TABLE v_changed AS
+    SELECT v.*, greatest(
+             CASE WHEN v.stage <> c.stage AND v.entered_src > c.valid_from AND v.entered_src <= ${now}::TIMESTAMP THEN v.entered_src
+                  ELSE ${now}::TIMESTAMP END,
+             c.valid_from) AS change_at
+    FROM v_in v JOIN opportunity_versions c ON c.opportunity_id = v.opportunity_id AND c.valid_to IS NULL
+    WHERE v.stage IS DISTINCT FROM c.stage OR v.amount IS DISTINCT FROM c.amount
+       OR v.expected_close_date IS DISTINCT FROM c.expected_close_date OR v.owner_id IS DISTINCT FROM c.owner_id
+       OR v.forecast_category IS DISTINCT FROM c.forecast_category OR v.probability IS DISTINCT FROM c.probability`);
+  await tx.run(`UPDATE opportunity_versions SET valid_to = ch.change_at FROM v_changed ch
+    WHERE opportunity_versions.opportunity_id = ch.opportunity_id AND opportunity_versions.valid_to IS NULL`);
+  await tx.run(`INSERT INTO opportunity_versions
+    SELECT opportunity_id, change_at, NULL, stage, amount, expected_close_date, owner_id, forecast_category, probability, 'sync' FROM v_changed`);
+  await tx.run(`DROP TABLE temp.v_in`);
+  await tx.run(`DROP TABLE temp.v_changed`);
+}
+
+export { join };

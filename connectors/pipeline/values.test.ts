@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { cleanRegion, cleanText, halfWidth, nameKey, parseAmount, parseBoolean, parseDate, summaryLabel } from './values';
+import { DEFAULT_REGION_SUFFIXES } from '../shared-options';
+import { resolveMapping } from './pipeline';
+
+const val = <T>(r: { ok: boolean; value?: T }) => (r.ok ? r.value : undefined);
+
+describe('values as spreadsheets give them', () => {
+  it('dates in every common form, to naive wall time', () => {
+    for (const s of ['2024-03-05', '2024/3/5', '2024.3.5', '2024年3月5日', ' 2024 年 3 月 5 日 ', '20240305', '２０２４－０３－０５']) {
+      expect(val(parseDate(s)), s).toBe('2024-03-05 00:00:00');
+    }
+    expect(val(parseDate('2024/3/5 14:07'))).toBe('2024-03-05 14:07:00');
+    expect(val(parseDate('2024-03-05T09:30:00.000Z'))).toBe('2024-03-05 09:30:00');
+    // A Date cell from exceljs carries the wall time in its UTC fields.
+    expect(val(parseDate(new Date(Date.UTC(2024, 2, 5))))).toBe('2024-03-05 00:00:00');
+    // Excel serial 45356 is 2024-03-05 (days since 1899-12-30).
+    expect(val(parseDate(45356))).toBe('2024-03-05 00:00:00');
+    expect(val(parseDate('45356'))).toBe('2024-03-05 00:00:00');
+    expect(parseDate('2024-02-30').ok).toBe(false);
+    expect(parseDate('下周三').ok).toBe(false);
+    expect(parseDate('2024-13-01').ok).toBe(false);
+  });
+
+  it('amounts with currency marks, separators, 万/亿 and full-width digits', () => {
+    const cases: [unknown, number][] = [
+      [1200, 1200],
+      ['1,200,000', 1200000],
+      ['¥1,200.50', 1200.5],
+      ['￥3.5万', 35000],
+      ['35万元', 350000],
+      ['1.2亿', 120000000],
+      ['RMB 8,000', 8000],
+      ['8000元', 8000],
+      ['１２３４５', 12345],
+      ['(1,000)', -1000],
+      ['-250', -250]
+    ];
+    for (const [input, expected] of cases) expect(val(parseAmount(input)), String(input)).toBe(expected);
+    expect(parseAmount('约十万').ok).toBe(false);
+    expect(parseAmount('1,20,0').ok).toBe(false);
+  });
+
+  it('是/否 and yes/no booleans', () => {
+    expect(val(parseBoolean('是'))).toBe(true);
+    expect(val(parseBoolean('否'))).toBe(false);
+    expect(val(parseBoolean('Yes'))).toBe(true);
+    expect(parseBoolean('maybe').ok).toBe(false);
+  });
+
+  it('cleaning: trim, collapse spaces, full-width ASCII, region suffixes', () => {
+    expect(cleanText('  上海  云帆\u3000科技 ')).toBe('上海 云帆 科技');
+    expect(halfWidth('ＡＢＣ１２３（）')).toBe('ABC123()');
+    expect(cleanRegion('上海市', DEFAULT_REGION_SUFFIXES)).toBe('上海');
+    expect(cleanRegion('浙江省', DEFAULT_REGION_SUFFIXES)).toBe('浙江');
+    expect(cleanRegion('广西壮族自治区', DEFAULT_REGION_SUFFIXES)).toBe('广西');
+    expect(cleanRegion('市', DEFAULT_REGION_SUFFIXES)).toBe('市');
+    expect(cleanRegion('上海市', [])).toBe('上海市');
+    expect(nameKey('ACME  Corp.')).toBe(nameKey('acme corp'));
+    expect(nameKey('云帆（上海）科技')).toBe(nameKey('云帆(上海)科技'));
+  });
+
+  it('summary rows by their label', () => {
+    expect(summaryLabel(['合计', null, 1000])).toBe('合计');
+    expect(summaryLabel([null, 'Subtotal:', 5])).toBe('Subtotal:');
+    expect(summaryLabel(['合计金额说明的客户', 1])).toBeNull();
+    expect(summaryLabel([1, '合计'])).toBeNull();
+  });
+});
+
+describe('column mapping', () => {
+  it('maps Chinese and English headers by alias, explicit columns first', () => {
+    const { mapping, unmapped } = resolveMapping(
+      { name: 's', entity: 'opportunities', columns: { amount: '合同额' } },
+      ['商机编号', '客户名称', '负责人', '销售阶段', '预估签单金额', '合同额', '备注', 'Stage']
+    );
+    const m = Object.fromEntries(mapping.map((x) => [x.field, x.column]));
+    expect(m).toEqual({ amount: '合同额', opportunity_id: '商机编号', customer_name: '客户名称', owner_id: '负责人', stage: '销售阶段' });
+    expect(unmapped).toEqual(['预估签单金额', '备注', 'Stage']);
+  });
+
+  it('maps nested JSON records by dotted paths, and names a missing mapped column', () => {
+    const { mapping } = resolveMapping({ name: 's', entity: 'opportunities', columns: { name: 'properties.dealname' } }, ['id', 'properties.dealname', 'properties.amount', 'properties.dealstage']);
+    expect(Object.fromEntries(mapping.map((x) => [x.field, x.column]))).toEqual({
+      name: 'properties.dealname',
+      opportunity_id: 'id',
+      amount: 'properties.amount',
+      stage: 'properties.dealstage'
+    });
+    expect(() => resolveMapping({ name: 's', entity: 'opportunities', columns: { amount: '金 额' } }, ['金额', '阶段'])).toThrow(
+      'columns.amount: column "金 额" is not in the source; did you mean "金额"?'
+    );
+  });
+});

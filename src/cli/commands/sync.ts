@@ -1,0 +1,226 @@
+/**
+ * `cockpit sync`, `cockpit import` and `cockpit rejected` (docs/connectors.md).
+ *
+ * The database file is held open by one process. When `cockpit serve` runs on it, the CLI
+ * cannot open it: it finds the server through `<db>.server.json` (written by the server on
+ * start) and hands the sync to it (`POST /api/sync`, single-flight on the server).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, extname, resolve } from 'node:path';
+import { loadConfig } from '../../lib/server/config/load';
+import type { CockpitConfig, SourceConfig } from '../../lib/server/config/schema';
+import { ENTITIES, type EntityName } from '../../lib/schema/tables';
+import { mappableFields } from '../../../connectors/pipeline/fields';
+import { runSync, type SyncReport } from '../../../connectors/load/sync';
+import { anythingLoaded, formatReport } from '../../../connectors/load/report';
+import { exportRejected } from '../../../connectors/load/rejected';
+import { serverFileFor } from '../../../connectors/load/server-sync';
+import { signToken } from '../../lib/server/auth/sign';
+import { closest } from '../../lib/server/config/suggest';
+import { CliError, databaseFor, parse, type Command } from '../command';
+
+/** The config, its directory (relative source paths) and the --db override. */
+function configAndDir(values: { config?: string; db?: string }): { cfg: CockpitConfig; dir: string } {
+  const r = loadConfig(values.config);
+  if (!r.ok) throw new CliError(`invalid configuration${r.path ? ` (${r.path})` : ''}:\n  ${r.issues.join('\n  ')}`, 2);
+  const db = values.db ?? process.env.COCKPIT_DB;
+  if (db) r.config.database = resolve(db);
+  return { cfg: r.config, dir: r.dir };
+}
+
+interface ServerInfo {
+  url: string;
+  pid: number;
+}
+
+/** The running server for this database, if `<db>.server.json` names a live one. */
+async function runningServer(db: string): Promise<ServerInfo | null> {
+  const f = serverFileFor(db);
+  if (!existsSync(f)) return null;
+  try {
+    const info = JSON.parse(readFileSync(f, 'utf8')) as ServerInfo;
+    try {
+      process.kill(info.pid, 0);
+    } catch {
+      return null; // stale file from a server that died
+    }
+    return info;
+  } catch {
+    return null;
+  }
+}
+
+async function tokenFor(cfg: CockpitConfig): Promise<string | null> {
+  if (process.env.COCKPIT_TOKEN) return process.env.COCKPIT_TOKEN;
+  const secret = process.env.COCKPIT_SECRET;
+  if (!secret) return null;
+  return signToken({
+    secret,
+    audience: cfg.security.audience,
+    issuer: cfg.security.issuer,
+    ttlSeconds: 3600,
+    claims: { sub: 'cockpit-cli', role: 'executive' }
+  });
+}
+
+/** Runs the sync in the running server (when one holds the database). */
+async function syncViaServer(server: ServerInfo, cfg: CockpitConfig, source: string[] | undefined): Promise<SyncReport> {
+  const token = await tokenFor(cfg);
+  const res = await fetch(`${server.url}/api/sync`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ sources: source ?? [] })
+  });
+  const body = (await res.json().catch(() => ({}))) as { error?: string; report?: SyncReport };
+  if (res.status === 401 || res.status === 403) {
+    throw new CliError(`the server at ${server.url} refused the sync (${body.error ?? res.status}): set COCKPIT_SECRET (as the server has it) or COCKPIT_TOKEN to an executive token`);
+  }
+  if (!body.report) throw new CliError(`the server at ${server.url} answered ${res.status}: ${body.error ?? 'no report'}`);
+  return body.report;
+}
+
+function finish(report: SyncReport, json: boolean, mapping: boolean): number {
+  if (json) console.log(JSON.stringify(report, null, 2));
+  else console.log(formatReport(report, { mapping }));
+  return anythingLoaded(report) ? 0 : 1;
+}
+
+export const sync: Command = {
+  name: 'sync',
+  summary: 'load every configured source (Excel, CSV, REST, SQL) into the database in one transaction',
+  help: `Usage: cockpit sync [--source NAME]... [--json]
+
+Reads the sources in the config's "sources", maps and checks every row, and lands them all in
+one transaction: the database shows the old data or the new, never half. Prints a report per
+source (loaded, updated, rejected with row/column/value/reason, skipped, warnings) and
+exits 1 when nothing could be loaded. When \`cockpit serve\` holds the database, the sync runs
+in the server.
+
+  --source NAME  run only this source (repeatable)
+  --json         print the report as JSON
+  --config, --db as for every command`,
+  async run(argv) {
+    const { values } = parse(argv, { source: { type: 'string', multiple: true }, json: { type: 'boolean' } });
+    const { cfg, dir } = configAndDir(values);
+    for (const n of values.source ?? []) {
+      if (!cfg.sources.some((s) => s.name === n)) {
+        const hint = closest(n, cfg.sources.map((s) => s.name));
+        throw new CliError(`--source: no source named "${n}"${hint ? `; did you mean "${hint}"?` : ''} (sources: ${cfg.sources.map((s) => s.name).join(', ') || 'none'})`, 2);
+      }
+    }
+    if (cfg.sources.length === 0) throw new CliError('no sources configured: add "sources" to cockpit.config.json (see docs/connectors.md)', 2);
+    const server = await runningServer(cfg.database);
+    if (server) {
+      console.error(`the database ${cfg.database} is held by the running server (${server.url}, pid ${server.pid}): the server runs the sync`);
+      return finish(await syncViaServer(server, cfg, values.source), !!values.json, false);
+    }
+    const db = await databaseFor(cfg);
+    try {
+      const report = await runSync(db, { config: cfg, baseDir: dir, only: values.source, log: (m) => console.error(m) });
+      return finish(report, !!values.json, false);
+    } finally {
+      await db.close();
+    }
+  }
+};
+
+export const importCmd: Command = {
+  name: 'import',
+  summary: 'import one spreadsheet (xlsx/csv) with automatic column mapping',
+  help: `Usage: cockpit import FILE --entity ENTITY [--sheet NAME] [--map field=column]... [--json]
+
+Imports one .xlsx, .csv or .tsv file as ${ENTITIES.join(', ')}. Columns map automatically by their
+Chinese or English names (客户名称/Account → customer name, 销售阶段/Stage → stage …); --map
+overrides. Prints the mapping it used and the report; exits 1 when nothing could be loaded.
+
+  --entity E        what the rows are: ${ENTITIES.join(', ')}
+  --sheet NAME      the sheet of a workbook (default: every sheet)
+  --map field=col   map a canonical field to a column (repeatable), e.g. --map amount=合同额
+  --json            print the report as JSON
+  --config, --db as for every command`,
+  async run(argv) {
+    const { values, positionals } = parse(
+      argv,
+      { entity: { type: 'string' }, sheet: { type: 'string' }, map: { type: 'string', multiple: true }, json: { type: 'boolean' } },
+      true
+    );
+    const file = positionals[0];
+    if (!file) throw new CliError('name the file to import: cockpit import FILE --entity opportunities', 2);
+    if (positionals.length > 1) throw new CliError(`unexpected argument "${positionals[1]}"`, 2);
+    const entity = values.entity as EntityName | undefined;
+    if (!entity || !ENTITIES.includes(entity)) {
+      const hint = values.entity ? closest(values.entity, ENTITIES) : undefined;
+      throw new CliError(`--entity: expected one of ${ENTITIES.join(', ')}${hint ? `; did you mean "${hint}"?` : ''}`, 2);
+    }
+    const path = resolve(file);
+    if (!existsSync(path)) throw new CliError(`file not found: ${path}`, 2);
+    const ext = extname(path).toLowerCase();
+    const type = ext === '.xlsx' || ext === '.xlsm' ? 'excel' : ['.csv', '.tsv', '.txt'].includes(ext) ? 'csv' : null;
+    if (!type) throw new CliError(`${path}: unsupported file type "${ext}" (.xlsx, .csv, .tsv; save .xls as .xlsx first)`, 2);
+    if (values.sheet && type !== 'excel') throw new CliError('--sheet applies to .xlsx files only', 2);
+    const columns: Record<string, string> = {};
+    const fields = mappableFields(entity);
+    for (const kv of values.map ?? []) {
+      const eq = kv.indexOf('=');
+      if (eq <= 0) throw new CliError(`--map "${kv}": expected field=column`, 2);
+      const f = kv.slice(0, eq);
+      if (!fields.includes(f)) {
+        const hint = closest(f, fields);
+        throw new CliError(`--map: unknown field "${f}" for ${entity}${hint ? `; did you mean "${hint}"?` : ''} (fields: ${fields.join(', ')})`, 2);
+      }
+      columns[f] = kv.slice(eq + 1);
+    }
+    const { cfg } = configAndDir(values);
+    const name = `import-${basename(path).replace(/[^A-Za-z0-9_.-]+/g, '_')}`.slice(0, 80);
+    const source = {
+      name,
+      type,
+      entity,
+      path,
+      ...(Object.keys(columns).length ? { columns } : {}),
+      ...(values.sheet ? { sheet: values.sheet } : {})
+    } as SourceConfig;
+    if (await runningServer(cfg.database)) {
+      throw new CliError(`the database ${cfg.database} is held by the running server: stop \`cockpit serve\` to import a file, or add it to "sources" and run \`cockpit sync\``);
+    }
+    const db = await databaseFor(cfg);
+    try {
+      const report = await runSync(db, { config: cfg, baseDir: dirname(path), sources: [source], kind: 'import', log: (m) => console.error(m) });
+      return finish(report, !!values.json, true);
+    } finally {
+      await db.close();
+    }
+  }
+};
+
+export const rejected: Command = {
+  name: 'rejected',
+  summary: 'list or export the rows a sync or import rejected, to fix and import again',
+  help: `Usage: cockpit rejected [--run ID] [--out rejected.xlsx|rejected.csv]
+
+Without --out, lists the rejected rows of the run (default: the latest run with rejections).
+With --out, writes them in their original columns, plus cockpit_row, cockpit_field and
+cockpit_reason, so they can be fixed and imported again (\`cockpit import\` ignores those three).
+
+  --run ID    a run id from the sync report (default: the latest run with rejected rows)
+  --out FILE  .xlsx or .csv
+  --config, --db as for every command`,
+  async run(argv) {
+    const { values } = parse(argv, { run: { type: 'string' }, out: { type: 'string' } });
+    const { cfg } = configAndDir(values);
+    if (values.out && !/\.(xlsx|csv)$/i.test(values.out)) throw new CliError('--out: the file must end in .xlsx or .csv', 2);
+    const db = await databaseFor(cfg);
+    try {
+      const r = await exportRejected(db, { run: values.run, out: values.out ? resolve(values.out) : undefined });
+      if (!r.run) throw new CliError(values.run ? `no rejected rows for run "${values.run}"` : 'no run has rejected rows');
+      if (values.out) console.log(`${r.rows} rejected rows of run ${r.run} (${r.source}) written to ${resolve(values.out)}`);
+      else {
+        console.log(`run ${r.run} (${r.source}): ${r.rows} rejected rows`);
+        for (const l of r.lines) console.log(`  ${l}`);
+      }
+      return 0;
+    } finally {
+      await db.close();
+    }
+  }
+};
