@@ -165,6 +165,11 @@ export const restSourceSchema = restOptionsSchema
 
 export type RestSourceConfig = RestOptions;
 
+/** The source paths a preset maps by default (JSON APIs leave empty fields out; these read as null). */
+export function presetColumnPaths(preset: RestPreset): string[] {
+  return Object.values(presetDefaults(preset, 'v59.0').columns);
+}
+
 /** A REST source with its preset applied and every default filled. */
 export interface RestSource extends Omit<RestOptions, 'base_url' | 'paging' | 'retry' | 'records_path' | 'path'> {
   base_url: string;

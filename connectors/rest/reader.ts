@@ -7,7 +7,7 @@
  */
 import type { ReaderFactory, RawRecord, ReadContext, SourceReader } from '../types';
 import { Redactor, secretFromEnv } from '../secrets';
-import { resolveRestSource, type RestSource } from './config';
+import { presetColumnPaths, resolveRestSource, type RestSource } from './config';
 
 /** `a.b.c` in a JSON value; undefined when any step is missing. An empty path is the value itself. */
 export function getPath(obj: unknown, path: string): unknown {
@@ -18,6 +18,17 @@ export function getPath(obj: unknown, path: string): unknown {
     cur = (cur as Record<string, unknown>)[key];
   }
   return cur;
+}
+
+/** Sets `a.b.c` to null, creating the objects on the way. */
+function setNull(obj: Record<string, unknown>, path: string): void {
+  const keys = path.split('.');
+  let cur = obj;
+  for (const key of keys.slice(0, -1)) {
+    if (cur[key] === null || typeof cur[key] !== 'object') cur[key] = {};
+    cur = cur[key] as Record<string, unknown>;
+  }
+  cur[keys[keys.length - 1]] = null;
 }
 
 /** Milliseconds in a Retry-After header: delta-seconds or an HTTP date. Null when absent or unreadable. */
@@ -308,6 +319,9 @@ export async function createRestReader(s: RestSource, ctx: ReadContext): Promise
   }
 
   let warnedWatermark = false;
+  // A preset's fields may be left out of a record when empty (Salesforce and HubSpot both do for
+  // some objects): they read as null rather than failing the mapping.
+  const presetPaths = s.preset ? presetColumnPaths(s.preset).filter((p) => Object.values(s.columns ?? {}).includes(p)) : [];
 
   return {
     location,
@@ -333,6 +347,7 @@ export async function createRestReader(s: RestSource, ctx: ReadContext): Promise
           }
           // Salesforce describes each record's type and URL under `attributes`; it is not data.
           if (s.preset === 'salesforce-query' && 'attributes' in rec) delete rec.attributes;
+          for (const p of presetPaths) if (getPath(rec, p) === undefined) setNull(rec, p);
           if (inc) {
             const raw = getPath(rec, inc.field);
             const t = timeMs(raw);

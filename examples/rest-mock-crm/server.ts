@@ -242,7 +242,7 @@ export function startMockCrm(opts: MockCrmOptions = {}, port = 0, host = '127.0.
     let m = /^\/crm\/v3\/objects\/(deals|companies)(\/search)?$/.exec(url.pathname);
     if (m) {
       if (!page()) return send(500, { message: 'internal error' });
-      let all: { id: string; properties: Record<string, string> }[] = m[1] === 'deals' ? sorted().map(hubspotDeal) : companies;
+      let all: { id: string; properties: Record<string, string | null> }[] = m[1] === 'deals' ? sorted().map(hubspotDeal) : companies;
       let after = Number(url.searchParams.get('after') ?? 0);
       let limit = Number(url.searchParams.get('limit') ?? pageSize);
       if (m[2]) {
@@ -251,13 +251,17 @@ export function startMockCrm(opts: MockCrmOptions = {}, port = 0, host = '127.0.
         if (f) {
           if (f.propertyName !== 'hs_lastmodifieddate' || f.operator !== 'GTE') return send(400, { message: 'unsupported filter' });
           const since = Number(f.value);
-          all = all.filter((r) => Date.parse(r.properties.hs_lastmodifieddate) >= since);
-          all.sort((a, b) => Date.parse(a.properties.hs_lastmodifieddate) - Date.parse(b.properties.hs_lastmodifieddate));
+          all = all.filter((r) => Date.parse(r.properties.hs_lastmodifieddate!) >= since);
+          all.sort((a, b) => Date.parse(a.properties.hs_lastmodifieddate!) - Date.parse(b.properties.hs_lastmodifieddate!));
         }
         after = Number(q.after ?? 0);
         limit = Number(q.limit ?? pageSize);
       }
-      const results = all.slice(after, after + limit);
+      // Like HubSpot: every requested property is in the answer, null when the object has no value.
+      const requested = m[2] ? (JSON.parse(body || '{}').properties as string[] | undefined) : url.searchParams.get('properties')?.split(',');
+      const results = all.slice(after, after + limit).map((r) =>
+        requested ? { ...r, properties: Object.fromEntries(requested.map((p) => [p, r.properties[p] ?? null])) } : r
+      );
       const more = after + limit < all.length;
       return send(200, {
         ...(m[2] ? { total: all.length } : {}),
