@@ -236,7 +236,8 @@ export function startMockCrm(opts: MockCrmOptions = {}, port = 0, host = '127.0.
       pagesServed++;
       return true;
     };
-    const sorted = () => [...deals].sort((a, b) => Number(a.id) - Number(b.id));
+    // Deals are made and added in id order, and touching one does not move it.
+    const sorted = () => deals;
 
     // HubSpot CRM v3: list with cursor paging, and search (POST) for incremental reads.
     let m = /^\/crm\/v3\/objects\/(deals|companies)(\/search)?$/.exec(url.pathname);
