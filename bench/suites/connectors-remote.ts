@@ -63,7 +63,7 @@ async function postgres(log: (m: string) => void): Promise<BenchRow[]> {
     await c.query(`INSERT INTO ${schema}.crm_stages VALUES (1,'初步接洽'),(2,'需求分析'),(3,'方案报价'),(4,'商务谈判'),(5,'赢单'),(6,'输单')`);
     await c.query(`CREATE UNLOGGED TABLE ${schema}.crm_deals AS
       SELECT g AS id, 'D-' || g AS deal_no, '商机 ' || g AS title, (g % 6) + 1 AS stage_id,
-             round((10000 + (g * 7919) % 990000)::numeric + (g % 100) / 100.0, 2) AS amount, 'U' || (g % 50) AS owner,
+             round((10000 + (g::bigint * 7919) % 990000)::numeric + (g % 100) / 100.0, 2) AS amount, 'U' || (g % 50) AS owner,
              timestamptz '2024-01-01 00:00:00+08' + g * interval '1 second' AS updated_at
       FROM generate_series(1, ${n}) g`);
     await c.query(`ANALYZE ${schema}.crm_deals`);
