@@ -108,6 +108,13 @@ describe('PostgreSQL', () => {
     expect(msg).toContain('source "crm": reading the query failed after 0 rows: invalid input syntax for type timestamp with time zone');
   });
 
+  it('fails with the rows read so far when the query breaks midway', async () => {
+    const msg = await failure(
+      read(postgresReader, { type: 'postgres', url_env: 'TEST_CRM_PG_URL', query: 'SELECT g, 1 / (150000 - g) AS x FROM generate_series(1, 200000) g', batch_size: 1000 })
+    );
+    expect(msg).toMatch(/^source "crm": reading the query failed after \d+ rows: division by zero$/);
+  });
+
   it('reads a table by name', async () => {
     const r = await read(postgresReader, { type: 'postgres', url_env: 'TEST_CRM_PG_URL', table: `${schema}.crm_stages` });
     expect(r.headers).toEqual(['id', 'name', 'sort']);
