@@ -136,8 +136,11 @@ async function rest(log: (m: string) => void): Promise<BenchRow[]> {
       server.on('exit', (code) => rej(new Error(`mock CRM exited ${code}: ${out}`)));
     });
     log(`mock CRM with ${n.toLocaleString('en-US')} deals at ${url}`);
-    const raw = await child('rest-raw', { url, limit });
+    // The raw loop runs before and after the reader (the first run also warms the server up); the faster counts.
+    const raw1 = await child('rest-raw', { url, limit });
     const reader = await child('rest-reader', { url, limit });
+    const raw2 = await child('rest-raw', { url, limit });
+    const raw = raw1.ms <= raw2.ms ? raw1 : raw2;
     if (reader.rows !== n || raw.rows !== n) throw new Error(`read ${reader.rows} / ${raw.rows} records, not ${n}`);
     log(`raw fetch loop: ${(raw.ms / 1000).toFixed(2)} s, reader: ${(reader.ms / 1000).toFixed(2)} s (${reader.rss_mb.toFixed(0)} MB)`);
     const dir = mkdtempSync(join(tmpdir(), 'bench-remote-rest-'));
