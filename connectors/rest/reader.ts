@@ -173,7 +173,8 @@ export async function createRestReader(s: RestSource, ctx: ReadContext): Promise
 
   function firstPage(): Page {
     if (search) {
-      const url = withKey(new URL(`crm/v3/objects/${search.object}/search`, new URL('/', base)));
+      // The search endpoint sits beside the list endpoint: /crm/v3/objects/deals → /crm/v3/objects/deals/search.
+      const url = withKey(new URL(`${listUrl.pathname.replace(/\/+$/, '')}/search`, listUrl));
       const limit = paging.type === 'cursor' && paging.limit ? Math.min(paging.limit, 200) : 100;
       return {
         url,
