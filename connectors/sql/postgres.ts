@@ -44,11 +44,14 @@ export const postgresReader: ReaderFactory = async (source, ctx) => {
 
   const inner = baseQuery(s, escapeIdentifier);
   let cols: string[] | null = null;
+  /** Columns of type timestamptz (OID 1184), whose offset is dropped. */
+  let tz: boolean[] = [];
   async function columns(): Promise<string[]> {
     if (cols) return cols;
     try {
       const r = await client.query(`SELECT * FROM (${inner}) AS src LIMIT 0`);
       cols = r.fields.map((f) => f.name);
+      tz = r.fields.map((f) => f.dataTypeID === 1184);
     } catch (e) {
       await close();
       throw fail(`the ${s.table ? `table ${s.table}` : 'query'} failed`, e);
@@ -89,7 +92,7 @@ export const postgresReader: ReaderFactory = async (source, ctx) => {
         const values: Record<string, unknown> = {};
         for (let i = 0; i < names.length; i++) {
           const v = r[i];
-          values[names[i]] = v === null || v === undefined ? null : wallTime(v);
+          values[names[i]] = v === undefined ? null : v !== null && tz[i] ? wallTime(v) : v;
         }
         if (incIdx >= 0) tracker.see(values[names[incIdx]]);
         batch.push({ row: ++row, values });
