@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/lib/server/config/schema';
 import { startMockCrm, HUBSPOT_STAGES, type MockCrm } from '../../examples/rest-mock-crm/server';
 import type { RawRecord, ReadContext } from '../types';
-import { restReader, parseRetryAfter, nextFromLink, backoffMs } from './reader';
+import { restReader, parseRetryAfter, nextFromLink, backoffMs, soqlSince } from './reader';
 
 const TOKEN = 'tok-7f3a9c1e5b2d';
 const KEY = 'key-91b2c3d4e5f6';
@@ -185,6 +185,24 @@ describe('generic API', () => {
     expect(r.watermark).toBe(iso(Math.max(...crm.deals.map((d) => d.modified))));
   });
 
+  it('sends basic auth from environment variables and masks the password', async () => {
+    const open = await startMockCrm({ deals: 10 });
+    try {
+      process.env.TEST_REST_USER = 'ops';
+      process.env.TEST_REST_PASSWORD = 'pw-4c8e1a77';
+      const auth = { type: 'basic', username_env: 'TEST_REST_USER', password_env: 'TEST_REST_PASSWORD' };
+      const r = await read({ base_url: open.url, path: '/api/deals', records_path: 'data.items', auth, retry: FAST });
+      expect(r.records).toHaveLength(10);
+      expect(open.log[0].authorization).toBe(`Basic ${Buffer.from('ops:pw-4c8e1a77').toString('base64')}`);
+      // An answer echoing the credentials back is masked, in either form.
+      const e = await readError({ base_url: `${open.url}/ops:pw-4c8e1a77`, path: 'x', records_path: 'data.items', auth, retry: FAST });
+      expect(e.message).toContain('HTTP 404');
+      expect(e.message).not.toContain('pw-4c8e1a77');
+    } finally {
+      await open.close();
+    }
+  });
+
   it('masks an API key sent as a query parameter in errors', async () => {
     const e = await readError({ ...base(), path: '/api/deals', auth: { type: 'api_key', key_env: 'TEST_REST_KEY', query_param: 'api_key' } });
     expect(e.message).toContain('HTTP 401'); // this API wants the key in a header
@@ -212,6 +230,13 @@ describe('rate limits, errors and timeouts', () => {
     // The server saw the retry no sooner than it asked (a lower bound, never a flaky upper one).
     expect(retried.at - limited.at).toBeGreaterThanOrEqual(990);
     expect(r.warnings).toEqual([expect.stringMatching(/HTTP 429.*\(Retry-After\); retrying in 1\.0 s \(attempt 2 of 3\)/)]);
+  });
+
+  it('takes Retry-After as an HTTP date too', async () => {
+    crm.faults.push({ kind: '429', retryAfter: new Date(Date.now() + 1000).toUTCString(), match: (u) => u.includes('after=200') });
+    const r = await read(source());
+    expect(r.records).toHaveLength(crm.deals.length);
+    expect(r.warnings).toEqual([expect.stringMatching(/HTTP 429 Too Many Requests \(Retry-After\); retrying in [01]\.\d s/)]);
   });
 
   it('retries 500s and a request that never answers, then succeeds', async () => {
@@ -291,6 +316,18 @@ describe('config', () => {
     expect(e.message).toContain('Unrecognized key: "pagging"');
     const e2 = await readError({ base_url: 'http://127.0.0.1:1', headers: { Authorization: 'Bearer x' } });
     expect(e2.message).toBe('source.crm.headers.Authorization: credentials go in "auth" (read from an environment variable), not in headers');
+  });
+
+  it('adds the watermark to SOQL where the query says, or as WHERE / AND', () => {
+    const t = Date.UTC(2024, 2, 1, 4, 0, 0, 250);
+    expect(soqlSince('SELECT Id FROM Opportunity', 'LastModifiedDate', t)).toBe('SELECT Id FROM Opportunity WHERE LastModifiedDate >= 2024-03-01T04:00:00Z');
+    expect(soqlSince('SELECT Id FROM Opportunity WHERE IsClosed = false', 'LastModifiedDate', t)).toBe(
+      'SELECT Id FROM Opportunity WHERE IsClosed = false AND LastModifiedDate >= 2024-03-01T04:00:00Z'
+    );
+    expect(soqlSince('SELECT Id FROM Opportunity WHERE SystemModstamp >= {since} ORDER BY SystemModstamp', 'X', t)).toBe(
+      'SELECT Id FROM Opportunity WHERE SystemModstamp >= 2024-03-01T04:00:00Z ORDER BY SystemModstamp'
+    );
+    expect(() => soqlSince('SELECT Id FROM Opportunity ORDER BY Name', 'LastModifiedDate', t)).toThrow(/must say where the condition goes with \{since\}/);
   });
 
   it('parses Retry-After, Link headers and backoff', () => {
