@@ -267,6 +267,8 @@ export async function createRestReader(s: RestSource, ctx: ReadContext): Promise
 
   function records(body: unknown, page: Page): Record<string, unknown>[] {
     const recs = getPath(body, s.records_path);
+    // Some APIs answer an empty page with `"items": null`; a missing key is a wrong path.
+    if (recs === null) return [];
     if (!Array.isArray(recs)) {
       const keys = body && typeof body === 'object' ? Object.keys(body).join(', ') : typeof body;
       throw fail(
