@@ -169,6 +169,14 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
     for (const r of rows) watermarks.set(r.source, r.watermark);
   }
 
+  // DuckDB keeps a transaction's staged and inserted rows in memory up to its limit (80% of
+  // RAM by default); a lower limit during the sync makes it spill to its temp directory, so a
+  // million-row sheet imports in well under 1 GB (docs/connectors.md, "Memory").
+  const limit = process.env.COCKPIT_SYNC_MEMORY_LIMIT ?? '400MB';
+  if (!/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(limit)) throw new Error(`COCKPIT_SYNC_MEMORY_LIMIT: expected a size such as 400MB, got "${limit}"`);
+  const previousLimit = (await db.query<{ v: string }>(`SELECT current_setting('memory_limit') AS v`)).rows[0].v;
+  await db.write((tx) => tx.run(`SET memory_limit = '${limit}'`), { derived: true });
+
   let failedAt = -1;
   try {
     await db.write(async (tx) => {
@@ -261,6 +269,11 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
         rep.error = `not loaded: the sync failed (source ${sources[failedAt].name}) and was rolled back`;
       }
     }
+    // The failure itself is recorded after the rollback (below).
+  } finally {
+    await db.write((tx) => tx.run(`SET memory_limit = '${previousLimit.replace(/'/g, '')}'`), { derived: true });
+  }
+  if (!report.ok) {
     // The failure itself is recorded after the rollback.
     const finished = new Date(report.finished_at);
     await db.write(async (tx) => {
