@@ -277,4 +277,16 @@ describe('customers', () => {
     expect(await q(`SELECT customer_id FROM opportunities WHERE opportunity_id = 'OPP-900'`)).toEqual([{ customer_id: 'C1' }]);
     expect(await q(`SELECT count(*)::INTEGER AS n FROM customers WHERE customer_id = 'ACME CORP'`)).toEqual([{ n: 0 }]);
   });
+
+  it('lets a customer source with ids adopt a customer the ledger knew only by name', async () => {
+    writeFileSync(join(dir, 'crm.csv'), '客户编号,客户名称,行业\nC9,上海云帆科技有限公司,制造业\n');
+    const r = await runSync(db, { config: config([{ name: 'crm2', type: 'csv', entity: 'customers', path: 'crm.csv' }]), baseDir: dir });
+    expect(r.ok).toBe(true);
+    expect(r.merges).toEqual([{ from: '上海云帆科技有限公司', into: 'C9', by: 'existing name', key: '上海云帆科技有限公司' }]);
+    expect(await q(`SELECT opportunity_id, customer_id FROM opportunities WHERE opportunity_id IN ('OPP-001', 'OPP-005') ORDER BY 1`)).toEqual([
+      { opportunity_id: 'OPP-001', customer_id: 'C9' },
+      { opportunity_id: 'OPP-005', customer_id: 'C9' }
+    ]);
+    expect(await q(`SELECT count(*)::INTEGER AS n FROM customers WHERE customer_id = '上海云帆科技有限公司'`)).toEqual([{ n: 0 }]);
+  });
 });
