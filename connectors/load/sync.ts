@@ -34,7 +34,7 @@ export interface SourceReport {
   updated: number;
   rejected: number;
   skipped: number;
-  skipped_by: Record<SkipReason | 'duplicate' | 'merged', number>;
+  skipped_by: Record<SkipReason | 'duplicate' | 'merged' | 'unmapped', number>;
   warnings: string[];
   /** The first rejections (all are in `rejected_rows`). */
   rejections: Rejection[];
@@ -106,7 +106,7 @@ function emptyReport(s: SourceConfig, runId: string): SourceReport {
     updated: 0,
     rejected: 0,
     skipped: 0,
-    skipped_by: { blank: 0, summary: 0, duplicate: 0, merged: 0 },
+    skipped_by: { blank: 0, summary: 0, duplicate: 0, merged: 0, unmapped: 0 },
     warnings: [],
     rejections: [],
     mapping: [],
@@ -202,9 +202,34 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
           const reader = await factory(s, { config, baseDir: opts.baseDir, watermark: watermarks.get(s.name) ?? null, signal: opts.signal, events });
           rep.location = reader.location;
           const pipe = new Pipeline({ config, source: s, now });
+          // A workbook read whole: a sheet whose header maps nothing (a notes sheet) is skipped.
+          const wholeWorkbook = s.type === 'excel' && !('sheet' in s && s.sheet);
+          const skipHeaders = new Set<string>();
           try {
             for await (const batch of reader.batches()) {
               const headers = await reader.headers();
+              if (wholeWorkbook && batch.length) {
+                const key = (headers ?? []).join('\u0001');
+                if (!skipHeaders.has(key)) {
+                  let reason: string | null = null;
+                  try {
+                    if (pipe.mappingFor(headers, batch[0].values).mapping.length === 0) reason = 'no column maps to a field';
+                  } catch (e) {
+                    if (!(e instanceof SourceError)) throw e;
+                    reason = e.message;
+                  }
+                  if (reason) {
+                    skipHeaders.add(key);
+                    warn(rep, `a sheet with columns ${(headers ?? []).join(', ')} was skipped: ${reason}`);
+                  }
+                }
+                if (skipHeaders.has(key)) {
+                  rep.rows += batch.length;
+                  rep.skipped += batch.length;
+                  rep.skipped_by.unmapped += batch.length;
+                  continue;
+                }
+              }
               for (const rec of batch) {
                 rep.rows++;
                 let out;
