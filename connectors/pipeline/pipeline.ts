@@ -230,10 +230,6 @@ export class Pipeline {
       m = resolveMapping(this.opts.source, cols);
       // A REST/SQL source without a header: a configured column may be absent from the first record.
       this.mappings.set(key, m);
-      if (!this.mappingUsed) {
-        this.mappingUsed = m.mapping;
-        this.unmappedUsed = m.unmapped;
-      }
     }
     return m;
   }
@@ -275,7 +271,12 @@ export class Pipeline {
 
   process(rec: RawRecord, headers: string[] | null): Outcome {
     const { source, config, now } = this.opts;
-    const { mapping, unmapped } = this.mappingFor(headers, rec.values);
+    const m0 = this.mappingFor(headers, rec.values);
+    const { mapping, unmapped } = m0;
+    if (!this.mappingUsed) {
+      this.mappingUsed = mapping;
+      this.unmappedUsed = unmapped;
+    }
     const raw = rec.values;
     const row: CleanRow = {};
     const reject = (field: string | null, column: string | null, value: unknown, reason: string): Outcome => ({
