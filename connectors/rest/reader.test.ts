@@ -97,6 +97,22 @@ describe('HubSpot deals preset', () => {
     expect(r.watermark).toBe(iso(Math.max(...crm.deals.map((d) => d.modified))));
   });
 
+  it('continues past the 10,000-result cap of HubSpot search with a new query from the newest change seen', async () => {
+    const big = await startMockCrm({ deals: 10_300, token: TOKEN });
+    try {
+      const r = await read({ ...source(), base_url: big.url, paging: { type: 'cursor', limit: 200 } }, iso(Date.UTC(2024, 0, 1)));
+      const ids = r.records.map((x) => x.values.id as string);
+      expect(new Set(ids)).toEqual(new Set(big.deals.map((d) => d.id)));
+      // The 10,000th deal (the newest of the first query) starts the second query and is read twice.
+      expect(ids.length).toBe(10_301);
+      expect(ids.filter((id) => id === big.deals[9_999].id)).toHaveLength(2);
+      expect(r.warnings).toEqual([`HubSpot search stops at 10000 results: continuing from hs_lastmodifieddate ${iso(big.deals[9_999].modified)}`]);
+      expect(big.log.filter((l) => l.status === 400)).toHaveLength(0);
+    } finally {
+      await big.close();
+    }
+  });
+
   it('fails with the status and the URL, never the token, when the token is wrong', async () => {
     process.env.TEST_REST_BAD = 'wrong-token-abcdef';
     const e = await readError({ ...source(), auth: { type: 'bearer', token_env: 'TEST_REST_BAD' } });

@@ -121,6 +121,9 @@ export function soqlSince(soql: string, field: string, ms: number): string {
   return /\bwhere\b/i.test(soql) ? `${soql} AND ${field} >= ${lit}` : `${soql} WHERE ${field} >= ${lit}`;
 }
 
+/** HubSpot's CRM search answers at most this many results per query (after + limit). */
+export const HUBSPOT_SEARCH_CAP = 10_000;
+
 interface Page {
   url: URL;
   method: 'GET' | 'POST';
@@ -169,6 +172,8 @@ export async function createRestReader(s: RestSource, ctx: ReadContext): Promise
   let maxSeenRaw: string | null = ctx.watermark;
 
   const search = s.hubspot_search && sinceMs !== null ? s.hubspot_search : undefined;
+  /** Where the current HubSpot search query starts (epoch ms). */
+  let searchFrom = sinceMs ?? 0;
   const paging = s.paging;
 
   function firstPage(): Page {
@@ -299,6 +304,19 @@ export async function createRestReader(s: RestSource, ctx: ReadContext): Promise
         if (cursor === undefined || cursor === null || cursor === '') return null;
         if (page.body) {
           if (page.body.after === cursor) throw fail(`the cursor at ${paging.cursor_path} did not advance (${String(cursor)})`);
+          const limit = Number(page.body.limit);
+          if (Number(cursor) + limit > HUBSPOT_SEARCH_CAP) {
+            // HubSpot's search returns at most 10,000 results per query: start a new query from
+            // the newest modification seen (sorted ascending, so everything before it is read).
+            const from = maxSeen ?? sinceMs!;
+            if (from <= searchFrom) {
+              throw fail(`more than ${HUBSPOT_SEARCH_CAP} records were modified at ${new Date(from).toISOString()}; HubSpot's search cannot page past them`);
+            }
+            searchFrom = from;
+            ctx.events.warn(`HubSpot search stops at ${HUBSPOT_SEARCH_CAP} results: continuing from hs_lastmodifieddate ${new Date(from).toISOString()}`);
+            const { after: _after, ...rest } = page.body;
+            return { ...page, body: { ...rest, filterGroups: [{ filters: [{ propertyName: 'hs_lastmodifieddate', operator: 'GTE', value: String(from) }] }] } };
+          }
           return { ...page, body: { ...page.body, after: cursor } };
         }
         const url = new URL(page.url);

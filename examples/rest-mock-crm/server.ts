@@ -243,7 +243,10 @@ export function startMockCrm(opts: MockCrmOptions = {}, port = 0, host = '127.0.
     let m = /^\/crm\/v3\/objects\/(deals|companies)(\/search)?$/.exec(url.pathname);
     if (m) {
       if (!page()) return send(500, { message: 'internal error' });
-      let all: { id: string; properties: Record<string, string | null> }[] = m[1] === 'deals' ? sorted().map(hubspotDeal) : companies;
+      type HsObject = { id: string; properties: Record<string, string | null> };
+      // Deals are turned into HubSpot objects only for the page answered (the list can be long).
+      let all: (HsObject | Deal)[] = m[1] === 'deals' ? sorted() : companies;
+      const modified = (r: HsObject | Deal) => ('modified' in r ? r.modified : Date.parse(r.properties.hs_lastmodifieddate!));
       let after = Number(url.searchParams.get('after') ?? 0);
       let limit = Number(url.searchParams.get('limit') ?? pageSize);
       if (m[2]) {
@@ -252,17 +255,20 @@ export function startMockCrm(opts: MockCrmOptions = {}, port = 0, host = '127.0.
         if (f) {
           if (f.propertyName !== 'hs_lastmodifieddate' || f.operator !== 'GTE') return send(400, { message: 'unsupported filter' });
           const since = Number(f.value);
-          all = all.filter((r) => Date.parse(r.properties.hs_lastmodifieddate!) >= since);
-          all.sort((a, b) => Date.parse(a.properties.hs_lastmodifieddate!) - Date.parse(b.properties.hs_lastmodifieddate!));
+          all = all.filter((r) => modified(r) >= since);
+          all.sort((a, b) => modified(a) - modified(b));
         }
         after = Number(q.after ?? 0);
         limit = Number(q.limit ?? pageSize);
+        // Like HubSpot: the search API pages no further than 10,000 results.
+        if (after + limit > 10_000) return send(400, { status: 'error', message: 'VALIDATION_ERROR: paging beyond 10000 results' });
       }
       // Like HubSpot: every requested property is in the answer, null when the object has no value.
       const requested = m[2] ? (JSON.parse(body || '{}').properties as string[] | undefined) : url.searchParams.get('properties')?.split(',');
-      const results = all.slice(after, after + limit).map((r) =>
-        requested ? { ...r, properties: Object.fromEntries(requested.map((p) => [p, r.properties[p] ?? null])) } : r
-      );
+      const results = all
+        .slice(after, after + limit)
+        .map((x) => ('modified' in x ? hubspotDeal(x) : x))
+        .map((r) => (requested ? { ...r, properties: Object.fromEntries(requested.map((p) => [p, (r.properties as Record<string, string | null>)[p] ?? null])) } : r));
       const more = after + limit < all.length;
       return send(200, {
         ...(m[2] ? { total: all.length } : {}),
