@@ -87,6 +87,9 @@ export const mysqlReader: ReaderFactory = async (source, ctx) => {
       // The watermark is a bound parameter of a prepared statement (execute), never spliced.
       // Always a prepared statement, so values come back in one format (binary protocol) full or incremental.
       const stream = c.execute(text, incremental ? [ctx.watermark] : []).stream({ highWaterMark: batchSize });
+      // A cancelled sync (server shutdown) stops the read instead of draining the table.
+      const onAbort = () => stream.destroy(new Error('the sync was cancelled'));
+      ctx.signal?.addEventListener('abort', onAbort, { once: true });
       let row = 0;
       let batch: RawRecord[] = [];
       try {
@@ -108,6 +111,7 @@ export const mysqlReader: ReaderFactory = async (source, ctx) => {
         if ((e as Error).message?.startsWith(`source "${s.name}"`)) throw e;
         throw fail(`reading ${s.table ? `table ${s.table}` : 'the query'} failed after ${row} rows`, e);
       } finally {
+        ctx.signal?.removeEventListener('abort', onAbort);
         if (!stream.destroyed) stream.destroy();
         await close();
       }

@@ -79,6 +79,9 @@ export const postgresReader: ReaderFactory = async (source, ctx) => {
       const where = incCol && ctx.watermark ? ` WHERE src.${escapeIdentifier(incCol)} >= ${escapeLiteral(ctx.watermark)}` : '';
       const copySql = `COPY (SELECT * FROM (${inner}) AS src${where}) TO STDOUT (FORMAT csv, HEADER)`;
       const stream = client.query(copyTo(copySql));
+      // A cancelled sync (server shutdown) stops the read instead of draining the table.
+      const onAbort = () => stream.destroy(new Error('the sync was cancelled'));
+      ctx.signal?.addEventListener('abort', onAbort, { once: true });
       const parser = new CsvRowParser();
       let header = true;
       let row = 0;
@@ -116,6 +119,7 @@ export const postgresReader: ReaderFactory = async (source, ctx) => {
         if ((e as Error).message?.startsWith(`source "${s.name}"`)) throw e;
         throw fail(`reading ${s.table ? `table ${s.table}` : 'the query'} failed after ${row} rows`, e);
       } finally {
+        ctx.signal?.removeEventListener('abort', onAbort);
         if (!stream.destroyed) stream.destroy();
         await close();
       }

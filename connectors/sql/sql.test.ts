@@ -115,6 +115,25 @@ describe('PostgreSQL', () => {
     expect(msg).toMatch(/^source "crm": reading the query failed after \d+ rows: division by zero$/);
   });
 
+  it('stops reading when the sync is cancelled', async () => {
+    const abort = new AbortController();
+    const reader = await postgresReader(
+      { name: 'crm', entity: 'opportunities', type: 'postgres', url_env: 'TEST_CRM_PG_URL', query: 'SELECT g FROM generate_series(1, 2000000) g', batch_size: 1000 } as never,
+      { config, baseDir: '.', watermark: null, signal: abort.signal, events: { warn: () => {}, skip: () => {} } }
+    );
+    let rows = 0;
+    const msg = await failure(
+      (async () => {
+        for await (const b of reader.batches()) {
+          rows += b.length;
+          abort.abort();
+        }
+      })()
+    );
+    expect(msg).toMatch(/^source "crm": reading the query failed after \d+ rows: the sync was cancelled$/);
+    expect(rows).toBeLessThan(2_000_000);
+  });
+
   it('reads a table by name', async () => {
     const r = await read(postgresReader, { type: 'postgres', url_env: 'TEST_CRM_PG_URL', table: `${schema}.crm_stages` });
     expect(r.headers).toEqual(['id', 'name', 'sort']);
