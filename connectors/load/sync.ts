@@ -262,7 +262,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
         stager.close();
       }
       log('loading');
-      await land(tx, sources, reports, report, now);
+      await land(tx, sources, reports, report, now, log);
       // Bookkeeping, in the same transaction as the data it describes.
       const finished = new Date();
       report.finished_at = finished.toISOString();
@@ -312,15 +312,19 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
 }
 
 /** The upserts, merges, stubs and history, inside the sync's transaction. */
-async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[], report: SyncReport, now: string) {
+async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[], report: SyncReport, now: string, log: (m: string) => void) {
+  const t0 = performance.now();
+  const step = (m: string) => log(`  ${m} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   // 1. Duplicate ids within one source: the last row wins; a warning names both rows.
   for (let i = 0; i < sources.length; i++) {
     const e = sources[i].entity;
     const id = idField(e);
     const stg = unsafeRaw(stgName(e));
     const { rows } = await tx.query<{ id: string; rows: number[]; n: number }>(
-      sql`SELECT ${ident(id)} AS id, list(_row ORDER BY _seq) AS rows, count(*)::INTEGER AS n FROM ${stg}
-          WHERE _src = ${i} AND NOT _ref GROUP BY ALL HAVING count(*) > 1 ORDER BY min(_seq)`
+      sql`WITH dup AS (SELECT ${ident(id)} AS id FROM ${stg} WHERE _src = ${i} AND NOT _ref GROUP BY ALL HAVING count(*) > 1)
+          SELECT s.${ident(id)} AS id, list(_row ORDER BY _seq) AS rows, count(*)::INTEGER AS n
+          FROM ${stg} s JOIN dup ON dup.id = s.${ident(id)}
+          WHERE _src = ${i} AND NOT _ref GROUP BY ALL ORDER BY min(_seq)`
     );
     for (const d of rows) {
       const list = d.rows.map(Number);
@@ -331,6 +335,7 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
     }
   }
 
+  step('duplicates checked');
   // 2. Customers with the same normalised name or phone within this sync are merged (into the
   //    first seen), and a customer named like an existing one maps onto it.
   await tx.run(`CREATE OR REPLACE TEMP TABLE cust_ids AS
@@ -432,6 +437,7 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
     }
   }
 
+  step('customers matched');
   // 3. Related rows described by other entities' rows: only the fields they carry are set.
   for (const e of ['teams', 'users', 'customers'] as const) {
     const id = idField(e);
@@ -454,6 +460,7 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
       ON CONFLICT ("${id}") DO UPDATE SET ${set}`);
   }
 
+  step('related rows written');
   // 4. Each source's own rows, in config order (a later source wins for the same id).
   for (let i = 0; i < sources.length; i++) {
     const s = sources[i];
@@ -518,8 +525,12 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
     if (n > 0 && reports[0]) warn(reports[0], `${n} ${e} created from references (named by their id; add a ${e} source to complete them)`);
   }
 
+  step('rows written');
   // 6. Opportunity history.
-  if (sources.some((s) => s.entity === 'opportunities')) await writeHistory(tx, now);
+  if (sources.some((s) => s.entity === 'opportunities')) {
+    await writeHistory(tx, now);
+    step('history written');
+  }
 }
 
 /**

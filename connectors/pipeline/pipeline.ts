@@ -200,11 +200,13 @@ export class Pipeline {
   private mappings = new Map<string, { mapping: FieldMapping[]; unmapped: string[] }>();
   /** The mapping used (first header), for reports. */
   mappingUsed: FieldMapping[] | null = null;
+  private readonly required: { name: string }[];
   unmappedUsed: string[] = [];
 
   constructor(private readonly opts: PipelineOptions) {
     const { source, config } = opts;
     this.entity = source.entity;
+    this.required = TABLES[source.entity].columns.filter((c) => c.required && c.name !== 'attributes');
     this.stageNames = config.stages.map((s) => s.name);
     for (const s of config.stages) {
       this.stageByKey.set(s.name, s);
@@ -312,8 +314,7 @@ export class Pipeline {
         row[idF] = `${source.name}:${h}`;
       }
     }
-    for (const col of TABLES[e].columns) {
-      if (!col.required || col.name === 'attributes') continue;
+    for (const col of this.required) {
       if (row[col.name] === null || row[col.name] === undefined || row[col.name] === '') {
         const m = mapping.find((x) => x.field === col.name);
         return reject(col.name, m?.column ?? null, m ? getPath(raw, m.column) : null, m ? `${col.name} is required but empty` : `${col.name} is required but no column maps to it (map it in "columns")`);
