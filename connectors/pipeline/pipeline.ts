@@ -131,14 +131,16 @@ export class SourceError extends Error {}
  */
 export function resolveMapping(
   source: Pick<SourceConfig, 'entity' | 'columns' | 'stage_dates' | 'auto_map' | 'name'>,
-  headers: string[] | null
+  headers: string[] | null,
+  /** False for sources without a header (JSON records): a sample record may lack a configured key. */
+  validate = true
 ): { mapping: FieldMapping[]; unmapped: string[] } {
   const entity = source.entity;
   const mapping: FieldMapping[] = [];
   const used = new Set<string>();
   const fields = mappableFields(entity);
   for (const [field, column] of Object.entries(source.columns ?? {})) {
-    if (headers && !headers.includes(column) && !headers.some((h) => column.startsWith(`${h}.`))) {
+    if (validate && headers && !headers.includes(column) && !headers.some((h) => column.startsWith(`${h}.`))) {
       const hint = closest(column, headers);
       throw new SourceError(
         `columns.${field}: column "${column}" is not in the source${hint ? `; did you mean "${hint}"?` : ''} (columns: ${headers.join(', ')})`
@@ -148,7 +150,7 @@ export function resolveMapping(
     used.add(column);
   }
   for (const column of Object.values(source.stage_dates ?? {})) {
-    if (headers && !headers.includes(column) && !headers.some((h) => column.startsWith(`${h}.`))) {
+    if (validate && headers && !headers.includes(column) && !headers.some((h) => column.startsWith(`${h}.`))) {
       const hint = closest(column, headers);
       throw new SourceError(`stage_dates: column "${column}" is not in the source${hint ? `; did you mean "${hint}"?` : ''} (columns: ${headers.join(', ')})`);
     }
@@ -229,8 +231,8 @@ export class Pipeline {
     const key = cols ? cols.join('\u0001') : '';
     let m = this.mappings.get(key);
     if (!m) {
-      m = resolveMapping(this.opts.source, cols);
-      // A REST/SQL source without a header: a configured column may be absent from the first record.
+      // A source without a header (JSON records): a configured key may be absent from a record.
+      m = resolveMapping(this.opts.source, cols, headers !== null);
       this.mappings.set(key, m);
     }
     return m;
@@ -392,7 +394,7 @@ export class Pipeline {
       const attrs: Record<string, unknown> = {};
       let any = false;
       for (const c of unmapped) {
-        const v = raw[c];
+        const v = getPath(raw, c);
         if (isBlank(v)) continue;
         attrs[c] = v instanceof Date ? toText(v) : v;
         any = true;

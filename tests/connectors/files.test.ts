@@ -3,7 +3,7 @@
  * into a real DuckDB file. Fixtures are generated here (exceljs writes the workbook); the
  * expected figures are worked out by hand from the rows written below.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ExcelJS from 'exceljs';
@@ -317,3 +317,27 @@ describe('a workbook read whole', () => {
     ]);
   });
 });
+
+// The GBK fixture is a committed file: TextEncoder cannot write GBK.
+describe('a GBK CSV as Chinese Excel saves it', () => {
+  it('is decoded, mapped automatically, and its amounts and regions cleaned', async () => {
+    copyFileSync(join(import.meta.dirname, '../fixtures/deals-gbk.csv'), join(dir, '商机.csv'));
+    const r = await runSync(db, { config: config([{ name: 'gbk', type: 'csv', entity: 'opportunities', path: '商机.csv' }]), baseDir: dir });
+    expect(r.ok).toBe(true);
+    expect(r.sources[0]).toMatchObject({ rows: 2, loaded: 2, rejected: 0 });
+    expect(Object.fromEntries(r.sources[0].mapping.map((m) => [m.field, m.column]))).toEqual({
+      customer_name: '客户名称',
+      stage: '销售阶段',
+      amount: '预计成交金额',
+      customer_region: '所在地区',
+      owner_id: '负责人',
+      opportunity_id: '商机编号'
+    });
+    expect(await q(`SELECT opportunity_id, amount::DOUBLE AS amount, o.customer_id, c.region FROM opportunities o JOIN customers c USING (customer_id) WHERE opportunity_id LIKE 'GBK-%' ORDER BY 1`)).toEqual([
+      // ￥1,200,000 and 35万; the first customer was adopted by C9 above, matched by its name.
+      { opportunity_id: 'GBK-001', amount: 1200000, customer_id: 'C9', region: '上海' },
+      { opportunity_id: 'GBK-002', amount: 350000, customer_id: '杭州数联网络', region: '浙江' }
+    ]);
+  });
+});
+
