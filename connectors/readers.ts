@@ -10,10 +10,9 @@ type Loader = () => Promise<ReaderFactory>;
 const READERS: Record<SourceConfig['type'], Loader> = {
   excel: async () => (await import('./file/xlsx')).readXlsx as ReaderFactory,
   csv: async () => (await import('./file/csv')).readCsv as ReaderFactory,
-  // PLACEHOLDER (REST / SQL helper): point these at connectors/rest and connectors/sql.
-  rest: notYet('rest'),
-  postgres: notYet('postgres'),
-  mysql: notYet('mysql')
+  rest: async () => (await import('./rest/reader')).restReader,
+  postgres: async () => (await import('./sql/postgres')).postgresReader,
+  mysql: async () => (await import('./sql/mysql')).mysqlReader
 };
 
 function notYet(type: string): Loader {

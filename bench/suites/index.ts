@@ -1,5 +1,7 @@
 import type { BenchRow } from '../run';
 import { cockpit } from './cockpit';
+import { connectorsRemote } from './connectors-remote';
+import { connectorsFiles } from './connectors-files';
 import { demo } from './demo';
 import { exportSuite } from './export';
 import { models } from './models';
@@ -12,4 +14,4 @@ export interface Suite {
 }
 
 /** Every suite `npm run bench` runs, in order. */
-export const suites: Suite[] = [demo, startup, models, cockpit, exportSuite];
+export const suites: Suite[] = [demo, startup, models, cockpit, exportSuite, connectorsFiles, connectorsRemote];

@@ -44,3 +44,35 @@ describe('CSV', () => {
     expect(sniffEncoding(utf8.subarray(0, 4)).encoding).toBe('utf-8');
   });
 });
+
+describe('the CSV reader', () => {
+  it('finds the header below title lines, numbers rows as the file does, and skips blank and summary rows', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { readCsv } = await import('./csv');
+    const { parseConfig } = await import('../../src/lib/server/config/load');
+    const dir = mkdtempSync(join(tmpdir(), 'csv-reader-'));
+    // A TSV export with a title line and an empty line above the table.
+    writeFileSync(join(dir, 'deals.tsv'), '2024 商机导出\n\n商机编号\t销售阶段\t金额\nA-1\t初步接洽\t"1,000"\n\nA-2\t赢单\t2000\n合计\t\t3000\n');
+    const cfg = parseConfig({});
+    if (!cfg.ok) throw new Error('config');
+    const skips: [number, string][] = [];
+    const reader = await readCsv({ name: 't', type: 'csv', entity: 'opportunities', path: 'deals.tsv' }, {
+      config: cfg.config,
+      baseDir: dir,
+      watermark: null,
+      events: { warn: () => undefined, skip: (row, reason) => skips.push([row, reason]) }
+    });
+    const recs = [];
+    for await (const b of reader.batches()) recs.push(...b);
+    expect(await reader.headers()).toEqual(['商机编号', '销售阶段', '金额']);
+    expect(recs).toEqual([
+      { row: 4, values: { 商机编号: 'A-1', 销售阶段: '初步接洽', 金额: '1,000' } },
+      { row: 6, values: { 商机编号: 'A-2', 销售阶段: '赢单', 金额: '2000' } }
+    ]);
+    expect(skips).toEqual([
+      [5, 'blank'],
+      [7, 'summary']
+    ]);
+  });
+});

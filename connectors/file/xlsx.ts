@@ -26,6 +26,39 @@ export function cellValue(v: unknown): unknown {
   return String(v);
 }
 
+/**
+ * exceljs's streaming reader decodes each zip chunk as UTF-8 on its own, so a Chinese
+ * character split across two chunks turns into U+FFFD (seen on 1 row in ~2,000). Decoding
+ * the chunks with a streaming decoder before its XML parser sees them fixes it: strings
+ * pass through its decoder untouched.
+ */
+async function* utf8Chunks(chunks: AsyncIterable<unknown>): AsyncGenerator<string> {
+  const decoder = new TextDecoder('utf-8');
+  for await (const c of chunks) {
+    if (typeof c === 'string') yield c;
+    else {
+      const s = decoder.decode(c as Uint8Array, { stream: true });
+      if (s) yield s;
+    }
+  }
+  const tail = decoder.decode();
+  if (tail) yield tail;
+}
+
+type PatchedReader = {
+  _parseSharedStrings(entry: NodeJS.ReadableStream): AsyncGenerator<unknown>;
+};
+
+/** Applies the decoding fix to a workbook reader's shared strings (worksheets: see utf8Chunks). */
+function fixSharedStrings(wb: unknown) {
+  const r = wb as PatchedReader;
+  const original = r._parseSharedStrings;
+  r._parseSharedStrings = function (entry) {
+    entry.setEncoding('utf8');
+    return original.call(this, entry);
+  };
+}
+
 export async function readXlsx(source: ExcelSource, ctx: ReadContext): Promise<SourceReader> {
   const path = resolve(ctx.baseDir, source.path);
   if (!existsSync(path)) throw new Error(`file not found: ${path}`);
@@ -44,9 +77,11 @@ export async function readXlsx(source: ExcelSource, ctx: ReadContext): Promise<S
         worksheets: 'emit',
         entries: 'ignore'
       });
+      fixSharedStrings(wb);
       let batch: RawRecord[] = [];
       let found = false;
-      for await (const ws of wb as unknown as AsyncIterable<AsyncIterable<ExcelJS.Row> & { name: string }>) {
+      for await (const ws of wb as unknown as AsyncIterable<AsyncIterable<ExcelJS.Row> & { name: string; iterator: AsyncIterable<unknown> }>) {
+        ws.iterator = utf8Chunks(ws.iterator);
         const name = ws.name;
         sheetsSeen.push(name);
         if (source.sheet && name !== source.sheet) {

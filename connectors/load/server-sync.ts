@@ -3,21 +3,12 @@
  * of starting another), an optional schedule (`"sync": {"every": "15m"}`), and
  * `<db>.server.json` so the CLI finds the server that holds the database file.
  */
-import { rmSync, writeFileSync } from 'node:fs';
 import type { Database } from '../../src/lib/server/db/database';
 import type { CockpitConfig } from '../../src/lib/server/config/schema';
 import { durationMs } from '../../src/lib/server/config/schema';
-import { runSync, type SyncReport } from './sync';
+import type { SyncReport } from './sync';
 
-export function serverFileFor(db: string): string {
-  return `${db}.server.json`;
-}
-
-export function writeServerFile(db: string, url: string): () => void {
-  const f = serverFileFor(db);
-  writeFileSync(f, JSON.stringify({ url, pid: process.pid, started_at: new Date().toISOString() }));
-  return () => rmSync(f, { force: true });
-}
+export { serverFileFor, writeServerFile } from './server-file';
 
 const KEY = Symbol.for('crm-cockpit.sync-running');
 type Holder = { [KEY]?: Promise<SyncReport> | null };
@@ -34,7 +25,7 @@ export function syncOnce(db: Database, config: CockpitConfig, baseDir: string, o
   const g = globalThis as Holder;
   const cur = g[KEY];
   if (cur) return { joined: true, report: cur };
-  const p = runSync(db, { config, baseDir, only }).finally(() => {
+  const p = import('./sync').then(({ runSync }) => runSync(db, { config, baseDir, only })).finally(() => {
     g[KEY] = null;
   });
   g[KEY] = p;

@@ -34,7 +34,7 @@ export interface SourceReport {
   updated: number;
   rejected: number;
   skipped: number;
-  skipped_by: Record<SkipReason | 'duplicate' | 'merged', number>;
+  skipped_by: Record<SkipReason | 'duplicate' | 'merged' | 'unmapped', number>;
   warnings: string[];
   /** The first rejections (all are in `rejected_rows`). */
   rejections: Rejection[];
@@ -106,7 +106,7 @@ function emptyReport(s: SourceConfig, runId: string): SourceReport {
     updated: 0,
     rejected: 0,
     skipped: 0,
-    skipped_by: { blank: 0, summary: 0, duplicate: 0, merged: 0 },
+    skipped_by: { blank: 0, summary: 0, duplicate: 0, merged: 0, unmapped: 0 },
     warnings: [],
     rejections: [],
     mapping: [],
@@ -169,6 +169,14 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
     for (const r of rows) watermarks.set(r.source, r.watermark);
   }
 
+  // DuckDB keeps a transaction's staged and inserted rows in memory up to its limit (80% of
+  // RAM by default); a lower limit during the sync makes it spill to its temp directory, so a
+  // million-row sheet imports in well under 1 GB (docs/connectors.md, "Memory").
+  const limit = process.env.COCKPIT_SYNC_MEMORY_LIMIT ?? '400MB';
+  if (!/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(limit)) throw new Error(`COCKPIT_SYNC_MEMORY_LIMIT: expected a size such as 400MB, got "${limit}"`);
+  const previousLimit = (await db.query<{ v: string }>(`SELECT current_setting('memory_limit') AS v`)).rows[0].v;
+  await db.write((tx) => tx.run(`SET memory_limit = '${limit}'`), { derived: true });
+
   let failedAt = -1;
   try {
     await db.write(async (tx) => {
@@ -194,9 +202,34 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
           const reader = await factory(s, { config, baseDir: opts.baseDir, watermark: watermarks.get(s.name) ?? null, signal: opts.signal, events });
           rep.location = reader.location;
           const pipe = new Pipeline({ config, source: s, now });
+          // A workbook read whole: a sheet whose header maps nothing (a notes sheet) is skipped.
+          const wholeWorkbook = s.type === 'excel' && !('sheet' in s && s.sheet);
+          const skipHeaders = new Set<string>();
           try {
             for await (const batch of reader.batches()) {
               const headers = await reader.headers();
+              if (wholeWorkbook && batch.length) {
+                const key = (headers ?? []).join('\u0001');
+                if (!skipHeaders.has(key)) {
+                  let reason: string | null = null;
+                  try {
+                    if (pipe.mappingFor(headers, batch[0].values).mapping.length === 0) reason = 'no column maps to a field';
+                  } catch (e) {
+                    if (!(e instanceof SourceError)) throw e;
+                    reason = e.message;
+                  }
+                  if (reason) {
+                    skipHeaders.add(key);
+                    warn(rep, `a sheet with columns ${(headers ?? []).join(', ')} was skipped: ${reason}`);
+                  }
+                }
+                if (skipHeaders.has(key)) {
+                  rep.rows += batch.length;
+                  rep.skipped += batch.length;
+                  rep.skipped_by.unmapped += batch.length;
+                  continue;
+                }
+              }
               for (const rec of batch) {
                 rep.rows++;
                 let out;
@@ -229,7 +262,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
         stager.close();
       }
       log('loading');
-      await land(tx, sources, reports, report, now);
+      await land(tx, sources, reports, report, now, log);
       // Bookkeeping, in the same transaction as the data it describes.
       const finished = new Date();
       report.finished_at = finished.toISOString();
@@ -261,6 +294,11 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
         rep.error = `not loaded: the sync failed (source ${sources[failedAt].name}) and was rolled back`;
       }
     }
+    // The failure itself is recorded after the rollback (below).
+  } finally {
+    await db.write((tx) => tx.run(`SET memory_limit = '${previousLimit.replace(/'/g, '')}'`), { derived: true });
+  }
+  if (!report.ok) {
     // The failure itself is recorded after the rollback.
     const finished = new Date(report.finished_at);
     await db.write(async (tx) => {
@@ -274,15 +312,19 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
 }
 
 /** The upserts, merges, stubs and history, inside the sync's transaction. */
-async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[], report: SyncReport, now: string) {
+async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[], report: SyncReport, now: string, log: (m: string) => void) {
+  const t0 = performance.now();
+  const step = (m: string) => log(`  ${m} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   // 1. Duplicate ids within one source: the last row wins; a warning names both rows.
   for (let i = 0; i < sources.length; i++) {
     const e = sources[i].entity;
     const id = idField(e);
     const stg = unsafeRaw(stgName(e));
     const { rows } = await tx.query<{ id: string; rows: number[]; n: number }>(
-      sql`SELECT ${ident(id)} AS id, list(_row ORDER BY _seq) AS rows, count(*)::INTEGER AS n FROM ${stg}
-          WHERE _src = ${i} AND NOT _ref GROUP BY ALL HAVING count(*) > 1 ORDER BY min(_seq)`
+      sql`WITH dup AS (SELECT ${ident(id)} AS id FROM ${stg} WHERE _src = ${i} AND NOT _ref GROUP BY ALL HAVING count(*) > 1)
+          SELECT s.${ident(id)} AS id, list(_row ORDER BY _seq) AS rows, count(*)::INTEGER AS n
+          FROM ${stg} s JOIN dup ON dup.id = s.${ident(id)}
+          WHERE _src = ${i} AND NOT _ref GROUP BY ALL ORDER BY min(_seq)`
     );
     for (const d of rows) {
       const list = d.rows.map(Number);
@@ -293,12 +335,15 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
     }
   }
 
+  step('duplicates checked');
   // 2. Customers with the same normalised name or phone within this sync are merged (into the
   //    first seen), and a customer named like an existing one maps onto it.
   await tx.run(`CREATE OR REPLACE TEMP TABLE cust_ids AS
     SELECT customer_id, min(_seq) AS first_seq,
            arg_max(_name_key, _seq) FILTER (WHERE _name_key IS NOT NULL) AS name_key,
-           arg_max(_phone_key, _seq) FILTER (WHERE _phone_key IS NOT NULL) AS phone_key
+           arg_max(_phone_key, _seq) FILTER (WHERE _phone_key IS NOT NULL) AS phone_key,
+           -- identified by its name (no id in the source): may match an existing customer's name
+           bool_and(name IS NULL OR suffix(customer_id, name)) AS by_name
     FROM stg_customers GROUP BY customer_id`);
   await tx.run(`CREATE OR REPLACE TEMP TABLE cust_merges (from_id VARCHAR, to_id VARCHAR, via VARCHAR, key VARCHAR)`);
   // An id derived from a name that an existing customer (other id) already has.
@@ -307,11 +352,12 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
   );
   if (existing.rows.length) {
     const { nameKey } = await import('../pipeline/values');
-    await tx.run(`CREATE OR REPLACE TEMP TABLE cust_existing (customer_id VARCHAR, name_key VARCHAR)`);
+    await tx.run(`CREATE OR REPLACE TEMP TABLE cust_existing (customer_id VARCHAR, name_key VARCHAR, by_name BOOLEAN)`);
     const ap = await tx.connection.createAppender('cust_existing', 'main', 'temp');
     for (const r of existing.rows) {
       ap.appendVarchar(r.customer_id);
       ap.appendVarchar(nameKey(r.name ?? ''));
+      ap.appendBoolean(r.name !== null && r.customer_id.endsWith(r.name));
       ap.endRow();
     }
     ap.flushSync();
@@ -319,16 +365,25 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
     await tx.run(`INSERT INTO cust_merges
       SELECT c.customer_id, min(x.customer_id), 'existing name', c.name_key
       FROM cust_ids c JOIN cust_existing x ON x.name_key = c.name_key
-      WHERE c.customer_id NOT IN (SELECT customer_id FROM customers) AND c.name_key <> ''
+      WHERE c.by_name AND c.customer_id NOT IN (SELECT customer_id FROM customers) AND c.name_key <> ''
+      GROUP BY ALL`);
+    // The reverse: an existing customer known only by its name (from a ledger) that a source
+    // now gives an id: it is adopted by that id (its deals, payments and activities move).
+    await tx.run(`CREATE OR REPLACE TEMP TABLE cust_adopt AS
+      SELECT x.customer_id AS from_id, min(c.customer_id) AS to_id, c.name_key
+      FROM cust_ids c JOIN cust_existing x ON x.name_key = c.name_key
+      WHERE NOT c.by_name AND x.by_name AND c.name_key <> ''
       GROUP BY ALL`);
     await tx.run(`DROP TABLE temp.cust_existing`);
+  } else {
+    await tx.run(`CREATE OR REPLACE TEMP TABLE cust_adopt (from_id VARCHAR, to_id VARCHAR, name_key VARCHAR)`);
   }
   for (const [via, col] of [
     ['name', 'name_key'],
     ['phone', 'phone_key']
   ] as const) {
     await tx.run(`INSERT INTO cust_merges
-      SELECT customer_id, arg_min(customer_id, first_seq) OVER (PARTITION BY ${col}) AS to_id, '${via}', ${col}
+      SELECT customer_id, arg_min(customer_id, (by_name::INTEGER, first_seq)) OVER (PARTITION BY ${col}) AS to_id, '${via}', ${col}
       FROM cust_ids c WHERE ${col} IS NOT NULL AND ${col} <> '' AND customer_id NOT IN (SELECT from_id FROM cust_merges)
       QUALIFY to_id <> customer_id`);
     // Apply before the next key, so a phone match chains onto a name merge.
@@ -382,12 +437,15 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
     }
   }
 
+  step('customers matched');
   // 3. Related rows described by other entities' rows: only the fields they carry are set.
   for (const e of ['teams', 'users', 'customers'] as const) {
     const id = idField(e);
     const cols = columnsOf(e).filter((c) => c !== id && c !== 'attributes');
     const agg = cols.map((c) => `arg_max("${c}", _seq) FILTER (WHERE "${c}" IS NOT NULL) AS "${c}"`).join(', ');
-    const values = cols.map((c) => (c === 'name' ? `coalesce(r."name", r."${id}")` : cast(e, c, 'r.'))).join(', ');
+    const values = cols
+      .map((c) => (c === 'name' ? `coalesce(r."name", r."${id}")` : c === 'active' ? `coalesce(${cast(e, c, 'r.')}, TRUE)` : cast(e, c, 'r.')))
+      .join(', ');
     // A related row without a name is named by its id; that never overwrites a real name.
     const set = cols
       .map((c) =>
@@ -402,6 +460,7 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
       ON CONFLICT ("${id}") DO UPDATE SET ${set}`);
   }
 
+  step('related rows written');
   // 4. Each source's own rows, in config order (a later source wins for the same id).
   for (let i = 0; i < sources.length; i++) {
     const s = sources[i];
@@ -437,6 +496,17 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
     await tx.run(`DROP TABLE temp.cur`);
   }
 
+  // Existing name-only customers adopted by an id from this sync: references move, the old row goes.
+  const adopt = await tx.query<{ from_id: string; to_id: string; name_key: string }>(`SELECT * FROM cust_adopt`);
+  for (const a of adopt.rows) report.merges.push({ from: a.from_id, into: a.to_id, by: 'existing name', key: a.name_key });
+  if (adopt.rows.length) {
+    for (const e of ['opportunities', 'payments', 'activities'] as const) {
+      await tx.run(`UPDATE ${e} SET customer_id = a.to_id FROM cust_adopt a WHERE ${e}.customer_id = a.from_id`);
+    }
+    await tx.run(`DELETE FROM customers WHERE customer_id IN (SELECT from_id FROM cust_adopt)`);
+  }
+  await tx.run(`DROP TABLE temp.cust_adopt`);
+
   // 5. References nothing defines become stub rows named by their id (data-model.md).
   const stubSpecs: [('customers' | 'users' | 'teams'), string][] = [
     ['customers', `SELECT customer_id AS id FROM opportunities UNION SELECT customer_id FROM payments UNION SELECT customer_id FROM activities`],
@@ -455,8 +525,12 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
     if (n > 0 && reports[0]) warn(reports[0], `${n} ${e} created from references (named by their id; add a ${e} source to complete them)`);
   }
 
+  step('rows written');
   // 6. Opportunity history.
-  if (sources.some((s) => s.entity === 'opportunities')) await writeHistory(tx, now);
+  if (sources.some((s) => s.entity === 'opportunities')) {
+    await writeHistory(tx, now);
+    step('history written');
+  }
 }
 
 /**

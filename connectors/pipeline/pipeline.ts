@@ -131,14 +131,16 @@ export class SourceError extends Error {}
  */
 export function resolveMapping(
   source: Pick<SourceConfig, 'entity' | 'columns' | 'stage_dates' | 'auto_map' | 'name'>,
-  headers: string[] | null
+  headers: string[] | null,
+  /** False for sources without a header (JSON records): a sample record may lack a configured key. */
+  validate = true
 ): { mapping: FieldMapping[]; unmapped: string[] } {
   const entity = source.entity;
   const mapping: FieldMapping[] = [];
   const used = new Set<string>();
   const fields = mappableFields(entity);
   for (const [field, column] of Object.entries(source.columns ?? {})) {
-    if (headers && !headers.includes(column) && !headers.some((h) => column.startsWith(`${h}.`))) {
+    if (validate && headers && !headers.includes(column) && !headers.some((h) => column.startsWith(`${h}.`))) {
       const hint = closest(column, headers);
       throw new SourceError(
         `columns.${field}: column "${column}" is not in the source${hint ? `; did you mean "${hint}"?` : ''} (columns: ${headers.join(', ')})`
@@ -148,7 +150,7 @@ export function resolveMapping(
     used.add(column);
   }
   for (const column of Object.values(source.stage_dates ?? {})) {
-    if (headers && !headers.includes(column) && !headers.some((h) => column.startsWith(`${h}.`))) {
+    if (validate && headers && !headers.includes(column) && !headers.some((h) => column.startsWith(`${h}.`))) {
       const hint = closest(column, headers);
       throw new SourceError(`stage_dates: column "${column}" is not in the source${hint ? `; did you mean "${hint}"?` : ''} (columns: ${headers.join(', ')})`);
     }
@@ -200,11 +202,13 @@ export class Pipeline {
   private mappings = new Map<string, { mapping: FieldMapping[]; unmapped: string[] }>();
   /** The mapping used (first header), for reports. */
   mappingUsed: FieldMapping[] | null = null;
+  private readonly required: { name: string }[];
   unmappedUsed: string[] = [];
 
   constructor(private readonly opts: PipelineOptions) {
     const { source, config } = opts;
     this.entity = source.entity;
+    this.required = TABLES[source.entity].columns.filter((c) => c.required && c.name !== 'attributes');
     this.stageNames = config.stages.map((s) => s.name);
     for (const s of config.stages) {
       this.stageByKey.set(s.name, s);
@@ -227,13 +231,9 @@ export class Pipeline {
     const key = cols ? cols.join('\u0001') : '';
     let m = this.mappings.get(key);
     if (!m) {
-      m = resolveMapping(this.opts.source, cols);
-      // A REST/SQL source without a header: a configured column may be absent from the first record.
+      // A source without a header (JSON records): a configured key may be absent from a record.
+      m = resolveMapping(this.opts.source, cols, headers !== null);
       this.mappings.set(key, m);
-      if (!this.mappingUsed) {
-        this.mappingUsed = m.mapping;
-        this.unmappedUsed = m.unmapped;
-      }
     }
     return m;
   }
@@ -275,7 +275,12 @@ export class Pipeline {
 
   process(rec: RawRecord, headers: string[] | null): Outcome {
     const { source, config, now } = this.opts;
-    const { mapping, unmapped } = this.mappingFor(headers, rec.values);
+    const m0 = this.mappingFor(headers, rec.values);
+    const { mapping, unmapped } = m0;
+    if (!this.mappingUsed) {
+      this.mappingUsed = mapping;
+      this.unmappedUsed = unmapped;
+    }
     const raw = rec.values;
     const row: CleanRow = {};
     const reject = (field: string | null, column: string | null, value: unknown, reason: string): Outcome => ({
@@ -311,8 +316,7 @@ export class Pipeline {
         row[idF] = `${source.name}:${h}`;
       }
     }
-    for (const col of TABLES[e].columns) {
-      if (!col.required || col.name === 'attributes') continue;
+    for (const col of this.required) {
       if (row[col.name] === null || row[col.name] === undefined || row[col.name] === '') {
         const m = mapping.find((x) => x.field === col.name);
         return reject(col.name, m?.column ?? null, m ? getPath(raw, m.column) : null, m ? `${col.name} is required but empty` : `${col.name} is required but no column maps to it (map it in "columns")`);
@@ -390,7 +394,7 @@ export class Pipeline {
       const attrs: Record<string, unknown> = {};
       let any = false;
       for (const c of unmapped) {
-        const v = raw[c];
+        const v = getPath(raw, c);
         if (isBlank(v)) continue;
         attrs[c] = v instanceof Date ? toText(v) : v;
         any = true;

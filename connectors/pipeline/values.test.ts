@@ -92,3 +92,22 @@ describe('column mapping', () => {
     );
   });
 });
+
+describe('JSON records (REST)', () => {
+  it('maps nested records by alias on the last path segment, tolerates keys a record lacks, keeps the rest', async () => {
+    const { Pipeline } = await import('./pipeline');
+    const { parseConfig } = await import('../../src/lib/server/config/load');
+    const cfg = parseConfig({ stages: [{ name: 'appointmentscheduled' }, { name: 'closedwon', outcome: 'won' }] });
+    if (!cfg.ok) throw new Error(cfg.issues.join());
+    const p = new Pipeline({
+      config: cfg.config,
+      source: { name: 'hubspot', type: 'csv', entity: 'opportunities', path: '-', columns: { opportunity_id: 'id', closed_at: 'properties.closedate' } },
+      now: '2026-01-01 00:00:00'
+    });
+    const out = p.process({ row: 1, values: { id: '42', properties: { dealname: 'Big deal', amount: '1200.5', dealstage: 'closedwon', hs_priority: 'high' } } }, null);
+    expect(out.ok).toBe(true);
+    if (!out.ok) return;
+    expect(out.result.main).toMatchObject({ opportunity_id: '42', name: 'Big deal', amount: 1200.5, stage: 'closedwon', status: 'won', closed_at: null });
+    expect(JSON.parse(String(out.result.main.attributes))).toEqual({ 'properties.hs_priority': 'high' });
+  });
+});

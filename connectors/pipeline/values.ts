@@ -18,6 +18,8 @@ export function halfWidth(s: string): string {
 
 /** Trim, full-width → half-width, collapse runs of white space (incl. NBSP, newlines) to one space. */
 export function cleanText(s: string): string {
+  // Fast path: nothing to convert and no white space at all (most cells).
+  if (!/[\s\u00a0\uFF01-\uFF5E\u3000]/.test(s)) return s;
   return halfWidth(s).replace(/[\s\u00a0]+/g, ' ').trim();
 }
 

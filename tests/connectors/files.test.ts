@@ -3,7 +3,7 @@
  * into a real DuckDB file. Fixtures are generated here (exceljs writes the workbook); the
  * expected figures are worked out by hand from the rows written below.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ExcelJS from 'exceljs';
@@ -277,4 +277,67 @@ describe('customers', () => {
     expect(await q(`SELECT customer_id FROM opportunities WHERE opportunity_id = 'OPP-900'`)).toEqual([{ customer_id: 'C1' }]);
     expect(await q(`SELECT count(*)::INTEGER AS n FROM customers WHERE customer_id = 'ACME CORP'`)).toEqual([{ n: 0 }]);
   });
+
+  it('lets a customer source with ids adopt a customer the ledger knew only by name', async () => {
+    writeFileSync(join(dir, 'crm.csv'), '客户编号,客户名称,行业\nC9,上海云帆科技有限公司,制造业\n');
+    const r = await runSync(db, { config: config([{ name: 'crm2', type: 'csv', entity: 'customers', path: 'crm.csv' }]), baseDir: dir });
+    expect(r.ok).toBe(true);
+    expect(r.merges).toEqual([{ from: '上海云帆科技有限公司', into: 'C9', by: 'existing name', key: '上海云帆科技有限公司' }]);
+    expect(await q(`SELECT opportunity_id, customer_id FROM opportunities WHERE opportunity_id IN ('OPP-001', 'OPP-005') ORDER BY 1`)).toEqual([
+      { opportunity_id: 'OPP-001', customer_id: 'C9' },
+      { opportunity_id: 'OPP-005', customer_id: 'C9' }
+    ]);
+    expect(await q(`SELECT count(*)::INTEGER AS n FROM customers WHERE customer_id = '上海云帆科技有限公司'`)).toEqual([{ n: 0 }]);
+  });
 });
+
+describe('a workbook read whole', () => {
+  it('reads every sheet with a table and skips a notes sheet with a warning', async () => {
+    const wb = new ExcelJS.Workbook();
+    const notes = wb.addWorksheet('说明');
+    notes.addRow(['本表由销售运营部维护，请勿修改表头']);
+    notes.addRow(['金额单位：元']);
+    const a = wb.addWorksheet('华东');
+    a.addRow(['商机编号', '销售阶段', '预计成交金额']);
+    a.addRow(['W-1', '初步接洽', 100]);
+    const b = wb.addWorksheet('华南');
+    b.addRow(['商机编号', '销售阶段', '预计成交金额']);
+    b.addRow(['W-2', '需求分析', 200]);
+    b.addRow(['W-3', '需求分析', 300]);
+    await wb.xlsx.writeFile(join(dir, 'regions.xlsx'));
+    const r = await runSync(db, { config: config([{ name: 'regions', type: 'excel', entity: 'opportunities', path: 'regions.xlsx' }]), baseDir: dir });
+    expect(r.ok).toBe(true);
+    const s = r.sources[0];
+    expect([s.rows, s.loaded, s.rejected, s.skipped, s.skipped_by.unmapped]).toEqual([4, 3, 0, 1, 1]);
+    expect(s.warnings[0]).toBe('a sheet with columns 本表由销售运营部维护,请勿修改表头 was skipped: no column maps to a field');
+    expect(await q(`SELECT opportunity_id, amount::DOUBLE AS amount FROM opportunities WHERE opportunity_id LIKE 'W-%' ORDER BY 1`)).toEqual([
+      { opportunity_id: 'W-1', amount: 100 },
+      { opportunity_id: 'W-2', amount: 200 },
+      { opportunity_id: 'W-3', amount: 300 }
+    ]);
+  });
+});
+
+// The GBK fixture is a committed file: TextEncoder cannot write GBK.
+describe('a GBK CSV as Chinese Excel saves it', () => {
+  it('is decoded, mapped automatically, and its amounts and regions cleaned', async () => {
+    copyFileSync(join(import.meta.dirname, '../fixtures/deals-gbk.csv'), join(dir, '商机.csv'));
+    const r = await runSync(db, { config: config([{ name: 'gbk', type: 'csv', entity: 'opportunities', path: '商机.csv' }]), baseDir: dir });
+    expect(r.ok).toBe(true);
+    expect(r.sources[0]).toMatchObject({ rows: 2, loaded: 2, rejected: 0 });
+    expect(Object.fromEntries(r.sources[0].mapping.map((m) => [m.field, m.column]))).toEqual({
+      customer_name: '客户名称',
+      stage: '销售阶段',
+      amount: '预计成交金额',
+      customer_region: '所在地区',
+      owner_id: '负责人',
+      opportunity_id: '商机编号'
+    });
+    expect(await q(`SELECT opportunity_id, amount::DOUBLE AS amount, o.customer_id, c.region FROM opportunities o JOIN customers c USING (customer_id) WHERE opportunity_id LIKE 'GBK-%' ORDER BY 1`)).toEqual([
+      // ￥1,200,000 and 35万; the first customer was adopted by C9 above, matched by its name.
+      { opportunity_id: 'GBK-001', amount: 1200000, customer_id: 'C9', region: '上海' },
+      { opportunity_id: 'GBK-002', amount: 350000, customer_id: '杭州数联网络', region: '浙江' }
+    ]);
+  });
+});
+

@@ -11,11 +11,9 @@ import { loadConfig } from '../../lib/server/config/load';
 import type { CockpitConfig, SourceConfig } from '../../lib/server/config/schema';
 import { ENTITIES, type EntityName } from '../../lib/schema/tables';
 import { mappableFields } from '../../../connectors/pipeline/fields';
-import { runSync, type SyncReport } from '../../../connectors/load/sync';
+import type { SyncReport } from '../../../connectors/load/sync';
 import { anythingLoaded, formatReport } from '../../../connectors/load/report';
-import { exportRejected } from '../../../connectors/load/rejected';
-import { serverFileFor } from '../../../connectors/load/server-sync';
-import { signToken } from '../../lib/server/auth/sign';
+import { serverFileFor } from '../../../connectors/load/server-file';
 import { closest } from '../../lib/server/config/suggest';
 import { CliError, databaseFor, parse, type Command } from '../command';
 
@@ -54,6 +52,7 @@ async function tokenFor(cfg: CockpitConfig): Promise<string | null> {
   if (process.env.COCKPIT_TOKEN) return process.env.COCKPIT_TOKEN;
   const secret = process.env.COCKPIT_SECRET;
   if (!secret) return null;
+  const { signToken } = await import('../../lib/server/auth/sign');
   return signToken({
     secret,
     audience: cfg.security.audience,
@@ -113,6 +112,8 @@ in the server.
       console.error(`the database ${cfg.database} is held by the running server (${server.url}, pid ${server.pid}): the server runs the sync`);
       return finish(await syncViaServer(server, cfg, values.source), !!values.json, false);
     }
+    // Loaded here, not at start-up: every other command stays fast.
+    const { runSync } = await import('../../../connectors/load/sync');
     const db = await databaseFor(cfg);
     try {
       const report = await runSync(db, { config: cfg, baseDir: dir, only: values.source, log: (m) => console.error(m) });
@@ -181,6 +182,7 @@ overrides. Prints the mapping it used and the report; exits 1 when nothing could
     if (await runningServer(cfg.database)) {
       throw new CliError(`the database ${cfg.database} is held by the running server: stop \`cockpit serve\` to import a file, or add it to "sources" and run \`cockpit sync\``);
     }
+    const { runSync } = await import('../../../connectors/load/sync');
     const db = await databaseFor(cfg);
     try {
       const report = await runSync(db, { config: cfg, baseDir: dirname(path), sources: [source], kind: 'import', log: (m) => console.error(m) });
@@ -206,6 +208,7 @@ cockpit_reason, so they can be fixed and imported again (\`cockpit import\` igno
     const { values } = parse(argv, { run: { type: 'string' }, out: { type: 'string' } });
     const { cfg } = configAndDir(values);
     if (values.out && !/\.(xlsx|csv)$/i.test(values.out)) throw new CliError('--out: the file must end in .xlsx or .csv', 2);
+    const { exportRejected } = await import('../../../connectors/load/rejected');
     const db = await databaseFor(cfg);
     try {
       const r = await exportRejected(db, { run: values.run, out: values.out ? resolve(values.out) : undefined });

@@ -1,0 +1,32 @@
+/**
+ * One measured run for bench/suites/connectors-files.ts, in its own process so its peak RSS
+ * is its own: `tsx bench/connectors-child.ts import FILE DB` (the connector path: reader →
+ * pipeline → one-transaction load) or `… read_csv FILE DB` (DuckDB's own CSV reader into a
+ * table: the floor). Prints one JSON line: rows, ms, peak RSS.
+ */
+import { dirname } from 'node:path';
+import { Database } from '../src/lib/server/db/database';
+import { parseConfig } from '../src/lib/server/config/load';
+import { runSync } from '../connectors/load/sync';
+import { sql } from '../src/lib/server/db/sql';
+
+const [mode, file, dbPath] = process.argv.slice(2);
+const db = await Database.open(dbPath);
+const t0 = performance.now();
+let rows = 0;
+if (mode === 'read_csv') {
+  await db.write((tx) => tx.run(sql`CREATE OR REPLACE TABLE raw_floor AS SELECT * FROM read_csv(${file}, header = true)`));
+  rows = (await db.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM raw_floor`)).rows[0].n;
+} else {
+  const type = file.endsWith('.xlsx') ? 'excel' : 'csv';
+  const r = parseConfig({ sources: [{ name: 'bench', type, entity: 'opportunities', path: file }] }, null, dirname(file));
+  if (!r.ok) throw new Error(r.issues.join('\n'));
+  const report = await runSync(db, { config: r.config, baseDir: dirname(file), kind: 'import' });
+  if (!report.ok) throw new Error(report.error ?? 'failed');
+  const s = report.sources[0];
+  rows = s.loaded + s.updated;
+  if (s.rejected) throw new Error(`${s.rejected} rows rejected: ${JSON.stringify(s.rejections[0])}`);
+}
+const ms = performance.now() - t0;
+await db.close();
+console.log(JSON.stringify({ rows, ms, rss_mb: process.resourceUsage().maxRSS / 1024 }));

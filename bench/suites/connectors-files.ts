@@ -1,0 +1,100 @@
+/**
+ * File connectors at scale: an .xlsx of 200,000 and 1,000,000 deals and a CSV of 10,000,000,
+ * each imported through the whole connector path (streaming reader → mapping/cleaning/
+ * validation → staging → one-transaction upsert with history and derived facts), in its own
+ * process for an honest peak RSS — beside DuckDB's own `read_csv` of the same rows as CSV
+ * into a table, the floor for getting that data into DuckDB at all.
+ */
+import { spawnSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import ExcelJS from 'exceljs';
+import type { BenchRow } from '../run';
+import type { Suite } from './index';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const HEADER = ['商机编号', '客户名称', '负责人', '销售阶段', '预计成交金额', '创建日期', '所在地区'];
+const STAGES = ['初步接洽', '需求分析', '方案报价', '商务谈判', '赢单', '输单'];
+const REGIONS = ['上海市', '浙江省', '江苏省', '广东省', '北京市'];
+
+function row(i: number): (string | number)[] {
+  const day = 1 + (i % 28);
+  return [`OPP-${i}`, `客户${i % 20000}`, `销售${i % 300}`, STAGES[i % 6], 1000 + ((i * 7919) % 900000), `2024-${String(1 + (i % 12)).padStart(2, '0')}-${String(day).padStart(2, '0')}`, REGIONS[i % 5]];
+}
+
+async function writeCsv(path: string, n: number) {
+  const out = createWriteStream(path);
+  const write = (s: string) => (out.write(s) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
+  await write(HEADER.join(',') + '\n');
+  let buf = '';
+  for (let i = 1; i <= n; i++) {
+    buf += row(i).join(',') + '\n';
+    if (buf.length > 1 << 20) {
+      await write(buf);
+      buf = '';
+    }
+  }
+  await write(buf);
+  await new Promise<void>((r) => out.end(() => r()));
+}
+
+async function writeXlsx(path: string, n: number) {
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: path, useSharedStrings: false, useStyles: false });
+  const ws = wb.addWorksheet('商机');
+  ws.addRow(HEADER).commit();
+  for (let i = 1; i <= n; i++) ws.addRow(row(i)).commit();
+  ws.commit();
+  await wb.commit();
+}
+
+function measure(mode: 'import' | 'read_csv', file: string, dir: string): { rows: number; ms: number; rss_mb: number } {
+  const db = join(dir, `${mode}-${Date.now()}.duckdb`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/connectors-child.ts'), mode, file, db], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    maxBuffer: 1 << 26
+  });
+  if (r.status !== 0) throw new Error(`${mode} ${file} failed:\n${r.stderr}`);
+  rmSync(db, { force: true });
+  rmSync(`${db}.wal`, { force: true });
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+export const connectorsFiles: Suite = {
+  name: 'connectors-files',
+  description: 'xlsx 200k / 1M and CSV 10M deals through the connector path vs DuckDB read_csv of the same rows',
+  async run(log) {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-connectors-'));
+    const rows: BenchRow[] = [];
+    const sizes = (process.env.BENCH_CONNECTORS_SIZES ?? 'xlsx:200000,xlsx:1000000,csv:10000000').split(',');
+    try {
+      for (const spec of sizes) {
+        const [kind, nText] = spec.split(':');
+        const n = Number(nText);
+        const csv = join(dir, `deals-${n}.csv`);
+        log(`writing ${n.toLocaleString()} rows as CSV${kind === 'xlsx' ? ' and xlsx' : ''}…`);
+        await writeCsv(csv, n);
+        let file = csv;
+        if (kind === 'xlsx') {
+          file = join(dir, `deals-${n}.xlsx`);
+          await writeXlsx(file, n);
+        }
+        log(`importing ${file}…`);
+        const imp = measure('import', file, dir);
+        const floor = measure('read_csv', csv, dir);
+        if (imp.rows !== n || floor.rows !== n) throw new Error(`row counts: import ${imp.rows}, read_csv ${floor.rows}, expected ${n}`);
+        log(`  import ${(imp.ms / 1000).toFixed(1)} s, ${Math.round(imp.rss_mb)} MB; read_csv ${(floor.ms / 1000).toFixed(1)} s, ${Math.round(floor.rss_mb)} MB`);
+        const label = `DuckDB read_csv of the same rows`;
+        rows.push({ case: `${kind} ${n.toLocaleString()} rows: rows/s`, value: n / (imp.ms / 1000), baseline: n / (floor.ms / 1000), baseline_label: label, unit: 'rows/s', note: 'higher is better' });
+        rows.push({ case: `${kind} ${n.toLocaleString()} rows: time`, value: imp.ms, baseline: floor.ms, baseline_label: label });
+        rows.push({ case: `${kind} ${n.toLocaleString()} rows: peak RSS`, value: imp.rss_mb, baseline: floor.rss_mb, baseline_label: label, unit: 'MB', note: 'whole process' });
+        rmSync(csv, { force: true });
+        if (file !== csv) rmSync(file, { force: true });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return rows;
+  }
+};
