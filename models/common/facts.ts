@@ -28,6 +28,9 @@ import type { Database, WriteTx } from '../../src/lib/server/db/database';
 import { join, sql, type Sql } from '../../src/lib/server/db/sql';
 import type { StageInfo } from '../model';
 
+/** The derived tables refreshFacts builds. */
+export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts'] as const;
+
 /** Bump when the facts' definition changes, so existing files rebuild. */
 export const FACTS_VERSION = 6;
 
@@ -193,24 +196,42 @@ export async function refreshFacts(tx: WriteTx, stages: StageInfo[]): Promise<vo
 }
 
 /**
+ * Per database instance: the write generation and stage signature the facts were last found
+ * fresh for. The file cannot change under an open instance except through its own writes
+ * (DuckDB lets one process write a file; `Database.writeGeneration` counts this one's), so
+ * while neither moved the check is skipped: it cost a few milliseconds on every model request.
+ */
+const freshFor = new WeakMap<Database, { generation: number; sig: string }>();
+
+/**
  * Makes sure `deal_facts` matches the current data and stages, rebuilding it when not. When
- * fresh this costs one small query on `meta`. Readers keep reading the old facts while a
- * rebuild runs (MVCC); the rebuild re-checks inside the write lock, so concurrent callers
- * rebuild once.
+ * fresh this costs one small query on `meta`, and nothing when this process already found it
+ * fresh since its last write. Readers keep reading the old facts while a rebuild runs (MVCC);
+ * the rebuild re-checks inside the write lock, so concurrent callers rebuild once.
  */
 export async function ensureFacts(db: Database, stages: StageInfo[]): Promise<void> {
   const sig = factsSignature(stages);
+  const known = freshFor.get(db);
+  if (known && known.sig === sig && known.generation === db.writeGeneration) return;
   const CHECK = `SELECT (SELECT value FROM meta WHERE key = 'facts.signature') AS sig,
                         (SELECT value FROM meta WHERE key = 'facts.data_version') AS built,
                         coalesce((SELECT value FROM meta WHERE key = 'data_version'), '0') AS data,
-                        (SELECT count(*) FROM information_schema.tables WHERE table_name IN ('deal_facts', 'payment_facts', 'stage_facts'))::INTEGER AS present`;
+                        (SELECT count(*) FROM information_schema.tables WHERE table_name IN (${FACT_TABLES.map((t) => `'${t}'`).join(', ')}))::INTEGER AS present`;
   type Check = { sig: string | null; built: string | null; data: string; present: number };
-  const fresh = (r: Check) => r.present === 3 && r.sig === sig && r.built === r.data;
-  if (fresh((await db.query<Check>(CHECK)).rows[0])) return;
-  await db.write(
+  const fresh = (r: Check) => r.present === FACT_TABLES.length && r.sig === sig && r.built === r.data;
+  // Read before checking: a write that lands meanwhile moves the generation past this one.
+  const generation = db.writeGeneration;
+  if (fresh((await db.query<Check>(CHECK)).rows[0])) {
+    freshFor.set(db, { generation, sig });
+    return;
+  }
+  // This write's own commit moves the generation by one more; any other write, further.
+  const committed = await db.write(
     async (tx) => {
       if (!fresh((await tx.query<Check>(CHECK)).rows[0])) await refreshFacts(tx, stages);
+      return db.writeGeneration + 1;
     },
     { derived: true }
   );
+  freshFor.set(db, { generation: committed, sig });
 }
