@@ -28,7 +28,7 @@ import { z } from 'zod';
 import { defineModel, type ModelContext, type ModelQuery } from './model';
 import { groupByParam, paramsSchema } from './common/params';
 import { addDays } from './common/period';
-import { dealsRelation, dimensionKey, dimensionLabel, inPeriod, teamGroupCtes } from './common/relations';
+import { dealsRelation, dimensionKey, hasFilters, dimensionLabel, inPeriod, teamGroupCtes } from './common/relations';
 import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 
 const CYCLE_DIMENSIONS = ['team', 'team_leaf', 'owner', 'region', 'industry', 'source', 'product', 'grade', 'competitor', 'month', 'quarter'] as const;
@@ -108,8 +108,6 @@ const stalledSqlRow = z.object({
   )
 }).passthrough();
 
-const FILTER_KEYS = ['team', 'owner', 'region', 'industry', 'source', 'product', 'grade'] as const;
-const hasFilters = (p: Record<string, unknown>) => FILTER_KEYS.some((k) => Array.isArray(p[k]) && (p[k] as unknown[]).length > 0);
 
 export const cycleTime = defineModel({
   name: 'cycle_time',

@@ -107,3 +107,45 @@ describe('stage_facts, the precomputed stints', () => {
     expect(r).toMatchObject({ bad_stage: 0, bad_days: 0, bad_cum: 0, bad_no: 0 });
   });
 });
+
+describe('customer_facts, the precomputed per-customer totals', () => {
+  it('first win, received payments, won and open amounts equal an independent computation from the raw tables', async () => {
+    const r = await one(`
+      WITH pay AS (
+        SELECT coalesce(p.customer_id, o.customer_id) AS customer_id, sum(coalesce(p.paid_amount, p.amount)) AS paid, max(p.paid_at) AS last_paid
+        FROM payments p LEFT JOIN opportunities o ON o.opportunity_id = p.opportunity_id
+        WHERE p.paid_at IS NOT NULL GROUP BY 1),
+      deals AS (
+        SELECT customer_id, min(closed_at) FILTER (WHERE status = 'won') AS first_won,
+               sum(amount) FILTER (WHERE status = 'won' AND closed_at IS NOT NULL) AS won,
+               sum(amount) FILTER (WHERE status = 'open') AS open
+        FROM opportunities WHERE customer_id IS NOT NULL GROUP BY 1),
+      raw AS (SELECT * FROM deals FULL JOIN pay USING (customer_id) WHERE first_won IS NOT NULL OR won IS NOT NULL OR open IS NOT NULL OR paid IS NOT NULL)
+      SELECT (SELECT count(*) FROM raw) AS raw_n, (SELECT count(*) FROM customer_facts) AS facts_n,
+        count(*) FILTER (WHERE f.first_won_at IS DISTINCT FROM raw.first_won) AS bad_first,
+        count(*) FILTER (WHERE coalesce(f.paid_total, 0) <> coalesce(raw.paid, 0) OR f.last_paid_at IS DISTINCT FROM raw.last_paid) AS bad_paid,
+        count(*) FILTER (WHERE coalesce(f.won_total, 0) <> coalesce(raw.won, 0)) AS bad_won,
+        count(*) FILTER (WHERE coalesce(f.open_total, 0) <> coalesce(raw.open, 0)) AS bad_open,
+        count(*) FILTER (WHERE raw.paid > 0) AS paying
+      FROM raw LEFT JOIN customer_facts f USING (customer_id)`);
+    expect(r.paying as number).toBeGreaterThan(100);
+    expect(r.facts_n).toBe(r.raw_n);
+    expect(r).toMatchObject({ bad_first: 0, bad_paid: 0, bad_won: 0, bad_open: 0 });
+  });
+
+  it('a restricted scope gets totals over its own deals and payments only, never the precomputed all-owner table', async () => {
+    const { scopeCtes } = await import('./scope');
+    const { join, sql } = await import('../../src/lib/server/db/sql');
+    const owner = (await one(`SELECT owner_id FROM opportunities WHERE status = 'won' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1`)).owner_id as string;
+    const scoped = await db.query(
+      sql`WITH RECURSIVE ${join(scopeCtes({ team_ids: [], owner_ids: [owner] }), ',\n')} SELECT customer_id, won_total FROM customer_facts`
+    );
+    const own = await db.query(
+      `SELECT customer_id, sum(amount) AS won FROM opportunities WHERE status = 'won' AND closed_at IS NOT NULL AND owner_id = '${owner}' GROUP BY 1`
+    );
+    const expected = new Map(own.rows.map((x) => [x.customer_id as string, Number(x.won)]));
+    const got = new Map(scoped.rows.filter((x) => x.won_total !== null).map((x) => [x.customer_id as string, Number(x.won_total)]));
+    expect(expected.size).toBeGreaterThan(5);
+    expect(got).toEqual(expected);
+  });
+});

@@ -29,10 +29,10 @@ import { join, sql, type Sql } from '../../src/lib/server/db/sql';
 import type { StageInfo } from '../model';
 
 /** The derived tables refreshFacts builds. */
-export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts'] as const;
+export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts', 'customer_facts'] as const;
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 6;
+export const FACTS_VERSION = 7;
 
 /**
  * `payment_facts`: every payments column plus the payment's `owner_id` (its deal's owner; its
@@ -50,6 +50,54 @@ export const PAYMENT_FACTS_SQL = `CREATE OR REPLACE TABLE payment_facts AS
   LEFT JOIN main.opportunities o ON o.opportunity_id = pm.opportunity_id
   LEFT JOIN main.customers c ON c.customer_id = coalesce(pm.customer_id, o.customer_id)
   LEFT JOIN main.users u ON u.user_id = CASE WHEN pm.opportunity_id IS NOT NULL THEN o.owner_id ELSE c.owner_id END`;
+
+/**
+ * `customer_facts`: one row per customer with a deal or a received payment, aggregated over
+ * every deal and payment (all time, every owner):
+ * - `first_won_at`: the first won deal's close date (kpis' and the leaderboard's new
+ *   customers, LTV cohorts);
+ * - `paid_total`, `last_paid_at`: Σ received payments (paid_amount, else amount, where paid_at
+ *   is set; a payment without a customer counts for its deal's) and the latest paid_at;
+ * - `won_total`, `last_won_at`: Σ amount of won deals with a close date, and the latest;
+ * - `open_total`, `last_open_created_at`: Σ amount of open deals, and the latest creation.
+ * A model wanting a total "up to date D" subtracts what the (few) events at or after D add,
+ * so the result is exact for any report date; the `last_*` columns say when there are none.
+ *
+ * Aggregated over every owner, the table is the truth only for a viewer who sees everything.
+ * The scope layer (models/common/scope.ts) therefore serves it as is to the `all` scope only;
+ * any other scope gets the same SELECT computed on the fly over the deals and payments it may
+ * see (`customerFactsSelect` over its scoped deal_facts and payment_facts), so a customer's
+ * facts never include a deal or payment the viewer cannot see. Filters a model applies to
+ * deals (team, owner, region … of the deal) are not in it either: models use it only when
+ * their deals are unfiltered, and the exact per-request aggregation otherwise.
+ */
+export function customerFactsSelect(deals: string, payments: string): string {
+  return `SELECT customer_id,
+      min(first_won_at) AS first_won_at,
+      sum(paid_total)::DECIMAL(38,2) AS paid_total, max(last_paid_at) AS last_paid_at,
+      sum(won_total)::DECIMAL(38,2) AS won_total, max(last_won_at) AS last_won_at,
+      sum(open_total)::DECIMAL(38,2) AS open_total, max(last_open_created_at) AS last_open_created_at
+    FROM (
+      SELECT customer_id,
+        min(closed_at) FILTER (WHERE status = 'won') AS first_won_at,
+        NULL::DECIMAL(38,2) AS paid_total, NULL::DATE AS last_paid_at,
+        sum(coalesce(amount, 0)) FILTER (WHERE status = 'won' AND closed_at IS NOT NULL) AS won_total,
+        max(closed_at) FILTER (WHERE status = 'won') AS last_won_at,
+        sum(coalesce(amount, 0)) FILTER (WHERE status = 'open') AS open_total,
+        max(created_at) FILTER (WHERE status = 'open') AS last_open_created_at
+      FROM ${deals} WHERE customer_id IS NOT NULL AND status IN ('won', 'open')
+      GROUP BY customer_id
+      UNION ALL
+      SELECT coalesce(pf.customer_id, (SELECT f.customer_id FROM ${deals} f WHERE f.opportunity_id = pf.opportunity_id)) AS customer_id,
+        NULL, sum(coalesce(pf.paid_amount, pf.amount)), max(pf.paid_at), NULL, NULL, NULL, NULL
+      FROM ${payments} pf WHERE pf.paid_at IS NOT NULL
+      GROUP BY 1
+    )
+    WHERE customer_id IS NOT NULL
+    GROUP BY customer_id`;
+}
+
+export const CUSTOMER_FACTS_SQL = `CREATE OR REPLACE TABLE customer_facts AS ${customerFactsSelect('main.deal_facts', 'main.payment_facts')} ORDER BY customer_id`;
 
 /**
  * `stage_facts`: one row per stint — a stage change (a version whose stage differs from the
@@ -189,6 +237,7 @@ export async function refreshFacts(tx: WriteTx, stages: StageInfo[]): Promise<vo
   await tx.run(buildFactsSql(stages));
   await tx.run(buildStageFactsSql(stages));
   await tx.run(PAYMENT_FACTS_SQL);
+  await tx.run(CUSTOMER_FACTS_SQL);
   await tx.run(sql`INSERT OR REPLACE INTO meta VALUES ('facts.signature', ${factsSignature(stages)})`);
   await tx.run(
     `INSERT OR REPLACE INTO meta VALUES ('facts.data_version', coalesce((SELECT value FROM meta WHERE key = 'data_version'), '0'))`

@@ -18,6 +18,17 @@ import type { CommonParams, Dimension } from './params';
 
 const has = (v: string[] | undefined): v is string[] => !!v && v.length > 0;
 
+const FILTER_KEYS = ['team', 'owner', 'region', 'industry', 'source', 'product', 'grade'] as const;
+
+/**
+ * Whether any of the common filters is set. Without one, `dealsRelation` is every deal the
+ * viewer may see, so per-customer facts over those deals (`customer_facts`, scoped like the
+ * deals: models/common/facts.ts) give the same answer as aggregating the relation.
+ */
+export function hasFilters(p: Partial<Record<(typeof FILTER_KEYS)[number], unknown>>): boolean {
+  return FILTER_KEYS.some((k) => Array.isArray(p[k]) && (p[k] as unknown[]).length > 0);
+}
+
 /**
  * Deals (from the precomputed `deal_facts`, models/common/facts.ts) with the filters applied
  * and dimension columns added: `dim_team_leaf`, `dim_owner`, `dim_region`, `dim_industry`,
