@@ -13,6 +13,9 @@
  *   funnel's "reached" (metrics.md: a lost deal reached the furthest open stage it showed);
  * - `entered`: first entry time into each stage, a list indexed by stage idx (1-based; null
  *   where never entered, e.g. a skipped stage);
+ * - `days_to_next_1` … `days_to_next_<won idx>`: days from first entering stage k to first
+ *   entering any later stage (null unless both happened, in that order) — the funnel's median
+ *   days to next, as plain columns;
  * - `last_open_amount`: the amount of the last version in an open stage;
  * - `effective_amount`: the amount, or for a lost deal whose amount the source zeroed, its
  *   last amount while open (metrics.md, win_rate_value);
@@ -25,14 +28,14 @@
  */
 import { createHash } from 'node:crypto';
 import type { Database, WriteTx } from '../../src/lib/server/db/database';
-import { join, sql, type Sql } from '../../src/lib/server/db/sql';
+import { join, sql, unsafeRaw, type Sql } from '../../src/lib/server/db/sql';
 import type { StageInfo } from '../model';
 
 /** The derived tables refreshFacts builds. */
 export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts', 'customer_facts'] as const;
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 7;
+export const FACTS_VERSION = 8;
 
 /**
  * `payment_facts`: every payments column plus the payment's `owner_id` (its deal's owner; its
@@ -187,6 +190,19 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
     Array.from({ length: maxIdx }, (_, i) => sql`min(v.valid_from) FILTER (WHERE st.idx = ${i + 1}::INTEGER)`),
     ', '
   );
+  // Days from first entering stage k to first entering any later stage (the funnel's median
+  // days to next), per stage as a plain column: medians over a list element cost much more.
+  const daysToNext = join(
+    Array.from({ length: maxIdx }, (_, i) => {
+      const k = i + 1;
+      const later = Array.from({ length: maxIdx - k }, (_, x) => k + x + 1).map(
+        (j) => sql`CASE WHEN h.entered[${j}::INTEGER] >= h.entered[${k}::INTEGER] THEN h.entered[${j}::INTEGER] END`
+      );
+      const next = later.length ? sql`least(${join(later)})` : sql`NULL::TIMESTAMP`;
+      return sql`((epoch(${next}) - epoch(h.entered[${k}::INTEGER])) / 86400.0)::DOUBLE AS ${unsafeRaw(`days_to_next_${k}`)}`;
+    }),
+    ', '
+  );
   return sql`CREATE OR REPLACE TABLE deal_facts AS
     WITH st AS ${stagesValues(stages)},
     h AS (
@@ -219,6 +235,7 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
       coalesce(o.forecast_category, cs.forecast_category) AS effective_forecast_category,
       greatest(coalesce(h.furthest_hist, 0), CASE WHEN cs.kind IN ('open', 'won') THEN cs.idx ELSE 0 END)::INTEGER AS furthest_idx,
       coalesce(h.entered, [${join(Array.from({ length: maxIdx }, () => sql`NULL::TIMESTAMP`), ', ')}]) AS entered,
+      ${daysToNext},
       h.last_open_amount,
       CASE WHEN o.status = 'lost' AND coalesce(o.amount, 0) = 0 THEN coalesce(h.last_open_amount, o.amount) ELSE o.amount END AS effective_amount,
       coalesce(ch.last_stage_change_at, o.created_at) AS last_stage_change_at,
