@@ -169,10 +169,10 @@ function profile(p: ProfileParams, ctx: ModelContext): ModelQuery {
         sql`SELECT o.customer_id, count(*) AS deals, sum(coalesce(o.amount, 0)) AS amount
             FROM deal_facts o
             WHERE o.status = 'won' AND ${inPeriod(sql`o.closed_at`, ctx.period)} ${product}
-              AND o.customer_id IN (SELECT customer_id FROM cust)
             GROUP BY o.customer_id`
       ],
       [
+        // (won is not restricted to cust: this left join keeps only cust's customers)
         'per_customer',
         unsafeRaw(`SELECT c.*, coalesce(w.deals, 0) AS deals, coalesce(w.amount, 0) AS amount
           FROM cust c LEFT JOIN won w ON w.customer_id = c.customer_id`)
@@ -193,20 +193,39 @@ function profile(p: ProfileParams, ctx: ModelContext): ModelQuery {
 function grid(p: ProfileParams, ctx: ModelContext): ModelQuery {
   const asOfEnd = addDays(ctx.asOf, 1);
   const product = p.product?.length ? sql`AND list_contains(${p.product}::VARCHAR[], o.product)` : sql``;
+  // Without a product filter, value and potential come from customer_facts (per-customer
+  // totals over the viewer's deals and payments, models/common/facts.ts), exact up to the
+  // report date: a customer with a payment, win or open deal dated after it is recomputed
+  // from its events instead.
+  const pre = !p.product?.length;
+  const openDeals = (where: Sql) => sql`SELECT o.customer_id, sum(coalesce(o.amount, 0))::DOUBLE AS potential
+          FROM deal_facts o
+          WHERE o.status = 'open' AND (o.created_at IS NULL OR o.created_at < ${asOfEnd}::TIMESTAMP) ${product} ${where}
+          GROUP BY o.customer_id`;
   const potential: Sql = p.potential_field
     ? sql`SELECT c.customer_id, coalesce(TRY_CAST(json_extract_string(c.attributes, ${'$."' + p.potential_field.replace(/"/g, '') + '"'}) AS DOUBLE), 0) AS potential
           FROM customers c WHERE c.customer_id IN (SELECT customer_id FROM cust)`
-    : sql`SELECT o.customer_id, sum(coalesce(o.amount, 0))::DOUBLE AS potential
-          FROM deal_facts o
-          WHERE o.status = 'open' AND (o.created_at IS NULL OR o.created_at < ${asOfEnd}::TIMESTAMP) ${product}
-          GROUP BY o.customer_id`;
+    : pre
+      ? sql`SELECT customer_id, open_total::DOUBLE AS potential FROM customer_facts
+            WHERE last_open_created_at IS NULL OR last_open_created_at < ${asOfEnd}::TIMESTAMP
+            UNION ALL
+            ${openDeals(sql`AND o.customer_id IN (SELECT customer_id FROM customer_facts WHERE last_open_created_at >= ${asOfEnd}::TIMESTAMP)`)}`
+      : openDeals(sql``);
+  const value: Sql = pre
+    ? sql`SELECT customer_id, (CASE (SELECT basis FROM ltv_basis) WHEN 'payments' THEN paid_total ELSE won_total END)::DOUBLE AS value
+          FROM customer_facts
+          WHERE CASE (SELECT basis FROM ltv_basis) WHEN 'payments' THEN last_paid_at < ${asOfEnd}::DATE ELSE last_won_at < ${asOfEnd}::TIMESTAMP END
+          UNION ALL
+          SELECT customer_id, sum(amount) AS value FROM rev_events
+          WHERE is_revenue AND customer_id IN (
+            SELECT customer_id FROM customer_facts
+            WHERE CASE (SELECT basis FROM ltv_basis) WHEN 'payments' THEN last_paid_at >= ${asOfEnd}::DATE ELSE last_won_at >= ${asOfEnd}::TIMESTAMP END)
+          GROUP BY customer_id`
+    : unsafeRaw(`SELECT customer_id, sum(amount) AS value FROM rev_events WHERE is_revenue GROUP BY customer_id`);
   const ctes: [string, Sql][] = [
     // value = historical LTV, exactly as the ltv model computes it (same basis rule, same events)
     ...ltvBaseCtes({ ...p, view: 'segments', gross_margin: 1 }, ctx, sql`NULL`, { revenueOnly: true }),
-    [
-      'value_by_customer',
-      unsafeRaw(`SELECT customer_id, sum(amount) AS value FROM rev_events WHERE is_revenue GROUP BY customer_id`)
-    ],
+    ['value_by_customer', value],
     ['potential_by_customer', potential],
     [
       'vp',
