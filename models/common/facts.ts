@@ -21,6 +21,9 @@
  *   last amount while open (metrics.md, win_rate_value);
  * - `last_stage_change_at`, `last_activity_at`: for stalled-deal rules.
  *
+ * Stored in close-date order (open deals last, by creation): nearly every model filters on a
+ * close or creation date, and DuckDB skips the row groups whose min/max rule them out.
+ *
  * It is derived data: rebuilt (never migrated) whenever the data or the stage configuration
  * changed. Writers that can should rebuild it inside their own transaction (`refreshFacts`),
  * so readers see new data and new facts together; otherwise the model runner rebuilds it
@@ -35,13 +38,14 @@ import type { StageInfo } from '../model';
 export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts', 'customer_facts'] as const;
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 8;
+export const FACTS_VERSION = 9;
 
 /**
  * `payment_facts`: every payments column plus the payment's `owner_id` (its deal's owner; its
  * customer's owner when it is tied to no deal — the scope rule of models/common/scope.ts) and
  * the dimensions filters use: `owner_team`, `customer_region`, `customer_industry`,
- * `customer_grade`, `source` and `product` (of its deal).
+ * `customer_grade`, `source` and `product` (of its deal). Stored in paid_at order, so a period
+ * of payments is a range of row groups.
  */
 export const PAYMENT_FACTS_SQL = `CREATE OR REPLACE TABLE payment_facts AS
   SELECT pm.*,
@@ -52,7 +56,8 @@ export const PAYMENT_FACTS_SQL = `CREATE OR REPLACE TABLE payment_facts AS
   FROM main.payments pm
   LEFT JOIN main.opportunities o ON o.opportunity_id = pm.opportunity_id
   LEFT JOIN main.customers c ON c.customer_id = coalesce(pm.customer_id, o.customer_id)
-  LEFT JOIN main.users u ON u.user_id = CASE WHEN pm.opportunity_id IS NOT NULL THEN o.owner_id ELSE c.owner_id END`;
+  LEFT JOIN main.users u ON u.user_id = CASE WHEN pm.opportunity_id IS NOT NULL THEN o.owner_id ELSE c.owner_id END
+  ORDER BY pm.paid_at NULLS LAST, pm.due_date`;
 
 /**
  * `customer_facts`: one row per customer with a deal or a received payment, aggregated over
@@ -246,7 +251,8 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
     LEFT JOIN st cs ON cs.name = o.stage
     LEFT JOIN h ON h.opportunity_id = o.opportunity_id
     LEFT JOIN changes ch ON ch.opportunity_id = o.opportunity_id
-    LEFT JOIN acts a ON a.opportunity_id = o.opportunity_id`;
+    LEFT JOIN acts a ON a.opportunity_id = o.opportunity_id
+    ORDER BY o.closed_at NULLS LAST, o.created_at`;
 }
 
 /** Rebuilds `deal_facts` inside an existing write transaction and records what it was built for. */
