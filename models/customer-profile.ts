@@ -202,38 +202,51 @@ function grid(p: ProfileParams, ctx: ModelContext): ModelQuery {
           FROM deal_facts o
           WHERE o.status = 'open' AND (o.created_at IS NULL OR o.created_at < ${asOfEnd}::TIMESTAMP) ${product} ${where}
           GROUP BY o.customer_id`;
-  const potential: Sql = p.potential_field
+  const byField = p.potential_field
     ? sql`SELECT c.customer_id, coalesce(TRY_CAST(json_extract_string(c.attributes, ${'$."' + p.potential_field.replace(/"/g, '') + '"'}) AS DOUBLE), 0) AS potential
           FROM customers c WHERE c.customer_id IN (SELECT customer_id FROM cust)`
-    : pre
-      ? sql`SELECT customer_id, open_total::DOUBLE AS potential FROM customer_facts
-            WHERE last_open_created_at IS NULL OR last_open_created_at < ${asOfEnd}::TIMESTAMP
-            UNION ALL
-            ${openDeals(sql`AND o.customer_id IN (SELECT customer_id FROM customer_facts WHERE last_open_created_at >= ${asOfEnd}::TIMESTAMP)`)}`
-      : openDeals(sql``);
-  const value: Sql = pre
-    ? sql`SELECT customer_id, (CASE (SELECT basis FROM ltv_basis) WHEN 'payments' THEN paid_total ELSE won_total END)::DOUBLE AS value
-          FROM customer_facts
-          WHERE CASE (SELECT basis FROM ltv_basis) WHEN 'payments' THEN last_paid_at < ${asOfEnd}::DATE ELSE last_won_at < ${asOfEnd}::TIMESTAMP END
-          UNION ALL
-          SELECT customer_id, sum(amount) AS value FROM rev_events
-          WHERE is_revenue AND customer_id IN (
-            SELECT customer_id FROM customer_facts
-            WHERE CASE (SELECT basis FROM ltv_basis) WHEN 'payments' THEN last_paid_at >= ${asOfEnd}::DATE ELSE last_won_at >= ${asOfEnd}::TIMESTAMP END)
-          GROUP BY customer_id`
-    : unsafeRaw(`SELECT customer_id, sum(amount) AS value FROM rev_events WHERE is_revenue GROUP BY customer_id`);
+    : null;
+  // With customer_facts: a customer's value is its precomputed total of the basis unless it has
+  // revenue dated after the report date (`late`), and its potential its open total unless it
+  // has an open deal created after it; those few are recomputed from their events and deals.
+  // One join of the customers to their facts instead of one per measure.
+  const valueLate = sql`CASE (SELECT basis FROM ltv_basis) WHEN 'payments' THEN cf.last_paid_at >= ${asOfEnd}::DATE ELSE cf.last_won_at >= ${asOfEnd}::TIMESTAMP END`;
+  const potentialLate = sql`cf.last_open_created_at >= ${asOfEnd}::TIMESTAMP`;
   const ctes: [string, Sql][] = [
     // value = historical LTV, exactly as the ltv model computes it (same basis rule, same events)
     ...ltvBaseCtes({ ...p, view: 'segments', gross_margin: 1 }, ctx, sql`NULL`, { revenueOnly: true }),
-    ['value_by_customer', value],
-    ['potential_by_customer', potential],
-    [
-      'vp',
-      unsafeRaw(`SELECT c.customer_id, coalesce(v.value, 0) AS value, coalesce(pt.potential, 0) AS potential
-        FROM cust c
-        LEFT JOIN value_by_customer v ON v.customer_id = c.customer_id
-        LEFT JOIN potential_by_customer pt ON pt.customer_id = c.customer_id`)
-    ],
+    ...((pre
+      ? [
+          [
+            'late_value',
+            sql`SELECT customer_id, sum(amount) AS value FROM rev_events
+                WHERE is_revenue AND customer_id IN (SELECT cf.customer_id FROM customer_facts cf WHERE ${valueLate})
+                GROUP BY customer_id`
+          ],
+          ['potential_by_customer', byField ?? openDeals(sql`AND o.customer_id IN (SELECT cf.customer_id FROM customer_facts cf WHERE ${potentialLate})`)],
+          [
+            'vp',
+            sql`SELECT c.customer_id,
+                coalesce(CASE WHEN ${valueLate} THEN lv.value
+                              ELSE (CASE (SELECT basis FROM ltv_basis) WHEN 'payments' THEN cf.paid_total ELSE cf.won_total END)::DOUBLE END, 0) AS value,
+                coalesce(${byField ? sql`pt.potential` : sql`CASE WHEN ${potentialLate} THEN pt.potential ELSE cf.open_total::DOUBLE END`}, 0) AS potential
+              FROM cust c
+              LEFT JOIN customer_facts cf ON cf.customer_id = c.customer_id
+              LEFT JOIN late_value lv ON lv.customer_id = c.customer_id
+              LEFT JOIN potential_by_customer pt ON pt.customer_id = c.customer_id`
+          ]
+        ]
+      : [
+          ['value_by_customer', unsafeRaw(`SELECT customer_id, sum(amount) AS value FROM rev_events WHERE is_revenue GROUP BY customer_id`)],
+          ['potential_by_customer', byField ?? openDeals(sql``)],
+          [
+            'vp',
+            unsafeRaw(`SELECT c.customer_id, coalesce(v.value, 0) AS value, coalesce(pt.potential, 0) AS potential
+              FROM cust c
+              LEFT JOIN value_by_customer v ON v.customer_id = c.customer_id
+              LEFT JOIN potential_by_customer pt ON pt.customer_id = c.customer_id`)
+          ]
+        ]) as [string, Sql][]),
     [
       'medians',
       unsafeRaw(`SELECT quantile_cont(value, 0.5) FILTER (WHERE value > 0) AS value_median,
