@@ -176,7 +176,7 @@ function flowQuery(p: z.output<typeof params>, ctx: ModelContext): ModelQuery {
   const needDeals = grouped || filtered;
   const key = p.group_by ? dimensionKey(p.group_by, ctx) : sql`NULL::VARCHAR`;
   const label = p.group_by ? dimensionLabel(p.group_by, sql`f.group_key`, ctx) : sql`NULL::VARCHAR`;
-  const ctes: [string, Sql][] = [
+  const ctes: [string, Sql, { materialized?: boolean }?][] = [
     ...(p.group_by === 'team' ? teamGroupCtes(p) : []),
     ...(needDeals ? ([['flow_deals', sql`SELECT r.opportunity_id, ${key}::VARCHAR AS group_key FROM ${dealsRelation(p)} r`]] as [string, Sql][]) : []),
     [
@@ -187,7 +187,10 @@ function flowQuery(p: z.output<typeof params>, ctx: ModelContext): ModelQuery {
             -- the deal's first change in the period: counts the deal once in n
             (sf.previous_entered_at IS NULL OR sf.previous_entered_at < ${ctx.period.from}::TIMESTAMP) AS first_in_period
           FROM stage_facts sf ${needDeals ? sql`JOIN flow_deals fd ON fd.opportunity_id = sf.opportunity_id` : sql``}
-          WHERE ${inPeriod(sql`sf.entered_at`, ctx.period)}`
+          WHERE ${inPeriod(sql`sf.entered_at`, ctx.period)}`,
+      // read twice (n and the entries): scanning stage_facts' period twice costs less than
+      // materializing 600k rows
+      { materialized: false }
     ],
     [
       // An exit from stage k at time t is the next stint's entry at t: rows entered in the

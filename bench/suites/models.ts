@@ -66,10 +66,10 @@ const CASES: Case[] = [
         count(*) FILTER (WHERE status = 'open' AND stage_idx = 3) AS o3, count(*) FILTER (WHERE status = 'lost' AND furthest_idx = 3) AS l3,
         count(*) FILTER (WHERE status = 'open' AND stage_idx = 4) AS o4, count(*) FILTER (WHERE status = 'lost' AND furthest_idx = 4) AS l4,
         count(*) FILTER (WHERE status = 'open' AND stage_idx = 5) AS o5, count(*) FILTER (WHERE status = 'lost' AND furthest_idx = 5) AS l5,
-        median((epoch(least(CASE WHEN entered[2] >= entered[1] THEN entered[2] END, CASE WHEN entered[3] >= entered[1] THEN entered[3] END, CASE WHEN entered[4] >= entered[1] THEN entered[4] END, CASE WHEN entered[5] >= entered[1] THEN entered[5] END)) - epoch(entered[1])) / 86400.0) AS d1,
-        median((epoch(least(CASE WHEN entered[3] >= entered[2] THEN entered[3] END, CASE WHEN entered[4] >= entered[2] THEN entered[4] END, CASE WHEN entered[5] >= entered[2] THEN entered[5] END)) - epoch(entered[2])) / 86400.0) AS d2,
-        median((epoch(least(CASE WHEN entered[4] >= entered[3] THEN entered[4] END, CASE WHEN entered[5] >= entered[3] THEN entered[5] END)) - epoch(entered[3])) / 86400.0) AS d3,
-        median((epoch(least(CASE WHEN entered[5] >= entered[4] THEN entered[5] END)) - epoch(entered[4])) / 86400.0) AS d4
+        median(days_to_next_1) AS d1,
+        median(days_to_next_2) AS d2,
+        median(days_to_next_3) AS d3,
+        median(days_to_next_4) AS d4
       FROM deal_facts WHERE created_at >= '2026-01-01' AND created_at < '2027-01-01'`,
     check: (m, r) => [m.rows.map((x) => x.reached), [r[0].r1, r[0].r2, r[0].r3, r[0].r4, r[0].r5]]
   },

@@ -255,7 +255,10 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
     ORDER BY o.closed_at NULLS LAST, o.created_at`;
 }
 
-/** Rebuilds `deal_facts` inside an existing write transaction and records what it was built for. */
+/**
+ * Rebuilds every derived table (`deal_facts`, `stage_facts`, `payment_facts`, `customer_facts`)
+ * inside an existing write transaction and records what they were built for.
+ */
 export async function refreshFacts(tx: WriteTx, stages: StageInfo[]): Promise<void> {
   await tx.run(buildFactsSql(stages));
   await tx.run(buildStageFactsSql(stages));
