@@ -149,3 +149,49 @@ describe('customer_facts, the precomputed per-customer totals', () => {
     expect(got).toEqual(expected);
   });
 });
+
+describe('models reading customer_facts', () => {
+  const AS_OF = '2025-03-10'; // payments, wins and open deals exist after it: the totals need their late part removed
+  const run = async (name: string, params: Record<string, unknown>) => {
+    const { runModel } = await import('../../src/lib/server/models/run');
+    return runModel(db, cfg.ok ? cfg.config : (undefined as never), name, { as_of: AS_OF, ...params }, { all: true });
+  };
+
+  it('the grid with a past report date counts only what happened before it (independent SQL over the raw tables)', async () => {
+    const late = await one(`SELECT count(*) AS n FROM payments WHERE paid_at > DATE '${AS_OF}'`);
+    expect(late.n as number).toBeGreaterThan(100);
+    const r = await run('customer_profile', { view: 'grid' });
+    const ind = (
+      await db.query(`
+      WITH v AS (SELECT coalesce(p.customer_id, o.customer_id) AS customer_id, sum(coalesce(p.paid_amount, p.amount)) AS value
+                 FROM payments p LEFT JOIN opportunities o USING (opportunity_id) WHERE p.paid_at <= DATE '${AS_OF}' GROUP BY 1),
+      p AS (SELECT customer_id, sum(amount) AS potential FROM opportunities
+            WHERE status = 'open' AND (created_at IS NULL OR created_at < DATE '${AS_OF}' + 1) GROUP BY 1),
+      x AS (SELECT coalesce(v.value, 0) AS value, coalesce(p.potential, 0) AS potential FROM customers c LEFT JOIN v USING (customer_id) LEFT JOIN p USING (customer_id)),
+      m AS (SELECT median(value) FILTER (WHERE value > 0) AS mv, median(potential) FILTER (WHERE potential > 0) AS mp FROM x)
+      SELECT (value > 0 AND value >= mv) AS hv, (potential > 0 AND potential >= mp) AS hp, count(*)::INTEGER AS customers FROM x, m GROUP BY ALL`)
+    ).rows;
+    const count = (hv: boolean, hp: boolean) => ind.find((x) => x.hv === hv && x.hp === hp)?.customers ?? 0;
+    expect(r.rows.map((x) => [x.quadrant, x.customers])).toEqual([
+      ['key_maintain', count(true, true)],
+      ['key_develop', count(false, true)],
+      ['standard', count(true, false)],
+      ['activate', count(false, false)]
+    ]);
+  });
+
+  it("kpis' new customers are the customers whose first win falls in the period (independent SQL)", async () => {
+    const r = await run('kpis', { period: 'this_quarter' });
+    const ind = await one(`SELECT count(*)::INTEGER AS n FROM (SELECT customer_id, min(closed_at) AS f FROM opportunities
+      WHERE status = 'won' AND customer_id IS NOT NULL GROUP BY 1) WHERE f >= '2025-01-01' AND f < '2025-04-01'`);
+    expect(ind.n as number).toBeGreaterThan(5);
+    expect(r.rows.find((x) => x.measure === 'new_customers')?.value).toBe(ind.n);
+  });
+
+  it('a derived write (a rebuild) also invalidates the cached freshness check', async () => {
+    await ensureFacts(db, stages);
+    await db.write((tx) => tx.run(`DROP TABLE customer_facts`), { derived: true });
+    await ensureFacts(db, stages);
+    expect(await one(`SELECT count(*) > 0 AS back FROM customer_facts`)).toEqual({ back: true });
+  });
+});
