@@ -14,19 +14,17 @@
  */
 import { and, sql, unsafeRaw, type Sql } from '../../src/lib/server/db/sql';
 import type { ModelContext } from '../model';
-import type { CommonParams, Dimension } from './params';
+import { FILTERS, type CommonParams, type Dimension, type FilterName } from './params';
 
 const has = (v: string[] | undefined): v is string[] => !!v && v.length > 0;
-
-const FILTER_KEYS = ['team', 'owner', 'region', 'industry', 'source', 'product', 'grade'] as const;
 
 /**
  * Whether any of the common filters is set. Without one, `dealsRelation` is every deal the
  * viewer may see, so per-customer facts over those deals (`customer_facts`, scoped like the
  * deals: models/common/facts.ts) give the same answer as aggregating the relation.
  */
-export function hasFilters(p: Partial<Record<(typeof FILTER_KEYS)[number], unknown>>): boolean {
-  return FILTER_KEYS.some((k) => Array.isArray(p[k]) && (p[k] as unknown[]).length > 0);
+export function hasFilters(p: Partial<Record<FilterName, unknown>>): boolean {
+  return FILTERS.some((k) => Array.isArray(p[k]) && (p[k] as unknown[]).length > 0);
 }
 
 /**
