@@ -103,19 +103,15 @@ export const funnel = defineModel({
     const key = p.group_by ? dimensionKey(p.group_by, ctx, sql`r.created_at`) : sql`NULL::VARCHAR`;
     const label = p.group_by ? dimensionLabel(p.group_by, sql`a.group_key`, ctx) : sql`NULL::VARCHAR`;
     const funnelStages = ctx.stages.filter((s) => s.kind === 'open' || s.kind === 'won').sort((a, b) => a.index - b.index);
-    const maxIdx = Math.max(...funnelStages.map((s) => s.index));
-    // Per stage k, one aggregate pass over the cohort (deal_facts has the history precomputed).
+    // Per stage k, one aggregate pass over the cohort (deal_facts has the history precomputed,
+    // days to the next stage included).
     const perStage = funnelStages.map((s) => {
       const k = s.index;
-      const later = Array.from({ length: maxIdx - k }, (_, i) => k + i + 1).map(
-        (j) => sql`CASE WHEN entered[${j}::INTEGER] >= entered[${k}::INTEGER] THEN entered[${j}::INTEGER] END`
-      );
-      const next = later.length ? sql`least(${join(later)})` : sql`NULL::TIMESTAMP`;
       return sql`count(*) FILTER (WHERE furthest_idx >= ${k}::INTEGER)::INTEGER AS reached_${unsafeRaw(String(k))},
         coalesce(sum(effective_amount) FILTER (WHERE furthest_idx >= ${k}::INTEGER), 0)::DOUBLE AS amount_${unsafeRaw(String(k))},
         count(*) FILTER (WHERE status = 'open' AND stage_idx = ${k}::INTEGER)::INTEGER AS open_${unsafeRaw(String(k))},
         count(*) FILTER (WHERE status = 'lost' AND furthest_idx = ${k}::INTEGER)::INTEGER AS lost_${unsafeRaw(String(k))},
-        median((epoch(${next}) - epoch(entered[${k}::INTEGER])) / 86400.0)::DOUBLE AS days_${unsafeRaw(String(k))}`;
+        median(${unsafeRaw(`days_to_next_${k}`)})::DOUBLE AS days_${unsafeRaw(String(k))}`;
     });
     const unpivot = funnelStages.map(
       (s) => sql`SELECT a.group_key, ${s.name} AS stage, ${s.index}::INTEGER AS stage_index, ${s.kind} AS kind,
@@ -180,7 +176,7 @@ function flowQuery(p: z.output<typeof params>, ctx: ModelContext): ModelQuery {
   const needDeals = grouped || filtered;
   const key = p.group_by ? dimensionKey(p.group_by, ctx) : sql`NULL::VARCHAR`;
   const label = p.group_by ? dimensionLabel(p.group_by, sql`f.group_key`, ctx) : sql`NULL::VARCHAR`;
-  const ctes: [string, Sql][] = [
+  const ctes: [string, Sql, { materialized?: boolean }?][] = [
     ...(p.group_by === 'team' ? teamGroupCtes(p) : []),
     ...(needDeals ? ([['flow_deals', sql`SELECT r.opportunity_id, ${key}::VARCHAR AS group_key FROM ${dealsRelation(p)} r`]] as [string, Sql][]) : []),
     [
@@ -191,7 +187,10 @@ function flowQuery(p: z.output<typeof params>, ctx: ModelContext): ModelQuery {
             -- the deal's first change in the period: counts the deal once in n
             (sf.previous_entered_at IS NULL OR sf.previous_entered_at < ${ctx.period.from}::TIMESTAMP) AS first_in_period
           FROM stage_facts sf ${needDeals ? sql`JOIN flow_deals fd ON fd.opportunity_id = sf.opportunity_id` : sql``}
-          WHERE ${inPeriod(sql`sf.entered_at`, ctx.period)}`
+          WHERE ${inPeriod(sql`sf.entered_at`, ctx.period)}`,
+      // read twice (n and the entries): scanning stage_facts' period twice costs less than
+      // materializing 600k rows
+      { materialized: false }
     ],
     [
       // An exit from stage k at time t is the next stint's entry at t: rows entered in the

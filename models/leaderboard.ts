@@ -25,7 +25,7 @@
 import { z } from 'zod';
 import { defineModel } from './model';
 import { groupByParam, paramsSchema, type Dimension } from './common/params';
-import { dealsRelation, dimensionKey, dimensionLabel, inPeriod, paymentsRelation, teamGroupCtes } from './common/relations';
+import { dealsRelation, dimensionKey, dimensionLabel, hasFilters, inPeriod, paymentsRelation, teamGroupCtes } from './common/relations';
 import { activitiesRelation } from './common/activities';
 import { targetRows } from './common/targets';
 import { ident, sql } from '../src/lib/server/db/sql';
@@ -106,7 +106,13 @@ export const leaderboard = defineModel({
         // the period, credited to the group of that deal.
         ['won_upto', sql`SELECT r.customer_id, r.closed_at, ${key} AS group_key FROM ${deals} r
           WHERE r.status = 'won' AND r.customer_id IS NOT NULL AND r.closed_at < ${period.to}::TIMESTAMP`],
-        ['first_won', sql`SELECT customer_id FROM won_upto GROUP BY customer_id HAVING min(closed_at) >= ${period.from}::TIMESTAMP`],
+        [
+          'first_won',
+          hasFilters(p)
+            ? sql`SELECT customer_id FROM won_upto GROUP BY customer_id HAVING min(closed_at) >= ${period.from}::TIMESTAMP`
+            : // unfiltered: the viewer's deals, whose first wins customer_facts has (scoped like them)
+              sql`SELECT customer_id FROM customer_facts WHERE ${inPeriod(sql`first_won_at`, period)}`
+        ],
         ['firsts', sql`SELECT w.customer_id, arg_min(w.group_key, w.closed_at) AS group_key
           FROM won_upto w WHERE w.closed_at >= ${period.from}::TIMESTAMP AND w.customer_id IN (SELECT customer_id FROM first_won)
           GROUP BY w.customer_id`],

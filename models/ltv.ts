@@ -252,9 +252,16 @@ function cohorts(p: LtvParams, ctx: ModelContext) {
       ...ltvBaseCtes(p, ctx, sql`NULL`),
       [
         'first_won',
-        sql`SELECT customer_id, date_trunc('month', min(event_at))::DATE AS cohort_start
+        p.product?.length
+          ? sql`SELECT customer_id, date_trunc('month', min(event_at))::DATE AS cohort_start
             FROM rev_events WHERE kind = 'won_amount' AND customer_id IN (SELECT customer_id FROM cust) GROUP BY customer_id
             HAVING ${inPeriod(sql`min(event_at)`, ctx.period)}`
+          : // the first win among the viewer's deals is precomputed (customer_facts, scoped like
+            // the deals); before the end of the report date it is that one or none
+            sql`SELECT customer_id, date_trunc('month', first_won_at)::DATE AS cohort_start
+            FROM customer_facts
+            WHERE first_won_at < ${ltvWindows(ctx.period, ctx.asOf).asOfEnd}::TIMESTAMP AND ${inPeriod(sql`first_won_at`, ctx.period)}
+              AND customer_id IN (SELECT customer_id FROM cust)`
       ],
       ['sizes', unsafeRaw(`SELECT cohort_start, count(*)::INTEGER AS customers FROM first_won GROUP BY cohort_start`)],
       [

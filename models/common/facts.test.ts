@@ -107,3 +107,91 @@ describe('stage_facts, the precomputed stints', () => {
     expect(r).toMatchObject({ bad_stage: 0, bad_days: 0, bad_cum: 0, bad_no: 0 });
   });
 });
+
+describe('customer_facts, the precomputed per-customer totals', () => {
+  it('first win, received payments, won and open amounts equal an independent computation from the raw tables', async () => {
+    const r = await one(`
+      WITH pay AS (
+        SELECT coalesce(p.customer_id, o.customer_id) AS customer_id, sum(coalesce(p.paid_amount, p.amount)) AS paid, max(p.paid_at) AS last_paid
+        FROM payments p LEFT JOIN opportunities o ON o.opportunity_id = p.opportunity_id
+        WHERE p.paid_at IS NOT NULL GROUP BY 1),
+      deals AS (
+        SELECT customer_id, min(closed_at) FILTER (WHERE status = 'won') AS first_won,
+               sum(amount) FILTER (WHERE status = 'won' AND closed_at IS NOT NULL) AS won,
+               sum(amount) FILTER (WHERE status = 'open') AS open
+        FROM opportunities WHERE customer_id IS NOT NULL GROUP BY 1),
+      raw AS (SELECT * FROM deals FULL JOIN pay USING (customer_id) WHERE first_won IS NOT NULL OR won IS NOT NULL OR open IS NOT NULL OR paid IS NOT NULL)
+      SELECT (SELECT count(*) FROM raw) AS raw_n, (SELECT count(*) FROM customer_facts) AS facts_n,
+        count(*) FILTER (WHERE f.first_won_at IS DISTINCT FROM raw.first_won) AS bad_first,
+        count(*) FILTER (WHERE coalesce(f.paid_total, 0) <> coalesce(raw.paid, 0) OR f.last_paid_at IS DISTINCT FROM raw.last_paid) AS bad_paid,
+        count(*) FILTER (WHERE coalesce(f.won_total, 0) <> coalesce(raw.won, 0)) AS bad_won,
+        count(*) FILTER (WHERE coalesce(f.open_total, 0) <> coalesce(raw.open, 0)) AS bad_open,
+        count(*) FILTER (WHERE raw.paid > 0) AS paying
+      FROM raw LEFT JOIN customer_facts f USING (customer_id)`);
+    expect(r.paying as number).toBeGreaterThan(100);
+    expect(r.facts_n).toBe(r.raw_n);
+    expect(r).toMatchObject({ bad_first: 0, bad_paid: 0, bad_won: 0, bad_open: 0 });
+  });
+
+  it('a restricted scope gets totals over its own deals and payments only, never the precomputed all-owner table', async () => {
+    const { scopeCtes } = await import('./scope');
+    const { join, sql } = await import('../../src/lib/server/db/sql');
+    const owner = (await one(`SELECT owner_id FROM opportunities WHERE status = 'won' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1`)).owner_id as string;
+    const scoped = await db.query(
+      sql`WITH RECURSIVE ${join(scopeCtes({ team_ids: [], owner_ids: [owner] }), ',\n')} SELECT customer_id, won_total FROM customer_facts`
+    );
+    const own = await db.query(
+      `SELECT customer_id, sum(amount) AS won FROM opportunities WHERE status = 'won' AND closed_at IS NOT NULL AND owner_id = '${owner}' GROUP BY 1`
+    );
+    const expected = new Map(own.rows.map((x) => [x.customer_id as string, Number(x.won)]));
+    const got = new Map(scoped.rows.filter((x) => x.won_total !== null).map((x) => [x.customer_id as string, Number(x.won_total)]));
+    expect(expected.size).toBeGreaterThan(5);
+    expect(got).toEqual(expected);
+  });
+});
+
+describe('models reading customer_facts', () => {
+  const AS_OF = '2025-03-10'; // payments, wins and open deals exist after it: the totals need their late part removed
+  const run = async (name: string, params: Record<string, unknown>) => {
+    const { runModel } = await import('../../src/lib/server/models/run');
+    return runModel(db, cfg.ok ? cfg.config : (undefined as never), name, { as_of: AS_OF, ...params }, { all: true });
+  };
+
+  it('the grid with a past report date counts only what happened before it (independent SQL over the raw tables)', async () => {
+    const late = await one(`SELECT count(*) AS n FROM payments WHERE paid_at > DATE '${AS_OF}'`);
+    expect(late.n as number).toBeGreaterThan(100);
+    const r = await run('customer_profile', { view: 'grid' });
+    const ind = (
+      await db.query(`
+      WITH v AS (SELECT coalesce(p.customer_id, o.customer_id) AS customer_id, sum(coalesce(p.paid_amount, p.amount)) AS value
+                 FROM payments p LEFT JOIN opportunities o USING (opportunity_id) WHERE p.paid_at <= DATE '${AS_OF}' GROUP BY 1),
+      p AS (SELECT customer_id, sum(amount) AS potential FROM opportunities
+            WHERE status = 'open' AND (created_at IS NULL OR created_at < DATE '${AS_OF}' + 1) GROUP BY 1),
+      x AS (SELECT coalesce(v.value, 0) AS value, coalesce(p.potential, 0) AS potential FROM customers c LEFT JOIN v USING (customer_id) LEFT JOIN p USING (customer_id)),
+      m AS (SELECT median(value) FILTER (WHERE value > 0) AS mv, median(potential) FILTER (WHERE potential > 0) AS mp FROM x)
+      SELECT (value > 0 AND value >= mv) AS hv, (potential > 0 AND potential >= mp) AS hp, count(*)::INTEGER AS customers FROM x, m GROUP BY ALL`)
+    ).rows;
+    const count = (hv: boolean, hp: boolean) => ind.find((x) => x.hv === hv && x.hp === hp)?.customers ?? 0;
+    expect(r.rows.map((x) => [x.quadrant, x.customers])).toEqual([
+      ['key_maintain', count(true, true)],
+      ['key_develop', count(false, true)],
+      ['standard', count(true, false)],
+      ['activate', count(false, false)]
+    ]);
+  });
+
+  it("kpis' new customers are the customers whose first win falls in the period (independent SQL)", async () => {
+    const r = await run('kpis', { period: 'this_quarter' });
+    const ind = await one(`SELECT count(*)::INTEGER AS n FROM (SELECT customer_id, min(closed_at) AS f FROM opportunities
+      WHERE status = 'won' AND customer_id IS NOT NULL GROUP BY 1) WHERE f >= '2025-01-01' AND f < '2025-04-01'`);
+    expect(ind.n as number).toBeGreaterThan(5);
+    expect(r.rows.find((x) => x.measure === 'new_customers')?.value).toBe(ind.n);
+  });
+
+  it('a derived write (a rebuild) also invalidates the cached freshness check', async () => {
+    await ensureFacts(db, stages);
+    await db.write((tx) => tx.run(`DROP TABLE customer_facts`), { derived: true });
+    await ensureFacts(db, stages);
+    expect(await one(`SELECT count(*) > 0 AS back FROM customer_facts`)).toEqual({ back: true });
+  });
+});

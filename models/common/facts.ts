@@ -13,10 +13,16 @@
  *   funnel's "reached" (metrics.md: a lost deal reached the furthest open stage it showed);
  * - `entered`: first entry time into each stage, a list indexed by stage idx (1-based; null
  *   where never entered, e.g. a skipped stage);
+ * - `days_to_next_1` … `days_to_next_<won idx>`: days from first entering stage k to first
+ *   entering any later stage (null unless both happened, in that order) — the funnel's median
+ *   days to next, as plain columns;
  * - `last_open_amount`: the amount of the last version in an open stage;
  * - `effective_amount`: the amount, or for a lost deal whose amount the source zeroed, its
  *   last amount while open (metrics.md, win_rate_value);
  * - `last_stage_change_at`, `last_activity_at`: for stalled-deal rules.
+ *
+ * Stored in close-date order (open deals last, by creation): nearly every model filters on a
+ * close or creation date, and DuckDB skips the row groups whose min/max rule them out.
  *
  * It is derived data: rebuilt (never migrated) whenever the data or the stage configuration
  * changed. Writers that can should rebuild it inside their own transaction (`refreshFacts`),
@@ -25,17 +31,21 @@
  */
 import { createHash } from 'node:crypto';
 import type { Database, WriteTx } from '../../src/lib/server/db/database';
-import { join, sql, type Sql } from '../../src/lib/server/db/sql';
+import { join, sql, unsafeRaw, type Sql } from '../../src/lib/server/db/sql';
 import type { StageInfo } from '../model';
 
+/** The derived tables refreshFacts builds. */
+export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts', 'customer_facts'] as const;
+
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 6;
+export const FACTS_VERSION = 9;
 
 /**
  * `payment_facts`: every payments column plus the payment's `owner_id` (its deal's owner; its
  * customer's owner when it is tied to no deal — the scope rule of models/common/scope.ts) and
  * the dimensions filters use: `owner_team`, `customer_region`, `customer_industry`,
- * `customer_grade`, `source` and `product` (of its deal).
+ * `customer_grade`, `source` and `product` (of its deal). Stored in paid_at order, so a period
+ * of payments is a range of row groups.
  */
 export const PAYMENT_FACTS_SQL = `CREATE OR REPLACE TABLE payment_facts AS
   SELECT pm.*,
@@ -46,7 +56,56 @@ export const PAYMENT_FACTS_SQL = `CREATE OR REPLACE TABLE payment_facts AS
   FROM main.payments pm
   LEFT JOIN main.opportunities o ON o.opportunity_id = pm.opportunity_id
   LEFT JOIN main.customers c ON c.customer_id = coalesce(pm.customer_id, o.customer_id)
-  LEFT JOIN main.users u ON u.user_id = CASE WHEN pm.opportunity_id IS NOT NULL THEN o.owner_id ELSE c.owner_id END`;
+  LEFT JOIN main.users u ON u.user_id = CASE WHEN pm.opportunity_id IS NOT NULL THEN o.owner_id ELSE c.owner_id END
+  ORDER BY pm.paid_at NULLS LAST, pm.due_date`;
+
+/**
+ * `customer_facts`: one row per customer with a deal or a received payment, aggregated over
+ * every deal and payment (all time, every owner):
+ * - `first_won_at`: the first won deal's close date (kpis' and the leaderboard's new
+ *   customers, LTV cohorts);
+ * - `paid_total`, `last_paid_at`: Σ received payments (paid_amount, else amount, where paid_at
+ *   is set; a payment without a customer counts for its deal's) and the latest paid_at;
+ * - `won_total`, `last_won_at`: Σ amount of won deals with a close date, and the latest;
+ * - `open_total`, `last_open_created_at`: Σ amount of open deals, and the latest creation.
+ * A model wanting a total "up to date D" subtracts what the (few) events at or after D add,
+ * so the result is exact for any report date; the `last_*` columns say when there are none.
+ *
+ * Aggregated over every owner, the table is the truth only for a viewer who sees everything.
+ * The scope layer (models/common/scope.ts) therefore serves it as is to the `all` scope only;
+ * any other scope gets the same SELECT computed on the fly over the deals and payments it may
+ * see (`customerFactsSelect` over its scoped deal_facts and payment_facts), so a customer's
+ * facts never include a deal or payment the viewer cannot see. Filters a model applies to
+ * deals (team, owner, region … of the deal) are not in it either: models use it only when
+ * their deals are unfiltered, and the exact per-request aggregation otherwise.
+ */
+export function customerFactsSelect(deals: string, payments: string): string {
+  return `SELECT customer_id,
+      min(first_won_at) AS first_won_at,
+      sum(paid_total)::DECIMAL(38,2) AS paid_total, max(last_paid_at) AS last_paid_at,
+      sum(won_total)::DECIMAL(38,2) AS won_total, max(last_won_at) AS last_won_at,
+      sum(open_total)::DECIMAL(38,2) AS open_total, max(last_open_created_at) AS last_open_created_at
+    FROM (
+      SELECT customer_id,
+        min(closed_at) FILTER (WHERE status = 'won') AS first_won_at,
+        NULL::DECIMAL(38,2) AS paid_total, NULL::DATE AS last_paid_at,
+        sum(coalesce(amount, 0)) FILTER (WHERE status = 'won' AND closed_at IS NOT NULL) AS won_total,
+        max(closed_at) FILTER (WHERE status = 'won') AS last_won_at,
+        sum(coalesce(amount, 0)) FILTER (WHERE status = 'open') AS open_total,
+        max(created_at) FILTER (WHERE status = 'open') AS last_open_created_at
+      FROM ${deals} WHERE customer_id IS NOT NULL AND status IN ('won', 'open')
+      GROUP BY customer_id
+      UNION ALL
+      SELECT coalesce(pf.customer_id, (SELECT f.customer_id FROM ${deals} f WHERE f.opportunity_id = pf.opportunity_id)) AS customer_id,
+        NULL, sum(coalesce(pf.paid_amount, pf.amount)), max(pf.paid_at), NULL, NULL, NULL, NULL
+      FROM ${payments} pf WHERE pf.paid_at IS NOT NULL
+      GROUP BY 1
+    )
+    WHERE customer_id IS NOT NULL
+    GROUP BY customer_id`;
+}
+
+export const CUSTOMER_FACTS_SQL = `CREATE OR REPLACE TABLE customer_facts AS ${customerFactsSelect('main.deal_facts', 'main.payment_facts')} ORDER BY customer_id`;
 
 /**
  * `stage_facts`: one row per stint — a stage change (a version whose stage differs from the
@@ -136,6 +195,19 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
     Array.from({ length: maxIdx }, (_, i) => sql`min(v.valid_from) FILTER (WHERE st.idx = ${i + 1}::INTEGER)`),
     ', '
   );
+  // Days from first entering stage k to first entering any later stage (the funnel's median
+  // days to next), per stage as a plain column: medians over a list element cost much more.
+  const daysToNext = join(
+    Array.from({ length: maxIdx }, (_, i) => {
+      const k = i + 1;
+      const later = Array.from({ length: maxIdx - k }, (_, x) => k + x + 1).map(
+        (j) => sql`CASE WHEN h.entered[${j}::INTEGER] >= h.entered[${k}::INTEGER] THEN h.entered[${j}::INTEGER] END`
+      );
+      const next = later.length ? sql`least(${join(later)})` : sql`NULL::TIMESTAMP`;
+      return sql`((epoch(${next}) - epoch(h.entered[${k}::INTEGER])) / 86400.0)::DOUBLE AS ${unsafeRaw(`days_to_next_${k}`)}`;
+    }),
+    ', '
+  );
   return sql`CREATE OR REPLACE TABLE deal_facts AS
     WITH st AS ${stagesValues(stages)},
     h AS (
@@ -168,6 +240,7 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
       coalesce(o.forecast_category, cs.forecast_category) AS effective_forecast_category,
       greatest(coalesce(h.furthest_hist, 0), CASE WHEN cs.kind IN ('open', 'won') THEN cs.idx ELSE 0 END)::INTEGER AS furthest_idx,
       coalesce(h.entered, [${join(Array.from({ length: maxIdx }, () => sql`NULL::TIMESTAMP`), ', ')}]) AS entered,
+      ${daysToNext},
       h.last_open_amount,
       CASE WHEN o.status = 'lost' AND coalesce(o.amount, 0) = 0 THEN coalesce(h.last_open_amount, o.amount) ELSE o.amount END AS effective_amount,
       coalesce(ch.last_stage_change_at, o.created_at) AS last_stage_change_at,
@@ -178,14 +251,19 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
     LEFT JOIN st cs ON cs.name = o.stage
     LEFT JOIN h ON h.opportunity_id = o.opportunity_id
     LEFT JOIN changes ch ON ch.opportunity_id = o.opportunity_id
-    LEFT JOIN acts a ON a.opportunity_id = o.opportunity_id`;
+    LEFT JOIN acts a ON a.opportunity_id = o.opportunity_id
+    ORDER BY o.closed_at NULLS LAST, o.created_at`;
 }
 
-/** Rebuilds `deal_facts` inside an existing write transaction and records what it was built for. */
+/**
+ * Rebuilds every derived table (`deal_facts`, `stage_facts`, `payment_facts`, `customer_facts`)
+ * inside an existing write transaction and records what they were built for.
+ */
 export async function refreshFacts(tx: WriteTx, stages: StageInfo[]): Promise<void> {
   await tx.run(buildFactsSql(stages));
   await tx.run(buildStageFactsSql(stages));
   await tx.run(PAYMENT_FACTS_SQL);
+  await tx.run(CUSTOMER_FACTS_SQL);
   await tx.run(sql`INSERT OR REPLACE INTO meta VALUES ('facts.signature', ${factsSignature(stages)})`);
   await tx.run(
     `INSERT OR REPLACE INTO meta VALUES ('facts.data_version', coalesce((SELECT value FROM meta WHERE key = 'data_version'), '0'))`
@@ -193,24 +271,42 @@ export async function refreshFacts(tx: WriteTx, stages: StageInfo[]): Promise<vo
 }
 
 /**
+ * Per database instance: the write generation and stage signature the facts were last found
+ * fresh for. The file cannot change under an open instance except through its own writes
+ * (DuckDB lets one process write a file; `Database.writeGeneration` counts this one's), so
+ * while neither moved the check is skipped: it cost a few milliseconds on every model request.
+ */
+const freshFor = new WeakMap<Database, { generation: number; sig: string }>();
+
+/**
  * Makes sure `deal_facts` matches the current data and stages, rebuilding it when not. When
- * fresh this costs one small query on `meta`. Readers keep reading the old facts while a
- * rebuild runs (MVCC); the rebuild re-checks inside the write lock, so concurrent callers
- * rebuild once.
+ * fresh this costs one small query on `meta`, and nothing when this process already found it
+ * fresh since its last write. Readers keep reading the old facts while a rebuild runs (MVCC);
+ * the rebuild re-checks inside the write lock, so concurrent callers rebuild once.
  */
 export async function ensureFacts(db: Database, stages: StageInfo[]): Promise<void> {
   const sig = factsSignature(stages);
+  const known = freshFor.get(db);
+  if (known && known.sig === sig && known.generation === db.writeGeneration) return;
   const CHECK = `SELECT (SELECT value FROM meta WHERE key = 'facts.signature') AS sig,
                         (SELECT value FROM meta WHERE key = 'facts.data_version') AS built,
                         coalesce((SELECT value FROM meta WHERE key = 'data_version'), '0') AS data,
-                        (SELECT count(*) FROM information_schema.tables WHERE table_name IN ('deal_facts', 'payment_facts', 'stage_facts'))::INTEGER AS present`;
+                        (SELECT count(*) FROM information_schema.tables WHERE table_name IN (${FACT_TABLES.map((t) => `'${t}'`).join(', ')}))::INTEGER AS present`;
   type Check = { sig: string | null; built: string | null; data: string; present: number };
-  const fresh = (r: Check) => r.present === 3 && r.sig === sig && r.built === r.data;
-  if (fresh((await db.query<Check>(CHECK)).rows[0])) return;
-  await db.write(
+  const fresh = (r: Check) => r.present === FACT_TABLES.length && r.sig === sig && r.built === r.data;
+  // Read before checking: a write that lands meanwhile moves the generation past this one.
+  const generation = db.writeGeneration;
+  if (fresh((await db.query<Check>(CHECK)).rows[0])) {
+    freshFor.set(db, { generation, sig });
+    return;
+  }
+  // This write's own commit moves the generation by one more; any other write, further.
+  const committed = await db.write(
     async (tx) => {
       if (!fresh((await tx.query<Check>(CHECK)).rows[0])) await refreshFacts(tx, stages);
+      return db.writeGeneration + 1;
     },
     { derived: true }
   );
+  freshFor.set(db, { generation: committed, sig });
 }

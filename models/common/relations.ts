@@ -14,9 +14,18 @@
  */
 import { and, sql, unsafeRaw, type Sql } from '../../src/lib/server/db/sql';
 import type { ModelContext } from '../model';
-import type { CommonParams, Dimension } from './params';
+import { FILTERS, type CommonParams, type Dimension, type FilterName } from './params';
 
 const has = (v: string[] | undefined): v is string[] => !!v && v.length > 0;
+
+/**
+ * Whether any of the common filters is set. Without one, `dealsRelation` is every deal the
+ * viewer may see, so per-customer facts over those deals (`customer_facts`, scoped like the
+ * deals: models/common/facts.ts) give the same answer as aggregating the relation.
+ */
+export function hasFilters(p: Partial<Record<FilterName, unknown>>): boolean {
+  return FILTERS.some((k) => Array.isArray(p[k]) && (p[k] as unknown[]).length > 0);
+}
 
 /**
  * Deals (from the precomputed `deal_facts`, models/common/facts.ts) with the filters applied

@@ -15,6 +15,8 @@
  * - customers: owned by a visible user, or customer of a visible opportunity;
  * - payments (and `payment_facts`): of a visible opportunity, or of a visible customer when
  *   not tied to one (precomputed as payment_facts.owner_id);
+ * - `customer_facts` (per-customer totals, models/common/facts.ts): the precomputed table for
+ *   `all`; for any other scope the same aggregation over the visible deals and payments;
  * - activities: by a visible user or on a visible opportunity;
  * - targets: of a visible user or a visible team;
  * - forecast_snapshots (frozen forecasts, kept per owner): of a visible user.
@@ -22,6 +24,7 @@
  */
 import { z } from 'zod';
 import { sql, unsafeRaw, type Sql } from '../../src/lib/server/db/sql';
+import { customerFactsSelect } from './facts';
 
 export const scopeSchema = z.union([
   z.strictObject({ all: z.literal(true) }),
@@ -45,6 +48,7 @@ export const SCOPED_RELATIONS = [
   'deal_facts',
   'stage_facts',
   'payment_facts',
+  'customer_facts',
   'teams',
   'users',
   'customers',
@@ -90,6 +94,7 @@ export function scopeCtes(scope: Scope | null | undefined): Sql[] {
       unsafeRaw(`deal_facts AS NOT MATERIALIZED (SELECT * FROM main.deal_facts)`),
       unsafeRaw(`stage_facts AS NOT MATERIALIZED (SELECT * FROM main.stage_facts)`),
       unsafeRaw(`payment_facts AS NOT MATERIALIZED (SELECT * FROM main.payment_facts)`),
+      unsafeRaw(`customer_facts AS NOT MATERIALIZED (SELECT * FROM main.customer_facts)`),
       unsafeRaw(`customers AS NOT MATERIALIZED (SELECT * FROM main.customers)`),
       unsafeRaw(`opportunity_versions AS NOT MATERIALIZED (SELECT * FROM main.opportunity_versions)`),
       STAGE_EVENTS,
@@ -135,6 +140,9 @@ export function scopeCtes(scope: Scope | null | undefined): Sql[] {
     STAGE_EVENTS,
     unsafeRaw(`payment_facts AS NOT MATERIALIZED (
       SELECT * FROM main.payment_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
+    // Per-customer totals over every owner would leak other owners' deals: recomputed from the
+    // deals and payments this scope sees (models/common/facts.ts).
+    unsafeRaw(`customer_facts AS NOT MATERIALIZED (${customerFactsSelect('deal_facts', 'payment_facts')})`),
     unsafeRaw(`payments AS NOT MATERIALIZED (
       SELECT * FROM main.payments
       WHERE payment_id IN (SELECT payment_id FROM main.payment_facts WHERE owner_id IN (SELECT user_id FROM scope_users)))`),

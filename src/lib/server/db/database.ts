@@ -114,6 +114,7 @@ export class Database {
   private readonly all: DuckDBConnection[] = [];
   private readonly writeLock = new Mutex();
   private closed = false;
+  private writes = 0;
 
   private constructor(
     readonly path: string,
@@ -156,6 +157,7 @@ export class Database {
   async migrate(target: number = LATEST_VERSION): Promise<number[]> {
     const applied: number[] = [];
     await this.writeLock.lock(async () => {
+      this.writes++;
       await this.writer.run(
         `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)`
       );
@@ -182,6 +184,16 @@ export class Database {
       }
     });
     return applied;
+  }
+
+  /**
+   * Counts the write transactions (and migrations) this instance has run, committed or not.
+   * DuckDB lets one process at a time open a file for writing, so while this instance is open
+   * every change goes through it: an unchanged generation means unchanged data, which lets
+   * callers cache checks in memory (models/common/facts.ts, `ensureFacts`).
+   */
+  get writeGeneration(): number {
+    return this.writes;
   }
 
   /**
@@ -279,6 +291,7 @@ export class Database {
   write<T>(fn: (tx: WriteTx) => Promise<T>, options: { derived?: boolean } = {}): Promise<T> {
     return this.writeLock.lock(async () => {
       if (this.closed) throw new Error('database is closed');
+      this.writes++;
       const conn = this.writer;
       const tx: WriteTx = {
         connection: conn,
@@ -300,6 +313,7 @@ export class Database {
         }
         const result = await fn(tx);
         await conn.run('COMMIT');
+        this.writes++;
         return result;
       } catch (e) {
         try {
@@ -307,6 +321,7 @@ export class Database {
         } catch {
           // The transaction may already be aborted by DuckDB; the original error matters.
         }
+        this.writes++;
         throw e;
       }
     });
