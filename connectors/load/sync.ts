@@ -70,6 +70,10 @@ export interface SyncOptions {
   readers?: Partial<Record<string, ReaderFactory>>;
   log?: (m: string) => void;
   signal?: AbortSignal;
+  /** DuckDB's memory limit while reading and staging (default COCKPIT_SYNC_MEMORY_LIMIT or 400MB). */
+  memoryLimit?: string;
+  /** @internal set on the one retry after DuckDB ran out of memory under a lowered limit. */
+  retry?: boolean;
 }
 
 const MAX_WARNINGS = 200;
@@ -89,6 +93,14 @@ export function wallNow(timezone: string, d = new Date()): string {
   }).formatToParts(d);
   const g = (t: string) => parts.find((p) => p.type === t)!.value;
   return `${g('year')}-${g('month')}-${g('day')} ${g('hour')}:${g('minute')}:${g('second')}`;
+}
+
+/** `400MB`, `1.5 GiB` … in MB. */
+function parseSizeMb(size: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]i?B)$/i.exec(size.trim());
+  if (!m) return Infinity;
+  const unit = m[2].toUpperCase().replace('I', '');
+  return Number(m[1]) * { KB: 1 / 1024, MB: 1, GB: 1024, TB: 1024 * 1024 }[unit as 'KB' | 'MB' | 'GB' | 'TB'];
 }
 
 const utc = (d: Date) => d.toISOString().replace('T', ' ').slice(0, 23);
@@ -172,10 +184,13 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
   // DuckDB keeps a transaction's staged and inserted rows in memory up to its limit (80% of
   // RAM by default); a lower limit during the sync makes it spill to its temp directory, so a
   // million-row sheet imports in well under 1 GB (docs/connectors.md, "Memory").
-  const limit = process.env.COCKPIT_SYNC_MEMORY_LIMIT ?? '400MB';
+  const limit = opts.memoryLimit ?? process.env.COCKPIT_SYNC_MEMORY_LIMIT ?? '400MB';
   if (!/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(limit)) throw new Error(`COCKPIT_SYNC_MEMORY_LIMIT: expected a size such as 400MB, got "${limit}"`);
   const previousLimit = (await db.query<{ v: string }>(`SELECT current_setting('memory_limit') AS v`)).rows[0].v;
-  await db.write((tx) => tx.run(`SET memory_limit = '${limit}'`), { derived: true });
+  await db.write((tx) => tx.run(`SET memory_limit = '${limit}'`), { derived: true }).catch((e: Error) => {
+    // DuckDB already holds more than that (a busy server): sync under its current limit.
+    log(`cannot lower DuckDB's memory limit to ${limit} for the sync (${e.message.split('\n')[0]}); keeping ${previousLimit}`);
+  });
 
   let failedAt = -1;
   try {
@@ -261,6 +276,11 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       } finally {
         stager.close();
       }
+      // Landing builds the keys' indexes, which cannot spill: allow ~120 bytes per staged row
+      // beyond the staging limit (1M rows stay within it; 10M get ~1.2 GB).
+      const staged = reports.reduce((n, r) => n + r.rows, 0);
+      const landingMb = Math.ceil((staged * 120) / 2 ** 20);
+      if (!opts.memoryLimit && landingMb > parseSizeMb(limit)) await tx.run(`SET memory_limit = '${landingMb}MB'`);
       log('loading');
       await land(tx, sources, reports, report, now, log);
       // Bookkeeping, in the same transaction as the data it describes.
@@ -297,6 +317,11 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
     // The failure itself is recorded after the rollback (below).
   } finally {
     await db.write((tx) => tx.run(`SET memory_limit = '${previousLimit.replace(/'/g, '')}'`), { derived: true });
+  }
+  if (!report.ok && !opts.retry && /out of memory/i.test(report.error ?? '')) {
+    // Nothing was written; run once more under DuckDB's own limit rather than fail.
+    log(`DuckDB ran out of memory under the ${limit} sync limit; running the sync again with ${previousLimit}`);
+    return runSync(db, { ...opts, memoryLimit: previousLimit.replace(/\s+/g, ''), retry: true });
   }
   if (!report.ok) {
     // The failure itself is recorded after the rollback.
