@@ -554,8 +554,61 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
   // 6. Opportunity history.
   if (sources.some((s) => s.entity === 'opportunities')) {
     await writeHistory(tx, now);
+    const derived = await deriveClosedAt(tx);
+    const first = sources.findIndex((s) => s.entity === 'opportunities');
+    if (derived > 0) {
+      warn(
+        reports[first],
+        `${derived} won or lost deals had no close date: closed_at set to when they entered their outcome stage (from the history; map a close-date column to use the source's)`
+      );
+    }
     step('history written');
   }
+}
+
+/**
+ * Won and lost deals are counted by `closed_at` (data-model.md: required for them). A source
+ * that maps no close date (many CRM tables and REST objects keep only the stage) would leave
+ * every win uncounted, so the close date is derived: for a deal an earlier sync saw open, when
+ * this sync saw it closed (or the source's `updated_at` if earlier and after it was last seen
+ * open); for a deal first seen closed, the outcome stage's `stage_dates` date, else the
+ * source's `updated_at`, else its creation date. Once set it stays (a later sync that maps no
+ * close date does not touch the column).
+ */
+async function deriveClosedAt(tx: WriteTx): Promise<number> {
+  const { rows } = await tx.query<{ n: number }>(`
+    UPDATE opportunities SET closed_at = e.closed_at
+    FROM (
+      WITH need AS (SELECT opportunity_id, stage, updated_at FROM opportunities WHERE status IN ('won', 'lost') AND closed_at IS NULL),
+      src AS (
+        SELECT opportunity_id, TRY_CAST(_entered AS TIMESTAMP) AS entered_src FROM stg_opportunities WHERE NOT _ref
+        QUALIFY row_number() OVER (PARTITION BY opportunity_id ORDER BY _seq DESC) = 1),
+      last_other AS (
+        SELECT v.opportunity_id, max(v.valid_from) AS t
+        FROM opportunity_versions v JOIN need n ON n.opportunity_id = v.opportunity_id
+        WHERE v.stage <> n.stage GROUP BY 1),
+      entry AS (
+        SELECT v.opportunity_id, min(v.valid_from) AS t
+        FROM opportunity_versions v JOIN need n ON n.opportunity_id = v.opportunity_id
+        LEFT JOIN last_other l ON l.opportunity_id = v.opportunity_id
+        WHERE v.stage = n.stage AND (l.t IS NULL OR v.valid_from > l.t)
+        GROUP BY 1)
+      SELECT n.opportunity_id,
+             CASE
+               -- Seen open by an earlier sync: when this one saw it closed, or the source's
+               -- modified time if that is earlier and after it was last seen open.
+               WHEN l.t IS NOT NULL THEN CASE WHEN n.updated_at > l.t THEN least(n.updated_at, e.t) ELSE e.t END
+               -- First seen closed: the outcome stage's own date (stage_dates), else the
+               -- source's modified time, else the history's entry (the creation date).
+               ELSE coalesce(s.entered_src, n.updated_at, e.t)
+             END AS closed_at
+      FROM need n JOIN entry e ON e.opportunity_id = n.opportunity_id
+      LEFT JOIN last_other l ON l.opportunity_id = n.opportunity_id
+      LEFT JOIN src s ON s.opportunity_id = n.opportunity_id
+    ) e
+    WHERE opportunities.opportunity_id = e.opportunity_id AND opportunities.closed_at IS NULL AND e.closed_at IS NOT NULL
+    RETURNING 1 AS n`);
+  return rows.length;
 }
 
 /**

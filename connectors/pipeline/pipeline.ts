@@ -256,11 +256,11 @@ export class Pipeline {
         return r.ok && !Number.isInteger(r.value) ? { ok: false, reason: 'not a whole number' } : r;
       }
       case 'date': {
-        const r = parseDate(v);
+        const r = parseDate(v, this.opts.config.timezone);
         return r.ok ? { ok: true, value: r.value.slice(0, 10) } : r;
       }
       case 'timestamp':
-        return parseDate(v);
+        return parseDate(v, this.opts.config.timezone);
       case 'boolean':
         return parseBoolean(v);
       default: {
@@ -356,7 +356,7 @@ export class Pipeline {
       for (const [stage, column] of Object.entries(source.stage_dates ?? {})) {
         const v = getPath(raw, column);
         if (isBlank(v)) continue;
-        const p = parseDate(v);
+        const p = parseDate(v, config.timezone);
         if (!p.ok) return reject(`stage_dates.${stage}`, column, v, `date the deal entered "${stage}": ${p.reason}`);
         stageDates.push({ stage, at: p.value });
         if (stage === row.stage) enteredCurrent = p.value;

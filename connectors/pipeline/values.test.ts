@@ -12,6 +12,12 @@ describe('values as spreadsheets give them', () => {
     }
     expect(val(parseDate('2024/3/5 14:07'))).toBe('2024-03-05 14:07:00');
     expect(val(parseDate('2024-03-05T09:30:00.000Z'))).toBe('2024-03-05 09:30:00');
+    // With the business time zone, an explicit offset is converted to its wall time (worked by hand: UTC+8).
+    expect(val(parseDate('2024-03-05T16:00:00Z', 'Asia/Shanghai'))).toBe('2024-03-06 00:00:00');
+    expect(val(parseDate('2024-03-05T09:30:00+08:00', 'Asia/Shanghai'))).toBe('2024-03-05 09:30:00');
+    expect(val(parseDate('2024-03-05T09:30:00-0500', 'Asia/Shanghai'))).toBe('2024-03-05 22:30:00');
+    expect(val(parseDate('2024-07-01T12:00:00Z', 'America/New_York'))).toBe('2024-07-01 08:00:00');
+    expect(val(parseDate('2024-03-05 09:30:00', 'Asia/Shanghai'))).toBe('2024-03-05 09:30:00');
     // A Date cell from exceljs carries the wall time in its UTC fields.
     expect(val(parseDate(new Date(Date.UTC(2024, 2, 5))))).toBe('2024-03-05 00:00:00');
     // Excel serial 45356 is 2024-03-05 (days since 1899-12-30).

@@ -75,7 +75,7 @@ export function excelSerial(n: number): string | null {
   return isoDateTime(new Date(ms));
 }
 
-const DATE_RE = /^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]+(\d{1,2})[:：时](\d{1,2})(?:[:：分](\d{1,2})(?:\.\d+)?)?秒?)?(?:Z|[+-]\d{2}:?\d{2})?$/;
+const DATE_RE = /^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]+(\d{1,2})[:：时](\d{1,2})(?:[:：分](\d{1,2})(?:\.\d+)?)?秒?)?(Z|[+-]\d{2}:?\d{2})?$/;
 const COMPACT_RE = /^(\d{4})(\d{2})(\d{2})$/;
 const MONTH_RE = /^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$/;
 
@@ -84,7 +84,35 @@ const MONTH_RE = /^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$/;
  * `2024年3月5日`, with an optional time, `20240305`, ISO with `Z`. Returns naive
  * `YYYY-MM-DD HH:MM:SS` (business-local wall time).
  */
-export function parseDate(v: unknown): Parsed<string> {
+/** An instant as naive wall time (`YYYY-MM-DD HH:MM:SS`) in an IANA time zone. */
+const wallFormats = new Map<string, Intl.DateTimeFormat>();
+function wallTime(ms: number, timezone: string): string {
+  let f = wallFormats.get(timezone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', {
+      timeZone: timezone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23'
+    });
+    wallFormats.set(timezone, f);
+  }
+  const parts = f.formatToParts(new Date(ms));
+  const g = (t: string) => parts.find((p) => p.type === t)!.value;
+  return `${g('year')}-${g('month')}-${g('day')} ${g('hour')}:${g('minute')}:${g('second')}`;
+}
+
+/**
+ * A date or date-time. Timestamps are stored as wall time in the business time zone, so a
+ * value that names its offset (`2024-03-05T16:00:00Z`, `…+08:00`, as REST APIs send them) is
+ * converted to `timezone` when one is given (16:00Z is 2024-03-06 00:00 in Asia/Shanghai);
+ * values without an offset are taken as wall time already.
+ */
+export function parseDate(v: unknown, timezone?: string): Parsed<string> {
   if (v instanceof Date) return Number.isNaN(v.getTime()) ? bad('invalid date') : ok(isoDateTime(v));
   if (typeof v === 'number') {
     const s = excelSerial(v);
@@ -97,6 +125,10 @@ export function parseDate(v: unknown): Parsed<string> {
     if (!validDate(y, mo, d)) return bad('not a valid calendar date');
     const [h, mi, s] = [Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0)];
     if (h > 23 || mi > 59 || s > 59) return bad('not a valid time of day');
+    if (m[7] && timezone) {
+      const off = m[7] === 'Z' ? 0 : (m[7][0] === '-' ? -1 : 1) * (Number(m[7].slice(1, 3)) * 60 + Number(m[7].slice(-2)));
+      return ok(wallTime(Date.UTC(y, mo - 1, d, h, mi, s) - off * 60_000, timezone));
+    }
     return ok(`${y}-${pad(mo)}-${pad(d)} ${pad(h)}:${pad(mi)}:${pad(s)}`);
   }
   m = COMPACT_RE.exec(t);
