@@ -7,6 +7,10 @@ export default defineConfig({
   // Rolldown's plugin-timing report is noise in `cockpit serve`'s output.
   build: { rolldownOptions: { checks: { bundlerTimings: false } } },
   test: {
+    // Vitest's default is one worker per core less one: a single worker on a 2-core machine,
+    // which then waits on every spawned server, CLI and Chromium in turn. Most test files wait
+    // on such processes rather than compute, so three at a time roughly halve `npm test`.
+    maxWorkers: 3,
     // Each suite gets its own project so `npm test` runs them all and a
     // failing browser test is reported as such, not as a unit failure.
     projects: [
