@@ -300,11 +300,15 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       } finally {
         stager.close();
       }
-      // Landing builds the keys' indexes, which cannot spill: allow ~120 bytes per staged row
-      // beyond the staging limit (1M rows stay within it; 10M get ~1.2 GB).
+      // Landing grows the keys' indexes, which cannot spill and are held by the transaction
+      // until it commits: 1M keys land within the staging limit (measured at 400MB), each
+      // key beyond that gets ~200 bytes more (2M rows: ~590MB; 10M: ~2.1GB).
       const staged = reports.reduce((n, r) => n + r.rows, 0);
-      const landingMb = Math.ceil((staged * 120) / 2 ** 20);
-      if (!opts.memoryLimit && landingMb > parseSizeMb(limit)) await tx.run(`SET memory_limit = '${landingMb}MB'`);
+      const landingMb = Math.ceil(parseSizeMb(limit) + (Math.max(0, staged - 1_000_000) * 200) / 2 ** 20);
+      if (!opts.memoryLimit && landingMb > parseSizeMb(limit)) {
+        log(`landing ${staged.toLocaleString()} rows: DuckDB memory limit ${landingMb}MB`);
+        await tx.run(`SET memory_limit = '${landingMb}MB'`);
+      }
       log('loading');
       await land(tx, sources, reports, report, now, log);
       // Bookkeeping, in the same transaction as the data it describes.
