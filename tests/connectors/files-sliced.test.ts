@@ -6,3 +6,4 @@
  */
 process.env.COCKPIT_SYNC_SLICE_KEYS = '2';
 await import('./files.test');
+export {};
