@@ -103,6 +103,30 @@ function parseSizeMb(size: string): number {
   return Number(m[1]) * { KB: 1 / 1024, MB: 1, GB: 1024, TB: 1024 * 1024 }[unit as 'KB' | 'MB' | 'GB' | 'TB'];
 }
 
+/**
+ * Keys landed per statement (docs/connectors.md, "Memory and speed"). DuckDB's upsert and the
+ * history joins hold their whole input (and the new index entries, which cannot spill) at once;
+ * landing in slices of this many keys, in the same transaction, bounds that.
+ * `COCKPIT_SYNC_SLICE_KEYS` overrides it (tests use tiny slices).
+ */
+function sliceKeys(): number {
+  const v = process.env.COCKPIT_SYNC_SLICE_KEYS;
+  if (v === undefined || v === '') return 1_000_000;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`COCKPIT_SYNC_SLICE_KEYS: expected a positive whole number, got "${v}"`);
+  return n;
+}
+
+function sliceCount(keys: number): number {
+  return Math.max(1, Math.ceil(keys / sliceKeys()));
+}
+
+/** Rows of slice `j` of `n`, by a hash of the key column (every row of one key in one slice). */
+function sliceWhere(col: string, n: number, j: number, alias = ''): string {
+  if (!Number.isInteger(n) || !Number.isInteger(j)) throw new Error('slice numbers must be integers');
+  return n === 1 ? 'TRUE' : `hash(${alias}"${col}") % ${n} = ${j}`;
+}
+
 const utc = (d: Date) => d.toISOString().replace('T', ' ').slice(0, 23);
 
 function emptyReport(s: SourceConfig, runId: string): SourceReport {
@@ -276,11 +300,15 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       } finally {
         stager.close();
       }
-      // Landing builds the keys' indexes, which cannot spill: allow ~120 bytes per staged row
-      // beyond the staging limit (1M rows stay within it; 10M get ~1.2 GB).
+      // Landing grows the keys' indexes, which cannot spill and are held by the transaction
+      // until it commits: 1M keys land within the staging limit (measured at 400MB), each
+      // key beyond that gets ~200 bytes more (2M rows: ~590MB; 10M: ~2.1GB).
       const staged = reports.reduce((n, r) => n + r.rows, 0);
-      const landingMb = Math.ceil((staged * 120) / 2 ** 20);
-      if (!opts.memoryLimit && landingMb > parseSizeMb(limit)) await tx.run(`SET memory_limit = '${landingMb}MB'`);
+      const landingMb = Math.ceil(parseSizeMb(limit) + (Math.max(0, staged - 1_000_000) * 200) / 2 ** 20);
+      if (!opts.memoryLimit && landingMb > parseSizeMb(limit)) {
+        log(`landing ${staged.toLocaleString()} rows: DuckDB memory limit ${landingMb}MB`);
+        await tx.run(`SET memory_limit = '${landingMb}MB'`);
+      }
       log('loading');
       await land(tx, sources, reports, report, now, log);
       // Bookkeeping, in the same transaction as the data it describes.
@@ -501,24 +529,32 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
     const mapped = new Set([...rep.mapping.map((m) => m.field), ...Object.keys(s.defaults ?? {}), id]);
     if (e === 'opportunities') ['status', 'amount_original', 'currency'].forEach((c) => mapped.add(c));
     const setCols = canonical.filter((c) => c === id || mapped.has(c) || present[0]?.[c] || (c === 'attributes' && rep.unmapped.length > 0));
-    if (e === 'customers') {
-      // Merged customers: the surviving customer's own values first (its last row), the
-      // merged rows fill what it lacks.
-      const rank = `CASE WHEN customer_id = _orig_id THEN _seq + 1000000000000 ELSE _seq END`;
-      await tx.run(`CREATE OR REPLACE TEMP TABLE cur AS SELECT customer_id, ${canonical
-        .filter((c) => c !== id)
-        .map((c) => `arg_max("${c}", ${rank}) FILTER (WHERE "${c}" IS NOT NULL) AS "${c}"`)
-        .join(', ')} FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref GROUP BY customer_id`);
-    } else {
-      await tx.run(`CREATE OR REPLACE TEMP TABLE cur AS SELECT * FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref
-        QUALIFY row_number() OVER (PARTITION BY "${id}" ORDER BY _seq DESC) = 1`);
-    }
     const insertCols = setCols.map((c) => `"${c}"`).join(', ');
     const selectCols = setCols.map((c) => cast(e, c)).join(', ');
     const update = setCols.filter((c) => c !== id);
-    await tx.run(`INSERT INTO ${e} (${insertCols}) SELECT ${selectCols} FROM cur
-      ON CONFLICT ("${id}") ${update.length ? `DO UPDATE SET ${update.map((c) => `"${c}" = excluded."${c}"`).join(', ')}` : 'DO NOTHING'}`);
-    await tx.run(`DROP TABLE temp.cur`);
+    // Landed in slices of ~1M keys (by a hash of the key, so every row of one id is in one
+    // slice): one huge INSERT … ON CONFLICT holds its whole input, the conflict checks and
+    // the index growth in memory at once; slices keep that to a slice (same transaction).
+    const slices = sliceCount(rep.loaded + rep.updated);
+    for (let j = 0; j < slices; j++) {
+      const inSlice = sliceWhere(id, slices, j);
+      if (e === 'customers') {
+        // Merged customers: the surviving customer's own values first (its last row), the
+        // merged rows fill what it lacks.
+        const rank = `CASE WHEN customer_id = _orig_id THEN _seq + 1000000000000 ELSE _seq END`;
+        await tx.run(`CREATE OR REPLACE TEMP TABLE cur AS SELECT customer_id, ${canonical
+          .filter((c) => c !== id)
+          .map((c) => `arg_max("${c}", ${rank}) FILTER (WHERE "${c}" IS NOT NULL) AS "${c}"`)
+          .join(', ')} FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref AND ${inSlice} GROUP BY customer_id`);
+      } else {
+        await tx.run(`CREATE OR REPLACE TEMP TABLE cur AS SELECT * FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref AND ${inSlice}
+          QUALIFY row_number() OVER (PARTITION BY "${id}" ORDER BY _seq DESC) = 1`);
+      }
+      await tx.run(`INSERT INTO ${e} (${insertCols}) SELECT ${selectCols} FROM cur
+        ON CONFLICT ("${id}") ${update.length ? `DO UPDATE SET ${update.map((c) => `"${c}" = excluded."${c}"`).join(', ')}` : 'DO NOTHING'}`);
+      await tx.run(`DROP TABLE temp.cur`);
+      if (slices > 1) step(`${s.name}: slice ${j + 1}/${slices} written`);
+    }
   }
 
   // Existing name-only customers adopted by an id from this sync: references move, the old row goes.
@@ -552,8 +588,10 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
 
   step('rows written');
   // 6. Opportunity history.
+  const deals = sources.reduce((n, s, i) => n + (s.entity === 'opportunities' ? reports[i].loaded + reports[i].updated : 0), 0);
   if (sources.some((s) => s.entity === 'opportunities')) {
-    await writeHistory(tx, now);
+    const slices = sliceCount(deals);
+    for (let j = 0; j < slices; j++) await writeHistory(tx, now, slices, j);
     const derived = await deriveClosedAt(tx);
     const first = sources.findIndex((s) => s.entity === 'opportunities');
     if (derived > 0) {
@@ -616,12 +654,13 @@ async function deriveClosedAt(tx: WriteTx): Promise<number> {
  * stage-date entries and its current state; a known deal whose stage, amount, close date,
  * owner, category or probability changed gets its current version closed and a new one.
  */
-async function writeHistory(tx: WriteTx, now: string) {
+async function writeHistory(tx: WriteTx, now: string, slices: number, slice: number) {
+  const inSlice = unsafeRaw(sliceWhere('opportunity_id', slices, slice));
   await tx.run(sql`CREATE OR REPLACE TEMP TABLE v_in AS
     SELECT o.opportunity_id, o.stage, o.amount, o.expected_close_date, o.owner_id, o.forecast_category, o.probability,
            TRY_CAST(s._entered AS TIMESTAMP) AS entered_src,
            coalesce(TRY_CAST(s._entered AS TIMESTAMP), o.created_at, ${now}::TIMESTAMP) AS entered, s._seq
-    FROM (SELECT opportunity_id, _entered, _seq FROM stg_opportunities WHERE NOT _ref
+    FROM (SELECT opportunity_id, _entered, _seq FROM stg_opportunities WHERE NOT _ref AND ${inSlice}
           QUALIFY row_number() OVER (PARTITION BY opportunity_id ORDER BY _seq DESC) = 1) s
     JOIN opportunities o USING (opportunity_id)`);
   // New deals: stage-date entries before the current stage, then the current state.
@@ -638,7 +677,7 @@ async function writeHistory(tx: WriteTx, now: string) {
       SELECT opportunity_id, entered, 1, stage, amount, expected_close_date, owner_id, forecast_category, probability, 'sync'
       FROM v_in
     ) x
-    WHERE opportunity_id NOT IN (SELECT opportunity_id FROM opportunity_versions)`);
+    WHERE opportunity_id NOT IN (SELECT opportunity_id FROM opportunity_versions WHERE ${sliceWhere('opportunity_id', slices, slice)})`);
   // Known deals that changed: close the current version, open a new one.
   await tx.run(sql`CREATE OR REPLACE TEMP TABLE v_changed AS
     SELECT v.*, greatest(
