@@ -17,21 +17,8 @@ const base = inject('baseUrl');
 const AS_OF = inject('demoAsOf'); // 2026-06-15
 const END = '2026-06-16'; // the end of the report date
 type Row = Record<string, unknown>;
-/**
- * A GET, retried once when a kept-alive socket was closed by the server as the request went
- * out (its 5 s idle timeout racing the client's under a loaded machine, e.g. after a slow CLI
- * run): browsers retry such idempotent requests by themselves; Node's fetch does not.
- */
-async function get(url: string): Promise<Response> {
-  try {
-    return await fetch(url);
-  } catch (e) {
-    if ((e as { cause?: { code?: string } }).cause?.code !== 'UND_ERR_SOCKET') throw e;
-    return fetch(url);
-  }
-}
 const api = async (path: string) => {
-  const res = await get(`${base}${path}${path.includes('?') ? '&' : '?'}as_of=${AS_OF}`);
+  const res = await fetch(`${base}${path}${path.includes('?') ? '&' : '?'}as_of=${AS_OF}`);
   expect(res.status, await res.clone().text()).toBe(200);
   return (await res.json()) as { rows: Row[]; n: number; summary?: Row; date_field: string; definition: Record<string, string> };
 };

@@ -48,6 +48,12 @@ Builds the web app first when it is missing or older than the sources.
     if (values.config) process.env.COCKPIT_CONFIG = values.config;
     const { handler } = await import(pathToFileURL(join(ROOT, 'build', 'handler.js')).href);
     const server = createServer(handler);
+    // Keep idle connections longer than clients and proxies do (browsers, Node's fetch: ~4 s;
+    // load balancers: 60 s), so it is always the client that closes one. With Node's default
+    // of 5 s a client could send a request on a socket the server was closing that instant and
+    // get "socket hang up" (seen under load); a proxy with a 60 s idle timeout would see 502s.
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
     await new Promise<void>((res, rej) => {
       server.once('error', (e: NodeJS.ErrnoException) =>
         rej(new CliError(e.code === 'EADDRINUSE' ? `port ${port} is already in use (set PORT or --port to another)` : e.message))
