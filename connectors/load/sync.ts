@@ -18,6 +18,7 @@ import { refreshFacts } from '../../models/common/facts';
 import { stageInfos } from '../../src/lib/server/models/run';
 import { readerFor } from '../readers';
 import { idField, Pipeline, SourceError, type FieldMapping, type Rejection } from '../pipeline/pipeline';
+import { wallTime } from '../pipeline/values';
 import type { ReaderFactory, SkipReason } from '../types';
 import { columnsOf, createStaging, dropStaging, Stager, stgName } from './stage';
 
@@ -81,18 +82,7 @@ const MAX_REPORTED_REJECTIONS = 50;
 
 /** Now as naive wall time in a time zone: `YYYY-MM-DD HH:MM:SS`. */
 export function wallNow(timezone: string, d = new Date()): string {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone: timezone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23'
-  }).formatToParts(d);
-  const g = (t: string) => parts.find((p) => p.type === t)!.value;
-  return `${g('year')}-${g('month')}-${g('day')} ${g('hour')}:${g('minute')}:${g('second')}`;
+  return wallTime(d.getTime(), timezone);
 }
 
 /** `400MB`, `1.5 GiB` … in MB. */

@@ -86,7 +86,7 @@ const MONTH_RE = /^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?$/;
  */
 /** An instant as naive wall time (`YYYY-MM-DD HH:MM:SS`) in an IANA time zone. */
 const wallFormats = new Map<string, Intl.DateTimeFormat>();
-function wallTime(ms: number, timezone: string): string {
+export function wallTime(ms: number, timezone: string): string {
   let f = wallFormats.get(timezone);
   if (!f) {
     f = new Intl.DateTimeFormat('en-CA', {
