@@ -11,6 +11,11 @@ export default defineConfig({
     // which then waits on every spawned server, CLI and Chromium in turn. Most test files wait
     // on such processes rather than compute, so three at a time roughly halve `npm test`.
     maxWorkers: 3,
+    // No test may depend on vitest's 5 s default: on a loaded 2-core machine a DuckDB-backed
+    // unit test can take several seconds. Projects below raise these further where they spawn
+    // servers, CLIs or Chromium.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
     // Each suite gets its own project so `npm test` runs them all and a
     // failing browser test is reported as such, not as a unit failure.
     projects: [

@@ -29,16 +29,20 @@ function modelsFor(v: { boards?: string[]; tiles?: string[] }): Set<string> | nu
   return modelCache.get(key)!;
 }
 
+/** A path segment decoded, or null when its percent-encoding is malformed (`%E0`, `%`). */
+function decodeSegment(raw: string): string | null {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return null;
+  }
+}
+
 /** Is `/embed/<board>[/<tile>]` (raw, percent-encoded segments) a board and tile we have? */
 function embedTarget(rawBoard: string, rawTile: string | undefined): boolean {
-  let boardId: string;
-  let tileId: string | undefined;
-  try {
-    boardId = decodeURIComponent(rawBoard);
-    tileId = rawTile === undefined ? undefined : decodeURIComponent(rawTile);
-  } catch {
-    return false;
-  }
+  const boardId = decodeSegment(rawBoard);
+  const tileId = rawTile === undefined ? undefined : decodeSegment(rawTile);
+  if (boardId === null || tileId === null) return false;
   const board = getBoard(boardId);
   if (!board) return false;
   return tileId === undefined || !!getTile(board, tileId);
@@ -53,7 +57,27 @@ function tokenFrom(request: Request, cookie: string | undefined): string | null 
 const PUBLIC_PAGES = ['/login', '/logout', '/login-required', '/embed', '/embed.js', '/favicon.svg', '/_app/', '/api/status'];
 const isPublic = (path: string) => PUBLIC_PAGES.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
 
-export const handle: Handle = async ({ event, resolve }) => {
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers } });
+
+/**
+ * The last line of defence: whatever the hook or a route throws becomes a 500 (a 400 for a
+ * malformed URI) for this one request. An error thrown out of `handle` is not caught by
+ * SvelteKit or adapter-node and used to end the process (`GET /api/models/%E0`).
+ */
+export const handle: Handle = async (input) => {
+  try {
+    return await guarded(input);
+  } catch (e) {
+    const bad = e instanceof URIError;
+    if (!bad) console.error(`error on ${input.event.request.method} ${input.event.url.pathname}:`, e);
+    return input.event.url.pathname.startsWith('/api/')
+      ? json(bad ? 400 : 500, { error: bad ? 'bad request: malformed URI' : 'internal error' })
+      : new Response(bad ? 'bad request' : 'internal error', { status: bad ? 400 : 500, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
+  }
+};
+
+const guarded: Handle = async ({ event, resolve }) => {
   const { config } = await app();
   const a = auth(config);
   const path = event.url.pathname;
@@ -120,7 +144,8 @@ export const handle: Handle = async ({ event, resolve }) => {
   const modelCall = /^\/api\/models\/([^/]+)/.exec(path);
   if (modelCall && event.locals.viewer) {
     const allowed = modelsFor(event.locals.viewer);
-    const name = decodeURIComponent(modelCall[1]);
+    const name = decodeSegment(modelCall[1]);
+    if (name === null) return json(400, { error: 'bad request: malformed percent-encoding in the model name' });
     if (allowed && !allowed.has(name)) {
       return new Response(JSON.stringify({ error: `forbidden: this token may not use the model "${name}"` }), {
         status: 403,

@@ -47,7 +47,23 @@ Builds the web app first when it is missing or older than the sources.
     process.env.COCKPIT_DB = cfg.database;
     if (values.config) process.env.COCKPIT_CONFIG = values.config;
     const { handler } = await import(pathToFileURL(join(ROOT, 'build', 'handler.js')).href);
-    const server = createServer(handler);
+    // One request must never end the process. The hooks turn their own errors into 500s, but
+    // adapter-node drops the promise of its SvelteKit middleware, so anything that escapes it
+    // (or a response stream failing mid-way) would be an unhandled rejection, which ends
+    // Node 20. Log it (no query string: it may carry a token) and keep serving.
+    process.on('unhandledRejection', (e) => console.error('crm-cockpit: unhandled error (request answered or dropped, server still running):', e));
+    const server = createServer((req, res) => {
+      try {
+        handler(req, res, () => {
+          res.statusCode = 404;
+          res.end('not found');
+        });
+      } catch (e) {
+        console.error(`error on ${req.method} ${(req.url ?? '').split('?')[0]}:`, e);
+        if (!res.headersSent) res.statusCode = 500;
+        res.end();
+      }
+    });
     // Keep idle connections longer than clients and proxies do (browsers, Node's fetch: ~4 s;
     // load balancers: 60 s), so it is always the client that closes one. With Node's default
     // of 5 s a client could send a request on a socket the server was closing that instant and
