@@ -1,6 +1,20 @@
 import type { Messages } from './zh-CN';
+import { en as hardeningEn } from './parts/hardening';
+import { en as ledgersEn } from './parts/ledgers';
+import { en as truthEn } from './parts/truth';
+import { en as forecastEn } from './parts/forecast';
+import { en as movementEn } from './parts/movement';
+import { en as alertsEn } from './parts/alerts';
+import { en as speedEn } from './parts/speed';
 
 export const en: Messages = {
+  ...hardeningEn,
+  ...ledgersEn,
+  ...truthEn,
+  ...forecastEn,
+  ...movementEn,
+  ...alertsEn,
+  ...speedEn,
   'app.name': 'CRM Cockpit',
   'app.tagline': 'Analytics and forecasting over the CRM data you already have',
   'app.company': 'Yunfan Intelligent Technology',

@@ -1,5 +1,20 @@
+import { zh as hardeningZh } from './parts/hardening';
+import { zh as ledgersZh } from './parts/ledgers';
+import { zh as truthZh } from './parts/truth';
+import { zh as forecastZh } from './parts/forecast';
+import { zh as movementZh } from './parts/movement';
+import { zh as alertsZh } from './parts/alerts';
+import { zh as speedZh } from './parts/speed';
+
 /** Simplified Chinese: the reference catalog; every other locale has the same keys. */
 export const zhCN = {
+  ...hardeningZh,
+  ...ledgersZh,
+  ...truthZh,
+  ...forecastZh,
+  ...movementZh,
+  ...alertsZh,
+  ...speedZh,
   'app.name': '销售驾驶舱',
   'app.tagline': '基于现有 CRM 数据的经营分析与销售预测',
   'app.company': '云帆智能科技',

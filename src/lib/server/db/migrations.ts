@@ -190,4 +190,5 @@ export const MIGRATIONS: Migration[] = [
   }
 ];
 
-export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+// The highest number, wherever a merge put it in the list.
+export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
