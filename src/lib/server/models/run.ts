@@ -12,7 +12,8 @@ import { ensureFacts } from '../../../../models/common/facts';
 import type { CockpitConfig } from '../config/schema';
 import { formatIssues } from '../config/load';
 import type { ColumnInfo, Database } from '../db/database';
-import { join, sql, unsafeRaw, type Sql } from '../db/sql';
+import { compile, join, sql, unsafeRaw, type Sql } from '../db/sql';
+import { cacheFor, cacheKey, type CacheState, type CachedResult } from './cache';
 
 export class ModelError extends Error {
   constructor(
@@ -140,7 +141,47 @@ export async function runModel(
   const model = getModel(name);
   const params = parseParams(model, rawParams);
   const ctx = buildContext(model, params, config, now);
+  return execute(db, model, params, ctx, compileModel(model, params, ctx, scope));
+}
+
+/**
+ * `runModel` through the process's result cache (./cache.ts): the same answer for the same
+ * model, parameters, report date and period, scope and data version is computed once and then
+ * served from memory until the next write; identical calls in flight share one query.
+ * Parameter errors are thrown before the cache is consulted. The result is shared: callers
+ * must not change it.
+ */
+export async function runModelCached(
+  db: Database,
+  config: CockpitConfig,
+  name: string,
+  rawParams: Record<string, unknown>,
+  scope: Scope | null,
+  now = new Date()
+): Promise<{ entry: CachedResult; state: CacheState }> {
+  const model = getModel(name);
+  const params = parseParams(model, rawParams);
+  const ctx = buildContext(model, params, config, now);
   const statement = compileModel(model, params, ctx, scope);
+  const { text, params: values } = compile(statement);
+  const key = cacheKey([model.name, params, ctx, scopeKey(scope), text, values]);
+  // Read before the query runs: a write that lands meanwhile moves it past this one.
+  const generation = db.writeGeneration;
+  const cache = cacheFor(db, config.server.result_cache_mb * 2 ** 20);
+  return cache.get(key, generation, () => execute(db, model, params, ctx, statement));
+}
+
+/** A scope as a stable string (ids sorted), for cache keys. */
+function scopeKey(scope: Scope | null): string {
+  if (!scope) return 'none';
+  if ('all' in scope && scope.all) return 'all';
+  const s = scope as { team_ids?: string[]; owner_ids?: string[] };
+  return JSON.stringify([[...(s.team_ids ?? [])].sort(), [...(s.owner_ids ?? [])].sort()]);
+}
+
+/** Runs a compiled model statement: facts fresh, query, rows validated, result built. */
+async function execute(db: Database, model: Model, params: Record<string, unknown>, ctx: ModelContext, statement: Sql): Promise<ModelResult> {
+  const name = model.name;
   await ensureFacts(db, ctx.stages);
   const t0 = performance.now();
   const result = await db.query(statement);
