@@ -122,7 +122,13 @@ export const configSchema = z
     stalled_after_days: z.number().int().positive().default(15),
     stages: z.array(stageSchema).min(2).default(DEFAULT_STAGES),
     sources: z.array(sourceSchema).default([]),
-    sync: z.strictObject({ every: durationSchema.optional() }).default({}),
+    sync: z
+      .strictObject({
+        every: durationSchema.optional(),
+        /** Directories outside the config file's own that file sources may read (absolute, or relative to the config file). */
+        allow_dirs: z.array(z.string().min(1)).optional()
+      })
+      .default({}),
     server: z
       .strictObject({
         port: z.number().int().min(1).max(65535).optional(),
