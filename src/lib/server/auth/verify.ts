@@ -96,41 +96,60 @@ export function createVerifier(s: AuthSettings): Verifier {
   if (s.jwksFile) {
     keys.push({ key: createLocalJWKSet(readJwks(s.jwksFile) as never), algorithms: JWKS_ALGS, signer: 'jwks' });
   }
+  // Tokens already verified, until their exp: a viewer sends the same token with every request,
+  // and checking its signature again is most of what a cached answer costs. Only successes are
+  // kept; a revoked session is checked on every request all the same (hooks.server.ts).
+  const verified = new Map<string, { claims: Claims; signer: 'secret' | 'jwks' }>();
+  const MAX_VERIFIED = 10_000;
   return {
     async verify(token) {
-      if (!token || token.split('.').length !== 3) return { ok: false, reason: 'malformed token' };
-      let lastReason = 'invalid signature';
-      for (const { key, algorithms, signer } of keys) {
-        try {
-          const { payload } = await jwtVerify(token, key as Uint8Array, {
-            algorithms,
-            audience: s.audience,
-            issuer: s.issuer,
-            requiredClaims: ['exp', 'sub'],
-            clockTolerance: s.clockTolerance ?? 30
-          });
-          const now = Math.floor(Date.now() / 1000);
-          const exp = payload.exp as number;
-          const from = typeof payload.iat === 'number' ? payload.iat : now;
-          if (exp - from > MAX_TTL_SECONDS || exp - now > MAX_TTL_SECONDS) {
-            return { ok: false, reason: 'token lifetime exceeds 24 hours' };
-          }
-          const claims = claimsSchema.safeParse(payload);
-          if (!claims.success) {
-            return { ok: false, reason: `invalid claims: ${claims.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
-          }
-          return { ok: true, claims: claims.data, signer };
-        } catch (e) {
-          lastReason = reasonOf(e);
-          // A structural or claim error is final; only a signature mismatch tries the next key set.
-          if (!(e instanceof errors.JWSSignatureVerificationFailed) && !(e instanceof errors.JOSEAlgNotAllowed) && !(e instanceof errors.JWKSNoMatchingKey)) {
-            return { ok: false, reason: lastReason };
-          }
-        }
+      const known = verified.get(token);
+      if (known) {
+        if (known.claims.exp > Date.now() / 1000) return { ok: true, ...known };
+        verified.delete(token);
       }
-      return { ok: false, reason: lastReason };
+      const r = await verifyOnce(token);
+      if (r.ok) {
+        if (verified.size >= MAX_VERIFIED) verified.delete(verified.keys().next().value!);
+        verified.set(token, { claims: r.claims, signer: r.signer });
+      }
+      return r;
     }
   };
+
+  async function verifyOnce(token: string): Promise<VerifyResult> {
+    if (!token || token.split('.').length !== 3) return { ok: false, reason: 'malformed token' };
+    let lastReason = 'invalid signature';
+    for (const { key, algorithms, signer } of keys) {
+      try {
+        const { payload } = await jwtVerify(token, key as Uint8Array, {
+          algorithms,
+          audience: s.audience,
+          issuer: s.issuer,
+          requiredClaims: ['exp', 'sub'],
+          clockTolerance: s.clockTolerance ?? 30
+        });
+        const now = Math.floor(Date.now() / 1000);
+        const exp = payload.exp as number;
+        const from = typeof payload.iat === 'number' ? payload.iat : now;
+        if (exp - from > MAX_TTL_SECONDS || exp - now > MAX_TTL_SECONDS) {
+          return { ok: false, reason: 'token lifetime exceeds 24 hours' };
+        }
+        const claims = claimsSchema.safeParse(payload);
+        if (!claims.success) {
+          return { ok: false, reason: `invalid claims: ${claims.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+        }
+        return { ok: true, claims: claims.data, signer };
+      } catch (e) {
+        lastReason = reasonOf(e);
+        // A structural or claim error is final; only a signature mismatch tries the next key set.
+        if (!(e instanceof errors.JWSSignatureVerificationFailed) && !(e instanceof errors.JOSEAlgNotAllowed) && !(e instanceof errors.JWKSNoMatchingKey)) {
+          return { ok: false, reason: lastReason };
+        }
+      }
+    }
+    return { ok: false, reason: lastReason };
+  }
 }
 
 function reasonOf(e: unknown): string {

@@ -3,10 +3,11 @@
  * says everything the answer depends on, for the cockpit, boards and embeds alike (they all
  * call the model API, which calls `runModelCached`).
  *
- * - **Key**: a hash of the model, its validated parameters, the resolved context (report date,
- *   period and comparison period, stages, calendar), the viewer's scope, and the compiled
- *   statement with its bound values — which holds the scope's team and owner ids and the
- *   locked filters too. Two viewers share an entry only when their answers are the same query.
+ * - **Key** (`runModelCached`): a hash of the model name, the request's parameters (with the
+ *   token's locked filters, which override them), the viewer's scope (its team and owner ids),
+ *   today's date in the business time zone (what a missing `as_of` means) and the whole
+ *   configuration. Two viewers share an entry only when all of these are the same, i.e. when
+ *   the model would run the very same query for both.
  * - **Data version**: entries belong to one `Database.writeGeneration`; any write (a sync, the
  *   demo, a facts rebuild) moves it, and the next lookup drops everything.
  * - **Single flight**: a second request for a key being computed waits for that computation
