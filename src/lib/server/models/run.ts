@@ -141,7 +141,36 @@ export async function runModel(
   const model = getModel(name);
   const params = parseParams(model, rawParams);
   const ctx = buildContext(model, params, config, now);
-  return execute(db, model, params, ctx, compileModel(model, params, ctx, scope));
+  const statement = compileModel(model, params, ctx, scope);
+  await ensureFacts(db, ctx.stages);
+  const t0 = performance.now();
+  const result = await db.query(statement);
+  const ms = Math.round((performance.now() - t0) * 10) / 10;
+
+  const out: ModelOutput<unknown> = model.finalize
+    ? model.finalize(result.rows, params as never, ctx)
+    : { rows: result.rows, n: result.rows.reduce((s, r) => s + (typeof r.n === 'number' ? r.n : 0), 0) };
+  const parsed = (model.row as z.ZodType).array().safeParse(out.rows);
+  if (!parsed.success) {
+    const issues = formatIssues(parsed.error.issues, model.row);
+    throw new ModelError(500, `model ${name} returned rows that do not match its row schema: ${issues.slice(0, 5).join('; ')}`, issues);
+  }
+  const outRows = parsed.data as Record<string, unknown>[];
+  return {
+    model: model.name,
+    title: model.title,
+    definition: model.definition,
+    date_field: model.dateField(params as never),
+    period: ctx.period,
+    previous_period: ctx.previous,
+    as_of: ctx.asOf,
+    params,
+    n: out.n,
+    columns: columnsFor(result.columns, outRows),
+    rows: outRows,
+    summary: out.summary,
+    ms
+  };
 }
 
 /**
@@ -187,40 +216,6 @@ function scopeKey(scope: Scope | null): string {
   if ('all' in scope && scope.all) return 'all';
   const s = scope as { team_ids?: string[]; owner_ids?: string[] };
   return JSON.stringify([[...(s.team_ids ?? [])].sort(), [...(s.owner_ids ?? [])].sort()]);
-}
-
-/** Runs a compiled model statement: facts fresh, query, rows validated, result built. */
-async function execute(db: Database, model: Model, params: Record<string, unknown>, ctx: ModelContext, statement: Sql): Promise<ModelResult> {
-  const name = model.name;
-  await ensureFacts(db, ctx.stages);
-  const t0 = performance.now();
-  const result = await db.query(statement);
-  const ms = Math.round((performance.now() - t0) * 10) / 10;
-
-  const out: ModelOutput<unknown> = model.finalize
-    ? model.finalize(result.rows, params as never, ctx)
-    : { rows: result.rows, n: result.rows.reduce((s, r) => s + (typeof r.n === 'number' ? r.n : 0), 0) };
-  const parsed = (model.row as z.ZodType).array().safeParse(out.rows);
-  if (!parsed.success) {
-    const issues = formatIssues(parsed.error.issues, model.row);
-    throw new ModelError(500, `model ${name} returned rows that do not match its row schema: ${issues.slice(0, 5).join('; ')}`, issues);
-  }
-  const outRows = parsed.data as Record<string, unknown>[];
-  return {
-    model: model.name,
-    title: model.title,
-    definition: model.definition,
-    date_field: model.dateField(params as never),
-    period: ctx.period,
-    previous_period: ctx.previous,
-    as_of: ctx.asOf,
-    params,
-    n: out.n,
-    columns: columnsFor(result.columns, outRows),
-    rows: outRows,
-    summary: out.summary,
-    ms
-  };
 }
 
 /** Column types for the final rows: the SQL's where it has the column, else inferred. */
