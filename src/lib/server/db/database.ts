@@ -330,9 +330,22 @@ export class Database {
     });
   }
 
-  /** Closes every connection and the instance. */
-  async close(): Promise<void> {
+  /**
+   * Closes every connection and the instance. Reads still running (a server stopped under load)
+   * are let finish first — interrupted after `graceMs` — because closing a connection under a
+   * running query left its pending call holding the process open after the server stopped.
+   */
+  async close(graceMs = 10_000): Promise<void> {
     if (this.closed) return;
+    const deadline = Date.now() + graceMs;
+    let interrupted = false;
+    while ((this.idle.length < this.all.length || this.waiting.length > 0) && Date.now() < deadline + 5_000) {
+      if (!interrupted && Date.now() > deadline) {
+        for (const c of this.all) if (!this.idle.includes(c)) c.interrupt();
+        interrupted = true;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
     await this.writeLock.lock(async () => {
       this.closed = true;
       await this.writer.run('CHECKPOINT').catch(() => undefined);
