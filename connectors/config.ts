@@ -23,7 +23,9 @@ export const excelSourceSchema = z.strictObject({
   /** A sheet name; default: every sheet (sheets whose header maps nothing are skipped with a warning). */
   sheet: z.string().min(1).optional(),
   /** 1-based row of the header; default: detected (the first row that looks like a header). */
-  header_row: z.number().int().positive().optional()
+  header_row: z.number().int().positive().optional(),
+  /** The longest row read, in characters of its sheet XML (default 10,000,000): longer stops the read. */
+  max_row_chars: z.number().int().min(1024).optional()
 });
 
 export const csvSourceSchema = z.strictObject({
@@ -35,7 +37,9 @@ export const csvSourceSchema = z.strictObject({
   delimiter: z.string().length(1).optional(),
   /** auto (BOM, else UTF-8 if valid, else GB18030), utf-8, gbk, gb18030, utf-16le. */
   encoding: z.enum(['auto', 'utf-8', 'utf8', 'gbk', 'gb18030', 'gb2312', 'utf-16le']).optional(),
-  header_row: z.number().int().positive().optional()
+  header_row: z.number().int().positive().optional(),
+  /** The longest row read, in characters (default 10,000,000): a longer one stops the read with an error naming it. */
+  max_row_chars: z.number().int().min(1024).optional()
 });
 
 /**

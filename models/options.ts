@@ -14,14 +14,18 @@
 import { z } from 'zod';
 import { defineModel } from './model';
 import { paramsSchema } from './common/params';
+import { dealsRelation, hasFilters } from './common/relations';
 import { sql } from '../src/lib/server/db/sql';
 
 export const OPTION_KINDS = ['team', 'owner', 'region', 'industry', 'source', 'product', 'grade', 'competitor', 'loss_reason', 'stage'] as const;
 
 /**
- * The common parameters are accepted (callers pass the board's, and a token's locked filters
- * are added to every call) but do not narrow the options: a filter bar lists every value the
- * viewer may choose, whatever is chosen now.
+ * The common filters narrow the deals counted and the values listed. The boards ask for the
+ * options without filters (a filter bar lists every value the viewer may choose, whatever is
+ * chosen now), so in practice the filters that arrive are a token's locked ones, which the API
+ * adds to every call: a portal user locked to one product sees that product's values and
+ * counts, never the others'. Teams and owners stay listed (the scope decides who is visible;
+ * their counts are of the filtered deals).
  */
 const params = paramsSchema({});
 
@@ -45,19 +49,21 @@ export const options = defineModel({
   defaultPeriod: 'all',
   params,
   row,
-  query() {
+  query(p) {
     const dim = (kind: string, col: string) =>
       sql`SELECT ${kind} AS kind, v AS key, v AS label, NULL::VARCHAR AS parent, 0 AS sort, count(*)::INTEGER AS n
-          FROM (SELECT ${sql([col])} AS v FROM deal_facts) WHERE v IS NOT NULL AND v <> '' GROUP BY v`;
+          FROM (SELECT ${sql([col])} AS v FROM d) WHERE v IS NOT NULL AND v <> '' GROUP BY v`;
     return {
       ctes: [
-        ['by_team', sql`SELECT owner_team AS team_id, count(*) AS n FROM deal_facts GROUP BY owner_team`, { materialized: true }],
+        // Unfiltered (the boards' call), the scan of deal_facts each count did before.
+        hasFilters(p) ? ['d', sql`SELECT * FROM ${dealsRelation(p)}`] : ['d', sql`SELECT * FROM deal_facts`, { materialized: false }],
+        ['by_team', sql`SELECT owner_team AS team_id, count(*) AS n FROM d GROUP BY owner_team`, { materialized: true }],
         [
           'subtree',
           sql`SELECT tt.ancestor AS team_id, sum(b.n) AS n FROM by_team b JOIN team_tree tt ON tt.team_id = b.team_id GROUP BY tt.ancestor`
         ],
-        ['by_owner', sql`SELECT owner_id, count(*) AS n FROM deal_facts GROUP BY owner_id`],
-        ['by_stage', sql`SELECT stage, count(*) AS n FROM deal_facts GROUP BY stage`]
+        ['by_owner', sql`SELECT owner_id, count(*) AS n FROM d GROUP BY owner_id`],
+        ['by_stage', sql`SELECT stage, count(*) AS n FROM d GROUP BY stage`]
       ],
       body: sql`
         SELECT 'team' AS kind, t.team_id AS key, t.name AS label,

@@ -15,6 +15,10 @@ declare global {
       viewer: Claims | null;
       /** The raw token of the request (to hand to client-side API calls of embeds). */
       token?: string;
+      /** The session the token belongs to (`sessionId`: sid, jti or hash): rate limits and logout. */
+      session?: string;
+      /** Which key vouched for the token: the server's secret, or a tenant's JWKS. */
+      signer?: 'secret' | 'jwks';
       /** Filters fixed by the token, applied to every model call. */
       lockedFilters: Record<string, string[]>;
       /** Why the request has no access (`no token`, `token expired`, …), for the 401. */

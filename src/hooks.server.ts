@@ -12,21 +12,23 @@ import type { Handle, HandleServerError } from '@sveltejs/kit';
 import { negotiateLocale } from '$lib/i18n';
 import { themeFor } from '$lib/theme';
 import { app } from '$lib/server/app';
-import { auth, lockedFilters, scopeFromClaims, SESSION_COOKIE } from '$lib/server/auth';
+import { auth, lockedFilters, revocationsFor, scopeFromClaims, sessionId, SESSION_COOKIE } from '$lib/server/auth';
 import { ALL_SCOPE } from '../models/common/scope';
-import { allowedModels } from '$lib/boards/access';
+import { paramsFromEntries } from '../models/common/params';
+import { accessFor, checkCall, type Access } from '$lib/boards/access';
 import { getBoard, getTile } from '$lib/boards/registry';
 
 let warned = false;
 
-const modelCache = new Map<string, Set<string> | null>();
-function modelsFor(v: { boards?: string[]; tiles?: string[] }): Set<string> | null {
+/** The calls a token's `boards`/`tiles` allow, per distinct pair of claims (derived once). */
+const accessCache = new Map<string, Access | null>();
+function accessOf(v: { boards?: string[]; tiles?: string[] }): Access | null {
   const key = JSON.stringify([v.boards ?? null, v.tiles ?? null]);
-  if (!modelCache.has(key)) {
-    if (modelCache.size > 1000) modelCache.clear();
-    modelCache.set(key, allowedModels(v));
+  if (!accessCache.has(key)) {
+    if (accessCache.size > 1000) accessCache.clear();
+    accessCache.set(key, accessFor(v));
   }
-  return modelCache.get(key)!;
+  return accessCache.get(key)!;
 }
 
 /** A path segment decoded, or null when its percent-encoding is malformed (`%E0`, `%`). */
@@ -78,7 +80,7 @@ export const handle: Handle = async (input) => {
 };
 
 const guarded: Handle = async ({ event, resolve }) => {
-  const { config } = await app();
+  const { config, db } = await app();
   const a = auth(config);
   const path = event.url.pathname;
   event.locals.demoMode = !a.configured;
@@ -97,11 +99,16 @@ const guarded: Handle = async ({ event, resolve }) => {
     const token = tokenFrom(event.request, event.cookies.get(SESSION_COOKIE));
     if (token) {
       const r = await a.verifier!.verify(token);
-      if (r.ok) {
+      const session = r.ok ? sessionId(r.claims, token) : null;
+      if (r.ok && (await revocationsFor(db)).has(session!)) {
+        event.locals.authError = 'token revoked';
+      } else if (r.ok) {
         event.locals.viewer = r.claims;
         event.locals.scope = scopeFromClaims(r.claims);
         event.locals.lockedFilters = lockedFilters(r.claims);
         event.locals.token = token;
+        event.locals.session = session!;
+        event.locals.signer = r.signer;
       } else {
         event.locals.authError = r.reason;
       }
@@ -140,23 +147,21 @@ const guarded: Handle = async ({ event, resolve }) => {
     return new Response('not found', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
   }
 
-  // A token limited to some boards or tiles may call only the models they use.
-  const modelCall = /^\/api\/models\/([^/]+)/.exec(path);
-  if (modelCall && event.locals.viewer) {
-    const allowed = modelsFor(event.locals.viewer);
-    const name = decodeSegment(modelCall[1]);
-    if (name === null) return json(400, { error: 'bad request: malformed percent-encoding in the model name' });
-    if (allowed && !allowed.has(name)) {
-      return new Response(JSON.stringify({ error: `forbidden: this token may not use the model "${name}"` }), {
-        status: 403,
-        headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }
-      });
-    }
+  // A token limited to some boards or tiles may make only the calls those tiles make
+  // (src/lib/boards/access.ts): their models, within the parameters the tiles fix.
+  if (path.startsWith('/api/models/') && event.locals.viewer) {
+    const modelCall = /^\/api\/models\/([^/]+)(\/export)?\/?$/.exec(path);
+    const name = modelCall ? decodeSegment(modelCall[1]) : null;
+    if (modelCall && name === null) return json(400, { error: 'bad request: malformed percent-encoding in the model name' });
+    const access = accessOf(event.locals.viewer);
+    if (access && !modelCall) return json(403, { error: 'forbidden: not a call this token’s tiles make' });
+    const refused = access && checkCall(access, name!, paramsFromEntries(event.url.searchParams), { exporting: !!modelCall![2], locked: Object.keys(event.locals.lockedFilters) });
+    if (refused) return json(403, { error: `forbidden: ${refused}` });
   }
 
   if (isApi && event.locals.viewer) {
-    const v = event.locals.viewer;
-    const wait = a.limiter.take(v.jti ?? `${v.sub}:${v.iat ?? v.exp}`);
+    // Per session, not per token: a renewed token keeps its session's bucket (its `sid`).
+    const wait = a.limiter.take(event.locals.session!);
     if (wait > 0) {
       return new Response(JSON.stringify({ error: `rate limit: retry in ${wait} s` }), {
         status: 429,

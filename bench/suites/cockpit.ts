@@ -7,38 +7,18 @@
  * - client JS: the gzip size of every script /cockpit loads, beside the home page's (the
  *   SvelteKit runtime and layout every page pays for).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { chromium, type Browser } from 'playwright-core';
 import { Database } from '../../src/lib/server/db/database';
 import { generateDemo } from '../../src/lib/server/demo/generate';
+import { serveCockpit } from '../serve';
 import type { Suite } from './index';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const AS_OF = '2026-11-21';
-
-function serve(db: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/cockpit.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--db', db], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, COCKPIT_CONFIG: '' }
-  });
-  let out = '';
-  return new Promise((res, rej) => {
-    const on = (d: Buffer) => {
-      out += d;
-      const m = /running at (http:\/\/localhost:\d+)/.exec(out);
-      if (m) res({ url: m[1].replace('localhost', '127.0.0.1'), child });
-    };
-    child.stdout!.on('data', on);
-    child.stderr!.on('data', on);
-    child.on('exit', (c) => rej(new Error(`server exited ${c}: ${out}`)));
-  });
-}
 
 /** A bare server answering `/` with fixed HTML and proxying everything else to `target`. */
 function staticTwin(html: string, target: string): Promise<{ url: string; server: Server }> {
@@ -98,7 +78,7 @@ export const cockpit: Suite = {
     const db = await Database.open(file);
     await generateDemo(db, { scale: 'medium', seed: 42, asOf: AS_OF });
     await db.close();
-    const { url, child } = await serve(file);
+    const { url, child } = await serveCockpit(['--db', file]);
     const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
     try {
       const page = `${url}/cockpit?as_of=${AS_OF}&lang=zh-CN`;

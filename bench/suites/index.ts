@@ -4,6 +4,7 @@ import { connectorsRemote } from './connectors-remote';
 import { connectorsFiles } from './connectors-files';
 import { demo } from './demo';
 import { exportSuite } from './export';
+import { load } from './load';
 import { models } from './models';
 import { startup } from './startup';
 
@@ -14,4 +15,4 @@ export interface Suite {
 }
 
 /** Every suite `npm run bench` runs, in order. */
-export const suites: Suite[] = [demo, startup, models, cockpit, exportSuite, connectorsFiles, connectorsRemote];
+export const suites: Suite[] = [demo, startup, models, cockpit, exportSuite, connectorsFiles, connectorsRemote, load];

@@ -4,11 +4,12 @@
  * (quoted fields may hold delimiters, quotes and newlines), finds the header row and yields
  * records in batches — memory stays bounded whatever the file size.
  */
-import { createReadStream, openSync, readSync, closeSync, existsSync } from 'node:fs';
-import { extname, resolve } from 'node:path';
+import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
+import { extname } from 'node:path';
 import type { CsvSource } from '../config';
 import type { RawRecord, ReadContext, SourceReader } from '../types';
 import { detectHeader, headerNames, RowShaper, SCAN_ROWS } from './header';
+import { confinedPath, DEFAULT_MAX_ROW_CHARS, RowTooLong } from './guard';
 
 export const BATCH = 2048;
 
@@ -77,9 +78,30 @@ export class CsvParser {
   private line = 1;
   private rowLine = 1;
   private fieldStarted = false;
-  constructor(private readonly delim: string) {}
+  /** Characters of the row being read, counted at chunk ends (a chunk is at most ~1M characters). */
+  private rowChars = 0;
+  /**
+   * @param maxRow the longest row in characters; a longer one throws `RowTooLong(where, …)`
+   *               (checked per chunk, so the row held is at most one chunk past it).
+   */
+  constructor(
+    private readonly delim: string,
+    private readonly maxRow = Infinity,
+    private readonly where = 'the file'
+  ) {}
 
   feed(text: string, out: { cells: string[]; line: number }[]): void {
+    const rowsBefore = out.length;
+    this.parse(text, out);
+    // Characters since the last row ended in this chunk, or the whole chunk added to the row.
+    if (out.length > rowsBefore) this.rowChars = text.length - this.lastRowEnd - 1;
+    else this.rowChars += text.length;
+    if (this.rowChars > this.maxRow) throw new RowTooLong(this.where, `the row starting at line ${this.rowLine}`, this.maxRow);
+  }
+
+  private lastRowEnd = -1;
+
+  private parse(text: string, out: { cells: string[]; line: number }[]): void {
     const d = this.delim;
     let field = this.field;
     let i0 = 0;
@@ -122,6 +144,7 @@ export class CsvParser {
         this.row.push(field);
         field = '';
         out.push({ cells: this.row, line: this.rowLine });
+        this.lastRowEnd = i;
         this.row = [];
         this.afterQuote = false;
         this.fieldStarted = false;
@@ -170,13 +193,8 @@ export class CsvParser {
   }
 }
 
-export function resolvePath(p: string, baseDir: string): string {
-  return resolve(baseDir, p);
-}
-
 export async function readCsv(source: CsvSource, ctx: ReadContext): Promise<SourceReader> {
-  const path = resolvePath(source.path, ctx.baseDir);
-  if (!existsSync(path)) throw new Error(`file not found: ${path}`);
+  const path = confinedPath(source, ctx);
   const fd = openSync(path, 'r');
   const head = Buffer.alloc(65536);
   const n = readSync(fd, head, 0, head.length, 0);
@@ -189,7 +207,7 @@ export async function readCsv(source: CsvSource, ctx: ReadContext): Promise<Sour
 
   async function* rows(): AsyncGenerator<{ cells: string[]; line: number }[]> {
     const decoder = new TextDecoder(enc.encoding, { ignoreBOM: false });
-    const parser = new CsvParser(delim);
+    const parser = new CsvParser(delim, source.max_row_chars ?? DEFAULT_MAX_ROW_CHARS, path);
     const stream = createReadStream(path, { highWaterMark: 1 << 20 });
     let out: { cells: string[]; line: number }[] = [];
     for await (const chunk of stream) {

@@ -4,12 +4,12 @@
  * flattened (rich text, formulas' results, hyperlinks' text); date-formatted cells arrive
  * as Dates. The header row is detected per sheet (below title rows and merged banners).
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { Transform } from 'node:stream';
 import ExcelJS from 'exceljs';
 import type { ExcelSource } from '../config';
 import type { RawRecord, ReadContext, SourceReader } from '../types';
 import { detectHeader, headerNames, RowShaper, SCAN_ROWS } from './header';
+import { confinedPath, DEFAULT_MAX_ROW_CHARS, RowTooLong } from './guard';
 
 const BATCH = 2048;
 
@@ -31,15 +31,31 @@ export function cellValue(v: unknown): unknown {
  * character split across two chunks turns into U+FFFD (seen on 1 row in ~2,000). Decoding
  * the chunks with a streaming decoder before its XML parser sees them fixes it: strings
  * pass through its decoder untouched.
+ *
+ * The same place bounds a row: the characters since the last `<row` or `</row>` (the XML of one
+ * row, which the parser would otherwise gather whole, however long a cell) may not exceed
+ * `maxRow`; the error names the sheet and the row being read.
  */
-async function* utf8Chunks(chunks: AsyncIterable<unknown>): AsyncGenerator<string> {
+async function* utf8Chunks(chunks: AsyncIterable<unknown>, maxRow: number, where: string): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8');
-  for await (const c of chunks) {
-    if (typeof c === 'string') yield c;
-    else {
-      const s = decoder.decode(c as Uint8Array, { stream: true });
-      if (s) yield s;
+  let since = 0;
+  let row = 0;
+  const guard = (s: string) => {
+    const start = s.lastIndexOf('<row');
+    const end = s.lastIndexOf('</row>');
+    if (start >= 0) {
+      const m = /^<row\b[^>]*?\sr="(\d+)"/.exec(s.slice(start, start + 200));
+      row = m ? Number(m[1]) : row + 1;
     }
+    const mark = Math.max(start, end);
+    since = mark >= 0 ? s.length - mark : since + s.length;
+    if (since > maxRow) throw new RowTooLong(where, `row ${row || 1}`, maxRow);
+  };
+  for await (const c of chunks) {
+    const s = typeof c === 'string' ? c : decoder.decode(c as Uint8Array, { stream: true });
+    if (!s) continue;
+    guard(s);
+    yield s;
   }
   const tail = decoder.decode();
   if (tail) yield tail;
@@ -49,19 +65,37 @@ type PatchedReader = {
   _parseSharedStrings(entry: NodeJS.ReadableStream): AsyncGenerator<unknown>;
 };
 
-/** Applies the decoding fix to a workbook reader's shared strings (worksheets: see utf8Chunks). */
-function fixSharedStrings(wb: unknown) {
+/**
+ * Applies the decoding fix to a workbook reader's shared strings (worksheets: see utf8Chunks),
+ * and bounds each shared string (`<si>…</si>`) as a row is bounded: a sheet's huge cell text
+ * usually lives here.
+ */
+function fixSharedStrings(wb: unknown, maxRow: number, path: string) {
   const r = wb as PatchedReader;
   const original = r._parseSharedStrings;
   r._parseSharedStrings = function (entry) {
     entry.setEncoding('utf8');
-    return original.call(this, entry);
+    let since = 0;
+    let index = 0;
+    const guarded = new Transform({
+      decodeStrings: false,
+      transform(chunk, _enc, done) {
+        const s = String(chunk);
+        const end = s.lastIndexOf('</si>');
+        if (end >= 0) index += s.split('</si>').length - 1;
+        since = end >= 0 ? s.length - end : since + s.length;
+        if (since > maxRow) done(new RowTooLong(`${path} [shared strings]`, `text number ${index + 1}`, maxRow));
+        else done(null, s);
+      }
+    });
+    guarded.setEncoding('utf8');
+    return original.call(this, entry.pipe(guarded));
   };
 }
 
 export async function readXlsx(source: ExcelSource, ctx: ReadContext): Promise<SourceReader> {
-  const path = resolve(ctx.baseDir, source.path);
-  if (!existsSync(path)) throw new Error(`file not found: ${path}`);
+  const path = confinedPath(source, ctx);
+  const maxRow = source.max_row_chars ?? DEFAULT_MAX_ROW_CHARS;
   let headers: string[] | null = null;
   const sheetsSeen: string[] = [];
   return {
@@ -77,12 +111,12 @@ export async function readXlsx(source: ExcelSource, ctx: ReadContext): Promise<S
         worksheets: 'emit',
         entries: 'ignore'
       });
-      fixSharedStrings(wb);
+      fixSharedStrings(wb, maxRow, path);
       let batch: RawRecord[] = [];
       let found = false;
       for await (const ws of wb as unknown as AsyncIterable<AsyncIterable<ExcelJS.Row> & { name: string; iterator: AsyncIterable<unknown> }>) {
-        ws.iterator = utf8Chunks(ws.iterator);
         const name = ws.name;
+        ws.iterator = utf8Chunks(ws.iterator, maxRow, `${path} [${name}]`);
         sheetsSeen.push(name);
         if (source.sheet && name !== source.sheet) {
           // Drain the sheet we skip (the zip is read in order).

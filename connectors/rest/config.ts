@@ -8,6 +8,9 @@ import { ENV_NAME } from '../secrets';
 
 const envName = z.string().regex(ENV_NAME, 'expected the NAME of an environment variable (e.g. "HUBSPOT_TOKEN"), not a secret');
 
+/** The largest REST response body read by default: 128 MiB (a page of a few thousand records is a few MB). */
+export const DEFAULT_MAX_RESPONSE_BYTES = 128 * 2 ** 20;
+
 export const REST_PRESETS = ['hubspot-deals', 'hubspot-companies', 'salesforce-query'] as const;
 export type RestPreset = (typeof REST_PRESETS)[number];
 
@@ -114,7 +117,9 @@ const restOptionsSchema = z.strictObject({
   soql: z.string().min(1).optional(),
   /** Salesforce REST API version (`v59.0`). */
   api_version: z.string().regex(/^v\d+\.\d$/, 'expected a version such as "v59.0"').optional(),
-  retry: retrySchema.optional()
+  retry: retrySchema.optional(),
+  /** The largest response body read (bytes, default 128 MiB): a bigger one fails the source, without retrying. */
+  max_response_bytes: z.number().int().min(1024).optional()
 });
 
 type RestOptions = z.output<typeof restOptionsSchema>;
@@ -171,8 +176,9 @@ export function presetColumnPaths(preset: RestPreset): string[] {
 }
 
 /** A REST source with its preset applied and every default filled. */
-export interface RestSource extends Omit<RestOptions, 'base_url' | 'paging' | 'retry' | 'records_path' | 'path'> {
+export interface RestSource extends Omit<RestOptions, 'base_url' | 'paging' | 'retry' | 'records_path' | 'path' | 'max_response_bytes'> {
   base_url: string;
+  max_response_bytes: number;
   path: string;
   paging: RestPaging;
   records_path: string;
@@ -319,7 +325,8 @@ export function resolveRestSource(input: unknown): RestSource {
     path: s.path ?? '',
     paging: s.paging ?? { type: 'none' },
     records_path: s.records_path ?? '',
-    retry: retrySchema.parse(s.retry ?? {})
+    retry: retrySchema.parse(s.retry ?? {}),
+    max_response_bytes: s.max_response_bytes ?? DEFAULT_MAX_RESPONSE_BYTES
   };
   if ((s.preset === 'hubspot-deals' || s.preset === 'hubspot-companies') && !s.incremental?.param) {
     out.hubspot_search = { object: s.preset === 'hubspot-deals' ? 'deals' : 'companies' };

@@ -4,6 +4,7 @@
  * requests injected by the server. Expected records come from the server's own data, not from
  * the reader.
  */
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/lib/server/config/schema';
 import { startMockCrm, HUBSPOT_STAGES, type MockCrm } from '../../examples/rest-mock-crm/server';
@@ -294,6 +295,63 @@ describe('rate limits, errors and timeouts', () => {
     crm.faults.push({ kind: 'garbage' });
     const e = await readError(source());
     expect(e.message).toContain('with a body that is not JSON (content-type text/html)');
+  });
+});
+
+describe('hostile answers (issue 11.5)', () => {
+  // A server of our own: an endless body, a body bigger than it says, a huge declared length.
+  let server: http.Server;
+  let url = '';
+  const hits: Record<string, number> = {};
+  const closed: Record<string, boolean> = {};
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      const path = (req.url ?? '').split('?')[0];
+      hits[path] = (hits[path] ?? 0) + 1;
+      res.on('close', () => (closed[path] = true));
+      if (path === '/endless') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"results": [');
+        const chunk = Buffer.from('{"id": "x", "name": "' + 'y'.repeat(64 * 1024) + '"},');
+        const pump = () => {
+          while (!res.destroyed && res.write(chunk));
+          if (!res.destroyed) res.once('drain', pump);
+        };
+        pump();
+      } else if (path === '/declared') {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(50 * 2 ** 30) });
+        res.write('{"results": [');
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ results: [{ id: 'a' }, { id: 'b' }] }));
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('stops reading an endless body at max_response_bytes, says so, and does not retry', async () => {
+    const e = await readError({ base_url: url, path: '/endless', records_path: 'results', max_response_bytes: 4 * 2 ** 20, retry: FAST });
+    expect(e.message).toMatch(/^source "crm": GET http:\/\/127\.0\.0\.1:\d+\/endless answered more than 4,194,304 bytes \(max_response_bytes\); not retried/);
+    expect(hits['/endless']).toBe(1);
+    expect(e.warnings).toEqual([]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(closed['/endless']).toBe(true);
+  });
+
+  it('refuses a declared Content-Length over the limit before reading it', async () => {
+    const e = await readError({ base_url: url, path: '/declared', records_path: 'results', retry: FAST });
+    expect(e.message).toContain('answered more than 134,217,728 bytes (max_response_bytes)');
+    expect(hits['/declared']).toBe(1);
+  });
+
+  it('reads an answer within the limit as before', async () => {
+    const r = await read({ base_url: url, path: '/small', records_path: 'results', max_response_bytes: 1024 });
+    expect(r.records.map((x) => x.values.id)).toEqual(['a', 'b']);
   });
 });
 

@@ -121,6 +121,34 @@ export function soqlSince(soql: string, field: string, ms: number): string {
   return /\bwhere\b/i.test(soql) ? `${soql} AND ${field} >= ${lit}` : `${soql} WHERE ${field} >= ${lit}`;
 }
 
+/**
+ * A response body as text, read as it streams and counted: past `max` bytes (or a Content-Length
+ * over it) the download is cancelled and `tooBig()` thrown. An endless or huge answer used to be
+ * buffered whole (3.2 GB in 30 s) and retried.
+ */
+export async function boundedText(res: Response, max: number, tooBig: () => Error): Promise<string> {
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > max) {
+    await res.body?.cancel().catch(() => {});
+    throw tooBig();
+  }
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > max) {
+      await reader.cancel().catch(() => {});
+      throw tooBig();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, n).toString('utf8');
+}
+
 /** HubSpot's CRM search answers at most this many results per query (after + limit). */
 export const HUBSPOT_SEARCH_CAP = 10_000;
 
@@ -233,7 +261,9 @@ export async function createRestReader(s: RestSource, ctx: ReadContext): Promise
         });
         status = res.status;
         // The timeout covers the body too: a server that stalls mid-body is retried like one that never answers.
-        const text = await res.text();
+        const text = await boundedText(res, s.max_response_bytes, () =>
+          fail(`${shown} answered more than ${s.max_response_bytes.toLocaleString('en')} bytes (max_response_bytes); not retried: ask for smaller pages (paging) or raise the limit`)
+        );
         if (res.ok) {
           try {
             return { body: text ? JSON.parse(text) : null, link: res.headers.get('link') };

@@ -51,6 +51,10 @@ export const mysqlReader: ReaderFactory = async (source, ctx) => {
   };
   try {
     await pc.query('SET time_zone = ?', [offsetOf(ctx.config.timezone)]);
+    // Read-only, for the session and the one transaction the read runs in: a source query
+    // cannot change the CRM's database, not even through a stored function that writes.
+    await pc.query('SET SESSION TRANSACTION READ ONLY');
+    await pc.query('START TRANSACTION READ ONLY');
   } catch (e) {
     await close();
     throw fail('cannot set up the session', e);
@@ -61,7 +65,8 @@ export const mysqlReader: ReaderFactory = async (source, ctx) => {
   async function columns(): Promise<string[]> {
     if (cols) return cols;
     try {
-      const [, fields] = await pc.query(`SELECT * FROM (${inner}) AS src LIMIT 0`);
+      // A prepared statement (execute) holds exactly one statement, as the read below does.
+      const [, fields] = await pc.execute(`SELECT * FROM (${inner}) AS src LIMIT 0`);
       cols = (fields ?? []).map((f) => f.name);
     } catch (e) {
       await close();

@@ -36,20 +36,40 @@ export const postgresReader: ReaderFactory = async (source, ctx) => {
   };
   try {
     // SET cannot take bound parameters; the zone name is quoted as a literal by the driver.
-    await client.query(`SET TIME ZONE ${escapeLiteral(ctx.config.timezone)}; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'`);
+    // Everything this session does is read-only (the default for its transactions, and the one
+    // transaction it runs in): a source query cannot change the CRM's database, not even through
+    // a function that writes.
+    await client.query(
+      `SET TIME ZONE ${escapeLiteral(ctx.config.timezone)}; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; ` +
+        `SET default_transaction_read_only = on; BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`
+    );
   } catch (e) {
     await close();
     throw fail('cannot set up the session', e);
   }
 
   const inner = baseQuery(s, escapeIdentifier);
+  const incCol = s.incremental?.column;
+  // COPY cannot take bound parameters ($1), so the watermark goes in as a literal quoted by
+  // the driver's escapeLiteral (doubling quotes and backslashes, E'' when needed); the
+  // column name is quoted by escapeIdentifier. Both come from our own stored state, and
+  // are escaped all the same.
+  const where = incCol && ctx.watermark ? ` WHERE src.${escapeIdentifier(incCol)} >= ${escapeLiteral(ctx.watermark)}` : '';
+  /** What COPY reads: the user's query (or table) as a subquery, plus the watermark. */
+  const select = `SELECT * FROM (${inner}) AS src${where}`;
   let cols: string[] | null = null;
   /** Columns of type timestamptz (OID 1184), whose offset is dropped. */
   let tz: boolean[] = [];
   async function columns(): Promise<string[]> {
     if (cols) return cols;
     try {
-      const r = await client.query(`SELECT * FROM (${inner}) AS src LIMIT 0`);
+      // The extended protocol (Parse/Bind/Execute) takes exactly one statement: a query that
+      // smuggles in `…; DELETE …` fails here. COPY (which pg-copy-streams sends through the
+      // simple protocol) then gets the same text with our own suffixes, none of which holds a
+      // ";", a quote, "$" or "*/": a query that parses here as one statement stays one there.
+      // (`queryMode` is pg's, missing from @types/pg.)
+      const probe = { text: `SELECT * FROM (${inner}) AS src LIMIT 0`, queryMode: 'extended' } as pg.QueryConfig;
+      const r: pg.QueryResult = await client.query(probe);
       cols = r.fields.map((f) => f.name);
       tz = r.fields.map((f) => f.dataTypeID === 1184);
     } catch (e) {
@@ -58,7 +78,6 @@ export const postgresReader: ReaderFactory = async (source, ctx) => {
     }
     return cols;
   }
-  const incCol = s.incremental?.column;
   const tracker = new WatermarkTracker(incCol ? ctx.watermark : null);
   const batchSize = s.batch_size ?? 5000;
 
@@ -72,12 +91,7 @@ export const postgresReader: ReaderFactory = async (source, ctx) => {
         await close();
         throw new Error(`source "${s.name}": incremental.column "${incCol}" is not a column of the ${s.table ? 'table' : 'query'} (columns: ${names.join(', ')})`);
       }
-      // COPY cannot take bound parameters ($1), so the watermark goes in as a literal quoted by
-      // the driver's escapeLiteral (doubling quotes and backslashes, E'' when needed); the
-      // column name is quoted by escapeIdentifier. Both come from our own stored state, and
-      // are escaped all the same.
-      const where = incCol && ctx.watermark ? ` WHERE src.${escapeIdentifier(incCol)} >= ${escapeLiteral(ctx.watermark)}` : '';
-      const copySql = `COPY (SELECT * FROM (${inner}) AS src${where}) TO STDOUT (FORMAT csv, HEADER)`;
+      const copySql = `COPY (${select}) TO STDOUT (FORMAT csv, HEADER)`;
       const stream = client.query(copyTo(copySql));
       // A cancelled sync (server shutdown) stops the read instead of draining the table.
       const onAbort = () => stream.destroy(new Error('the sync was cancelled'));

@@ -4,19 +4,23 @@
  * rejected, so a typo (`perid=…`) is a 400, not a silently unfiltered number.
  */
 import { z } from 'zod';
-import { GRAINS, PERIOD_PRESETS, parseDate } from './period';
+import { ALL_FROM, ALL_TO, GRAINS, PERIOD_PRESETS, parseDate } from './period';
 
-export const dateString = z.string().refine(
-  (s) => {
-    try {
-      parseDate(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'expected a date YYYY-MM-DD' }
-);
+/**
+ * A date parameter: `YYYY-MM-DD` between ALL_FROM and ALL_TO (1900-01-01 … 2200-01-01), the
+ * span `period=all` stands for. Beyond it, periods and comparisons computed from the date run
+ * into years of five digits or before year 1, which neither the date helpers nor DuckDB's
+ * casts take (`as_of=9999-12-31` used to be a 500).
+ */
+export const dateString = z.string().superRefine((s, ctx) => {
+  try {
+    parseDate(s);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected a date YYYY-MM-DD' });
+    return;
+  }
+  if (s < ALL_FROM || s > ALL_TO) ctx.addIssue({ code: 'custom', message: `expected a date between ${ALL_FROM} and ${ALL_TO}, got ${s}` });
+});
 
 /** One value or many; always an array after parsing. Empty strings are ignored. */
 export const filterList = z

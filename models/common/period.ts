@@ -147,9 +147,14 @@ export function previousPeriod(p: Period, asOf: string, toDate = true): Period |
   return prev;
 }
 
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+
 /** Today in an IANA time zone, `YYYY-MM-DD`. */
 export function todayIn(timeZone: string, now = new Date()): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(now);
+  // A formatter per zone, made once (building one costs more than the request it serves).
+  let f = dayFormats.get(timeZone);
+  if (!f) dayFormats.set(timeZone, (f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })));
+  const parts = f.formatToParts(now);
   const get = (t: string) => parts.find((p) => p.type === t)?.value;
   return `${get('year')}-${get('month')}-${get('day')}`;
 }

@@ -3,7 +3,7 @@
  * so every call needs a token), tokens minted in-process with jose, and a read-only copy of
  * the database as an independent oracle (plain SQL written here, not the models' code).
  */
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -25,13 +25,18 @@ export interface SecServer {
   kill: () => Promise<void>;
   /** Stops the server and removes its files. */
   stop: () => Promise<void>;
+  /** Stops the server and starts it again on the same files; `base` is then the new address. */
+  restart: () => Promise<void>;
 }
 
 /**
  * Generates the small demo company into a temp DuckDB file, lets `prepare` edit it (e.g. XSS
  * payloads as names), copies it for the oracle and serves it with tokens required.
  */
-export async function startSecServer(prepare?: (conn: DuckDBConnection) => Promise<void>): Promise<SecServer> {
+export async function startSecServer(
+  prepare?: (conn: DuckDBConnection) => Promise<void>,
+  opts: { env?: NodeJS.ProcessEnv; config?: Record<string, unknown>; files?: Record<string, string> } = {}
+): Promise<SecServer> {
   const dir = mkdtempSync(join(tmpdir(), 'sec-suite-'));
   const dbFile = join(dir, 'demo.duckdb');
   const gen = cockpit(['demo', '--scale', 'small', '--seed', '7', '--as-of', AS_OF, '--db', dbFile]);
@@ -50,7 +55,14 @@ export async function startSecServer(prepare?: (conn: DuckDBConnection) => Promi
   const oracle = async (q: string) => (await conn.runAndReadAll(q)).getRowObjectsJson() as Record<string, unknown>[];
   let child: ChildProcess | null = null;
   try {
-    const s = await startServer(['--db', dbFile], { COCKPIT_SECRET: SECRET });
+    for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), text);
+    const args = ['--db', dbFile];
+    if (opts.config) {
+      const cfg = join(dir, 'cockpit.config.json');
+      writeFileSync(cfg, JSON.stringify(opts.config));
+      args.push('--config', cfg);
+    }
+    const s = await startServer(args, { COCKPIT_SECRET: SECRET, ...opts.env });
     child = s.child;
     const kill = async () => {
       if (child && child.exitCode === null && child.signalCode === null) {
@@ -59,13 +71,20 @@ export async function startSecServer(prepare?: (conn: DuckDBConnection) => Promi
         await exited;
       }
     };
-    return {
+    const srv: SecServer = {
       base: s.url,
       dir,
       dbFile,
       output: s.output,
       oracle,
       kill,
+      restart: async () => {
+        await kill();
+        const again = await startServer(args, { COCKPIT_SECRET: SECRET, ...opts.env });
+        child = again.child;
+        srv.base = again.url;
+        srv.output = again.output;
+      },
       stop: async () => {
         await kill();
         conn.closeSync();
@@ -73,6 +92,7 @@ export async function startSecServer(prepare?: (conn: DuckDBConnection) => Promi
         rmSync(dir, { recursive: true, force: true });
       }
     };
+    return srv;
   } catch (e) {
     conn.closeSync();
     inst.closeSync();

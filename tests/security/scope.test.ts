@@ -354,19 +354,19 @@ describe('tokens whose claims were edited or name unknown boards', () => {
     }
   });
 
-  it('unknown boards or tiles in the claims grant no model beyond drill-down, and the scope still applies', async () => {
+  it('unknown boards or tiles in the claims grant nothing but the filter options, and the scope still applies', async () => {
     const models = async (claims: Record<string, unknown>) => {
       const t = await sign({ sub: 'p', role: 'manager', scope: { team_ids: ['T11'] }, ...claims });
       const out: Record<string, number> = {};
-      for (const m of ['funnel', 'ltv', 'deals']) out[m] = (await call(`/api/models/${m}?period=all&as_of=${AS_OF}`, t)).status;
+      for (const m of ['funnel', 'ltv', 'deals', 'options']) out[m] = (await call(`/api/models/${m}?${m === 'options' ? '' : 'period=all&'}${m === 'deals' ? 'limit=15&' : ''}as_of=${AS_OF}`, t)).status;
       return out;
     };
-    expect(await models({ boards: ['no-such-board'] })).toEqual({ funnel: 403, ltv: 403, deals: 200 });
-    expect(await models({ boards: ['../pipeline'] })).toEqual({ funnel: 403, ltv: 403, deals: 200 });
-    expect(await models({ tiles: ['pipeline/no-such-tile', '__proto__/x', '../../etc/passwd'] })).toEqual({ funnel: 403, ltv: 403, deals: 200 });
-    expect(await models({ boards: ['pipeline'] })).toEqual({ funnel: 200, ltv: 403, deals: 200 });
-    const t = await sign({ sub: 'p', role: 'manager', scope: { team_ids: ['T11'] }, boards: ['no-such-board'] });
+    expect(await models({ boards: ['no-such-board'] })).toEqual({ funnel: 403, ltv: 403, deals: 403, options: 200 });
+    expect(await models({ boards: ['../pipeline'] })).toEqual({ funnel: 403, ltv: 403, deals: 403, options: 200 });
+    expect(await models({ tiles: ['pipeline/no-such-tile', '__proto__/x', '../../etc/passwd'] })).toEqual({ funnel: 403, ltv: 403, deals: 403, options: 200 });
+    expect(await models({ boards: ['pipeline'] })).toEqual({ funnel: 200, ltv: 403, deals: 200, options: 200 });
+    const t = await sign({ sub: 'p', role: 'manager', scope: { team_ids: ['T11'] }, boards: ['pipeline'] });
     const [{ n }] = await srv.oracle(`SELECT count(*)::INTEGER AS n FROM opportunities o JOIN users u ON u.user_id = o.owner_id WHERE u.team_id = 'T11'`);
-    expect((await model('deals', { period: 'all' }, t)).summary?.total).toBe(n);
+    expect((await model('deals', { period: 'all', limit: '15' }, t)).summary?.total).toBe(n);
   });
 });

@@ -8,6 +8,7 @@ import { CliError, configFrom, databaseFor, parse, type Command } from '../comma
 import { buildApp, buildIsStale, ROOT } from './build';
 import { scheduleSyncs, writeServerFile } from '../../../connectors/load/server-sync';
 import { loadConfig } from '../../lib/server/config/load';
+import { checkAuthSettings } from '../../lib/server/auth/verify';
 
 export const serve: Command = {
   name: 'serve',
@@ -27,6 +28,14 @@ Builds the web app first when it is missing or older than the sources.
     const port = Number(values.port ?? process.env.PORT ?? cfg.server.port ?? 3000);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port: invalid port "${values.port ?? process.env.PORT}"`, 2);
     const host = values.host ?? process.env.HOST ?? cfg.server.host ?? '0.0.0.0';
+
+    // Access control is checked before anything starts: a missing or malformed COCKPIT_JWKS, or
+    // a short secret, stops the server here instead of starting one that answers 500 to all.
+    try {
+      await checkAuthSettings({ secret: process.env.COCKPIT_SECRET || undefined, jwksFile: process.env.COCKPIT_JWKS || undefined });
+    } catch (e) {
+      throw new CliError(`${(e as Error).message}; the server did not start`, 2);
+    }
 
     const db = await databaseFor(cfg);
     const { rows } = await db.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM opportunities`);

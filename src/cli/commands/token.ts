@@ -71,6 +71,13 @@ Signs an HS256 token with COCKPIT_SECRET and prints a login link; the token is o
     if (values.locale && !['zh-CN', 'en'].includes(values.locale)) throw new CliError('--locale: zh-CN or en', 2);
     if (values.theme && !['dark', 'light'].includes(values.theme)) throw new CliError('--theme: dark or light', 2);
     const cfg = configFrom(values);
+    if (renewUntil) {
+      // A session may be renewed for at most security.max_renew_days after its first token.
+      const days = cfg.security.max_renew_days;
+      const latest = Math.floor(Date.now() / 1000) + days * 86400;
+      if (renewUntil - latest >= 86400) throw new CliError(`--renew-until: at most ${days} days ahead (security.max_renew_days)`, 2);
+      renewUntil = Math.min(renewUntil, latest);
+    }
     const sub = values.sub ?? (role === 'rep' && owners[0] ? owners[0] : role);
     const claims: Omit<Claims, 'exp' | 'iat' | 'nbf' | 'jti'> = {
       sub,

@@ -39,7 +39,15 @@ export function forgetCached(match?: (url: string) => boolean) {
   for (const k of [...cache.keys()]) if (!match || match(k)) cache.delete(k);
 }
 
-export const optionsUrl = (s: ViewState) => modelUrl('options', { as_of: s.asOf });
+/** The `options` call every board and tile makes (the viewer's team tree and filter values). */
+export const optionsQuery = (s: ViewState): QuerySpec => ({ model: 'options', params: { as_of: s.asOf } });
+export const optionsUrl = (s: ViewState) => modelUrl('options', optionsQuery(s).params);
+
+/** The deal detail a table row opens (`deal=`): the view's filters apply, the period does not. */
+export function dealQuery(s: ViewState, id: string): QuerySpec {
+  const { period: _p, from: _f, to: _t, as_of: _a, ...filters } = commonParams(s, 'all');
+  return { model: 'deal', params: { id, as_of: s.asOf, ...filters } };
+}
 
 /** A table's call: its base parameters (filters and its refinements) plus its sort, page and search. */
 export function tableQuery(tileId: string, spec: TableSpec, ctx: QueryContext): QuerySpec {
@@ -115,7 +123,7 @@ export async function loadBoard(fetchFn: typeof fetch, url: URL, board: BoardDef
   const org: Org = buildOrg(options);
   const tiles = tileUrls(board, { state, org, period: board.defaultPeriod }, only);
   const urls = [...new Set(Object.values(tiles).flatMap((t) => Object.values(t)))];
-  const dealUrl = state.deal ? modelUrl('deal', { id: state.deal, as_of: state.asOf, ...dealFilters(state) }) : null;
+  const dealUrl = state.deal ? modelUrl('deal', dealQuery(state, state.deal).params) : null;
   const [fetched, deal] = await Promise.all([Promise.all(urls.map(get)), dealUrl ? cachedJson<ModelResult>(fetchFn, dealUrl) : Promise.resolve(null)]);
   return {
     board: board.id,
@@ -127,10 +135,4 @@ export async function loadBoard(fetchFn: typeof fetch, url: URL, board: BoardDef
     deal,
     dealUrl
   };
-}
-
-/** The filters a deal must match to open (the view's; the period does not apply). */
-function dealFilters(s: ViewState) {
-  const { period: _p, from: _f, to: _t, as_of: _a, ...filters } = commonParams(s, 'all');
-  return filters;
 }

@@ -88,6 +88,7 @@ const leaderboard: TileDef = {
   id: 'leaderboard',
   title: 'tile.leaderboard',
   span: [7, 6],
+  sortKeys: RANK_MEASURES,
   queries: (ctx) => {
     const sort = ctx.state.tables.leaderboard?.sort;
     const rank = (RANK_MEASURES as readonly string[]).includes(sort ?? '') ? sort! : 'won_amount';

@@ -145,6 +145,11 @@ export interface TileDef {
   area?: string;
   /** View modes offered in the tile's header (the first is the default), kept as `<tile>.view`. */
   modes?: { key: string; label: MessageKey }[];
+  /**
+   * Sort keys the tile's own header offers (`<tile>.sort`) when its calls depend on them (the
+   * leaderboard's ranking); the server's access rules for tokens limited to this tile use them.
+   */
+  sortKeys?: readonly string[];
   /** The model calls this tile needs for the state. Table tiles build theirs from `table`. */
   queries?(ctx: QueryContext): Record<string, QuerySpec>;
   view?(data: Record<string, ModelResult>, ctx: ViewContext): TileView;

@@ -33,6 +33,11 @@ export const claimsSchema = z.object({
    * that run for weeks on day-long tokens). Only for tokens signed with COCKPIT_SECRET.
    */
   renew_until: z.number().int().optional(),
+  /**
+   * The session a renewed token belongs to: the first token's `jti` (or hash), carried through
+   * every renewal, so the rate limit and a logout apply to the whole session.
+   */
+  sid: z.string().min(1).max(200).optional(),
   exp: z.number().int(),
   iat: z.number().int().optional(),
   nbf: z.number().int().optional(),

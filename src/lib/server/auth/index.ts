@@ -7,7 +7,8 @@ import { RateLimiter } from './rate-limit';
 import { authConfigured, createVerifier, type Verifier } from './verify';
 
 export * from './claims';
-export { authConfigured, createVerifier, MAX_TTL_SECONDS } from './verify';
+export { authConfigured, checkAuthSettings, createVerifier, MAX_TTL_SECONDS } from './verify';
+export { revocationsFor, sessionId } from './revocations';
 
 export interface Auth {
   /** False: the open local demo (no secret, no JWKS). */
@@ -41,8 +42,24 @@ export function auth(config: CockpitConfig, env: NodeJS.ProcessEnv = process.env
 
 export const SESSION_COOKIE = 'cockpit_session';
 
-/** A relative path to return to after login; anything else (other hosts, `//x`) becomes `/`. */
+const NOWHERE = 'http://next.invalid';
+
+/**
+ * Where to go after login: a path on this site, else `/`. Browsers parse a Location header as
+ * a WHATWG URL — tabs and newlines dropped, `\` read as `/`, dot segments resolved — so
+ * `/\t/evil.example` or `/.//evil.example` would leave the site; the check resolves `next`
+ * the same way (Node's URL is that parser) and keeps it only when it stays on the origin, and
+ * rebuilds it from the parsed path so no such character survives.
+ */
 export function safeNext(next: string | null): string {
-  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
-  return next;
+  if (!next || next[0] !== '/' || /[\\\u0000-\u001f\u007f]/.test(next)) return '/';
+  let u: URL;
+  try {
+    u = new URL(next, NOWHERE);
+  } catch {
+    return '/';
+  }
+  const out = `${u.pathname}${u.search}${u.hash}`;
+  if (u.origin !== NOWHERE || !out.startsWith('/') || out.startsWith('//') || out.startsWith('/\\')) return '/';
+  return out;
 }

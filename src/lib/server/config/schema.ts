@@ -122,13 +122,21 @@ export const configSchema = z
     stalled_after_days: z.number().int().positive().default(15),
     stages: z.array(stageSchema).min(2).default(DEFAULT_STAGES),
     sources: z.array(sourceSchema).default([]),
-    sync: z.strictObject({ every: durationSchema.optional() }).default({}),
+    sync: z
+      .strictObject({
+        every: durationSchema.optional(),
+        /** Directories outside the config file's own that file sources may read (absolute, or relative to the config file). */
+        allow_dirs: z.array(z.string().min(1)).optional()
+      })
+      .default({}),
     server: z
       .strictObject({
         port: z.number().int().min(1).max(65535).optional(),
-        host: z.string().optional()
+        host: z.string().optional(),
+        /** Memory for cached model results (MB); 0 turns the cache off (identical calls in flight still share one query). */
+        result_cache_mb: z.number().min(0).max(65536).default(64)
       })
-      .default({}),
+      .default({ result_cache_mb: 64 }),
     cockpit: z
       .strictObject({
         /** Seconds between cockpit refreshes. */
@@ -148,9 +156,11 @@ export const configSchema = z
         /** Origins allowed to frame /embed pages (CSP frame-ancestors); `'self'` is always allowed. */
         frame_ancestors: z
           .array(z.string().regex(/^https?:\/\/[^/\s;,']+$/, 'expected an origin such as "https://portal.example.com"'))
-          .default([])
+          .default([]),
+        /** How long a renewable session (`renew_until`) may run, counted from its first token's `iat`. */
+        max_renew_days: z.number().int().min(1).max(366).default(90)
       })
-      .default({ audience: 'crm-cockpit', issuer: 'crm-cockpit', requests_per_minute: 600, frame_ancestors: [] }),
+      .default({ audience: 'crm-cockpit', issuer: 'crm-cockpit', requests_per_minute: 600, frame_ancestors: [], max_renew_days: 90 }),
     demo: z
       .strictObject({
         scale: z.enum(['small', 'medium', 'large']).default('medium'),

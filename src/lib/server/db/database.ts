@@ -287,11 +287,14 @@ export class Database {
    * Runs `fn` in one write transaction on the writer connection. Commits when it resolves,
    * rolls back when it throws (and rethrows). Concurrent calls queue; readers never wait.
    * Every write bumps `meta.data_version` unless `derived` (a rebuild of derived tables).
+   * `untracked`: a write to bookkeeping no model reads (revoked sessions) moves neither the
+   * data version nor `writeGeneration`, so it does not empty the caches keyed by them.
    */
-  write<T>(fn: (tx: WriteTx) => Promise<T>, options: { derived?: boolean } = {}): Promise<T> {
+  write<T>(fn: (tx: WriteTx) => Promise<T>, options: { derived?: boolean; untracked?: boolean } = {}): Promise<T> {
+    const counted = options.untracked ? 0 : 1;
     return this.writeLock.lock(async () => {
       if (this.closed) throw new Error('database is closed');
-      this.writes++;
+      this.writes += counted;
       const conn = this.writer;
       const tx: WriteTx = {
         connection: conn,
@@ -306,14 +309,14 @@ export class Database {
       await conn.run('BEGIN TRANSACTION');
       try {
         // First, so derived tables rebuilt inside this transaction record the new version.
-        if (!options.derived) {
+        if (!options.derived && !options.untracked) {
           await conn.run(
             `INSERT INTO meta VALUES ('data_version', '1') ON CONFLICT (key) DO UPDATE SET value = (meta.value::BIGINT + 1)::VARCHAR`
           );
         }
         const result = await fn(tx);
         await conn.run('COMMIT');
-        this.writes++;
+        this.writes += counted;
         return result;
       } catch (e) {
         try {
@@ -321,15 +324,28 @@ export class Database {
         } catch {
           // The transaction may already be aborted by DuckDB; the original error matters.
         }
-        this.writes++;
+        this.writes += counted;
         throw e;
       }
     });
   }
 
-  /** Closes every connection and the instance. */
-  async close(): Promise<void> {
+  /**
+   * Closes every connection and the instance. Reads still running (a server stopped under load)
+   * are let finish first — interrupted after `graceMs` — because closing a connection under a
+   * running query left its pending call holding the process open after the server stopped.
+   */
+  async close(graceMs = 10_000): Promise<void> {
     if (this.closed) return;
+    const deadline = Date.now() + graceMs;
+    let interrupted = false;
+    while ((this.idle.length < this.all.length || this.waiting.length > 0) && Date.now() < deadline + 5_000) {
+      if (!interrupted && Date.now() > deadline) {
+        for (const c of this.all) if (!this.idle.includes(c)) c.interrupt();
+        interrupted = true;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
     await this.writeLock.lock(async () => {
       this.closed = true;
       await this.writer.run('CHECKPOINT').catch(() => undefined);

@@ -187,6 +187,20 @@ export const MIGRATIONS: Migration[] = [
         updated_at TIMESTAMP
       )`
     ]
+  },
+  {
+    version: 6,
+    name: 'revoked sessions',
+    statements: [
+      // Sessions ended by /logout (src/lib/server/auth/revocations.ts): a token of one of these
+      // is refused until `until`, the latest its session's tokens can live; kept in the file so
+      // a restart does not bring a logged-out token back.
+      `CREATE TABLE revoked_sessions (
+        session VARCHAR PRIMARY KEY,
+        until TIMESTAMP NOT NULL,
+        revoked_at TIMESTAMP NOT NULL
+      )`
+    ]
   }
 ];
 

@@ -13,6 +13,7 @@ import type { CockpitConfig } from '../config/schema';
 import { formatIssues } from '../config/load';
 import type { ColumnInfo, Database } from '../db/database';
 import { join, sql, unsafeRaw, type Sql } from '../db/sql';
+import { cacheFor, cacheKey, type CacheState, type CachedResult } from './cache';
 
 export class ModelError extends Error {
   constructor(
@@ -170,6 +171,51 @@ export async function runModel(
     summary: out.summary,
     ms
   };
+}
+
+/**
+ * `runModel` through the process's result cache (./cache.ts): the same answer for the same
+ * model, parameters, day, scope and data version is computed once and then served from memory
+ * until the next write; identical calls in flight share one query. The key is taken from the
+ * request as given — model name, its raw parameters (the token's locked filters already in
+ * them), the viewer's scope, today's date in the business time zone (what a missing `as_of`
+ * resolves to) and the configuration — so a hit costs no parsing or SQL building; everything
+ * the answer depends on is in it (a model is a pure function of its parameters, the resolved
+ * report date, the configuration and the data). Parameter errors are thrown, never kept.
+ * The result is shared: callers must not change it.
+ */
+export async function runModelCached(
+  db: Database,
+  config: CockpitConfig,
+  name: string,
+  rawParams: Record<string, unknown>,
+  scope: Scope | null,
+  now = new Date()
+): Promise<{ entry: CachedResult; state: CacheState }> {
+  const raw = Object.keys(rawParams)
+    .sort()
+    .map((k) => [k, rawParams[k]]);
+  const key = cacheKey([name, raw, scopeKey(scope), todayIn(config.timezone, now), configKey(config)]);
+  // Read before the query runs: a write that lands meanwhile moves it past this one.
+  const generation = db.writeGeneration;
+  const cache = cacheFor(db, config.server.result_cache_mb * 2 ** 20);
+  return cache.get(key, generation, () => runModel(db, config, name, rawParams, scope, now));
+}
+
+const configKeys = new WeakMap<CockpitConfig, string>();
+/** The configuration as part of a cache key (stages, calendar, currency … all of it). */
+function configKey(config: CockpitConfig): string {
+  let k = configKeys.get(config);
+  if (!k) configKeys.set(config, (k = cacheKey([config])));
+  return k;
+}
+
+/** A scope as a stable string (ids sorted), for cache keys. */
+function scopeKey(scope: Scope | null): string {
+  if (!scope) return 'none';
+  if ('all' in scope && scope.all) return 'all';
+  const s = scope as { team_ids?: string[]; owner_ids?: string[] };
+  return JSON.stringify([[...(s.team_ids ?? [])].sort(), [...(s.owner_ids ?? [])].sort()]);
 }
 
 /** Column types for the final rows: the SQL's where it has the column, else inferred. */

@@ -15,8 +15,15 @@ export const POST: RequestHandler = async ({ locals, request }) => {
   }
   const { db, config, dir } = await app();
   let body: { sources?: unknown } = {};
+  let text: string;
   try {
-    const text = await request.text();
+    text = await request.text();
+  } catch (e) {
+    // adapter-node stops reading past BODY_SIZE_LIMIT (512K by default) with a 413.
+    const status = (e as { status?: number }).status === 413 ? 413 : 400;
+    return json({ error: status === 413 ? 'the body is too large (BODY_SIZE_LIMIT)' : 'cannot read the body' }, { status });
+  }
+  try {
     body = text ? JSON.parse(text) : {};
   } catch {
     return json({ error: 'the body must be JSON, e.g. {"sources": ["crm"]}' }, { status: 400 });
