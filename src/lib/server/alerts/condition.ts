@@ -10,7 +10,7 @@ import type { Condition, Op } from './config';
 export type Row = Record<string, unknown>;
 
 /** Fields that identify a row, by preference, when a rule names no `key`. */
-export const KEY_FIELDS = ['opportunity_id', 'payment_id', 'customer_id', 'group_key', 'measure', 'bucket', 'stage', 'reason', 'key'];
+export const KEY_FIELDS = ['payment_id', 'opportunity_id', 'customer_id', 'group_key', 'measure', 'bucket', 'stage', 'reason', 'key'];
 
 export function keyFieldOf(rows: Row[], explicit?: string): string | null {
   if (explicit) return explicit;

@@ -4,7 +4,7 @@
  * image. Channel renderers (channels.ts) turn it into each platform's payload; everything here
  * goes through the i18n catalog and the app's number formats (万/亿 for zh-CN, Intl currency).
  */
-import { formatCount, formatMoney, formatPercent } from '../../format';
+import { formatCount, formatMoney, formatMoneyFull, formatPercent } from '../../format';
 import { translator, type Locale, type MessageKey, type Translate } from '../../i18n';
 import { columnLabel } from '../../i18n/columns';
 import type { Condition, LocalizedText, RuleConfig } from './config';
@@ -52,15 +52,15 @@ const MONEY = /(amount|outstanding|collected|contracted|receivables|overdue|^due
 const RATIO = /(rate|attainment|probability|share|conversion|retained)/;
 
 /** A value for a person: money compact in the locale, ratios as percentages, days as days. */
-export function formatField(field: string, value: unknown, row: Row, locale: Locale, currency: string): string {
+export function formatField(field: string, value: unknown, row: Row, locale: Locale, currency: string, full = false): string {
   if (value === null || value === undefined) return '—';
   if (typeof value === 'boolean') return value ? '✓' : '—';
   if (typeof value === 'string') return /^\d{4}-\d{2}-\d{2}T/.test(value) ? value.slice(0, 10) : value;
   if (typeof value !== 'number') return String(value);
   const unit = typeof row.unit === 'string' && (field === 'value' || field === 'previous') ? row.unit : null;
-  if (unit === 'currency' || (!unit && MONEY.test(field))) return formatMoney(value, locale, currency);
-  if (unit === 'ratio' || (!unit && RATIO.test(field))) return formatPercent(value, locale);
   if (/days/.test(field)) return locale === 'zh-CN' ? `${formatCount(value, locale)} 天` : `${formatCount(value, locale)} days`;
+  if (unit === 'currency' || (!unit && MONEY.test(field))) return full ? formatMoneyFull(value, locale, currency) : formatMoney(value, locale, currency);
+  if (unit === 'ratio' || (!unit && RATIO.test(field))) return formatPercent(value, locale);
   if (field === 'coverage') return `${value.toFixed(1)}×`;
   return Number.isInteger(value) ? formatCount(value, locale) : new Intl.NumberFormat(locale, { maximumFractionDigits: 2 }).format(value);
 }
@@ -70,7 +70,8 @@ export function fieldLabel(field: string, t: Translate, locale: Locale): string 
   const kpi = `kpi.${field}` as MessageKey;
   const viaKpi = t(kpi);
   if (viaKpi !== kpi) return viaKpi;
-  return columnLabel(field, locale);
+  // Some catalog headings carry a placeholder for the boards (`未收合计 {amount}`): the bare name here.
+  return columnLabel(field, locale).replace(/\s*[{(（]?\{\w+\}[)）]?/g, '').trim();
 }
 
 const DEFAULT_COLUMNS: Record<string, string[]> = {
@@ -101,7 +102,7 @@ export function hitTable(rule: Pick<RuleConfig, 'model' | 'columns' | 'condition
       align: typeof hits[0]?.row[key] === 'number' ? 'right' : 'left'
     })),
     rows: hits.slice(0, MAX_ROWS).map((h) => ({
-      cells: cols.map((c) => (c === 'measure' && typeof h.row[c] === 'string' ? fieldLabel(h.row[c] as string, t, locale) : formatField(c, h.row[c], h.row, locale, currency))),
+      cells: cols.map((c) => (c === 'measure' && typeof h.row[c] === 'string' ? fieldLabel(h.row[c] as string, t, locale) : formatField(c, h.row[c], h.row, locale, currency, true))),
       isNew: fresh.has(h.id)
     })),
     more: Math.max(0, hits.length - MAX_ROWS)
