@@ -59,7 +59,7 @@ describe('alerts config', () => {
       }
     });
     expect(r.ok).toBe(true);
-    const a = (r as { config: { alerts: { attempts: number; locale: string; channels: { ding: { message: string } }; rules: { recovery: boolean }[]; reports: { kpis: string[] }[] } } }).config.alerts;
+    const a = (r as unknown as { config: { alerts: { attempts: number; locale: string; channels: { ding: { message: string } }; rules: { recovery: boolean }[]; reports: { kpis: string[] }[] } } }).config.alerts;
     expect(a.attempts).toBe(4);
     expect(a.locale).toBe('zh-CN');
     expect(a.channels.ding.message).toBe('actionCard');

@@ -37,6 +37,8 @@ export interface EngineOptions {
   fetch?: typeof fetch;
   random?: () => number;
   log?: (m: string) => void;
+  /** Only these audience members (keys): `cockpit alerts test <rule> --member U006`. */
+  members?: string[];
 }
 
 export interface DeliveryOutcome {
@@ -72,7 +74,7 @@ export interface RunOutcome {
 /** Minimum spacing between posts to one robot (WeCom and DingTalk: 20 per minute; Feishu 5/s; Slack ~1/s). */
 const PACE_MS: Record<string, number> = { wecom: 3100, dingtalk: 3100, feishu: 250, slack: 1000, webhook: 0, email: 0 };
 
-function quietFor(config: CockpitConfig, item: RuleConfig | ReportConfig) {
+export function quietFor(config: CockpitConfig, item: RuleConfig | ReportConfig) {
   return item.quiet_hours === false ? null : (item.quiet_hours ?? config.alerts.quiet_hours ?? null);
 }
 
@@ -191,7 +193,8 @@ export async function runRule(o: EngineOptions, rule: RuleConfig): Promise<RunOu
   const locale = localeOf(o.config, rule);
   const t = translator(locale);
   const currency = o.config.currency;
-  const { members, unknown } = await resolveAudience(o.db, rule.audience, t('alerts.company'));
+  const { members: all, unknown } = await resolveAudience(o.db, rule.audience, t('alerts.company'));
+  const members = o.members ? all.filter((m) => o.members!.includes(m.key)) : all;
   const warnings = unknown.map((u) => `audience: no team or user "${u}"`);
   const sender = new Sender(o);
   const outcomes: MemberOutcome[] = [];
@@ -295,7 +298,8 @@ export async function runReport(o: EngineOptions, report: ReportConfig): Promise
   const locale = localeOf(o.config, report);
   const t = translator(locale);
   const currency = o.config.currency;
-  const { members, unknown } = await resolveAudience(o.db, report.audience, t('alerts.company'));
+  const { members: all, unknown } = await resolveAudience(o.db, report.audience, t('alerts.company'));
+  const members = o.members ? all.filter((m) => o.members!.includes(m.key)) : all;
   const warnings = unknown.map((u) => `audience: no team or user "${u}"`);
   const { renderBoard } = await import('./render/board');
   const { reportKpis } = await import('./report');
