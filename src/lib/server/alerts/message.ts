@@ -65,13 +65,13 @@ export function formatField(field: string, value: unknown, row: Row, locale: Loc
   return Number.isInteger(value) ? formatCount(value, locale) : new Intl.NumberFormat(locale, { maximumFractionDigits: 2 }).format(value);
 }
 
-/** A column's heading: the catalog's `col.*`, a KPI's name, else the field. */
+/** A column's heading: the catalog's `col.*`, else a KPI's name, else the field. */
 export function fieldLabel(field: string, t: Translate, locale: Locale): string {
+  const col = columnLabel(field, locale);
   const kpi = `kpi.${field}` as MessageKey;
-  const viaKpi = t(kpi);
-  if (viaKpi !== kpi) return viaKpi;
-  // Some catalog headings carry a placeholder for the boards (`未收合计 {amount}`): the bare name here.
-  return columnLabel(field, locale).replace(/\s*[{(（]?\{\w+\}[)）]?/g, '').trim();
+  const label = col !== field ? col : t(kpi) !== kpi ? t(kpi) : field;
+  // Some catalog strings carry a placeholder for the boards (`未收合计 {amount}`): the bare name here.
+  return label.replace(/\s*\{\w+\}/g, '').trim();
 }
 
 const DEFAULT_COLUMNS: Record<string, string[]> = {
