@@ -15,6 +15,7 @@ import { parseConfig } from '../config/load';
 import type { CockpitConfig } from '../config/schema';
 import type { Database } from '../db/database';
 import { runRule } from './engine';
+import { createScheduler } from './scheduler';
 import { deliveries, lastEvaluations } from './store';
 
 let rx: Receivers;
@@ -187,6 +188,31 @@ describe('an alert rule over time', () => {
     expect(waits[0]).toBeLessThanOrEqual(1000);
     expect(waits[1]).toBe(7000);
     expect((await deliveries(db)).map((d) => [d.status, d.attempts])).toEqual([['sent', 3]]);
+    await db.close();
+  });
+
+  it('the schedule runs a rule when its time comes, once per slot, and catches up after quiet hours', async () => {
+    const cfg = config({ schedule: '0 23 * * *', quiet_hours: { from: '22:00', to: '08:00' } });
+    const all: string[] = [];
+    const runs = () => all.filter((l) => l.startsWith('alerts:'));
+    clock = new Date('2026-05-19T14:59:30Z'); // 22:59:30 local
+    const s = createScheduler(db, cfg, { now: () => clock, env: receiverEnv(rx.base), sleep, log: (m) => all.push(m), intervalMs: 0 });
+    await s.tick(clock);
+    expect(runs()).toEqual([]);
+    clock = new Date('2026-05-19T15:00:10Z'); // 23:00:10: due, but quiet: deferred
+    await s.tick(clock);
+    expect(runs()).toEqual([expect.stringContaining('alerts: overdue-large (schedule) — 3 audience member(s), 1 firing, 0 sent')]);
+    clock = new Date('2026-05-19T15:00:40Z');
+    await s.tick(clock); // the same slot is not run again
+    expect(runs()).toHaveLength(1);
+    clock = new Date('2026-05-19T23:59:50Z'); // 07:59:50, still quiet
+    await s.tick(clock);
+    clock = new Date('2026-05-20T00:00:20Z'); // 08:00:20: quiet hours over, the deferred alert goes out
+    await s.tick(clock);
+    expect(runs()[1]).toContain('alerts: overdue-large (catch-up) — 3 audience member(s), 1 firing, 1 sent');
+    expect(rx.received).toHaveLength(1);
+    expect(rx.received[0].problems).toEqual([]);
+    s.stop();
     await db.close();
   });
 });
