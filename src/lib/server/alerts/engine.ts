@@ -92,6 +92,8 @@ function titleFor(kind: Message['kind'], head: string, who: string, locale: Loca
 
 class Sender {
   private last = new Map<string, number>();
+  /** Channels that failed every attempt in this run: later members get one attempt, not a new round of backoff. */
+  private broken = new Set<string>();
   constructor(private o: EngineOptions) {}
 
   private async pace(channel: string, type: string) {
@@ -104,9 +106,10 @@ class Sender {
 
   async send(name: string, c: ChannelConfig, p: Prepared, secrets: ReturnType<typeof secretsFor>): Promise<SendResult & { recipients: string | null }> {
     const redactor = redactorFor(secrets.url, secrets.secret, secrets.smtpUrl);
-    const common = { attempts: this.o.config.alerts.attempts, sleep: this.o.sleep, random: this.o.random, redactor };
+    const common = { attempts: this.broken.has(name) ? 1 : this.o.config.alerts.attempts, sleep: this.o.sleep, random: this.o.random, redactor };
     if (p.kind === 'mail') {
       const r = await sendMail(p.smtpUrl, p.mail, { ...common, requireTls: c.type === 'email' ? c.require_tls : true, caFile: c.type === 'email' ? c.ca_file : undefined });
+      if (!r.ok && r.attempts > 1) this.broken.add(name);
       return { ...r, recipients: p.mail.to.join(', ') || null };
     }
     let total = 0;
@@ -115,7 +118,10 @@ class Sender {
       await this.pace(name, c.type);
       last = await sendHttp(req, { ...common, maxRetryAfterS: this.o.config.alerts.max_retry_after_seconds, fetch: this.o.fetch });
       total += last.attempts;
-      if (!last.ok) break;
+      if (!last.ok) {
+        if (last.attempts > 1) this.broken.add(name);
+        break;
+      }
     }
     return { ...last, attempts: total, recipients: null };
   }
@@ -231,7 +237,7 @@ export async function runRule(o: EngineOptions, rule: RuleConfig): Promise<RunOu
     const before = new Set(last?.ids ?? []);
     const fresh = new Set(last ? ev.hits.map((h) => h.id).filter((id) => !before.has(id)) : []);
     const cond = describeCondition(rule.condition, locale, currency);
-    const summary = firing ? firingSummary(rule, ev.hits, ev.considered, locale, currency) : t('alerts.recovered_summary', { condition: cond });
+    const summary = firing ? firingSummary(rule, ev.hits, ev.considered, locale, currency) : t('alerts.ok_summary', { condition: cond });
     const board = rule.link?.board ?? MODEL_BOARD[rule.model] ?? 'pipeline';
     const view = rule.link ? rule.link.view : viewFromParams(rule.params);
     const url = boardLink(o.config.alerts.public_url, board, view, member.view, locale);
@@ -253,7 +259,7 @@ export async function runRule(o: EngineOptions, rule: RuleConfig): Promise<RunOu
       title: titleFor(kind, heading(rule, locale), member.label, locale),
       heading: heading(rule, locale),
       audience: `${member.label} · ${t('alerts.as_of', { date: result.as_of })}`,
-      summary: kind === 'alert' && fresh.size && fresh.size < ev.hits.length ? `${summary}；${t('alerts.new_since', { n: fresh.size })}`.replace('；', locale === 'zh-CN' ? '；' : '; ') : summary,
+      summary: kind === 'recovery' ? t('alerts.recovered_summary', { condition: cond }) : fresh.size && fresh.size < ev.hits.length ? `${summary}${locale === 'zh-CN' ? '；' : '; '}${t('alerts.new_since', { n: fresh.size })}` : summary,
       facts: [],
       table: kind === 'alert' ? hitTable(rule, ev.hits, fresh, locale, currency) : null,
       link: url ? { url, label: t('alerts.open_board') } : null,

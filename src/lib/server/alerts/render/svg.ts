@@ -75,11 +75,14 @@ interface TextOpts {
   fill?: string;
   anchor?: 'start' | 'middle' | 'end';
   max?: number;
+  /** A background-coloured outline so a label stays readable over lines and bars. */
+  halo?: boolean;
 }
 function text(x: number, y: number, s: string, o: TextOpts = {}): string {
   const size = o.size ?? 13;
   const content = o.max ? clip(s, size, o.max) : s;
-  return `<text x="${r(x)}" y="${r(y)}" font-size="${size}"${o.weight ? ` font-weight="${o.weight}"` : ''} fill="${o.fill ?? C.text}"${o.anchor && o.anchor !== 'start' ? ` text-anchor="${o.anchor}"` : ''}>${esc(content)}</text>`;
+  const halo = o.halo ? ` stroke="#ffffff" stroke-width="3" stroke-linejoin="round" paint-order="stroke"` : '';
+  return `<text x="${r(x)}" y="${r(y)}" font-size="${size}"${o.weight ? ` font-weight="${o.weight}"` : ''} fill="${o.fill ?? C.text}"${o.anchor && o.anchor !== 'start' ? ` text-anchor="${o.anchor}"` : ''}${halo}>${esc(content)}</text>`;
 }
 const r = (n: number) => Math.round(n * 10) / 10;
 const rect = (x: number, y: number, w: number, h: number, fill: string, extra = '') => `<rect x="${r(x)}" y="${r(y)}" width="${r(Math.max(0, w))}" height="${r(Math.max(0, h))}" fill="${fill}"${extra}/>`;
@@ -188,6 +191,20 @@ function columns(v: Extract<TileView, { kind: 'columns' }>, b: Box, c: Ctx): str
     }
     if (cats.length <= 14 || i % Math.ceil(cats.length / 12) === 0) out += text(x0 + bw / 2, plot.y + plot.h + 16, cat.label, { size: 10, fill: C.muted, anchor: 'middle', max: band * Math.max(1, Math.ceil(cats.length / 12)) - 2 });
   });
+  const names = [...v.series.map((s, i) => ({ label: s.label, color: colors[i] })), ...(v.line ? [{ label: v.line.label, color: color(v.line.color, 3) }] : [])];
+  if (names.length > 1 || v.line) out += legend(names, plot.x, b.y + 8);
+  // The values above the columns when there is room (totals when stacked): the model's numbers, readable.
+  if (v.stacked && cats.length <= 8) cats.forEach((_, i) => (out += text(plot.x + i * band + band / 2, y(stackTotals[i]) - 4, f(stackTotals[i], v.format, c), { size: 10, fill: C.muted, anchor: 'middle', halo: true })));
+  if (!v.stacked && cats.length * v.series.length <= 12) {
+    const w = (band * 0.7) / Math.max(1, v.series.length);
+    cats.forEach((_, i) =>
+      v.series.forEach((s, j) => {
+        const val = s.values[i];
+        if (val !== null && val !== undefined) out += text(plot.x + i * band + band * 0.15 + j * w + w / 2, y(val) - 4, f(val, v.format, c), { size: 10, fill: C.muted, anchor: 'middle', halo: true });
+      })
+    );
+  }
+  let lineSvg = '';
   if (v.line) {
     const lf = v.line.format ?? v.format;
     const lmax = Math.max(1e-9, ...v.line.values.map((x) => x ?? 0));
@@ -195,18 +212,15 @@ function columns(v: Extract<TileView, { kind: 'columns' }>, b: Box, c: Ctx): str
     const ly = own ? (val: number) => plot.y + plot.h - (val / lmax) * plot.h : y;
     const col = color(v.line.color, 3);
     const pts = v.line.values.map((val, i) => (val === null ? null : `${r(plot.x + i * band + band / 2)},${r(ly(val))}`)).filter(Boolean);
-    out += `<polyline points="${pts.join(' ')}" fill="none" stroke="${col}" stroke-width="2"${v.line.dashed ? ' stroke-dasharray="5 4"' : ''}/>`;
+    lineSvg += `<polyline points="${pts.join(' ')}" fill="none" stroke="${col}" stroke-width="2"${v.line.dashed ? ' stroke-dasharray="5 4"' : ''}/>`;
     if (own) {
-      out += text(plot.x + plot.w + 6, ly(lmax) + 4, fmtTick(lmax, lf, c.locale, c.currency), { size: 10, fill: col });
+      lineSvg += text(plot.x + plot.w + 6, ly(lmax) + 4, fmtTick(lmax, lf, c.locale, c.currency), { size: 10, fill: col });
       v.line.values.forEach((val, i) => {
-        if (val !== null && cats.length <= 8) out += `<circle cx="${r(plot.x + i * band + band / 2)}" cy="${r(ly(val))}" r="3" fill="${col}"/>` + text(plot.x + i * band + band / 2 + 6, ly(val) - 6, f(val, lf, c), { size: 10, weight: 600, fill: col });
+        if (val !== null && cats.length <= 8) lineSvg += `<circle cx="${r(plot.x + i * band + band / 2)}" cy="${r(ly(val))}" r="3" fill="${col}"/>` + text(plot.x + i * band + band / 2 + 6, ly(val) + 14, f(val, lf, c), { size: 10, weight: 600, fill: col, halo: true });
       });
     }
   }
-  const names = [...v.series.map((s, i) => ({ label: s.label, color: colors[i] })), ...(v.line ? [{ label: v.line.label, color: color(v.line.color, 3) }] : [])];
-  if (names.length > 1 || v.line) out += legend(names, plot.x, b.y + 8);
-  // The totals above the columns when there is room: the numbers of the model, readable.
-  if (cats.length <= 8) cats.forEach((_, i) => (out += text(plot.x + i * band + band / 2, y(v.stacked ? stackTotals[i] : Math.max(...v.series.map((s) => s.values[i] ?? 0))) - 4, f(v.stacked ? stackTotals[i] : v.series[0]?.values[i], v.format, c), { size: 10, fill: C.muted, anchor: 'middle' })));
+  out += lineSvg;
   return out;
 }
 
@@ -228,7 +242,7 @@ function line(v: Extract<TileView, { kind: 'line' }>, b: Box, c: Ctx): string {
     const last = [...s.values].reverse().findIndex((q) => q !== null);
     if (last >= 0) {
       const i = s.values.length - 1 - last;
-      out += `<circle cx="${r(x(i))}" cy="${r(y(s.values[i]!))}" r="3.5" fill="${col}"/>` + text(x(i) - 4, y(s.values[i]!) - 8, f(s.values[i], s.format ?? v.format, c), { size: 11, weight: 600, fill: col, anchor: 'end' });
+      out += `<circle cx="${r(x(i))}" cy="${r(y(s.values[i]!))}" r="3.5" fill="${col}"/>` + text(x(i) - 4, y(s.values[i]!) - 8, f(s.values[i], s.format ?? v.format, c), { size: 11, weight: 600, fill: col, anchor: 'end', halo: true });
     }
   });
   const step = Math.ceil(v.categories.length / 8);
