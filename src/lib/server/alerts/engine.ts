@@ -193,16 +193,26 @@ async function deliver(
   return out;
 }
 
+/** What every run starts with: the time, the language, the audience members and a sender. */
+async function begin(o: EngineOptions, item: RuleConfig | ReportConfig) {
+  const now = (o.now ?? (() => new Date()))();
+  const locale = localeOf(o.config, item);
+  const t = translator(locale);
+  const { members: all, unknown } = await resolveAudience(o.db, item.audience, t('alerts.company'));
+  return {
+    now,
+    locale,
+    t,
+    currency: o.config.currency,
+    members: o.members ? all.filter((m) => o.members!.includes(m.key)) : all,
+    warnings: unknown.map((u) => `audience: no team or user "${u}"`),
+    sender: new Sender(o)
+  };
+}
+
 /** Runs one rule for every member of its audience. */
 export async function runRule(o: EngineOptions, rule: RuleConfig): Promise<RunOutcome> {
-  const now = (o.now ?? (() => new Date()))();
-  const locale = localeOf(o.config, rule);
-  const t = translator(locale);
-  const currency = o.config.currency;
-  const { members: all, unknown } = await resolveAudience(o.db, rule.audience, t('alerts.company'));
-  const members = o.members ? all.filter((m) => o.members!.includes(m.key)) : all;
-  const warnings = unknown.map((u) => `audience: no team or user "${u}"`);
-  const sender = new Sender(o);
+  const { now, locale, t, currency, members, warnings, sender } = await begin(o, rule);
   const outcomes: MemberOutcome[] = [];
   for (const member of members) {
     const evaluationId = store.newId('ev');
@@ -300,16 +310,9 @@ export async function runRule(o: EngineOptions, rule: RuleConfig): Promise<RunOu
 
 /** Runs one scheduled report for every member of its audience. */
 export async function runReport(o: EngineOptions, report: ReportConfig): Promise<RunOutcome> {
-  const now = (o.now ?? (() => new Date()))();
-  const locale = localeOf(o.config, report);
-  const t = translator(locale);
-  const currency = o.config.currency;
-  const { members: all, unknown } = await resolveAudience(o.db, report.audience, t('alerts.company'));
-  const members = o.members ? all.filter((m) => o.members!.includes(m.key)) : all;
-  const warnings = unknown.map((u) => `audience: no team or user "${u}"`);
+  const { now, locale, t, currency, members, warnings, sender } = await begin(o, report);
   const { renderBoard } = await import('./render/board');
   const { reportKpis } = await import('./report');
-  const sender = new Sender(o);
   const outcomes: MemberOutcome[] = [];
   const key = o.slot ? `report:${o.slot.toISOString().slice(0, 16)}` : `report:${o.trigger ?? 'manual'}:${now.toISOString()}`;
   for (const member of members) {
