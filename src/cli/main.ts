@@ -1,5 +1,5 @@
 /**
- * `cockpit <command>`: demo, serve, metric, build, snapshot, sync, import, rejected. Every command takes --config and --db and
+ * `cockpit <command>`: demo, serve, metric, build, snapshot, sync, import, rejected, alerts. Every command takes --config and --db and
  * answers --help; errors exit non-zero and say what was wrong.
  */
 import { CliError, type Command } from './command';
@@ -20,7 +20,8 @@ const COMMANDS: Entry[] = [
   { name: 'snapshot', summary: "freeze today's forecasts so their accuracy can be measured later", load: async () => (await import('./commands/snapshot')).snapshot },
   { name: 'sync', summary: 'load every configured source (Excel, CSV, REST, SQL) into the database in one transaction', load: async () => (await import('./commands/sync')).sync },
   { name: 'import', summary: 'import one spreadsheet (xlsx/csv) with automatic column mapping', load: async () => (await import('./commands/sync')).importCmd },
-  { name: 'rejected', summary: 'list or export the rows a sync or import rejected, to fix and import again', load: async () => (await import('./commands/sync')).rejected }
+  { name: 'rejected', summary: 'list or export the rows a sync or import rejected, to fix and import again', load: async () => (await import('./commands/sync')).rejected },
+  { name: 'alerts', summary: 'alert rules and scheduled reports: list, test (dry run), run now', load: async () => (await import('./commands/alerts')).alerts }
 ];
 
 function usage(): string {

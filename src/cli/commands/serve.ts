@@ -94,6 +94,14 @@ Builds the web app first when it is missing or older than the sources.
     const loaded = loadConfig(values.config);
     const stopSchedule = scheduleSyncs(db, cfg, loaded.ok ? loaded.dir : process.cwd());
     if (cfg.sync.every && cfg.sources.length) console.log(`syncing every ${cfg.sync.every}`);
+    // Alert rules and scheduled reports run here, next to the syncs (docs/alerts.md).
+    let stopAlerts = () => undefined as void;
+    if (cfg.alerts.rules.length || cfg.alerts.reports.length) {
+      const { createScheduler } = await import('../../lib/server/alerts/scheduler');
+      const s = createScheduler(db, cfg);
+      stopAlerts = () => s.stop();
+      console.log(`alerts: ${cfg.alerts.rules.length} rule(s) and ${cfg.alerts.reports.length} report(s) scheduled (cockpit alerts lists them)`);
+    }
 
     await new Promise<void>((res) => {
       const stop = () => {
@@ -105,6 +113,7 @@ Builds the web app first when it is missing or older than the sources.
       process.once('SIGTERM', stop);
     });
     stopSchedule();
+    stopAlerts();
     removeServerFile();
     await db.close();
     return 0;

@@ -32,7 +32,7 @@ interface ServerInfo {
 }
 
 /** The running server for this database, if `<db>.server.json` names a live one. */
-async function runningServer(db: string): Promise<ServerInfo | null> {
+export async function runningServer(db: string): Promise<ServerInfo | null> {
   const f = serverFileFor(db);
   if (!existsSync(f)) return null;
   try {
@@ -48,7 +48,7 @@ async function runningServer(db: string): Promise<ServerInfo | null> {
   }
 }
 
-async function tokenFor(cfg: CockpitConfig): Promise<string | null> {
+export async function tokenFor(cfg: CockpitConfig): Promise<string | null> {
   if (process.env.COCKPIT_TOKEN) return process.env.COCKPIT_TOKEN;
   const secret = process.env.COCKPIT_SECRET;
   if (!secret) return null;

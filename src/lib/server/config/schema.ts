@@ -8,6 +8,7 @@ import { ENTITIES, type EntityName } from '../../schema/tables';
 import { sourceUnionSchema } from '../../../../connectors/config';
 import { mappableFields } from '../../../../connectors/pipeline/fields';
 import { closest } from './suggest';
+import { alertsSchema, ALERTS_DEFAULT } from '../alerts/config';
 
 export const FORECAST_CATEGORIES = ['pipeline', 'best_case', 'commit', 'omitted'] as const;
 
@@ -166,7 +167,9 @@ export const configSchema = z
         scale: z.enum(['small', 'medium', 'large']).default('medium'),
         seed: z.number().int().default(42)
       })
-      .default({ scale: 'medium', seed: 42 })
+      .default({ scale: 'medium', seed: 42 }),
+    /** Alert rules, scheduled reports and their channels (docs/alerts.md). */
+    alerts: alertsSchema.default({ ...ALERTS_DEFAULT, channels: {}, rules: [], reports: [] })
   })
   .superRefine((cfg, ctx) => {
     const names = new Set<string>();

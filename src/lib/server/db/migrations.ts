@@ -201,6 +201,65 @@ export const MIGRATIONS: Migration[] = [
         revoked_at TIMESTAMP NOT NULL
       )`
     ]
+  },
+  {
+    version: 12,
+    name: 'alert evaluations, deliveries and state',
+    statements: [
+      // Alerts and reports (src/lib/server/alerts): every evaluation per rule and audience
+      // member, every delivery attempt per channel, and per (rule, member, channel) the last
+      // state delivered (de-duplication). Bookkeeping, not CRM data: writes do not bump
+      // data_version. Times are UTC.
+      `CREATE TABLE alert_evaluations (
+        evaluation_id VARCHAR PRIMARY KEY,
+        rule VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        audience VARCHAR NOT NULL,
+        audience_label VARCHAR,
+        evaluated_at TIMESTAMP NOT NULL,
+        as_of DATE,
+        trigger VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        state_key VARCHAR NOT NULL,
+        hits INTEGER NOT NULL,
+        summary VARCHAR,
+        detail JSON,
+        error VARCHAR
+      )`,
+      `CREATE TABLE alert_deliveries (
+        delivery_id VARCHAR PRIMARY KEY,
+        evaluation_id VARCHAR NOT NULL,
+        rule VARCHAR NOT NULL,
+        audience VARCHAR NOT NULL,
+        channel VARCHAR NOT NULL,
+        channel_type VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        state_key VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        attempts INTEGER NOT NULL,
+        http_status INTEGER,
+        error VARCHAR,
+        recipients VARCHAR,
+        created_at TIMESTAMP NOT NULL,
+        sent_at TIMESTAMP
+      )`,
+      `CREATE TABLE alert_state (
+        rule VARCHAR NOT NULL,
+        audience VARCHAR NOT NULL,
+        channel VARCHAR NOT NULL,
+        state_key VARCHAR NOT NULL,
+        firing BOOLEAN NOT NULL,
+        updated_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (rule, audience, channel)
+      )`,
+      // Report images served at <public_url>/alerts/image/<id>.png for channels that show an
+      // image only by URL (DingTalk markdown, Slack); the id is 128 random bits.
+      `CREATE TABLE alert_images (
+        image_id VARCHAR PRIMARY KEY,
+        created_at TIMESTAMP NOT NULL,
+        png_base64 VARCHAR NOT NULL
+      )`
+    ]
   }
 ];
 
