@@ -148,6 +148,30 @@ describe('an alert rule over time', () => {
     await db.close();
   });
 
+  it('a change condition: silent on its first look, fires when a value moves past the limit, recovers when it stops moving', async () => {
+    // "An overdue instalment grew by more than 2,000 since the last check." P5 is 6,000 outstanding (10,000 − 4,000 paid).
+    const cfg = config({ condition: { type: 'change', field: 'outstanding', vs: 'previous_evaluation', op: '>', value: 2000 } });
+    const first = await run(cfg);
+    expect(first.members.find((m) => m.member.key === 'U1')!.status).toBe('ok'); // nothing to compare with yet
+    expect(rx.received).toHaveLength(0);
+    // A correction: only 1,000 of P5 was paid, so 9,000 is outstanding: +3,000 > 2,000.
+    await db.write((tx) => tx.run(`UPDATE payments SET paid_amount = 1000 WHERE payment_id = 'P5'`));
+    clock = new Date('2026-05-20T02:00:00Z');
+    const second = await run(cfg);
+    const u1 = second.members.find((m) => m.member.key === 'U1')!;
+    expect(u1.status).toBe('firing');
+    expect(u1.hits.map((h) => [h.id, h.before, h.value])).toEqual([['P5', 6000, 9000]]);
+    expect(rx.received).toHaveLength(1);
+    expect(rx.received[0].headers['x-cockpit-event']).toBe('alert.firing');
+    // A smaller move (+1,000: nothing paid after all) is under the limit: the alert recovers.
+    await db.write((tx) => tx.run(`UPDATE payments SET paid_amount = 0 WHERE payment_id = 'P5'`));
+    clock = new Date('2026-05-20T03:00:00Z');
+    const third = await run(cfg);
+    expect(third.members.find((m) => m.member.key === 'U1')!.status).toBe('ok');
+    expect(rx.received.map((r) => r.headers['x-cockpit-event'])).toEqual(['alert.firing', 'alert.resolved']);
+    await db.close();
+  });
+
   it('a manager hears about the whole team; another team’s manager about none of it', async () => {
     const cfg = config({ audience: { role: 'manager', teams: ['T11', 'T2'] } });
     const out = await run(cfg);
