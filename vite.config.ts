@@ -14,8 +14,8 @@ export default defineConfig({
     // No test may depend on vitest's 5 s default: on a loaded 2-core machine a DuckDB-backed
     // unit test can take several seconds. Projects below raise these further where they spawn
     // servers, CLIs or Chromium.
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
     // Each suite gets its own project so `npm test` runs them all and a
     // failing browser test is reported as such, not as a unit failure.
     projects: [
@@ -34,8 +34,10 @@ export default defineConfig({
           include: ['tests/api/**/*.test.ts', 'tests/cli/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['tests/helpers/global-setup.ts'],
-          testTimeout: 60_000,
-          hookTimeout: 120_000
+          // Each of these spawns CLIs or requests a shared server: at a load of 15 on two cores
+          // a test that takes 18 s idle was seen to take over 60 s.
+          testTimeout: 300_000,
+          hookTimeout: 300_000
         }
       },
       {
@@ -46,8 +48,8 @@ export default defineConfig({
           name: 'connectors',
           include: ['connectors/**/*.test.ts', 'tests/connectors/**/*.test.ts'],
           environment: 'node',
-          testTimeout: 120_000,
-          hookTimeout: 180_000
+          testTimeout: 300_000,
+          hookTimeout: 300_000
         }
       },
       {
@@ -56,7 +58,7 @@ export default defineConfig({
           name: 'security',
           include: ['tests/security/**/*.test.ts'],
           environment: 'node',
-          testTimeout: 60_000,
+          testTimeout: 300_000,
           hookTimeout: 180_000
         }
       },
@@ -67,8 +69,8 @@ export default defineConfig({
           include: ['tests/browser/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['tests/helpers/global-setup.ts'],
-          testTimeout: 120_000,
-          hookTimeout: 120_000,
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
           fileParallelism: false
         }
       }

@@ -4,7 +4,7 @@
  * port, exactly as a user runs it. The build must exist (npm test builds it first).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -62,13 +62,20 @@ export default async function setup(project: TestProject) {
   const dbPath = join(dir, 'demo.duckdb');
   const gen = cockpit(['demo', '--scale', 'small', '--seed', String(DEMO_SEED), '--as-of', DEMO_AS_OF, '--db', dbPath]);
   if (gen.status !== 0) throw new Error(`cockpit demo failed:\n${gen.stderr}`);
-  const { url, child } = await startServer(['--db', dbPath]);
+  const { url, child, output } = await startServer(['--db', dbPath]);
   project.provide('baseUrl', url);
   project.provide('dbPath', dbPath);
   project.provide('demoAsOf', DEMO_AS_OF);
   return async () => {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
+    // The server's own account of any failure a test saw (a 500 says only "internal error").
+    const errors = output().split('\n').filter((l) => /error|exception|warn/i.test(l));
+    if (errors.length) {
+      const file = join(tmpdir(), `cockpit-test-server-${project.name}.log`);
+      writeFileSync(file, output());
+      console.error(`[${project.name}] the shared test server logged ${errors.length} error lines (full log: ${file}):\n${errors.slice(0, 40).join('\n')}`);
+    }
     rmSync(dir, { recursive: true, force: true });
   };
 }

@@ -83,6 +83,8 @@ async function survives(paths: string[], init: RequestInit = {}) {
  * alone, and stops as soon as an answer arrives: a server that refuses a body and closes the
  * connection must not lose its answer to a reset caused by our unread bytes (seen in CI).
  */
+const BODY_LIMIT = 512 * 1024;
+
 function raw(method: string, path: string, headers: Record<string, string>, body?: Buffer, chunked = false): Promise<number> {
   return new Promise((resolve, reject) => {
     const u = new URL(srv.base);
@@ -102,10 +104,26 @@ function raw(method: string, path: string, headers: Record<string, string>, body
       return;
     }
     req.flushHeaders();
+    // Wait for an answer (up to `ms`) without sending: a loaded machine may take seconds to answer.
+    const settle = (ms: number) =>
+      new Promise<void>((r) => {
+        if (answered || req.destroyed) return r();
+        const t = setTimeout(r, ms);
+        req.once('response', () => {
+          clearTimeout(t);
+          r();
+        });
+      });
     const send = async () => {
-      await new Promise((r) => setTimeout(r, 200));
+      await settle(3000); // a length past the limit is refused on the headers alone
+      let sent = 0;
       for (let i = 0; i < body.length && !answered && !req.destroyed; i += 64 * 1024) {
-        if (!req.write(body.subarray(i, i + 64 * 1024))) await new Promise((r) => { req.once('drain', r); setTimeout(r, 200); });
+        const piece = body.subarray(i, i + 64 * 1024);
+        if (!req.write(piece)) await new Promise((r) => { req.once('drain', r); setTimeout(r, 200); });
+        const before = sent;
+        sent += piece.length;
+        // Just past 512K the server has what it needs to refuse: stop and let it answer.
+        if (before <= BODY_LIMIT && sent > BODY_LIMIT) await settle(10_000);
       }
       if (!answered && !req.destroyed) req.end();
     };
