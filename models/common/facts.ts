@@ -47,15 +47,17 @@ export const FACTS_VERSION = 10;
  * `payment_facts`: every payments column plus the payment's `owner_id` (its deal's owner; its
  * customer's owner when it is tied to no deal — the scope rule of models/common/scope.ts) and
  * the dimensions filters use: `owner_team`, `customer_region`, `customer_industry`,
- * `customer_grade`, `source` and `product` (of its deal). Stored in paid_at order, so a period
- * of payments is a range of row groups.
+ * `customer_grade`, `source` and `product` (of its deal), and for the payments listing
+ * `effective_customer_id` (its own customer, else its deal's), `customer_name` and `deal_name`.
+ * Stored in paid_at order, so a period of payments is a range of row groups.
  */
 export const PAYMENT_FACTS_SQL = `CREATE OR REPLACE TABLE payment_facts AS
   SELECT pm.*,
     CASE WHEN pm.opportunity_id IS NOT NULL THEN o.owner_id ELSE c.owner_id END AS owner_id,
     u.team_id AS owner_team,
     c.region AS customer_region, c.industry AS customer_industry, c.grade AS customer_grade,
-    o.source AS source, o.product AS product
+    o.source AS source, o.product AS product,
+    coalesce(pm.customer_id, o.customer_id) AS effective_customer_id, c.name AS customer_name, o.name AS deal_name
   FROM main.payments pm
   LEFT JOIN main.opportunities o ON o.opportunity_id = pm.opportunity_id
   LEFT JOIN main.customers c ON c.customer_id = coalesce(pm.customer_id, o.customer_id)
