@@ -30,7 +30,7 @@ import { filterList, paramsSchema } from './common/params';
 import { addDays } from './common/period';
 import { boolParam, pagingShape, searchParam } from './common/listing';
 import { dealsRelation, inPeriod } from './common/relations';
-import { and, ident, join, sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
+import { and, ident, join, sql, type Sql } from '../src/lib/server/db/sql';
 
 export const DEAL_DATE_FIELDS = ['created_at', 'closed_at', 'expected_close_date'] as const;
 
@@ -171,15 +171,12 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
   const activityAt = sql`CASE WHEN r.last_activity_at >= ${dayEnd}::TIMESTAMP THEN la.at ELSE r.last_activity_at END`;
   const customerActivityAt = sql`CASE WHEN r.customer_activity_at >= ${dayEnd}::TIMESTAMP THEN lca.at ELSE r.customer_activity_at END`;
   const stageChangeAt = sql`CASE WHEN r.last_stage_change_at >= ${dayEnd}::TIMESTAMP THEN ls.at ELSE r.last_stage_change_at END`;
-  const idleCols = sql`greatest(${activityAt}, ${customerActivityAt}) AS last_activity_at,
-        CASE WHEN r.status = 'open' THEN date_diff('day', greatest(
-               coalesce(${activityAt}, r.created_at), coalesce(${customerActivityAt}, r.created_at),
-               coalesce(${stageChangeAt}, r.created_at), r.created_at)::DATE, ${ctx.asOf}::DATE)::INTEGER
-        END AS days_idle,
-        ${stallLimit} AS stall_limit`;
-
-  const needIdle = p.stalled !== undefined || IDLE_SORTS.has(p.sort) || !paged;
+  const needIdle = p.stalled !== undefined || IDLE_SORTS.has(p.sort);
   const needNames = p.sort === 'owner_name' || p.sort === 'team_name';
+  const weighted = sql`(CASE WHEN r.status = 'won' THEN r.amount WHEN r.status = 'lost' THEN 0 ELSE r.amount * r.win_probability END)::DOUBLE`;
+  const daysIdle = sql`CASE WHEN r.status = 'open' THEN date_diff('day', greatest(
+               coalesce(${activityAt}, r.created_at), coalesce(${customerActivityAt}, r.created_at),
+               coalesce(${stageChangeAt}, r.created_at), r.created_at)::DATE, ${ctx.asOf}::DATE)::INTEGER END`;
   const sortExpr: Record<(typeof DEAL_SORTS)[number], Sql> = {
     opportunity_id: sql`r.opportunity_id`,
     name: sql`r.name`,
@@ -188,32 +185,27 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
     team_name: sql`t.name`,
     stage: sql`r.stage_idx`,
     status: sql`r.status`,
-    amount: sql`r.amount::DOUBLE`,
-    weighted_amount: sql`(CASE WHEN r.status = 'won' THEN r.amount WHEN r.status = 'lost' THEN 0 ELSE r.amount * r.win_probability END)::DOUBLE`,
+    amount: sql`r.amount`,
+    weighted_amount: weighted,
     probability: sql`r.win_probability::DOUBLE`,
     expected_close_date: sql`r.expected_close_date`,
     created_at: sql`r.created_at`,
     closed_at: sql`r.closed_at`,
-    days_idle: sql`days_idle`,
-    last_activity_at: sql`last_activity_at`,
+    days_idle: daysIdle,
+    last_activity_at: sql`greatest(${activityAt}, ${customerActivityAt})`,
     product: sql`r.product`,
     source: sql`r.source`,
     region: sql`r.customer_region`,
     industry: sql`r.customer_industry`
   };
-  const stalledCond =
-    p.stalled === undefined
-      ? sql`TRUE`
-      : p.stalled
-        ? sql`coalesce(status = 'open' AND days_idle > stall_limit, false)`
-        : sql`NOT coalesce(status = 'open' AND days_idle > stall_limit, false)`;
-  // Every matching deal: one scan of deal_facts (the names and late activities joined only when
-  // the sort or the stalled filter needs them for every row).
-  const candidates = sql`SELECT r.opportunity_id, r.amount, r.status, ${IDLE_SORTS.has(p.sort) ? sql`` : sql`${sortExpr[p.sort]} AS sort_key, `}
-        ${needIdle ? idleCols : sql`NULL AS stall_limit`}
+  const stalledExpr = sql`coalesce(r.status = 'open' AND ${daysIdle} > ${stallLimit}, false)`;
+  const nameJoins = sql`LEFT JOIN users u ON u.user_id = r.owner_id LEFT JOIN teams t ON t.team_id = r.dim_team_leaf`;
+  // The matching deals: one scan of deal_facts with every filter pushed into it (the late
+  // activities and the names joined only when the stalled filter or the sort needs them).
+  const matching = (cols: Sql, joins: { late: boolean; names: boolean }) => sql`SELECT ${cols}
       FROM ${dealsRelation(p)} r
-      ${needIdle ? lateJoins : sql``}
-      ${needNames ? sql`LEFT JOIN users u ON u.user_id = r.owner_id LEFT JOIN teams t ON t.team_id = r.dim_team_leaf` : sql``}
+      ${joins.late ? lateJoins : sql``}
+      ${joins.names ? nameJoins : sql``}
       WHERE ${and([
         ctx.period.preset !== 'all' && inPeriod(dateCol, ctx.period),
         has(p.status) && sql`list_contains(${p.status}::VARCHAR[], r.status)`,
@@ -225,55 +217,57 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
         reachedIdx !== null && sql`r.furthest_idx >= ${reachedIdx}::BIGINT`,
         !!needle &&
           sql`(${hit(sql`r.opportunity_id`)} OR ${hit(sql`r.name`)} OR ${hit(sql`r.customer_name`)}
-               OR r.owner_id IN (SELECT user_id FROM users WHERE ${hit(sql`name`)}))`
+               OR r.owner_id IN (SELECT user_id FROM users WHERE ${hit(sql`name`)}))`,
+        p.stalled === true && stalledExpr,
+        p.stalled === false && sql`NOT ${stalledExpr}`
       ])}`;
-  const sortKey = IDLE_SORTS.has(p.sort) ? unsafeRaw(p.sort) : unsafeRaw('sort_key');
-  const order = sql`ORDER BY ${sortKey} ${p.dir === 'asc' ? sql`ASC` : sql`DESC`} NULLS LAST, opportunity_id ASC`;
-  const ctes: [string, Sql][] = [
-    ...lateCtes,
-    ['candidates', needIdle ? sql`SELECT * FROM (${candidates}) WHERE ${stalledCond}` : candidates]
-  ];
-  // The rows shown: the page's (or, for the export, every candidate), with everything joined.
-  const pageRows = (picked: Sql) => sql`SELECT r.opportunity_id, r.name, r.customer_id, r.customer_name, r.owner_id, u.name AS owner_name,
+  const dir = p.dir === 'asc' ? sql`ASC` : sql`DESC`;
+  // The fact columns the rows show; everything else is joined to them afterwards.
+  const factCols = sql`r.opportunity_id, r.name, r.customer_id, r.customer_name, r.owner_id, r.dim_team_leaf, r.stage, r.stage_idx,
+      r.status, r.amount, r.win_probability, r.effective_forecast_category, r.expected_close_date, r.created_at, r.closed_at,
+      r.product, r.source, r.competitor, r.loss_reason, r.dim_region, r.dim_industry, r.dim_grade,
+      r.last_activity_at, r.customer_activity_at, r.last_stage_change_at`;
+  const shown = (rows: Sql) => sql`SELECT r.opportunity_id, r.name, r.customer_id, r.customer_name, r.owner_id, u.name AS owner_name,
           r.dim_team_leaf AS team_id, t.name AS team_name, r.stage, r.stage_idx AS stage_index, r.status,
-          r.amount::DOUBLE AS amount,
-          r.win_probability::DOUBLE AS probability,
-          ${sortExpr.weighted_amount} AS weighted_amount,
+          r.amount::DOUBLE AS amount, r.win_probability::DOUBLE AS probability, ${weighted} AS weighted_amount,
           r.effective_forecast_category AS forecast_category, r.expected_close_date, r.created_at, r.closed_at, r.product, r.source, r.competitor,
           r.loss_reason, r.dim_region AS region, r.dim_industry AS industry, r.dim_grade AS grade,
-          ${idleCols}, pk.pos
-        FROM (${picked}) pk
-        JOIN ${dealsRelation({})} r ON r.opportunity_id = pk.opportunity_id
-        LEFT JOIN users u ON u.user_id = r.owner_id
-        LEFT JOIN teams t ON t.team_id = r.dim_team_leaf
+          greatest(${activityAt}, ${customerActivityAt}) AS last_activity_at, ${daysIdle} AS days_idle, ${stalledExpr} AS stalled, r.sort_key
+        FROM (${rows}) r
+        ${nameJoins}
         ${lateJoins}`;
   const columns = sql`opportunity_id, name, customer_id, customer_name, owner_id, owner_name, team_id, team_name, stage,
       stage_index, status, amount, probability, weighted_amount, forecast_category, expected_close_date, created_at,
-      closed_at, product, source, competitor, loss_reason, region, industry, grade, last_activity_at, days_idle,
-      coalesce(status = 'open' AND days_idle > stall_limit, false) AS stalled`;
+      closed_at, product, source, competitor, loss_reason, region, industry, grade, last_activity_at, days_idle, stalled`;
+  const order = sql`ORDER BY sort_key ${dir} NULLS LAST, opportunity_id ASC`;
   if (!paged) {
+    // Every matching row in the pages' order: one sort, then the joins, then that order again.
     return {
-      ctes,
-      body: sql`SELECT ${columns} FROM (${pageRows(sql`SELECT opportunity_id, row_number() OVER (${order}) AS pos FROM candidates`)}) ORDER BY pos`
+      ctes: lateCtes,
+      body: sql`SELECT ${columns} FROM (${shown(matching(sql`${factCols}, ${sortExpr[p.sort]} AS sort_key`, { late: needIdle, names: needNames }))}) ${order}`
     };
   }
-  ctes.push([
-    'page',
-    sql`SELECT opportunity_id, row_number() OVER (${order}) AS pos
-        FROM (SELECT * FROM candidates ${order} LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT)`
-  ]);
-  ctes.push(['shown', pageRows(sql`SELECT * FROM page`)]);
-  // The totals row always exists, so a page past the end still reports how many rows match.
   return {
-    ctes,
+    ctes: [
+      ...lateCtes,
+      // The page: a top-N over the matching rows (DuckDB keeps only offset + limit rows).
+      [
+        'page',
+        sql`${matching(sql`${factCols}, ${sortExpr[p.sort]} AS sort_key`, { late: needIdle, names: needNames })}
+            ORDER BY sort_key ${dir} NULLS LAST, r.opportunity_id ASC LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT`
+      ],
+      // Totals: count and sum over the same filter, no sort.
+      ['totals', sql`SELECT count(*)::INTEGER AS total_count, coalesce(sum(amount), 0)::DOUBLE AS total_amount
+          FROM (${matching(sql`r.amount`, { late: p.stalled !== undefined, names: false })})`]
+    ],
+    // The totals row always exists, so a page past the end still reports how many rows match.
     body: sql`SELECT pg.*, t.total_count, t.total_amount
-      FROM (SELECT count(*)::INTEGER AS total_count, coalesce(sum(amount), 0)::DOUBLE AS total_amount FROM candidates) t
-      LEFT JOIN (SELECT ${columns}, pos FROM shown) pg ON TRUE
-      ORDER BY pg.pos`
+      FROM totals t LEFT JOIN (SELECT ${columns}, sort_key FROM (${shown(sql`SELECT * FROM page`)})) pg ON TRUE
+      ORDER BY pg.sort_key ${dir} NULLS LAST, pg.opportunity_id ASC`
   };
 }
 
-const pageRow = dealRow.extend({ total_count: z.number(), total_amount: z.number().nullable(), pos: z.number() });
+const pageRow = dealRow.extend({ total_count: z.number(), total_amount: z.number().nullable(), sort_key: z.unknown() });
 
 export const deals = defineModel({
   name: 'deals',
@@ -295,7 +289,7 @@ export const deals = defineModel({
     const out = pageRow
       .array()
       .parse(rows.filter((r) => r.opportunity_id !== null))
-      .map(({ total_count: _t, total_amount: _a, pos: _p, ...r }) => r);
+      .map(({ total_count: _t, total_amount: _a, sort_key: _k, ...r }) => r);
     return { rows: out, n: total, summary: { total, total_amount: totalAmount, limit: p.limit, offset: p.offset } };
   }
 });
