@@ -81,8 +81,6 @@ function paymentQuery(p: P, ctx: ModelContext, paged: boolean): ModelQuery {
   const outstanding = sql`(r.amount - CASE WHEN r.paid_at IS NOT NULL AND r.paid_at <= ${d}::DATE THEN coalesce(r.paid_amount, r.amount) ELSE 0 END)::DOUBLE`;
   const daysOverdue = sql`CASE WHEN ${outstanding} > 0 AND r.due_date < ${d}::DATE THEN date_diff('day', r.due_date, ${d}::DATE)::INTEGER END`;
   const state = sql`CASE WHEN ${outstanding} <= 0 THEN 'paid' WHEN r.due_date < ${d}::DATE THEN 'overdue' ELSE 'open' END`;
-  const aging = sql`CASE WHEN days_overdue IS NULL THEN 'current' WHEN days_overdue <= 30 THEN '1_30'
-                         WHEN days_overdue <= 60 THEN '31_60' WHEN days_overdue <= 90 THEN '61_90' ELSE 'over_90' END`;
   const paidAmount = sql`(CASE WHEN r.paid_at IS NOT NULL THEN coalesce(r.paid_amount, r.amount) END)::DOUBLE`;
   const needle = p.q ? p.q.toLowerCase() : '';
   const hit = (c: Sql) => sql`contains(lower(coalesce(${c}, '')), ${needle})`;
@@ -100,59 +98,58 @@ function paymentQuery(p: P, ctx: ModelContext, paged: boolean): ModelQuery {
     outstanding,
     days_overdue: daysOverdue
   };
-  const candidates = sql`SELECT r.payment_id, r.amount::DOUBLE AS amount, ${outstanding} AS outstanding, ${daysOverdue} AS days_overdue,
-        ${state} AS state, ${sortExpr[p.sort]} AS sort_key
+  const agingOf = (days: Sql) => sql`CASE WHEN ${days} IS NULL THEN 'current' WHEN ${days} <= 30 THEN '1_30'
+                         WHEN ${days} <= 60 THEN '31_60' WHEN ${days} <= 90 THEN '61_90' ELSE 'over_90' END`;
+  const nameJoins = sql`LEFT JOIN users u ON u.user_id = r.dim_owner LEFT JOIN teams t ON t.team_id = r.dim_team_leaf`;
+  // The matching payments: one scan of payment_facts with every filter in it (names joined only
+  // when the sort is by them).
+  const matching = (cols: Sql, names: boolean) => sql`SELECT ${cols}
       FROM ${paymentsRelation(p)} r
-      ${needNames ? sql`LEFT JOIN users u ON u.user_id = r.dim_owner LEFT JOIN teams t ON t.team_id = r.dim_team_leaf` : sql``}
+      ${names ? nameJoins : sql``}
       WHERE ${and([
         ctx.period.preset !== 'all' && inPeriod(sql`r.${ident(p.date_field, PAYMENT_DATE_FIELDS)}`, ctx.period),
         !!needle &&
           sql`(${hit(sql`r.payment_id`)} OR ${hit(sql`r.deal_name`)} OR ${hit(sql`r.customer_name`)}
-               OR r.dim_owner IN (SELECT user_id FROM users WHERE ${hit(sql`name`)}))`
+               OR r.dim_owner IN (SELECT user_id FROM users WHERE ${hit(sql`name`)}))`,
+        has(p.state) && sql`list_contains(${p.state}::VARCHAR[], ${state})`,
+        has(p.aging) && sql`list_contains(${p.aging}::VARCHAR[], ${agingOf(daysOverdue)})`
       ])}`;
-  const order = sql`ORDER BY sort_key ${p.dir === 'asc' ? sql`ASC` : sql`DESC`} NULLS LAST, payment_id ASC`;
-  const ctes: [string, Sql][] = [
-    [
-      'candidates',
-      sql`SELECT * FROM (${candidates})
-          WHERE ${and([
-            has(p.state) && sql`list_contains(${p.state}::VARCHAR[], state)`,
-            has(p.aging) && sql`list_contains(${p.aging}::VARCHAR[], ${aging})`
-          ])}`
-    ]
-  ];
-  const rowsOf = (picked: Sql) => sql`SELECT r.payment_id, r.opportunity_id, r.deal_name, r.effective_customer_id AS customer_id, r.customer_name,
+  const dir = p.dir === 'asc' ? sql`ASC` : sql`DESC`;
+  const factCols = sql`r.payment_id, r.opportunity_id, r.deal_name, r.effective_customer_id, r.customer_name, r.dim_owner, r.dim_team_leaf,
+      r.amount, r.due_date, r.paid_at, r.paid_amount`;
+  const shown = (rows: Sql) => sql`SELECT r.payment_id, r.opportunity_id, r.deal_name, r.effective_customer_id AS customer_id, r.customer_name,
           r.dim_owner AS owner_id, u.name AS owner_name, r.dim_team_leaf AS team_id, t.name AS team_name,
-          r.amount::DOUBLE AS amount, r.due_date, r.paid_at, ${paidAmount} AS paid_amount, pk.outstanding, pk.days_overdue, pk.state,
-          ${aging} AS aging, pk.pos
-        FROM (${picked}) pk
-        JOIN ${paymentsRelation({})} r ON r.payment_id = pk.payment_id
-        LEFT JOIN users u ON u.user_id = r.dim_owner
-        LEFT JOIN teams t ON t.team_id = r.dim_team_leaf`;
+          r.amount::DOUBLE AS amount, r.due_date, r.paid_at, ${paidAmount} AS paid_amount, ${outstanding} AS outstanding,
+          ${daysOverdue} AS days_overdue, ${state} AS state, ${agingOf(daysOverdue)} AS aging, r.sort_key
+        FROM (${rows}) r
+        ${nameJoins}`;
   const columns = sql`payment_id, opportunity_id, deal_name, customer_id, customer_name, owner_id, owner_name, team_id, team_name,
       amount, due_date, paid_at, paid_amount, outstanding, days_overdue, state, aging`;
+  const order = sql`ORDER BY sort_key ${dir} NULLS LAST, payment_id ASC`;
   if (!paged) {
-    return {
-      ctes,
-      body: sql`SELECT ${columns} FROM (${rowsOf(sql`SELECT payment_id, outstanding, days_overdue, state, row_number() OVER (${order}) AS pos FROM candidates`)}) ORDER BY pos`
-    };
+    return { body: sql`SELECT ${columns} FROM (${shown(matching(sql`${factCols}, ${sortExpr[p.sort]} AS sort_key`, needNames))}) ${order}` };
   }
-  ctes.push([
-    'page',
-    sql`SELECT payment_id, outstanding, days_overdue, state, row_number() OVER (${order}) AS pos
-        FROM (SELECT * FROM candidates ${order} LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT)`
-  ]);
   return {
-    ctes,
+    ctes: [
+      [
+        'page',
+        sql`${matching(sql`${factCols}, ${sortExpr[p.sort]} AS sort_key`, needNames)}
+            ORDER BY sort_key ${dir} NULLS LAST, r.payment_id ASC LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT`
+      ],
+      [
+        'totals',
+        sql`SELECT count(*)::INTEGER AS total_count, coalesce(sum(amount), 0)::DOUBLE AS total_amount,
+                   coalesce(sum(outstanding), 0)::DOUBLE AS total_outstanding
+            FROM (${matching(sql`r.amount::DOUBLE AS amount, ${outstanding} AS outstanding`, false)})`
+      ]
+    ],
     body: sql`SELECT pg.*, t.total_count, t.total_amount, t.total_outstanding
-      FROM (SELECT count(*)::INTEGER AS total_count, coalesce(sum(amount), 0)::DOUBLE AS total_amount,
-                   coalesce(sum(outstanding), 0)::DOUBLE AS total_outstanding FROM candidates) t
-      LEFT JOIN (SELECT ${columns}, pos FROM (${rowsOf(sql`SELECT * FROM page`)})) pg ON TRUE
-      ORDER BY pg.pos`
+      FROM totals t LEFT JOIN (SELECT ${columns}, sort_key FROM (${shown(sql`SELECT * FROM page`)})) pg ON TRUE
+      ORDER BY pg.sort_key ${dir} NULLS LAST, pg.payment_id ASC`
   };
 }
 
-const pageRow = paymentRow.extend({ total_count: z.number(), total_amount: z.number(), total_outstanding: z.number(), pos: z.number() });
+const pageRow = paymentRow.extend({ total_count: z.number(), total_amount: z.number(), total_outstanding: z.number(), sort_key: z.unknown() });
 
 export const paymentList = defineModel({
   name: 'payment_list',
@@ -173,7 +170,7 @@ export const paymentList = defineModel({
     const out = pageRow
       .array()
       .parse(rows.filter((r) => r.payment_id !== null))
-      .map(({ total_count: _t, total_amount: _a, total_outstanding: _o, pos: _p, ...r }) => r);
+      .map(({ total_count: _t, total_amount: _a, total_outstanding: _o, sort_key: _k, ...r }) => r);
     const total = Number(first.total_count ?? 0);
     return {
       rows: out,
