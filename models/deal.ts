@@ -97,19 +97,30 @@ export const deal = defineModel({
     return {
       ctes: [
         // The filters apply too (a token's locked filters narrow which deals open), the period does not.
-        ['d', sql`SELECT r.* FROM ${dealsRelation(p)} r WHERE r.opportunity_id = ${id}`],
+        ['d', sql`SELECT r.* FROM ${dealsRelation(p)} r WHERE r.opportunity_id = ${id}`, { materialized: true }],
+        // This deal's versions and payments, each read once (every later CTE reads these few rows).
+        [
+          'dv',
+          sql`SELECT * FROM opportunity_versions WHERE opportunity_id = ${id} AND opportunity_id IN (SELECT opportunity_id FROM d)`,
+          { materialized: true }
+        ],
+        ['dp', sql`SELECT * FROM payments WHERE opportunity_id = ${id} AND opportunity_id IN (SELECT opportunity_id FROM d)`, { materialized: true }],
         [
           'vers',
           sql`SELECT v.*, lag(v.amount) OVER w AS prev_amount, lag(v.expected_close_date) OVER w AS prev_close,
                      lag(v.owner_id) OVER w AS prev_owner, row_number() OVER w AS vn
-              FROM opportunity_versions v WHERE v.opportunity_id IN (SELECT opportunity_id FROM d)
+              FROM dv v
               WINDOW w AS (ORDER BY v.valid_from)`
         ],
         [
           'st',
+          // stage_events of this deal, from its own versions (stage_events windows every deal's)
           sql`SELECT e.stage, e.entered_at, lead(e.entered_at) OVER (ORDER BY e.entered_at) AS until, s.kind
-              FROM stage_events e LEFT JOIN stages s ON s.name = e.stage
-              WHERE e.opportunity_id IN (SELECT opportunity_id FROM d)`
+              FROM (
+                SELECT stage, valid_from AS entered_at, lag(stage) OVER (ORDER BY valid_from) AS previous_stage
+                FROM dv
+              ) e LEFT JOIN stages s ON s.name = e.stage
+              WHERE e.previous_stage IS NULL OR e.previous_stage <> e.stage`
         ],
         [
           'events',
@@ -140,12 +151,12 @@ export const deal = defineModel({
                 CASE WHEN due_date < ${ctx.asOf}::DATE AND ${outstanding} > 0 THEN date_diff('day', due_date, ${ctx.asOf}::DATE)::DOUBLE END,
                 NULL, NULL, amount::DOUBLE, due_date, paid_at,
                 (CASE WHEN paid_at IS NOT NULL THEN coalesce(paid_amount, amount) END)::DOUBLE, payment_id, NULL, NULL, NULL
-              FROM payments WHERE opportunity_id IN (SELECT opportunity_id FROM d)
+              FROM dp
             UNION ALL
             SELECT 6, 'activity', a.occurred_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.activity_id, a.type, a.summary,
                 coalesce(u.name, a.owner_id)
               FROM activities a LEFT JOIN users u ON u.user_id = a.owner_id
-              WHERE a.opportunity_id IN (SELECT opportunity_id FROM d)`
+              WHERE a.opportunity_id = ${id} AND a.opportunity_id IN (SELECT opportunity_id FROM d)`
         ],
         [
           'header',
@@ -154,11 +165,11 @@ export const deal = defineModel({
                 coalesce(d.probability, s.probability)::DOUBLE AS probability, d.forecast_category, d.expected_close_date,
                 d.created_at, d.closed_at, d.product, d.source, d.competitor, d.loss_reason,
                 (SELECT coalesce(sum(coalesce(paid_amount, amount)) FILTER (WHERE paid_at IS NOT NULL AND paid_at <= ${ctx.asOf}::DATE), 0)::DOUBLE
-                   FROM payments WHERE opportunity_id = d.opportunity_id) AS paid_total,
+                   FROM dp) AS paid_total,
                 (SELECT coalesce(sum(${outstanding}), 0)::DOUBLE
-                   FROM payments WHERE opportunity_id = d.opportunity_id) AS outstanding,
+                   FROM dp) AS outstanding,
                 (SELECT coalesce(sum(${outstanding}) FILTER (WHERE due_date < ${ctx.asOf}::DATE), 0)::DOUBLE
-                   FROM payments WHERE opportunity_id = d.opportunity_id) AS overdue
+                   FROM dp) AS overdue
               FROM d LEFT JOIN customers c ON c.customer_id = d.customer_id
               LEFT JOIN users u ON u.user_id = d.owner_id
               LEFT JOIN teams t ON t.team_id = u.team_id

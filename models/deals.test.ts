@@ -4,7 +4,8 @@
  * Activities are added here for the idle/stalled rules: O7 on 05-10 (resets its idle days),
  * O3 on 05-25 (after the report date, so it must not count), a call by U2 on customer C3 on
  * 05-12 tied to no deal (counts for U2's open deal O4 with C3), and a call by U1 on C2 on
- * 05-19 tied to no deal (U1 owns no deal with C2: it counts for nothing).
+ * 05-19 tied to no deal (U1 owns no deal with C2: it counts for nothing), and a visit by U2 on
+ * C3 on 05-28 tied to no deal (after the report date: O4 keeps its 05-12 call).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureDb, FIXTURE_AS_OF } from '../tests/helpers/fixture';
@@ -22,7 +23,8 @@ beforeAll(async () => {
       ('A1', 'C1', 'O7', 'U1', 'call', '2026-05-10 10:00:00', '电话'),
       ('A2', 'C2', 'O3', 'U3', 'visit', '2026-05-25 09:00:00', '拜访'),
       ('A3', 'C3', NULL, 'U2', 'call', '2026-05-12 09:00:00', '客户回访'),
-      ('A4', 'C2', NULL, 'U1', 'call', '2026-05-19 09:00:00', '别人的客户')`)
+      ('A4', 'C2', NULL, 'U1', 'call', '2026-05-19 09:00:00', '别人的客户'),
+      ('A5', 'C3', NULL, 'U2', 'visit', '2026-05-28 09:00:00', '报告日之后的客户拜访')`)
   );
 });
 afterAll(() => db.close());
@@ -82,6 +84,8 @@ describe('deals: the rows behind a number', () => {
     const r = await deals({ status: 'open' });
     const idle = Object.fromEntries(r.rows.map((x) => [x.opportunity_id, [x.days_idle, x.stalled]]));
     expect(idle).toEqual({ O3: [25, true], O4: [8, false], O7: [10, false] });
+    // U2's 05-28 visit on C3 is after the report date: O4's last activity stays the 05-12 call
+    expect(r.rows.find((x) => x.opportunity_id === 'O4')?.last_activity_at).toBe('2026-05-12T09:00:00');
     expect(ids(await deals({ stalled: 'true' }))).toEqual(['O3']);
     expect((await deals({ stalled: 'false' })).n).toBe(7);
     const closed = (await deals({ status: 'won' })).rows;

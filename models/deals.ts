@@ -28,9 +28,9 @@ import { z } from 'zod';
 import { defineModel, type ModelContext, type ModelQuery } from './model';
 import { filterList, paramsSchema } from './common/params';
 import { addDays } from './common/period';
-import { boolParam, orderBy, pagingShape, searchParam, searchWhere } from './common/listing';
+import { boolParam, pagingShape, searchParam } from './common/listing';
 import { dealsRelation, inPeriod } from './common/relations';
-import { and, ident, sql, type Sql } from '../src/lib/server/db/sql';
+import { and, ident, join, sql, type Sql } from '../src/lib/server/db/sql';
 
 export const DEAL_DATE_FIELDS = ['created_at', 'closed_at', 'expected_close_date'] as const;
 
@@ -107,17 +107,33 @@ type DealParams = z.output<typeof params>;
 
 const has = (v: string[] | undefined): v is string[] => !!v && v.length > 0;
 
-/** The listing query; `paged` adds totals (window) and LIMIT/OFFSET, the export leaves both out. */
+/** Sort keys that need the idle figures (activities as of the report date) for every candidate row. */
+const IDLE_SORTS = new Set(['days_idle', 'last_activity_at']);
+
+/**
+ * The listing query. Filters, search and the sort key are evaluated on `deal_facts` alone (its
+ * denormalised names and activity dates), so DuckDB scans one table and keeps only the page's
+ * rows in a top-N heap; names, teams and the idle figures are joined to those rows only. The
+ * totals are one more scan of the same filter (count and sum, no sort). `paged` adds totals
+ * and LIMIT/OFFSET; the export leaves both out.
+ */
 function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuery {
   // Activities and stage changes up to the end of the report date count towards "idle".
   const dayEnd = addDays(ctx.asOf, 1);
   const dateCol = sql`r.${ident(p.date_field, DEAL_DATE_FIELDS)}`;
   // An unknown (or lost) stage is reached by no deal: it must list nothing, not everything.
   const reachedIdx = p.reached ? (ctx.stages.find((s) => s.name === p.reached && s.kind !== 'lost')?.index ?? Number.MAX_SAFE_INTEGER) : null;
-  const sortCol = p.sort === 'stage' ? 'stage_index' : p.sort;
-  // deal_facts carries the last stage change and activity over all time; for a report date in
-  // the past, the deals with later events get theirs recomputed up to that date.
-  const ctes: [string, Sql][] = [
+  const needle = p.q ? p.q.toLowerCase() : '';
+  const hit = (c: Sql) => sql`contains(lower(coalesce(${c}, '')), ${needle})`;
+  // The stage's own stalled limit, else the configured one (cycle_time's stalled rule).
+  const limits = ctx.stages.filter((s) => s.stalled_after_days !== null);
+  const stallLimit = limits.length
+    ? sql`CASE r.stage ${join(limits.map((s) => sql`WHEN ${s.name} THEN ${s.stalled_after_days}::INTEGER`), ' ')} ELSE ${ctx.stalledAfterDays}::INTEGER END`
+    : sql`${ctx.stalledAfterDays}::INTEGER`;
+  // deal_facts carries the last stage change and activities over all time; for a report date in
+  // the past, the deals with later events get theirs recomputed up to that date (none when the
+  // report date is today: each late CTE is then empty and costs a scan of one facts column).
+  const lateCtes: [string, Sql][] = [
     [
       'late_activity',
       sql`SELECT opportunity_id, max(occurred_at) AS at FROM activities
@@ -127,77 +143,131 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
     ],
     [
       'late_stage_change',
-      sql`SELECT opportunity_id, max(entered_at) AS at FROM stage_events
-          WHERE entered_at < ${dayEnd}::TIMESTAMP
-            AND opportunity_id IN (SELECT opportunity_id FROM deal_facts WHERE last_stage_change_at >= ${dayEnd}::TIMESTAMP)
+      sql`SELECT opportunity_id, max(valid_from) AS at
+          FROM (
+            SELECT v.opportunity_id, v.stage, v.valid_from,
+                   lag(v.stage) OVER (PARTITION BY v.opportunity_id ORDER BY v.valid_from) AS previous_stage
+            FROM opportunity_versions v
+            WHERE v.valid_from < ${dayEnd}::TIMESTAMP
+              AND v.opportunity_id IN (SELECT opportunity_id FROM deal_facts WHERE last_stage_change_at >= ${dayEnd}::TIMESTAMP)
+          )
+          WHERE previous_stage IS NULL OR previous_stage <> stage
           GROUP BY opportunity_id`
     ],
     [
       // Follow-ups logged on the customer but on no deal count for each open deal of the same
       // owner with that customer (cycle_time's stalled rule).
-      'customer_activity',
-      sql`SELECT customer_id, owner_id, max(occurred_at) AS at FROM activities
-          WHERE opportunity_id IS NULL AND occurred_at < ${dayEnd}::TIMESTAMP GROUP BY customer_id, owner_id`
-    ],
-    [
-      'deal_rows',
-      sql`SELECT r.opportunity_id, r.name, r.customer_id, c.name AS customer_name, r.owner_id, u.name AS owner_name,
-          r.dim_team_leaf AS team_id, t.name AS team_name, r.stage, r.stage_idx AS stage_index, r.status,
-          r.amount::DOUBLE AS amount,
-          r.win_probability::DOUBLE AS probability,
-          (CASE WHEN r.status = 'won' THEN r.amount WHEN r.status = 'lost' THEN 0
-                ELSE r.amount * r.win_probability END)::DOUBLE AS weighted_amount,
-          r.effective_forecast_category AS forecast_category, r.expected_close_date, r.created_at, r.closed_at, r.product, r.source, r.competitor,
-          r.loss_reason, r.dim_region AS region, r.dim_industry AS industry, r.dim_grade AS grade,
-          greatest(CASE WHEN r.last_activity_at >= ${dayEnd}::TIMESTAMP THEN la.at ELSE r.last_activity_at END, ca.at) AS last_activity_at,
-          CASE WHEN r.status = 'open' THEN date_diff('day', greatest(
-                 coalesce(CASE WHEN r.last_activity_at >= ${dayEnd}::TIMESTAMP THEN la.at ELSE r.last_activity_at END, r.created_at),
-                 coalesce(ca.at, r.created_at),
-                 coalesce(CASE WHEN r.last_stage_change_at >= ${dayEnd}::TIMESTAMP THEN ls.at ELSE r.last_stage_change_at END, r.created_at),
-                 r.created_at)::DATE, ${ctx.asOf}::DATE)::INTEGER
-          END AS days_idle,
-          coalesce(s.stalled_after_days, ${ctx.stalledAfterDays}::INTEGER) AS stall_limit
-        FROM ${dealsRelation(p)} r
-        LEFT JOIN customers c ON c.customer_id = r.customer_id
-        LEFT JOIN users u ON u.user_id = r.owner_id
-        LEFT JOIN teams t ON t.team_id = r.dim_team_leaf
-        LEFT JOIN stages s ON s.name = r.stage
-        LEFT JOIN late_activity la ON la.opportunity_id = r.opportunity_id
-        LEFT JOIN late_stage_change ls ON ls.opportunity_id = r.opportunity_id
-        LEFT JOIN customer_activity ca ON ca.customer_id = r.customer_id AND ca.owner_id = r.owner_id
-        WHERE ${and([
-          ctx.period.preset !== 'all' && inPeriod(dateCol, ctx.period),
-          has(p.status) && sql`list_contains(${p.status}::VARCHAR[], r.status)`,
-          has(p.stage) && sql`list_contains(${p.stage}::VARCHAR[], r.stage)`,
-          has(p.competitor) && sql`list_contains(${p.competitor}::VARCHAR[], r.competitor)`,
-          has(p.loss_reason) && sql`list_contains(${p.loss_reason}::VARCHAR[], r.loss_reason)`,
-          has(p.customer) && sql`list_contains(${p.customer}::VARCHAR[], r.customer_id)`,
-          has(p.category) && sql`list_contains(${p.category}::VARCHAR[], r.effective_forecast_category)`,
-          reachedIdx !== null && sql`r.furthest_idx >= ${reachedIdx}::BIGINT`,
-          searchWhere(p.q, [sql`r.opportunity_id`, sql`r.name`, sql`c.name`, sql`u.name`])
-        ])}`
+      'late_customer_activity',
+      sql`SELECT a.customer_id, a.owner_id, max(a.occurred_at) AS at FROM activities a
+          JOIN (SELECT DISTINCT customer_id, owner_id FROM deal_facts WHERE customer_activity_at >= ${dayEnd}::TIMESTAMP) l
+            ON l.customer_id = a.customer_id AND l.owner_id = a.owner_id
+          WHERE a.opportunity_id IS NULL AND a.occurred_at < ${dayEnd}::TIMESTAMP
+          GROUP BY a.customer_id, a.owner_id`
     ]
   ];
-  const stalledCond =
-    p.stalled === undefined ? sql`TRUE` : p.stalled ? sql`status = 'open' AND days_idle > stall_limit` : sql`NOT (status = 'open' AND days_idle > stall_limit)`;
+  const lateJoins = sql`LEFT JOIN late_activity la ON la.opportunity_id = r.opportunity_id
+        LEFT JOIN late_stage_change ls ON ls.opportunity_id = r.opportunity_id
+        LEFT JOIN late_customer_activity lca ON lca.customer_id = r.customer_id AND lca.owner_id = r.owner_id`;
+  const activityAt = sql`CASE WHEN r.last_activity_at >= ${dayEnd}::TIMESTAMP THEN la.at ELSE r.last_activity_at END`;
+  const customerActivityAt = sql`CASE WHEN r.customer_activity_at >= ${dayEnd}::TIMESTAMP THEN lca.at ELSE r.customer_activity_at END`;
+  const stageChangeAt = sql`CASE WHEN r.last_stage_change_at >= ${dayEnd}::TIMESTAMP THEN ls.at ELSE r.last_stage_change_at END`;
+  const needIdle = p.stalled !== undefined || IDLE_SORTS.has(p.sort);
+  const needNames = p.sort === 'owner_name' || p.sort === 'team_name';
+  const weighted = sql`(CASE WHEN r.status = 'won' THEN r.amount WHEN r.status = 'lost' THEN 0 ELSE r.amount * r.win_probability END)::DOUBLE`;
+  const daysIdle = sql`CASE WHEN r.status = 'open' THEN date_diff('day', greatest(
+               coalesce(${activityAt}, r.created_at), coalesce(${customerActivityAt}, r.created_at),
+               coalesce(${stageChangeAt}, r.created_at), r.created_at)::DATE, ${ctx.asOf}::DATE)::INTEGER END`;
+  const sortExpr: Record<(typeof DEAL_SORTS)[number], Sql> = {
+    opportunity_id: sql`r.opportunity_id`,
+    name: sql`r.name`,
+    customer_name: sql`r.customer_name`,
+    owner_name: sql`u.name`,
+    team_name: sql`t.name`,
+    stage: sql`r.stage_idx`,
+    status: sql`r.status`,
+    amount: sql`r.amount`,
+    weighted_amount: weighted,
+    probability: sql`r.win_probability::DOUBLE`,
+    expected_close_date: sql`r.expected_close_date`,
+    created_at: sql`r.created_at`,
+    closed_at: sql`r.closed_at`,
+    days_idle: daysIdle,
+    last_activity_at: sql`greatest(${activityAt}, ${customerActivityAt})`,
+    product: sql`r.product`,
+    source: sql`r.source`,
+    region: sql`r.customer_region`,
+    industry: sql`r.customer_industry`
+  };
+  const stalledExpr = sql`coalesce(r.status = 'open' AND ${daysIdle} > ${stallLimit}, false)`;
+  const nameJoins = sql`LEFT JOIN users u ON u.user_id = r.owner_id LEFT JOIN teams t ON t.team_id = r.dim_team_leaf`;
+  // The matching deals: one scan of deal_facts with every filter pushed into it (the late
+  // activities and the names joined only when the stalled filter or the sort needs them).
+  const matching = (cols: Sql, joins: { late: boolean; names: boolean }) => sql`SELECT ${cols}
+      FROM ${dealsRelation(p)} r
+      ${joins.late ? lateJoins : sql``}
+      ${joins.names ? nameJoins : sql``}
+      WHERE ${and([
+        ctx.period.preset !== 'all' && inPeriod(dateCol, ctx.period),
+        has(p.status) && sql`list_contains(${p.status}::VARCHAR[], r.status)`,
+        has(p.stage) && sql`list_contains(${p.stage}::VARCHAR[], r.stage)`,
+        has(p.competitor) && sql`list_contains(${p.competitor}::VARCHAR[], r.competitor)`,
+        has(p.loss_reason) && sql`list_contains(${p.loss_reason}::VARCHAR[], r.loss_reason)`,
+        has(p.customer) && sql`list_contains(${p.customer}::VARCHAR[], r.customer_id)`,
+        has(p.category) && sql`list_contains(${p.category}::VARCHAR[], r.effective_forecast_category)`,
+        reachedIdx !== null && sql`r.furthest_idx >= ${reachedIdx}::BIGINT`,
+        !!needle &&
+          sql`(${hit(sql`r.opportunity_id`)} OR ${hit(sql`r.name`)} OR ${hit(sql`r.customer_name`)}
+               OR r.owner_id IN (SELECT user_id FROM users WHERE ${hit(sql`name`)}))`,
+        p.stalled === true && stalledExpr,
+        p.stalled === false && sql`NOT ${stalledExpr}`
+      ])}`;
+  const dir = p.dir === 'asc' ? sql`ASC` : sql`DESC`;
+  // The fact columns the rows show; everything else is joined to them afterwards.
+  const factCols = sql`r.opportunity_id, r.name, r.customer_id, r.customer_name, r.owner_id, r.dim_team_leaf, r.stage, r.stage_idx,
+      r.status, r.amount, r.win_probability, r.effective_forecast_category, r.expected_close_date, r.created_at, r.closed_at,
+      r.product, r.source, r.competitor, r.loss_reason, r.dim_region, r.dim_industry, r.dim_grade,
+      r.last_activity_at, r.customer_activity_at, r.last_stage_change_at`;
+  const shown = (rows: Sql) => sql`SELECT r.opportunity_id, r.name, r.customer_id, r.customer_name, r.owner_id, u.name AS owner_name,
+          r.dim_team_leaf AS team_id, t.name AS team_name, r.stage, r.stage_idx AS stage_index, r.status,
+          r.amount::DOUBLE AS amount, r.win_probability::DOUBLE AS probability, ${weighted} AS weighted_amount,
+          r.effective_forecast_category AS forecast_category, r.expected_close_date, r.created_at, r.closed_at, r.product, r.source, r.competitor,
+          r.loss_reason, r.dim_region AS region, r.dim_industry AS industry, r.dim_grade AS grade,
+          greatest(${activityAt}, ${customerActivityAt}) AS last_activity_at, ${daysIdle} AS days_idle, ${stalledExpr} AS stalled, r.sort_key
+        FROM (${rows}) r
+        ${nameJoins}
+        ${lateJoins}`;
   const columns = sql`opportunity_id, name, customer_id, customer_name, owner_id, owner_name, team_id, team_name, stage,
       stage_index, status, amount, probability, weighted_amount, forecast_category, expected_close_date, created_at,
-      closed_at, product, source, competitor, loss_reason, region, industry, grade, last_activity_at, days_idle,
-      coalesce(status = 'open' AND days_idle > stall_limit, false) AS stalled`;
-  const order = orderBy(sortCol, [...DEAL_SORTS, 'stage_index'], p.dir, 'opportunity_id');
-  if (!paged) return { ctes, body: sql`SELECT ${columns} FROM deal_rows WHERE ${stalledCond} ${order}` };
-  ctes.push(['filtered', sql`SELECT ${columns} FROM deal_rows WHERE ${stalledCond}`]);
-  // The totals row always exists, so a page past the end still reports how many rows match.
+      closed_at, product, source, competitor, loss_reason, region, industry, grade, last_activity_at, days_idle, stalled`;
+  const order = sql`ORDER BY sort_key ${dir} NULLS LAST, opportunity_id ASC`;
+  if (!paged) {
+    // Every matching row in the pages' order: one sort, then the joins, then that order again.
+    return {
+      ctes: lateCtes,
+      body: sql`SELECT ${columns} FROM (${shown(matching(sql`${factCols}, ${sortExpr[p.sort]} AS sort_key`, { late: needIdle, names: needNames }))}) ${order}`
+    };
+  }
   return {
-    ctes,
+    ctes: [
+      ...lateCtes,
+      // The page: a top-N over the matching rows (DuckDB keeps only offset + limit rows).
+      [
+        'page',
+        sql`${matching(sql`${factCols}, ${sortExpr[p.sort]} AS sort_key`, { late: needIdle, names: needNames })}
+            ORDER BY sort_key ${dir} NULLS LAST, r.opportunity_id ASC LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT`
+      ],
+      // Totals: count and sum over the same filter, no sort.
+      ['totals', sql`SELECT count(*)::INTEGER AS total_count, coalesce(sum(amount), 0)::DOUBLE AS total_amount
+          FROM (${matching(sql`r.amount`, { late: p.stalled !== undefined, names: false })})`]
+    ],
+    // The totals row always exists, so a page past the end still reports how many rows match.
     body: sql`SELECT pg.*, t.total_count, t.total_amount
-      FROM (SELECT count(*)::INTEGER AS total_count, coalesce(sum(amount), 0)::DOUBLE AS total_amount FROM filtered) t
-      LEFT JOIN (SELECT * FROM filtered ${order} LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT) pg ON TRUE
-      ${order}`
+      FROM totals t LEFT JOIN (SELECT ${columns}, sort_key FROM (${shown(sql`SELECT * FROM page`)})) pg ON TRUE
+      ORDER BY pg.sort_key ${dir} NULLS LAST, pg.opportunity_id ASC`
   };
 }
 
-const pageRow = dealRow.extend({ total_count: z.number(), total_amount: z.number().nullable() });
+const pageRow = dealRow.extend({ total_count: z.number(), total_amount: z.number().nullable(), sort_key: z.unknown() });
 
 export const deals = defineModel({
   name: 'deals',
@@ -219,7 +289,7 @@ export const deals = defineModel({
     const out = pageRow
       .array()
       .parse(rows.filter((r) => r.opportunity_id !== null))
-      .map(({ total_count: _t, total_amount: _a, ...r }) => r);
+      .map(({ total_count: _t, total_amount: _a, sort_key: _k, ...r }) => r);
     return { rows: out, n: total, summary: { total, total_amount: totalAmount, limit: p.limit, offset: p.offset } };
   }
 });

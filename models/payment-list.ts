@@ -16,7 +16,7 @@
 import { z } from 'zod';
 import { defineModel, type ModelContext, type ModelQuery } from './model';
 import { filterList, paramsSchema } from './common/params';
-import { orderBy, pagingShape, searchParam, searchWhere } from './common/listing';
+import { pagingShape, searchParam } from './common/listing';
 import { inPeriod, paymentsRelation } from './common/relations';
 import { and, ident, sql, type Sql } from '../src/lib/server/db/sql';
 
@@ -69,56 +69,87 @@ export const paymentRow = z.strictObject({
 type P = z.output<typeof params>;
 const has = (v: string[] | undefined): v is string[] => !!v && v.length > 0;
 
+/**
+ * The listing query. Filters, search, state, aging and the sort key are expressions over
+ * `payment_facts` alone (deal and customer names denormalised into it), so DuckDB scans one
+ * table and keeps the page's rows in a top-N heap; owner and team names are joined to those
+ * rows only (and to every row only when the sort is by them). The totals are one more scan of
+ * the same filter, without a sort.
+ */
 function paymentQuery(p: P, ctx: ModelContext, paged: boolean): ModelQuery {
   const d = ctx.asOf;
-  const ctes: [string, Sql][] = [
-    [
-      'pay_rows',
-      sql`SELECT r.payment_id, r.opportunity_id, o.name AS deal_name, c.name AS customer_id_name, coalesce(r.customer_id, o.customer_id) AS customer_id,
-            r.dim_owner AS owner_id, u.name AS owner_name, r.dim_team_leaf AS team_id, t.name AS team_name,
-            r.amount::DOUBLE AS amount, r.due_date, r.paid_at,
-            (CASE WHEN r.paid_at IS NOT NULL THEN coalesce(r.paid_amount, r.amount) END)::DOUBLE AS paid_amount,
-            (r.amount - CASE WHEN r.paid_at IS NOT NULL AND r.paid_at <= ${d}::DATE THEN coalesce(r.paid_amount, r.amount) ELSE 0 END)::DOUBLE AS outstanding
-          FROM ${paymentsRelation(p)} r
-          LEFT JOIN opportunities o ON o.opportunity_id = r.opportunity_id
-          LEFT JOIN customers c ON c.customer_id = coalesce(r.customer_id, o.customer_id)
-          LEFT JOIN users u ON u.user_id = r.dim_owner
-          LEFT JOIN teams t ON t.team_id = r.dim_team_leaf
-          WHERE ${and([
-            ctx.period.preset !== 'all' && inPeriod(sql`r.${ident(p.date_field, PAYMENT_DATE_FIELDS)}`, ctx.period),
-            searchWhere(p.q, [sql`r.payment_id`, sql`o.name`, sql`c.name`, sql`u.name`])
-          ])}`
-    ],
-    [
-      'pay_states',
-      sql`SELECT payment_id, opportunity_id, deal_name, customer_id, customer_id_name AS customer_name, owner_id, owner_name,
-            team_id, team_name, amount, due_date, paid_at, paid_amount, outstanding,
-            CASE WHEN outstanding > 0 AND due_date < ${d}::DATE THEN date_diff('day', due_date, ${d}::DATE)::INTEGER END AS days_overdue,
-            CASE WHEN outstanding <= 0 THEN 'paid' WHEN due_date < ${d}::DATE THEN 'overdue' ELSE 'open' END AS state
-          FROM pay_rows`
-    ],
-    [
-      'pay_aged',
-      sql`SELECT *, CASE WHEN days_overdue IS NULL THEN 'current' WHEN days_overdue <= 30 THEN '1_30'
-                         WHEN days_overdue <= 60 THEN '31_60' WHEN days_overdue <= 90 THEN '61_90' ELSE 'over_90' END AS aging
-          FROM pay_states
-          WHERE ${and([has(p.state) && sql`list_contains(${p.state}::VARCHAR[], state)`])}`
-    ],
-    ['filtered', sql`SELECT * FROM pay_aged WHERE ${and([has(p.aging) && sql`list_contains(${p.aging}::VARCHAR[], aging)`])}`]
-  ];
-  const order = orderBy(p.sort, PAYMENT_SORTS, p.dir, 'payment_id');
-  if (!paged) return { ctes, body: sql`SELECT * FROM filtered ${order}` };
+  const outstanding = sql`(r.amount - CASE WHEN r.paid_at IS NOT NULL AND r.paid_at <= ${d}::DATE THEN coalesce(r.paid_amount, r.amount) ELSE 0 END)::DOUBLE`;
+  const daysOverdue = sql`CASE WHEN ${outstanding} > 0 AND r.due_date < ${d}::DATE THEN date_diff('day', r.due_date, ${d}::DATE)::INTEGER END`;
+  const state = sql`CASE WHEN ${outstanding} <= 0 THEN 'paid' WHEN r.due_date < ${d}::DATE THEN 'overdue' ELSE 'open' END`;
+  const paidAmount = sql`(CASE WHEN r.paid_at IS NOT NULL THEN coalesce(r.paid_amount, r.amount) END)::DOUBLE`;
+  const needle = p.q ? p.q.toLowerCase() : '';
+  const hit = (c: Sql) => sql`contains(lower(coalesce(${c}, '')), ${needle})`;
+  const needNames = p.sort === 'owner_name' || p.sort === 'team_name';
+  const sortExpr: Record<(typeof PAYMENT_SORTS)[number], Sql> = {
+    payment_id: sql`r.payment_id`,
+    deal_name: sql`r.deal_name`,
+    customer_name: sql`r.customer_name`,
+    owner_name: sql`u.name`,
+    team_name: sql`t.name`,
+    amount: sql`r.amount::DOUBLE`,
+    due_date: sql`r.due_date`,
+    paid_at: sql`r.paid_at`,
+    paid_amount: paidAmount,
+    outstanding,
+    days_overdue: daysOverdue
+  };
+  const agingOf = (days: Sql) => sql`CASE WHEN ${days} IS NULL THEN 'current' WHEN ${days} <= 30 THEN '1_30'
+                         WHEN ${days} <= 60 THEN '31_60' WHEN ${days} <= 90 THEN '61_90' ELSE 'over_90' END`;
+  const nameJoins = sql`LEFT JOIN users u ON u.user_id = r.dim_owner LEFT JOIN teams t ON t.team_id = r.dim_team_leaf`;
+  // The matching payments: one scan of payment_facts with every filter in it (names joined only
+  // when the sort is by them).
+  const matching = (cols: Sql, names: boolean) => sql`SELECT ${cols}
+      FROM ${paymentsRelation(p)} r
+      ${names ? nameJoins : sql``}
+      WHERE ${and([
+        ctx.period.preset !== 'all' && inPeriod(sql`r.${ident(p.date_field, PAYMENT_DATE_FIELDS)}`, ctx.period),
+        !!needle &&
+          sql`(${hit(sql`r.payment_id`)} OR ${hit(sql`r.deal_name`)} OR ${hit(sql`r.customer_name`)}
+               OR r.dim_owner IN (SELECT user_id FROM users WHERE ${hit(sql`name`)}))`,
+        has(p.state) && sql`list_contains(${p.state}::VARCHAR[], ${state})`,
+        has(p.aging) && sql`list_contains(${p.aging}::VARCHAR[], ${agingOf(daysOverdue)})`
+      ])}`;
+  const dir = p.dir === 'asc' ? sql`ASC` : sql`DESC`;
+  const factCols = sql`r.payment_id, r.opportunity_id, r.deal_name, r.effective_customer_id, r.customer_name, r.dim_owner, r.dim_team_leaf,
+      r.amount, r.due_date, r.paid_at, r.paid_amount`;
+  const shown = (rows: Sql) => sql`SELECT r.payment_id, r.opportunity_id, r.deal_name, r.effective_customer_id AS customer_id, r.customer_name,
+          r.dim_owner AS owner_id, u.name AS owner_name, r.dim_team_leaf AS team_id, t.name AS team_name,
+          r.amount::DOUBLE AS amount, r.due_date, r.paid_at, ${paidAmount} AS paid_amount, ${outstanding} AS outstanding,
+          ${daysOverdue} AS days_overdue, ${state} AS state, ${agingOf(daysOverdue)} AS aging, r.sort_key
+        FROM (${rows}) r
+        ${nameJoins}`;
+  const columns = sql`payment_id, opportunity_id, deal_name, customer_id, customer_name, owner_id, owner_name, team_id, team_name,
+      amount, due_date, paid_at, paid_amount, outstanding, days_overdue, state, aging`;
+  const order = sql`ORDER BY sort_key ${dir} NULLS LAST, payment_id ASC`;
+  if (!paged) {
+    return { body: sql`SELECT ${columns} FROM (${shown(matching(sql`${factCols}, ${sortExpr[p.sort]} AS sort_key`, needNames))}) ${order}` };
+  }
   return {
-    ctes,
+    ctes: [
+      [
+        'page',
+        sql`${matching(sql`${factCols}, ${sortExpr[p.sort]} AS sort_key`, needNames)}
+            ORDER BY sort_key ${dir} NULLS LAST, r.payment_id ASC LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT`
+      ],
+      [
+        'totals',
+        sql`SELECT count(*)::INTEGER AS total_count, coalesce(sum(amount), 0)::DOUBLE AS total_amount,
+                   coalesce(sum(outstanding), 0)::DOUBLE AS total_outstanding
+            FROM (${matching(sql`r.amount::DOUBLE AS amount, ${outstanding} AS outstanding`, false)})`
+      ]
+    ],
     body: sql`SELECT pg.*, t.total_count, t.total_amount, t.total_outstanding
-      FROM (SELECT count(*)::INTEGER AS total_count, coalesce(sum(amount), 0)::DOUBLE AS total_amount,
-                   coalesce(sum(outstanding), 0)::DOUBLE AS total_outstanding FROM filtered) t
-      LEFT JOIN (SELECT * FROM filtered ${order} LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT) pg ON TRUE
-      ${order}`
+      FROM totals t LEFT JOIN (SELECT ${columns}, sort_key FROM (${shown(sql`SELECT * FROM page`)})) pg ON TRUE
+      ORDER BY pg.sort_key ${dir} NULLS LAST, pg.payment_id ASC`
   };
 }
 
-const pageRow = paymentRow.extend({ total_count: z.number(), total_amount: z.number(), total_outstanding: z.number() });
+const pageRow = paymentRow.extend({ total_count: z.number(), total_amount: z.number(), total_outstanding: z.number(), sort_key: z.unknown() });
 
 export const paymentList = defineModel({
   name: 'payment_list',
@@ -139,7 +170,7 @@ export const paymentList = defineModel({
     const out = pageRow
       .array()
       .parse(rows.filter((r) => r.payment_id !== null))
-      .map(({ total_count: _t, total_amount: _a, total_outstanding: _o, ...r }) => r);
+      .map(({ total_count: _t, total_amount: _a, total_outstanding: _o, sort_key: _k, ...r }) => r);
     const total = Number(first.total_count ?? 0);
     return {
       rows: out,

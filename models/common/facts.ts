@@ -19,7 +19,10 @@
  * - `last_open_amount`: the amount of the last version in an open stage;
  * - `effective_amount`: the amount, or for a lost deal whose amount the source zeroed, its
  *   last amount while open (metrics.md, win_rate_value);
- * - `last_stage_change_at`, `last_activity_at`: for stalled-deal rules.
+ * - `last_stage_change_at`, `last_activity_at`: for stalled-deal rules;
+ * - `customer_activity_at`: the last activity by the deal's owner on its customer tied to no
+ *   deal (which counts towards the deal's idle days: the stalled rule), all history;
+ * - `customer_name`: the customer's name, so the deals listing sorts and searches one table.
  *
  * Stored in close-date order (open deals last, by creation): nearly every model filters on a
  * close or creation date, and DuckDB skips the row groups whose min/max rule them out.
@@ -38,21 +41,23 @@ import type { StageInfo } from '../model';
 export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts', 'customer_facts'] as const;
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 9;
+export const FACTS_VERSION = 10;
 
 /**
  * `payment_facts`: every payments column plus the payment's `owner_id` (its deal's owner; its
  * customer's owner when it is tied to no deal — the scope rule of models/common/scope.ts) and
  * the dimensions filters use: `owner_team`, `customer_region`, `customer_industry`,
- * `customer_grade`, `source` and `product` (of its deal). Stored in paid_at order, so a period
- * of payments is a range of row groups.
+ * `customer_grade`, `source` and `product` (of its deal), and for the payments listing
+ * `effective_customer_id` (its own customer, else its deal's), `customer_name` and `deal_name`.
+ * Stored in paid_at order, so a period of payments is a range of row groups.
  */
 export const PAYMENT_FACTS_SQL = `CREATE OR REPLACE TABLE payment_facts AS
   SELECT pm.*,
     CASE WHEN pm.opportunity_id IS NOT NULL THEN o.owner_id ELSE c.owner_id END AS owner_id,
     u.team_id AS owner_team,
     c.region AS customer_region, c.industry AS customer_industry, c.grade AS customer_grade,
-    o.source AS source, o.product AS product
+    o.source AS source, o.product AS product,
+    coalesce(pm.customer_id, o.customer_id) AS effective_customer_id, c.name AS customer_name, o.name AS deal_name
   FROM main.payments pm
   LEFT JOIN main.opportunities o ON o.opportunity_id = pm.opportunity_id
   LEFT JOIN main.customers c ON c.customer_id = coalesce(pm.customer_id, o.customer_id)
@@ -231,6 +236,11 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
     acts AS (
       SELECT opportunity_id, max(occurred_at) AS last_activity_at
       FROM main.activities WHERE opportunity_id IS NOT NULL GROUP BY opportunity_id
+    ),
+    cacts AS (
+      SELECT customer_id, owner_id, max(occurred_at) AS customer_activity_at
+      FROM main.activities WHERE opportunity_id IS NULL AND customer_id IS NOT NULL AND owner_id IS NOT NULL
+      GROUP BY customer_id, owner_id
     )
     SELECT o.*,
       u.team_id AS owner_team,
@@ -244,7 +254,9 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
       h.last_open_amount,
       CASE WHEN o.status = 'lost' AND coalesce(o.amount, 0) = 0 THEN coalesce(h.last_open_amount, o.amount) ELSE o.amount END AS effective_amount,
       coalesce(ch.last_stage_change_at, o.created_at) AS last_stage_change_at,
-      a.last_activity_at
+      a.last_activity_at,
+      ca.customer_activity_at,
+      c.name AS customer_name
     FROM main.opportunities o
     LEFT JOIN main.users u ON u.user_id = o.owner_id
     LEFT JOIN main.customers c ON c.customer_id = o.customer_id
@@ -252,6 +264,7 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
     LEFT JOIN h ON h.opportunity_id = o.opportunity_id
     LEFT JOIN changes ch ON ch.opportunity_id = o.opportunity_id
     LEFT JOIN acts a ON a.opportunity_id = o.opportunity_id
+    LEFT JOIN cacts ca ON ca.customer_id = o.customer_id AND ca.owner_id = o.owner_id
     ORDER BY o.closed_at NULLS LAST, o.created_at`;
 }
 

@@ -6,13 +6,14 @@ import { CliError, configFrom, databaseFor, parse, type Command } from '../comma
 
 export const demo: Command = {
   name: 'demo',
-  help: `Usage: cockpit demo [--scale small|medium|large] [--seed N] [--as-of YYYY-MM-DD] [--force]
+  help: `Usage: cockpit demo [--scale small|medium|large|xlarge] [--seed N] [--as-of YYYY-MM-DD] [--force]
 
 Generates three years of a believable Chinese B2B company's CRM data (3 regions, 8 teams,
 60 reps; customers, opportunities with full history, payments, activities, targets) and
 replaces the database's CRM tables with it. Deterministic for a seed and as-of date.
 
-  --scale     small (6,000 opportunities), medium (60,000, default), large (1,000,000)
+  --scale     small (6,000 opportunities), medium (60,000, default), large (1,000,000),
+              xlarge (10,000,000; minutes and several GB)
   --seed      random seed (default 42, or the config's demo.seed)
   --as-of     last day of history (default: today in the configured time zone)
   --force     replace data that did not come from the demo generator
@@ -26,7 +27,7 @@ replaces the database's CRM tables with it. Deterministic for a seed and as-of d
     });
     const cfg = configFrom(values);
     const scale = (values.scale ?? cfg.demo.scale) as Scale;
-    if (!(scale in SCALES)) throw new CliError(`--scale: unknown scale "${values.scale}" (small, medium, large)`, 2);
+    if (!(scale in SCALES)) throw new CliError(`--scale: unknown scale "${values.scale}" (${Object.keys(SCALES).join(', ')})`, 2);
     const seed = values.seed === undefined ? cfg.demo.seed : Number(values.seed);
     if (!Number.isInteger(seed)) throw new CliError(`--seed: expected an integer, got "${values.seed}"`, 2);
     const asOf = values['as-of'] ?? todayIn(cfg.timezone);

@@ -89,6 +89,11 @@ export interface BoardData {
   optionsError: string | null;
   /** Every fetched result by URL. */
   results: Record<string, Fetched<ModelResult>>;
+  /**
+   * Results still being computed when the page was sent (server-rendered boards stream the
+   * slow tiles: ./load.ts `loadBoardStreaming`), by URL; each resolves into `results`' shape.
+   */
+  pending?: Record<string, Promise<Fetched<ModelResult>>>;
   /** Each tile's named calls → URL. */
   tiles: Record<string, Record<string, string>>;
   /** The open deal's detail, when `deal=` is set. */
@@ -102,11 +107,15 @@ export function boardParams(board: BoardDef, s: ViewState) {
 }
 
 /**
- * Loads a board (or some of its tiles) for a URL. The organisation decides only the drill
+ * Loads a board (or some of its tiles) for a URL.
+ * `budgetMs` (server rendering): once the organisation is known, wait at most this long for
+ * the tiles' results; those not done by then are handed back as `pending` promises, which
+ * SvelteKit streams into the page as they finish, so the frame and the quick tiles are sent
+ * at once instead of after the slowest tile. Without a budget every result is awaited. The organisation decides only the drill
  * level of org breakdowns, so the tiles' calls start at once with the top level guessed,
  * alongside `options`; once the tree is known, any call that differs is made too.
  */
-export async function loadBoard(fetchFn: typeof fetch, url: URL, board: BoardDef, only?: string[]): Promise<BoardData> {
+export async function loadBoard(fetchFn: typeof fetch, url: URL, board: BoardDef, only?: string[], budgetMs?: number): Promise<BoardData> {
   const state = parseState(url.searchParams);
   const started = new Map<string, Promise<Fetched<ModelResult>>>();
   const get = (u: string) => {
@@ -124,15 +133,32 @@ export async function loadBoard(fetchFn: typeof fetch, url: URL, board: BoardDef
   const tiles = tileUrls(board, { state, org, period: board.defaultPeriod }, only);
   const urls = [...new Set(Object.values(tiles).flatMap((t) => Object.values(t)))];
   const dealUrl = state.deal ? modelUrl('deal', dealQuery(state, state.deal).params) : null;
-  const [fetched, deal] = await Promise.all([Promise.all(urls.map(get)), dealUrl ? cachedJson<ModelResult>(fetchFn, dealUrl) : Promise.resolve(null)]);
+  const dealP = dealUrl ? cachedJson<ModelResult>(fetchFn, dealUrl) : Promise.resolve(null);
+  if (budgetMs === undefined) {
+    const [fetched, deal] = await Promise.all([Promise.all(urls.map(get)), dealP]);
+    return { board: board.id, state, options, optionsError: opts.ok ? null : opts.error, results: Object.fromEntries(urls.map((u, i) => [u, fetched[i]])), tiles, deal, dealUrl };
+  }
+  // Streaming: whatever is done within the budget goes in the page, the rest follows it.
+  const results: Record<string, Fetched<ModelResult>> = {};
+  const all = urls.map((u) => get(u).then((r) => (results[u] = r)));
+  let timer: unknown;
+  const deal = await Promise.race([
+    Promise.all([Promise.all(all), dealP]).then(([, d]) => d),
+    new Promise<undefined>((r) => (timer = setTimeout(r, budgetMs)))
+  ]);
+  clearTimeout(timer as number);
+  const pending: Record<string, Promise<Fetched<ModelResult>>> = {};
+  for (const u of urls) if (!(u in results)) pending[u] = get(u);
   return {
     board: board.id,
     state,
     options,
     optionsError: opts.ok ? null : opts.error,
-    results: Object.fromEntries(urls.map((u, i) => [u, fetched[i]])),
+    results: { ...results },
+    ...(Object.keys(pending).length ? { pending } : {}),
     tiles,
-    deal,
+    // The open deal's drawer is part of the frame: it is waited for.
+    deal: deal === undefined ? await dealP : deal,
     dealUrl
   };
 }

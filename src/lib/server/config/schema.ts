@@ -164,7 +164,7 @@ export const configSchema = z
       .default({ audience: 'crm-cockpit', issuer: 'crm-cockpit', requests_per_minute: 600, frame_ancestors: [], max_renew_days: 90 }),
     demo: z
       .strictObject({
-        scale: z.enum(['small', 'medium', 'large']).default('medium'),
+        scale: z.enum(['small', 'medium', 'large', 'xlarge']).default('medium'),
         seed: z.number().int().default(42)
       })
       .default({ scale: 'medium', seed: 42 }),

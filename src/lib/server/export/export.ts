@@ -31,6 +31,13 @@ export function csvStream(source: ExportSource, headers: string[]): ReadableStre
           controller.enqueue(enc.encode('\uFEFF' + csvLine(headers)));
           return;
         }
+        if (source.csv) {
+          // Lines formatted by DuckDB (csv-sql.ts).
+          const next = await source.csv.next();
+          if (next.done) controller.close();
+          else controller.enqueue(enc.encode(next.value));
+          return;
+        }
         const next = await source.chunks.next();
         if (next.done) {
           controller.close();
@@ -41,6 +48,7 @@ export function csvStream(source: ExportSource, headers: string[]): ReadableStre
         controller.enqueue(enc.encode(text));
       },
       async cancel() {
+        await source.csv?.return();
         await source.chunks.return();
       }
     },

@@ -14,6 +14,7 @@ import { formatIssues } from '../config/load';
 import type { ColumnInfo, Database } from '../db/database';
 import { join, sql, unsafeRaw, type Sql } from '../db/sql';
 import { cacheFor, cacheKey, type CacheState, type CachedResult } from './cache';
+import { csvLinesSql } from '../export/csv-sql';
 
 export class ModelError extends Error {
   constructor(
@@ -244,6 +245,11 @@ export interface ExportSource {
   columns: ColumnInfo[];
   /** Row arrays in `columns` order; closing it early (`return()`) releases the connection. */
   chunks: AsyncGenerator<unknown[][], void, undefined>;
+  /**
+   * For `format: 'csv'` on a row-listing model: the CSV lines (no header) formatted by DuckDB
+   * (export/csv-sql.ts), a chunk of lines at a time; `chunks` is then empty.
+   */
+  csv?: AsyncGenerator<string, void, undefined>;
 }
 
 /**
@@ -258,7 +264,8 @@ export async function openExport(
   name: string,
   rawParams: Record<string, unknown>,
   scope: Scope | null,
-  now = new Date()
+  now = new Date(),
+  options: { format?: 'csv' | 'xlsx' } = {}
 ): Promise<ExportSource> {
   const model = getModel(name);
   const params = parseParams(model, rawParams);
@@ -267,13 +274,21 @@ export async function openExport(
     const q = model.exportQuery(params as never, ctx);
     const statement = compileModel({ ...model, query: () => q }, params, ctx, scope);
     await ensureFacts(db, ctx.stages);
+    if (options.format === 'csv') {
+      // The columns (names and types) first, from a plan that reads nothing; then the lines.
+      const { columns } = await db.query(sql`SELECT * FROM (${statement}) LIMIT 0`);
+      checkExportColumns(model, columns);
+      async function* none() {}
+      return { model, asOf: ctx.asOf, columns, chunks: none(), csv: db.streamText(csvLinesSql(statement, columns)) };
+    }
     const gen = db.stream(statement);
     const first = await gen.next();
     const columns = first.value as ColumnInfo[];
-    const expected = Object.keys((model.row as unknown as { shape: Record<string, unknown> }).shape ?? {});
-    if (expected.length && columns.map((c) => c.name).join() !== expected.join()) {
+    try {
+      checkExportColumns(model, columns);
+    } catch (e) {
       await gen.return();
-      throw new ModelError(500, `model ${name}: exportQuery columns (${columns.map((c) => c.name).join(', ')}) differ from its rows (${expected.join(', ')})`);
+      throw e;
     }
     return { model, asOf: ctx.asOf, columns, chunks: gen as AsyncGenerator<unknown[][], void, undefined> };
   }
@@ -283,4 +298,12 @@ export async function openExport(
     yield result.rows.map((r) => names.map((n) => r[n]));
   }
   return { model, asOf: result.as_of, columns: result.columns, chunks: one() };
+}
+
+/** An export query must list exactly the model's row columns, in order. */
+function checkExportColumns(model: Model, columns: ColumnInfo[]) {
+  const expected = Object.keys((model.row as unknown as { shape: Record<string, unknown> }).shape ?? {});
+  if (expected.length && columns.map((c) => c.name).join() !== expected.join()) {
+    throw new ModelError(500, `model ${model.name}: exportQuery columns (${columns.map((c) => c.name).join(', ')}) differ from its rows (${expected.join(', ')})`);
+  }
 }

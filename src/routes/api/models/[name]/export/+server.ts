@@ -26,7 +26,7 @@ export const GET: RequestHandler = async ({ params, url, locals }) => {
   for (const [k, v] of Object.entries(locals.lockedFilters ?? {})) raw[k] = v;
   const { config, db } = await app();
   try {
-    const source = await openExport(db, config, params.name ?? '', raw, locals.scope);
+    const source = await openExport(db, config, params.name ?? '', raw, locals.scope, new Date(), { format });
     const locale = locals.locale;
     const headers = source.columns.map((c) => columnLabel(c.name, locale));
     const title = source.model.title[locale];
