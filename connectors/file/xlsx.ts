@@ -8,7 +8,7 @@ import { Transform } from 'node:stream';
 import ExcelJS from 'exceljs';
 import type { ExcelSource } from '../config';
 import type { RawRecord, ReadContext, SourceReader } from '../types';
-import { detectHeader, headerNames, RowShaper, SCAN_ROWS } from './header';
+import { layoutHeader, RowShaper, SCAN_ROWS } from './header';
 import { confinedPath, DEFAULT_MAX_ROW_CHARS, RowTooLong } from './guard';
 
 const BATCH = 2048;
@@ -136,13 +136,13 @@ export async function readXlsx(source: ExcelSource, ctx: ReadContext): Promise<S
           if (rec) batch.push(rec);
         };
         const start = () => {
-          const idx = source.header_row ? first.findIndex((r) => r.row === source.header_row) : detectHeader(first.map((r) => r.cells));
-          if (idx < 0) throw new Error(`${where}: header row ${source.header_row} not found`);
-          const width = Math.max(...first.slice(idx).map((r) => r.cells.length));
-          headers = headerNames(first[idx].cells, width);
-          shaper = new RowShaper(headers, ctx.events, where);
-          lastRow = first[idx].row;
-          for (const r of first.slice(idx + 1)) emit(r.cells, r.row);
+          const layout = layoutHeader(first, source.header_row);
+          if (!layout) throw new Error(`${where}: header row ${source.header_row} not found`);
+          headers = layout.names;
+          const meta = { sheet: name, unit: layout.unit, headerRows: layout.rows.map((i) => first[i].row) };
+          shaper = new RowShaper(headers, ctx.events, where, meta);
+          lastRow = first[layout.dataStart - 1].row;
+          for (const r of first.slice(layout.dataStart)) emit(r.cells, r.row);
         };
         for await (const row of ws) {
           const vals = row.values as unknown[];

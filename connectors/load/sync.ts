@@ -242,7 +242,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
                 if (!skipHeaders.has(key)) {
                   let reason: string | null = null;
                   try {
-                    if (pipe.mappingFor(headers, batch[0].values).mapping.length === 0) reason = 'no column maps to a field';
+                    if (pipe.mappingFor(headers, batch[0].values, batch[0].meta).mapping.length === 0) reason = 'no column maps to a field';
                   } catch (e) {
                     if (!(e instanceof SourceError)) throw e;
                     reason = e.message;
@@ -306,7 +306,8 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       report.finished_at = finished.toISOString();
       for (let i = 0; i < sources.length; i++) {
         const rep = reports[i];
-        await tx.run(sql`INSERT INTO rejected_rows SELECT ${rep.run_id}, ${rep.source}, file, row_number, field, value, reason, raw::JSON FROM stg_rejected WHERE _src = ${i} ORDER BY row_number`);
+        await tx.run(sql`INSERT INTO rejected_rows (run_id, source, file, row_number, field, value, reason, raw, sheet, column_name)
+          SELECT ${rep.run_id}, ${rep.source}, file, row_number, field, value, reason, raw::JSON, sheet, column_name FROM stg_rejected WHERE _src = ${i} ORDER BY sheet NULLS FIRST, row_number`);
         await tx.run(sql`INSERT INTO sync_runs VALUES (${rep.run_id}, ${rep.source}, ${kind === 'import' ? 'import' : rep.type}, ${utc(startedAt)}::TIMESTAMP, ${utc(finished)}::TIMESTAMP,
           ${rep.loaded + rep.updated > 0 || rep.rows === 0 ? 'ok' : 'empty'}, ${rep.loaded}, ${rep.updated}, ${rep.rejected}, ${rep.skipped}, ${JSON.stringify(rep.warnings)}::JSON, NULL)`);
         if (kind === 'sync') {

@@ -5,7 +5,7 @@
  * such as "(元)"), so `预计成交金额（万元）`, `Amount ` and `AMOUNT` all match.
  */
 import type { EntityName } from '../../src/lib/schema/tables';
-import { halfWidth } from './values';
+import { halfWidth, stripHeaderUnit } from './values';
 
 type AliasTable = Record<string, string[]>;
 
@@ -31,7 +31,7 @@ export const ALIASES: Record<EntityName, AliasTable> = {
     forecast_category: ['预测类别', '预测分类', 'forecast category', 'forecastcategory', 'forecast_category', 'forecastcategoryname'],
     expected_close_date: ['预计成交日期', '预计签单日期', '预计结单日期', '预计成交时间', 'expected close date', 'close date', 'closedate', 'close_date', 'expected_close_date'],
     created_at: ['创建时间', '创建日期', '录入日期', '立项日期', 'created', 'created at', 'created date', 'createdate', 'createddate', 'create date'],
-    closed_at: ['赢单日期', '输单日期', '成交日期', '结单日期', '关闭日期', '签约日期', 'closed at', 'closed date', 'won date', 'closed_at'],
+    closed_at: ['赢单日期', '输单日期', '赢单/输单日期', '赢单输单日期', '赢/输单日期', '成交/输单日期', '关单日期', '结案日期', '成交日期', '结单日期', '关闭日期', '签约日期', 'closed at', 'closed date', 'won date', 'closed_at'],
     loss_reason: ['输单原因', '丢单原因', '失败原因', 'loss reason', 'lost reason', 'closed lost reason', 'closed_lost_reason'],
     product: ['产品', '产品名称', '意向产品', 'product', 'product name'],
     source: ['商机来源', '来源', '线索来源', 'source', 'lead source', 'leadsource'],
@@ -100,7 +100,7 @@ export const ALIASES: Record<EntityName, AliasTable> = {
 
 /** A header as aliases compare it: `预计成交金额（元）` → `预计成交金额`, `Deal Stage` → `dealstage`. */
 export function headerKey(h: string): string {
-  return halfWidth(h)
+  return halfWidth(stripHeaderUnit(h))
     .toLowerCase()
     .replace(/\((元|万元|万|rmb|cny|¥|%|yyyy-mm-dd)\)$/i, '')
     .replace(/[\s_\-.:：*#/\\]+/g, '');

@@ -14,7 +14,7 @@ import { FORECAST_CATEGORIES } from '../../src/lib/server/config/schema';
 import { TABLES, type ColumnType, type EntityName } from '../../src/lib/schema/tables';
 import { closest } from '../../src/lib/server/config/suggest';
 import { DEFAULT_REGION_SUFFIXES } from '../shared-options';
-import type { RawRecord } from '../types';
+import type { RawRecord, RecordMeta } from '../types';
 import { aliasIndex, headerKey } from './aliases';
 import { mappableFields, REFERENCE_FIELDS } from './fields';
 import {
@@ -27,22 +27,32 @@ import {
   parseDate,
   parseProbability,
   phoneKey,
+  PLACEHOLDER,
+  headerUnit,
+  stripHeaderUnit,
   toText,
-  type Parsed
+  unitFactor,
+  type Parsed,
+  type ValueRules
 } from './values';
 
 /** Columns of a `cockpit rejected` export that are not source columns (ignored on re-import). */
-export const REJECT_EXPORT_COLUMNS = ['cockpit_row', 'cockpit_field', 'cockpit_reason'];
+export const REJECT_EXPORT_COLUMNS = ['cockpit_source', 'cockpit_sheet', 'cockpit_row', 'cockpit_column', 'cockpit_field', 'cockpit_reason'];
 
 export interface FieldMapping {
   field: string;
   /** Source column (header) or dotted path. */
   column: string;
   how: 'config' | 'alias' | 'default';
+  /** Amounts: the unit applied to values without their own (`万元`), and where it came from. */
+  unit?: string;
+  unit_from?: 'units' | 'header' | 'unit line' | 'source';
 }
 
 export interface Rejection {
   row: number;
+  /** The worksheet, for a workbook. */
+  sheet?: string | null;
   field: string | null;
   column: string | null;
   value: string | null;
@@ -139,7 +149,13 @@ export function resolveMapping(
   const mapping: FieldMapping[] = [];
   const used = new Set<string>();
   const fields = mappableFields(entity);
-  for (const [field, column] of Object.entries(source.columns ?? {})) {
+  for (let [field, column] of Object.entries(source.columns ?? {})) {
+    if (headers && !headers.includes(column)) {
+      // `预计成交金额` names the header `预计成交金额（万元）` too (same header once normalised).
+      const bare = cleanText(stripHeaderUnit(column));
+      const same = headers.find((h) => cleanText(stripHeaderUnit(h)) === bare);
+      if (same) column = same;
+    }
     if (validate && headers && !headers.includes(column) && !headers.some((h) => column.startsWith(`${h}.`))) {
       const hint = closest(column, headers);
       throw new SourceError(
@@ -199,6 +215,7 @@ export class Pipeline {
   private readonly stageNames: string[];
   private readonly suffixes: readonly string[];
   private readonly prefix: string;
+  private readonly rules: ValueRules;
   private mappings = new Map<string, { mapping: FieldMapping[]; unmapped: string[] }>();
   /** The mapping used (first header), for reports. */
   mappingUsed: FieldMapping[] | null = null;
@@ -222,45 +239,69 @@ export class Pipeline {
       }
     }
     this.suffixes = source.region_suffixes ?? DEFAULT_REGION_SUFFIXES;
+    this.rules = { order: source.date_order, min: source.date_range?.[0], max: source.date_range?.[1] };
     this.prefix = source.id_prefix ?? '';
   }
 
   /** The mapping for a header (cached); throws SourceError for a mapped column that is missing. */
-  mappingFor(headers: string[] | null, sample?: Record<string, unknown>): { mapping: FieldMapping[]; unmapped: string[] } {
+  mappingFor(headers: string[] | null, sample?: Record<string, unknown>, meta?: RecordMeta): { mapping: FieldMapping[]; unmapped: string[] } {
     const cols = headers ?? (sample ? candidateColumns(sample) : null);
-    const key = cols ? cols.join('\u0001') : '';
+    const key = (cols ? cols.join('\u0001') : '') + '\u0002' + (meta?.unit ?? '');
     let m = this.mappings.get(key);
     if (!m) {
       // A source without a header (JSON records): a configured key may be absent from a record.
       m = resolveMapping(this.opts.source, cols, headers !== null);
+      for (const f of m.mapping) this.assignUnit(f, meta);
       this.mappings.set(key, m);
     }
     return m;
+  }
+
+  /** Money columns: the unit of values without their own (docs/connectors.md, "Units"). */
+  private assignUnit(f: FieldMapping, meta: RecordMeta | undefined) {
+    const t = typeOf(this.entity, f.field);
+    if (!(t === 'decimal' || (t === 'double' && f.field !== 'probability'))) return;
+    const { units, unit } = this.opts.source;
+    const pick: [string | null | undefined, FieldMapping['unit_from']][] = [
+      [units?.[f.field] ?? units?.[f.column], 'units'],
+      [headerUnit(f.column), 'header'],
+      [meta?.unit, 'unit line'],
+      [unit, 'source']
+    ];
+    for (const [u, from] of pick) {
+      if (u && unitFactor(u) !== null) {
+        f.unit = u;
+        f.unit_from = from;
+        return;
+      }
+    }
   }
 
   private stage(v: string): { name: string; outcome?: 'won' | 'lost' } | undefined {
     return this.stageByKey.get(v) ?? this.stageByKey.get(headerKey(v));
   }
 
-  /** Parses one value for a field; null for blank. */
-  private parse(field: string, v: unknown): Parsed<string | number | boolean | null> {
+  /** Parses one value for a field; null for blank (and for placeholders such as `-` in typed columns). */
+  private parse(field: string, v: unknown, unit?: string): Parsed<string | number | boolean | null> {
     if (isBlank(v)) return { ok: true, value: null };
     const t = typeOf(this.entity, field);
+    if (t !== 'text' && typeof v === 'string' && PLACEHOLDER.test(v.trim())) return { ok: true, value: null };
+    const factor = unit ? (unitFactor(unit) ?? 1) : 1;
     switch (t) {
       case 'decimal':
-        return parseAmount(v);
+        return parseAmount(v, factor);
       case 'double':
-        return field === 'probability' ? parseProbability(v) : parseAmount(v);
+        return field === 'probability' ? parseProbability(v) : parseAmount(v, factor);
       case 'integer': {
         const r = parseAmount(v);
         return r.ok && !Number.isInteger(r.value) ? { ok: false, reason: 'not a whole number' } : r;
       }
       case 'date': {
-        const r = parseDate(v, this.opts.config.timezone);
+        const r = parseDate(v, this.opts.config.timezone, this.rules);
         return r.ok ? { ok: true, value: r.value.slice(0, 10) } : r;
       }
       case 'timestamp':
-        return parseDate(v, this.opts.config.timezone);
+        return parseDate(v, this.opts.config.timezone, this.rules);
       case 'boolean':
         return parseBoolean(v);
       default: {
@@ -275,7 +316,7 @@ export class Pipeline {
 
   process(rec: RawRecord, headers: string[] | null): Outcome {
     const { source, config, now } = this.opts;
-    const m0 = this.mappingFor(headers, rec.values);
+    const m0 = this.mappingFor(headers, rec.values, rec.meta);
     const { mapping, unmapped } = m0;
     if (!this.mappingUsed) {
       this.mappingUsed = mapping;
@@ -285,12 +326,12 @@ export class Pipeline {
     const row: CleanRow = {};
     const reject = (field: string | null, column: string | null, value: unknown, reason: string): Outcome => ({
       ok: false,
-      rejection: { row: rec.row, field, column, value: value === undefined || value === null ? null : toText(value), reason, raw }
+      rejection: { row: rec.row, sheet: rec.meta?.sheet ?? null, field, column, value: value === undefined || value === null ? null : toText(value), reason, raw }
     });
 
     for (const m of mapping) {
       const v = getPath(raw, m.column);
-      const p = this.parse(m.field, v);
+      const p = this.parse(m.field, v, m.unit);
       if (!p.ok) return reject(m.field, m.column, v, `${m.field}: ${p.reason}`);
       row[m.field] = p.value;
     }
@@ -356,7 +397,8 @@ export class Pipeline {
       for (const [stage, column] of Object.entries(source.stage_dates ?? {})) {
         const v = getPath(raw, column);
         if (isBlank(v)) continue;
-        const p = parseDate(v, config.timezone);
+        if (typeof v === 'string' && PLACEHOLDER.test(v.trim())) continue;
+        const p = parseDate(v, config.timezone, this.rules);
         if (!p.ok) return reject(`stage_dates.${stage}`, column, v, `date the deal entered "${stage}": ${p.reason}`);
         stageDates.push({ stage, at: p.value });
         if (stage === row.stage) enteredCurrent = p.value;
