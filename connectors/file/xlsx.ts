@@ -93,13 +93,15 @@ function fixSharedStrings(wb: unknown, maxRow: number, path: string) {
   };
 }
 
-export async function readXlsx(source: ExcelSource, ctx: ReadContext): Promise<SourceReader> {
+export async function readXlsx(source: ExcelSource, ctx: ReadContext): Promise<SourceReader & { sheetNames(): string[] }> {
   const path = confinedPath(source, ctx);
   const maxRow = source.max_row_chars ?? DEFAULT_MAX_ROW_CHARS;
   let headers: string[] | null = null;
   const sheetsSeen: string[] = [];
   return {
     location: path,
+    /** The sheets read so far (all of them once `batches()` is done), in workbook order. */
+    sheetNames: () => [...sheetsSeen],
     async headers() {
       return headers;
     },
@@ -113,17 +115,18 @@ export async function readXlsx(source: ExcelSource, ctx: ReadContext): Promise<S
       });
       fixSharedStrings(wb, maxRow, path);
       let batch: RawRecord[] = [];
-      let found = false;
+      const wanted = source.sheet === undefined ? null : Array.isArray(source.sheet) ? source.sheet : [source.sheet];
+      const found = new Set<string>();
       for await (const ws of wb as unknown as AsyncIterable<AsyncIterable<ExcelJS.Row> & { name: string; iterator: AsyncIterable<unknown> }>) {
         const name = ws.name;
         ws.iterator = utf8Chunks(ws.iterator, maxRow, `${path} [${name}]`);
         sheetsSeen.push(name);
-        if (source.sheet && name !== source.sheet) {
+        if (wanted && !wanted.includes(name)) {
           // Drain the sheet we skip (the zip is read in order).
           for await (const _ of ws) void _;
           continue;
         }
-        found = true;
+        found.add(name);
         const where = `${path} [${name}]`;
         const first: { cells: unknown[]; row: number }[] = [];
         let shaper: RowShaper | null = null;
@@ -169,7 +172,8 @@ export async function readXlsx(source: ExcelSource, ctx: ReadContext): Promise<S
           batch = [];
         }
       }
-      if (source.sheet && !found) throw new Error(`${path}: no sheet named "${source.sheet}" (sheets: ${sheetsSeen.join(', ')})`);
+      const missing = (wanted ?? []).filter((w) => !found.has(w));
+      if (missing.length) throw new Error(`${path}: no sheet named ${missing.map((m) => `"${m}"`).join(', ')} (sheets: ${sheetsSeen.join(', ')})`);
     }
   };
 }

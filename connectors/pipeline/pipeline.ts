@@ -73,6 +73,11 @@ export interface RowResult {
   stageDates: { stage: string; at: string }[];
   /** Opportunities: when the deal entered its current stage, when the record says so. */
   enteredCurrent: string | null;
+  /** Payments: the record as read, to reject it later (an unknown contract is found when loading). */
+  raw?: Record<string, unknown>;
+  sheet?: string | null;
+  /** Payments: the column the contract number came from. */
+  contractColumn?: string | null;
 }
 
 export type Outcome = { ok: true; result: RowResult } | { ok: false; rejection: Rejection };
@@ -444,7 +449,13 @@ export class Pipeline {
       row.attributes = any ? JSON.stringify(attrs) : null;
     }
     for (const f of REFERENCE_FIELDS[e]) delete row[f];
-    return { ok: true, result: { row: rec.row, main: row, refs, stageDates, enteredCurrent } };
+    const result: RowResult = { row: rec.row, main: row, refs, stageDates, enteredCurrent };
+    if (e === 'payments') {
+      result.raw = raw;
+      result.sheet = rec.meta?.sheet ?? null;
+      result.contractColumn = mapping.find((m) => m.field === 'opportunity_id')?.column ?? null;
+    }
+    return { ok: true, result };
   }
 }
 
