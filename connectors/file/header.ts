@@ -72,12 +72,12 @@ function isParentRow(above: unknown[], header: unknown[], width: number): boolea
 function combineLevels(top: unknown[], below: unknown[], width: number): string[] {
   const parent: string[] = [];
   for (let c = 0; c < width; c++) {
-    const p = cleanText(toText(top[c]));
+    const p = headerText(top[c]);
     // A blank upper cell continues the group on its left when both lower cells are labelled.
     parent.push(p || (c > 0 && !isBlank(below[c]) && !isBlank(below[c - 1]) ? parent[c - 1] : ''));
   }
   const names = parent.map((p, c) => {
-    const child = cleanText(toText(below[c]));
+    const child = headerText(below[c]);
     if (!child) return p;
     if (!p) return child;
     const bare = stripHeaderUnit(p);
@@ -91,7 +91,7 @@ function combineLevels(top: unknown[], below: unknown[], width: number): string[
     return unit && !headerUnit(name) ? `${name}(${unit})` : name;
   });
   // Labels repeated under different groups (预计/金额, 实际/金额) keep their group.
-  return names.map((n, c) => (names.indexOf(n) !== names.lastIndexOf(n) && parent[c] && cleanText(toText(below[c])) ? `${stripHeaderUnit(parent[c])}/${n}` : n));
+  return names.map((n, c) => (names.indexOf(n) !== names.lastIndexOf(n) && parent[c] && headerText(below[c]) ? `${stripHeaderUnit(parent[c])}/${n}` : n));
 }
 
 /** A row of units under the header (`万元`, `元`, blank…): each column's unit. */
@@ -137,7 +137,7 @@ export function layoutHeader(rows: { cells: unknown[]; row: number }[], headerRo
   const u = rows[dataStart];
   if (u && u.row === rows[bottom].row + 1 && unitRow(u.cells)) {
     cells = Array.from({ length: width }, (_, c) => {
-      const name = cleanText(toText(cells[c]));
+      const name = headerText(cells[c]);
       const unit = cleanText(toText(u.cells[c])).replace(/^[(（]|[)）]$/g, '');
       return name && unitFactor(unit) !== null && !headerUnit(name) ? `${name}(${unit})` : cells[c];
     });
@@ -148,12 +148,31 @@ export function layoutHeader(rows: { cells: unknown[]; row: number }[], headerRo
   return { rows: top === bottom ? [idx] : [top, bottom], dataStart, names: headerNames(cells, width), unit };
 }
 
-/** Header names from a header row: cleaned, blanks named `column_N`, duplicates suffixed `_2`. */
+/** A footnote under a table: one filled cell starting 注：/备注：/说明：/Note:. */
+export function noteLabel(cells: readonly unknown[]): string | null {
+  let text: string | null = null;
+  for (const v of cells) {
+    if (isBlank(v)) continue;
+    if (text !== null || typeof v !== 'string') return null;
+    text = cleanText(v);
+  }
+  return text && /^(?:注|备注|说明|注释|附注|note|notes)\s*\d*\s*[:：]/i.test(text) ? text : null;
+}
+
+/**
+ * A header as the user wrote it, white space trimmed and collapsed (full-width brackets kept:
+ * reports name `预计成交金额（万元）` as it appears in the sheet; matching ignores the difference).
+ */
+export function headerText(v: unknown): string {
+  return toText(v).replace(/[\s\u00a0\u3000]+/g, ' ').trim();
+}
+
+/** Header names from a header row: as written, blanks named `column_N`, duplicates suffixed `_2`. */
 export function headerNames(cells: unknown[], width: number): string[] {
   const names: string[] = [];
   const seen = new Map<string, number>();
   for (let i = 0; i < width; i++) {
-    let n = cleanText(toText(cells[i]));
+    let n = headerText(cells[i]);
     if (!n) n = `column_${i + 1}`;
     const k = seen.get(n) ?? 0;
     seen.set(n, k + 1);
@@ -184,6 +203,12 @@ export class RowShaper {
     }
     if (blank) {
       this.events.skip(row, 'blank');
+      return null;
+    }
+    const note = noteLabel(cells);
+    if (note) {
+      this.events.skip(row, 'summary', note);
+      this.events.warn(`${this.where} row ${row}: note "${note.slice(0, 40)}" skipped`);
       return null;
     }
     const label = summaryLabel(cells);

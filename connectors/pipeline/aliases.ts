@@ -13,7 +13,8 @@ const customerRef: AliasTable = {
   customer_name: ['客户名称', '客户', '公司名称', '客户全称', '企业名称', '单位名称', 'account', 'account name', 'company', 'company name', 'customer', 'customer name', 'client', 'dealname_company'],
   customer_industry: ['行业', '所属行业', '客户行业', 'industry', 'sector'],
   customer_region: ['地区', '所在地区', '区域', '省份', '城市', '所在城市', '客户地区', 'region', 'province', 'city', 'office_location', 'location'],
-  customer_phone: ['电话', '联系电话', '手机', '手机号', 'phone', 'telephone', 'mobile']
+  customer_phone: ['电话', '联系电话', '手机', '手机号', 'phone', 'telephone', 'mobile'],
+  customer_grade: ['客户级别', '客户等级', 'customer grade', 'account tier']
 };
 
 const owner = ['负责人', '销售', '销售人员', '销售代表', '业务员', '客户经理', '跟进人', '所有者', '归属人', 'owner', 'owner name', 'sales rep', 'salesperson', 'sales agent', 'sales_agent', 'rep', 'assigned to', 'hubspot_owner_id', 'ownerid'];
@@ -92,7 +93,7 @@ export const ALIASES: Record<EntityName, AliasTable> = {
     owner_id: ['负责人', '销售', 'owner', 'sales rep', 'owner_id'],
     team_id: ['团队', '部门', 'team', 'team_id'],
     metric: ['指标', '目标类型', 'metric'],
-    period_start: ['开始日期', '起始日期', '期间开始', 'period start', 'start', 'period_start'],
+    period_start: ['开始日期', '起始日期', '期间开始', '月份', '目标月份', '月度', '期间', 'period start', 'start', 'period_start'],
     period_end: ['结束日期', '期间结束', 'period end', 'end', 'period_end'],
     amount: ['目标金额', '目标', '金额', 'target', 'amount', 'quota']
   }

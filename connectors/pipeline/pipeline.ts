@@ -87,6 +87,7 @@ const TYPE_OF_REF: Record<string, ColumnType> = {
   customer_industry: 'text',
   customer_region: 'text',
   customer_phone: 'text',
+  customer_grade: 'text',
   owner_name: 'text',
   owner_team: 'text',
   team_name: 'text',
@@ -105,6 +106,16 @@ const ID_FIELD: Record<EntityName, string> = {
   targets: 'target_id'
 };
 export const idField = (e: EntityName) => ID_FIELD[e];
+
+/** Money that cannot be negative: a deal's amount, a planned or received payment, a target. */
+const NON_NEGATIVE = new Set(['opportunities.amount', 'opportunities.amount_original', 'payments.amount', 'payments.paid_amount', 'targets.amount']);
+
+/** How ledgers name target metrics (指标) → the metric names models use. */
+const TARGET_METRICS: Record<string, string> = {
+  签约额: 'won_amount', 签单额: 'won_amount', 成交额: 'won_amount', 赢单金额: 'won_amount', 销售额: 'won_amount', 业绩: 'won_amount', 合同额: 'won_amount', 签约金额: 'won_amount', 成交金额: 'won_amount',
+  回款额: 'collected_amount', 回款: 'collected_amount', 回款金额: 'collected_amount', 收款额: 'collected_amount', 到账金额: 'collected_amount',
+  新客户数: 'new_customers', 新增客户: 'new_customers', 新客户: 'new_customers', 新增客户数: 'new_customers'
+};
 
 /** Fields that hold ids (prefixed with `id_prefix`, never region-cleaned). */
 const ID_FIELDS = new Set(['team_id', 'parent_id', 'manager_id', 'user_id', 'customer_id', 'owner_id', 'opportunity_id', 'payment_id', 'activity_id', 'target_id', 'team_parent_id', 'owner_team']);
@@ -338,6 +349,9 @@ export class Pipeline {
       const v = getPath(raw, m.column);
       const p = this.parse(m.field, v, m.unit);
       if (!p.ok) return reject(m.field, m.column, v, `${m.field}: ${p.reason}`);
+      if (typeof p.value === 'number' && p.value < 0 && NON_NEGATIVE.has(`${this.entity}.${m.field}`)) {
+        return reject(m.field, m.column, v, `${m.field}: a negative amount (${p.value}) is not valid here (a refund or a credit note is not a ${this.entity === 'payments' ? 'receipt' : 'deal or target amount'})`);
+      }
       row[m.field] = p.value;
     }
     for (const [field, value] of Object.entries(source.defaults ?? {})) {
@@ -362,7 +376,14 @@ export class Pipeline {
         row[idF] = `${source.name}:${h}`;
       }
     }
-    for (const col of this.required) {
+    // A target with a start and no end (a 月份 column) covers that month.
+    if (e === 'targets' && row.period_start != null && row.period_end == null) {
+      const [y, mo] = String(row.period_start).split('-').map(Number);
+      row.period_end = mo === 12 ? `${y + 1}-01-01` : `${y}-${String(mo + 1).padStart(2, '0')}-01`;
+    }
+    // Customers, users and teams are identified by their name when they have no id: name it.
+    const required = row[idF] == null && (e === 'customers' || e === 'users' || e === 'teams') ? [{ name: 'name' }, ...this.required] : this.required;
+    for (const col of required) {
       if (row[col.name] === null || row[col.name] === undefined || row[col.name] === '') {
         const m = mapping.find((x) => x.field === col.name);
         return reject(col.name, m?.column ?? null, m ? getPath(raw, m.column) : null, m ? `${col.name} is required but empty` : `${col.name} is required but no column maps to it (map it in "columns")`);
@@ -370,6 +391,8 @@ export class Pipeline {
     }
 
     const refs: RowResult['refs'] = [];
+    /** Values a rule moved out of a field, kept in attributes (column → value). */
+    const extra: Record<string, unknown> = {};
     const stageDates: RowResult['stageDates'] = [];
     let enteredCurrent: string | null = null;
 
@@ -411,10 +434,10 @@ export class Pipeline {
       if (!enteredCurrent && st.outcome && row.closed_at != null) enteredCurrent = String(row.closed_at);
       // The customer the row describes (by id, else by its name).
       if (row.customer_id == null && row.customer_name != null) row.customer_id = this.prefix + String(row.customer_name);
-      if (row.customer_id != null && (row.customer_name != null || row.customer_industry != null || row.customer_region != null || row.customer_phone != null)) {
+      if (row.customer_id != null && (row.customer_name != null || row.customer_industry != null || row.customer_region != null || row.customer_phone != null || row.customer_grade != null)) {
         refs.push({
           entity: 'customers',
-          row: { customer_id: row.customer_id, name: row.customer_name ?? null, industry: row.customer_industry ?? null, region: row.customer_region ?? null, phone: row.customer_phone ?? null }
+          row: { customer_id: row.customer_id, name: row.customer_name ?? null, industry: row.customer_industry ?? null, region: row.customer_region ?? null, phone: row.customer_phone ?? null, grade: row.customer_grade ?? null }
         });
       }
       if (row.owner_id != null && (row.owner_name != null || row.owner_team != null)) {
@@ -431,15 +454,25 @@ export class Pipeline {
     } else if (e === 'customers') {
       if (row.owner_id != null && row.owner_name != null) refs.push({ entity: 'users', row: { user_id: row.owner_id, name: row.owner_name } });
     } else if (e === 'targets') {
+      // A rep's row that also names the rep's team is the rep's target; the team is kept in attributes.
+      if (row.owner_id != null && row.team_id != null) {
+        const col = mapping.find((m) => m.field === 'team_id')?.column ?? 'team_id';
+        extra[col] = getPath(raw, col) ?? row.team_id;
+        row.team_id = null;
+      }
       if ((row.owner_id == null) === (row.team_id == null)) {
         return reject('owner_id', null, null, 'a target needs exactly one of owner_id and team_id');
+      }
+      if (row.metric != null) {
+        const m = TARGET_METRICS[String(row.metric).replace(/\s+/g, '').toLowerCase()];
+        if (m) row.metric = m;
       }
     }
 
     // Unmapped columns are kept, never lost.
-    if (unmapped.length) {
-      const attrs: Record<string, unknown> = {};
-      let any = false;
+    if (unmapped.length || Object.keys(extra).length) {
+      const attrs: Record<string, unknown> = { ...extra };
+      let any = Object.keys(extra).length > 0;
       for (const c of unmapped) {
         const v = getPath(raw, c);
         if (isBlank(v)) continue;
