@@ -10,6 +10,7 @@ import type { EntityName } from '../../src/lib/schema/tables';
 import { guessEntity, scoreEntities, sheetMismatch, type EntityGuess } from '../pipeline/guess';
 import { Pipeline, type FieldMapping, type Outcome } from '../pipeline/pipeline';
 import type { RawRecord } from '../types';
+import { cleanText } from '../pipeline/values';
 import { readCsv } from './csv';
 import { readXlsx } from './xlsx';
 
@@ -24,6 +25,8 @@ export interface SheetPreview {
   blank: number;
   summary: number;
   sample: RawRecord[];
+  /** Each column's distinct text values (cleaned), while there are at most 40 of them; null beyond. */
+  distinct: Record<string, string[] | null>;
   guess: EntityGuess | null;
   scores: EntityGuess[];
 }
@@ -89,6 +92,7 @@ export async function inspectFile(
         blank: 0,
         summary: 0,
         sample: [],
+        distinct: Object.fromEntries(headers.map((h) => [h, []])),
         guess: guessEntity(headers, key),
         scores: scoreEntities(headers, key)
       };
@@ -96,7 +100,18 @@ export async function inspectFile(
     }
     current = sp;
     sp.rows += batch.length;
-    for (const r of batch) if (sp.sample.length < n) sp.sample.push(r);
+    for (const r of batch) {
+      if (sp.sample.length < n) sp.sample.push(r);
+      for (const [h, list] of Object.entries(sp.distinct)) {
+        const v = r.values[h];
+        if (!list || typeof v !== 'string') continue;
+        const t = cleanText(v);
+        if (t && !list.includes(t)) {
+          if (list.length >= 40) sp.distinct[h] = null;
+          else list.push(t);
+        }
+      }
+    }
   }
   const names = 'sheetNames' in reader ? (reader as { sheetNames(): string[] }).sheetNames() : [];
   return { type, path, sheetNames: names, sheets: [...sheets.values()] };

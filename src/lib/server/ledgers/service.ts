@@ -10,6 +10,7 @@ import type { CockpitConfig, SourceConfig } from '../config/schema';
 import { mappableFields } from '../../../../connectors/pipeline/fields';
 import { fileType, inspectFile, previewRows, sheetsFor, type SheetPreview } from '../../../../connectors/file/inspect';
 import { SourceError } from '../../../../connectors/pipeline/pipeline';
+import { headerKey } from '../../../../connectors/pipeline/aliases';
 import { runSync, type SyncReport } from '../../../../connectors/load/sync';
 import { exportRejected, rejectedRows, type RejectedRow } from '../../../../connectors/load/rejected';
 import { saveSource, sourceFor, uploadPath, UploadError, type ImportChoices } from './upload';
@@ -43,9 +44,18 @@ export async function preview(config: CockpitConfig, dir: string, c: ImportChoic
     if (e instanceof SourceError) throw new UploadError(e.message);
     throw e;
   }
+  // Stage names in the file that no configured stage (or the page's stage_map) knows.
+  const stageCol = mapped.mapping.find((m) => m.field === 'stage')?.column;
+  const known = new Set<string>();
+  for (const st of config.stages) known.add(headerKey(st.name));
+  for (const k of Object.keys(source.stage_map ?? {})) known.add(headerKey(k));
+  const unknownStages = entity === 'opportunities' && stageCol ? (sheet.distinct[stageCol] ?? []).filter((v) => !known.has(headerKey(v))) : [];
   return {
     file: c.file,
     type,
+    stages: config.stages.map((st) => st.name),
+    unknown_stages: unknownStages,
+    stage_map: source.stage_map ?? {},
     sheet_names: file.sheetNames,
     sheets: file.sheets.map(sheetSummary),
     sheet: sheet.name,

@@ -85,6 +85,8 @@ export interface ImportChoices {
   date_order?: 'ymd' | 'dmy' | 'mdy';
   /** field → column, as corrected on the page. */
   columns?: Record<string, string>;
+  /** The file's stage names → configured stages, as chosen on the page. */
+  stage_map?: Record<string, string>;
 }
 
 /** Reads the choices from a JSON body, refusing anything unexpected. */
@@ -112,7 +114,17 @@ export function parseChoices(body: unknown): ImportChoices {
       columns[k] = v;
     }
   }
+  let stageMap: Record<string, string> | undefined;
+  if (b.stage_map !== undefined && b.stage_map !== null) {
+    if (typeof b.stage_map !== 'object' || Array.isArray(b.stage_map)) throw new UploadError('stage_map: expected {stage in the file: configured stage}');
+    stageMap = {};
+    for (const [k, v] of Object.entries(b.stage_map as Record<string, unknown>)) {
+      if (typeof v !== 'string' || !v || v.length > 200 || k.length > 200) throw new UploadError(`stage_map.${k}: expected a stage name`);
+      stageMap[k] = v;
+    }
+  }
   return {
+    stage_map: stageMap,
     file: str('file') ?? '',
     entity: entity as EntityName | undefined,
     sheet: str('sheet'),
@@ -140,6 +152,7 @@ export function sourceFor(c: ImportChoices, type: 'excel' | 'csv'): SourceConfig
   if (c.header_row) raw.header_row = c.header_row;
   if (c.unit) raw.unit = c.unit;
   if (c.date_order) raw.date_order = c.date_order;
+  if (c.stage_map && Object.keys(c.stage_map).length) raw.stage_map = c.stage_map;
   if (c.columns) {
     raw.columns = c.columns;
     raw.auto_map = false;
