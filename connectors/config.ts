@@ -20,8 +20,8 @@ export const excelSourceSchema = z.strictObject({
   type: z.literal('excel'),
   /** The .xlsx file, relative to the config file. */
   path: z.string().min(1),
-  /** A sheet name; default: every sheet (sheets whose header maps nothing are skipped with a warning). */
-  sheet: z.string().min(1).optional(),
+  /** A sheet name, or several; default: every sheet that fits the entity (others are skipped with a warning). */
+  sheet: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
   /** 1-based row of the header; default: detected (the first row that looks like a header). */
   header_row: z.number().int().positive().optional(),
   /** The longest row read, in characters of its sheet XML (default 10,000,000): longer stops the read. */

@@ -18,6 +18,18 @@ export interface RawRecord {
   /** 1-based position a user can find the record at: the sheet/file row number, or the record's ordinal. */
   row: number;
   values: Record<string, unknown>;
+  /** Where in a file the record is (one object shared by every record of a sheet). */
+  meta?: RecordMeta;
+}
+
+/** What a file reader knows about the part of the file a record comes from. */
+export interface RecordMeta {
+  /** The worksheet's name (xlsx). */
+  sheet?: string;
+  /** The unit a `单位：万元` line above the table names, for amount columns without their own. */
+  unit?: string | null;
+  /** 1-based rows of the header (two for a merged two-level header). */
+  headerRows?: number[];
 }
 
 /** Why a row was skipped without being an error (counted, reported, never loaded). */

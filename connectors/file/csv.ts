@@ -8,7 +8,7 @@ import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { CsvSource } from '../config';
 import type { RawRecord, ReadContext, SourceReader } from '../types';
-import { detectHeader, headerNames, RowShaper, SCAN_ROWS } from './header';
+import { layoutHeader, RowShaper, SCAN_ROWS } from './header';
 import { confinedPath, DEFAULT_MAX_ROW_CHARS, RowTooLong } from './guard';
 
 export const BATCH = 2048;
@@ -237,12 +237,11 @@ export async function readCsv(source: CsvSource, ctx: ReadContext): Promise<Sour
         if (rec) batch.push(rec);
       };
       const start = (rowsSoFar: { cells: string[]; line: number }[]) => {
-        const idx = source.header_row ? rowsSoFar.findIndex((r) => r.line === source.header_row) : detectHeader(rowsSoFar.map((r) => r.cells));
-        if (idx < 0) throw new Error(`${where}: header row ${source.header_row} not found`);
-        const width = Math.max(...rowsSoFar.slice(idx).map((r) => r.cells.length));
-        headers = headerNames(rowsSoFar[idx].cells, width);
-        shaper = new RowShaper(headers, ctx.events, where);
-        for (const r of rowsSoFar.slice(idx + 1)) emit(r);
+        const layout = layoutHeader(rowsSoFar.map((r) => ({ cells: r.cells, row: r.line })), source.header_row);
+        if (!layout) throw new Error(`${where}: header row ${source.header_row} not found`);
+        headers = layout.names;
+        shaper = new RowShaper(headers, ctx.events, where, { unit: layout.unit, headerRows: layout.rows.map((i) => rowsSoFar[i].line) });
+        for (const r of rowsSoFar.slice(layout.dataStart)) emit(r);
       };
       for await (const chunk of rows()) {
         if (!shaper) {

@@ -8,7 +8,7 @@ import { Transform } from 'node:stream';
 import ExcelJS from 'exceljs';
 import type { ExcelSource } from '../config';
 import type { RawRecord, ReadContext, SourceReader } from '../types';
-import { detectHeader, headerNames, RowShaper, SCAN_ROWS } from './header';
+import { layoutHeader, RowShaper, SCAN_ROWS } from './header';
 import { confinedPath, DEFAULT_MAX_ROW_CHARS, RowTooLong } from './guard';
 
 const BATCH = 2048;
@@ -93,13 +93,15 @@ function fixSharedStrings(wb: unknown, maxRow: number, path: string) {
   };
 }
 
-export async function readXlsx(source: ExcelSource, ctx: ReadContext): Promise<SourceReader> {
+export async function readXlsx(source: ExcelSource, ctx: ReadContext): Promise<SourceReader & { sheetNames(): string[] }> {
   const path = confinedPath(source, ctx);
   const maxRow = source.max_row_chars ?? DEFAULT_MAX_ROW_CHARS;
   let headers: string[] | null = null;
   const sheetsSeen: string[] = [];
   return {
     location: path,
+    /** The sheets read so far (all of them once `batches()` is done), in workbook order. */
+    sheetNames: () => [...sheetsSeen],
     async headers() {
       return headers;
     },
@@ -113,17 +115,18 @@ export async function readXlsx(source: ExcelSource, ctx: ReadContext): Promise<S
       });
       fixSharedStrings(wb, maxRow, path);
       let batch: RawRecord[] = [];
-      let found = false;
+      const wanted = source.sheet === undefined ? null : Array.isArray(source.sheet) ? source.sheet : [source.sheet];
+      const found = new Set<string>();
       for await (const ws of wb as unknown as AsyncIterable<AsyncIterable<ExcelJS.Row> & { name: string; iterator: AsyncIterable<unknown> }>) {
         const name = ws.name;
         ws.iterator = utf8Chunks(ws.iterator, maxRow, `${path} [${name}]`);
         sheetsSeen.push(name);
-        if (source.sheet && name !== source.sheet) {
+        if (wanted && !wanted.includes(name)) {
           // Drain the sheet we skip (the zip is read in order).
           for await (const _ of ws) void _;
           continue;
         }
-        found = true;
+        found.add(name);
         const where = `${path} [${name}]`;
         const first: { cells: unknown[]; row: number }[] = [];
         let shaper: RowShaper | null = null;
@@ -136,13 +139,13 @@ export async function readXlsx(source: ExcelSource, ctx: ReadContext): Promise<S
           if (rec) batch.push(rec);
         };
         const start = () => {
-          const idx = source.header_row ? first.findIndex((r) => r.row === source.header_row) : detectHeader(first.map((r) => r.cells));
-          if (idx < 0) throw new Error(`${where}: header row ${source.header_row} not found`);
-          const width = Math.max(...first.slice(idx).map((r) => r.cells.length));
-          headers = headerNames(first[idx].cells, width);
-          shaper = new RowShaper(headers, ctx.events, where);
-          lastRow = first[idx].row;
-          for (const r of first.slice(idx + 1)) emit(r.cells, r.row);
+          const layout = layoutHeader(first, source.header_row);
+          if (!layout) throw new Error(`${where}: header row ${source.header_row} not found`);
+          headers = layout.names;
+          const meta = { sheet: name, unit: layout.unit, headerRows: layout.rows.map((i) => first[i].row) };
+          shaper = new RowShaper(headers, ctx.events, where, meta);
+          lastRow = first[layout.dataStart - 1].row;
+          for (const r of first.slice(layout.dataStart)) emit(r.cells, r.row);
         };
         for await (const row of ws) {
           const vals = row.values as unknown[];
@@ -169,7 +172,8 @@ export async function readXlsx(source: ExcelSource, ctx: ReadContext): Promise<S
           batch = [];
         }
       }
-      if (source.sheet && !found) throw new Error(`${path}: no sheet named "${source.sheet}" (sheets: ${sheetsSeen.join(', ')})`);
+      const missing = (wanted ?? []).filter((w) => !found.has(w));
+      if (missing.length) throw new Error(`${path}: no sheet named ${missing.map((m) => `"${m}"`).join(', ')} (sheets: ${sheetsSeen.join(', ')})`);
     }
   };
 }

@@ -20,13 +20,13 @@ export function formatReport(r: SyncReport, opts: { mapping?: boolean } = {}): s
     );
     if (opts.mapping && s.mapping.length) {
       out.push('  mapping (field ← column):');
-      for (const m of s.mapping) out.push(`    ${m.field.padEnd(20)} ← ${m.column}${m.how === 'alias' ? '  (auto)' : ''}`);
+      for (const m of s.mapping) out.push(`    ${m.field.padEnd(20)} ← ${m.column}${m.how === 'alias' ? '  (auto)' : ''}${m.unit ? `  [unit ${m.unit}, from ${m.unit_from}]` : ''}`);
       if (s.unmapped.length) out.push(`    kept in attributes: ${s.unmapped.join(', ')}`);
     }
     for (const w of s.warnings.slice(0, 20)) out.push(`  warning: ${w}`);
     if (s.warnings.length > 20) out.push(`  … ${s.warnings.length - 20} more warnings (--json shows all)`);
     for (const j of s.rejections.slice(0, 20)) {
-      out.push(`  rejected: row ${j.row}${j.column ? `, column "${j.column}"` : ''}${j.value !== null ? `, value "${j.value}"` : ''}: ${j.reason}`);
+      out.push(`  rejected: ${j.sheet ? `sheet "${j.sheet}", ` : ''}row ${j.row}${j.column ? `, column "${j.column}"` : ''}${j.value !== null ? `, value "${j.value}"` : ''}: ${j.reason}`);
     }
     if (s.rejected > 20) out.push(`  … ${s.rejected - 20} more rejected rows: \`cockpit rejected --run ${s.run_id}\``);
     else if (s.rejected > 0) out.push(`  export them to fix and re-import: cockpit rejected --run ${s.run_id} --out rejected.xlsx`);

@@ -17,8 +17,9 @@ import { DUCKDB_TYPES, TABLES, type EntityName } from '../../src/lib/schema/tabl
 import { refreshFacts } from '../../models/common/facts';
 import { stageInfos } from '../../src/lib/server/models/run';
 import { readerFor } from '../readers';
-import { idField, Pipeline, SourceError, type FieldMapping, type Rejection } from '../pipeline/pipeline';
+import { idField, Pipeline, SourceError, type FieldMapping, type Outcome, type Rejection } from '../pipeline/pipeline';
 import { wallTime } from '../pipeline/values';
+import { sheetMismatch } from '../pipeline/guess';
 import type { ReaderFactory, SkipReason } from '../types';
 import { columnsOf, createStaging, dropStaging, Stager, stgName } from './stage';
 
@@ -212,8 +213,13 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       await createStaging(tx);
       const stager = await Stager.open(tx);
       const newWatermarks = new Map<string, string | null>();
+      // Contracts (opportunity ids) staged so far and their customers: a payment must name one.
+      const stagedDeals = new Map<string, string | null>();
+      // Read deals before the payments that refer to them (the landing order stays the config's).
+      const RANK: Record<string, number> = { teams: 0, users: 1, customers: 2, opportunities: 3 };
+      const order = sources.map((_, i) => i).sort((a, b) => (RANK[sources[a].entity] ?? 4) - (RANK[sources[b].entity] ?? 4) || a - b);
       try {
-        for (let i = 0; i < sources.length; i++) {
+        for (const i of order) {
           failedAt = i;
           const s = sources[i];
           const rep = reports[i];
@@ -242,14 +248,16 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
                 if (!skipHeaders.has(key)) {
                   let reason: string | null = null;
                   try {
-                    if (pipe.mappingFor(headers, batch[0].values).mapping.length === 0) reason = 'no column maps to a field';
+                    if (pipe.mappingFor(headers, batch[0].values, batch[0].meta).mapping.length === 0) reason = 'no column maps to a field';
+                    else reason = sheetMismatch(s.entity, headers ?? [], batch[0].meta?.sheet ?? '');
                   } catch (e) {
                     if (!(e instanceof SourceError)) throw e;
                     reason = e.message;
                   }
                   if (reason) {
                     skipHeaders.add(key);
-                    warn(rep, `a sheet with columns ${(headers ?? []).join(', ')} was skipped: ${reason}`);
+                    const sheet = batch[0].meta?.sheet;
+                    warn(rep, `${sheet ? `sheet "${sheet}"` : 'a sheet'} (columns ${(headers ?? []).join(', ')}) was skipped: ${reason}`);
                   }
                 }
                 if (skipHeaders.has(key)) {
@@ -259,17 +267,25 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
                   continue;
                 }
               }
+              const outs: Outcome[] = [];
               for (const rec of batch) {
                 rep.rows++;
-                let out;
                 try {
-                  out = pipe.process(rec, headers);
+                  outs.push(pipe.process(rec, headers));
                 } catch (e) {
                   if (e instanceof SourceError) throw new Error(`${s.name}: ${e.message}`);
                   throw e;
                 }
-                if (out.ok) stager.add(s.entity, i, out.result);
-                else {
+              }
+              if (s.entity === 'payments') await checkContracts(tx, outs, stagedDeals);
+              for (const out of outs) {
+                if (out.ok) {
+                  stager.add(s.entity, i, out.result);
+                  if (s.entity === 'opportunities') {
+                    const m = out.result.main;
+                    stagedDeals.set(String(m.opportunity_id), m.customer_id == null ? null : String(m.customer_id));
+                  }
+                } else {
                   rep.rejected++;
                   if (rep.rejections.length < MAX_REPORTED_REJECTIONS) rep.rejections.push(out.rejection);
                   stager.reject(i, reader.location, out.rejection);
@@ -306,7 +322,8 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       report.finished_at = finished.toISOString();
       for (let i = 0; i < sources.length; i++) {
         const rep = reports[i];
-        await tx.run(sql`INSERT INTO rejected_rows SELECT ${rep.run_id}, ${rep.source}, file, row_number, field, value, reason, raw::JSON FROM stg_rejected WHERE _src = ${i} ORDER BY row_number`);
+        await tx.run(sql`INSERT INTO rejected_rows (run_id, source, file, row_number, field, value, reason, raw, sheet, column_name)
+          SELECT ${rep.run_id}, ${rep.source}, file, row_number, field, value, reason, raw::JSON, sheet, column_name FROM stg_rejected WHERE _src = ${i} ORDER BY sheet NULLS FIRST, row_number`);
         await tx.run(sql`INSERT INTO sync_runs VALUES (${rep.run_id}, ${rep.source}, ${kind === 'import' ? 'import' : rep.type}, ${utc(startedAt)}::TIMESTAMP, ${utc(finished)}::TIMESTAMP,
           ${rep.loaded + rep.updated > 0 || rep.rows === 0 ? 'ok' : 'empty'}, ${rep.loaded}, ${rep.updated}, ${rep.rejected}, ${rep.skipped}, ${JSON.stringify(rep.warnings)}::JSON, NULL)`);
         if (kind === 'sync') {
@@ -352,6 +369,48 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
     });
   }
   return report;
+}
+
+/**
+ * A payment names its contract (opportunity id): one staged in this sync or already stored, or
+ * the row is rejected — it used to land with a customer invented from its name. A payment of
+ * a known contract belongs to that contract's customer.
+ */
+async function checkContracts(tx: WriteTx, outs: Outcome[], staged: Map<string, string | null>) {
+  const want = new Set<string>();
+  for (const o of outs) if (o.ok && o.result.main.opportunity_id != null && !staged.has(String(o.result.main.opportunity_id))) want.add(String(o.result.main.opportunity_id));
+  const stored = new Map<string, string | null>();
+  if (want.size) {
+    const { rows } = await tx.query<{ id: string; customer_id: string | null }>(
+      sql`SELECT opportunity_id AS id, customer_id FROM opportunities WHERE list_contains(${[...want]}::VARCHAR[], opportunity_id)`
+    );
+    for (const r of rows) stored.set(r.id, r.customer_id);
+  }
+  for (let k = 0; k < outs.length; k++) {
+    const o = outs[k];
+    if (!o.ok || o.result.main.opportunity_id == null) continue;
+    const id = String(o.result.main.opportunity_id);
+    const known = staged.has(id) ? { c: staged.get(id) } : stored.has(id) ? { c: stored.get(id) } : null;
+    if (!known) {
+      const raw = o.result.raw ?? {};
+      const col = o.result.contractColumn ?? null;
+      outs[k] = {
+        ok: false,
+        rejection: {
+          row: o.result.row,
+          sheet: o.result.sheet ?? null,
+          field: 'opportunity_id',
+          column: col,
+          value: col ? String(raw[col] ?? id) : id,
+          reason: `opportunity_id: no contract/opportunity "${id}" in this import or the database (import the deals first, or fix the number)`,
+          raw
+        }
+      };
+    } else if (known.c) {
+      o.result.main.customer_id = known.c;
+      o.result.refs = o.result.refs.filter((r) => r.entity !== 'customers');
+    }
+  }
 }
 
 /** The upserts, merges, stubs and history, inside the sync's transaction. */

@@ -5,7 +5,7 @@
  * such as "(元)"), so `预计成交金额（万元）`, `Amount ` and `AMOUNT` all match.
  */
 import type { EntityName } from '../../src/lib/schema/tables';
-import { halfWidth } from './values';
+import { halfWidth, stripHeaderUnit } from './values';
 
 type AliasTable = Record<string, string[]>;
 
@@ -13,7 +13,8 @@ const customerRef: AliasTable = {
   customer_name: ['客户名称', '客户', '公司名称', '客户全称', '企业名称', '单位名称', 'account', 'account name', 'company', 'company name', 'customer', 'customer name', 'client', 'dealname_company'],
   customer_industry: ['行业', '所属行业', '客户行业', 'industry', 'sector'],
   customer_region: ['地区', '所在地区', '区域', '省份', '城市', '所在城市', '客户地区', 'region', 'province', 'city', 'office_location', 'location'],
-  customer_phone: ['电话', '联系电话', '手机', '手机号', 'phone', 'telephone', 'mobile']
+  customer_phone: ['电话', '联系电话', '手机', '手机号', 'phone', 'telephone', 'mobile'],
+  customer_grade: ['客户级别', '客户等级', 'customer grade', 'account tier']
 };
 
 const owner = ['负责人', '销售', '销售人员', '销售代表', '业务员', '客户经理', '跟进人', '所有者', '归属人', 'owner', 'owner name', 'sales rep', 'salesperson', 'sales agent', 'sales_agent', 'rep', 'assigned to', 'hubspot_owner_id', 'ownerid'];
@@ -31,7 +32,7 @@ export const ALIASES: Record<EntityName, AliasTable> = {
     forecast_category: ['预测类别', '预测分类', 'forecast category', 'forecastcategory', 'forecast_category', 'forecastcategoryname'],
     expected_close_date: ['预计成交日期', '预计签单日期', '预计结单日期', '预计成交时间', 'expected close date', 'close date', 'closedate', 'close_date', 'expected_close_date'],
     created_at: ['创建时间', '创建日期', '录入日期', '立项日期', 'created', 'created at', 'created date', 'createdate', 'createddate', 'create date'],
-    closed_at: ['赢单日期', '输单日期', '成交日期', '结单日期', '关闭日期', '签约日期', 'closed at', 'closed date', 'won date', 'closed_at'],
+    closed_at: ['赢单日期', '输单日期', '赢单/输单日期', '赢单输单日期', '赢/输单日期', '成交/输单日期', '关单日期', '结案日期', '成交日期', '结单日期', '关闭日期', '签约日期', 'closed at', 'closed date', 'won date', 'closed_at'],
     loss_reason: ['输单原因', '丢单原因', '失败原因', 'loss reason', 'lost reason', 'closed lost reason', 'closed_lost_reason'],
     product: ['产品', '产品名称', '意向产品', 'product', 'product name'],
     source: ['商机来源', '来源', '线索来源', 'source', 'lead source', 'leadsource'],
@@ -92,7 +93,7 @@ export const ALIASES: Record<EntityName, AliasTable> = {
     owner_id: ['负责人', '销售', 'owner', 'sales rep', 'owner_id'],
     team_id: ['团队', '部门', 'team', 'team_id'],
     metric: ['指标', '目标类型', 'metric'],
-    period_start: ['开始日期', '起始日期', '期间开始', 'period start', 'start', 'period_start'],
+    period_start: ['开始日期', '起始日期', '期间开始', '月份', '目标月份', '月度', '期间', 'period start', 'start', 'period_start'],
     period_end: ['结束日期', '期间结束', 'period end', 'end', 'period_end'],
     amount: ['目标金额', '目标', '金额', 'target', 'amount', 'quota']
   }
@@ -100,7 +101,7 @@ export const ALIASES: Record<EntityName, AliasTable> = {
 
 /** A header as aliases compare it: `预计成交金额（元）` → `预计成交金额`, `Deal Stage` → `dealstage`. */
 export function headerKey(h: string): string {
-  return halfWidth(h)
+  return halfWidth(stripHeaderUnit(h))
     .toLowerCase()
     .replace(/\((元|万元|万|rmb|cny|¥|%|yyyy-mm-dd)\)$/i, '')
     .replace(/[\s_\-.:：*#/\\]+/g, '');

@@ -8,7 +8,7 @@
 import { TABLES, type EntityName } from '../../src/lib/schema/tables';
 
 export const REFERENCE_FIELDS: Record<EntityName, string[]> = {
-  opportunities: ['customer_name', 'customer_industry', 'customer_region', 'customer_phone', 'owner_name', 'owner_team'],
+  opportunities: ['customer_name', 'customer_industry', 'customer_region', 'customer_phone', 'customer_grade', 'owner_name', 'owner_team'],
   customers: ['owner_name'],
   payments: ['customer_name'],
   activities: ['customer_name', 'owner_name'],

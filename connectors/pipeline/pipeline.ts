@@ -14,7 +14,7 @@ import { FORECAST_CATEGORIES } from '../../src/lib/server/config/schema';
 import { TABLES, type ColumnType, type EntityName } from '../../src/lib/schema/tables';
 import { closest } from '../../src/lib/server/config/suggest';
 import { DEFAULT_REGION_SUFFIXES } from '../shared-options';
-import type { RawRecord } from '../types';
+import type { RawRecord, RecordMeta } from '../types';
 import { aliasIndex, headerKey } from './aliases';
 import { mappableFields, REFERENCE_FIELDS } from './fields';
 import {
@@ -27,22 +27,32 @@ import {
   parseDate,
   parseProbability,
   phoneKey,
+  PLACEHOLDER,
+  headerUnit,
+  stripHeaderUnit,
   toText,
-  type Parsed
+  unitFactor,
+  type Parsed,
+  type ValueRules
 } from './values';
 
 /** Columns of a `cockpit rejected` export that are not source columns (ignored on re-import). */
-export const REJECT_EXPORT_COLUMNS = ['cockpit_row', 'cockpit_field', 'cockpit_reason'];
+export const REJECT_EXPORT_COLUMNS = ['cockpit_source', 'cockpit_sheet', 'cockpit_row', 'cockpit_column', 'cockpit_field', 'cockpit_reason'];
 
 export interface FieldMapping {
   field: string;
   /** Source column (header) or dotted path. */
   column: string;
   how: 'config' | 'alias' | 'default';
+  /** Amounts: the unit applied to values without their own (`万元`), and where it came from. */
+  unit?: string;
+  unit_from?: 'units' | 'header' | 'unit line' | 'source';
 }
 
 export interface Rejection {
   row: number;
+  /** The worksheet, for a workbook. */
+  sheet?: string | null;
   field: string | null;
   column: string | null;
   value: string | null;
@@ -63,6 +73,11 @@ export interface RowResult {
   stageDates: { stage: string; at: string }[];
   /** Opportunities: when the deal entered its current stage, when the record says so. */
   enteredCurrent: string | null;
+  /** Payments: the record as read, to reject it later (an unknown contract is found when loading). */
+  raw?: Record<string, unknown>;
+  sheet?: string | null;
+  /** Payments: the column the contract number came from. */
+  contractColumn?: string | null;
 }
 
 export type Outcome = { ok: true; result: RowResult } | { ok: false; rejection: Rejection };
@@ -72,6 +87,7 @@ const TYPE_OF_REF: Record<string, ColumnType> = {
   customer_industry: 'text',
   customer_region: 'text',
   customer_phone: 'text',
+  customer_grade: 'text',
   owner_name: 'text',
   owner_team: 'text',
   team_name: 'text',
@@ -90,6 +106,16 @@ const ID_FIELD: Record<EntityName, string> = {
   targets: 'target_id'
 };
 export const idField = (e: EntityName) => ID_FIELD[e];
+
+/** Money that cannot be negative: a deal's amount, a planned or received payment, a target. */
+const NON_NEGATIVE = new Set(['opportunities.amount', 'opportunities.amount_original', 'payments.amount', 'payments.paid_amount', 'targets.amount']);
+
+/** How ledgers name target metrics (指标) → the metric names models use. */
+const TARGET_METRICS: Record<string, string> = {
+  签约额: 'won_amount', 签单额: 'won_amount', 成交额: 'won_amount', 赢单金额: 'won_amount', 销售额: 'won_amount', 业绩: 'won_amount', 合同额: 'won_amount', 签约金额: 'won_amount', 成交金额: 'won_amount',
+  回款额: 'collected_amount', 回款: 'collected_amount', 回款金额: 'collected_amount', 收款额: 'collected_amount', 到账金额: 'collected_amount',
+  新客户数: 'new_customers', 新增客户: 'new_customers', 新客户: 'new_customers', 新增客户数: 'new_customers'
+};
 
 /** Fields that hold ids (prefixed with `id_prefix`, never region-cleaned). */
 const ID_FIELDS = new Set(['team_id', 'parent_id', 'manager_id', 'user_id', 'customer_id', 'owner_id', 'opportunity_id', 'payment_id', 'activity_id', 'target_id', 'team_parent_id', 'owner_team']);
@@ -139,7 +165,13 @@ export function resolveMapping(
   const mapping: FieldMapping[] = [];
   const used = new Set<string>();
   const fields = mappableFields(entity);
-  for (const [field, column] of Object.entries(source.columns ?? {})) {
+  for (let [field, column] of Object.entries(source.columns ?? {})) {
+    if (headers && !headers.includes(column)) {
+      // `预计成交金额` names the header `预计成交金额（万元）` too (same header once normalised).
+      const bare = cleanText(stripHeaderUnit(column));
+      const same = headers.find((h) => cleanText(stripHeaderUnit(h)) === bare);
+      if (same) column = same;
+    }
     if (validate && headers && !headers.includes(column) && !headers.some((h) => column.startsWith(`${h}.`))) {
       const hint = closest(column, headers);
       throw new SourceError(
@@ -199,6 +231,7 @@ export class Pipeline {
   private readonly stageNames: string[];
   private readonly suffixes: readonly string[];
   private readonly prefix: string;
+  private readonly rules: ValueRules;
   private mappings = new Map<string, { mapping: FieldMapping[]; unmapped: string[] }>();
   /** The mapping used (first header), for reports. */
   mappingUsed: FieldMapping[] | null = null;
@@ -222,45 +255,69 @@ export class Pipeline {
       }
     }
     this.suffixes = source.region_suffixes ?? DEFAULT_REGION_SUFFIXES;
+    this.rules = { order: source.date_order, min: source.date_range?.[0], max: source.date_range?.[1] };
     this.prefix = source.id_prefix ?? '';
   }
 
   /** The mapping for a header (cached); throws SourceError for a mapped column that is missing. */
-  mappingFor(headers: string[] | null, sample?: Record<string, unknown>): { mapping: FieldMapping[]; unmapped: string[] } {
+  mappingFor(headers: string[] | null, sample?: Record<string, unknown>, meta?: RecordMeta): { mapping: FieldMapping[]; unmapped: string[] } {
     const cols = headers ?? (sample ? candidateColumns(sample) : null);
-    const key = cols ? cols.join('\u0001') : '';
+    const key = (cols ? cols.join('\u0001') : '') + '\u0002' + (meta?.unit ?? '');
     let m = this.mappings.get(key);
     if (!m) {
       // A source without a header (JSON records): a configured key may be absent from a record.
       m = resolveMapping(this.opts.source, cols, headers !== null);
+      for (const f of m.mapping) this.assignUnit(f, meta);
       this.mappings.set(key, m);
     }
     return m;
+  }
+
+  /** Money columns: the unit of values without their own (docs/connectors.md, "Units"). */
+  private assignUnit(f: FieldMapping, meta: RecordMeta | undefined) {
+    const t = typeOf(this.entity, f.field);
+    if (!(t === 'decimal' || (t === 'double' && f.field !== 'probability'))) return;
+    const { units, unit } = this.opts.source;
+    const pick: [string | null | undefined, FieldMapping['unit_from']][] = [
+      [units?.[f.field] ?? units?.[f.column], 'units'],
+      [headerUnit(f.column), 'header'],
+      [meta?.unit, 'unit line'],
+      [unit, 'source']
+    ];
+    for (const [u, from] of pick) {
+      if (u && unitFactor(u) !== null) {
+        f.unit = u;
+        f.unit_from = from;
+        return;
+      }
+    }
   }
 
   private stage(v: string): { name: string; outcome?: 'won' | 'lost' } | undefined {
     return this.stageByKey.get(v) ?? this.stageByKey.get(headerKey(v));
   }
 
-  /** Parses one value for a field; null for blank. */
-  private parse(field: string, v: unknown): Parsed<string | number | boolean | null> {
+  /** Parses one value for a field; null for blank (and for placeholders such as `-` in typed columns). */
+  private parse(field: string, v: unknown, unit?: string): Parsed<string | number | boolean | null> {
     if (isBlank(v)) return { ok: true, value: null };
     const t = typeOf(this.entity, field);
+    if (t !== 'text' && typeof v === 'string' && PLACEHOLDER.test(v.trim())) return { ok: true, value: null };
+    const factor = unit ? (unitFactor(unit) ?? 1) : 1;
     switch (t) {
       case 'decimal':
-        return parseAmount(v);
+        return parseAmount(v, factor);
       case 'double':
-        return field === 'probability' ? parseProbability(v) : parseAmount(v);
+        return field === 'probability' ? parseProbability(v) : parseAmount(v, factor);
       case 'integer': {
         const r = parseAmount(v);
         return r.ok && !Number.isInteger(r.value) ? { ok: false, reason: 'not a whole number' } : r;
       }
       case 'date': {
-        const r = parseDate(v, this.opts.config.timezone);
+        const r = parseDate(v, this.opts.config.timezone, this.rules);
         return r.ok ? { ok: true, value: r.value.slice(0, 10) } : r;
       }
       case 'timestamp':
-        return parseDate(v, this.opts.config.timezone);
+        return parseDate(v, this.opts.config.timezone, this.rules);
       case 'boolean':
         return parseBoolean(v);
       default: {
@@ -275,7 +332,7 @@ export class Pipeline {
 
   process(rec: RawRecord, headers: string[] | null): Outcome {
     const { source, config, now } = this.opts;
-    const m0 = this.mappingFor(headers, rec.values);
+    const m0 = this.mappingFor(headers, rec.values, rec.meta);
     const { mapping, unmapped } = m0;
     if (!this.mappingUsed) {
       this.mappingUsed = mapping;
@@ -285,13 +342,16 @@ export class Pipeline {
     const row: CleanRow = {};
     const reject = (field: string | null, column: string | null, value: unknown, reason: string): Outcome => ({
       ok: false,
-      rejection: { row: rec.row, field, column, value: value === undefined || value === null ? null : toText(value), reason, raw }
+      rejection: { row: rec.row, sheet: rec.meta?.sheet ?? null, field, column, value: value === undefined || value === null ? null : toText(value), reason, raw }
     });
 
     for (const m of mapping) {
       const v = getPath(raw, m.column);
-      const p = this.parse(m.field, v);
+      const p = this.parse(m.field, v, m.unit);
       if (!p.ok) return reject(m.field, m.column, v, `${m.field}: ${p.reason}`);
+      if (typeof p.value === 'number' && p.value < 0 && NON_NEGATIVE.has(`${this.entity}.${m.field}`)) {
+        return reject(m.field, m.column, v, `${m.field}: a negative amount (${p.value}) is not valid here (a refund or a credit note is not a ${this.entity === 'payments' ? 'receipt' : 'deal or target amount'})`);
+      }
       row[m.field] = p.value;
     }
     for (const [field, value] of Object.entries(source.defaults ?? {})) {
@@ -316,7 +376,14 @@ export class Pipeline {
         row[idF] = `${source.name}:${h}`;
       }
     }
-    for (const col of this.required) {
+    // A target with a start and no end (a 月份 column) covers that month.
+    if (e === 'targets' && row.period_start != null && row.period_end == null) {
+      const [y, mo] = String(row.period_start).split('-').map(Number);
+      row.period_end = mo === 12 ? `${y + 1}-01-01` : `${y}-${String(mo + 1).padStart(2, '0')}-01`;
+    }
+    // Customers, users and teams are identified by their name when they have no id: name it.
+    const required = row[idF] == null && (e === 'customers' || e === 'users' || e === 'teams') ? [{ name: 'name' }, ...this.required] : this.required;
+    for (const col of required) {
       if (row[col.name] === null || row[col.name] === undefined || row[col.name] === '') {
         const m = mapping.find((x) => x.field === col.name);
         return reject(col.name, m?.column ?? null, m ? getPath(raw, m.column) : null, m ? `${col.name} is required but empty` : `${col.name} is required but no column maps to it (map it in "columns")`);
@@ -324,6 +391,8 @@ export class Pipeline {
     }
 
     const refs: RowResult['refs'] = [];
+    /** Values a rule moved out of a field, kept in attributes (column → value). */
+    const extra: Record<string, unknown> = {};
     const stageDates: RowResult['stageDates'] = [];
     let enteredCurrent: string | null = null;
 
@@ -356,7 +425,8 @@ export class Pipeline {
       for (const [stage, column] of Object.entries(source.stage_dates ?? {})) {
         const v = getPath(raw, column);
         if (isBlank(v)) continue;
-        const p = parseDate(v, config.timezone);
+        if (typeof v === 'string' && PLACEHOLDER.test(v.trim())) continue;
+        const p = parseDate(v, config.timezone, this.rules);
         if (!p.ok) return reject(`stage_dates.${stage}`, column, v, `date the deal entered "${stage}": ${p.reason}`);
         stageDates.push({ stage, at: p.value });
         if (stage === row.stage) enteredCurrent = p.value;
@@ -364,10 +434,10 @@ export class Pipeline {
       if (!enteredCurrent && st.outcome && row.closed_at != null) enteredCurrent = String(row.closed_at);
       // The customer the row describes (by id, else by its name).
       if (row.customer_id == null && row.customer_name != null) row.customer_id = this.prefix + String(row.customer_name);
-      if (row.customer_id != null && (row.customer_name != null || row.customer_industry != null || row.customer_region != null || row.customer_phone != null)) {
+      if (row.customer_id != null && (row.customer_name != null || row.customer_industry != null || row.customer_region != null || row.customer_phone != null || row.customer_grade != null)) {
         refs.push({
           entity: 'customers',
-          row: { customer_id: row.customer_id, name: row.customer_name ?? null, industry: row.customer_industry ?? null, region: row.customer_region ?? null, phone: row.customer_phone ?? null }
+          row: { customer_id: row.customer_id, name: row.customer_name ?? null, industry: row.customer_industry ?? null, region: row.customer_region ?? null, phone: row.customer_phone ?? null, grade: row.customer_grade ?? null }
         });
       }
       if (row.owner_id != null && (row.owner_name != null || row.owner_team != null)) {
@@ -384,15 +454,25 @@ export class Pipeline {
     } else if (e === 'customers') {
       if (row.owner_id != null && row.owner_name != null) refs.push({ entity: 'users', row: { user_id: row.owner_id, name: row.owner_name } });
     } else if (e === 'targets') {
+      // A rep's row that also names the rep's team is the rep's target; the team is kept in attributes.
+      if (row.owner_id != null && row.team_id != null) {
+        const col = mapping.find((m) => m.field === 'team_id')?.column ?? 'team_id';
+        extra[col] = getPath(raw, col) ?? row.team_id;
+        row.team_id = null;
+      }
       if ((row.owner_id == null) === (row.team_id == null)) {
         return reject('owner_id', null, null, 'a target needs exactly one of owner_id and team_id');
+      }
+      if (row.metric != null) {
+        const m = TARGET_METRICS[String(row.metric).replace(/\s+/g, '').toLowerCase()];
+        if (m) row.metric = m;
       }
     }
 
     // Unmapped columns are kept, never lost.
-    if (unmapped.length) {
-      const attrs: Record<string, unknown> = {};
-      let any = false;
+    if (unmapped.length || Object.keys(extra).length) {
+      const attrs: Record<string, unknown> = { ...extra };
+      let any = Object.keys(extra).length > 0;
       for (const c of unmapped) {
         const v = getPath(raw, c);
         if (isBlank(v)) continue;
@@ -402,7 +482,13 @@ export class Pipeline {
       row.attributes = any ? JSON.stringify(attrs) : null;
     }
     for (const f of REFERENCE_FIELDS[e]) delete row[f];
-    return { ok: true, result: { row: rec.row, main: row, refs, stageDates, enteredCurrent } };
+    const result: RowResult = { row: rec.row, main: row, refs, stageDates, enteredCurrent };
+    if (e === 'payments') {
+      result.raw = raw;
+      result.sheet = rec.meta?.sheet ?? null;
+      result.contractColumn = mapping.find((m) => m.field === 'opportunity_id')?.column ?? null;
+    }
+    return { ok: true, result };
   }
 }
 

@@ -117,3 +117,69 @@ describe('JSON records (REST)', () => {
     expect(JSON.parse(String(out.result.main.attributes))).toEqual({ 'properties.hs_priority': 'high' });
   });
 });
+
+describe('value rules as Chinese ledgers write them (issue 12)', () => {
+  it('units: a header, a unit line or the source give the unit of amounts without their own', async () => {
+    const { headerUnit, stripHeaderUnit, unitLine, unitFactor } = await import('./values');
+    expect(headerUnit('预计成交金额（万元）')).toBe('万元');
+    expect(headerUnit('金额(万)')).toBe('万');
+    expect(headerUnit('合同额/千元')).toBe('千元');
+    expect(headerUnit('目标【单位：亿元】')).toBe('亿元');
+    expect(headerUnit('回款金额百万元')).toBe('百万元');
+    expect(headerUnit('预计成交金额')).toBeNull();
+    expect(headerUnit('赢单/输单日期')).toBeNull();
+    expect(stripHeaderUnit('预计成交金额（万元）')).toBe('预计成交金额');
+    expect(unitLine(['', '单位：万元'])).toBe('万元');
+    expect(unitLine(['华南区销售台账（金额单位: 元）'])).toBe('元');
+    expect(unitLine(['制表：销售部'])).toBeNull();
+    expect([unitFactor('元'), unitFactor('千元'), unitFactor('万元'), unitFactor('百万'), unitFactor('亿元')]).toEqual([1, 1e3, 1e4, 1e6, 1e8]);
+    // 120 in a 万元 column is ¥1,200,000; a value naming its own unit keeps it (worked by hand).
+    const cases: [unknown, number, number][] = [
+      [120, 1e4, 1_200_000],
+      ['120', 1e4, 1_200_000],
+      ['35.5', 1e4, 355_000],
+      ['12万', 1e4, 120_000],
+      ['￥35.5万', 1, 355_000],
+      ['120000元', 1e4, 120_000],
+      ['1,200,000', 1, 1_200_000],
+      ['１２０', 1e4, 1_200_000],
+      ['0.1', 1e4, 1_000],
+      [1.5, 1e8, 150_000_000],
+      ['2.5', 1e3, 2_500]
+    ];
+    for (const [v, unit, expected] of cases) expect(val(parseAmount(v, unit)), `${v} × ${unit}`).toBe(expected);
+  });
+
+  it('dates: yyyymmdd numbers are never Excel serials; serials, 年月日, dots and short years by date_order', () => {
+    expect(val(parseDate(20250415))).toBe('2025-04-15 00:00:00');
+    expect(val(parseDate('20250415'))).toBe('2025-04-15 00:00:00');
+    expect(parseDate(20251345).ok).toBe(false);
+    // Serial 45762 = 2025-04-15: 45762 − 25569 = 20193 days after 1970-01-01.
+    expect(val(parseDate(45762))).toBe('2025-04-15 00:00:00');
+    expect(val(parseDate('2025年4月15日'))).toBe('2025-04-15 00:00:00');
+    expect(val(parseDate('2025.4.15'))).toBe('2025-04-15 00:00:00');
+    expect(val(parseDate('2025/4/15'))).toBe('2025-04-15 00:00:00');
+    expect(val(parseDate('２０２５年４月１５日'))).toBe('2025-04-15 00:00:00');
+    expect(val(parseDate('25/4/15'))).toBe('2025-04-15 00:00:00');
+    expect(val(parseDate('15/4/25', undefined, { order: 'dmy' }))).toBe('2025-04-15 00:00:00');
+    expect(val(parseDate('4/15/25', undefined, { order: 'mdy' }))).toBe('2025-04-15 00:00:00');
+    expect(val(parseDate('15/04/2025'))).toBe('2025-04-15 00:00:00'); // the day > 12 decides
+    expect(parseDate('05/04/2025').ok).toBe(false); // ambiguous without date_order
+    expect(val(parseDate('05/04/2025', undefined, { order: 'dmy' }))).toBe('2025-04-05 00:00:00');
+  });
+
+  it('dates outside the plausible range are rejected with the reason', () => {
+    const far = parseDate('2205-04-15');
+    expect(far.ok).toBe(false);
+    expect(far.ok ? '' : far.reason).toMatch(/outside the plausible range 1970-01-01 … 2100-12-31/);
+    expect(parseDate(new Date(Date.UTC(1900, 0, 1))).ok).toBe(false);
+    expect(parseDate(2025).ok).toBe(false); // a year typed alone is serial 2025 = 1905-07-17
+    expect(parseDate(100).ok).toBe(false);
+    expect(val(parseDate('2205-04-15', undefined, { min: '2000-01-01', max: '2300-01-01' }))).toBe('2205-04-15 00:00:00');
+  });
+
+  it('summary rows: 合计, 小计, 本月合计, 合计（万元）', () => {
+    for (const s of ['合计', '合 计', '小计：', '华南区小计', '本月合计', '合计（万元）', 'Total']) expect(summaryLabel([null, s, 100]), s).not.toBeNull();
+    for (const s of ['合计科技有限公司总部大楼项目', 'OPP-001', '小计算器']) expect(summaryLabel([s, 100]), s).toBeNull();
+  });
+});

@@ -44,9 +44,9 @@ describe('cockpit import and cockpit rejected', () => {
     expect(r.stdout).toMatch(/customer_name\s+← Account {2}\(auto\)/);
     expect(r.stdout).toMatch(/expected_close_date\s+← Close Date {2}\(auto\)/);
     expect(r.stdout).toContain('kept in attributes: Notes');
-    expect(r.stdout).toContain('rejected: row 3, column "Stage", value "Negotiation": unknown stage "Negotiation"; configured stages: 初步接洽, 需求分析, 方案报价, 商务谈判, 赢单, 输单');
-    expect(r.stdout).toContain('rejected: row 4, column "Amount", value "12k?": amount: not an amount');
-    expect(r.stdout).toContain('rejected: row 5, column "Close Date", value "soon": expected_close_date: not a date');
+    expect(r.stdout).toContain('rejected: sheet "Deals", row 3, column "Stage", value "Negotiation": unknown stage "Negotiation"; configured stages: 初步接洽, 需求分析, 方案报价, 商务谈判, 赢单, 输单');
+    expect(r.stdout).toContain('rejected: sheet "Deals", row 4, column "Amount", value "12k?": amount: not an amount');
+    expect(r.stdout).toContain('rejected: sheet "Deals", row 5, column "Close Date", value "soon": expected_close_date: not a date');
   });
 
   it('exports the rejected rows in their original columns; fixed, they import again', async () => {
@@ -55,11 +55,15 @@ describe('cockpit import and cockpit rejected', () => {
     expect(ex.status, ex.stderr).toBe(0);
     expect(ex.stdout).toContain('3 rejected rows');
     const rows = await readXlsx(out);
-    expect(rows[0]).toEqual(['Opportunity ID', 'Account', 'Owner', 'Stage', 'Amount', 'Close Date', 'Notes', 'cockpit_row', 'cockpit_field', 'cockpit_reason']);
-    expect(rows.slice(1).map((r) => r.slice(0, 8))).toEqual([
-      ['D-2', 'Beta', 'Bob', 'Negotiation', 5000, '2024-05-02', 'stage from another CRM', 3],
-      ['D-3', 'Gamma', 'Ann', '赢单', '12k?', '2024-05-03', 'typo in amount', 4],
-      ['D-4', 'Delta', 'Bob', '初步接洽', 800, 'soon', 'bad date', 5]
+    expect(rows[0]).toEqual([
+      'Opportunity ID', 'Account', 'Owner', 'Stage', 'Amount', 'Close Date', 'Notes',
+      'cockpit_source', 'cockpit_sheet', 'cockpit_row', 'cockpit_column', 'cockpit_field', 'cockpit_reason'
+    ]);
+    // ExcelJS reads an empty cell (no sheet: a single-sheet import names it) as undefined.
+    expect(rows.slice(1).map((r) => r.slice(0, 12))).toEqual([
+      ['D-2', 'Beta', 'Bob', 'Negotiation', 5000, '2024-05-02', 'stage from another CRM', 'import-deals.xlsx', 'Deals', 3, 'Stage', 'stage'],
+      ['D-3', 'Gamma', 'Ann', '赢单', '12k?', '2024-05-03', 'typo in amount', 'import-deals.xlsx', 'Deals', 4, 'Amount', 'amount'],
+      ['D-4', 'Delta', 'Bob', '初步接洽', 800, 'soon', 'bad date', 'import-deals.xlsx', 'Deals', 5, 'Close Date', 'expected_close_date']
     ]);
     // The user fixes the three cells and imports the file again.
     rows[1][3] = '商务谈判';
@@ -82,8 +86,8 @@ describe('cockpit import and cockpit rejected', () => {
     const out = join(dir, 'rejected.csv');
     expect(cockpit(['rejected', '--out', out, '--db', db]).status).toBe(0);
     expect(readFileSync(out, 'utf8')).toBe(
-      '\uFEFF商机编号,销售阶段,预计成交金额,cockpit_row,cockpit_field,cockpit_reason\r\n' +
-        'X-1,不存在的阶段,100,2,stage,"unknown stage ""不存在的阶段""; configured stages: 初步接洽, 需求分析, 方案报价, 商务谈判, 赢单, 输单"\r\n'
+      '\uFEFF商机编号,销售阶段,预计成交金额,cockpit_source,cockpit_sheet,cockpit_row,cockpit_column,cockpit_field,cockpit_reason\r\n' +
+        'X-1,不存在的阶段,100,import-bad.csv,,2,销售阶段,stage,"unknown stage ""不存在的阶段""; configured stages: 初步接洽, 需求分析, 方案报价, 商务谈判, 赢单, 输单"\r\n'
     );
   });
 

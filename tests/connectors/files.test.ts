@@ -309,7 +309,7 @@ describe('a workbook read whole', () => {
     expect(r.ok).toBe(true);
     const s = r.sources[0];
     expect([s.rows, s.loaded, s.rejected, s.skipped, s.skipped_by.unmapped]).toEqual([4, 3, 0, 1, 1]);
-    expect(s.warnings[0]).toBe('a sheet with columns 本表由销售运营部维护,请勿修改表头 was skipped: no column maps to a field');
+    expect(s.warnings[0]).toBe('sheet "说明" (columns 本表由销售运营部维护，请勿修改表头) was skipped: no column maps to a field');
     expect(await q(`SELECT opportunity_id, amount::DOUBLE AS amount FROM opportunities WHERE opportunity_id LIKE 'W-%' ORDER BY 1`)).toEqual([
       { opportunity_id: 'W-1', amount: 100 },
       { opportunity_id: 'W-2', amount: 200 },

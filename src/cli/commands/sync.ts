@@ -15,6 +15,7 @@ import type { SyncReport } from '../../../connectors/load/sync';
 import { anythingLoaded, formatReport } from '../../../connectors/load/report';
 import { serverFileFor } from '../../../connectors/load/server-file';
 import { closest } from '../../lib/server/config/suggest';
+import { SOURCE_NAME } from '../../../connectors/shared-options';
 import { CliError, databaseFor, parse, type Command } from '../command';
 
 /** The config, its directory (relative source paths) and the --db override. */
@@ -126,21 +127,38 @@ in the server.
 
 export const importCmd: Command = {
   name: 'import',
-  help: `Usage: cockpit import FILE --entity ENTITY [--sheet NAME] [--map field=column]... [--json]
+  help: `Usage: cockpit import FILE --entity ENTITY [--sheet NAME]... [--map field=column]... [--unit 万元]
+                     [--date-order ymd|dmy|mdy] [--header-row N] [--name NAME] [--json]
 
 Imports one .xlsx, .csv or .tsv file as ${ENTITIES.join(', ')}. Columns map automatically by their
 Chinese or English names (客户名称/Account → customer name, 销售阶段/Stage → stage …); --map
-overrides. Prints the mapping it used and the report; exits 1 when nothing could be loaded.
+overrides. Without --sheet, a workbook's sheets that hold the entity are read (a 回款 sheet
+is not read as deals) and the others are listed. Prints the mapping it used and the report;
+exits 1 when nothing could be loaded.
 
   --entity E        what the rows are: ${ENTITIES.join(', ')}
-  --sheet NAME      the sheet of a workbook (default: every sheet)
+  --sheet NAME      the sheet(s) of a workbook (repeatable; default: the sheets that hold E)
   --map field=col   map a canonical field to a column (repeatable), e.g. --map amount=合同额
+  --unit U          unit of amounts without their own (元 千元 万元 百万 亿元); a （万元） header
+                    or a 单位：万元 line in the sheet wins
+  --date-order O    how 25/4/15 or 15/4/2025 read: ymd (default), dmy, mdy
+  --header-row N    the header's row (default: detected)
+  --name NAME       the source's name in reports (default: import-<file name>)
   --json            print the report as JSON
   --config, --db as for every command`,
   async run(argv) {
     const { values, positionals } = parse(
       argv,
-      { entity: { type: 'string' }, sheet: { type: 'string' }, map: { type: 'string', multiple: true }, json: { type: 'boolean' } },
+      {
+        entity: { type: 'string' },
+        sheet: { type: 'string', multiple: true },
+        map: { type: 'string', multiple: true },
+        unit: { type: 'string' },
+        'date-order': { type: 'string' },
+        'header-row': { type: 'string' },
+        name: { type: 'string' },
+        json: { type: 'boolean' }
+      },
       true
     );
     const file = positionals[0];
@@ -153,10 +171,10 @@ overrides. Prints the mapping it used and the report; exits 1 when nothing could
     }
     const path = resolve(file);
     if (!existsSync(path)) throw new CliError(`file not found: ${path}`, 2);
-    const ext = extname(path).toLowerCase();
-    const type = ext === '.xlsx' || ext === '.xlsm' ? 'excel' : ['.csv', '.tsv', '.txt'].includes(ext) ? 'csv' : null;
-    if (!type) throw new CliError(`${path}: unsupported file type "${ext}" (.xlsx, .csv, .tsv; save .xls as .xlsx first)`, 2);
-    if (values.sheet && type !== 'excel') throw new CliError('--sheet applies to .xlsx files only', 2);
+    const { fileType, inspectFile, sheetsFor } = await import('../../../connectors/file/inspect');
+    const type = fileType(path);
+    if (!type) throw new CliError(`${path}: unsupported file type "${extname(path)}" (.xlsx, .csv, .tsv; save .xls as .xlsx first)`, 2);
+    if (values.sheet?.length && type !== 'excel') throw new CliError('--sheet applies to .xlsx files only', 2);
     const columns: Record<string, string> = {};
     const fields = mappableFields(entity);
     for (const kv of values.map ?? []) {
@@ -169,15 +187,40 @@ overrides. Prints the mapping it used and the report; exits 1 when nothing could
       }
       columns[f] = kv.slice(eq + 1);
     }
+    const { unitFactor } = await import('../../../connectors/pipeline/values');
+    if (values.unit && unitFactor(values.unit) === null) throw new CliError(`--unit: unknown unit "${values.unit}" (元, 千元, 万元, 百万, 千万, 亿元)`, 2);
+    const order = values['date-order'];
+    if (order && !['ymd', 'dmy', 'mdy'].includes(order)) throw new CliError(`--date-order: expected ymd, dmy or mdy, got "${order}"`, 2);
+    const headerRow = values['header-row'] ? Number(values['header-row']) : undefined;
+    if (headerRow !== undefined && !(Number.isInteger(headerRow) && headerRow > 0)) throw new CliError(`--header-row: expected a row number (1, 2, …), got "${values['header-row']}"`, 2);
     const { cfg } = configAndDir(values);
-    const name = `import-${basename(path).replace(/[^A-Za-z0-9_.-]+/g, '_')}`.slice(0, 80);
+    const name = (values.name ?? `import-${basename(path).replace(/[^\p{L}\p{N}_.-]+/gu, '_')}`).slice(0, 120);
+    if (!SOURCE_NAME.test(name)) throw new CliError(`--name: "${name}" may hold letters, digits, _ . and - only`, 2);
+    let sheets = values.sheet;
+    if (type === 'excel' && !sheets?.length) {
+      // A workbook without --sheet: the sheets that hold this entity, the others listed.
+      const preview = await inspectFile(path, cfg, { headerRow, sampleRows: 1 });
+      const { picked, skipped } = sheetsFor(preview, entity);
+      const list = (xs: { sheet: { name: string | null }; why: string }[]) => xs.map((x) => `"${x.sheet.name}" (${x.why})`).join('; ');
+      if (picked.length === 0) {
+        throw new CliError(
+          `${basename(path)}: no sheet holds ${entity}${skipped.length ? `: ${list(skipped)}` : ' (the workbook has no table)'}; sheets: ${preview.sheetNames.join(', ')}. Name one with --sheet`,
+          2
+        );
+      }
+      sheets = picked.map((p) => p.name!);
+      console.error(`sheets read as ${entity}: ${sheets.map((x) => `"${x}"`).join(', ')}${skipped.length ? `; not read: ${list(skipped)}` : ''}`);
+    }
     const source = {
       name,
       type,
       entity,
       path,
       ...(Object.keys(columns).length ? { columns } : {}),
-      ...(values.sheet ? { sheet: values.sheet } : {})
+      ...(sheets?.length ? { sheet: sheets.length === 1 ? sheets[0] : sheets } : {}),
+      ...(values.unit ? { unit: values.unit } : {}),
+      ...(order ? { date_order: order } : {}),
+      ...(headerRow ? { header_row: headerRow } : {})
     } as SourceConfig;
     if (await runningServer(cfg.database)) {
       throw new CliError(`the database ${cfg.database} is held by the running server: stop \`cockpit serve\` to import a file, or add it to "sources" and run \`cockpit sync\``);
@@ -197,9 +240,11 @@ export const rejected: Command = {
   name: 'rejected',
   help: `Usage: cockpit rejected [--run ID] [--out rejected.xlsx|rejected.csv]
 
-Without --out, lists the rejected rows of the run (default: the latest run with rejections).
-With --out, writes them in their original columns, plus cockpit_row, cockpit_field and
-cockpit_reason, so they can be fixed and imported again (\`cockpit import\` ignores those three).
+Without --out, lists the rejected rows of the run — every source the sync or import read
+(default: the latest run with rejections). With --out, writes them in their original columns,
+plus cockpit_source, cockpit_sheet, cockpit_row, cockpit_column, cockpit_field and
+cockpit_reason (an .xlsx has one sheet per source and sheet), so they can be fixed and
+imported again (\`cockpit import\` ignores those columns).
 
   --run ID    a run id from the sync report (default: the latest run with rejected rows)
   --out FILE  .xlsx or .csv
@@ -213,9 +258,9 @@ cockpit_reason, so they can be fixed and imported again (\`cockpit import\` igno
     try {
       const r = await exportRejected(db, { run: values.run, out: values.out ? resolve(values.out) : undefined });
       if (!r.run) throw new CliError(values.run ? `no rejected rows for run "${values.run}"` : 'no run has rejected rows');
-      if (values.out) console.log(`${r.rows} rejected rows of run ${r.run} (${r.source}) written to ${resolve(values.out)}`);
+      if (values.out) console.log(`${r.rows} rejected rows of run ${r.run} (sources: ${r.source}) written to ${resolve(values.out)}`);
       else {
-        console.log(`run ${r.run} (${r.source}): ${r.rows} rejected rows`);
+        console.log(`run ${r.run} (sources: ${r.source}): ${r.rows} rejected rows`);
         for (const l of r.lines) console.log(`  ${l}`);
       }
       return 0;

@@ -5,13 +5,15 @@
  * - executive: every row;
  * - manager: the subtrees of `scope.team_ids` (plus any `scope.owner_ids`);
  * - rep: their own deals (`scope.owner_ids`, else `sub`);
- * - viewer: exactly `scope` (teams with subtrees and/or owners); nothing without one.
+ * - viewer: exactly `scope` (teams with subtrees and/or owners); nothing without one;
+ * - admin: the sales-ops person who uploads the company's ledgers (/admin/import): every row,
+ *   as the data they load is the company's.
  */
 import { z } from 'zod';
 import { FILTERS } from '../../../../models/common/params';
 import type { Scope } from '../../../../models/common/scope';
 
-export const ROLES = ['executive', 'manager', 'rep', 'viewer'] as const;
+export const ROLES = ['executive', 'manager', 'rep', 'viewer', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
 const idList = z.array(z.string().min(1).max(200)).max(1000);
@@ -50,6 +52,7 @@ export type Claims = z.infer<typeof claimsSchema>;
 export function scopeFromClaims(c: Claims): Scope {
   switch (c.role) {
     case 'executive':
+    case 'admin':
       return { all: true };
     case 'manager':
       return { team_ids: c.scope?.team_ids ?? [], owner_ids: c.scope?.owner_ids ?? [] };

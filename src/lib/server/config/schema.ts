@@ -41,7 +41,7 @@ export const SOURCE_TYPES = ['excel', 'csv', 'rest', 'postgres', 'mysql'] as con
  * options (connectors/config.ts registers one schema per type: excel, csv, rest, postgres, mysql).
  */
 export const sourceBaseSchema = z.object({
-  name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, _ . and -'),
+  name: z.string().min(1).regex(/^[\p{L}\p{N}_.-]+$/u, 'use letters (Chinese too), digits, _ . and -'),
   type: z.enum(SOURCE_TYPES),
   entity: z.enum(ENTITIES),
   columns: columnsSchema.optional()

@@ -203,6 +203,16 @@ export const MIGRATIONS: Migration[] = [
     ]
   },
   {
+    version: 7,
+    name: 'rejected rows name their sheet and column',
+    statements: [
+      // A workbook's rejected row is found by its sheet as well as its row (docs/connectors.md,
+      // "Row rules"); the column is the source's header, the field the canonical one.
+      `ALTER TABLE rejected_rows ADD COLUMN sheet VARCHAR`,
+      `ALTER TABLE rejected_rows ADD COLUMN column_name VARCHAR`
+    ]
+  },
+  {
     version: 12,
     name: 'alert evaluations, deliveries and state',
     statements: [
