@@ -331,6 +331,18 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
         }
       }
       await dropStaging(tx);
+      // The derived tables are rebuilt over every stored deal (joins and the ordered
+      // deal_facts), which at 1M deals does not fit the staging limit: the sync ran out of
+      // memory at 400MB and was run again from the start under DuckDB's own limit (twice the
+      // time, 3.1 GB). About 1 KB per stored deal above the staging limit is enough.
+      if (!opts.memoryLimit) {
+        const { rows: dealCount } = await tx.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM opportunities`);
+        const factsMb = Math.ceil(Math.max(landingMb, parseSizeMb(limit) + (Math.max(0, dealCount[0].n - 200_000) * 1024) / 2 ** 20));
+        if (factsMb > landingMb) {
+          log(`derived tables over ${dealCount[0].n.toLocaleString()} deals: DuckDB memory limit ${factsMb}MB`);
+          await tx.run(`SET memory_limit = '${factsMb}MB'`);
+        }
+      }
       log('refreshing derived tables');
       await refreshFacts(tx, stageInfos(config));
     });
@@ -663,9 +675,11 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
  * close date does not touch the column).
  */
 async function deriveClosedAt(tx: WriteTx): Promise<number> {
-  const { rows } = await tx.query<{ n: number }>(`
-    UPDATE opportunities SET closed_at = e.closed_at
-    FROM (
+  // Computed into a temp table, then a plain UPDATE counted from that table: an UPDATE …
+  // RETURNING (or with this query inlined as its FROM) over rows inserted in the same
+  // transaction took 10–32 s for the 66,666 closed deals of a 200,000-deal import; this way
+  // 0.4 s.
+  await tx.run(`CREATE OR REPLACE TEMP TABLE derived_close AS
       WITH need AS (SELECT opportunity_id, stage, updated_at FROM opportunities WHERE status IN ('won', 'lost') AND closed_at IS NULL),
       src AS (
         SELECT opportunity_id, TRY_CAST(_entered AS TIMESTAMP) AS entered_src FROM stg_opportunities WHERE NOT _ref
@@ -691,11 +705,13 @@ async function deriveClosedAt(tx: WriteTx): Promise<number> {
              END AS closed_at
       FROM need n JOIN entry e ON e.opportunity_id = n.opportunity_id
       LEFT JOIN last_other l ON l.opportunity_id = n.opportunity_id
-      LEFT JOIN src s ON s.opportunity_id = n.opportunity_id
-    ) e
-    WHERE opportunities.opportunity_id = e.opportunity_id AND opportunities.closed_at IS NULL AND e.closed_at IS NOT NULL
-    RETURNING 1 AS n`);
-  return rows.length;
+      LEFT JOIN src s ON s.opportunity_id = n.opportunity_id`);
+  // `need` held only deals without a close date, so every row with a date is set.
+  const { rows } = await tx.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM derived_close WHERE closed_at IS NOT NULL`);
+  await tx.run(`UPDATE opportunities SET closed_at = e.closed_at FROM derived_close e
+    WHERE opportunities.opportunity_id = e.opportunity_id AND e.closed_at IS NOT NULL`);
+  await tx.run(`DROP TABLE temp.derived_close`);
+  return rows[0].n;
 }
 
 /**
