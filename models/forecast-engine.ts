@@ -45,9 +45,10 @@ export interface Moment {
   to: string;
 }
 
-/** Age in stage buckets (days): < 14, 14–29, 30–59, 60–119, ≥ 120. */
+/** Age in stage buckets (days): < 15, 15–29, 30–44, 45–59, 60–89, 90–119, 120–179, ≥ 180. */
 const ageBucket = (age: Sql) =>
-  sql`CASE WHEN ${age} < 14 THEN 0 WHEN ${age} < 30 THEN 1 WHEN ${age} < 60 THEN 2 WHEN ${age} < 120 THEN 3 ELSE 4 END`;
+  sql`CASE WHEN ${age} < 15 THEN 0 WHEN ${age} < 30 THEN 1 WHEN ${age} < 45 THEN 2 WHEN ${age} < 60 THEN 3
+           WHEN ${age} < 90 THEN 4 WHEN ${age} < 120 THEN 5 WHEN ${age} < 180 THEN 6 ELSE 7 END`;
 
 /**
  * Expected close date relative to an instant `c` and its window [c + o, c + h) in days:
@@ -62,6 +63,11 @@ const ecdBucket = (ecd: Sql, c: Sql, o: number, h: number) =>
            ELSE 'later' END`;
 
 /** Position of a date's month in its fiscal quarter, 1–3. */
+/** The weight of all past windows at other places in the quarter together (one same-place window weighs 1). */
+const OTHER_WEIGHT = 0.25;
+/** Recent past windows count more: a window's weight halves every HALF_LIFE_DAYS before the forecast. */
+const HALF_LIFE_DAYS = 45;
+
 const monthOfQuarter = (d: Sql, fy: number) => sql`((month(${d}) - ${fy}::INTEGER + 12) % 3 + 1)`;
 
 export function momentCtes(
@@ -124,24 +130,37 @@ export function momentCtes(
     // Weekly past instants whose whole window [c + o, c + h) ended by t, back to the learning
     // window's start and no earlier than the first recorded close (before it, nothing could
     // have been seen to close).
-    add('cuts', sql`SELECT k AS cid, (${t} - to_days((7 * k)::INTEGER)) AS c FROM range(1, 1100) r(k)
-      WHERE ${h}::INTEGER > 0 AND 7 * k >= ${h}::INTEGER AND ${t} - to_days((7 * k)::INTEGER) >= ${lookFrom}
-        AND ${t} - to_days((7 * k)::INTEGER) >= (SELECT min(closed_at) FROM deal_facts WHERE status IN ('won', 'lost') AND closed_at < ${t})`);
-    add('states', sql`SELECT s.*,
+    // Past instants: weekly, plus the same day of each earlier month. Those a whole number of
+    // quarters back (the same place in the quarter: the month-of-quarter effect) weigh 1 each, the
+    // others OTHER_WEIGHT all together, so rates and new flow lean on the same part of the quarter and fall
+    // back to every window while there are none.
+    add('cuts', sql`SELECT cid, c, same,
+        (CASE WHEN same THEN 1.0 ELSE ${OTHER_WEIGHT}::DOUBLE / count(*) FILTER (WHERE NOT same) OVER () END)
+          * pow(0.5, date_diff('day', c, ${t}) / ${HALF_LIFE_DAYS}::DOUBLE) AS w
+      FROM (SELECT row_number() OVER (ORDER BY c)::INTEGER AS cid, c, bool_or(same) AS same
+      FROM (
+        SELECT (${t} - to_days((7 * k)::INTEGER)) AS c, false AS same FROM range(1, 1100) r(k)
+        UNION ALL
+        SELECT (${t} - to_months(k::INTEGER)) AS c, k % 3 = 0 AS same FROM range(1, 400) r(k)
+      )
+      WHERE ${h}::INTEGER > 0 AND c + to_days(${h}::INTEGER) <= ${t} AND c >= ${lookFrom}
+        AND c >= (SELECT min(closed_at) FROM deal_facts WHERE status IN ('won', 'lost') AND closed_at < ${t})
+      GROUP BY c)`);
+    add('states', sql`SELECT s.*, k.w,
         ${ageBucket(sql`date_diff('day', s.stage_entered_at, s.c)`)} AS age_b,
         ${ecdBucket(sql`s.expected_close_date`, sql`s.c`, o, h)} AS ecd_b,
         (s.final_status = 'won' AND s.final_closed_at >= s.c + to_days(${o}::INTEGER) AND s.final_closed_at < s.c + to_days(${h}::INTEGER))::INTEGER AS won
-      FROM ${pitOpenStates(n('cuts'))} s`);
+      FROM ${pitOpenStates(n('cuts'))} s JOIN ${n('cuts')} k ON k.cid = s.cid`);
     add('srate', sql`SELECT st.name AS stage, st.probability AS configured,
         coalesce(x.n, 0) AS n, coalesce(x.won, 0) AS won,
         CASE WHEN coalesce(x.n, 0) + greatest(0, ${p.min_deals}::INTEGER - coalesce(x.n, 0)) = 0 THEN st.probability
              ELSE (coalesce(x.won, 0) + greatest(0, ${p.min_deals}::INTEGER - coalesce(x.n, 0)) * st.probability)
                   / (coalesce(x.n, 0) + greatest(0, ${p.min_deals}::INTEGER - coalesce(x.n, 0))) END AS rate
-      FROM stages st LEFT JOIN (SELECT stage, count(*) AS n, sum(won) AS won FROM ${n('states')} GROUP BY stage) x ON x.stage = st.name
+      FROM stages st LEFT JOIN (SELECT stage, sum(w) AS n, sum(w * won) AS won FROM ${n('states')} GROUP BY stage) x ON x.stage = st.name
       WHERE st.kind = 'open'`);
     add('crate', sql`SELECT x.stage, x.age_b, x.ecd_b, x.n, x.won,
         (x.won + ${p.min_deals}::DOUBLE * s.rate) / nullif(x.n + ${p.min_deals}::DOUBLE, 0) AS rate
-      FROM (SELECT stage, age_b, ecd_b, count(*) AS n, sum(won) AS won FROM ${n('states')} GROUP BY ALL) x
+      FROM (SELECT stage, age_b, ecd_b, sum(w) AS n, sum(w * won) AS won FROM ${n('states')} GROUP BY ALL) x
       JOIN ${n('srate')} s ON s.stage = x.stage`);
     // Month-of-quarter effect: each position's mean monthly won amount over the mean month,
     // over whole months in the learning window (from the first recorded close), shrunk toward
@@ -174,10 +193,10 @@ export function momentCtes(
         ON r.closed_at >= k.c + to_days(${o}::INTEGER) AND r.closed_at < k.c + to_days(${h}::INTEGER)
        AND coalesce(r.created_at, list_min(r.entered)) >= k.c
       GROUP BY ALL`);
-    add('nf', sql`SELECT group_key, sum(amount) / nullif((SELECT count(*) FROM ${n('cuts')}), 0) AS nf,
-        sqrt(greatest(0, sum(amount * amount) / nullif((SELECT count(*) FROM ${n('cuts')}), 0)
-          - power(sum(amount) / nullif((SELECT count(*) FROM ${n('cuts')}), 0), 2))) AS nf_sd
-      FROM ${n('nf_cut')} GROUP BY group_key`);
+    add('nf', sql`SELECT x.group_key, sum(k.w * x.amount) / nullif((SELECT sum(w) FROM ${n('cuts')}), 0) AS nf,
+        sqrt(greatest(0, sum(k.w * x.amount * x.amount) / nullif((SELECT sum(w) FROM ${n('cuts')}), 0)
+          - power(sum(k.w * x.amount) / nullif((SELECT sum(w) FROM ${n('cuts')}), 0), 2))) AS nf_sd
+      FROM ${n('nf_cut')} x JOIN ${n('cuts')} k ON k.cid = x.cid GROUP BY x.group_key`);
     // New flow over every deal in view (for the period shock's calibration).
     add('nf_all', sql`SELECT k.cid, coalesce(sum(f.amount), 0)::DOUBLE AS amount
       FROM ${n('cuts')} k LEFT JOIN deal_facts f ON f.status = 'won'
@@ -195,7 +214,8 @@ export function momentCtes(
       JOIN ${n('srate')} sr ON sr.stage = s.stage
       GROUP BY s.cid`);
     add('resid', sql`SELECT k.cid,
-        (coalesce(cp.pipe, 0) + (SELECT avg(amount) FROM ${n('nf_all')})) * coalesce(cf.f, 1) AS predicted,
+        (coalesce(cp.pipe, 0) + (SELECT sum(k2.w * a2.amount) / sum(k2.w) FROM ${n('nf_all')} a2 JOIN ${n('cuts')} k2 ON k2.cid = a2.cid))
+          * (CASE WHEN (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')}) >= 2 THEN 1 ELSE coalesce(cf.f, 1) END) AS predicted, k.same,
         coalesce(cp.actual_pipe, 0) + coalesce(na.amount, 0) AS actual
       FROM ${n('cuts')} k LEFT JOIN ${n('cut_pred')} cp ON cp.cid = k.cid LEFT JOIN ${n('nf_all')} na ON na.cid = k.cid
       LEFT JOIN ${n('cut_fac')} cf ON cf.cid = k.cid`);
@@ -204,9 +224,13 @@ export function momentCtes(
         (SELECT count(*) FROM ${n('states')})::INTEGER AS states_n,
         (SELECT strftime(min(c), '%Y-%m-%d') FROM ${n('cuts')}) AS learn_from,
         (SELECT strftime(max(c), '%Y-%m-%d') FROM ${n('cuts')}) AS learn_to,
-        (SELECT f_window / nullif(f_learn, 0) FROM ${n('sfac')}) AS season_factor,
-        (SELECT sqrt(avg(power(ln(actual / predicted), 2))) FROM ${n('resid')} WHERE actual > 0 AND predicted > 0) AS sigma,
-        (SELECT count(*) FROM ${n('resid')} WHERE actual > 0 AND predicted > 0)::INTEGER AS sigma_n`);
+        CASE WHEN (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')}) >= 2 THEN 1.0
+             ELSE (SELECT f_window / nullif(f_learn, 0) FROM ${n('sfac')}) END AS season_factor,
+        (SELECT sqrt(avg(power(ln(actual / predicted), 2))) FROM ${n('resid')} WHERE actual > 0 AND predicted > 0
+           AND (same OR (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')}) < 4)) AS sigma,
+        (SELECT count(*) FROM ${n('resid')} WHERE actual > 0 AND predicted > 0
+           AND (same OR (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')}) < 4))::INTEGER AS sigma_n,
+        (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')})::INTEGER AS same_n`);
   }
 
   const stat = opts.statistical;
