@@ -262,11 +262,13 @@ describe('forecast accuracy, backtest from history (view=accuracy)', () => {
   });
 
   it('period=all evaluates every quarter since the first deal that has ended', async () => {
-    // 2025-Q3 from 07-01: D13 方案报价 150,000 (expected 08-31) × 0.5 + D14 初步接洽 20,000 (09-30) × 0.1; actual D13
+    // 2025-Q3, forecast at the first instant of 07-01: events stamped 07-01 have not happened yet (point in time,
+    // models/common/pit.ts), so D13 is still in 需求分析 150,000 (expected 08-31) × 0.25 = 37,500 and D14 (created 07-01)
+    // does not exist. (Was 77,000 = D13 × 0.5 + D14 × 0.1 before the backtest saw the pipeline strictly as it was.)
     const r = await forecast({ view: 'accuracy', period: 'all', method: 'weighted_configured' });
     expect(r.rows.map((x) => [x.label, x.forecast, x.actual])).toEqual([
       ['2025-Q2', 0, 0],
-      ['2025-Q3', 77000, 150000],
+      ['2025-Q3', 37500, 150000],
       ['2025-Q4', 25000, 50000],
       ['2026-Q1', 31500, 80000]
     ]);

@@ -39,8 +39,10 @@
 import { z } from 'zod';
 import { defineModel, type ModelContext } from './model';
 import { grainParam, groupByParam, paramsSchema, type Dimension } from './common/params';
-import { addDays, type Grain } from './common/period';
-import { bucketsRelation } from './common/grain';
+import { addDays, ALL_FROM, type Grain } from './common/period';
+import { bucketLabel, bucketsRelation } from './common/grain';
+import { momentCtes, type Moment } from './forecast-engine';
+import { shockSigma, simulate } from './common/simulate';
 import { dealsRelation, dimensionKey, dimensionLabel, inPeriod, teamGroupCtes } from './common/relations';
 import { targetRows } from './common/targets';
 import { and, join, sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
@@ -48,7 +50,7 @@ import { and, join, sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 const FORECAST_DIMENSIONS = ['team', 'team_leaf', 'owner', 'region', 'industry', 'source', 'product', 'grade', 'stage', 'month', 'quarter'] as const;
 const ACCURACY_DIMENSIONS = ['team', 'team_leaf', 'owner'] as const;
 export const FORECAST_VIEWS = ['forecast', 'stages', 'accuracy'] as const;
-export const FORECAST_METHODS = ['weighted_configured', 'weighted_learned', 'commit', 'best_case', 'pipeline'] as const;
+export const FORECAST_METHODS = ['weighted_configured', 'weighted_learned', 'commit', 'best_case', 'pipeline', 'statistical'] as const;
 type Method = (typeof FORECAST_METHODS)[number];
 
 const methodList = z
@@ -58,7 +60,10 @@ const methodList = z
 const params = paramsSchema({
   view: z.enum(FORECAST_VIEWS).default('forecast'),
   group_by: groupByParam(FORECAST_DIMENSIONS).optional(),
-  probabilities: z.enum(['configured', 'learned']).default('configured'),
+  probabilities: z.enum(['configured', 'learned', 'statistical']).default('configured'),
+  /** Statistical: the Monte Carlo's seed (the same seed, the same band) and number of draws. */
+  seed: z.coerce.number().int().min(0).max(2 ** 31 - 1).default(1),
+  simulations: z.coerce.number().int().min(100).max(20_000).default(2000),
   /** Months of closed deals the learned probabilities come from. */
   window_months: z.coerce.number().int().min(1).max(120).default(12),
   /** Below this many closed deals that reached a stage, the configured probability fills in. */
@@ -101,7 +106,13 @@ const forecastRow = z.strictObject({
   closed_won: z.number(),
   closed_won_n: z.number().int().nonnegative(),
   weighted_pipeline: z.number(),
+  /** Statistical: expected won amount of deals not yet created (created and won inside the period). */
+  new_flow: z.number(),
   forecast: z.number(),
+  /** Statistical: the Monte Carlo band (null for the other methods). */
+  p10: z.number().nullable(),
+  p50: z.number().nullable(),
+  p90: z.number().nullable(),
   open_pipeline: z.number(),
   open_n: z.number().int().nonnegative(),
   commit: z.number(),
@@ -112,6 +123,11 @@ const forecastRow = z.strictObject({
   attainment: z.number().nullable(),
   gap: z.number().nullable(),
   coverage: z.number().nullable(),
+  /** Data quality: open deals valued by the amount fallback / with no value at all; open deals with no or a past expected close date. */
+  amount_fallback_n: z.number().int().nonnegative(),
+  amount_missing_n: z.number().int().nonnegative(),
+  undated_n: z.number().int().nonnegative(),
+  past_due_n: z.number().int().nonnegative(),
   n: z.number().int().nonnegative()
 });
 
@@ -147,6 +163,10 @@ const accuracyRow = z.strictObject({
   bias: z.number().nullable(),
   forecast_n: z.number().int().nonnegative(),
   actual_n: z.number().int().nonnegative(),
+  /** Statistical: the band made with the forecast, and whether the actual fell inside P10–P90. */
+  p10: z.number().nullable(),
+  p90: z.number().nullable(),
+  covered: z.boolean().nullable(),
   n: z.number().int().nonnegative()
 });
 
@@ -211,66 +231,49 @@ function currentLearned(p: Params, ctx: ModelContext): [string, Sql][] {
 /** The date a forecast deal falls on: its close date when won, else its expected close date. */
 const DEAL_DATE = sql`CASE WHEN r.status = 'won' THEN r.closed_at ELSE r.expected_close_date END`;
 
+/** Columns of a moment's `out` rows that only finalize reads (the interval's inputs, learning figures). */
+const INTERNAL_F = ['stat_pipeline', 'stat_var', 'new_flow_sd', 'sigma', 'sigma_n', 'cuts_n', 'states_n', 'learn_from', 'learn_to', 'season_factor'] as const;
+
 function forecastView(p: Params, ctx: ModelContext) {
   const g = p.group_by as Dimension | undefined;
-  const learned = p.probabilities === 'learned';
-  const key = g ? dimensionKey(g, ctx, DEAL_DATE) : sql`NULL::VARCHAR`;
   const label = g ? dimensionLabel(g, sql`x.group_key`, ctx) : sql`NULL::VARCHAR`;
   const targets =
     p.target !== undefined
       ? sql`SELECT NULL::VARCHAR AS group_key, ${p.target}::DOUBLE AS target`
       : sql`SELECT group_key, sum(amount)::DOUBLE AS target FROM (${targetRows(p, g, 'won_amount', ctx.period)}) GROUP BY 1`;
-  const prob = learned ? sql`coalesce(r.probability, sp.learned, r.win_probability)` : sql`r.win_probability`;
+  const stat = p.probabilities === 'statistical';
+  // The report date's state: everything before the end of that day.
+  const moment = { prefix: 'm_', t: addDays(ctx.asOf, 1), from: ctx.period.from, to: ctx.period.to };
+  const weighted = p.probabilities === 'learned' ? sql`x.w_learned` : stat ? sql`x.stat_pipeline` : sql`x.w_configured`;
   return {
     ctes: [
       ...(g === 'team' ? teamGroupCtes(p) : []),
-      ...(learned ? currentLearned(p, ctx) : []),
-      ['fd', sql`SELECT ${key} AS group_key, r.status, r.amount::DOUBLE AS amount, ${prob} AS p,
-          r.effective_forecast_category AS category
-        FROM ${dealsRelation(p)} r
-        ${learned ? sql`LEFT JOIN stage_p sp ON sp.name = r.stage` : sql``}
-        WHERE (r.status = 'won' AND ${inPeriod(sql`r.closed_at`, ctx.period)})
-           OR (r.status = 'open' AND ${inPeriod(sql`r.expected_close_date`, ctx.period)})`],
-      // Ungrouped, a plain aggregate: hash grouping on a constant key is much slower.
-      ['agg', sql`SELECT ${g ? sql`group_key` : sql`NULL::VARCHAR AS group_key`},
-          coalesce(sum(amount) FILTER (WHERE status = 'won'), 0) AS closed_won,
-          count(*) FILTER (WHERE status = 'won') AS closed_won_n,
-          coalesce(sum(amount * p) FILTER (WHERE status = 'open'), 0) AS weighted_pipeline,
-          coalesce(sum(amount) FILTER (WHERE status = 'open'), 0) AS open_pipeline,
-          count(*) FILTER (WHERE status = 'open') AS open_n,
-          coalesce(sum(amount) FILTER (WHERE status = 'open' AND category = 'commit'), 0) AS commit_open,
-          coalesce(sum(amount) FILTER (WHERE status = 'open' AND category = 'best_case'), 0) AS best_case_open,
-          coalesce(sum(amount) FILTER (WHERE status = 'open' AND category = 'pipeline'), 0) AS pipeline_open,
-          coalesce(sum(amount) FILTER (WHERE status = 'open' AND category NOT IN ('commit', 'best_case', 'pipeline')), 0) AS omitted
-        FROM fd ${g ? sql`GROUP BY group_key` : sql``}`],
+      ...momentCtes(moment, p, ctx, { learned: p.probabilities === 'learned', statistical: stat, dealDate: DEAL_DATE }),
       ['tgt', targets],
-      ['keys', g
-        ? sql`SELECT group_key FROM agg UNION SELECT group_key FROM tgt`
-        : sql`SELECT NULL::VARCHAR AS group_key`],
-      ['x', sql`SELECT k.group_key,
-          coalesce(a.closed_won, 0)::DOUBLE AS closed_won, coalesce(a.closed_won_n, 0)::INTEGER AS closed_won_n,
-          coalesce(a.weighted_pipeline, 0)::DOUBLE AS weighted_pipeline,
-          coalesce(a.open_pipeline, 0)::DOUBLE AS open_pipeline, coalesce(a.open_n, 0)::INTEGER AS open_n,
-          coalesce(a.commit_open, 0)::DOUBLE AS commit_open, coalesce(a.best_case_open, 0)::DOUBLE AS best_case_open,
-          coalesce(a.pipeline_open, 0)::DOUBLE AS pipeline_open, coalesce(a.omitted, 0)::DOUBLE AS omitted,
-          t.target
-        FROM keys k
-        LEFT JOIN agg a ON a.group_key IS NOT DISTINCT FROM k.group_key
+      ['x', sql`SELECT o.* EXCLUDE (group_key), k.group_key, t.target FROM (
+          SELECT group_key FROM m_out ${g ? sql`UNION SELECT group_key FROM tgt` : sql``}) k
+        LEFT JOIN m_out o ON o.group_key IS NOT DISTINCT FROM k.group_key
         LEFT JOIN tgt t ON t.group_key IS NOT DISTINCT FROM k.group_key`]
     ] as [string, Sql][],
     body: sql`SELECT x.group_key::VARCHAR AS group_key, ${label}::VARCHAR AS group_label,
-        x.closed_won, x.closed_won_n, x.weighted_pipeline, x.closed_won + x.weighted_pipeline AS forecast,
-        x.open_pipeline, x.open_n,
-        x.closed_won + x.commit_open AS "commit",
-        x.closed_won + x.commit_open + x.best_case_open AS best_case,
-        x.closed_won + x.commit_open + x.best_case_open + x.pipeline_open AS pipeline,
-        x.omitted, x.target,
-        x.closed_won / nullif(x.target, 0) AS attainment,
-        x.target - x.closed_won AS gap,
-        CASE WHEN x.target - x.closed_won > 0 THEN x.open_pipeline / (x.target - x.closed_won) END AS coverage,
-        (x.closed_won_n + x.open_n)::INTEGER AS n
+        coalesce(x.closed_won, 0)::DOUBLE AS closed_won, coalesce(x.closed_won_n, 0)::INTEGER AS closed_won_n,
+        coalesce(${weighted}, 0)::DOUBLE AS weighted_pipeline,
+        coalesce(x.new_flow, 0)::DOUBLE AS new_flow,
+        (coalesce(x.closed_won, 0) + coalesce(${weighted}, 0) + coalesce(x.new_flow, 0))::DOUBLE AS forecast,
+        coalesce(x.open_pipeline, 0)::DOUBLE AS open_pipeline, coalesce(x.open_n, 0)::INTEGER AS open_n,
+        (coalesce(x.closed_won, 0) + coalesce(x.commit_open, 0))::DOUBLE AS "commit",
+        (coalesce(x.closed_won, 0) + coalesce(x.commit_open, 0) + coalesce(x.best_case_open, 0))::DOUBLE AS best_case,
+        (coalesce(x.closed_won, 0) + coalesce(x.commit_open, 0) + coalesce(x.best_case_open, 0) + coalesce(x.pipeline_open, 0))::DOUBLE AS pipeline,
+        coalesce(x.omitted, 0)::DOUBLE AS omitted, x.target,
+        coalesce(x.closed_won, 0) / nullif(x.target, 0) AS attainment,
+        x.target - coalesce(x.closed_won, 0) AS gap,
+        CASE WHEN x.target - coalesce(x.closed_won, 0) > 0 THEN coalesce(x.open_pipeline, 0) / (x.target - coalesce(x.closed_won, 0)) END AS coverage,
+        coalesce(x.amount_fallback_n, 0)::INTEGER AS amount_fallback_n, coalesce(x.amount_missing_n, 0)::INTEGER AS amount_missing_n,
+        coalesce(x.undated_n, 0)::INTEGER AS undated_n, coalesce(x.past_due_n, 0)::INTEGER AS past_due_n,
+        (coalesce(x.closed_won_n, 0) + ${stat ? sql`coalesce(x.stat_open_n, 0)` : sql`coalesce(x.open_n, 0)`})::INTEGER AS n,
+        x.stat_pipeline, x.stat_var, x.new_flow_sd, x.sigma, x.sigma_n, x.cuts_n, x.states_n, x.learn_from, x.learn_to, x.season_factor
       FROM x
-      ORDER BY ${g ? sql`x.closed_won + x.weighted_pipeline DESC, x.group_key NULLS LAST` : sql`1`}`
+      ORDER BY ${g ? sql`forecast DESC, group_key NULLS LAST` : sql`1`}`
   };
 }
 
@@ -295,8 +298,51 @@ const METHOD_COLUMNS: Record<Method, string> = {
   weighted_learned: 'f_learned',
   commit: 'f_commit',
   best_case: 'f_best_case',
-  pipeline: 'f_pipeline'
+  pipeline: 'f_pipeline',
+  statistical: 'f_statistical'
 };
+
+/** At most this many periods in one backtest (the most recent ones). */
+const MAX_BACKTEST_PERIODS = 36;
+
+function addMonthsStr(date: string, n: number): string {
+  const [y, m, d] = date.split('-').map(Number);
+  return new Date(Date.UTC(y, m - 1 + n, d)).toISOString().slice(0, 10);
+}
+
+function bucketStartStr(date: string, grain: Grain, fy: number): string {
+  const [y, m, d] = date.split('-').map(Number);
+  const dt = new Date(Date.UTC(y, m - 1, d));
+  if (grain === 'day') return date;
+  if (grain === 'week') return addDays(date, -((dt.getUTCDay() + 6) % 7));
+  const first = `${date.slice(0, 7)}-01`;
+  if (grain === 'month') return first;
+  const offset = (m - fy + 12) % 12;
+  return addMonthsStr(first, -(grain === 'quarter' ? offset % 3 : offset));
+}
+
+function nextBucket(b: string, grain: Grain): string {
+  return grain === 'day' ? addDays(b, 1) : grain === 'week' ? addDays(b, 7) : addMonthsStr(b, grain === 'month' ? 1 : grain === 'quarter' ? 3 : 12);
+}
+
+/**
+ * The backtest's moments: whole buckets overlapping the period that ended by the report date
+ * (for `all`, the most recent ones), each forecast `frozenDay` days after it began.
+ */
+export function backtestMoments(ctx: ModelContext, grain: Grain, frozenDay: number): Moment[] {
+  const all = ctx.period.preset === 'all' || ctx.period.from <= ALL_FROM;
+  let b = bucketStartStr(all ? ctx.asOf : ctx.period.from, grain, ctx.fiscalYearStartMonth);
+  if (all) for (let i = 0; i < MAX_BACKTEST_PERIODS; i++) b = bucketStartStr(addDays(b, -1), grain, ctx.fiscalYearStartMonth);
+  const out: Moment[] = [];
+  for (let guard = 0; guard < 100_000 && b < ctx.period.to; guard++) {
+    const end = nextBucket(b, grain);
+    if (end > ctx.asOf) break;
+    const t = addDays(b, frozenDay);
+    if (t < end) out.push({ prefix: '', t, from: b, to: end });
+    b = end;
+  }
+  return out.slice(-MAX_BACKTEST_PERIODS).map((m, i) => ({ ...m, prefix: `b${i}_` }));
+}
 
 function accuracyView(p: Params, ctx: ModelContext) {
   const g = p.group_by as Dimension | undefined;
@@ -311,12 +357,6 @@ function accuracyView(p: Params, ctx: ModelContext) {
     FROM ${bucketsRelation(ctx.period, grain, ctx, sql`SELECT min(created_at) AS lo, max(greatest(created_at, closed_at)) AS hi FROM deal_facts`)}
     WHERE bucket_end <= ${ctx.asOf}::DATE AND bucket + to_days(${p.frozen_at_day}::INTEGER) < bucket_end`;
 
-  // Constant bounds on the forecast moments, so the history scan can skip what no moment
-  // needs: moments lie in buckets overlapping the period (a bucket starts at most one grain
-  // before it) and before the report date; the expected close dates in those buckets.
-  const grainDays = { day: 0, week: 6, month: 31, quarter: 92, year: 366 }[grain];
-  const firstMoment = addDays(ctx.period.from, -grainDays);
-  const lastMoment = addDays(ctx.period.to < ctx.asOf ? ctx.period.to : ctx.asOf, 1);
   const common: [string, Sql, { materialized?: boolean }?][] = [
     ...(g === 'team' ? teamGroupCtes(p) : []),
     ['acc_times', times],
@@ -330,53 +370,44 @@ function accuracyView(p: Params, ctx: ModelContext) {
   const methodUnion = unionMethods(methods);
 
   if (p.basis === 'backtest') {
+    // Each period's forecast is the forecast view's own computation as of its moment (the
+    // deals as they were then, models/forecast-engine.ts): no hindsight.
+    const moments = backtestMoments(ctx, grain, p.frozen_at_day);
+    const eng = { learned: methods.includes('weighted_learned'), statistical: methods.includes('statistical'), dealDate: DEAL_DATE };
+    const timesValues = moments.length
+      ? sql`SELECT * FROM (VALUES ${join(moments.map((m, i) => sql`(${i}::INTEGER, ${m.from}::DATE, ${m.to}::DATE, ${m.t}::TIMESTAMP)`))}) v(tid, bucket, bucket_end, t)`
+      : sql`SELECT NULL::INTEGER AS tid, NULL::DATE AS bucket, NULL::DATE AS bucket_end, NULL::TIMESTAMP AS t WHERE false`;
+    const fc = moments.length
+      ? join(moments.map((m, i) => sql`SELECT ${i}::INTEGER AS tid, * FROM ${unsafeRaw(`${m.prefix}out`)}`), ' UNION ALL ')
+      : sql`SELECT NULL::INTEGER AS tid, NULL::VARCHAR AS group_key WHERE false`;
+    const all = ctx.period.preset === 'all' || ctx.period.from <= ALL_FROM;
     return {
       ctes: [
-        ...common,
-        ...learnedCtes(sql`SELECT tid, t - to_months(${p.window_months}::INTEGER) AS ws, t AS we FROM acc_times`, p.min_deals),
-        // Each deal's version at the forecast moment, when it was open and expected to close
-        // in the bucket; a version without an amount or date takes the deal's current one.
-        // The versions valid at each forecast moment, in an open stage, whose own expected
-        // close date (when they have one) falls in the period — filtered before the join
-        // with the deals, which would otherwise see millions of versions.
-        ['v_at', sql`SELECT t.tid, t.bucket, t.bucket_end, v.opportunity_id, v.stage, v.amount, v.expected_close_date, v.probability, v.forecast_category
-          FROM acc_times t
-          JOIN opportunity_versions v ON v.valid_from <= t.t AND (v.valid_to IS NULL OR v.valid_to > t.t)
-          WHERE v.valid_from < ${lastMoment}::TIMESTAMP AND (v.valid_to IS NULL OR v.valid_to > ${firstMoment}::TIMESTAMP)
-            AND (v.expected_close_date IS NULL OR (v.expected_close_date >= ${firstMoment}::DATE AND v.expected_close_date < ${addDays(ctx.period.to, grainDays)}::DATE))
-            AND v.stage IN (SELECT name FROM stages WHERE kind = 'open')
-            AND (v.expected_close_date IS NULL OR (v.expected_close_date >= t.bucket AND v.expected_close_date < t.bucket_end))`],
-        ['at_t', sql`SELECT v.tid, d.group_key, coalesce(v.amount, d.amount)::DOUBLE AS amount,
-            coalesce(v.probability, s.probability) AS p_configured,
-            coalesce(v.probability, sp.learned, s.probability) AS p_learned,
-            coalesce(v.forecast_category, s.forecast_category) AS category
-          FROM v_at v
-          JOIN acc_deals d ON d.opportunity_id = v.opportunity_id
-          JOIN stages s ON s.name = v.stage
-          LEFT JOIN stage_p sp ON sp.tid = v.tid AND sp.name = v.stage
-          WHERE coalesce(v.expected_close_date, d.expected_close_date) >= v.bucket
-            AND coalesce(v.expected_close_date, d.expected_close_date) < v.bucket_end`],
-        ['won_before', sql`SELECT t.tid, d.group_key, sum(d.amount)::DOUBLE AS won, count(*)::INTEGER AS won_n
-          FROM acc_times t JOIN acc_deals d ON d.status = 'won' AND d.closed_at >= t.bucket AND d.closed_at < t.t
+        ...(g === 'team' ? teamGroupCtes(p) : []),
+        // For `all`, periods that ended before the first deal existed are left out.
+        ['acc_times', sql`SELECT v.*, ${bucketLabel(sql`v.bucket`, grain, ctx)} AS label FROM (${timesValues}) v
+          WHERE ${all ? sql`v.bucket_end > (SELECT min(created_at) FROM deal_facts)` : sql`true`}`],
+        ['acc_deals', deals, { materialized: false }],
+        ['actual', sql`SELECT t.tid, d.group_key, sum(d.amount)::DOUBLE AS actual, count(*)::INTEGER AS actual_n
+          FROM acc_times t JOIN acc_deals d ON d.status = 'won' AND d.closed_at >= t.bucket AND d.closed_at < t.bucket_end
           GROUP BY ALL`],
-        ['open_at', sql`SELECT tid, group_key,
-            sum(amount * p_configured) AS w_configured, sum(amount * p_learned) AS w_learned,
-            coalesce(sum(amount) FILTER (WHERE category = 'commit'), 0) AS c_commit,
-            coalesce(sum(amount) FILTER (WHERE category = 'best_case'), 0) AS c_best_case,
-            coalesce(sum(amount) FILTER (WHERE category = 'pipeline'), 0) AS c_pipeline,
-            count(*)::INTEGER AS open_n
-          FROM at_t GROUP BY ALL`],
-        ['cells', cellsSql(!!g, ['won_before', 'open_at'])],
-        ['f', sql`SELECT c.tid, c.group_key, strftime(c.t, '%Y-%m-%d') AS frozen_at,
-            coalesce(w.won, 0) + coalesce(o.w_configured, 0) AS f_configured,
-            coalesce(w.won, 0) + coalesce(o.w_learned, 0) AS f_learned,
-            coalesce(w.won, 0) + coalesce(o.c_commit, 0) AS f_commit,
-            coalesce(w.won, 0) + coalesce(o.c_commit, 0) + coalesce(o.c_best_case, 0) AS f_best_case,
-            coalesce(w.won, 0) + coalesce(o.c_commit, 0) + coalesce(o.c_best_case, 0) + coalesce(o.c_pipeline, 0) AS f_pipeline,
-            (coalesce(w.won_n, 0) + coalesce(o.open_n, 0))::INTEGER AS forecast_n
-          FROM cells c
-          LEFT JOIN won_before w ON w.tid = c.tid AND w.group_key IS NOT DISTINCT FROM c.group_key
-          LEFT JOIN open_at o ON o.tid = c.tid AND o.group_key IS NOT DISTINCT FROM c.group_key`],
+        ...moments.flatMap((m) => momentCtes(m, p, ctx, eng)),
+        ['fc', fc],
+        ['cells', cellsSql(!!g, ['fc'])],
+        ['f', moments.length
+          ? sql`SELECT c.tid, c.group_key, strftime(c.t, '%Y-%m-%d') AS frozen_at,
+            coalesce(o.closed_won, 0) + coalesce(o.w_configured, 0) AS f_configured,
+            coalesce(o.closed_won, 0) + coalesce(o.w_learned, 0) AS f_learned,
+            coalesce(o.closed_won, 0) + coalesce(o.commit_open, 0) AS f_commit,
+            coalesce(o.closed_won, 0) + coalesce(o.commit_open, 0) + coalesce(o.best_case_open, 0) AS f_best_case,
+            coalesce(o.closed_won, 0) + coalesce(o.commit_open, 0) + coalesce(o.best_case_open, 0) + coalesce(o.pipeline_open, 0) AS f_pipeline,
+            coalesce(o.closed_won, 0) + coalesce(o.stat_pipeline, 0) + coalesce(o.new_flow, 0) AS f_statistical,
+            coalesce(o.closed_won, 0) AS s_won, coalesce(o.stat_pipeline, 0) + coalesce(o.new_flow, 0) AS s_mean,
+            coalesce(o.stat_var, 0) AS s_var, coalesce(o.new_flow_sd, 0) AS s_nf_sd, o.sigma AS s_sigma, o.sigma_n AS s_sigma_n,
+            (coalesce(o.closed_won_n, 0) + coalesce(o.open_n, 0))::INTEGER AS forecast_n
+          FROM cells c LEFT JOIN fc o ON o.tid = c.tid AND o.group_key IS NOT DISTINCT FROM c.group_key`
+          : sql`SELECT NULL::INTEGER AS tid, NULL::VARCHAR AS group_key, NULL::VARCHAR AS frozen_at, ${unsafeRaw(Object.values(METHOD_COLUMNS).map((c) => `NULL::DOUBLE AS ${c}`).join(', '))},
+              NULL::DOUBLE AS s_won, NULL::DOUBLE AS s_mean, NULL::DOUBLE AS s_var, NULL::DOUBLE AS s_nf_sd, NULL::DOUBLE AS s_sigma, NULL::INTEGER AS s_sigma_n, 0 AS forecast_n WHERE false`],
         ['by_method', methodUnion]
       ] as [string, Sql][],
       body: accuracyBody(label, g)
@@ -415,6 +446,8 @@ function accuracyView(p: Params, ctx: ModelContext) {
           CASE WHEN d.as_of IS NOT NULL THEN coalesce(fr.f_commit, 0) END AS f_commit,
           CASE WHEN d.as_of IS NOT NULL THEN coalesce(fr.f_best_case, 0) END AS f_best_case,
           CASE WHEN d.as_of IS NOT NULL THEN coalesce(fr.f_pipeline, 0) END AS f_pipeline,
+          NULL::DOUBLE AS f_statistical,
+          NULL::DOUBLE AS s_won, NULL::DOUBLE AS s_mean, NULL::DOUBLE AS s_var, NULL::DOUBLE AS s_nf_sd, NULL::DOUBLE AS s_sigma, NULL::INTEGER AS s_sigma_n,
           coalesce(fr.forecast_n, 0)::INTEGER AS forecast_n
         FROM cells c
         LEFT JOIN snap_day d ON d.tid = c.tid
@@ -437,7 +470,8 @@ function cellsSql(grouped: boolean, forecastRelations: string[]): Sql {
 
 function unionMethods(methods: Method[]): Sql {
   const parts = methods.map(
-    (m) => sql`SELECT tid, group_key, frozen_at, ${m} AS method, ${unsafeRaw(METHOD_COLUMNS[m])}::DOUBLE AS forecast, forecast_n FROM f`
+    (m) => sql`SELECT tid, group_key, frozen_at, ${m} AS method, ${unsafeRaw(METHOD_COLUMNS[m])}::DOUBLE AS forecast, forecast_n,
+      ${m === 'statistical' ? unsafeRaw('s_won, s_mean, s_var, s_nf_sd, s_sigma, s_sigma_n') : unsafeRaw('NULL::DOUBLE AS s_won, NULL::DOUBLE AS s_mean, NULL::DOUBLE AS s_var, NULL::DOUBLE AS s_nf_sd, NULL::DOUBLE AS s_sigma, NULL::INTEGER AS s_sigma_n')} FROM f`
   );
   return parts.reduce((acc, part, i) => (i === 0 ? part : sql`${acc} UNION ALL ${part}`));
 }
@@ -449,7 +483,8 @@ function accuracyBody(label: Sql, g: Dimension | undefined): Sql {
       x.forecast - coalesce(a.actual, 0) AS error,
       CASE WHEN coalesce(a.actual, 0) > 0 AND x.forecast IS NOT NULL THEN greatest(0, 1 - abs(coalesce(a.actual, 0) - x.forecast) / a.actual) END AS accuracy,
       CASE WHEN coalesce(a.actual, 0) > 0 THEN (x.forecast - a.actual) / a.actual END AS bias,
-      x.forecast_n, coalesce(a.actual_n, 0)::INTEGER AS actual_n, coalesce(a.actual_n, 0)::INTEGER AS n
+      x.forecast_n, coalesce(a.actual_n, 0)::INTEGER AS actual_n, coalesce(a.actual_n, 0)::INTEGER AS n,
+      x.tid AS s_tid, x.s_won, x.s_mean, x.s_var, x.s_nf_sd, x.s_sigma, x.s_sigma_n
     FROM by_method x JOIN acc_times t ON t.tid = x.tid
     LEFT JOIN actual a ON a.tid = x.tid AND a.group_key IS NOT DISTINCT FROM x.group_key
     ORDER BY ${g ? sql`x.group_key NULLS LAST,` : sql``} t.bucket, x.method`;
@@ -473,7 +508,7 @@ export const forecast = defineModel({
     if (p.view === 'accuracy') return accuracyView(p, ctx);
     return forecastView(p, ctx);
   },
-  finalize(rows, p) {
+  finalize(rows, p, ctx) {
     if (p.view === 'stages') {
       const typed = rows.map(({ window_from: _f, window_to: _t, ...r }) => r) as z.input<typeof stageRow>[];
       const w = rows[0] as { window_from?: string; window_to?: string } | undefined;
@@ -484,25 +519,101 @@ export const forecast = defineModel({
       };
     }
     if (p.view === 'accuracy') {
-      const typed = rows as z.input<typeof accuracyRow>[];
-      // WAPE over every period (and group) with a forecast, per method.
+      const methods = (p.method ?? FORECAST_METHODS) as Method[];
+      type Raw = z.input<typeof accuracyRow> & { s_tid: number; s_won: number | null; s_mean: number | null; s_var: number | null; s_nf_sd: number | null; s_sigma: number | null; s_sigma_n: number | null };
+      const raw = rows as Raw[];
+      // The statistical rows' bands: one simulation per period, the groups sharing its shock.
+      const bands = new Map<Raw, { p10: number; p90: number }>();
+      const byTid = new Map<number, Raw[]>();
+      for (const r of raw) if (r.method === 'statistical' && r.forecast !== null && r.s_mean !== null) byTid.set(r.s_tid, [...(byTid.get(r.s_tid) ?? []), r]);
+      for (const [tid, rs] of byTid) {
+        const sim = simulate(
+          rs.map((r) => ({ won: r.s_won ?? 0, mean: r.s_mean ?? 0, variance: r.s_var ?? 0, nfSd: r.s_nf_sd ?? 0 })),
+          shockSigma(rs[0].s_sigma, rs[0].s_sigma_n),
+          p.seed + tid,
+          p.simulations
+        );
+        rs.forEach((r, i) => bands.set(r, sim.cells[i]));
+      }
+      const typed = raw.map(({ s_tid: _t, s_won: _w, s_mean: _m, s_var: _v, s_nf_sd: _n, s_sigma: _s, s_sigma_n: _sn, ...r }, i) => {
+        const b = bands.get(raw[i]);
+        return { ...r, p10: b?.p10 ?? null, p90: b?.p90 ?? null, covered: b ? r.actual >= b.p10 && r.actual <= b.p90 : null };
+      });
+      // Over every period (and group) with a forecast, per method: WAPE = Σ|F − A| / ΣA,
+      // bias = Σ(F − A) / ΣA, and for the statistical method the P10–P90 coverage.
       const wape: Record<string, number | null> = {};
+      const bias: Record<string, number | null> = {};
       const periods: Record<string, number> = {};
-      for (const m of (p.method ?? FORECAST_METHODS) as Method[]) {
+      const coverage: Record<string, { covered: number; of: number; mean_half_width: number | null } | null> = {};
+      for (const m of methods) {
         const rs = typed.filter((r) => r.method === m && r.forecast !== null);
         const sumA = rs.reduce((s, r) => s + r.actual, 0);
         const sumE = rs.reduce((s, r) => s + Math.abs((r.forecast as number) - r.actual), 0);
+        const sumD = rs.reduce((s, r) => s + ((r.forecast as number) - r.actual), 0);
         wape[m] = sumA > 0 ? sumE / sumA : null;
+        bias[m] = sumA > 0 ? sumD / sumA : null;
         periods[m] = rs.length;
+        const banded = rs.filter((r) => r.covered !== null);
+        const withA = banded.filter((r) => r.actual > 0);
+        coverage[m] = banded.length
+          ? {
+              covered: banded.filter((r) => r.covered).length,
+              of: banded.length,
+              // Half the P10–P90 width as a share of the actual, averaged over periods with an actual.
+              mean_half_width: withA.length ? withA.reduce((s, r) => s + ((r.p90 as number) - (r.p10 as number)) / 2 / r.actual, 0) / withA.length : null
+            }
+          : null;
       }
       const first = typed.filter((r) => r.method === typed[0]?.method);
-      return { rows: typed, n: first.reduce((s, r) => s + r.n, 0), summary: { basis: p.basis, wape, periods } };
+      return { rows: typed, n: first.reduce((s, r) => s + r.n, 0), summary: { basis: p.basis, wape, bias, coverage, periods } };
     }
-    const typed = rows as z.input<typeof forecastRow>[];
+    type RawF = z.input<typeof forecastRow> & Record<(typeof INTERNAL_F)[number], number | string | null>;
+    const raw = rows as RawF[];
+    const stat = p.probabilities === 'statistical';
+    const sim = stat
+      ? simulate(
+          raw.map((r) => ({ won: r.closed_won, mean: (Number(r.stat_pipeline) || 0) + r.new_flow, variance: Number(r.stat_var) || 0, nfSd: Number(r.new_flow_sd) || 0 })),
+          shockSigma(raw[0]?.sigma as number | null, raw[0]?.sigma_n as number | null),
+          p.seed,
+          p.simulations
+        )
+      : null;
+    const typed = raw.map((r, i) => {
+      const out: Record<string, unknown> = { ...r };
+      for (const k of INTERNAL_F) delete out[k];
+      const b = sim?.cells[i];
+      return { ...out, p10: b?.p10 ?? null, p50: b?.p50 ?? null, p90: b?.p90 ?? null } as z.input<typeof forecastRow>;
+    });
+    const first = raw[0];
+    const dq = {
+      amount_fallback: typed.reduce((s, r) => s + r.amount_fallback_n, 0),
+      amount_missing: typed.reduce((s, r) => s + r.amount_missing_n, 0),
+      undated: typed.reduce((s, r) => s + r.undated_n, 0),
+      past_due: typed.reduce((s, r) => s + r.past_due_n, 0)
+    };
     return {
       rows: typed,
       n: typed.reduce((s, r) => s + r.n, 0),
-      summary: { probabilities: p.probabilities, date_fields: { closed_won: 'opportunities.closed_at', open_deals: 'opportunities.expected_close_date', target: 'targets.period_start' } }
+      summary: {
+        probabilities: p.probabilities,
+        as_at: addDays(ctx.asOf, 1),
+        data_quality: dq,
+        ...(stat
+          ? {
+              learned: {
+                window_from: first?.learn_from ?? null,
+                window_to: first?.learn_to ?? null,
+                past_instants: first?.cuts_n ?? 0,
+                states: first?.states_n ?? 0,
+                season_factor: first?.season_factor ?? null,
+                sigma: shockSigma(first?.sigma as number | null, first?.sigma_n as number | null),
+                min_deals: p.min_deals
+              },
+              band: sim ? { ...sim.total, seed: p.seed, simulations: p.simulations } : null
+            }
+          : {}),
+        date_fields: { closed_won: 'opportunities.closed_at', open_deals: 'opportunities.expected_close_date', target: 'targets.period_start' }
+      }
     };
   }
 });

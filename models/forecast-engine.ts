@@ -1,0 +1,292 @@
+/**
+ * The forecast as of one instant (docs/metrics.md, "Weighted forecast" and "Statistical
+ * forecast"): the SQL that the `forecast` view runs once (t = the report date + 1 day) and the
+ * accuracy backtest once per period (t = the moment the forecast is made). Everything here is
+ * computed from the deals as they were at t (models/common/pit.ts) and from outcomes that were
+ * known before t, so a forecast as of a past date equals the forecast computed on a copy of
+ * the data cut off at that date.
+ *
+ * One moment's CTEs (names prefixed, so a backtest can hold many) end in `<prefix>out`, one row
+ * per group with: closed_won, closed_won_n; over open deals expected in the period (configured
+ * and learned methods, categories): open_pipeline, open_n, w_configured, w_learned,
+ * commit_open, best_case_open, pipeline_open, omitted; the statistical method: stat_pipeline
+ * (Σ amount × P(won inside the rest of the period)), stat_var (Σ amount² p (1 − p)),
+ * stat_open_n, new_flow, new_flow_sd; data quality: amount_fallback_n, amount_missing_n,
+ * undated_n, past_due_n; and the moment's learning figures (the same on every row): sigma,
+ * cuts_n, states_n, learn_from, learn_to, season_factor.
+ */
+import type { ModelContext } from './model';
+import type { Dimension } from './common/params';
+import { dealsRelation, dimensionKey, filterWhere } from './common/relations';
+import { pitDealsWithDims, pitOpenStates } from './common/pit';
+import { daysBetween } from './common/period';
+import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
+
+export interface EngineParams {
+  group_by?: string;
+  window_months: number;
+  min_deals: number;
+  team?: string[];
+  owner?: string[];
+  region?: string[];
+  industry?: string[];
+  source?: string[];
+  product?: string[];
+  grade?: string[];
+}
+
+export interface Moment {
+  /** CTE name prefix, e.g. `m_` or `b3_`. */
+  prefix: string;
+  /** The instant, `YYYY-MM-DD` at midnight: everything strictly before it is known. */
+  t: string;
+  /** The period forecast, [from, to). */
+  from: string;
+  to: string;
+}
+
+/** Age in stage buckets (days): < 15, 15–29, 30–44, 45–59, 60–89, 90–119, 120–179, ≥ 180. */
+const ageBucket = (age: Sql) =>
+  sql`CASE WHEN ${age} < 15 THEN 0 WHEN ${age} < 30 THEN 1 WHEN ${age} < 45 THEN 2 WHEN ${age} < 60 THEN 3
+           WHEN ${age} < 90 THEN 4 WHEN ${age} < 120 THEN 5 WHEN ${age} < 180 THEN 6 ELSE 7 END`;
+
+/**
+ * Expected close date relative to an instant `c` and its window [c + o, c + h) in days:
+ * none (no date), past (before c's report date: slipped), before (before the window), in,
+ * later.
+ */
+const ecdBucket = (ecd: Sql, c: Sql, o: number, h: number) =>
+  sql`CASE WHEN ${ecd} IS NULL THEN 'none'
+           WHEN ${ecd} < (${c} - INTERVAL 1 DAY)::DATE THEN 'past'
+           WHEN ${ecd} < (${c} + to_days(${o}::INTEGER))::DATE THEN 'before'
+           WHEN ${ecd} < (${c} + to_days(${h}::INTEGER))::DATE THEN 'in'
+           ELSE 'later' END`;
+
+/** Position of a date's month in its fiscal quarter, 1–3. */
+/** The weight of all past windows at other places in the quarter together (one same-place window weighs 1). */
+const OTHER_WEIGHT = 0.25;
+/** Recent past windows count more: a window's weight halves every HALF_LIFE_DAYS before the forecast. */
+const HALF_LIFE_DAYS = 45;
+
+const monthOfQuarter = (d: Sql, fy: number) => sql`((month(${d}) - ${fy}::INTEGER + 12) % 3 + 1)`;
+
+export function momentCtes(
+  m: Moment,
+  p: EngineParams,
+  ctx: ModelContext,
+  opts: { learned: boolean; statistical: boolean; dealDate: Sql }
+): [string, Sql][] {
+  const P = m.prefix;
+  const n = (name: string) => unsafeRaw(`${P}${name}`);
+  const g = p.group_by as Dimension | undefined;
+  const t = sql`${m.t}::TIMESTAMP`;
+  const key = g ? dimensionKey(g, ctx, opts.dealDate) : sql`NULL::VARCHAR`;
+  // The rest of the period after t, in days from t: [o, h).
+  const o = Math.max(0, daysBetween(m.t, m.from));
+  const h = Math.max(0, daysBetween(m.t, m.to));
+  // Learning looks back window_months, and at least far enough to see whole windows of h days.
+  const lookbackDays = Math.max(Math.round(p.window_months * 30.44), h + 183);
+  const lookFrom = sql`(${t} - to_days(${lookbackDays}::INTEGER))`;
+  const fy = ctx.fiscalYearStartMonth;
+  const ctes: [string, Sql][] = [];
+  const add = (name: string, body: Sql) => ctes.push([`${P}${name}`, body]);
+
+  // The deals as at t, filtered, with their group key.
+  add('fd', sql`SELECT r.*, ${key} AS group_key,
+      greatest(0, date_diff('day', r.stage_entered_at, ${t}))::INTEGER AS age_days
+    FROM ${pitDealsWithDims(t)} r
+    WHERE ${filterWhere(p, { team: sql`r.owner_team`, owner: sql`r.owner_id`, region: sql`r.customer_region`, industry: sql`r.customer_industry`, source: sql`r.source`, product: sql`r.product`, grade: sql`r.customer_grade` })}`);
+  // Amount fallback: the average won amount of the deal's product over the learning window
+  // (deals won before t, every deal in view), else of every product.
+  add('amt', sql`SELECT product, avg(amount)::DOUBLE AS avg_amount FROM deal_facts
+    WHERE status = 'won' AND amount > 0 AND closed_at >= ${lookFrom} AND closed_at < ${t} GROUP BY product`);
+  add('amt_all', sql`SELECT avg(amount)::DOUBLE AS avg_amount FROM deal_facts
+    WHERE status = 'won' AND amount > 0 AND closed_at >= ${lookFrom} AND closed_at < ${t}`);
+  add('open', sql`SELECT d.*,
+      coalesce(d.amount, a.avg_amount, (SELECT avg_amount FROM ${n('amt_all')}), 0)::DOUBLE AS amount_est,
+      CASE WHEN d.amount IS NOT NULL THEN 'own' WHEN a.avg_amount IS NOT NULL THEN 'product'
+           WHEN (SELECT avg_amount FROM ${n('amt_all')}) IS NOT NULL THEN 'all' ELSE 'none' END AS amount_rule,
+      d.expected_close_date >= ${m.from}::DATE AND d.expected_close_date < ${m.to}::DATE AS in_period,
+      ${ageBucket(sql`d.age_days`)} AS age_b,
+      ${ecdBucket(sql`d.expected_close_date`, t, o, h)} AS ecd_b
+    FROM ${n('fd')} d LEFT JOIN ${n('amt')} a ON a.product IS NOT DISTINCT FROM d.product
+    WHERE d.status = 'open'`);
+
+  if (opts.learned) {
+    // P(win | reached stage) among deals closed in the window before t (the `learned` method).
+    add('lc', sql`SELECT CASE WHEN d.status = 'won' THEN 1000000 ELSE d.furthest_idx END AS furthest, d.status
+      FROM deal_facts d WHERE d.status IN ('won', 'lost')
+        AND d.closed_at >= (${t} - to_months(${p.window_months}::INTEGER)) AND d.closed_at < ${t}`);
+    add('stage_p', sql`SELECT s.name, s.probability AS configured,
+        count(*) FILTER (WHERE c.status = 'won') AS won, count(c.status) AS n,
+        CASE WHEN count(c.status) = 0 THEN s.probability
+             ELSE (count(*) FILTER (WHERE c.status = 'won') + greatest(0, ${p.min_deals}::INTEGER - count(c.status)) * s.probability)
+                  / (count(c.status) + greatest(0, ${p.min_deals}::INTEGER - count(c.status))) END AS learned
+      FROM stages s LEFT JOIN ${n('lc')} c ON c.furthest >= s.idx
+      WHERE s.kind = 'open' GROUP BY s.name, s.probability`);
+  }
+
+  if (opts.statistical) {
+    // Weekly past instants whose whole window [c + o, c + h) ended by t, back to the learning
+    // window's start and no earlier than the first recorded close (before it, nothing could
+    // have been seen to close).
+    // Past instants: weekly, plus the same day of each earlier month. Those a whole number of
+    // quarters back (the same place in the quarter: the month-of-quarter effect) weigh 1 each, the
+    // others OTHER_WEIGHT all together, so rates and new flow lean on the same part of the quarter and fall
+    // back to every window while there are none.
+    add('cuts', sql`SELECT cid, c, same,
+        (CASE WHEN same THEN 1.0 ELSE ${OTHER_WEIGHT}::DOUBLE / count(*) FILTER (WHERE NOT same) OVER () END)
+          * pow(0.5, date_diff('day', c, ${t}) / ${HALF_LIFE_DAYS}::DOUBLE) AS w
+      FROM (SELECT row_number() OVER (ORDER BY c)::INTEGER AS cid, c, bool_or(same) AS same
+      FROM (
+        SELECT (${t} - to_days((7 * k)::INTEGER)) AS c, false AS same FROM range(1, 1100) r(k)
+        UNION ALL
+        SELECT (${t} - to_months(k::INTEGER)) AS c, k % 3 = 0 AS same FROM range(1, 400) r(k)
+      )
+      WHERE ${h}::INTEGER > 0 AND c + to_days(${h}::INTEGER) <= ${t} AND c >= ${lookFrom}
+        AND c >= (SELECT min(closed_at) FROM deal_facts WHERE status IN ('won', 'lost') AND closed_at < ${t})
+      GROUP BY c)`);
+    add('states', sql`SELECT s.*, k.w,
+        ${ageBucket(sql`date_diff('day', s.stage_entered_at, s.c)`)} AS age_b,
+        ${ecdBucket(sql`s.expected_close_date`, sql`s.c`, o, h)} AS ecd_b,
+        (s.final_status = 'won' AND s.final_closed_at >= s.c + to_days(${o}::INTEGER) AND s.final_closed_at < s.c + to_days(${h}::INTEGER))::INTEGER AS won
+      FROM ${pitOpenStates(n('cuts'))} s JOIN ${n('cuts')} k ON k.cid = s.cid`);
+    add('srate', sql`SELECT st.name AS stage, st.probability AS configured,
+        coalesce(x.n, 0) AS n, coalesce(x.won, 0) AS won,
+        CASE WHEN coalesce(x.n, 0) + greatest(0, ${p.min_deals}::INTEGER - coalesce(x.n, 0)) = 0 THEN st.probability
+             ELSE (coalesce(x.won, 0) + greatest(0, ${p.min_deals}::INTEGER - coalesce(x.n, 0)) * st.probability)
+                  / (coalesce(x.n, 0) + greatest(0, ${p.min_deals}::INTEGER - coalesce(x.n, 0))) END AS rate
+      FROM stages st LEFT JOIN (SELECT stage, sum(w) AS n, sum(w * won) AS won FROM ${n('states')} GROUP BY stage) x ON x.stage = st.name
+      WHERE st.kind = 'open'`);
+    add('crate', sql`SELECT x.stage, x.age_b, x.ecd_b, x.n, x.won,
+        (x.won + ${p.min_deals}::DOUBLE * s.rate) / nullif(x.n + ${p.min_deals}::DOUBLE, 0) AS rate
+      FROM (SELECT stage, age_b, ecd_b, sum(w) AS n, sum(w * won) AS won FROM ${n('states')} GROUP BY ALL) x
+      JOIN ${n('srate')} s ON s.stage = x.stage`);
+    // Month-of-quarter effect: each position's mean monthly won amount over the mean month,
+    // over whole months in the learning window (from the first recorded close), shrunk toward
+    // 1 by one pseudo-month; a window's factor is the mean over its days, relative to the mean
+    // over the learning windows (whose mix of positions the learned rates already carry).
+    add('months', sql`SELECT ms.m, ${monthOfQuarter(sql`ms.m`, fy)} AS pos,
+        coalesce((SELECT sum(amount) FROM deal_facts WHERE status = 'won' AND closed_at >= ms.m AND closed_at < ms.m + INTERVAL 1 MONTH), 0)::DOUBLE AS won
+      FROM (SELECT unnest(generate_series(date_trunc('month', ${lookFrom}), ${t} - INTERVAL 1 MONTH, INTERVAL 1 MONTH)) AS m) ms
+      WHERE ms.m >= ${lookFrom} AND ms.m + INTERVAL 1 MONTH <= ${t}
+        AND ms.m >= (SELECT min(closed_at) FROM deal_facts WHERE status IN ('won', 'lost') AND closed_at < ${t})`);
+    add('season', sql`SELECT q.pos,
+        CASE WHEN (SELECT avg(won) FROM ${n('months')}) > 0
+             THEN (count(mo.m) * coalesce(avg(mo.won), 0) / (SELECT avg(won) FROM ${n('months')}) + 1) / (count(mo.m) + 1)
+             ELSE 1 END AS s,
+        count(mo.m)::INTEGER AS months
+      FROM (SELECT unnest([1, 2, 3]) AS pos) q LEFT JOIN ${n('months')} mo ON mo.pos = q.pos GROUP BY q.pos`);
+    add('sfac', sql`SELECT
+        coalesce((SELECT avg(se.s) FROM range(${o}::INTEGER, ${h}::INTEGER) r(i)
+                  JOIN ${n('season')} se ON se.pos = ${monthOfQuarter(sql`(${t} + to_days(r.i::INTEGER))`, fy)}), 1) AS f_window,
+        coalesce((SELECT avg(se.s) FROM ${n('cuts')} k CROSS JOIN range(${o}::INTEGER, ${h}::INTEGER) r(i)
+                  JOIN ${n('season')} se ON se.pos = ${monthOfQuarter(sql`(k.c + to_days(r.i::INTEGER))`, fy)}), 1) AS f_learn`);
+    add('cut_fac', sql`SELECT k.cid, avg(se.s) / nullif((SELECT f_learn FROM ${n('sfac')}), 0) AS f
+      FROM ${n('cuts')} k CROSS JOIN range(${o}::INTEGER, ${h}::INTEGER) r(i)
+      JOIN ${n('season')} se ON se.pos = ${monthOfQuarter(sql`(k.c + to_days(r.i::INTEGER))`, fy)} GROUP BY k.cid`);
+    // New-deal flow: deals created at or after each past instant and won inside its window.
+    add('nf_cut', sql`SELECT k.cid, ${g ? sql`r.group_key` : sql`NULL::VARCHAR AS group_key`}, sum(r.amount)::DOUBLE AS amount
+      FROM ${n('cuts')} k
+      JOIN (SELECT r.*, ${g ? dimensionKey(g, ctx, sql`r.closed_at`) : sql`NULL::VARCHAR`} AS group_key
+            FROM ${dealsRelation(p)} r WHERE r.status = 'won' AND r.closed_at < ${t} AND r.closed_at >= ${lookFrom}) r
+        ON r.closed_at >= k.c + to_days(${o}::INTEGER) AND r.closed_at < k.c + to_days(${h}::INTEGER)
+       AND coalesce(r.created_at, list_min(r.entered)) >= k.c
+      GROUP BY ALL`);
+    add('nf', sql`SELECT x.group_key, sum(k.w * x.amount) / nullif((SELECT sum(w) FROM ${n('cuts')}), 0) AS nf,
+        sqrt(greatest(0, sum(k.w * x.amount * x.amount) / nullif((SELECT sum(w) FROM ${n('cuts')}), 0)
+          - power(sum(k.w * x.amount) / nullif((SELECT sum(w) FROM ${n('cuts')}), 0), 2))) AS nf_sd
+      FROM ${n('nf_cut')} x JOIN ${n('cuts')} k ON k.cid = x.cid GROUP BY x.group_key`);
+    // New flow over every deal in view (for the period shock's calibration).
+    add('nf_all', sql`SELECT k.cid, coalesce(sum(f.amount), 0)::DOUBLE AS amount
+      FROM ${n('cuts')} k LEFT JOIN deal_facts f ON f.status = 'won'
+        AND f.closed_at >= k.c + to_days(${o}::INTEGER) AND f.closed_at < k.c + to_days(${h}::INTEGER)
+        AND coalesce(f.created_at, list_min(f.entered)) >= k.c
+      GROUP BY k.cid`);
+    // The period shock: log(actual / predicted) at each past instant, predicted in sample with
+    // the rates above (amounts as known then, else the fallback) — its root mean square.
+    add('cut_pred', sql`SELECT s.cid,
+        sum(coalesce(s.amount, a.avg_amount, (SELECT avg_amount FROM ${n('amt_all')}), 0) * coalesce(cr.rate, sr.rate)) AS pipe,
+        sum(CASE WHEN s.won = 1 THEN s.final_amount ELSE 0 END) AS actual_pipe
+      FROM ${n('states')} s
+      LEFT JOIN ${n('amt')} a ON a.product IS NOT DISTINCT FROM s.product
+      LEFT JOIN ${n('crate')} cr ON cr.stage = s.stage AND cr.age_b = s.age_b AND cr.ecd_b = s.ecd_b
+      JOIN ${n('srate')} sr ON sr.stage = s.stage
+      GROUP BY s.cid`);
+    add('resid', sql`SELECT k.cid,
+        (coalesce(cp.pipe, 0) + (SELECT sum(k2.w * a2.amount) / sum(k2.w) FROM ${n('nf_all')} a2 JOIN ${n('cuts')} k2 ON k2.cid = a2.cid))
+          * (CASE WHEN (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')}) >= 2 THEN 1 ELSE coalesce(cf.f, 1) END) AS predicted, k.same,
+        coalesce(cp.actual_pipe, 0) + coalesce(na.amount, 0) AS actual
+      FROM ${n('cuts')} k LEFT JOIN ${n('cut_pred')} cp ON cp.cid = k.cid LEFT JOIN ${n('nf_all')} na ON na.cid = k.cid
+      LEFT JOIN ${n('cut_fac')} cf ON cf.cid = k.cid`);
+    add('glob', sql`SELECT
+        (SELECT count(*) FROM ${n('cuts')})::INTEGER AS cuts_n,
+        (SELECT count(*) FROM ${n('states')})::INTEGER AS states_n,
+        (SELECT strftime(min(c), '%Y-%m-%d') FROM ${n('cuts')}) AS learn_from,
+        (SELECT strftime(max(c), '%Y-%m-%d') FROM ${n('cuts')}) AS learn_to,
+        CASE WHEN (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')}) >= 2 THEN 1.0
+             ELSE (SELECT f_window / nullif(f_learn, 0) FROM ${n('sfac')}) END AS season_factor,
+        (SELECT sqrt(avg(power(ln(actual / predicted), 2))) FROM ${n('resid')} WHERE actual > 0 AND predicted > 0
+           AND (same OR (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')}) < 4)) AS sigma,
+        (SELECT count(*) FROM ${n('resid')} WHERE actual > 0 AND predicted > 0
+           AND (same OR (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')}) < 4))::INTEGER AS sigma_n,
+        (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')})::INTEGER AS same_n`);
+  }
+
+  const stat = opts.statistical;
+  add('agg', sql`SELECT group_key,
+      coalesce(sum(amount) FILTER (WHERE status = 'won' AND closed_at >= ${m.from}::TIMESTAMP AND closed_at < ${m.to}::TIMESTAMP), 0)::DOUBLE AS closed_won,
+      count(*) FILTER (WHERE status = 'won' AND closed_at >= ${m.from}::TIMESTAMP AND closed_at < ${m.to}::TIMESTAMP)::INTEGER AS closed_won_n
+    FROM ${n('fd')} WHERE status = 'won' GROUP BY group_key`);
+  add('oagg', sql`SELECT o.group_key,
+      coalesce(sum(o.amount_est) FILTER (WHERE o.in_period), 0)::DOUBLE AS open_pipeline,
+      count(*) FILTER (WHERE o.in_period)::INTEGER AS open_n,
+      coalesce(sum(o.amount_est * o.win_probability) FILTER (WHERE o.in_period), 0)::DOUBLE AS w_configured,
+      ${opts.learned ? sql`coalesce(sum(o.amount_est * coalesce(o.probability, sp.learned, o.win_probability)) FILTER (WHERE o.in_period), 0)::DOUBLE` : sql`NULL::DOUBLE`} AS w_learned,
+      coalesce(sum(o.amount_est) FILTER (WHERE o.in_period AND o.effective_forecast_category = 'commit'), 0)::DOUBLE AS commit_open,
+      coalesce(sum(o.amount_est) FILTER (WHERE o.in_period AND o.effective_forecast_category = 'best_case'), 0)::DOUBLE AS best_case_open,
+      coalesce(sum(o.amount_est) FILTER (WHERE o.in_period AND o.effective_forecast_category = 'pipeline'), 0)::DOUBLE AS pipeline_open,
+      coalesce(sum(o.amount_est) FILTER (WHERE o.in_period AND o.effective_forecast_category NOT IN ('commit', 'best_case', 'pipeline')), 0)::DOUBLE AS omitted,
+      ${stat ? sql`coalesce(sum(o.amount_est * ps.p), 0)::DOUBLE` : sql`NULL::DOUBLE`} AS stat_pipeline,
+      ${stat ? sql`coalesce(sum(o.amount_est * o.amount_est * ps.p * (1 - ps.p)), 0)::DOUBLE` : sql`NULL::DOUBLE`} AS stat_var,
+      ${stat ? sql`count(*) FILTER (WHERE ps.p > 0)` : sql`0`}::INTEGER AS stat_open_n,
+      count(*) FILTER (WHERE o.amount_rule IN ('product', 'all') AND (o.in_period OR ${stat}))::INTEGER AS amount_fallback_n,
+      count(*) FILTER (WHERE o.amount_rule = 'none' AND (o.in_period OR ${stat}))::INTEGER AS amount_missing_n,
+      count(*) FILTER (WHERE o.expected_close_date IS NULL)::INTEGER AS undated_n,
+      count(*) FILTER (WHERE o.expected_close_date < ${t}::DATE - INTERVAL 1 DAY)::INTEGER AS past_due_n
+    FROM ${n('open')} o
+    ${opts.learned ? sql`LEFT JOIN ${n('stage_p')} sp ON sp.name = o.stage` : sql``}
+    ${stat
+      ? sql`LEFT JOIN (SELECT o2.opportunity_id,
+            CASE WHEN ${h}::INTEGER <= 0 THEN 0 ELSE coalesce(o2.probability_in, 0) END AS p
+          FROM (SELECT x.opportunity_id, coalesce(cr.rate, sr.rate) AS probability_in
+                FROM ${n('open')} x
+                LEFT JOIN ${n('crate')} cr ON cr.stage = x.stage AND cr.age_b = x.age_b AND cr.ecd_b = x.ecd_b
+                LEFT JOIN ${n('srate')} sr ON sr.stage = x.stage) o2) ps ON ps.opportunity_id = o.opportunity_id`
+      : sql``}
+    GROUP BY o.group_key`);
+  add('keys', g
+    ? sql`SELECT group_key FROM ${n('agg')} WHERE closed_won_n > 0
+        UNION SELECT group_key FROM ${n('oagg')} WHERE open_n > 0 OR stat_open_n > 0${stat ? sql` UNION SELECT group_key FROM ${n('nf')} WHERE nf > 0` : sql``}`
+    : sql`SELECT NULL::VARCHAR AS group_key`);
+  add('out', sql`SELECT k.group_key,
+      coalesce(a.closed_won, 0)::DOUBLE AS closed_won, coalesce(a.closed_won_n, 0)::INTEGER AS closed_won_n,
+      coalesce(o.open_pipeline, 0)::DOUBLE AS open_pipeline, coalesce(o.open_n, 0)::INTEGER AS open_n,
+      coalesce(o.w_configured, 0)::DOUBLE AS w_configured, coalesce(o.w_learned, 0)::DOUBLE AS w_learned,
+      coalesce(o.commit_open, 0)::DOUBLE AS commit_open, coalesce(o.best_case_open, 0)::DOUBLE AS best_case_open,
+      coalesce(o.pipeline_open, 0)::DOUBLE AS pipeline_open, coalesce(o.omitted, 0)::DOUBLE AS omitted,
+      ${stat ? sql`coalesce(o.stat_pipeline, 0) * coalesce(gl.season_factor, 1)` : sql`NULL::DOUBLE`} AS stat_pipeline,
+      ${stat ? sql`coalesce(o.stat_var, 0) * power(coalesce(gl.season_factor, 1), 2)` : sql`NULL::DOUBLE`} AS stat_var,
+      coalesce(o.stat_open_n, 0)::INTEGER AS stat_open_n,
+      ${stat ? sql`CASE WHEN ${h}::INTEGER > 0 THEN coalesce(nf.nf, 0) * coalesce(gl.season_factor, 1) ELSE 0 END` : sql`0::DOUBLE`} AS new_flow,
+      ${stat ? sql`CASE WHEN ${h}::INTEGER > 0 THEN coalesce(nf.nf_sd, 0) * coalesce(gl.season_factor, 1) ELSE 0 END` : sql`0::DOUBLE`} AS new_flow_sd,
+      coalesce(o.amount_fallback_n, 0)::INTEGER AS amount_fallback_n, coalesce(o.amount_missing_n, 0)::INTEGER AS amount_missing_n,
+      coalesce(o.undated_n, 0)::INTEGER AS undated_n, coalesce(o.past_due_n, 0)::INTEGER AS past_due_n,
+      ${stat ? sql`gl.sigma, gl.sigma_n, gl.cuts_n, gl.states_n, gl.learn_from, gl.learn_to, gl.season_factor`
+        : sql`NULL::DOUBLE AS sigma, NULL::INTEGER AS sigma_n, NULL::INTEGER AS cuts_n, NULL::INTEGER AS states_n, NULL::VARCHAR AS learn_from, NULL::VARCHAR AS learn_to, NULL::DOUBLE AS season_factor`}
+    FROM ${n('keys')} k
+    LEFT JOIN ${n('agg')} a ON a.group_key IS NOT DISTINCT FROM k.group_key
+    LEFT JOIN ${n('oagg')} o ON o.group_key IS NOT DISTINCT FROM k.group_key
+    ${stat ? sql`LEFT JOIN ${n('nf')} nf ON nf.group_key IS NOT DISTINCT FROM k.group_key CROSS JOIN ${n('glob')} gl` : sql``}`);
+  return ctes;
+}
