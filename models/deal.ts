@@ -31,7 +31,8 @@ export const DEAL_EVENT_KINDS = ['stage', 'amount', 'close_date', 'owner', 'paym
 
 const row = z.strictObject({
   kind: z.enum(DEAL_EVENT_KINDS),
-  at: z.string(),
+  /** When it happened; null when the source gave no date (a payment with neither due nor paid date). */
+  at: z.string().nullable(),
   stage: z.string().nullable(),
   until: z.string().nullable(),
   days: z.number().nullable(),
@@ -93,7 +94,7 @@ export const deal = defineModel({
   query(p, ctx) {
     const id = p.id;
     // Outstanding as of the report date: amount less what was paid on or before it (as kpis' overdue).
-    const outstanding = sql`(amount - CASE WHEN paid_at IS NOT NULL AND paid_at <= ${ctx.asOf}::DATE THEN coalesce(paid_amount, amount) ELSE 0 END)`;
+    const outstanding = sql`(amount::DECIMAL(38,2) - CASE WHEN paid_at IS NOT NULL AND paid_at <= ${ctx.asOf}::DATE THEN coalesce(paid_amount, amount)::DECIMAL(38,2) ELSE 0 END)`;
     return {
       ctes: [
         // The filters apply too (a token's locked filters narrow which deals open), the period does not.
@@ -191,7 +192,7 @@ export const deal = defineModel({
       ? wire
           .array()
           .parse(rows.filter((r) => r.kind !== null))
-          .map(({ seq: _s, h: _h, ...r }) => ({ ...r, at: String(r.at).replace(' ', 'T') }) as z.input<typeof row>)
+          .map(({ seq: _s, h: _h, ...r }) => ({ ...r, at: r.at === null ? null : String(r.at).replace(' ', 'T') }) as z.input<typeof row>)
       : [];
     return { rows: out, n: out.length, summary: { deal: header } };
   }

@@ -92,7 +92,7 @@ function overdueDay(p: { from: string; to: string } | null, asOf: string): strin
 
 function overdueAt(day: string): { amount: Sql; n: Sql } {
   // Outstanding on `day`: amount less what was paid on or before it; overdue when due before it.
-  const outstanding = sql`(pm.amount - CASE WHEN pm.paid_at IS NOT NULL AND pm.paid_at <= ${day}::DATE THEN coalesce(pm.paid_amount, pm.amount) ELSE 0 END)`;
+  const outstanding = sql`(pm.amount::DECIMAL(38,2) - CASE WHEN pm.paid_at IS NOT NULL AND pm.paid_at <= ${day}::DATE THEN coalesce(pm.paid_amount, pm.amount)::DECIMAL(38,2) ELSE 0 END)`;
   const cond = sql`pm.due_date < ${day}::DATE AND ${outstanding} > 0`;
   return {
     amount: sql`coalesce(sum(${outstanding}) FILTER (WHERE ${cond}), 0)::DOUBLE`,

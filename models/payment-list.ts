@@ -78,7 +78,7 @@ const has = (v: string[] | undefined): v is string[] => !!v && v.length > 0;
  */
 function paymentQuery(p: P, ctx: ModelContext, paged: boolean): ModelQuery {
   const d = ctx.asOf;
-  const outstanding = sql`(r.amount - CASE WHEN r.paid_at IS NOT NULL AND r.paid_at <= ${d}::DATE THEN coalesce(r.paid_amount, r.amount) ELSE 0 END)::DOUBLE`;
+  const outstanding = sql`(coalesce(r.amount::DECIMAL(38,2), 0) - CASE WHEN r.paid_at IS NOT NULL AND r.paid_at <= ${d}::DATE THEN coalesce(r.paid_amount, r.amount, 0)::DECIMAL(38,2) ELSE 0 END)::DOUBLE`;
   const daysOverdue = sql`CASE WHEN ${outstanding} > 0 AND r.due_date < ${d}::DATE THEN date_diff('day', r.due_date, ${d}::DATE)::INTEGER END`;
   const state = sql`CASE WHEN ${outstanding} <= 0 THEN 'paid' WHEN r.due_date < ${d}::DATE THEN 'overdue' ELSE 'open' END`;
   const paidAmount = sql`(CASE WHEN r.paid_at IS NOT NULL THEN coalesce(r.paid_amount, r.amount) END)::DOUBLE`;

@@ -122,7 +122,7 @@ const row = z.union([summaryRow, agingRow, upcomingRow, overdueRow]);
 /** Outstanding on day D (a DATE literal) of the row aliased `r` (or `alias`). */
 function outstandingAt(day: string, alias = 'r'): Sql {
   const a = unsafeRaw(alias);
-  return sql`(${a}.amount - CASE WHEN ${a}.paid_at IS NOT NULL AND ${a}.paid_at <= ${day}::DATE THEN coalesce(${a}.paid_amount, ${a}.amount) ELSE 0 END)`;
+  return sql`(${a}.amount::DECIMAL(38,2) - CASE WHEN ${a}.paid_at IS NOT NULL AND ${a}.paid_at <= ${day}::DATE THEN coalesce(${a}.paid_amount, ${a}.amount)::DECIMAL(38,2) ELSE 0 END)`;
 }
 
 /** Past due and not fully paid on day D. */
@@ -296,7 +296,7 @@ export const payments = defineModel({
     return {
       ctes: [
         ['items', sql`SELECT r.payment_id, r.opportunity_id, r.customer_id, r.dim_owner AS owner_id, r.due_date,
-            r.amount::DOUBLE AS amount, (r.amount - ${outstandingAt(asOf)})::DOUBLE AS paid, ${outstandingAt(asOf)}::DOUBLE AS outstanding,
+            r.amount::DOUBLE AS amount, (r.amount::DECIMAL(38,2) - ${outstandingAt(asOf)})::DOUBLE AS paid, ${outstandingAt(asOf)}::DOUBLE AS outstanding,
             (${asOf}::DATE - r.due_date)::INTEGER AS days_past_due
           FROM ${paymentsRelation(p)} r
           WHERE ${overdueAt(asOf)} AND ${receivableAt(asOf)}`],

@@ -99,7 +99,7 @@ const MEASURES = unsafeRaw(`
 
 const RATES = unsafeRaw(`
   won::DOUBLE / nullif(won + lost, 0) AS win_rate,
-  CASE WHEN won_amount + lost_amount > 0 THEN won_amount / (won_amount + lost_amount) END AS win_rate_value`);
+  CASE WHEN won_amount >= 0 AND lost_amount >= 0 AND won_amount + lost_amount > 0 THEN won_amount / (won_amount + lost_amount) END AS win_rate_value`);
 
 export const winLoss = defineModel({
   name: 'win_loss',

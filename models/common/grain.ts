@@ -12,7 +12,7 @@
  */
 import { sql, unsafeRaw, type Sql } from '../../src/lib/server/db/sql';
 import type { Grain, Period } from './period';
-import { ALL_FROM } from './period';
+import { ALL_FROM, ALL_TO } from './period';
 import { dimensionLabel, fiscalQuarterStart } from './relations';
 import type { ModelContext } from '../model';
 
@@ -63,8 +63,10 @@ export function bucketLabel(bucket: Sql, grain: Grain, ctx: ModelContext): Sql {
 export function bucketsRelation(period: Period, grain: Grain, ctx: ModelContext, dataBounds?: Sql): Sql {
   const step = grainStep(grain);
   const all = period.preset === 'all' || period.from <= ALL_FROM;
-  const lo = all && dataBounds ? sql`(SELECT lo FROM (${dataBounds}))::DATE` : sql`${period.from}::DATE`;
-  const hi = all && dataBounds ? sql`((SELECT hi FROM (${dataBounds}))::DATE + 1)` : sql`${period.to}::DATE`;
+  // The data's own bounds, kept inside what `all` stands for (a stored year 57343 or an
+  // infinite timestamp would otherwise ask for an endless series).
+  const lo = all && dataBounds ? sql`(greatest((SELECT lo FROM (${dataBounds}))::DATE, ${ALL_FROM}::DATE))` : sql`${period.from}::DATE`;
+  const hi = all && dataBounds ? sql`(least((SELECT hi FROM (${dataBounds}))::DATE, ${ALL_TO}::DATE - 1) + 1)` : sql`${period.to}::DATE`;
   const pFrom = sql`${period.from}::DATE`;
   const pTo = sql`${period.to}::DATE`;
   return sql`(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatChange, formatMoney, formatPercent } from './format';
+import fc from 'fast-check';
+import { formatChange, formatDate, formatDateTime, formatMoney, formatPercent, parseStoredDate } from './format';
 import { negotiateLocale, translator } from './i18n';
 import { en } from './i18n/en';
 import { zhCN } from './i18n/zh-CN';
@@ -39,5 +40,34 @@ describe('i18n', () => {
   it('interpolates variables', () => {
     expect(translator('en')('cockpit.n', { n: 5 })).toBe('n = 5');
     expect(translator('zh-CN')('cockpit.as_of', { date: '6月15日' })).toBe('截至 6月15日');
+  });
+});
+
+describe('stored dates never throw', () => {
+  it('formats real dates and timestamps as written', () => {
+    expect(formatDate('2025-04-15', 'en')).toBe('Apr 15, 2025');
+    expect(formatDate('2025-04-15', 'zh-CN')).toBe('2025年4月15日');
+    expect(formatDate('2025-04-15 23:30:00', 'en')).toBe('Apr 15, 2025');
+    expect(formatDateTime('2025-04-15 09:05:00', 'en')).toBe('Apr 15, 09:05');
+  });
+  it('shows a value that is no calendar date as stored, and nothing as an em dash', () => {
+    for (const v of ['57343-04-15', '57343-04-15 00:00:00', 'infinity', '-infinity', '0001-01-01', '2026-02-30', 'NaN', '20250415']) {
+      expect(parseStoredDate(v), v).toBeNull();
+      expect(formatDate(v, 'zh-CN'), v).toBe(v);
+      expect(formatDateTime(v, 'en'), v).toBe(v);
+    }
+    expect(formatDate(null, 'en')).toBe('—');
+    expect(formatDate('', 'en')).toBe('—');
+    expect(formatDate('  ', 'en')).toBe('—');
+    expect(formatDate('x'.repeat(100), 'en')).toBe(`${'x'.repeat(39)}…`);
+  });
+  it('never throws on any string', () => {
+    fc.assert(
+      fc.property(fc.string(), (s) => {
+        formatDate(s, 'en');
+        formatDateTime(s, 'zh-CN');
+      }),
+      { seed: 12, numRuns: 500 }
+    );
   });
 });

@@ -64,15 +64,58 @@ export function formatChange(change: number | null | undefined, kind: 'relative'
   return `${sign}${num}%`;
 }
 
-export function formatDate(iso: string | null | undefined, locale: Locale): string {
-  if (!iso) return '—';
-  const d = new Date(iso.length === 10 ? `${iso}T00:00:00` : iso);
-  return new Intl.DateTimeFormat(locale, { year: 'numeric', month: locale === 'zh-CN' ? 'long' : 'short', day: 'numeric' }).format(d);
+/** Years a stored date is shown as a date in; outside them it is shown as stored (see parseStoredDate). */
+export const PLAUSIBLE_YEARS = [1000, 9999] as const;
+
+const STORED = /^(\d{4,})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/**
+ * A stored date or timestamp (`YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS[.fff]]`, optionally with a
+ * zone) as a Date, or null when it is not a real calendar date of a four-digit year: DuckDB
+ * stores years like 57343, year 1, `infinity` and `-infinity`, which `new Date` and
+ * `Intl.DateTimeFormat` reject (`RangeError: Invalid time value`). `utc` is true when the value
+ * named no zone: it is a wall-clock time, to be shown as written (formatted in UTC).
+ */
+export function parseStoredDate(value: unknown): { date: Date; utc: boolean } | null {
+  if (typeof value !== 'string') return null;
+  const m = STORED.exec(value.trim());
+  if (!m) return null;
+  const [y, mo, d, h = '0', mi = '0', sec = '0'] = m.slice(1, 7).map((x) => x ?? undefined) as string[];
+  const year = Number(y);
+  if (year < PLAUSIBLE_YEARS[0] || year > PLAUSIBLE_YEARS[1]) return null;
+  const ms = Date.UTC(year, Number(mo) - 1, Number(d), Number(h ?? 0), Number(mi ?? 0), Number(sec ?? 0));
+  const date = new Date(ms);
+  // 2026-02-30 rolls over into March: not a calendar date.
+  if (!Number.isFinite(ms) || date.getUTCMonth() !== Number(mo) - 1 || date.getUTCDate() !== Number(d) || Number(h) > 23 || Number(mi) > 59 || Number(sec) > 59) return null;
+  if (m[7]) {
+    const zoned = new Date(value.trim().replace(' ', 'T').replace(/\s+/g, ''));
+    return Number.isFinite(zoned.getTime()) ? { date: zoned, utc: false } : null;
+  }
+  return { date, utc: true };
 }
 
+/** What a value that is no date is shown as: an em dash for nothing, else the stored text itself (shortened). */
+function asStored(value: unknown): string {
+  if (value === null || value === undefined) return '—';
+  const s = String(value).trim();
+  if (!s) return '—';
+  return s.length > 40 ? `${s.slice(0, 39)}…` : s;
+}
+
+/** A date (`2025年4月15日` / `Apr 15, 2025`); a timestamp shows its day. Never throws: a value that is no date shows as stored. */
+export function formatDate(iso: string | null | undefined, locale: Locale): string {
+  if (!iso) return '—';
+  const p = parseStoredDate(iso);
+  if (!p) return asStored(iso);
+  return new Intl.DateTimeFormat(locale, { year: 'numeric', month: locale === 'zh-CN' ? 'long' : 'short', day: 'numeric', ...(p.utc ? { timeZone: 'UTC' } : {}) }).format(p.date);
+}
+
+/** A moment (`6月15日 14:05` / `Jun 15, 14:05`). Never throws: a value that is no date shows as stored. */
 export function formatDateTime(iso: string | null | undefined, locale: Locale): string {
   if (!iso) return '—';
-  return new Intl.DateTimeFormat(locale, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false }).format(new Date(iso));
+  const p = parseStoredDate(iso);
+  if (!p) return asStored(iso);
+  return new Intl.DateTimeFormat(locale, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false, ...(p.utc ? { timeZone: 'UTC' } : {}) }).format(p.date);
 }
 
 /** A duration in minutes as `3 小时` / `2 days`. */
