@@ -14,6 +14,7 @@ import { leaderboard } from './leaderboard';
 import { ltv } from './ltv';
 import { options } from './options';
 import { paymentList } from './payment-list';
+import { pipelineFlow, pipelineFlowDeals } from './pipeline-flow';
 import { payments } from './payments';
 import { trend } from './trend';
 import { winLoss } from './win-loss';
@@ -32,7 +33,9 @@ export const catalog = {
   win_loss: winLoss,
   cycle_time: cycleTime,
   ltv,
-  customer_profile: customerProfile
+  customer_profile: customerProfile,
+  pipeline_flow: pipelineFlow,
+  pipeline_flow_deals: pipelineFlowDeals
 } as const;
 
 export type CatalogName = keyof typeof catalog;

@@ -331,6 +331,31 @@ const SPECS: Record<string, Case[]> = {
       }
     }
   ],
+  pipeline_flow: [
+    {
+      params: {},
+      key: (r) => String(r.bucket),
+      // a scope keeps a subset of the deals, each in the same bucket (scopes follow the current owner)
+      monotone: ['deals'],
+      check: (r) => {
+        const v = Object.fromEntries(r.rows.map((x) => [x.bucket, x.value as number]));
+        const parts = ['new', 'pulled_in', 'pushed_out', 'increased', 'decreased', 'won', 'lost', 'removed'].reduce((s, b) => s + v[b], 0);
+        expect(v.start + parts).toBe(v.end);
+        expect(v.unchanged).toBe(0);
+      }
+    }
+  ],
+  pipeline_flow_deals: [
+    {
+      params: { bucket: 'end', limit: 1000 },
+      key: (r) => String(r.opportunity_id),
+      monotone: ['after_amount'],
+      check: (r) => {
+        expect(r.summary?.total).toBe(r.n);
+        expect(r.rows.reduce((s, x) => s + (x.change_value as number), 0)).toBe(r.summary?.total_value);
+      }
+    }
+  ],
   customer_profile: [
     {
       params: {},

@@ -7,6 +7,7 @@ import { formatMoney, formatPercent } from '$lib/format';
 import { commonParams } from './state';
 import { dealsTable, funnelRows, kpiCard, kpiRow, orgGroup, orgItems, orgTitle, rowsOf } from './tiles';
 import type { BoardDef, TileDef } from './types';
+import { flowDealsTile, flowTile } from './movement';
 
 const totals = (r: ModelResult | undefined) => ({ n: Number(r?.summary?.total ?? 0), amount: Number(r?.summary?.total_amount ?? 0) });
 
@@ -195,5 +196,5 @@ export const pipeline: BoardDef = {
   title: 'board.pipeline',
   description: 'board.pipeline_desc',
   defaultPeriod: 'this_year',
-  tiles: [summary, funnel, conversion, sources, stalled, deals]
+  tiles: [summary, funnel, conversion, sources, stalled, { ...flowTile, span: [12, 4] }, flowDealsTile, deals]
 };
