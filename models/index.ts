@@ -6,6 +6,7 @@
 import { customerProfile } from './customer-profile';
 import { cycleTime } from './cycle-time';
 import { deal } from './deal';
+import { dealRisk } from './deal-risk';
 import { deals } from './deals';
 import { forecast } from './forecast';
 import { funnel } from './funnel';
@@ -22,6 +23,7 @@ import { winLoss } from './win-loss';
 export const catalog = {
   deal,
   deals,
+  deal_risk: dealRisk,
   forecast,
   funnel,
   kpis,

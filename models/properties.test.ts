@@ -331,6 +331,19 @@ const SPECS: Record<string, Case[]> = {
       }
     }
   ],
+  deal_risk: [
+    {
+      params: {},
+      key: (r) => String(r.flag),
+      monotone: ['deals', 'amount'],
+      rates: ['share'],
+      check: (r) => {
+        const any = r.rows.find((x) => x.flag === 'any')!;
+        for (const x of r.rows) expect(x.deals as number).toBeLessThanOrEqual(any.deals as number);
+        expect(any.deals as number).toBeLessThanOrEqual(r.n);
+      }
+    }
+  ],
   pipeline_flow: [
     {
       params: {},

@@ -40,12 +40,8 @@ import type { CommonParams } from './params';
 import { addDays } from './period';
 import { filterWhere } from './relations';
 
-/** The waterfall's parts in their order (start and end are the totals around them). */
-export const FLOW_PARTS = ['new', 'pulled_in', 'pushed_out', 'increased', 'decreased', 'won', 'lost', 'removed'] as const;
-export type FlowPart = (typeof FLOW_PARTS)[number];
-/** Every drillable bar: the two totals, the parts, and `unchanged` (deals in both at the same value). */
-export const FLOW_BUCKETS = ['start', ...FLOW_PARTS, 'unchanged', 'end'] as const;
-export type FlowBucket = (typeof FLOW_BUCKETS)[number];
+import { FLOW_BUCKETS, type FlowBucket } from './flow-buckets';
+export { FLOW_BUCKETS, FLOW_PARTS, type FlowBucket, type FlowPart } from './flow-buckets';
 
 export interface FlowSpec {
   /** The first moment (start of this day). */

@@ -6,7 +6,7 @@
 import type { ModelResult, ParamValue } from '$lib/api';
 import { formatMoney } from '$lib/format';
 import type { MessageKey } from '$lib/i18n';
-import { FLOW_BUCKETS, FLOW_PARTS, type FlowBucket } from '../../../models/common/pipeline';
+import { FLOW_BUCKETS, FLOW_PARTS, type FlowBucket } from '../../../models/common/flow-buckets';
 import { commonParams, type ViewState } from './state';
 import { DEAL_COLUMNS, rowsOf } from './tiles';
 import type { ColumnDef, QueryContext, TableSpec, TileDef, ViewContext } from './types';
@@ -118,7 +118,7 @@ function topDeals(id: string, title: MessageKey, bucket: FlowBucket, area: strin
     id,
     title,
     area,
-    queries: (ctx) => ({ d: { model: 'pipeline_flow_deals', params: { ...commonParams(ctx.state, ctx.period), bucket, sort: 'abs_value', dir: 'desc', limit: 6 } } }),
+    queries: (ctx) => ({ d: { model: 'pipeline_flow_deals', params: { ...commonParams(ctx.state, ctx.period), bucket, sort: 'abs_value', dir: 'desc', limit: 3 } } }),
     subtitle: (d, ctx) =>
       d.d ? ctx.t('movement.top_sub', { n: Number(d.d.summary?.total ?? 0).toLocaleString(ctx.locale), amount: signed(Number(d.d.summary?.total_value ?? 0), ctx) }) : null,
     empty: (d) => (d.d?.rows.length ?? 0) === 0,
@@ -129,7 +129,7 @@ function topDeals(id: string, title: MessageKey, bucket: FlowBucket, area: strin
         key: r.opportunity_id,
         label: r.name ?? r.opportunity_id,
         value: Math.abs(r.change_value),
-        sub: bucket === 'pushed_out' ? `${r.before_close_date ?? '—'} → ${r.after_close_date ?? '—'}` : (r.customer_name ?? null),
+        sub: bucket === 'pushed_out' ? `${r.before_close_date?.slice(5) ?? '—'} → ${r.after_close_date?.slice(5) ?? '—'}` : (r.customer_name ?? null),
         tone: bucket === 'pushed_out' ? 'warn' : 'good'
       }))
     })
@@ -145,33 +145,61 @@ const flowKpis: TileDef = {
   queries: (ctx) => ({ f: flowQuery(ctx) }),
   view: (d, ctx) => {
     const by = new Map(rowsOf<FlowRow>(d.f).map((r) => [r.bucket, r]));
-    const card = (id: FlowBucket | 'change', value: number, n: number, goodWhen: 'up' | 'down') => ({
+    const card = (id: FlowBucket, value: number, n: number, goodWhen: 'up' | 'down', note: string | null = null) => ({
       id,
-      label: ctx.t(id === 'change' ? 'movement.change' : (`movement.${id}` as MessageKey)),
-      value: id === 'change' || id === 'start' || id === 'end' ? value : Math.abs(value),
+      label: ctx.t(`movement.${id}` as MessageKey),
+      value: id === 'start' || id === 'end' ? value : Math.abs(value),
       format: 'money' as const,
       change: null,
       changeKind: 'relative' as const,
       goodWhen,
       n,
-      note: ctx.t('unit.n_deals', { n: n.toLocaleString(ctx.locale) }),
-      patch: id === 'change' ? undefined : { refine: { flow: [id] }, replaceRefine: true }
+      note,
+      patch: { refine: { flow: [id] }, replaceRefine: true }
     });
     const v = (b: FlowBucket) => by.get(b)?.value ?? 0;
     const n = (b: FlowBucket) => by.get(b)?.deals ?? 0;
-    const gained = v('new') + v('pulled_in');
     return {
       kind: 'kpis',
       cards: [
         card('start', v('start'), n('start'), 'up'),
-        { ...card('new', gained, n('new') + n('pulled_in'), 'up'), label: `${ctx.t('movement.new')} + ${ctx.t('movement.pulled_in')}` },
+        { ...card('new', v('new') + v('pulled_in'), n('new') + n('pulled_in'), 'up'), label: `${ctx.t('movement.new')} + ${ctx.t('movement.pulled_in')}` },
         card('won', v('won'), n('won'), 'up'),
         card('pushed_out', v('pushed_out'), n('pushed_out'), 'down'),
-        card('end', v('end'), n('end'), 'up'),
-        card('change', v('end') - v('start'), n('end'), 'up')
+        card('end', v('end'), n('end'), 'up', `${ctx.t('movement.change')} ${signed(v('end') - v('start'), ctx)}`)
       ]
     };
   }
+};
+
+type RiskRow = { flag: string; deals: number; amount: number; share: number | null; n: number };
+
+/** Open deals per risk flag; a click lists them (the `risk` refinement on the deals table). */
+export const atRiskTile: TileDef = {
+  id: 'at_risk',
+  title: 'tile.at_risk',
+  span: [5, 4],
+  queries: (ctx) => ({ r: { model: 'deal_risk', params: { ...commonParams(ctx.state, ctx.period), period: 'all', from: null, to: null } } }),
+  subtitle: (d, ctx) => {
+    const any = rowsOf<RiskRow>(d.r).find((r) => r.flag === 'any');
+    return any ? ctx.t('tile.at_risk_sub', { n: any.deals.toLocaleString(ctx.locale), amount: money(any.amount, ctx) }) : null;
+  },
+  empty: (d) => (d.r?.n ?? 0) === 0,
+  view: (d, ctx) => ({
+    kind: 'bars',
+    format: 'money',
+    items: rowsOf<RiskRow>(d.r)
+      .filter((r) => r.flag !== 'any')
+      .map((r) => ({
+        key: r.flag,
+        label: ctx.t(`risk.${r.flag}` as MessageKey),
+        value: r.amount,
+        sub: ctx.t('unit.n_deals', { n: r.deals.toLocaleString(ctx.locale) }),
+        tone: r.flag === 'past_close' || r.flag === 'shrinking' ? ('bad' as const) : ('warn' as const),
+        selected: ctx.state.refine.risk?.[0] === r.flag,
+        patch: { refine: { status: ['open'], risk: [r.flag], date_field: ['none'] }, replaceRefine: true }
+      }))
+  })
 };
 
 /** The cockpit's movement page (`/cockpit?pages=movement`). */
@@ -179,5 +207,6 @@ export const movementWallTiles = {
   kpis: flowKpis,
   flow: { ...flowTile, area: 'flow' } as TileDef,
   pushed: topDeals('top_pushed', 'movement.top_pushed', 'pushed_out', 'pushed'),
-  fresh: topDeals('top_new', 'movement.top_new', 'new', 'fresh')
+  fresh: topDeals('top_new', 'movement.top_new', 'new', 'fresh'),
+  risk: { ...atRiskTile, area: 'risk' } as TileDef
 };

@@ -244,7 +244,7 @@ export const wallForecast: BoardDef = {
   ]
 };
 
-/** The movement page: how this quarter's pipeline changed since it started, and the deals that moved most. */
+/** The movement page: how this quarter's pipeline changed since it started, the deals pushed most, and the deals at risk. */
 export const wallMovement: BoardDef = {
   id: 'wall-movement',
   title: 'cockpit.page.movement',
@@ -253,9 +253,9 @@ export const wallMovement: BoardDef = {
   wall: {
     columns: '1.7fr 1fr',
     rows: 'auto 1fr 1fr',
-    areas: ['kpis kpis', 'flow pushed', 'flow fresh']
+    areas: ['kpis kpis', 'flow pushed', 'flow risk']
   },
-  tiles: [movementWallTiles.kpis, movementWallTiles.flow, movementWallTiles.pushed, movementWallTiles.fresh]
+  tiles: [movementWallTiles.kpis, movementWallTiles.flow, movementWallTiles.pushed, movementWallTiles.risk]
 };
 
 export const WALL_PAGES: Record<string, BoardDef> = { overview: wallOverview, forecast: wallForecast, movement: wallMovement };
