@@ -3,6 +3,7 @@
  * `cockpit metric` command and the boards all look models up here; adding a model to this
  * list is all it takes to serve it.
  */
+import { customer } from './customer';
 import { customerProfile } from './customer-profile';
 import { cycleTime } from './cycle-time';
 import { deal } from './deal';
@@ -35,6 +36,7 @@ export const catalog = {
   win_loss: winLoss,
   cycle_time: cycleTime,
   ltv,
+  customer,
   customer_profile: customerProfile,
   pipeline_flow: pipelineFlow,
   pipeline_flow_deals: pipelineFlowDeals

@@ -344,6 +344,26 @@ const SPECS: Record<string, Case[]> = {
       }
     }
   ],
+  customer: [
+    {
+      params: { id: 'C1' },
+      key: (r) => `${r.kind}|${r.at}|${r.ref ?? ''}`,
+      // a narrower scope sees fewer of the customer's deals and payments: monthly won amounts only shrink
+      monotone: ['amount'],
+      nMonotone: true,
+      check: (r) => {
+        const c = r.summary?.customer as Record<string, number> | null;
+        if (!c) {
+          expect(r.rows).toEqual([]);
+          return;
+        }
+        const months = r.rows.filter((x) => x.kind === 'won_month');
+        expect(months.reduce((s, x) => s + (x.amount as number), 0)).toBeCloseTo(months.length ? (months.at(-1)!.cumulative as number) : 0, 6);
+        expect(c.won_deals + c.open_deals + c.lost_deals).toBe(c.deals);
+        expect(c.overdue).toBeLessThanOrEqual(c.outstanding + 1e-6);
+      }
+    }
+  ],
   pipeline_flow: [
     {
       params: {},
