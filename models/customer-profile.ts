@@ -17,11 +17,12 @@
  * 重点维护 high value / high potential, 重点培育 low value / high potential, 标准服务 high
  * value / low potential, 待激活 low / low. Four rows, always, in that order.
  * `view=grid_customers`: the customers themselves with their value, potential and quadrant
- * (optionally one `quadrant`), largest value + potential first, at most `limit`.
+ * (optionally one `quadrant`, or only the customers in `customer`, placed by the medians of all),
+ * largest value + potential first, at most `limit`.
  */
 import { z } from 'zod';
 import { defineModel, type ModelContext, type ModelQuery } from './model';
-import { paramsSchema } from './common/params';
+import { filterList, paramsSchema } from './common/params';
 import { addDays } from './common/period';
 import { customersRelation, inPeriod } from './common/relations';
 import { LTV_BASES, ltvBaseCtes } from './ltv';
@@ -47,6 +48,8 @@ const params = paramsSchema({
   /** A customer attribute holding the potential (e.g. 预计采购额); default the open pipeline amount. */
   potential_field: z.string().regex(/^[\p{L}\p{N}_ .-]{1,64}$/u, 'letters, digits, _ . - and spaces').optional(),
   quadrant: z.enum(QUADRANT_KEYS).optional(),
+  /** `grid_customers` only: list just these customers (placed by the medians of all of them; the customer 360 page). */
+  customer: filterList.optional(),
   limit: z.coerce.number().int().min(1).max(10000).default(100)
 });
 
@@ -291,7 +294,8 @@ function grid(p: ProfileParams, ctx: ModelContext): ModelQuery {
       [
         'listed',
         sql`SELECT x.*, q.quadrant FROM placed x JOIN quadrants q ON q.high_value = x.high_value AND q.high_potential = x.high_potential
-            WHERE ${p.quadrant ?? null}::VARCHAR IS NULL OR q.quadrant = ${p.quadrant ?? null}::VARCHAR
+            WHERE (${p.quadrant ?? null}::VARCHAR IS NULL OR q.quadrant = ${p.quadrant ?? null}::VARCHAR)
+              AND (len(${p.customer ?? []}::VARCHAR[]) = 0 OR list_contains(${p.customer ?? []}::VARCHAR[], x.customer_id))
             ORDER BY x.value + x.potential DESC, x.customer_id LIMIT ${p.limit}::INTEGER`
       ]
     ],

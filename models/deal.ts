@@ -13,6 +13,7 @@
  *   date while anything is outstanding past due. The header's `paid_total`, `outstanding` and
  *   `overdue` are as of the report date too (kpis' overdue definition).
  * - `activity`: each follow-up on the deal (type, summary, who).
+ * The header also carries the deal's risk flags as of the report date (models/common/risk.ts).
  * A deal outside the viewer's scope or the request's filters (team, owner, region …; the
  * period is ignored), or unknown, has no rows and `summary.deal` null.
  */
@@ -20,6 +21,7 @@ import { z } from 'zod';
 import { defineModel } from './model';
 import { paramsSchema } from './common/params';
 import { dealsRelation } from './common/relations';
+import { RISK_FLAGS, riskRelation } from './common/risk';
 import { sql } from '../src/lib/server/db/sql';
 
 const params = paramsSchema({
@@ -74,7 +76,13 @@ export const dealHeader = z.strictObject({
   loss_reason: z.string().nullable(),
   paid_total: z.number(),
   outstanding: z.number(),
-  overdue: z.number()
+  overdue: z.number(),
+  /** Risk flags as of the report date (models/common/risk.ts), with the figures behind them. */
+  risk_flags: z.array(z.enum(RISK_FLAGS)),
+  pushes: z.number().int(),
+  peak_amount: z.number().nullable(),
+  days_in_stage: z.number().int().nullable(),
+  days_no_activity: z.number().int().nullable()
 });
 
 const wire = row.extend({ seq: z.number(), h: z.string().nullable() });
@@ -170,8 +178,11 @@ export const deal = defineModel({
                 (SELECT coalesce(sum(${outstanding}), 0)::DOUBLE
                    FROM dp) AS outstanding,
                 (SELECT coalesce(sum(${outstanding}) FILTER (WHERE due_date < ${ctx.asOf}::DATE), 0)::DOUBLE
-                   FROM dp) AS overdue
+                   FROM dp) AS overdue,
+                coalesce(rk.risk_flags, []::VARCHAR[]) AS risk_flags, coalesce(rk.pushes, 0) AS pushes, rk.peak_amount,
+                rk.days_in_stage, rk.days_no_activity
               FROM d LEFT JOIN customers c ON c.customer_id = d.customer_id
+              LEFT JOIN ${riskRelation(sql`SELECT opportunity_id FROM d`, ctx)} rk ON rk.opportunity_id = d.opportunity_id
               LEFT JOIN users u ON u.user_id = d.owner_id
               LEFT JOIN teams t ON t.team_id = u.team_id
               LEFT JOIN stages s ON s.name = d.stage`

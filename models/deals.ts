@@ -20,6 +20,10 @@
  *   creation date, to the report date (`last_activity_at` is the later of the two activities). `stalled` = open and idle for more than the
  *   stage's `stalled_after_days` (else the configured `stalled_after_days`) — cycle_time's
  *   stalled definition (metrics.md).
+ * - `risk_flags`, `pushes` (open deals, as of the report date): pushed close date, stalled in its
+ *   stage, shrinking amount, no activity for `idle_days` (default 30), past its expected close —
+ *   models/common/risk.ts; `risk` lists the deals with any of the given flags (`any`: at least
+ *   one); sort `risk_count` (or `risk_flags`) ranks by how many flags a deal has.
  * - `q`: case-insensitive search in the deal id, name, customer name and owner name.
  * Rows are ordered by `sort` (`dir`), ties broken by opportunity_id, then paged by
  * `limit`/`offset`; `summary.total` and `summary.total_amount` count every matching row.
@@ -30,6 +34,7 @@ import { filterList, paramsSchema } from './common/params';
 import { addDays } from './common/period';
 import { boolParam, pagingShape, searchParam } from './common/listing';
 import { dealsRelation, inPeriod } from './common/relations';
+import { DEFAULT_IDLE_DAYS, RISK_FLAGS, riskRelation, riskWhere } from './common/risk';
 import { and, ident, join, sql, type Sql } from '../src/lib/server/db/sql';
 
 export const DEAL_DATE_FIELDS = ['created_at', 'closed_at', 'expected_close_date'] as const;
@@ -53,7 +58,9 @@ export const DEAL_SORTS = [
   'product',
   'source',
   'region',
-  'industry'
+  'industry',
+  'risk_count',
+  'risk_flags'
 ] as const;
 
 const params = paramsSchema({
@@ -67,6 +74,10 @@ const params = paramsSchema({
   category: filterList.optional(),
   date_field: z.enum(DEAL_DATE_FIELDS).default('created_at'),
   stalled: boolParam.optional(),
+  /** Deals with any of these risk flags (models/common/risk.ts); `any`: at least one. */
+  risk: filterList.pipe(z.array(z.enum([...RISK_FLAGS, 'any']))).optional(),
+  /** The no-activity risk's threshold in days. */
+  idle_days: z.coerce.number().int().min(1).max(3650).default(DEFAULT_IDLE_DAYS),
   q: searchParam.optional(),
   sort: z.enum(DEAL_SORTS).default('amount'),
   ...pagingShape
@@ -100,7 +111,11 @@ export const dealRow = z.strictObject({
   grade: z.string().nullable(),
   last_activity_at: z.string().nullable(),
   days_idle: z.number().int().nullable(),
-  stalled: z.boolean()
+  stalled: z.boolean(),
+  /** Risk flags of an open deal as of the report date (models/common/risk.ts); empty when closed. */
+  risk_flags: z.array(z.enum(RISK_FLAGS)),
+  /** How many times its expected close date was moved later. */
+  pushes: z.number().int()
 });
 
 type DealParams = z.output<typeof params>;
@@ -196,16 +211,20 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
     product: sql`r.product`,
     source: sql`r.source`,
     region: sql`r.customer_region`,
-    industry: sql`r.customer_industry`
+    industry: sql`r.customer_industry`,
+    risk_count: sql`rk.risk_count`,
+    risk_flags: sql`rk.risk_count`
   };
   const stalledExpr = sql`coalesce(r.status = 'open' AND ${daysIdle} > ${stallLimit}, false)`;
   const nameJoins = sql`LEFT JOIN users u ON u.user_id = r.owner_id LEFT JOIN teams t ON t.team_id = r.dim_team_leaf`;
   // The matching deals: one scan of deal_facts with every filter pushed into it (the late
   // activities and the names joined only when the stalled filter or the sort needs them).
-  const matching = (cols: Sql, joins: { late: boolean; names: boolean }) => sql`SELECT ${cols}
+  const needRisk = has(p.risk) || p.sort === 'risk_count' || p.sort === 'risk_flags';
+  const matching = (cols: Sql, joins: { late: boolean; names: boolean; risk?: boolean }) => sql`SELECT ${cols}
       FROM ${dealsRelation(p)} r
       ${joins.late ? lateJoins : sql``}
       ${joins.names ? nameJoins : sql``}
+      ${joins.risk ? sql`LEFT JOIN deal_risk rk ON rk.opportunity_id = r.opportunity_id` : sql``}
       WHERE ${and([
         ctx.period.preset !== 'all' && inPeriod(dateCol, ctx.period),
         has(p.status) && sql`list_contains(${p.status}::VARCHAR[], r.status)`,
@@ -219,7 +238,8 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
           sql`(${hit(sql`r.opportunity_id`)} OR ${hit(sql`r.name`)} OR ${hit(sql`r.customer_name`)}
                OR r.owner_id IN (SELECT user_id FROM users WHERE ${hit(sql`name`)}))`,
         p.stalled === true && stalledExpr,
-        p.stalled === false && sql`NOT ${stalledExpr}`
+        p.stalled === false && sql`NOT ${stalledExpr}`,
+        has(p.risk) && riskWhere(sql`coalesce(rk.risk_flags, []::VARCHAR[])`, p.risk)
       ])}`;
   const dir = p.dir === 'asc' ? sql`ASC` : sql`DESC`;
   // The fact columns the rows show; everything else is joined to them afterwards.
@@ -232,33 +252,40 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
           r.amount::DOUBLE AS amount, r.win_probability::DOUBLE AS probability, ${weighted} AS weighted_amount,
           r.effective_forecast_category AS forecast_category, r.expected_close_date, r.created_at, r.closed_at, r.product, r.source, r.competitor,
           r.loss_reason, r.dim_region AS region, r.dim_industry AS industry, r.dim_grade AS grade,
-          greatest(${activityAt}, ${customerActivityAt}) AS last_activity_at, ${daysIdle} AS days_idle, ${stalledExpr} AS stalled, r.sort_key
+          greatest(${activityAt}, ${customerActivityAt}) AS last_activity_at, ${daysIdle} AS days_idle, ${stalledExpr} AS stalled,
+          coalesce(sk.risk_flags, []::VARCHAR[]) AS risk_flags, coalesce(sk.pushes, 0)::INTEGER AS pushes, r.sort_key
         FROM (${rows}) r
         ${nameJoins}
-        ${lateJoins}`;
+        ${lateJoins}
+        LEFT JOIN ${riskRelation(sql`SELECT opportunity_id FROM (${rows})`, ctx, p.idle_days)} sk ON sk.opportunity_id = r.opportunity_id`;
   const columns = sql`opportunity_id, name, customer_id, customer_name, owner_id, owner_name, team_id, team_name, stage,
       stage_index, status, amount, probability, weighted_amount, forecast_category, expected_close_date, created_at,
-      closed_at, product, source, competitor, loss_reason, region, industry, grade, last_activity_at, days_idle, stalled`;
+      closed_at, product, source, competitor, loss_reason, region, industry, grade, last_activity_at, days_idle, stalled, risk_flags, pushes`;
   const order = sql`ORDER BY sort_key ${dir} NULLS LAST, opportunity_id ASC`;
+  // Risk flags of every candidate deal, only when the risk filter or sort needs them.
+  const riskCtes: [string, Sql][] = needRisk
+    ? [['deal_risk', sql`SELECT * FROM ${riskRelation(sql`SELECT opportunity_id FROM ${dealsRelation(p)} dr WHERE dr.status = 'open'`, ctx, p.idle_days)}`]]
+    : [];
   if (!paged) {
     // Every matching row in the pages' order: one sort, then the joins, then that order again.
     return {
-      ctes: lateCtes,
-      body: sql`SELECT ${columns} FROM (${shown(matching(sql`${factCols}, ${sortExpr[p.sort]} AS sort_key`, { late: needIdle, names: needNames }))}) ${order}`
+      ctes: [...lateCtes, ...riskCtes],
+      body: sql`SELECT ${columns} FROM (${shown(matching(sql`${factCols}, ${sortExpr[p.sort]} AS sort_key`, { late: needIdle, names: needNames, risk: needRisk }))}) ${order}`
     };
   }
   return {
     ctes: [
       ...lateCtes,
+      ...riskCtes,
       // The page: a top-N over the matching rows (DuckDB keeps only offset + limit rows).
       [
         'page',
-        sql`${matching(sql`${factCols}, ${sortExpr[p.sort]} AS sort_key`, { late: needIdle, names: needNames })}
+        sql`${matching(sql`${factCols}, ${sortExpr[p.sort]} AS sort_key`, { late: needIdle, names: needNames, risk: needRisk })}
             ORDER BY sort_key ${dir} NULLS LAST, r.opportunity_id ASC LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT`
       ],
       // Totals: count and sum over the same filter, no sort.
       ['totals', sql`SELECT count(*)::INTEGER AS total_count, coalesce(sum(amount), 0)::DOUBLE AS total_amount
-          FROM (${matching(sql`r.amount`, { late: p.stalled !== undefined, names: false })})`]
+          FROM (${matching(sql`r.amount`, { late: p.stalled !== undefined, names: false, risk: has(p.risk) })})`]
     ],
     // The totals row always exists, so a page past the end still reports how many rows match.
     body: sql`SELECT pg.*, t.total_count, t.total_amount

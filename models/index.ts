@@ -3,9 +3,11 @@
  * `cockpit metric` command and the boards all look models up here; adding a model to this
  * list is all it takes to serve it.
  */
+import { customer } from './customer';
 import { customerProfile } from './customer-profile';
 import { cycleTime } from './cycle-time';
 import { deal } from './deal';
+import { dealRisk } from './deal-risk';
 import { deals } from './deals';
 import { forecast } from './forecast';
 import { funnel } from './funnel';
@@ -14,6 +16,7 @@ import { leaderboard } from './leaderboard';
 import { ltv } from './ltv';
 import { options } from './options';
 import { paymentList } from './payment-list';
+import { pipelineFlow, pipelineFlowDeals } from './pipeline-flow';
 import { payments } from './payments';
 import { trend } from './trend';
 import { winLoss } from './win-loss';
@@ -21,6 +24,7 @@ import { winLoss } from './win-loss';
 export const catalog = {
   deal,
   deals,
+  deal_risk: dealRisk,
   forecast,
   funnel,
   kpis,
@@ -32,7 +36,10 @@ export const catalog = {
   win_loss: winLoss,
   cycle_time: cycleTime,
   ltv,
-  customer_profile: customerProfile
+  customer,
+  customer_profile: customerProfile,
+  pipeline_flow: pipelineFlow,
+  pipeline_flow_deals: pipelineFlowDeals
 } as const;
 
 export type CatalogName = keyof typeof catalog;

@@ -331,6 +331,64 @@ const SPECS: Record<string, Case[]> = {
       }
     }
   ],
+  deal_risk: [
+    {
+      params: {},
+      key: (r) => String(r.flag),
+      monotone: ['deals', 'amount'],
+      rates: ['share'],
+      check: (r) => {
+        const any = r.rows.find((x) => x.flag === 'any')!;
+        for (const x of r.rows) expect(x.deals as number).toBeLessThanOrEqual(any.deals as number);
+        expect(any.deals as number).toBeLessThanOrEqual(r.n);
+      }
+    }
+  ],
+  customer: [
+    {
+      params: { id: 'C1' },
+      key: (r) => `${r.kind}|${r.at}|${r.ref ?? ''}`,
+      // a narrower scope sees fewer of the customer's deals and payments: monthly won amounts only shrink
+      monotone: ['amount'],
+      nMonotone: true,
+      check: (r) => {
+        const c = r.summary?.customer as Record<string, number> | null;
+        if (!c) {
+          expect(r.rows).toEqual([]);
+          return;
+        }
+        const months = r.rows.filter((x) => x.kind === 'won_month');
+        expect(months.reduce((s, x) => s + (x.amount as number), 0)).toBeCloseTo(months.length ? (months.at(-1)!.cumulative as number) : 0, 6);
+        expect(c.won_deals + c.open_deals + c.lost_deals).toBe(c.deals);
+        expect(c.overdue).toBeLessThanOrEqual(c.outstanding + 1e-6);
+      }
+    }
+  ],
+  pipeline_flow: [
+    {
+      params: {},
+      key: (r) => String(r.bucket),
+      // a scope keeps a subset of the deals, each in the same bucket (scopes follow the current owner)
+      monotone: ['deals'],
+      check: (r) => {
+        const v = Object.fromEntries(r.rows.map((x) => [x.bucket, x.value as number]));
+        const parts = ['new', 'pulled_in', 'pushed_out', 'increased', 'decreased', 'won', 'lost', 'removed'].reduce((s, b) => s + v[b], 0);
+        expect(v.start + parts).toBe(v.end);
+        expect(v.unchanged).toBe(0);
+      }
+    }
+  ],
+  pipeline_flow_deals: [
+    {
+      params: { bucket: 'end', limit: 1000 },
+      key: (r) => String(r.opportunity_id),
+      monotone: ['after_amount'],
+      check: (r) => {
+        expect(r.summary?.total).toBe(r.n);
+        expect(r.rows.reduce((s, x) => s + (x.change_value as number), 0)).toBe(r.summary?.total_value);
+      }
+    }
+  ],
   customer_profile: [
     {
       params: {},

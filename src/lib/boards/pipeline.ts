@@ -7,6 +7,7 @@ import { formatMoney, formatPercent } from '$lib/format';
 import { commonParams } from './state';
 import { dealsTable, funnelRows, kpiCard, kpiRow, orgGroup, orgItems, orgTitle, rowsOf } from './tiles';
 import type { BoardDef, TileDef } from './types';
+import { atRiskTile, flowDealsTile, flowTile } from './movement';
 
 const totals = (r: ModelResult | undefined) => ({ n: Number(r?.summary?.total ?? 0), amount: Number(r?.summary?.total_amount ?? 0) });
 
@@ -186,8 +187,9 @@ const stalled = dealsTable('stalled', 'tile.stalled', {
 });
 
 const deals = dealsTable('deals', 'tile.deals', {
-  columns: ['name', 'customer_name', 'owner_name', 'team_name', 'stage', 'amount', 'weighted_amount', 'expected_close_date', 'created_at', 'days_idle'],
-  base: () => ({ date_field: 'created_at' })
+  columns: ['name', 'customer_name', 'owner_name', 'team_name', 'stage', 'amount', 'weighted_amount', 'expected_close_date', 'created_at', 'days_idle', 'risk_flags'],
+  base: () => ({ date_field: 'created_at' }),
+  riskFilter: true
 });
 
 export const pipeline: BoardDef = {
@@ -195,5 +197,5 @@ export const pipeline: BoardDef = {
   title: 'board.pipeline',
   description: 'board.pipeline_desc',
   defaultPeriod: 'this_year',
-  tiles: [summary, funnel, conversion, sources, stalled, deals]
+  tiles: [summary, funnel, conversion, sources, stalled, flowTile, atRiskTile, flowDealsTile, deals]
 };

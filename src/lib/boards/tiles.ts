@@ -30,7 +30,7 @@ export function orgTitle(ctx: QueryContext, team: MessageKey, owner: MessageKey)
 }
 
 /** Refinements that apply to the deals table, as `deals` parameters. */
-const DEAL_REFINEMENTS: Refinement[] = ['stage', 'status', 'reached', 'category', 'loss_reason', 'competitor', 'customer', 'stalled', 'date_field'];
+const DEAL_REFINEMENTS: Refinement[] = ['stage', 'status', 'reached', 'category', 'loss_reason', 'competitor', 'customer', 'stalled', 'date_field', 'risk'];
 const PAYMENT_REFINEMENTS: Refinement[] = ['aging', 'state'];
 
 export function refineParams(s: ViewState, which: Refinement[]): Record<string, ParamValue> {
@@ -64,7 +64,8 @@ export const DEAL_COLUMNS: Record<string, ColumnDef> = {
   competitor: { key: 'competitor', format: 'text', priority: 3 },
   product: { key: 'product', format: 'text', priority: 3 },
   region: { key: 'region', format: 'text', priority: 3 },
-  industry: { key: 'industry', format: 'text', priority: 3 }
+  industry: { key: 'industry', format: 'text', priority: 3 },
+  risk_flags: { key: 'risk_flags', format: 'risk', priority: 2 }
 };
 
 /**
@@ -83,6 +84,8 @@ export function dealsTable(
     span?: [number, number];
     /** Whether clicks elsewhere (refinements) narrow this table; default true. */
     refined?: boolean;
+    /** Offer the risk filter above the table. */
+    riskFilter?: boolean;
   }
 ): TileDef {
   const table: TableSpec = {
@@ -105,7 +108,8 @@ export function dealsTable(
     defaultSort: opts.sort ?? 'amount',
     defaultDir: opts.dir ?? 'desc',
     rowKey: 'opportunity_id',
-    dealOf: dealLink
+    dealOf: dealLink,
+    riskFilter: opts.riskFilter
   };
   return { id, title, span: opts.span ?? [12, 5], table, subtitle: (data, ctx) => tableSubtitle(data.rows, ctx) };
 }

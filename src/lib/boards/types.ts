@@ -84,13 +84,15 @@ export interface KpiCardView {
 
 export interface ColumnDef {
   key: string;
-  format?: Fmt | 'date' | 'datetime' | 'text' | 'stage' | 'status' | 'state' | 'aging';
+  format?: Fmt | 'date' | 'datetime' | 'text' | 'stage' | 'status' | 'state' | 'aging' | 'risk';
   align?: 'left' | 'right';
   sortable?: boolean;
   /** Narrow tables (small screens, embeds) hide columns with a lower priority first. */
   priority?: number;
   /** A click on this cell: a drill patch from the row. */
   patch?: (row: Record<string, unknown>) => StatePatch | null;
+  /** A link to another page (a customer's 360° page) from the row; takes precedence over `patch`. */
+  href?: (row: Record<string, unknown>) => string | null;
 }
 
 export interface TableSpec {
@@ -106,6 +108,8 @@ export interface TableSpec {
   rowKey: string;
   /** Opens a row's deal detail. */
   dealOf?: (row: Record<string, unknown>) => string | null;
+  /** Offers the risk filter (the `risk` refinement) above the table. */
+  riskFilter?: boolean;
 }
 
 export type TileView =

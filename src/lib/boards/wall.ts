@@ -12,6 +12,7 @@ import { kpiCard, kpiRow, orgGroup, orgItems, rowsOf, funnelRows } from './tiles
 import type { BoardDef, TileDef } from './types';
 import { attainmentByOrg, forecastSummary, waterfall } from './forecast';
 import { aging as agingTile, upcoming as upcomingTile } from './payments';
+import { movementWallTiles } from './movement';
 
 const kpis: TileDef = {
   id: 'kpis',
@@ -243,7 +244,21 @@ export const wallForecast: BoardDef = {
   ]
 };
 
-export const WALL_PAGES: Record<string, BoardDef> = { overview: wallOverview, forecast: wallForecast };
+/** The movement page: how this quarter's pipeline changed since it started, the deals pushed most, and the deals at risk. */
+export const wallMovement: BoardDef = {
+  id: 'wall-movement',
+  title: 'cockpit.page.movement',
+  description: 'cockpit.page.movement_desc',
+  defaultPeriod: 'this_quarter',
+  wall: {
+    columns: '1.7fr 1fr',
+    rows: 'auto 1fr 1fr',
+    areas: ['kpis kpis', 'flow pushed', 'flow risk']
+  },
+  tiles: [movementWallTiles.kpis, movementWallTiles.flow, movementWallTiles.pushed, movementWallTiles.risk]
+};
+
+export const WALL_PAGES: Record<string, BoardDef> = { overview: wallOverview, forecast: wallForecast, movement: wallMovement };
 
 /** `YYYY-MM-DD` a day before, for "to" shown inclusively. */
 export const lastDay = (to: string) => addDays(to, -1);

@@ -20,7 +20,7 @@ export const LOCALES = ['zh-CN', 'en'] as const;
 export type AlertLocale = (typeof LOCALES)[number];
 
 /** Boards and cockpit pages a report can render (src/lib/boards/registry.ts; a test checks they agree). */
-export const BOARD_IDS = ['pipeline', 'forecast', 'win-loss', 'customers', 'payments', 'team', 'wall-overview', 'wall-forecast'] as const;
+export const BOARD_IDS = ['pipeline', 'forecast', 'win-loss', 'customers', 'payments', 'team', 'wall-overview', 'wall-forecast', 'wall-movement'] as const;
 
 export const quietHoursSchema = z.strictObject({
   /** Start of the quiet period (local time in the configured time zone). */

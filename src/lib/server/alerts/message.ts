@@ -178,7 +178,10 @@ export const MODEL_BOARD: Record<string, string> = {
   leaderboard: 'team',
   trend: 'team',
   customer_profile: 'customers',
-  ltv: 'customers'
+  ltv: 'customers',
+  pipeline_flow: 'pipeline',
+  pipeline_flow_deals: 'pipeline',
+  deal_risk: 'pipeline'
 };
 
 /** A rule's parameters as a board view (`status=open&grade=A&stalled=true`). */

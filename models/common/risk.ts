@@ -1,0 +1,107 @@
+/**
+ * Deal risk flags (商机风险), one definition for the deals listing, the deal detail and the
+ * at-risk tile (metrics.md, "Deal risk"). For each open deal, as of the report date D (its
+ * history, activities and dates up to the end of D):
+ * - `pushed`: its expected close date was moved later at least once; `pushes` counts the moves
+ *   to a later date between consecutive known close dates in its history (a move earlier is not
+ *   a push; an unknown close date in between is skipped);
+ * - `stalled_stage`: days since it entered its current stage > the stage's `stalled_after_days`
+ *   (else the configured `stalled_after_days`) — stuck in its stage, whatever else happened;
+ * - `shrinking`: its amount now is below the highest amount its history shows (`peak_amount`);
+ * - `no_activity`: no follow-up on the deal (nor by its owner on its customer tied to no deal)
+ *   for more than `idle_days` days (default 30), counted from its creation when there was none;
+ * - `past_close`: its expected close date is before D.
+ * Amount and close date are the deal's as of D: its last version starting on or before D (its
+ * current values when its history does not record them). Closed deals have no flags.
+ */
+import { join, sql, type Sql } from '../../src/lib/server/db/sql';
+import type { ModelContext } from '../model';
+import { addDays } from './period';
+import { RISK_FLAGS } from './risk-flags';
+export { RISK_FLAGS, type RiskFlag } from './risk-flags';
+
+export const DEFAULT_IDLE_DAYS = 30;
+
+/** The stage's stalled limit (its own, else the configured one) for a stage name expression. */
+export function stageLimit(stage: Sql, ctx: Pick<ModelContext, 'stages' | 'stalledAfterDays'>): Sql {
+  const limits = ctx.stages.filter((s) => s.stalled_after_days !== null);
+  return limits.length
+    ? sql`CASE ${stage} ${join(limits.map((s) => sql`WHEN ${s.name} THEN ${s.stalled_after_days}::INTEGER`), ' ')} ELSE ${ctx.stalledAfterDays}::INTEGER END`
+    : sql`${ctx.stalledAfterDays}::INTEGER`;
+}
+
+/**
+ * Risk facts of the deals whose ids `ids` selects (a one-column SELECT over the scoped
+ * relations): `opportunity_id`, `pushes`, `peak_amount`, `risk_amount` and `risk_close` (as of D),
+ * `days_in_stage`, `days_no_activity`, `risk_flags` (VARCHAR[] in RISK_FLAGS order; empty for
+ * closed deals) and `risk_count`.
+ */
+export function riskRelation(ids: Sql, ctx: Pick<ModelContext, 'asOf' | 'stages' | 'stalledAfterDays'>, idleDays = DEFAULT_IDLE_DAYS): Sql {
+  const D = ctx.asOf;
+  const dayEnd = addDays(D, 1);
+  return sql`(
+    WITH rd AS (SELECT DISTINCT opportunity_id FROM (${ids}) WHERE opportunity_id IS NOT NULL),
+    rv AS (
+      SELECT v.opportunity_id, v.valid_from, v.stage, v.amount, v.expected_close_date,
+             lag(v.stage) OVER w AS prev_stage,
+             lag(v.expected_close_date IGNORE NULLS) OVER w AS prev_close
+      FROM opportunity_versions v
+      WHERE v.valid_from < ${dayEnd}::TIMESTAMP AND v.opportunity_id IN (SELECT opportunity_id FROM rd)
+      WINDOW w AS (PARTITION BY v.opportunity_id ORDER BY v.valid_from)
+    ),
+    rh AS (
+      SELECT opportunity_id,
+             count(*) FILTER (WHERE expected_close_date > prev_close)::INTEGER AS pushes,
+             max(amount) AS peak_amount,
+             arg_max(amount, valid_from) AS last_amount,
+             arg_max(expected_close_date, valid_from) AS last_close,
+             max(valid_from) FILTER (WHERE prev_stage IS NULL OR prev_stage <> stage) AS stage_since
+      FROM rv GROUP BY opportunity_id
+    ),
+    ra AS (
+      SELECT opportunity_id, max(occurred_at) AS at FROM activities
+      WHERE occurred_at < ${dayEnd}::TIMESTAMP AND opportunity_id IN (SELECT opportunity_id FROM rd)
+      GROUP BY opportunity_id
+    ),
+    rc AS (
+      SELECT a.customer_id, a.owner_id, max(a.occurred_at) AS at FROM activities a
+      JOIN (SELECT DISTINCT customer_id, owner_id FROM opportunities WHERE opportunity_id IN (SELECT opportunity_id FROM rd)) k
+        ON k.customer_id = a.customer_id AND k.owner_id = a.owner_id
+      WHERE a.opportunity_id IS NULL AND a.occurred_at < ${dayEnd}::TIMESTAMP
+      GROUP BY a.customer_id, a.owner_id
+    ),
+    base AS (
+      SELECT o.opportunity_id, o.status, o.stage, o.created_at,
+             coalesce(h.pushes, 0)::INTEGER AS pushes, h.peak_amount::DOUBLE AS peak_amount,
+             coalesce(h.last_amount, o.amount)::DOUBLE AS risk_amount,
+             coalesce(h.last_close, o.expected_close_date) AS risk_close,
+             date_diff('day', coalesce(h.stage_since, o.created_at)::DATE, ${D}::DATE)::INTEGER AS days_in_stage,
+             date_diff('day', greatest(coalesce(ra.at, o.created_at), coalesce(rc.at, o.created_at), o.created_at)::DATE, ${D}::DATE)::INTEGER AS days_no_activity
+      FROM opportunities o
+      LEFT JOIN rh h ON h.opportunity_id = o.opportunity_id
+      LEFT JOIN ra ON ra.opportunity_id = o.opportunity_id
+      LEFT JOIN rc ON rc.customer_id = o.customer_id AND rc.owner_id = o.owner_id
+      WHERE o.opportunity_id IN (SELECT opportunity_id FROM rd)
+    ),
+    flagged AS (
+      SELECT b.*, CASE WHEN b.status = 'open' THEN list_filter([
+          CASE WHEN b.pushes >= 1 THEN 'pushed' END,
+          CASE WHEN b.days_in_stage > ${stageLimit(sql`b.stage`, ctx)} THEN 'stalled_stage' END,
+          CASE WHEN b.risk_amount < b.peak_amount THEN 'shrinking' END,
+          CASE WHEN b.days_no_activity > ${idleDays}::INTEGER THEN 'no_activity' END,
+          CASE WHEN b.risk_close < ${D}::DATE THEN 'past_close' END
+        ], x -> x IS NOT NULL) ELSE []::VARCHAR[] END AS risk_flags
+      FROM base b
+    )
+    SELECT opportunity_id, pushes, peak_amount, risk_amount, risk_close, days_in_stage, days_no_activity,
+           risk_flags, len(risk_flags)::INTEGER AS risk_count
+    FROM flagged
+  )`;
+}
+
+/** Whether a `risk_flags` list expression has any of the asked flags (`any`: at least one flag). */
+export function riskWhere(flags: Sql, wanted: readonly string[]): Sql {
+  if (wanted.includes('any')) return sql`len(${flags}) > 0`;
+  const known = wanted.filter((w) => (RISK_FLAGS as readonly string[]).includes(w));
+  return sql`list_has_any(${flags}, ${known}::VARCHAR[])`;
+}

@@ -1,0 +1,185 @@
+/**
+ * pipeline_flow and pipeline_flow_deals on a tiny history where every bucket is known by hand.
+ *
+ * Period Q2 2026 (from 2026-04-01, to 2026-07-01), report date 2026-06-15: the start is the
+ * pipeline at the start of 04-01 (versions starting before it), the end at the start of 06-16.
+ * Close window: Q2 (close dates 04-01 … 06-30). Owner U1 is in T11, U3 in T12. Amounts in yuan.
+ *
+ * Deal  versions (valid from: stage, amount, close date, owner)            start  end   bucket
+ * A     03-01 初步接洽 100 05-15                                             100    100   unchanged
+ * B     03-01 需求分析 200 06-01; 05-01 需求分析 250 06-01                    200    250   increased +50
+ * C     02-01 方案报价 300 04-20; 05-10 方案报价 180 06-20                    300    180   decreased −120
+ * D     03-10 商务谈判 400 04-30; 04-28 赢单 450                              400    —     won −400
+ * E     03-15 初步接洽 50 05-01; 05-02 输单 0                                 50     —     lost −50
+ * F     03-20 需求分析 120 06-10; 06-05 需求分析 120 08-15                    120    —     pushed out −120
+ * G     03-05 初步接洽 70 09-01 (outside); 05-20 初步接洽 90 06-30             —      90    pulled in +90
+ * H     04-10 初步接洽 60 06-25 (created in the period)                       —      60    new +60
+ * I     03-01 需求分析 80 05-30 U1; 05-15 same, handed to U3                  80     80    unchanged (T11: removed −80; T12: new +80)
+ * J     06-20 初步接洽 999 06-28 (after the report date)                      —      —     not in either
+ * K     03-01 初步接洽 500 10-01 (outside the window throughout)              —      —     not in either
+ * L     04-05 初步接洽 20 05-20; 05-05 赢单 (created and won inside)          —      —     not in either
+ * M     04-01 00:00 初步接洽 40 05-10 (starts on the first day: new)          —      40    new +40
+ * N     03-01 初步接洽 30 05-01; 06-16 赢单 (after the report date)           30     30    unchanged
+ * P     01-10 初步接洽 10 02-01; 02-01 赢单 (closed before the period)         —      —     not in either
+ *
+ * start = 100 + 200 + 300 + 400 + 50 + 120 + 80 + 30 = 1,280
+ * end   = 100 + 250 + 180 + 90 + 60 + 80 + 40 + 30 = 830
+ * 1,280 + new 100 + pulled in 90 − pushed out 120 + increased 50 − decreased 120 − won 400 − lost 50 − removed 0 = 830.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Database } from '../src/lib/server/db/database';
+import { parseConfig } from '../src/lib/server/config/load';
+import { runModel } from '../src/lib/server/models/run';
+import type { Scope } from './common/scope';
+
+type V = [from: string, stage: string, amount: number, close: string | null, owner?: string];
+const DEALS: Record<string, { created: string; versions: V[] }> = {
+  A: { created: '2026-03-01', versions: [['2026-03-01', '初步接洽', 100, '2026-05-15']] },
+  B: { created: '2026-03-01', versions: [['2026-03-01', '需求分析', 200, '2026-06-01'], ['2026-05-01', '需求分析', 250, '2026-06-01']] },
+  C: { created: '2026-02-01', versions: [['2026-02-01', '方案报价', 300, '2026-04-20'], ['2026-05-10', '方案报价', 180, '2026-06-20']] },
+  D: { created: '2026-03-10', versions: [['2026-03-10', '商务谈判', 400, '2026-04-30'], ['2026-04-28', '赢单', 450, '2026-04-28']] },
+  E: { created: '2026-03-15', versions: [['2026-03-15', '初步接洽', 50, '2026-05-01'], ['2026-05-02', '输单', 0, '2026-05-02']] },
+  F: { created: '2026-03-20', versions: [['2026-03-20', '需求分析', 120, '2026-06-10'], ['2026-06-05', '需求分析', 120, '2026-08-15']] },
+  G: { created: '2026-03-05', versions: [['2026-03-05', '初步接洽', 70, '2026-09-01'], ['2026-05-20', '初步接洽', 90, '2026-06-30']] },
+  H: { created: '2026-04-10', versions: [['2026-04-10', '初步接洽', 60, '2026-06-25']] },
+  I: { created: '2026-03-01', versions: [['2026-03-01', '需求分析', 80, '2026-05-30', 'U1'], ['2026-05-15', '需求分析', 80, '2026-05-30', 'U3']] },
+  J: { created: '2026-06-20', versions: [['2026-06-20', '初步接洽', 999, '2026-06-28']] },
+  K: { created: '2026-03-01', versions: [['2026-03-01', '初步接洽', 500, '2026-10-01']] },
+  L: { created: '2026-04-05', versions: [['2026-04-05', '初步接洽', 20, '2026-05-20'], ['2026-05-05', '赢单', 20, '2026-05-05']] },
+  M: { created: '2026-04-01', versions: [['2026-04-01', '初步接洽', 40, '2026-05-10']] },
+  N: { created: '2026-03-01', versions: [['2026-03-01', '初步接洽', 30, '2026-05-01'], ['2026-06-16', '赢单', 30, '2026-06-16']] },
+  P: { created: '2026-01-10', versions: [['2026-01-10', '初步接洽', 10, '2026-02-01'], ['2026-02-01', '赢单', 10, '2026-02-01']] }
+};
+
+const q = (v: string | number | null) => (v === null ? 'NULL' : typeof v === 'number' ? String(v) : `'${v}'`);
+
+/** The statements that load the history above (shared with the API and browser tests' fixtures). */
+export function flowFixtureStatements(): string[] {
+  const out = [
+    `INSERT INTO teams VALUES ('T0', '公司', NULL, NULL), ('T11', '上海组', 'T0', 'U1'), ('T12', '杭州组', 'T0', NULL)`,
+    `INSERT INTO users (user_id, name, team_id) VALUES ('U1', '张伟', 'T11'), ('U3', '李娜', 'T12')`,
+    `INSERT INTO customers (customer_id, name, region, owner_id) VALUES ('C1', '上海甲公司', '上海', 'U1')`
+  ];
+  for (const [id, d] of Object.entries(DEALS)) {
+    const last = d.versions[d.versions.length - 1];
+    const kind = last[1] === '赢单' ? 'won' : last[1] === '输单' ? 'lost' : 'open';
+    // The deal row as a sync would leave it at the end of the history (N's win on 06-16 included).
+    out.push(`INSERT INTO opportunities (opportunity_id, name, customer_id, owner_id, stage, status, amount, expected_close_date, created_at, closed_at)
+      VALUES (${q(id)}, ${q(`商机${id}`)}, 'C1', ${q(last[4] ?? 'U1')}, ${q(last[1])}, ${q(kind)}, ${last[2]}, ${q(last[3])}, ${q(d.created)}, ${kind === 'open' ? 'NULL' : q(last[0])})`);
+    d.versions.forEach((v, i) => {
+      const next = d.versions[i + 1];
+      out.push(`INSERT INTO opportunity_versions (opportunity_id, valid_from, valid_to, stage, amount, expected_close_date, owner_id, origin)
+        VALUES (${q(id)}, ${q(v[0])}, ${next ? q(next[0]) : 'NULL'}, ${q(v[1])}, ${v[2]}, ${q(v[3])}, ${q(v[4] ?? 'U1')}, 'source')`);
+    });
+  }
+  return out;
+}
+
+let db: Database;
+beforeAll(async () => {
+  db = await Database.open(':memory:');
+  await db.write(async (tx) => {
+    for (const s of flowFixtureStatements()) await tx.run(s);
+  });
+});
+afterAll(() => db.close());
+
+const cfg = parseConfig({});
+const run = (name: string, params: Record<string, unknown> = {}, scope: Scope | null = { all: true }) => {
+  if (!cfg.ok) throw new Error('config');
+  return runModel(db, cfg.config, name, { as_of: '2026-06-15', from: '2026-04-01', to: '2026-07-01', ...params }, scope);
+};
+const bars = async (params: Record<string, unknown> = {}, scope: Scope | null = { all: true }) =>
+  Object.fromEntries((await run('pipeline_flow', params, scope)).rows.map((r) => [r.bucket as string, [r.value, r.deals]]));
+const drill = async (bucket: string, params: Record<string, unknown> = {}) =>
+  (await run('pipeline_flow_deals', { bucket, sort: 'name', dir: 'asc', ...params })).rows;
+
+describe('pipeline_flow on the hand-computed history', () => {
+  it('every bar, with its deal count, and start + Σ parts = end', async () => {
+    const b = await bars();
+    expect(b).toEqual({
+      start: [1280, 8],
+      new: [100, 2],
+      pulled_in: [90, 1],
+      pushed_out: [-120, 1],
+      increased: [50, 1],
+      decreased: [-120, 1],
+      won: [-400, 1],
+      lost: [-50, 1],
+      removed: [0, 0],
+      unchanged: [0, 3],
+      end: [830, 8]
+    });
+    const r = await run('pipeline_flow');
+    expect(r.summary).toMatchObject({ start: 1280, end: 830, change: -450, start_at: '2026-04-01', end_at: '2026-06-16', window: { from: '2026-04-01', to: '2026-07-01' } });
+  });
+
+  it('each bar lists its deals with the before and after values', async () => {
+    expect((await drill('start')).map((r) => r.opportunity_id)).toEqual(['A', 'B', 'C', 'D', 'E', 'F', 'I', 'N']);
+    expect((await drill('end')).map((r) => r.opportunity_id)).toEqual(['A', 'B', 'C', 'G', 'H', 'I', 'M', 'N']);
+    expect((await drill('new')).map((r) => [r.opportunity_id, r.change_value])).toEqual([['H', 60], ['M', 40]]);
+    const [won] = await drill('won');
+    expect(won).toMatchObject({
+      opportunity_id: 'D', change_value: -400, before_stage: '商务谈判', after_stage: '赢单', before_amount: 400, after_amount: 450,
+      before_close_date: '2026-04-30', customer_name: '上海甲公司', owner_name: '张伟'
+    });
+    const [pushed] = await drill('pushed_out');
+    expect(pushed).toMatchObject({ opportunity_id: 'F', change_value: -120, before_close_date: '2026-06-10', after_close_date: '2026-08-15' });
+    const [pulled] = await drill('pulled_in');
+    expect(pulled).toMatchObject({ opportunity_id: 'G', change_value: 90, before_amount: 70, after_amount: 90, before_close_date: '2026-09-01', after_close_date: '2026-06-30' });
+    const [dec] = await drill('decreased');
+    expect(dec).toMatchObject({ opportunity_id: 'C', change_value: -120, before_amount: 300, after_amount: 180 });
+    const page = await run('pipeline_flow_deals', { bucket: 'start', limit: 3 });
+    expect(page.summary).toMatchObject({ total: 8, total_value: 1280 });
+    expect(page.rows.map((r) => r.opportunity_id)).toEqual(['D', 'C', 'B']); // largest |value| first
+  });
+
+  it('a team filter follows the owner at each moment: I handed from T11 to T12 is removed from one and new in the other', async () => {
+    const t11 = await bars({ team: 'T11' });
+    expect(t11.start).toEqual([1280, 8]);
+    expect(t11.removed).toEqual([-80, 1]);
+    expect(t11.end).toEqual([750, 7]);
+    const [removed] = await drill('removed', { team: 'T11' });
+    expect(removed).toMatchObject({ opportunity_id: 'I', before_owner_name: '张伟', after_owner_name: '李娜' });
+    const t12 = await bars({ team: 'T12' });
+    expect(t12.start).toEqual([0, 0]);
+    expect(t12.new).toEqual([80, 1]);
+    expect(t12.end).toEqual([80, 1]);
+  });
+
+  it('window=all counts every close date: K is in both, G increased by 20, F unchanged', async () => {
+    const b = await bars({ window: 'all' });
+    // start 1,280 + K 500 + G 70 + F stays = 1,850; end 830 + K 500 + F 120 = 1,450
+    expect(b.start).toEqual([1850, 10]);
+    expect(b.pulled_in).toEqual([0, 0]);
+    expect(b.pushed_out).toEqual([0, 0]);
+    expect(b.increased).toEqual([70, 2]);
+    expect(b.end).toEqual([1450, 10]);
+    expect(1850 + 100 + 70 - 120 - 400 - 50).toBe(1450);
+  });
+
+  it('a report date inside the period cuts the end: as of 2026-05-01 only D of the exits has happened, L is still open', async () => {
+    // end = start of 05-02: B's 05-01 raise to 250 counts, C still 300, E still open (its loss on 05-02 not yet), F 120,
+    // G still outside, H, M and L (still open until 05-05) new, I still U1's:
+    // 100 + 250 + 300 + 50 + 120 + 60 + 80 + 40 + 20 + 30 = 1,050 over 10 deals = 1,280 + new 120 + increased 50 − won 400.
+    const b = await bars({ as_of: '2026-05-01' });
+    expect(b.won).toEqual([-400, 1]);
+    expect(b.lost).toEqual([0, 0]);
+    expect(b.new).toEqual([120, 3]);
+    expect(b.increased).toEqual([50, 1]);
+    expect(b.decreased).toEqual([0, 0]);
+    expect(b.end).toEqual([1050, 10]);
+  });
+
+  it('the viewer scope applies: a token for U3 sees only I (its current owner)', async () => {
+    const b = await bars({}, { team_ids: [], owner_ids: ['U3'] });
+    expect(b.start).toEqual([80, 1]);
+    expect(b.end).toEqual([80, 1]);
+    expect(await bars({}, null)).toMatchObject({ start: [0, 0], end: [0, 0] });
+  });
+
+  it('rejects a half close window and an unknown bucket', async () => {
+    await expect(run('pipeline_flow', { close_from: '2026-04-01' })).rejects.toThrow(/close_from and close_to/);
+    await expect(run('pipeline_flow_deals', { bucket: 'sideways' })).rejects.toThrow();
+  });
+});
