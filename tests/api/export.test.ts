@@ -28,7 +28,7 @@ describe('exports', () => {
     expect(res.headers.get('content-disposition')).toContain(`filename*=UTF-8''${encodeURIComponent('商机明细')}`);
     const rows = csvRows(await res.text());
     const api = await (await fetch(`${base}/api/models/deals?${q}&limit=1000`)).json();
-    expect(rows[0]).toEqual(['商机编号', '商机名称', '客户编号', '客户名称', '负责人编号', '负责人', '团队编号', '团队', '销售阶段', '阶段序号', '状态', '金额', '赢率', '加权金额', '预测类别', '预计成交日期', '创建时间', '成交/输单时间', '产品', '来源', '竞争对手', '输单原因', '地区', '行业', '客户级别', '最后跟进', '停滞天数', '是否停滞']);
+    expect(rows[0]).toEqual(['商机编号', '商机名称', '客户编号', '客户名称', '负责人编号', '负责人', '团队编号', '团队', '销售阶段', '阶段序号', '状态', '金额', '赢率', '加权金额', '预测类别', '预计成交日期', '创建时间', '成交/输单时间', '产品', '来源', '竞争对手', '输单原因', '地区', '行业', '客户级别', '最后跟进', '停滞天数', '是否停滞', '风险', '推迟次数']);
     expect(rows.length - 1).toBe(api.summary.total);
     expect(rows.slice(1).map((r) => r[0])).toEqual(api.rows.map((r: { opportunity_id: string }) => r.opportunity_id));
     expect(rows.slice(1).map((r) => Number(r[11]))).toEqual(api.rows.map((r: { amount: number }) => r.amount));

@@ -66,7 +66,8 @@ function parseCsv(text: string): string[][] {
   return out;
 }
 
-const asCsv = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'string' && /^[=+\-@\t\r]/.test(v) ? `'${v}` : String(v));
+const asCsv = (v: unknown): string =>
+  v === null || v === undefined ? '' : Array.isArray(v) ? asCsv(v.length ? v.join('; ') : null) : typeof v === 'string' && /^[=+\-@\t\r]/.test(v) ? `'${v}` : String(v);
 
 describe('the deals table', () => {
   it('sorts, pages and searches through the URL', async () => {

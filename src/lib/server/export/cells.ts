@@ -12,13 +12,15 @@ export function escapeFormula(s: string): string {
   return FORMULA_START.test(s) ? `'${s}` : s;
 }
 
-/** A value as export text: null is empty, numbers in full precision, objects as JSON. */
+/** A value as export text: null is empty, numbers in full precision, lists joined by `; `, objects as JSON. */
 export function cellText(v: unknown): string | number | boolean | null {
   if (v === null || v === undefined) return null;
   if (typeof v === 'number') return Number.isFinite(v) ? v : null;
   if (typeof v === 'boolean') return v;
   if (typeof v === 'bigint') return v.toString();
   if (typeof v === 'string') return escapeFormula(v);
+  // A list of text or numbers (a deal's risk flags) reads as its items; other nested values as JSON.
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string' || typeof x === 'number')) return v.length ? escapeFormula(v.join('; ')) : null;
   return escapeFormula(JSON.stringify(v));
 }
 

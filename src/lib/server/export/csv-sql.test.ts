@@ -55,6 +55,18 @@ describe('CSV formatted in SQL', () => {
     }
   });
 
+  it('writes a list (a deal’s risk flags) as its items joined by "; ", as the JavaScript formatter does', async () => {
+    const query = `SELECT * FROM (VALUES (1, ['pushed', 'stalled']), (2, []::VARCHAR[]), (3, NULL::VARCHAR[]), (4, ['=x', 'a,b'])) l(id, flags) ORDER BY id`;
+    const gen = db.stream(query);
+    const columns = (await gen.next()).value as ColumnInfo[];
+    let expected = '';
+    for await (const chunk of gen) for (const row of chunk as unknown[][]) expected += csvLine(row);
+    let actual = '';
+    for await (const text of db.streamText(csvLinesSql(unsafeRaw(query), columns))) actual += text;
+    expect(actual).toBe(expected);
+    expect(actual.split('\r\n')).toEqual(['1,pushed; stalled', '2,', '3,', `4,"'=x; a,b"`, '']);
+  });
+
   it('keeps the query’s order over many chunks', async () => {
     const q = unsafeRaw('SELECT i AS n FROM range(10000) r(i) ORDER BY i DESC');
     let text = '';

@@ -9,7 +9,9 @@
  *   comma, a quote or a line break;
  * - numbers (integers, decimals, doubles) as JavaScript prints them: integral values without a
  *   decimal point, non-finite values empty; booleans `true`/`false`;
- * - dates `YYYY-MM-DD`, timestamps `YYYY-MM-DDTHH:MM:SS` (the API's form).
+ * - dates `YYYY-MM-DD`, timestamps `YYYY-MM-DDTHH:MM:SS` (the API's form);
+ * - a list of text or numbers (a deal's risk flags) as its items joined by `; ` (empty for
+ *   none), which reads in a spreadsheet; other nested values as JSON.
  * Every line ends with CRLF (what Excel writes).
  */
 import type { ColumnInfo } from '../db/database';
@@ -40,6 +42,7 @@ export function csvFieldSql(c: ColumnInfo): Sql {
     const x = sql`${v}::DOUBLE`;
     text = sql`(CASE WHEN NOT isfinite(${x}) THEN NULL WHEN ${x} = trunc(${x}) AND abs(${x}) < 1e15 THEN ${x}::BIGINT::VARCHAR ELSE ${x}::VARCHAR END)`;
   } else if (t === 'VARCHAR') text = textField(v);
+  else if (/^(VARCHAR|INTEGER|BIGINT|DOUBLE)\[\]$/.test(t)) text = sql`(CASE WHEN len(${v}) = 0 THEN NULL ELSE ${textField(sql`array_to_string(${v}, '; ')`)} END)`;
   else text = textField(sql`to_json(${v})::VARCHAR`);
   return sql`coalesce(${text}, '')`;
 }
