@@ -51,6 +51,12 @@ const params = paramsSchema({
   /** `grid_customers` only: list just these customers (placed by the medians of all of them; the customer 360 page). */
   customer: filterList.optional(),
   limit: z.coerce.number().int().min(1).max(10000).default(100)
+}).superRefine((p, ctx) => {
+  // Said, not ignored: a customer asked of the profile or the grid would otherwise look like a
+  // filter that was applied.
+  if (p.customer && p.view !== 'grid_customers') {
+    ctx.addIssue({ code: 'custom', path: ['customer'], message: `customer works with view=grid_customers only (view is ${p.view})` });
+  }
 });
 
 const count = z.number().int().nonnegative();
