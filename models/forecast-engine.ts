@@ -65,6 +65,8 @@ const ecdBucket = (ecd: Sql, c: Sql, o: number, h: number) =>
 /** Position of a date's month in its fiscal quarter, 1–3. */
 /** The weight of all past windows at other places in the quarter together (one same-place window weighs 1). */
 const OTHER_WEIGHT = 0.25;
+/** The F statistic above which monthly totals show a month-of-quarter effect (≈ the 5% point of F(2, 6)). */
+const SEASONAL_F = 3;
 /** Recent past windows count more: a window's weight halves every HALF_LIFE_DAYS before the forecast. */
 const HALF_LIFE_DAYS = 45;
 
@@ -130,38 +132,6 @@ export function momentCtes(
     // Weekly past instants whose whole window [c + o, c + h) ended by t, back to the learning
     // window's start and no earlier than the first recorded close (before it, nothing could
     // have been seen to close).
-    // Past instants: weekly, plus the same day of each earlier month. Those a whole number of
-    // quarters back (the same place in the quarter: the month-of-quarter effect) weigh 1 each, the
-    // others OTHER_WEIGHT all together, so rates and new flow lean on the same part of the quarter and fall
-    // back to every window while there are none.
-    add('cuts', sql`SELECT cid, c, same,
-        (CASE WHEN same THEN 1.0 ELSE ${OTHER_WEIGHT}::DOUBLE / count(*) FILTER (WHERE NOT same) OVER () END)
-          * pow(0.5, date_diff('day', c, ${t}) / ${HALF_LIFE_DAYS}::DOUBLE) AS w
-      FROM (SELECT row_number() OVER (ORDER BY c)::INTEGER AS cid, c, bool_or(same) AS same
-      FROM (
-        SELECT (${t} - to_days((7 * k)::INTEGER)) AS c, false AS same FROM range(1, 1100) r(k)
-        UNION ALL
-        SELECT (${t} - to_months(k::INTEGER)) AS c, k % 3 = 0 AS same FROM range(1, 400) r(k)
-      )
-      WHERE ${h}::INTEGER > 0 AND c + to_days(${h}::INTEGER) <= ${t} AND c >= ${lookFrom}
-        AND c >= (SELECT min(closed_at) FROM deal_facts WHERE status IN ('won', 'lost') AND closed_at < ${t})
-      GROUP BY c)`);
-    add('states', sql`SELECT s.*, k.w,
-        ${ageBucket(sql`date_diff('day', s.stage_entered_at, s.c)`)} AS age_b,
-        ${ecdBucket(sql`s.expected_close_date`, sql`s.c`, o, h)} AS ecd_b,
-        (s.final_status = 'won' AND s.final_closed_at >= s.c + to_days(${o}::INTEGER) AND s.final_closed_at < s.c + to_days(${h}::INTEGER))::INTEGER AS won
-      FROM ${pitOpenStates(n('cuts'))} s JOIN ${n('cuts')} k ON k.cid = s.cid`);
-    add('srate', sql`SELECT st.name AS stage, st.probability AS configured,
-        coalesce(x.n, 0) AS n, coalesce(x.won, 0) AS won,
-        CASE WHEN coalesce(x.n, 0) + greatest(0, ${p.min_deals}::INTEGER - coalesce(x.n, 0)) = 0 THEN st.probability
-             ELSE (coalesce(x.won, 0) + greatest(0, ${p.min_deals}::INTEGER - coalesce(x.n, 0)) * st.probability)
-                  / (coalesce(x.n, 0) + greatest(0, ${p.min_deals}::INTEGER - coalesce(x.n, 0))) END AS rate
-      FROM stages st LEFT JOIN (SELECT stage, sum(w) AS n, sum(w * won) AS won FROM ${n('states')} GROUP BY stage) x ON x.stage = st.name
-      WHERE st.kind = 'open'`);
-    add('crate', sql`SELECT x.stage, x.age_b, x.ecd_b, x.n, x.won,
-        (x.won + ${p.min_deals}::DOUBLE * s.rate) / nullif(x.n + ${p.min_deals}::DOUBLE, 0) AS rate
-      FROM (SELECT stage, age_b, ecd_b, sum(w) AS n, sum(w * won) AS won FROM ${n('states')} GROUP BY ALL) x
-      JOIN ${n('srate')} s ON s.stage = x.stage`);
     // Month-of-quarter effect: each position's mean monthly won amount over the mean month,
     // over whole months in the learning window (from the first recorded close), shrunk toward
     // 1 by one pseudo-month; a window's factor is the mean over its days, relative to the mean
@@ -171,6 +141,62 @@ export function momentCtes(
       FROM (SELECT unnest(generate_series(date_trunc('month', ${lookFrom}), ${t} - INTERVAL 1 MONTH, INTERVAL 1 MONTH)) AS m) ms
       WHERE ms.m >= ${lookFrom} AND ms.m + INTERVAL 1 MONTH <= ${t}
         AND ms.m >= (SELECT min(closed_at) FROM deal_facts WHERE status IN ('won', 'lost') AND closed_at < ${t})`);
+    // Past instants: weekly, plus the same day of each earlier month. Those a whole number of
+    // quarters back (the same place in the quarter: the month-of-quarter effect) weigh 1 each, the
+    // others OTHER_WEIGHT all together, so rates and new flow lean on the same part of the quarter and fall
+    // back to every window while there are none.
+    add('cuts', sql`SELECT cid, c, same, kq
+      FROM (SELECT row_number() OVER (ORDER BY c)::INTEGER AS cid, c, bool_or(same) AS same, min(kq) AS kq
+      FROM (
+        SELECT (${t} - to_days((7 * k)::INTEGER)) AS c, false AS same, NULL::INTEGER AS kq FROM range(1, 1100) r(k)
+        UNION ALL
+        SELECT (${t} - to_months(k::INTEGER)) AS c, k % 3 = 0 AS same, (k % 3)::INTEGER AS kq FROM range(1, 400) r(k)
+      )
+      WHERE ${h}::INTEGER > 0 AND c + to_days(${h}::INTEGER) <= ${t} AND c >= ${lookFrom}
+        AND c >= (SELECT min(closed_at) FROM deal_facts WHERE status IN ('won', 'lost') AND closed_at < ${t})
+      GROUP BY c)`);
+    add('states0', sql`SELECT s.*,
+        ${ageBucket(sql`date_diff('day', s.stage_entered_at, s.c)`)} AS age_b,
+        ${ecdBucket(sql`s.expected_close_date`, sql`s.c`, o, h)} AS ecd_b,
+        (s.final_status = 'won' AND s.final_closed_at >= s.c + to_days(${o}::INTEGER) AND s.final_closed_at < s.c + to_days(${h}::INTEGER))::INTEGER AS won,
+        coalesce(s.amount, a.avg_amount, (SELECT avg_amount FROM ${n('amt_all')}), 0) AS amt_est
+      FROM ${pitOpenStates(n('cuts'))} s
+      LEFT JOIN ${n('amt')} a ON a.product IS NOT DISTINCT FROM s.product`);
+    // Is there a month-of-quarter effect at all? Only when the value close rates at the past
+    // instants on the same day of earlier months differ between the three places in the quarter
+    // much more than within each (one-way analysis of variance, F ≥ SEASONAL_F); otherwise every
+    // past window weighs the same. Until it can be tested (every place seen, four such instants
+    // at least) the effect is assumed, as B2B quarters usually close at their end.
+    add('mq', sql`SELECT coalesce((
+        SELECT (sum(x.n * power(x.mean - g.grand, 2)) / 2) / nullif(sum((x.n - 1) * x.var) / nullif(sum(x.n) - 3, 0), 0) >= ${SEASONAL_F}::DOUBLE
+        FROM (SELECT kq, count(*) AS n, avg(rate) AS mean, coalesce(var_samp(rate), 0) AS var FROM ${n('mrate')} GROUP BY kq) x,
+             (SELECT avg(rate) AS grand FROM ${n('mrate')}) g
+        HAVING count(*) = 3 AND sum(x.n) >= 4), true) AS seasonal`);
+    ctes.splice(ctes.length - 1, 0, [`${P}mrate`, sql`SELECT k.kq, s.cid, sum(s.won * coalesce(s.final_amount, 0)) / nullif(sum(s.amt_est), 0) AS rate
+      FROM ${n('states0')} s JOIN ${n('cuts')} k ON k.cid = s.cid WHERE k.kq IS NOT NULL GROUP BY k.kq, s.cid`]);
+    // Weights: past windows a whole number of quarters back (the same place in the quarter) 1
+    // each, the others OTHER_WEIGHT all together — when there is a month-of-quarter effect;
+    // every window halves every HALF_LIFE_DAYS before the forecast.
+    add('cw', sql`SELECT cid, c, same,
+        (CASE WHEN same OR NOT (SELECT seasonal FROM ${n('mq')}) THEN 1.0 ELSE ${OTHER_WEIGHT}::DOUBLE / count(*) FILTER (WHERE NOT same) OVER () END)
+          * pow(0.5, date_diff('day', c, ${t}) / ${HALF_LIFE_DAYS}::DOUBLE) AS w
+      FROM ${n('cuts')}`);
+    add('states', sql`SELECT s.*, cw.w FROM ${n('states0')} s JOIN ${n('cw')} cw ON cw.cid = s.cid`);
+    // Value-weighted: a cell's rate is the won amount over the amount open at the past instants
+    // (amounts as known then, else the fallback), so a big deal's lower odds and discounts at
+    // signing count; "won" below is that rate × n, in deal equivalents for the shrinkage.
+    const wonEq = sql`sum(w) * least(1, coalesce(sum(w * won * coalesce(final_amount, 0)) / nullif(sum(w * amt_est), 0), sum(w * won) / nullif(sum(w), 0)))`;
+    add('srate', sql`SELECT st.name AS stage, st.probability AS configured,
+        coalesce(x.n, 0) AS n, coalesce(x.won, 0) AS won,
+        CASE WHEN coalesce(x.n, 0) + greatest(0, ${p.min_deals}::INTEGER - coalesce(x.n, 0)) = 0 THEN st.probability
+             ELSE (coalesce(x.won, 0) + greatest(0, ${p.min_deals}::INTEGER - coalesce(x.n, 0)) * st.probability)
+                  / (coalesce(x.n, 0) + greatest(0, ${p.min_deals}::INTEGER - coalesce(x.n, 0))) END AS rate
+      FROM stages st LEFT JOIN (SELECT stage, sum(w) AS n, ${wonEq} AS won FROM ${n('states')} GROUP BY stage) x ON x.stage = st.name
+      WHERE st.kind = 'open'`);
+    add('crate', sql`SELECT x.stage, x.age_b, x.ecd_b, x.n, x.won,
+        (x.won + ${p.min_deals}::DOUBLE * s.rate) / nullif(x.n + ${p.min_deals}::DOUBLE, 0) AS rate
+      FROM (SELECT stage, age_b, ecd_b, sum(w) AS n, ${wonEq} AS won FROM ${n('states')} GROUP BY ALL) x
+      JOIN ${n('srate')} s ON s.stage = x.stage`);
     add('season', sql`SELECT q.pos,
         CASE WHEN (SELECT avg(won) FROM ${n('months')}) > 0
              THEN (count(mo.m) * coalesce(avg(mo.won), 0) / (SELECT avg(won) FROM ${n('months')}) + 1) / (count(mo.m) + 1)
@@ -193,10 +219,10 @@ export function momentCtes(
         ON r.closed_at >= k.c + to_days(${o}::INTEGER) AND r.closed_at < k.c + to_days(${h}::INTEGER)
        AND coalesce(r.created_at, list_min(r.entered)) >= k.c
       GROUP BY ALL`);
-    add('nf', sql`SELECT x.group_key, sum(k.w * x.amount) / nullif((SELECT sum(w) FROM ${n('cuts')}), 0) AS nf,
-        sqrt(greatest(0, sum(k.w * x.amount * x.amount) / nullif((SELECT sum(w) FROM ${n('cuts')}), 0)
-          - power(sum(k.w * x.amount) / nullif((SELECT sum(w) FROM ${n('cuts')}), 0), 2))) AS nf_sd
-      FROM ${n('nf_cut')} x JOIN ${n('cuts')} k ON k.cid = x.cid GROUP BY x.group_key`);
+    add('nf', sql`SELECT x.group_key, sum(k.w * x.amount) / nullif((SELECT sum(w) FROM ${n('cw')}), 0) AS nf,
+        sqrt(greatest(0, sum(k.w * x.amount * x.amount) / nullif((SELECT sum(w) FROM ${n('cw')}), 0)
+          - power(sum(k.w * x.amount) / nullif((SELECT sum(w) FROM ${n('cw')}), 0), 2))) AS nf_sd
+      FROM ${n('nf_cut')} x JOIN ${n('cw')} k ON k.cid = x.cid GROUP BY x.group_key`);
     // New flow over every deal in view (for the period shock's calibration).
     add('nf_all', sql`SELECT k.cid, coalesce(sum(f.amount), 0)::DOUBLE AS amount
       FROM ${n('cuts')} k LEFT JOIN deal_facts f ON f.status = 'won'
@@ -206,16 +232,15 @@ export function momentCtes(
     // The period shock: log(actual / predicted) at each past instant, predicted in sample with
     // the rates above (amounts as known then, else the fallback) — its root mean square.
     add('cut_pred', sql`SELECT s.cid,
-        sum(coalesce(s.amount, a.avg_amount, (SELECT avg_amount FROM ${n('amt_all')}), 0) * coalesce(cr.rate, sr.rate)) AS pipe,
+        sum(s.amt_est * coalesce(cr.rate, sr.rate)) AS pipe,
         sum(CASE WHEN s.won = 1 THEN s.final_amount ELSE 0 END) AS actual_pipe
       FROM ${n('states')} s
-      LEFT JOIN ${n('amt')} a ON a.product IS NOT DISTINCT FROM s.product
       LEFT JOIN ${n('crate')} cr ON cr.stage = s.stage AND cr.age_b = s.age_b AND cr.ecd_b = s.ecd_b
       JOIN ${n('srate')} sr ON sr.stage = s.stage
       GROUP BY s.cid`);
     add('resid', sql`SELECT k.cid,
-        (coalesce(cp.pipe, 0) + (SELECT sum(k2.w * a2.amount) / sum(k2.w) FROM ${n('nf_all')} a2 JOIN ${n('cuts')} k2 ON k2.cid = a2.cid))
-          * (CASE WHEN (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')}) >= 2 THEN 1 ELSE coalesce(cf.f, 1) END) AS predicted, k.same,
+        (coalesce(cp.pipe, 0) + (SELECT sum(k2.w * a2.amount) / sum(k2.w) FROM ${n('nf_all')} a2 JOIN ${n('cw')} k2 ON k2.cid = a2.cid))
+          * (CASE WHEN (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')}) >= 2 OR NOT (SELECT seasonal FROM ${n('mq')}) THEN 1 ELSE coalesce(cf.f, 1) END) AS predicted, k.same,
         coalesce(cp.actual_pipe, 0) + coalesce(na.amount, 0) AS actual
       FROM ${n('cuts')} k LEFT JOIN ${n('cut_pred')} cp ON cp.cid = k.cid LEFT JOIN ${n('nf_all')} na ON na.cid = k.cid
       LEFT JOIN ${n('cut_fac')} cf ON cf.cid = k.cid`);
@@ -224,13 +249,14 @@ export function momentCtes(
         (SELECT count(*) FROM ${n('states')})::INTEGER AS states_n,
         (SELECT strftime(min(c), '%Y-%m-%d') FROM ${n('cuts')}) AS learn_from,
         (SELECT strftime(max(c), '%Y-%m-%d') FROM ${n('cuts')}) AS learn_to,
-        CASE WHEN (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')}) >= 2 THEN 1.0
+        CASE WHEN (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')}) >= 2 OR NOT (SELECT seasonal FROM ${n('mq')}) THEN 1.0
              ELSE (SELECT f_window / nullif(f_learn, 0) FROM ${n('sfac')}) END AS season_factor,
         (SELECT sqrt(avg(power(ln(actual / predicted), 2))) FROM ${n('resid')} WHERE actual > 0 AND predicted > 0
-           AND (same OR (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')}) < 4)) AS sigma,
+           AND (same OR NOT (SELECT seasonal FROM ${n('mq')}) OR (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')}) < 4)) AS sigma,
         (SELECT count(*) FROM ${n('resid')} WHERE actual > 0 AND predicted > 0
-           AND (same OR (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')}) < 4))::INTEGER AS sigma_n,
-        (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')})::INTEGER AS same_n`);
+           AND (same OR NOT (SELECT seasonal FROM ${n('mq')}) OR (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')}) < 4))::INTEGER AS sigma_n,
+        (SELECT count(*) FILTER (WHERE same) FROM ${n('cuts')})::INTEGER AS same_n,
+        (SELECT seasonal FROM ${n('mq')}) AS seasonal`);
   }
 
   const stat = opts.statistical;
@@ -282,8 +308,8 @@ export function momentCtes(
       ${stat ? sql`CASE WHEN ${h}::INTEGER > 0 THEN coalesce(nf.nf_sd, 0) * coalesce(gl.season_factor, 1) ELSE 0 END` : sql`0::DOUBLE`} AS new_flow_sd,
       coalesce(o.amount_fallback_n, 0)::INTEGER AS amount_fallback_n, coalesce(o.amount_missing_n, 0)::INTEGER AS amount_missing_n,
       coalesce(o.undated_n, 0)::INTEGER AS undated_n, coalesce(o.past_due_n, 0)::INTEGER AS past_due_n,
-      ${stat ? sql`gl.sigma, gl.sigma_n, gl.cuts_n, gl.states_n, gl.learn_from, gl.learn_to, gl.season_factor`
-        : sql`NULL::DOUBLE AS sigma, NULL::INTEGER AS sigma_n, NULL::INTEGER AS cuts_n, NULL::INTEGER AS states_n, NULL::VARCHAR AS learn_from, NULL::VARCHAR AS learn_to, NULL::DOUBLE AS season_factor`}
+      ${stat ? sql`gl.sigma, gl.sigma_n, gl.cuts_n, gl.states_n, gl.learn_from, gl.learn_to, gl.season_factor, gl.seasonal`
+        : sql`NULL::DOUBLE AS sigma, NULL::INTEGER AS sigma_n, NULL::INTEGER AS cuts_n, NULL::INTEGER AS states_n, NULL::VARCHAR AS learn_from, NULL::VARCHAR AS learn_to, NULL::DOUBLE AS season_factor, NULL::BOOLEAN AS seasonal`}
     FROM ${n('keys')} k
     LEFT JOIN ${n('agg')} a ON a.group_key IS NOT DISTINCT FROM k.group_key
     LEFT JOIN ${n('oagg')} o ON o.group_key IS NOT DISTINCT FROM k.group_key

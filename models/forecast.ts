@@ -232,7 +232,7 @@ function currentLearned(p: Params, ctx: ModelContext): [string, Sql][] {
 const DEAL_DATE = sql`CASE WHEN r.status = 'won' THEN r.closed_at ELSE r.expected_close_date END`;
 
 /** Columns of a moment's `out` rows that only finalize reads (the interval's inputs, learning figures). */
-const INTERNAL_F = ['stat_pipeline', 'stat_var', 'new_flow_sd', 'sigma', 'sigma_n', 'cuts_n', 'states_n', 'learn_from', 'learn_to', 'season_factor'] as const;
+const INTERNAL_F = ['stat_pipeline', 'stat_var', 'new_flow_sd', 'sigma', 'sigma_n', 'cuts_n', 'states_n', 'learn_from', 'learn_to', 'season_factor', 'seasonal'] as const;
 
 function forecastView(p: Params, ctx: ModelContext) {
   const g = p.group_by as Dimension | undefined;
@@ -271,7 +271,7 @@ function forecastView(p: Params, ctx: ModelContext) {
         coalesce(x.amount_fallback_n, 0)::INTEGER AS amount_fallback_n, coalesce(x.amount_missing_n, 0)::INTEGER AS amount_missing_n,
         coalesce(x.undated_n, 0)::INTEGER AS undated_n, coalesce(x.past_due_n, 0)::INTEGER AS past_due_n,
         (coalesce(x.closed_won_n, 0) + ${stat ? sql`coalesce(x.stat_open_n, 0)` : sql`coalesce(x.open_n, 0)`})::INTEGER AS n,
-        x.stat_pipeline, x.stat_var, x.new_flow_sd, x.sigma, x.sigma_n, x.cuts_n, x.states_n, x.learn_from, x.learn_to, x.season_factor
+        x.stat_pipeline, x.stat_var, x.new_flow_sd, x.sigma, x.sigma_n, x.cuts_n, x.states_n, x.learn_from, x.learn_to, x.season_factor, x.seasonal
       FROM x
       ORDER BY ${g ? sql`forecast DESC, group_key NULLS LAST` : sql`1`}`
   };
@@ -605,6 +605,7 @@ export const forecast = defineModel({
                 window_to: first?.learn_to ?? null,
                 past_instants: first?.cuts_n ?? 0,
                 states: first?.states_n ?? 0,
+                month_of_quarter_effect: first?.seasonal ?? null,
                 season_factor: first?.season_factor ?? null,
                 sigma: shockSigma(first?.sigma as number | null, first?.sigma_n as number | null),
                 min_deals: p.min_deals

@@ -4,6 +4,7 @@ import { connectorsRemote } from './connectors-remote';
 import { connectorsFiles } from './connectors-files';
 import { demo } from './demo';
 import { exportSuite } from './export';
+import { forecastSuite } from './forecast';
 import { load } from './load';
 import { models } from './models';
 import { startup } from './startup';
@@ -15,4 +16,4 @@ export interface Suite {
 }
 
 /** Every suite `npm run bench` runs, in order. */
-export const suites: Suite[] = [demo, startup, models, cockpit, exportSuite, connectorsFiles, connectorsRemote, load];
+export const suites: Suite[] = [demo, startup, models, cockpit, exportSuite, forecastSuite, connectorsFiles, connectorsRemote, load];

@@ -15,8 +15,9 @@ Run it once a day (cron, or after each sync); running it again on the same day r
 day's snapshot.
 
   --period    a period preset (repeatable): ${PERIOD_PRESETS.filter((p) => p !== 'all').join(', ')}
-  --as-of     the report date (default: today in the configured time zone). A snapshot records
-              the pipeline as it is now; an earlier date moves the periods, not the data.
+  --as-of     the report date (default: today in the configured time zone). An earlier date
+              freezes the forecast rebuilt from the history as it was at the end of that day
+              (deals created later absent, deals closed later open, amounts and stages as then).
   --config, --db as for every command`,
   async run(argv) {
     const { values } = parse(argv, { period: { type: 'string', multiple: true }, 'as-of': { type: 'string' } });

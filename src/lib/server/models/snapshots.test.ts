@@ -94,10 +94,11 @@ describe('frozen forecasts', () => {
     await freezeForecasts(db, cfg, { asOf: '2026-06-10', periods: ['this_quarter'] });
     const early = await accuracy({ method: 'weighted_configured' });
     expect(early.rows[0]).toMatchObject({ frozen_at: '2026-05-20', forecast: 364500 });
-    // 60 days in = 05-31: the 06-10 snapshot. D7 is lost by now in the data, so the model said:
-    // won 325,000 + D9 30,000 + D10 52,500 + D15 3,000 = 410,500
+    // 60 days in = 05-31: the 06-10 snapshot, rebuilt as of the end of 06-10 (point in time): D7 is lost only on
+    // 06-20, so it was still open then with its 0.9 override: won 325,000 + D7 54,000 + D9 30,000 + D10 52,500
+    // + D15 3,000 = 464,500. (Was 410,500 when a snapshot read today's rows, seeing D7's later loss.)
     const late = await accuracy({ method: 'weighted_configured', frozen_at_day: 60 });
-    expect(late.rows[0]).toMatchObject({ frozen_at: '2026-06-10', forecast: 410500 });
+    expect(late.rows[0]).toMatchObject({ frozen_at: '2026-06-10', forecast: 464500 });
     const q1 = await accuracy({ from: '2026-01-01', to: '2026-04-01', method: 'weighted_configured' });
     expect(q1.rows[0]).toMatchObject({ forecast: null, accuracy: null, actual: 80000 });
     expect((q1.summary?.wape as Record<string, number | null>).weighted_configured).toBeNull();

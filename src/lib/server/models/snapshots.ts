@@ -10,8 +10,10 @@
  * snapshots as to deals. Snapshots are computed with full access (company-wide learned
  * probabilities). Freezing twice on the same report date replaces that day's rows.
  *
- * A snapshot records the pipeline as it is now: freeze on the day (cron, or after each sync),
- * with `asOf` = today; an earlier `asOf` only moves the periods, not the data.
+ * A snapshot records the forecast as of `asOf`: the forecast model rebuilds the pipeline as it
+ * was at the end of that day from the history (models/common/pit.ts), so an earlier `asOf` is
+ * an honest rebuild (no later win, stage or amount leaks in), limited to what the history kept
+ * (sources without history: their stage dates and syncs).
  */
 import type { CockpitConfig } from '../config/schema';
 import type { Database } from '../db/database';
