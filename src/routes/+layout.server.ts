@@ -1,5 +1,6 @@
 import { app } from '$lib/server/app';
 import { themeFor } from '$lib/theme';
+import { openable } from '$lib/boards/landing';
 import type { LayoutServerLoad } from './$types';
 
 /**
@@ -14,6 +15,8 @@ export const load: LayoutServerLoad = async ({ locals, url }) => {
     theme: themeFor(url.pathname, url.searchParams.get('theme'), locals.viewer?.theme),
     currency: config.currency,
     demoMode: locals.demoMode,
+    // What the navigation offers: only the boards and cockpit pages this token may open.
+    nav: openable(locals.viewer ?? null),
     viewer: locals.viewer ? { sub: locals.viewer.sub, role: locals.viewer.role, exp: locals.viewer.exp, renewable: !!locals.viewer.renew_until } : null
   };
 };
