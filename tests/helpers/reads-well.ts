@@ -17,10 +17,11 @@ export interface Problem {
   where: string;
 }
 
-export async function textProblems(page: Page): Promise<Problem[]> {
+/** `only`: a selector; clipped text counts only inside elements matching it (axis overlaps always count). */
+export async function textProblems(page: Page, only?: string): Promise<Problem[]> {
   // tsx/esbuild name helpers the serialized function refers to, absent in the page.
   await page.evaluate('window.__name = window.__name || ((f) => f)');
-  return page.evaluate(() => {
+  return page.evaluate((only) => {
     const out: { kind: 'clipped' | 'overlap'; text: string; where: string }[] = [];
     const where = (e: Element) => {
       const tile = e.closest('[data-tile]')?.getAttribute('data-tile');
@@ -39,8 +40,12 @@ export async function textProblems(page: Page): Promise<Problem[]> {
     for (const e of document.querySelectorAll('body *')) {
       const own = [...e.childNodes].some((n) => n.nodeType === 3 && (n.textContent ?? '').trim().length > 0);
       if (!own || !visible(e)) continue;
+      if (only && !e.closest(only)) continue;
       const s = getComputedStyle(e);
-      const hidesX = ['hidden', 'clip'].includes(s.overflowX);
+      // What must fit may not spill out of its box either (a KPI number wider than its card,
+      // cut by the card rather than by itself).
+      const strict = !!only && s.display !== 'inline';
+      const hidesX = strict || ['hidden', 'clip'].includes(s.overflowX);
       const hidesY = ['hidden', 'clip'].includes(s.overflowY);
       if (!hidesX && !hidesY) continue;
       const overX = hidesX && e.scrollWidth > e.clientWidth + 1;
@@ -60,5 +65,5 @@ export async function textProblems(page: Page): Promise<Problem[]> {
       }
     }
     return out;
-  });
+  }, only ?? null);
 }
