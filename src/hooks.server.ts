@@ -58,7 +58,7 @@ function tokenFrom(request: Request, cookie: string | undefined): string | null 
 }
 
 // /alerts/image/<128-bit id>.png: report charts that chat platforms fetch by URL (capability links).
-const PUBLIC_PAGES = ['/login', '/logout', '/login-required', '/embed', '/embed.js', '/favicon.svg', '/_app/', '/api/status', '/alerts/image/'];
+const PUBLIC_PAGES = ['/login', '/logout', '/login-required', '/embed', '/embed.js', '/favicon.svg', '/_app/', '/api/status', '/alerts/image/', '/branding/'];
 const isPublic = (path: string) => PUBLIC_PAGES.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
