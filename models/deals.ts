@@ -26,7 +26,9 @@
  *   one); sort `risk_count` (or `risk_flags`) ranks by how many flags a deal has.
  * - `q`: case-insensitive search in the deal id, name, customer name and owner name.
  * Rows are ordered by `sort` (`dir`), ties broken by opportunity_id, then paged by
- * `limit`/`offset`; `summary.total` and `summary.total_amount` count every matching row.
+ * `limit`/`offset`; `summary.total` and `summary.total_amount` count every matching row; `summary.total_value` values
+ * them as the funnel does (a lost deal the source zeroed at its last open amount; `valued_from_history`
+ * says how many).
  */
 import { z } from 'zod';
 import { defineModel, type ModelContext, type ModelQuery } from './model';
@@ -284,17 +286,21 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
             ORDER BY sort_key ${dir} NULLS LAST, r.opportunity_id ASC LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT`
       ],
       // Totals: count and sum over the same filter, no sort.
-      ['totals', sql`SELECT count(*)::INTEGER AS total_count, coalesce(sum(amount), 0)::DOUBLE AS total_amount
-          FROM (${matching(sql`r.amount`, { late: p.stalled !== undefined, names: false, risk: has(p.risk) })})`]
+      // total_value values the rows as the funnel and value win rate do (a lost deal whose amount
+      // the source zeroed at its last open amount), so a drill can show both and say why they differ.
+      ['totals', sql`SELECT count(*)::INTEGER AS total_count, coalesce(sum(amount), 0)::DOUBLE AS total_amount,
+            coalesce(sum(effective_amount), 0)::DOUBLE AS total_value,
+            count(*) FILTER (WHERE effective_amount IS DISTINCT FROM amount)::INTEGER AS valued_from_history
+          FROM (${matching(sql`r.amount, r.effective_amount`, { late: p.stalled !== undefined, names: false, risk: has(p.risk) })})`]
     ],
     // The totals row always exists, so a page past the end still reports how many rows match.
-    body: sql`SELECT pg.*, t.total_count, t.total_amount
+    body: sql`SELECT pg.*, t.total_count, t.total_amount, t.total_value, t.valued_from_history
       FROM totals t LEFT JOIN (SELECT ${columns}, sort_key FROM (${shown(sql`SELECT * FROM page`)})) pg ON TRUE
       ORDER BY pg.sort_key ${dir} NULLS LAST, pg.opportunity_id ASC`
   };
 }
 
-const pageRow = dealRow.extend({ total_count: z.number(), total_amount: z.number().nullable(), sort_key: z.unknown() });
+const pageRow = dealRow.extend({ total_count: z.number(), total_amount: z.number().nullable(), total_value: z.number().nullable(), valued_from_history: z.number(), sort_key: z.unknown() });
 
 export const deals = defineModel({
   name: 'deals',
@@ -313,10 +319,16 @@ export const deals = defineModel({
   finalize(rows, p) {
     const total = Number(rows[0]?.total_count ?? 0);
     const totalAmount = Number(rows[0]?.total_amount ?? 0);
+    const totalValue = Number(rows[0]?.total_value ?? 0);
+    const valuedFromHistory = Number(rows[0]?.valued_from_history ?? 0);
     const out = pageRow
       .array()
       .parse(rows.filter((r) => r.opportunity_id !== null))
-      .map(({ total_count: _t, total_amount: _a, sort_key: _k, ...r }) => r);
-    return { rows: out, n: total, summary: { total, total_amount: totalAmount, limit: p.limit, offset: p.offset } };
+      .map(({ total_count: _t, total_amount: _a, total_value: _v, valued_from_history: _h, sort_key: _k, ...r }) => r);
+    return {
+      rows: out,
+      n: total,
+      summary: { total, total_amount: totalAmount, total_value: totalValue, valued_from_history: valuedFromHistory, limit: p.limit, offset: p.offset }
+    };
   }
 });

@@ -78,6 +78,43 @@ describe('kpis on the hand-built fixture (as of 2026-05-20, this quarter, vs 202
   });
 });
 
+describe('whose target a filtered figure is divided by', () => {
+  it('an owner with her team (the team board after a click on a rep) takes her own target: O1 100,000 / U1 150,000', async () => {
+    const k = await kpis({ team: 'T11', owner: 'U1' });
+    expect(k.won_amount.value).toBe(100000);
+    expect(k.target_attainment.value).toBeCloseTo(100000 / 150000, 10);
+  });
+
+  it('a region without a target of its own has no attainment (never its wins over the company target)', async () => {
+    const k = await kpis({ region: '上海' });
+    expect(k.won_amount.value).toBe(125000); // O1 (C1) + O8 (C3), both 上海
+    expect(k.target_attainment.value).toBeNull();
+  });
+
+  it('a region with its own target: 上海 125,000 / 200,000', async () => {
+    await db.write(async (tx) => {
+      await tx.run(`INSERT INTO targets (target_id, owner_id, team_id, metric, period_start, period_end, amount, region)
+        VALUES ('t-sh', NULL, 'T0', 'won_amount', '2026-04-01', '2026-07-01', 200000, '上海')`);
+    });
+    try {
+      const k = await kpis({ region: '上海' });
+      expect(k.target_attainment.value).toBeCloseTo(125000 / 200000, 10);
+      // Without the region filter the company's own 500,000 still applies, not 700,000.
+      expect((await kpis()).target_attainment.value).toBeCloseTo(125000 / 500000, 10);
+    } finally {
+      await db.write(async (tx) => {
+        await tx.run(`DELETE FROM targets WHERE target_id = 't-sh'`);
+      });
+    }
+  });
+
+  it('a product filter has no attainment: no target is set by product', async () => {
+    const k = await kpis({ product: 'A' });
+    expect(k.won_amount.value).toBe(100000);
+    expect(k.target_attainment.value).toBeNull();
+  });
+});
+
 describe('kpis under a viewer scope', () => {
   it('a manager of T1 sees T1’s subtree and its target as the top visible team', async () => {
     const k = await kpis({}, { team_ids: ['T1'], owner_ids: [] });

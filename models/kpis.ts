@@ -12,8 +12,10 @@
  *   it (p = the deal's probability, else its stage's); no previous value (a past period's
  *   forecast is not re-computable from today's pipeline).
  * - target_attainment: won_amount / target, the target being the rows that fall inside the
- *   period: of the filtered teams, else the filtered owners, else the top visible teams
- *   (falling back to the visible owners' targets); null without a target.
+ *   period (common/targets.ts): of the filtered owners, else the filtered teams, else the top
+ *   visible teams (falling back to the visible owners' targets); with a region filter, the
+ *   targets set for that region; null without a target or with a filter no target is set by
+ *   (industry, source, product, grade). `summary.target_basis` says which.
  * - overdue_amount: unpaid amount past due (due_date before the day) as of the report date,
  *   or as of the period's last day for a past period; previous: as of the previous period's
  *   corresponding day.
@@ -28,6 +30,8 @@ import { paramsSchema } from './common/params';
 import { addDays } from './common/period';
 import { dealsRelation, hasFilters, inPeriod, paymentsRelation } from './common/relations';
 import { sql, type Sql } from '../src/lib/server/db/sql';
+import { targetBasis, targetRows } from './common/targets';
+import type { CommonParams } from './common/params';
 
 export const KPI_MEASURES = [
   'won_amount',
@@ -100,19 +104,10 @@ function overdueAt(day: string): { amount: Sql; n: Sql } {
   };
 }
 
-function targetFor(p: { from: string; to: string } | null, filters: { team?: string[]; owner?: string[] }): Sql {
+/** The target of the period: the rows common/targets.ts applies to an ungrouped figure. */
+function targetFor(p: { from: string; to: string } | null, filters: CommonParams): Sql {
   if (!p) return sql`NULL::DOUBLE`;
-  const within = sql`t.period_start >= ${p.from}::DATE AND t.period_end <= ${p.to}::DATE AND coalesce(t.metric, 'won_amount') = 'won_amount'`;
-  if (filters.team?.length) {
-    return sql`(SELECT sum(t.amount)::DOUBLE FROM targets t WHERE ${within} AND list_contains(${filters.team}::VARCHAR[], t.team_id))`;
-  }
-  if (filters.owner?.length) {
-    return sql`(SELECT sum(t.amount)::DOUBLE FROM targets t WHERE ${within} AND list_contains(${filters.owner}::VARCHAR[], t.owner_id))`;
-  }
-  return sql`coalesce(
-    (SELECT sum(t.amount)::DOUBLE FROM targets t WHERE ${within}
-       AND t.team_id IN (SELECT team_id FROM teams WHERE parent_id IS NULL OR parent_id NOT IN (SELECT team_id FROM teams))),
-    (SELECT sum(t.amount)::DOUBLE FROM targets t WHERE ${within} AND t.owner_id IS NOT NULL))`;
+  return sql`(SELECT sum(amount)::DOUBLE FROM (${targetRows(filters, undefined, 'won_amount', p)}))`;
 }
 
 export const kpis = defineModel({
@@ -198,7 +193,7 @@ export const kpis = defineModel({
         FROM d_closed, d_created, d_open, fw, pm`
     };
   },
-  finalize(rows, _p, ctx) {
+  finalize(rows, p, ctx) {
     const w = wide.parse(rows[0] as unknown);
     const hasPrev = ctx.previous !== null;
     const rel = (v: number | null, p: number | null) => (v === null || p === null || p === 0 ? null : (v - p) / Math.abs(p));
@@ -239,7 +234,7 @@ export const kpis = defineModel({
     return {
       rows: out,
       n: w.won_n + w.lost_n + w.new_opps + w.collected_n,
-      summary: { target: w.target, target_previous: w.target_p, weighted_open: w.weighted_open, open_deals: w.open_n }
+      summary: { target: w.target, target_previous: w.target_p, target_basis: targetBasis(p as CommonParams), weighted_open: w.weighted_open, open_deals: w.open_n }
     };
   }
 });

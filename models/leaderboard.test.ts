@@ -184,10 +184,12 @@ describe('leaderboard per team (a team includes every team below it)', () => {
 
   it('filters apply to every measure: region 上海 keeps C1/C3 deals, payments and activities', async () => {
     const r = await board({ region: '上海' });
-    // U1: D1 won, D2 lost (C1); Y1 + Y5; A1 A2 A3 (C1). U2: D8 (C3); Y10 (C3); A4 (C3). U3: C2 is 北京; only A9 (on C1's D1) and a target
-    expect(by(r.rows, 'U1')).toMatchObject({ won_amount: 100000, lost_count: 1, collected_amount: 64000, activities: 3 });
+    // U1: D1 won, D2 lost (C1); Y1 + Y5; A1 A2 A3 (C1). U2: D8 (C3); Y10 (C3); A4 (C3). U3: C2 is 北京; only A9 (on C1's D1).
+    // No target is set for 上海: a region's wins are never divided by a target for every region
+    // (U3's 100,000 covers all of U3's customers), so no row has a target or an attainment.
+    expect(by(r.rows, 'U1')).toMatchObject({ won_amount: 100000, lost_count: 1, collected_amount: 64000, activities: 3, target: null, attainment: null });
     expect(by(r.rows, 'U2')).toMatchObject({ won_amount: 25000, collected_amount: 5000, activities: 1 });
-    expect(by(r.rows, 'U3')).toMatchObject({ won_amount: 0, activities: 1, target: 100000 });
+    expect(by(r.rows, 'U3')).toMatchObject({ won_amount: 0, activities: 1, target: null, attainment: null });
     const product = await board({ product: 'C' });
     // product C: D9 (open, U5) and D13 (2025): nothing closed this quarter; A8 is on D9
     expect(product.rows.filter((x) => x.activities > 0).map((x) => x.group_key)).toEqual(['U5']);

@@ -17,6 +17,7 @@ import { ALL_SCOPE } from '../models/common/scope';
 import { paramsFromEntries } from '../models/common/params';
 import { accessFor, checkCall, type Access } from '$lib/boards/access';
 import { getBoard, getTile } from '$lib/boards/registry';
+import { redirectFor } from '$lib/boards/landing';
 
 let warned = false;
 
@@ -57,7 +58,7 @@ function tokenFrom(request: Request, cookie: string | undefined): string | null 
 }
 
 // /alerts/image/<128-bit id>.png: report charts that chat platforms fetch by URL (capability links).
-const PUBLIC_PAGES = ['/login', '/logout', '/login-required', '/embed', '/embed.js', '/favicon.svg', '/_app/', '/api/status', '/alerts/image/'];
+const PUBLIC_PAGES = ['/login', '/logout', '/login-required', '/embed', '/embed.js', '/favicon.svg', '/_app/', '/api/status', '/alerts/image/', '/branding/'];
 const isPublic = (path: string) => PUBLIC_PAGES.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
@@ -138,6 +139,14 @@ const guarded: Handle = async ({ event, resolve }) => {
     to.searchParams.set('reason', event.locals.authError ?? 'no token');
     to.searchParams.set('next', path);
     return new Response(null, { status: 303, headers: { location: `${to.pathname}${to.search}`, 'cache-control': 'no-store' } });
+  }
+
+  // A token limited to some boards or tiles lands on a page it may open: a board or cockpit
+  // page it may not open (its login link's `next=/cockpit`, say) goes to its landing instead of
+  // showing every tile refused (src/lib/boards/landing.ts).
+  if (!isApi && event.locals.viewer && (event.request.method === 'GET' || event.request.method === 'HEAD')) {
+    const to = redirectFor(event.locals.viewer, event.url);
+    if (to) return new Response(null, { status: 303, headers: { location: to, 'cache-control': 'no-store' } });
   }
 
   // Embed pages render in the browser only (ssr = false), so the server never ran their load

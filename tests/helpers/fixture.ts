@@ -91,7 +91,7 @@ export async function fixtureDb(): Promise<Database> {
        ('P3', 'C2', 'O5', 80000, '2026-02-15', '2026-03-01', NULL),
        ('P4', 'C3', 'O8', 25000, '2026-06-15', NULL, NULL),
        ('P5', 'C1', 'O1', 10000, '2026-05-01', '2026-05-05', 4000)`,
-    `INSERT INTO targets VALUES
+    `INSERT INTO targets (target_id, owner_id, team_id, metric, period_start, period_end, amount) VALUES
        ('t1', NULL, 'T0', 'won_amount', '2026-04-01', '2026-07-01', 500000),
        ('t2', NULL, 'T0', 'won_amount', '2026-01-01', '2026-04-01', 400000),
        ('t3', NULL, 'T1', 'won_amount', '2026-04-01', '2026-07-01', 300000),

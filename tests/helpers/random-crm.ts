@@ -193,7 +193,7 @@ export function randomCrmStatements(crm: RandomCrm): string[] {
     const qEnd = new Date(Date.UTC(2024, t.quarter * 3 + 3, 1)).toISOString().slice(0, 10);
     return [`G${i + 1}`, t.team ? null : USERS[t.who], t.team ? TEAMS[t.who][0] : null, t.metric, qStart, qEnd, t.amount];
   });
-  if (targets.length) out.push(`INSERT INTO targets VALUES ${values(targets)}`);
+  if (targets.length) out.push(`INSERT INTO targets (target_id, owner_id, team_id, metric, period_start, period_end, amount) VALUES ${values(targets)}`);
   return out;
 }
 

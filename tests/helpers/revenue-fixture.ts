@@ -186,7 +186,7 @@ export function revenueFixtureStatements(): string[] {
        ('A7', 'C4', NULL, 'U4', 'call', '2026-05-10 16:00', '客户回访'),
        ('A8', 'C4', 'D9', 'U5', 'meeting', '2026-05-02 10:00', '需求会议'),
        ('A9', 'C1', 'D1', 'U3', 'visit', '2026-04-25 14:00', '协助技术交流')`,
-    `INSERT INTO targets VALUES
+    `INSERT INTO targets (target_id, owner_id, team_id, metric, period_start, period_end, amount) VALUES
        ('t1', NULL, 'T0', 'won_amount', '2026-04-01', '2026-07-01', 500000),
        ('t2', NULL, 'T0', 'won_amount', '2026-01-01', '2026-04-01', 400000),
        ('t3', NULL, 'T1', 'won_amount', '2026-04-01', '2026-07-01', 300000),

@@ -87,7 +87,15 @@ export const waterfall: TileDef = {
   queries: (ctx) => ({ f: forecastQuery(ctx) }),
   subtitle: (d, ctx) => {
     const f = rowsOf<ForecastRow>(d.f)[0];
-    return f ? ctx.t('tile.forecast_line', { forecast: formatMoney(f.forecast, ctx.locale, ctx.currency), target: formatMoney(f.target, ctx.locale, ctx.currency) }) : null;
+    // The bars are unweighted amounts by category (their total is the pipeline total); the
+    // weighted forecast is named as such beside it, never as the sum the bars draw.
+    return f
+      ? ctx.t('truth.waterfall_line', {
+          total: formatMoney(f.pipeline, ctx.locale, ctx.currency),
+          forecast: formatMoney(f.forecast, ctx.locale, ctx.currency),
+          target: formatMoney(f.target, ctx.locale, ctx.currency)
+        })
+      : null;
   },
   view: (d, ctx) => {
     const f = rowsOf<ForecastRow>(d.f)[0];

@@ -6,7 +6,7 @@
 import { formatMoney, formatPercent } from '$lib/format';
 import { commonParams } from './state';
 import { bucketLabel, spansYears } from './format';
-import { orgGroup, orgItems, orgTitle, rowsOf } from './tiles';
+import { dealsTable, orgGroup, orgItems, orgTitle, rowsOf, targetNote } from './tiles';
 import type { BoardDef, ColumnDef, KpiCardView, TileDef } from './types';
 
 export type LeaderRow = {
@@ -61,7 +61,8 @@ const summary: TileDef = {
       kind: 'kpis',
       cards: [
         card('won_amount', won?.value ?? null, 'money', won?.n ?? 0, null, won),
-        card('target_attainment', att?.value ?? null, 'percent', att?.n ?? 0, null, att),
+        // Whose target it is (her own, the team's, a region's, or none and why) under the figure.
+        { ...card('target_attainment', att?.value ?? null, 'percent', att?.n ?? 0, targetNote(d.kpis, ctx), att), foot: targetNote(d.kpis, ctx) },
         card('reps_on_target', onTrack, 'count', withTarget.length, ctx.t('kpi.of_reps', { n: withTarget.length.toLocaleString(ctx.locale) })),
         card('active_reps', reps.filter((r) => r.won_count > 0).length, 'count', reps.length, ctx.t('kpi.of_reps', { n: reps.length.toLocaleString(ctx.locale) })),
         card('activities', reps.reduce((s, r) => s + r.activities, 0), 'count', reps.length, null)
@@ -159,10 +160,21 @@ const monthly: TileDef = {
   }
 };
 
+/**
+ * The deals behind the board (what "click a rep for their deals" opens): won or lost in the
+ * period by close date, for the selection (team, and the rep a leaderboard click selects).
+ */
+const deals = dealsTable('deals', 'truth.team_deals', {
+  columns: ['name', 'customer_name', 'owner_name', 'stage', 'status', 'amount', 'closed_at', 'expected_close_date'],
+  base: () => ({ date_field: 'closed_at', status: ['won', 'lost'] }),
+  sort: 'amount',
+  pageSize: 10
+});
+
 export const team: BoardDef = {
   id: 'team',
   title: 'board.team',
   description: 'board.team_desc',
   defaultPeriod: 'this_quarter',
-  tiles: [summary, leaderboard, byTeam, monthly]
+  tiles: [summary, leaderboard, byTeam, monthly, deals]
 };

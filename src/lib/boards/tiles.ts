@@ -118,7 +118,28 @@ function tableSubtitle(r: ModelResult | undefined, ctx: ViewContext): string | n
   if (!r) return null;
   const total = Number(r.summary?.total ?? 0);
   const amount = r.summary?.total_amount as number | undefined;
-  return ctx.t('table.summary', { n: total.toLocaleString(ctx.locale), amount: amountText(amount ?? null, ctx) });
+  const text = ctx.t('table.summary', { n: total.toLocaleString(ctx.locale), amount: amountText(amount ?? null, ctx) });
+  // Lost deals the source zeroed list at ¥0 but count at their last open amount in the funnel
+  // and the value win rate: say so, with the total as those figures value it.
+  const k = Number(r.summary?.valued_from_history ?? 0);
+  if (!k) return text;
+  return `${text} · ${ctx.t('truth.valued_note', { k: k.toLocaleString(ctx.locale), value: amountText((r.summary?.total_value as number | undefined) ?? null, ctx) })}`;
+}
+
+/**
+ * Whose target an attainment divides by, from `kpis`' `summary.target_basis`: her own, the
+ * team's, the company's, a region's, or none (and why), so a figure never silently mixes a
+ * filtered numerator with an unfiltered target.
+ */
+export function targetNote(r: ModelResult | undefined, ctx: ViewContext): string | null {
+  const b = r?.summary?.target_basis as { basis: 'owner' | 'team' | 'company' | 'none'; region: string[] | null; filter: string | null } | undefined;
+  if (!b) return null;
+  const target = r?.summary?.target as number | null | undefined;
+  const region = b.region?.join('、') ?? null;
+  if (b.basis === 'none') return ctx.t('truth.target.none_filter', { filter: ctx.t(`truth.filter.${b.filter ?? 'product'}` as MessageKey) });
+  if (target === null || target === undefined) return region ? ctx.t('truth.target.none_region', { region }) : ctx.t('truth.target.none');
+  if (region) return ctx.t('truth.target.region', { region });
+  return ctx.t(`truth.target.${b.basis}` as MessageKey);
 }
 
 function amountText(v: number | null, ctx: ViewContext) {

@@ -8,7 +8,7 @@ import { formatChange, formatMoney, formatPercent } from '$lib/format';
 import { bucketLabel } from './format';
 import { addDays, daysBetween } from '../../../models/common/period';
 import { commonParams } from './state';
-import { kpiCard, kpiRow, orgGroup, orgItems, rowsOf, funnelRows } from './tiles';
+import { kpiCard, kpiRow, orgGroup, orgItems, rowsOf, funnelRows, targetNote } from './tiles';
 import type { BoardDef, TileDef } from './types';
 import { attainmentByOrg, forecastSummary, waterfall } from './forecast';
 import { aging as agingTile, upcoming as upcomingTile } from './payments';
@@ -84,7 +84,7 @@ const gauge: TileDef = {
       sub:
         att?.value !== null && att?.value !== undefined && pace !== null
           ? ctx.t('cockpit.pace', { pace: formatPercent(pace, ctx.locale, 0) })
-          : null,
+          : targetNote(d.kpis, ctx),
       expected: pace
     };
   }

@@ -161,7 +161,8 @@ export const TABLES: Record<EntityName | InternalTable, TableSpec> = {
       c('metric', 'text', 'won_amount, collected_amount or new_customers', '目标指标'),
       c('period_start', 'date', 'Period start', '开始日期', { required: true }),
       c('period_end', 'date', 'Period end (exclusive)', '结束日期', { required: true }),
-      c('amount', 'decimal', 'Target', '目标值', { required: true })
+      c('amount', 'decimal', 'Target', '目标值', { required: true }),
+      c('region', 'text', 'Customer region the target covers (empty: every region)', '区域')
     ]
   }
 };

@@ -108,6 +108,12 @@ export function durationMs(d: string): number {
   return Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
 }
 
+/** A text shown on screen: one string for both languages, or `{ "zh-CN": …, "en": … }`. */
+const localizedText = z.union([
+  z.string().trim().min(1).max(120),
+  z.strictObject({ 'zh-CN': z.string().trim().min(1).max(120), en: z.string().trim().min(1).max(120) })
+]);
+
 export const configSchema = z
   .strictObject({
     $schema: z.string().optional(),
@@ -138,6 +144,23 @@ export const configSchema = z
         result_cache_mb: z.number().min(0).max(65536).default(64)
       })
       .default({ result_cache_mb: 64 }),
+    /**
+     * The company on screen (README, Configuration): its name (one string, or per language),
+     * a logo file (PNG, JPEG, SVG or WebP, relative to the config file; served at
+     * /branding/logo) and the wall screen's page titles. Unset: the demo company's name on a
+     * demo database, else the product's.
+     */
+    branding: z
+      .strictObject({
+        company: localizedText.optional(),
+        logo: z
+          .string()
+          .min(1)
+          .regex(/\.(png|jpe?g|svg|webp)$/i, 'expected a .png, .jpg, .svg or .webp file')
+          .optional(),
+        wall_titles: z.strictObject({ overview: localizedText.optional(), forecast: localizedText.optional() }).default({})
+      })
+      .default({ wall_titles: {} }),
     cockpit: z
       .strictObject({
         /** Seconds between cockpit refreshes. */

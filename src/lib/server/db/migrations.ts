@@ -213,6 +213,16 @@ export const MIGRATIONS: Migration[] = [
     ]
   },
   {
+    version: 8,
+    name: 'targets by region',
+    statements: [
+      // A target may be set for the customers of one region (the `region` filter, e.g. 上海): a
+      // regional figure's attainment divides its wins by that region's target, never the
+      // company's (models/common/targets.ts). Null: the target covers every region.
+      `ALTER TABLE targets ADD COLUMN region VARCHAR`
+    ]
+  },
+  {
     version: 12,
     name: 'alert evaluations, deliveries and state',
     statements: [

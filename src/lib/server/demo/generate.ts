@@ -539,12 +539,12 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
       SELECT a.activity_id, a.customer_id, a.opportunity_id, a.owner_id, a.type, a.occurred_at,
              a.summary || '：' || c.name, NULL
       FROM g_activities a JOIN g_customers c USING (customer_id)`);
-    await run(`INSERT INTO targets
+    await run(`INSERT INTO targets (target_id, owner_id, team_id, metric, period_start, period_end, amount)
       SELECT 'TG-' || owner_id || '-' || strftime(q_start, '%Y%m'), owner_id, NULL, 'won_amount', q_start, q_end, amount
       FROM g_rep_targets`);
     // Team targets (teams, regions, the company): their members' targets with a manager's
     // adjustment; a team's target is its own row, not a sum computed at query time.
-    await run(`INSERT INTO targets
+    await run(`INSERT INTO targets (target_id, owner_id, team_id, metric, period_start, period_end, amount)
       WITH RECURSIVE tree(team_id, member_team) AS (
         SELECT team_id, team_id FROM teams
         UNION ALL
