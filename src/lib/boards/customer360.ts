@@ -51,7 +51,7 @@ type Ev = {
   text: string | null;
   who: string | null;
 };
-type GridCustomer = { value: number; potential: number; quadrant: string; value_median: number | null; potential_median: number | null };
+type GridCustomer = { value: number; potential: number; quadrant: string };
 
 export const headerOf = (r: ModelResult | undefined): Header | null => (r?.summary?.customer as Header | null | undefined) ?? null;
 
@@ -96,7 +96,7 @@ export function customerBoard(id: string): BoardDef {
   const profile: TileDef = {
     id: 'customer_profile',
     title: 'customer.profile',
-    span: [5, 3],
+    span: [4, 3],
     queries: (ctx) => ({ c: { ...one, params: { ...one.params, as_of: ctx.state.asOf } } }),
     view: (d, ctx) => {
       const h = headerOf(d.c);
@@ -127,13 +127,14 @@ export function customerBoard(id: string): BoardDef {
     view: (d, ctx) => {
       const g = rowsOf<GridCustomer>(d.g)[0];
       if (!g) return { kind: 'stats', items: [] };
+      const med = (k: string) => (d.g?.summary?.[k] as number | null | undefined) ?? null;
       const tone = { key_maintain: 'good', key_develop: 'accent', standard: 'warn', activate: 'muted' } as const;
       return {
         kind: 'stats',
         items: [
           { label: ctx.t('customer.quadrant'), value: ctx.t(`quadrant.${g.quadrant}` as MessageKey), tone: tone[g.quadrant as keyof typeof tone] ?? 'muted' },
-          { label: ctx.t('col.value'), value: `${money(g.value, ctx)} (${ctx.t('customer.median')} ${money(g.value_median, ctx)})` },
-          { label: ctx.t('col.potential'), value: `${money(g.potential, ctx)} (${ctx.t('customer.median')} ${money(g.potential_median, ctx)})` }
+          { label: `${ctx.t('col.value')} · ${ctx.t('customer.median')} ${money(med('value_median'), ctx)}`, value: money(g.value, ctx) },
+          { label: `${ctx.t('col.potential')} · ${ctx.t('customer.median')} ${money(med('potential_median'), ctx)}`, value: money(g.potential, ctx) }
         ]
       };
     }
@@ -141,18 +142,29 @@ export function customerBoard(id: string): BoardDef {
   const won: TileDef = {
     id: 'customer_won',
     title: 'customer.won_over_time',
-    span: [4, 3],
+    span: [5, 3],
     queries: (ctx) => ({ c: { ...one, params: { ...one.params, as_of: ctx.state.asOf } } }),
     empty: (d) => !rowsOf<Ev>(d.c).some((r) => r.kind === 'won_month'),
     view: (d, ctx) => {
       const months = rowsOf<Ev>(d.c).filter((r) => r.kind === 'won_month');
+      // More than a year of months is shown by quarter (calendar), so the labels stay readable.
+      const byQuarter = months.length > 12;
+      const key = (at: string) => (byQuarter ? `${at.slice(0, 4)}-Q${Math.floor((Number(at.slice(5, 7)) - 1) / 3) + 1}` : at.slice(0, 7));
+      const buckets = new Map<string, { amount: number; cumulative: number | null }>();
+      for (const m of months) {
+        const b = buckets.get(key(m.at)) ?? { amount: 0, cumulative: null };
+        b.amount += m.amount ?? 0;
+        b.cumulative = m.cumulative;
+        buckets.set(key(m.at), b);
+      }
+      const keys = [...buckets.keys()];
       return {
         kind: 'columns',
         format: 'money',
         stacked: false,
-        categories: months.map((m) => ({ key: m.at.slice(0, 7), label: m.at.slice(0, 7) })),
-        series: [{ key: 'won', label: ctx.t('customer.won_amount'), values: months.map((m) => m.amount) }],
-        line: { key: 'cumulative', label: ctx.t('customer.cumulative'), values: months.map((m) => m.cumulative) }
+        categories: keys.map((k) => ({ key: k, label: k })),
+        series: [{ key: 'won', label: ctx.t(byQuarter ? 'customer.won_quarter' : 'customer.won_month'), values: keys.map((k) => buckets.get(k)!.amount) }],
+        line: { key: 'cumulative', label: ctx.t('customer.cumulative'), values: keys.map((k) => buckets.get(k)!.cumulative), format: 'money' }
       };
     }
   };
