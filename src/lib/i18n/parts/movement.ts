@@ -155,7 +155,7 @@ export const en: { [K in keyof typeof zh]: string } = {
   'risk.any': 'At risk (any flag)',
   'risk.pushed': 'Close pushed',
   'risk.stalled_stage': 'Stuck in stage',
-  'risk.shrinking': 'Amount shrinking',
+  'risk.shrinking': 'Shrinking',
   'risk.no_activity': 'No activity',
   'risk.past_close': 'Past close date',
   'risk.short.pushed': 'Pushed',
