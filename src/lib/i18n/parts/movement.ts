@@ -102,7 +102,25 @@ export const zh = {
   'customer.owned_by': '负责人 {owner} · {team}',
   'col.occurred_at': '时间',
   'col.activity_type': '方式',
-  'col.summary': '内容'
+  'col.summary': '内容',
+  'nav.forecast_call': '预测提报',
+  'call.title': '预测提报',
+  'call.sub': '{from} 至 {to}（不含）· 截至 {as_of} · 销售提报自己的承诺数与最佳情况，经理提报团队的数，系统预测与目标并列',
+  'call.system_forecast': '系统预测',
+  'call.target': '目标',
+  'call.reps_commit': '销售承诺合计',
+  'call.reps_best_case': '销售最佳情况合计',
+  'call.submitted': '已提报',
+  'call.who': '销售 / 团队',
+  'call.rollup': '团队汇总（承诺 / 最佳）',
+  'call.commit': '承诺数',
+  'call.best_case': '最佳情况',
+  'call.note': '备注',
+  'call.last': '最近提报',
+  'call.by': '{who} · {at} · 共 {n} 次',
+  'call.none': '未提报',
+  'call.submit': '提交',
+  'call.saved': '已保存'
 } as const satisfies Record<string, string>;
 
 export const en: { [K in keyof typeof zh]: string } = {
@@ -204,5 +222,23 @@ export const en: { [K in keyof typeof zh]: string } = {
   'customer.owned_by': 'Owner {owner} · {team}',
   'col.occurred_at': 'When',
   'col.activity_type': 'Type',
-  'col.summary': 'Summary'
+  'col.summary': 'Summary',
+  'nav.forecast_call': 'Forecast call',
+  'call.title': 'Forecast call',
+  'call.sub': '{from} to {to} (exclusive) · as of {as_of} · reps submit their commit and best case, managers their team\'s, beside the system forecast and the target',
+  'call.system_forecast': 'System forecast',
+  'call.target': 'Target',
+  'call.reps_commit': 'Reps\' commit',
+  'call.reps_best_case': 'Reps\' best case',
+  'call.submitted': 'Submitted',
+  'call.who': 'Rep / team',
+  'call.rollup': 'Team roll-up (commit / best)',
+  'call.commit': 'Commit',
+  'call.best_case': 'Best case',
+  'call.note': 'Note',
+  'call.last': 'Last submitted',
+  'call.by': '{who} · {at} · {n} in all',
+  'call.none': 'not submitted',
+  'call.submit': 'Submit',
+  'call.saved': 'Saved'
 };

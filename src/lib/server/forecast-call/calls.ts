@@ -130,7 +130,7 @@ export interface CallRow {
   may_write: boolean;
 }
 
-/** The calls of a period for the reps and teams the viewer's scope covers, with what they may write. */
+/** The calls of a period for the reps and teams the viewer's scope covers, with what they may write: teams from the top down, then reps by team. */
 export async function readCalls(db: Database, actor: Actor, period: { from: string; to: string }): Promise<CallRow[]> {
   const scope: Scope | null = actor.demo ? { all: true } : actor.scope;
   if (!scope) return [];
@@ -156,7 +156,7 @@ export async function readCalls(db: Database, actor: Actor, period: { from: stri
     SELECT 'rep' AS level, u.user_id AS subject, u.name, u.team_id,
            c.commit_amount::DOUBLE AS commit, c.best_case_amount::DOUBLE AS best_case, c.note, c.submitted_by,
            strftime(c.submitted_at, '%Y-%m-%dT%H:%M:%S') AS submitted_at, coalesce(c.submissions, 0)::INTEGER AS submissions,
-           NULL::DOUBLE AS rollup_commit, NULL::DOUBLE AS rollup_best_case
+           NULL::DOUBLE AS rollup_commit, NULL::DOUBLE AS rollup_best_case, 99 AS depth
     FROM vis_users u LEFT JOIN latest c ON c.level = 'rep' AND c.subject = u.user_id
     UNION ALL
     SELECT 'team', t.team_id, t.name, t.team_id,
@@ -165,11 +165,14 @@ export async function readCalls(db: Database, actor: Actor, period: { from: stri
            (SELECT sum(r.commit_amount) FROM latest r JOIN users m ON m.user_id = r.subject
               WHERE r.level = 'rep' AND m.team_id IN (SELECT team_id FROM tt WHERE ancestor = t.team_id))::DOUBLE,
            (SELECT sum(r.best_case_amount) FROM latest r JOIN users m ON m.user_id = r.subject
-              WHERE r.level = 'rep' AND m.team_id IN (SELECT team_id FROM tt WHERE ancestor = t.team_id))::DOUBLE
+              WHERE r.level = 'rep' AND m.team_id IN (SELECT team_id FROM tt WHERE ancestor = t.team_id))::DOUBLE,
+           (SELECT max(depth) FROM tt WHERE tt.team_id = t.team_id)
     FROM vis_teams t LEFT JOIN latest c ON c.level = 'team' AND c.subject = t.team_id
-    ORDER BY level DESC, subject`);
+    ORDER BY level DESC, depth, team_id, subject`);
   const out: CallRow[] = [];
-  for (const r of rows) out.push({ ...r, may_write: (await mayWrite(db, actor, { level: r.level, subject: r.subject })).ok });
+  for (const { depth: _d, ...r } of rows as (Omit<CallRow, 'may_write'> & { depth: number })[]) {
+    out.push({ ...r, may_write: (await mayWrite(db, actor, { level: r.level, subject: r.subject })).ok });
+  }
   return out;
 }
 
