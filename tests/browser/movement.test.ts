@@ -78,6 +78,29 @@ describe('pipeline movement', () => {
     await page.close();
   }, 120_000);
 
+  it('customer 360: a customer name in the deals table opens the page, whose figures are the API’s', async () => {
+    const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    const errors = watchErrors(page);
+    await page.goto(`${base}/boards/pipeline?lang=zh-CN&as_of=${AS_OF}&period=this_quarter`, { waitUntil: 'networkidle' });
+    const link = page.locator('[data-table=deals] tbody tr[data-row] a[data-href^="/customers/"]').first();
+    const href = (await link.getAttribute('data-href'))!;
+    const id = decodeURIComponent(href.split('/').pop()!);
+    await link.click();
+    await page.waitForURL(/\/customers\//);
+    await page.waitForLoadState('networkidle');
+    expect(new URL(page.url()).searchParams.get('as_of')).toBe(AS_OF);
+    expect(await page.getByTestId('customer-head').getAttribute('data-customer')).toBe(id);
+    const api = await (await fetch(`${base}/api/models/customer?id=${encodeURIComponent(id)}&as_of=${AS_OF}`)).json();
+    const c = api.summary.customer;
+    for (const k of ['won_amount', 'open_amount', 'paid_total', 'outstanding', 'overdue']) {
+      expect(Number(await page.getByTestId(`kpi-value-${k}`).getAttribute('data-value')), k).toBeCloseTo(c[k], 6);
+    }
+    await expect.poll(() => page.locator('[data-table=customer_deals]').getAttribute('data-total'), { timeout: 15_000 }).toBe(String(c.deals));
+    expect(await page.locator('[data-tile][data-state=error]').count()).toBe(0);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120_000);
+
   for (const [w, h] of [
     [1366, 768],
     [1920, 1080]
@@ -106,6 +129,14 @@ describe('pipeline movement', () => {
         expect(await page.locator('[data-tile=movement] [data-chart=waterfall]').count()).toBe(1);
         expect(await page.locator('[data-tile][data-state=error]').count()).toBe(0);
         await screenshot(page, `movement-cockpit-${w}x${h}-${locale}`);
+
+        // The customer 360 page of the customer with the most deals.
+        const top = await (await fetch(`${base}/api/models/customer_profile?view=grid_customers&limit=1&as_of=${AS_OF}`)).json();
+        const cid = top.rows[0].customer_id as string;
+        const res = await page.goto(`${base}/customers/${encodeURIComponent(cid)}?lang=${locale}&as_of=${AS_OF}`, { waitUntil: 'networkidle' });
+        expect(res?.status()).toBe(200);
+        expect(await page.locator('[data-tile][data-state=error]').count()).toBe(0);
+        await screenshot(page, `movement-customer-${w}x${h}-${locale}`);
         expect(errors).toEqual([]);
         await page.close();
       }, 120_000);

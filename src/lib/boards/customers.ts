@@ -3,6 +3,7 @@
  * the value × potential grid and the customers in each quadrant, lifetime value by segment,
  * and how cohorts of new customers keep buying.
  */
+import { customerHref } from './links';
 import { formatMoney, formatPercent } from '$lib/format';
 import { commonParams } from './state';
 import { dealsTable, rowsOf } from './tiles';
@@ -135,7 +136,7 @@ const gridCustomers: TileDef = {
     rowKey: 'customer_id',
     selected: ctx.state.refine.customer?.[0] ?? null,
     columns: [
-      { key: 'customer_name_short', format: 'text' },
+      { key: 'customer_name_short', format: 'text', href: (r) => customerHref(r.customer_id) },
       { key: 'industry', format: 'text', priority: 3 },
       { key: 'region', format: 'text', priority: 3 },
       { key: 'owner_name', format: 'text', priority: 2 },

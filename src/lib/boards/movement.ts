@@ -208,5 +208,13 @@ export const movementWallTiles = {
   flow: { ...flowTile, area: 'flow' } as TileDef,
   pushed: topDeals('top_pushed', 'movement.top_pushed', 'pushed_out', 'pushed'),
   fresh: topDeals('top_new', 'movement.top_new', 'new', 'fresh'),
-  risk: { ...atRiskTile, area: 'risk' } as TileDef
+  // On the wall, the three flags holding the most amount (five rows do not fit a 768-pixel screen's half height).
+  risk: {
+    ...atRiskTile,
+    area: 'risk',
+    view: (d, ctx) => {
+      const v = atRiskTile.view!(d, ctx);
+      return v.kind === 'bars' ? { ...v, items: [...v.items].sort((a, b) => (b.value ?? 0) - (a.value ?? 0)).slice(0, 3) } : v;
+    }
+  } as TileDef
 };

@@ -5,6 +5,7 @@
 import type { FunnelRow, KpiRow, ModelResult, ParamValue } from '$lib/api';
 import type { MessageKey } from '$lib/i18n';
 import { drillLevel } from './org';
+import { customerHref } from './links';
 import { commonParams, type Refinement, type StatePatch, type ViewState } from './state';
 import type { ChartItem, ColumnDef, Fmt, KpiCardView, QueryContext, TableSpec, TileDef, ViewContext } from './types';
 
@@ -47,7 +48,7 @@ const dealLink = (row: Record<string, unknown>) => (typeof row.opportunity_id ==
 
 export const DEAL_COLUMNS: Record<string, ColumnDef> = {
   name: { key: 'name', format: 'text' },
-  customer_name: { key: 'customer_name', format: 'text', priority: 2 },
+  customer_name: { key: 'customer_name', format: 'text', priority: 2, href: (r) => customerHref(r.customer_id) },
   owner_name: { key: 'owner_name', format: 'text', patch: (r) => (r.owner_id ? { filters: { owner: [String(r.owner_id)] } } : null) },
   team_name: { key: 'team_name', format: 'text', priority: 3, patch: (r) => (r.team_id ? { team: String(r.team_id) } : null) },
   stage: { key: 'stage', format: 'stage' },
@@ -148,7 +149,7 @@ function amountText(v: number | null, ctx: ViewContext) {
 }
 
 export const PAYMENT_COLUMNS: Record<string, ColumnDef> = {
-  customer_name: { key: 'customer_name', format: 'text' },
+  customer_name: { key: 'customer_name', format: 'text', href: (r) => customerHref(r.customer_id) },
   deal_name: { key: 'deal_name', format: 'text', priority: 2 },
   owner_name: { key: 'owner_name', format: 'text', patch: (r) => (r.owner_id ? { filters: { owner: [String(r.owner_id)] } } : null) },
   team_name: { key: 'team_name', format: 'text', priority: 3, patch: (r) => (r.team_id ? { team: String(r.team_id) } : null) },

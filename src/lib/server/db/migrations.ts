@@ -223,6 +223,47 @@ export const MIGRATIONS: Migration[] = [
     ]
   },
   {
+    version: 10,
+    name: 'forecast calls',
+    statements: [
+      // The forecast call (src/lib/server/forecast-call): what a rep (their own number) or a
+      // manager (their team's) commits to for a period, one row per submission, never updated:
+      // the latest per (period, level, subject) is the current call, the rest its history. Not
+      // CRM data: no sync or import writes these tables, and writes do not bump data_version.
+      `CREATE TABLE forecast_calls (
+        call_id VARCHAR PRIMARY KEY,
+        period_from DATE NOT NULL,
+        period_to DATE NOT NULL,
+        level VARCHAR NOT NULL CHECK (level IN ('rep', 'team')),
+        subject VARCHAR NOT NULL,
+        commit_amount DECIMAL(18,2) NOT NULL,
+        best_case_amount DECIMAL(18,2) NOT NULL,
+        note VARCHAR,
+        submitted_by VARCHAR NOT NULL,
+        submitted_role VARCHAR NOT NULL,
+        submitted_at TIMESTAMP NOT NULL
+      )`
+    ]
+  },
+  {
+    version: 11,
+    name: 'forecast call audit',
+    statements: [
+      // Every attempt to write a call, allowed or refused, with who, when, what and why.
+      `CREATE TABLE forecast_call_audit (
+        audit_id VARCHAR PRIMARY KEY,
+        logged_at TIMESTAMP NOT NULL,
+        actor VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        outcome VARCHAR NOT NULL,
+        reason VARCHAR,
+        call_id VARCHAR,
+        payload JSON
+      )`
+    ]
+  },
+  {
     version: 12,
     name: 'alert evaluations, deliveries and state',
     statements: [
