@@ -22,6 +22,7 @@ import { defineModel } from './model';
 import { paramsSchema } from './common/params';
 import { addDays } from './common/period';
 import { sql } from '../src/lib/server/db/sql';
+import { outstandingAt, overdueAt } from './common/receivables';
 
 const params = paramsSchema({
   /** The customer id; none (or an unknown one) finds no customer. */
@@ -93,7 +94,9 @@ export const customer = defineModel({
     const id = p.id;
     const D = ctx.asOf;
     const dayEnd = addDays(D, 1);
-    const outstanding = sql`(cp.amount - CASE WHEN cp.paid_at IS NOT NULL AND cp.paid_at <= ${D}::DATE THEN coalesce(cp.paid_amount, cp.amount) ELSE 0 END)`;
+    // The payments board's definitions (models/common/receivables.ts): totals count only what is
+    // still owed, so an overpaid instalment does not cancel another's debt.
+    const outstanding = outstandingAt(D, 'cp');
     return {
       ctes: [
         ['cu', sql`SELECT * FROM customers WHERE customer_id = ${id}`, { materialized: true }],
@@ -150,9 +153,9 @@ export const customer = defineModel({
                 (SELECT count(*) FROM cd WHERE status = 'lost')::INTEGER AS lost_deals,
                 (SELECT min(closed_at) FROM cd WHERE status = 'won')::DATE::VARCHAR AS first_won_at,
                 (SELECT coalesce(sum(coalesce(paid_amount, amount)) FILTER (WHERE paid_at IS NOT NULL AND paid_at <= ${D}::DATE), 0) FROM cp)::DOUBLE AS paid_total,
-                (SELECT coalesce(sum(${outstanding}), 0) FROM cp)::DOUBLE AS outstanding,
-                (SELECT coalesce(sum(${outstanding}) FILTER (WHERE cp.due_date < ${D}::DATE AND ${outstanding} > 0), 0) FROM cp)::DOUBLE AS overdue,
-                (SELECT count(*) FILTER (WHERE cp.due_date < ${D}::DATE AND ${outstanding} > 0) FROM cp)::INTEGER AS overdue_payments,
+                (SELECT coalesce(sum(${outstanding}) FILTER (WHERE ${outstanding} > 0), 0) FROM cp)::DOUBLE AS outstanding,
+                (SELECT coalesce(sum(${outstanding}) FILTER (WHERE ${overdueAt(D, 'cp')}), 0) FROM cp)::DOUBLE AS overdue,
+                (SELECT count(*) FILTER (WHERE ${overdueAt(D, 'cp')}) FROM cp)::INTEGER AS overdue_payments,
                 (SELECT max(occurred_at) FROM ca)::VARCHAR AS last_activity_at
               FROM cu c LEFT JOIN users u ON u.user_id = c.owner_id LEFT JOIN teams t ON t.team_id = u.team_id`
         ]

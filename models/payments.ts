@@ -32,6 +32,7 @@ import { addDays, daysBetween, type Grain } from './common/period';
 import { bucketsRelation, bucketStart } from './common/grain';
 import { dealsRelation, dimensionKey, dimensionLabel, inPeriod, paymentsRelation, teamGroupCtes } from './common/relations';
 import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
+import { outstandingAt, overdueAt } from './common/receivables';
 
 const PAYMENT_DIMENSIONS = ['team', 'team_leaf', 'owner', 'region', 'industry', 'source', 'product', 'grade'] as const;
 export const PAYMENT_VIEWS = ['summary', 'aging', 'upcoming', 'overdue'] as const;
@@ -119,16 +120,6 @@ const overdueRow = z.strictObject({
 
 const row = z.union([summaryRow, agingRow, upcomingRow, overdueRow]);
 
-/** Outstanding on day D (a DATE literal) of the row aliased `r` (or `alias`). */
-function outstandingAt(day: string, alias = 'r'): Sql {
-  const a = unsafeRaw(alias);
-  return sql`(${a}.amount::DECIMAL(38,2) - CASE WHEN ${a}.paid_at IS NOT NULL AND ${a}.paid_at <= ${day}::DATE THEN coalesce(${a}.paid_amount, ${a}.amount)::DECIMAL(38,2) ELSE 0 END)`;
-}
-
-/** Past due and not fully paid on day D. */
-function overdueAt(day: string, alias = 'r'): Sql {
-  return sql`(${unsafeRaw(alias)}.due_date < ${day}::DATE AND ${outstandingAt(day, alias)} > 0)`;
-}
 
 /**
  * Whether the row aliased `r` is a receivable on day D: a planned instalment (it has a due
