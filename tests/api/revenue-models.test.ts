@@ -190,7 +190,8 @@ describe('GET /api/models/forecast', () => {
 
   it('accuracy backtest of last year by quarter: one row per quarter and method, WAPE in the summary', async () => {
     const body = await api(`/api/models/forecast?as_of=${AS_OF}&view=accuracy&period=last_year`);
-    expect(body.rows).toHaveLength(4 * 5);
+    // Four quarters × six methods (weighted configured and learned, commit, best case, pipeline, statistical).
+    expect(body.rows).toHaveLength(4 * 6);
     const ind = await oracle(`SELECT quarter(closed_at) AS q, sum(amount)::DOUBLE AS a FROM opportunities WHERE status = 'won' AND year(closed_at) = 2025 GROUP BY 1 ORDER BY 1`);
     const configured = body.rows.filter((r: { method: string }) => r.method === 'weighted_configured');
     configured.forEach((r: { actual: number; accuracy: number; forecast: number }, i: number) => {

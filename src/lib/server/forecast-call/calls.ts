@@ -148,7 +148,7 @@ export async function readCalls(db: Database, actor: Actor, period: { from: stri
     ),
     vis_teams AS (SELECT team_id, name FROM teams WHERE ${all} OR list_contains(${teamIds ?? []}::VARCHAR[], team_id)),
     calls AS (
-      SELECT *, row_number() OVER (PARTITION BY level, subject ORDER BY submitted_at DESC, call_id DESC) AS rn,
+      SELECT *, row_number() OVER (PARTITION BY level, subject ORDER BY submitted_at DESC, rowid DESC) AS rn,
              count(*) OVER (PARTITION BY level, subject) AS submissions
       FROM forecast_calls WHERE period_from = ${period.from}::DATE AND period_to = ${period.to}::DATE
     ),
@@ -180,9 +180,12 @@ export async function readCalls(db: Database, actor: Actor, period: { from: stri
 export async function callHistory(db: Database, actor: Actor, period: { from: string; to: string }, level: 'rep' | 'team', subject: string) {
   const visible = (await readCalls(db, actor, period)).some((r) => r.level === level && r.subject === subject);
   if (!visible) return [];
+  // Newest first by the stored timestamp (not the seconds-only text of the same name) and, within
+  // one millisecond, by insertion (the table is append-only): two calls a second apart were
+  // listed in random order.
   const { rows } = await db.query(sql`SELECT call_id, commit_amount::DOUBLE AS commit, best_case_amount::DOUBLE AS best_case, note, submitted_by, submitted_role,
       strftime(submitted_at, '%Y-%m-%dT%H:%M:%S') AS submitted_at
     FROM forecast_calls WHERE period_from = ${period.from}::DATE AND period_to = ${period.to}::DATE AND level = ${level} AND subject = ${subject}
-    ORDER BY submitted_at DESC, call_id DESC`);
+    ORDER BY forecast_calls.submitted_at DESC, forecast_calls.rowid DESC`);
   return rows;
 }
