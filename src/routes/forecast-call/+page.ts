@@ -1,27 +1,12 @@
 import { getJson } from '$lib/api';
 import type { PageLoad } from './$types';
+import type { CallRow } from '$lib/server/forecast-call/calls';
 
 export interface CallView {
   period: { from: string; to: string };
   as_of: string;
-  rows: {
-    level: 'rep' | 'team';
-    subject: string;
-    name: string | null;
-    team_id: string | null;
-    commit: number | null;
-    best_case: number | null;
-    note: string | null;
-    submitted_by: string | null;
-    submitted_at: string | null;
-    submissions: number;
-    rollup_commit: number | null;
-    rollup_best_case: number | null;
-    may_write: boolean;
-    system_forecast: number;
-    closed_won: number;
-    target: number | null;
-  }[];
+  /** The API's rows (src/lib/server/forecast-call/calls.ts) with the system's numbers beside each. */
+  rows: (CallRow & { system_forecast: number; closed_won: number; target: number | null })[];
   total: { system_forecast: number; closed_won: number; target: number | null } | null;
 }
 
