@@ -25,6 +25,7 @@
  * most `limit` rows; the summary has the totals and per-stage counts over all stalled deals.
  */
 import { z } from 'zod';
+import { dealIdentityShape } from './common/rows';
 import { defineModel, type ModelContext, type ModelQuery } from './model';
 import { groupByParam, paramsSchema } from './common/params';
 import { addDays } from './common/period';
@@ -75,12 +76,7 @@ export const timeInStageRow = z.strictObject({
 });
 
 export const stalledRow = z.strictObject({
-  opportunity_id: z.string(),
-  name: z.string().nullable(),
-  customer_id: z.string().nullable(),
-  customer_name: z.string().nullable(),
-  owner_id: z.string().nullable(),
-  owner_name: z.string().nullable(),
+  ...dealIdentityShape,
   stage: z.string(),
   stage_index: z.number().int().nullable(),
   amount: z.number().nullable(),

@@ -31,6 +31,7 @@
  * says how many).
  */
 import { z } from 'zod';
+import { dealIdentityShape } from './common/rows';
 import { defineModel, type ModelContext, type ModelQuery } from './model';
 import { filterList, paramsSchema } from './common/params';
 import { addDays } from './common/period';
@@ -86,12 +87,7 @@ const params = paramsSchema({
 });
 
 export const dealRow = z.strictObject({
-  opportunity_id: z.string(),
-  name: z.string().nullable(),
-  customer_id: z.string().nullable(),
-  customer_name: z.string().nullable(),
-  owner_id: z.string().nullable(),
-  owner_name: z.string().nullable(),
+  ...dealIdentityShape,
   team_id: z.string().nullable(),
   team_name: z.string().nullable(),
   stage: z.string(),

@@ -7,6 +7,7 @@
  * metrics.md ("Pipeline flow"). Every bar is the sum of its drill; start + Σ parts = end exactly.
  */
 import { z } from 'zod';
+import { dealIdentityShape } from './common/rows';
 import { defineModel, type ModelContext, type ModelQuery } from './model';
 import { dateString, paramsSchema } from './common/params';
 import { pagingShape, searchParam } from './common/listing';
@@ -79,12 +80,7 @@ const dealsParams = paramsSchema({
 }).superRefine(checkWindow);
 
 export const flowDealRow = z.strictObject({
-  opportunity_id: z.string(),
-  name: z.string().nullable(),
-  customer_id: z.string().nullable(),
-  customer_name: z.string().nullable(),
-  owner_id: z.string().nullable(),
-  owner_name: z.string().nullable(),
+  ...dealIdentityShape,
   bucket: z.enum(FLOW_BUCKETS),
   /** The deal's part of the bar: its start value in `start`, its end value in `end`, else its signed change. */
   change_value: z.number(),
