@@ -96,8 +96,11 @@ export function momentCtes(
   // The deals as at t, filtered, with their group key.
   add('fd', sql`SELECT r.*, ${key} AS group_key,
       greatest(0, date_diff('day', r.stage_entered_at, ${t}))::INTEGER AS age_days
-    FROM ${pitDealsWithDims(t)} r
-    WHERE ${filterWhere(p, { team: sql`r.owner_team`, owner: sql`r.owner_id`, region: sql`r.customer_region`, industry: sql`r.customer_industry`, source: sql`r.source`, product: sql`r.product`, grade: sql`r.customer_grade` })}`);
+    FROM ${pitDealsWithDims(t, { stageEntered: opts.statistical })} r
+    WHERE ${filterWhere(p, { team: sql`r.owner_team`, owner: sql`r.owner_id`, region: sql`r.customer_region`, industry: sql`r.customer_industry`, source: sql`r.source`, product: sql`r.product`, grade: sql`r.customer_grade` })}
+      -- Only what the forecast reads below (open deals, deals won in the period): lost and
+      -- earlier wins are most of the deals and are not kept.
+      AND (r.status = 'open' OR (r.status = 'won' AND r.closed_at >= ${m.from}::TIMESTAMP AND r.closed_at < ${m.to}::TIMESTAMP))`);
   // Amount fallback: the average won amount of the deal's product over the learning window
   // (deals won before t, every deal in view), else of every product.
   add('amt', sql`SELECT product, avg(amount)::DOUBLE AS avg_amount FROM deal_facts

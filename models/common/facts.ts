@@ -22,7 +22,16 @@
  * - `last_stage_change_at`, `last_activity_at`: for stalled-deal rules;
  * - `customer_activity_at`: the last activity by the deal's owner on its customer tied to no
  *   deal (which counts towards the deal's idle days: the stalled rule), all history;
- * - `customer_name`: the customer's name, so the deals listing sorts and searches one table.
+ * - `customer_name`: the customer's name, so the deals listing sorts and searches one table;
+ * - the settled state, for point-in-time reads (models/common/pit.ts, `dealStatesAt`):
+ *   `pit_valid_from`, `pit_valid_to`, `pit_stage`, `pit_amount`, `pit_expected_close_date`,
+ *   `pit_owner_id`, `pit_forecast_category`, `pit_probability`, `pit_origin` (the version with
+ *   the latest valid_from), `pit_known_amount`, `pit_known_expected_close_date`,
+ *   `pit_known_owner_id` (the last non-null ones over all versions), `pit_stage_entered_at`
+ *   (the entry of the stint in `stage_facts` with no end), and `pit_settled_at`: the latest
+ *   valid_from and valid_to in the history — after it, the deal is in its last version (when
+ *   that is open-ended or not yet ended) and in no other; null when the history has two open
+ *   versions, or an open one that is not the last (then nothing is read from these columns).
  *
  * Stored in close-date order (open deals last, by creation): nearly every model filters on a
  * close or creation date, and DuckDB skips the row groups whose min/max rule them out.
@@ -41,7 +50,7 @@ import type { StageInfo } from '../model';
 export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts', 'customer_facts'] as const;
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 10;
+export const FACTS_VERSION = 11;
 
 /**
  * `payment_facts`: every payments column plus the payment's `owner_id` (its deal's owner; its
@@ -241,7 +250,20 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
       SELECT customer_id, owner_id, max(occurred_at) AS customer_activity_at
       FROM main.activities WHERE opportunity_id IS NULL AND customer_id IS NOT NULL AND owner_id IS NOT NULL
       GROUP BY customer_id, owner_id
-    )
+    ),
+    -- The settled state (models/common/pit.ts, dealStatesAt): the last version, the last known
+    -- amount, close date and owner, and from when on nothing in the history can change them.
+    pv AS (
+      SELECT opportunity_id,
+        arg_max({'valid_from': valid_from, 'valid_to': valid_to, 'stage': stage, 'amount': amount,
+                 'expected_close_date': expected_close_date, 'owner_id': owner_id,
+                 'forecast_category': forecast_category, 'probability': probability, 'origin': origin}, valid_from) AS last,
+        count(*) FILTER (WHERE valid_to IS NULL) AS n_open, max(valid_from) AS max_from, max(valid_to) AS max_to,
+        arg_max(amount, valid_from) AS known_amount, arg_max(expected_close_date, valid_from) AS known_ecd,
+        arg_max(owner_id, valid_from) AS known_owner
+      FROM main.opportunity_versions GROUP BY opportunity_id
+    ),
+    sfl AS (SELECT opportunity_id, max(entered_at) AS entered_at FROM main.stage_facts WHERE left_at IS NULL GROUP BY opportunity_id)
     SELECT o.*,
       u.team_id AS owner_team,
       c.region AS customer_region, c.industry AS customer_industry, c.grade AS customer_grade, c.source AS customer_source,
@@ -256,7 +278,14 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
       coalesce(ch.last_stage_change_at, o.created_at) AS last_stage_change_at,
       a.last_activity_at,
       ca.customer_activity_at,
-      c.name AS customer_name
+      c.name AS customer_name,
+      CASE WHEN pv.n_open > 1 OR (pv.n_open = 1 AND pv.last.valid_to IS NOT NULL) THEN NULL
+           ELSE greatest(pv.max_from, coalesce(pv.max_to, pv.max_from)) END AS pit_settled_at,
+      pv.last.valid_from AS pit_valid_from, pv.last.valid_to AS pit_valid_to, pv.last.stage AS pit_stage,
+      pv.last.amount AS pit_amount, pv.last.expected_close_date AS pit_expected_close_date, pv.last.owner_id AS pit_owner_id,
+      pv.last.forecast_category AS pit_forecast_category, pv.last.probability AS pit_probability, pv.last.origin AS pit_origin,
+      pv.known_amount AS pit_known_amount, pv.known_ecd AS pit_known_expected_close_date, pv.known_owner AS pit_known_owner_id,
+      sfl.entered_at AS pit_stage_entered_at
     FROM main.opportunities o
     LEFT JOIN main.users u ON u.user_id = o.owner_id
     LEFT JOIN main.customers c ON c.customer_id = o.customer_id
@@ -265,6 +294,8 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
     LEFT JOIN changes ch ON ch.opportunity_id = o.opportunity_id
     LEFT JOIN acts a ON a.opportunity_id = o.opportunity_id
     LEFT JOIN cacts ca ON ca.customer_id = o.customer_id AND ca.owner_id = o.owner_id
+    LEFT JOIN pv ON pv.opportunity_id = o.opportunity_id
+    LEFT JOIN sfl ON sfl.opportunity_id = o.opportunity_id
     ORDER BY o.closed_at NULLS LAST, o.created_at`;
 }
 
@@ -273,8 +304,9 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
  * inside an existing write transaction and records what they were built for.
  */
 export async function refreshFacts(tx: WriteTx, stages: StageInfo[]): Promise<void> {
-  await tx.run(buildFactsSql(stages));
+  // stage_facts first: deal_facts' pit_stage_entered_at reads it.
   await tx.run(buildStageFactsSql(stages));
+  await tx.run(buildFactsSql(stages));
   await tx.run(PAYMENT_FACTS_SQL);
   await tx.run(CUSTOMER_FACTS_SQL);
   await tx.run(sql`INSERT OR REPLACE INTO meta VALUES ('facts.signature', ${factsSignature(stages)})`);

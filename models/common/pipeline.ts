@@ -39,6 +39,7 @@ import type { ModelContext } from '../model';
 import type { CommonParams } from './params';
 import { addDays } from './period';
 import { filterWhere } from './relations';
+import { dealStatesAt } from './pit';
 
 import { FLOW_BUCKETS, type FlowBucket } from './flow-buckets';
 export { FLOW_BUCKETS, FLOW_PARTS, type FlowBucket, type FlowPart } from './flow-buckets';
@@ -76,40 +77,28 @@ export function flowSpec(
  * Every deal's state at the start of day `at` (see the definitions above): opportunity_id,
  * stage, kind (open/won/lost, null for a stage not configured), amount, close_date, owner_id,
  * and `counts`: whether the deal is in the pipeline at that moment for the filters and window.
- * Reads the scoped `opportunity_versions`, `opportunities`, `customers`, `users` and the
- * `stages` relation every model has.
+ * Reads the scoped `deal_facts`, `opportunity_versions`, `users` and the `stages` relation
+ * every model has (through `dealStatesAt`).
  */
 export function pipelineStateAt(at: string, p: CommonParams, window: FlowSpec['window']): Sql {
-  const inWindow = window ? sql`(s.close_date >= ${window.from}::DATE AND s.close_date < ${window.to}::DATE)` : sql`TRUE`;
+  const inWindow = window ? sql`(s.expected_close_date >= ${window.from}::DATE AND s.expected_close_date < ${window.to}::DATE)` : sql`TRUE`;
   const matches = filterWhere(p, {
-    team: sql`u.team_id`,
+    team: sql`s.owner_team`,
     owner: sql`s.owner_id`,
-    region: sql`c.region`,
-    industry: sql`c.industry`,
+    region: sql`s.customer_region`,
+    industry: sql`s.customer_industry`,
     source: sql`s.source`,
     product: sql`s.product`,
-    grade: sql`c.grade`
+    grade: sql`s.customer_grade`
   });
+  // The state at the moment: the one definition of models/common/pit.ts, carrying the last
+  // known amount, close date and owner.
   return sql`(
-    SELECT s.opportunity_id, s.stage, st.kind, s.amount, s.close_date, s.owner_id,
+    SELECT s.opportunity_id, s.stage, s.stage_kind AS kind, s.amount, s.expected_close_date AS close_date, s.owner_id,
            coalesce(${matches}, FALSE) AS matches,
            coalesce(${inWindow}, FALSE) AS in_window,
-           coalesce(st.kind = 'open' AND ${matches} AND ${inWindow}, FALSE) AS counts
-    FROM (
-      SELECT v.opportunity_id, arg_max(v.stage, v.valid_from) AS stage,
-             coalesce(arg_max(v.amount, v.valid_from), any_value(o.amount), 0)::DECIMAL(18,2) AS amount,
-             coalesce(arg_max(v.expected_close_date, v.valid_from), any_value(o.expected_close_date)) AS close_date,
-             coalesce(arg_max(v.owner_id, v.valid_from), any_value(o.owner_id)) AS owner_id,
-             arg_max_null(v.valid_to, v.valid_from) AS valid_to,
-             any_value(o.customer_id) AS customer_id, any_value(o.source) AS source, any_value(o.product) AS product
-      FROM opportunity_versions v JOIN opportunities o ON o.opportunity_id = v.opportunity_id
-      WHERE v.valid_from < ${at}::TIMESTAMP
-      GROUP BY v.opportunity_id
-    ) s
-    LEFT JOIN stages st ON st.name = s.stage
-    LEFT JOIN users u ON u.user_id = s.owner_id
-    LEFT JOIN customers c ON c.customer_id = s.customer_id
-    WHERE s.valid_to IS NULL OR s.valid_to >= ${at}::TIMESTAMP
+           coalesce(s.stage_kind = 'open' AND ${matches} AND ${inWindow}, FALSE) AS counts
+    FROM ${dealStatesAt(sql`${at}::TIMESTAMP`, { unknown: 'carry' })} s
   )`;
 }
 

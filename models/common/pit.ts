@@ -29,44 +29,125 @@ export function instant(date: string): Sql {
 }
 
 /**
- * Every deal in view as at `t` (a TIMESTAMP expression): the `deal_facts` columns models read
- * for dimensions and filters (opportunity_id, name, customer_id, product, source, competitor,
- * customer_region, customer_industry, customer_grade) with the history's values at t: owner_id,
+ * What a version's unknown values become (the one difference between the forecast's and the
+ * pipeline flow's reading of the history):
+ * - `as_recorded` (the forecast, issue 10): the version's own values; an open stage's amount
+ *   from a `stage_dates` version is unknown (null), a version without an owner has the deal's
+ *   current owner;
+ * - `carry` (the pipeline flow, models/common/pipeline.ts): a version without an amount, an
+ *   expected close date or an owner takes the last one known before t (histories that track
+ *   stages only), else the deal's current one; the amount is 0 when none is known at all.
+ */
+export type UnknownRule = 'as_recorded' | 'carry';
+
+/**
+ * Every deal's state as at `t` (a TIMESTAMP expression), the single definition the forecast
+ * and the pipeline flow read: the deal's version valid at t (valid_from < t ≤ valid_to, a null
+ * valid_to is open-ended; a deal with none did not exist, or no longer exists), with the
+ * `deal_facts` columns models read for dimensions and filters (opportunity_id, name,
+ * customer_id, product, source, competitor, customer_region, customer_industry,
+ * customer_grade) and the version's values at t: owner_id, owner_team (that owner's team),
+ * stage, stage_kind (open / won / lost; null for a stage no longer configured), stage_idx,
+ * status (= stage_kind), amount (DECIMAL, by `unknown`), expected_close_date, probability (the
+ * override), win_probability, effective_forecast_category, closed_at (a closed deal's recorded
+ * close date when that is before t, else the start of its closed version), and with
+ * `stageEntered` stage_entered_at (when it entered the stage it was in at t: age in stage).
+ *
+ * Two paths, one answer. A deal whose history has not changed since before t — its last
+ * version starts before t and every other version ended before t (`deal_facts.pit_settled_at`
+ * < t, built at sync from the same versions, models/common/facts.ts) — is in its last version
+ * at t if that version is still open at t, and in none otherwise: its state is read from the
+ * `pit_*` columns of `deal_facts` (what the last version says, the last known amount, close
+ * date and owner, the stage stint it is in) without touching `opportunity_versions`. Only the
+ * others (changed at or after t, or with an irregular history: `pit_settled_at` null) are
+ * rebuilt from the versions. At the report date nearly every deal is settled, so the forecast
+ * reads one table; a past date rebuilds just the deals that moved since.
+ */
+export function dealStatesAt(t: Sql, opts: { unknown: UnknownRule; stageEntered?: boolean }): Sql {
+  const carry = opts.unknown === 'carry';
+  // Written so that DuckDB pushes them into the scan of deal_facts.
+  const isSettled = sql`f.pit_settled_at < ${t}`;
+  const notSettled = sql`(f.pit_settled_at IS NULL OR f.pit_settled_at >= ${t})`;
+  // Each path's version columns under one set of names: v_from, v_stage, v_amount, v_ecd,
+  // v_owner, v_category, v_probability, v_origin, and (carry) k_amount, k_ecd, k_owner: the last
+  // ones known before t; (stageEntered) v_entered.
+  const fCols = sql`f.opportunity_id, f.name, f.customer_id, f.product, f.source, f.competitor,
+      f.customer_region, f.customer_industry, f.customer_grade, f.owner_id AS f_owner, f.owner_team AS f_owner_team,
+      f.amount AS f_amount, f.expected_close_date AS f_ecd, f.status AS f_status, f.closed_at AS f_closed_at`;
+  const settled = sql`SELECT ${fCols}, f.pit_valid_from AS v_from, f.pit_stage AS v_stage, f.pit_amount AS v_amount,
+      f.pit_expected_close_date AS v_ecd, f.pit_owner_id AS v_owner, f.pit_forecast_category AS v_category,
+      f.pit_probability AS v_probability, f.pit_origin AS v_origin
+      ${carry ? sql`, f.pit_known_amount AS k_amount, f.pit_known_expected_close_date AS k_ecd, f.pit_known_owner_id AS k_owner` : sql``}
+      ${opts.stageEntered ? sql`, f.pit_stage_entered_at AS v_entered` : sql``}
+    FROM deal_facts f
+    WHERE ${isSettled} AND f.pit_valid_from < ${t} AND (f.pit_valid_to IS NULL OR f.pit_valid_to >= ${t})`;
+  const rebuilt = sql`SELECT ${fCols}, v.valid_from AS v_from, v.stage AS v_stage, v.amount AS v_amount,
+      v.expected_close_date AS v_ecd, v.owner_id AS v_owner, v.forecast_category AS v_category,
+      v.probability AS v_probability, v.origin AS v_origin
+      ${carry ? sql`, k.amount AS k_amount, k.ecd AS k_ecd, k.owner_id AS k_owner` : sql``}
+      ${opts.stageEntered ? sql`, sf.entered_at AS v_entered` : sql``}
+    FROM deal_facts f
+    JOIN opportunity_versions v ON v.opportunity_id = f.opportunity_id
+    ${carry
+      ? sql`LEFT JOIN (SELECT kv.opportunity_id, arg_max(kv.amount, kv.valid_from) AS amount,
+              arg_max(kv.expected_close_date, kv.valid_from) AS ecd, arg_max(kv.owner_id, kv.valid_from) AS owner_id
+            FROM opportunity_versions kv WHERE kv.valid_from < ${t}
+              AND kv.opportunity_id IN (SELECT f2.opportunity_id FROM deal_facts f2 WHERE f2.pit_settled_at IS NULL OR f2.pit_settled_at >= ${t})
+            GROUP BY kv.opportunity_id) k ON k.opportunity_id = f.opportunity_id`
+      : sql``}
+    ${opts.stageEntered
+      ? sql`LEFT JOIN stage_facts sf ON sf.opportunity_id = v.opportunity_id AND sf.entered_at < ${t} AND (sf.left_at IS NULL OR sf.left_at >= ${t})`
+      : sql``}
+    WHERE ${notSettled} AND v.valid_from < ${t} AND (v.valid_to IS NULL OR v.valid_to >= ${t})`;
+  const owner = carry ? sql`coalesce(x.k_owner, x.f_owner)` : sql`coalesce(x.v_owner, x.f_owner)`;
+  const amount = carry
+    ? sql`coalesce(x.k_amount, x.f_amount, 0)`
+    : sql`CASE WHEN st.kind = 'open' AND x.v_origin = 'stage_dates' THEN NULL ELSE x.v_amount END`;
+  return sql`(
+    SELECT x.opportunity_id, x.name, x.customer_id, x.product, x.source, x.competitor,
+      x.customer_region, x.customer_industry, x.customer_grade,
+      ${owner} AS owner_id,
+      CASE WHEN ${owner} IS NULL OR ${owner} = x.f_owner THEN x.f_owner_team ELSE u.team_id END AS owner_team,
+      x.v_stage AS stage, st.kind AS stage_kind, st.idx AS stage_idx, st.kind AS status,
+      (${amount})::DECIMAL(18,2) AS amount,
+      ${carry ? sql`coalesce(x.k_ecd, x.f_ecd)` : sql`x.v_ecd`} AS expected_close_date,
+      x.v_probability AS probability,
+      coalesce(x.v_probability, st.probability) AS win_probability,
+      coalesce(x.v_category, st.forecast_category) AS effective_forecast_category,
+      CASE WHEN st.kind <> 'open' THEN
+        CASE WHEN x.f_status = st.kind AND x.f_closed_at < ${t} THEN x.f_closed_at ELSE x.v_from END END AS closed_at
+      ${opts.stageEntered ? sql`, coalesce(x.v_entered, x.v_from) AS stage_entered_at` : sql``}
+    FROM (${settled} UNION ALL ${rebuilt}) x
+    LEFT JOIN stages st ON st.name = x.v_stage
+    LEFT JOIN users u ON u.user_id = ${owner}
+  )`;
+}
+
+/**
+ * Every deal in view as at `t` (a TIMESTAMP expression), in a configured stage, read as
+ * recorded (`dealStatesAt` with `as_recorded`): the `deal_facts` dimension columns, owner_id,
  * owner_team, stage, stage_kind, stage_idx, status (open / won / lost), amount (DOUBLE, null
  * when unknown then), expected_close_date, probability (the override), win_probability,
- * effective_forecast_category, closed_at, stage_entered_at (when it entered the stage it was in
- * at t: age in stage), plus the `dim_*` columns of models/common/relations.ts.
+ * effective_forecast_category, closed_at, stage_entered_at (null without `stageEntered`: it
+ * costs a range join with stage_facts for the deals rebuilt), plus the `dim_*` columns of
+ * models/common/relations.ts in `pitDealsWithDims`.
  */
-export function pitDeals(t: Sql): Sql {
+export function pitDeals(t: Sql, opts: { stageEntered?: boolean } = {}): Sql {
+  const stageEntered = opts.stageEntered ?? true;
   return sql`(
-    SELECT f.opportunity_id, f.name, f.customer_id, f.product, f.source, f.competitor,
-      f.customer_region, f.customer_industry, f.customer_grade,
-      coalesce(v.owner_id, f.owner_id) AS owner_id,
-      CASE WHEN v.owner_id IS NULL OR v.owner_id = f.owner_id THEN f.owner_team
-           ELSE (SELECT u.team_id FROM users u WHERE u.user_id = v.owner_id) END AS owner_team,
-      v.stage, st.kind AS stage_kind, st.idx AS stage_idx, st.kind AS status,
-      (CASE WHEN st.kind = 'open' AND v.origin = 'stage_dates' THEN NULL ELSE v.amount END)::DOUBLE AS amount,
-      v.expected_close_date, v.probability,
-      coalesce(v.probability, st.probability) AS win_probability,
-      coalesce(v.forecast_category, st.forecast_category) AS effective_forecast_category,
-      CASE WHEN st.kind <> 'open' THEN
-        CASE WHEN f.status = st.kind AND f.closed_at < ${t} THEN f.closed_at ELSE v.valid_from END END AS closed_at,
-      coalesce(sf.entered_at, v.valid_from) AS stage_entered_at
-    FROM opportunity_versions v
-    JOIN deal_facts f ON f.opportunity_id = v.opportunity_id
-    JOIN stages st ON st.name = v.stage
-    LEFT JOIN stage_facts sf ON sf.opportunity_id = v.opportunity_id AND sf.entered_at < ${t} AND (sf.left_at IS NULL OR sf.left_at >= ${t})
-    WHERE v.valid_from < ${t} AND (v.valid_to IS NULL OR v.valid_to >= ${t})
+    SELECT d.* REPLACE (d.amount::DOUBLE AS amount)${stageEntered ? sql`` : sql`, NULL::TIMESTAMP AS stage_entered_at`}
+    FROM ${dealStatesAt(t, { unknown: 'as_recorded', stageEntered })} d
+    WHERE d.stage_kind IS NOT NULL
   )`;
 }
 
 /** `pitDeals` with the `dim_*` columns of models/common/relations.ts added (aliased `r` by callers). */
-export function pitDealsWithDims(t: Sql): Sql {
+export function pitDealsWithDims(t: Sql, opts: { stageEntered?: boolean } = {}): Sql {
   return sql`(
     SELECT d.*, d.owner_team AS dim_team_leaf, d.owner_id AS dim_owner, d.customer_region AS dim_region,
       d.customer_industry AS dim_industry, d.source AS dim_source, d.product AS dim_product,
       d.customer_grade AS dim_grade, d.stage AS dim_stage, d.competitor AS dim_competitor
-    FROM ${pitDeals(t)} d
+    FROM ${pitDeals(t, opts)} d
   )`;
 }
 
