@@ -6,7 +6,8 @@
  * open amount), the drill reports both totals and the screen says why.
  *
  * Attainment is won over the figure's OWN target: an owner's (also with her team selected, as
- * the team board does after a click on a rep) equals the leaderboard's row for her; a region
+ * the team board does after a click on a rep) equals the leaderboard's row for her; a region's
+ * is over its regional target (the demo sets them, adding up to the company's); a region
  * without a target of its own has none, never its wins over the company target.
  */
 import { beforeAll, describe, expect, inject, it } from 'vitest';
@@ -217,15 +218,33 @@ describe('attainment is won over the figure’s own target', () => {
     expect(kpi(k, 'target_attainment').value!).toBeCloseTo(row.attainment!, 10);
   });
 
-  it('a region without a target of its own has no attainment, and says so; the company figure keeps the company target', async () => {
+  it('a region’s attainment is over its own regional target, and the regions’ targets add up to the company’s', async () => {
     const sh = await get('kpis', { period: 'last_year', region: '上海' });
     expect(kpi(sh, 'won_amount').value!).toBeGreaterThan(0);
-    expect(sh.summary!.target).toBeNull();
-    expect(kpi(sh, 'target_attainment').value).toBeNull();
+    expect(sh.summary!.target as number).toBeGreaterThan(0);
     expect(sh.summary!.target_basis).toEqual({ basis: 'company', region: ['上海'], filter: null });
+    expect(kpi(sh, 'target_attainment').value!).toBeCloseTo(kpi(sh, 'won_amount').value! / (sh.summary!.target as number), 10);
     const all = await get('kpis', { period: 'last_year' });
     expect(all.summary!.target as number).toBeGreaterThan(0);
+    expect(all.summary!.target as number).not.toBe(sh.summary!.target);
     expect(kpi(all, 'target_attainment').value!).toBeCloseTo(kpi(all, 'won_amount').value! / (all.summary!.target as number), 10);
+    // Every region the customers are in (the region filter's options), their targets summed.
+    const regions = (await get('options', {})).rows.filter((r) => r.kind === 'region').map((r) => r.key as string);
+    expect(regions.length).toBeGreaterThan(3);
+    let sum = 0;
+    for (const region of regions) sum += ((await get('kpis', { period: 'last_year', region })).summary!.target as number | null) ?? 0;
+    expect(sum).toBeCloseTo(all.summary!.target as number, 2);
+  });
+
+  it('a region a team has no target for has no attainment, and says so; a rep has no regional target', async () => {
+    // 华北 (R2) sells in the north: no target is set for it in 广东.
+    const none = await get('kpis', { period: 'last_year', team: 'R2', region: '广东' });
+    expect(none.summary!.target).toBeNull();
+    expect(kpi(none, 'target_attainment').value).toBeNull();
+    expect((none.summary!.target_basis as { region: string[] }).region).toEqual(['广东']);
+    const rep = await get('kpis', { period: 'last_year', owner, region: '上海' });
+    expect(rep.summary!.target).toBeNull();
+    expect(kpi(rep, 'target_attainment').value).toBeNull();
   });
 });
 
@@ -239,8 +258,9 @@ describe('what the screens say', () => {
     expect(html.includes(`${(d.summary!.total as number).toLocaleString('en')} deals`), 'the deals tile counts her deals').toBe(true);
   });
 
-  it('a region’s attainment card says no regional target is set', async () => {
-    const html = await (await fetch(`${base}/boards/team?${new URLSearchParams({ as_of: AS_OF, period: 'last_year', region: '上海', wait: 'all', lang: 'en' })}`)).text();
-    expect(html.includes('No target set for 上海: no attainment'), 'the card says why there is no attainment').toBe(true);
+  it('a region’s attainment card names the regional target, or says none is set', async () => {
+    const board = async (q: Record<string, string>) => (await fetch(`${base}/boards/team?${new URLSearchParams({ as_of: AS_OF, period: 'last_year', wait: 'all', lang: 'en', ...q })}`)).text();
+    expect((await board({ region: '上海' })).includes('against the 上海 target'), 'the card names the regional target').toBe(true);
+    expect((await board({ team: 'R2', region: '广东' })).includes('No target set for 广东: no attainment'), 'the card says why there is no attainment').toBe(true);
   });
 });
