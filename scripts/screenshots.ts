@@ -63,8 +63,9 @@ try {
         await page.waitForTimeout(800);
         let file = join(out, `${name}-${lang}-${width}.png`);
         const jpg = file.replace(/\.png$/, '.jpg');
-        // A board is taller than the screen: shoot it whole (the cockpit fits its screen exactly).
-        const fullPage = !name.startsWith('cockpit') && width >= 1920;
+        // A board is taller than the screen: shoot it whole at 1920 (at 4K it is the same layout
+        // twice the size, so the screen's worth shows how it reads; the cockpit fits its screen).
+        const fullPage = !name.startsWith('cockpit') && width === 1920;
         const png = await page.screenshot({ path: file, fullPage });
         if (png.length > MAX_PNG) {
           rmSync(file);
