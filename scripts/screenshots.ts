@@ -65,7 +65,8 @@ try {
         const jpg = file.replace(/\.png$/, '.jpg');
         // A board is taller than the screen: shoot it whole at 1920 (at 4K it is the same layout
         // twice the size, so the screen's worth shows how it reads; the cockpit fits its screen).
-        const fullPage = !name.startsWith('cockpit') && width === 1920;
+        // On a phone the cockpit's tiles stack and the page scrolls: shoot it whole there.
+        const fullPage = name.startsWith('cockpit') ? width === 390 : width === 1920;
         const png = await page.screenshot({ path: file, fullPage });
         if (png.length > MAX_PNG) {
           rmSync(file);
