@@ -139,3 +139,32 @@ describe('deals export (streamed, no paging)', () => {
     expect((await read({}, null)).ids).toEqual([]);
   });
 });
+
+describe('deals: the weighted forecast’s deals (date_field=forecast_date)', () => {
+  it('lists won deals by close date and open ones by expected close, whatever a won deal’s stale expected date says', async () => {
+    // O8 won 05-15 but its expected close date still says 03-31 (last quarter).
+    const setExpected = (d: string) =>
+      db.write(async (tx) => {
+        // the source row and its precomputed fact row (models read deal_facts)
+        await tx.run(`UPDATE opportunities SET expected_close_date = DATE '${d}' WHERE opportunity_id = 'O8'`);
+        await tx.run(`UPDATE deal_facts SET expected_close_date = DATE '${d}' WHERE opportunity_id = 'O8'`);
+      });
+    await setExpected('2026-03-31');
+    try {
+      // This quarter (04-01 … 06-30): won O1 (05-10), O8 (05-15); open O3 (expected 06-10), O7 (06-30).
+      const r = await deals({ status: ['open', 'won'], date_field: 'forecast_date', period: 'this_quarter' });
+      expect(ids(r).sort()).toEqual(['O1', 'O3', 'O7', 'O8']);
+      // weighted: O1 100,000 + O8 25,000 (won in full) + O3 0.5 × 200,000 + O7 0.9 × 60,000 = 279,000
+      expect(r.summary?.total_weighted).toBeCloseTo(279000, 6);
+      if (!cfg.ok) throw new Error('config');
+      const k = await runModel(db, cfg.config, 'kpis', { as_of: FIXTURE_AS_OF, period: 'this_quarter' }, { all: true });
+      const wf = k.rows.find((x) => x.measure === 'weighted_forecast')!;
+      expect(wf.value).toBeCloseTo(279000, 6);
+      expect(wf.n).toBe(r.n);
+      // By expected close date alone, O8 falls out (the drill the card used to open).
+      expect(ids(await deals({ status: ['open', 'won'], date_field: 'expected_close_date', period: 'this_quarter' })).sort()).toEqual(['O1', 'O3', 'O7']);
+    } finally {
+      await setExpected('2026-05-15');
+    }
+  });
+});

@@ -4,8 +4,11 @@
  *
  * Definitions:
  * - The period filters on `date_field` (created_at by default; closed_at for won/lost
- *   figures, expected_close_date for pipeline and forecast figures); the default period is
- *   `all`, so without one every deal is listed.
+ *   figures, expected_close_date for pipeline and forecast figures; `forecast_date` — the
+ *   close date of a closed deal, the expected close date of an open one — lists exactly the
+ *   deals of the weighted forecast: won in the period plus open deals expected to close in
+ *   it, whatever a won deal's stale expected date says); the default period is `all`, so
+ *   without one every deal is listed.
  * - `status`, `stage`, `product`, `competitor`, `loss_reason`, `customer`: the deal's own
  *   fields, values within one parameter OR-ed; `category`: its forecast category (its own,
  *   else its stage's — the `forecast` model's), also the `forecast_category` column.
@@ -26,7 +29,8 @@
  *   one); sort `risk_count` (or `risk_flags`) ranks by how many flags a deal has.
  * - `q`: case-insensitive search in the deal id, name, customer name and owner name.
  * Rows are ordered by `sort` (`dir`), ties broken by opportunity_id, then paged by
- * `limit`/`offset`; `summary.total` and `summary.total_amount` count every matching row; `summary.total_value` values
+ * `limit`/`offset`; `summary.total` and `summary.total_amount` count every matching row
+ * (`summary.total_weighted` sums their weighted amounts); `summary.total_value` values
  * them as the funnel does (a lost deal the source zeroed at its last open amount; `valued_from_history`
  * says how many).
  */
@@ -40,7 +44,7 @@ import { dealsRelation, inPeriod } from './common/relations';
 import { DEFAULT_IDLE_DAYS, RISK_FLAGS, riskRelation, riskWhere } from './common/risk';
 import { and, ident, join, sql, type Sql } from '../src/lib/server/db/sql';
 
-export const DEAL_DATE_FIELDS = ['created_at', 'closed_at', 'expected_close_date'] as const;
+export const DEAL_DATE_FIELDS = ['created_at', 'closed_at', 'expected_close_date', 'forecast_date'] as const;
 
 export const DEAL_SORTS = [
   'opportunity_id',
@@ -133,7 +137,12 @@ const IDLE_SORTS = new Set(['days_idle', 'last_activity_at']);
 function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuery {
   // Activities and stage changes up to the end of the report date count towards "idle".
   const dayEnd = addDays(ctx.asOf, 1);
-  const dateCol = sql`r.${ident(p.date_field, DEAL_DATE_FIELDS)}`;
+  // forecast_date: when a closed deal closed, when an open one is expected to (the kpis model's
+  // weighted forecast counts won deals by close date and open ones by expected close date).
+  const dateCol =
+    p.date_field === 'forecast_date'
+      ? sql`(CASE WHEN r.status = 'open' THEN r.expected_close_date::TIMESTAMP ELSE r.closed_at::TIMESTAMP END)`
+      : sql`r.${ident(p.date_field, DEAL_DATE_FIELDS)}`;
   // An unknown (or lost) stage is reached by no deal: it must list nothing, not everything.
   const reachedIdx = p.reached ? (ctx.stages.find((s) => s.name === p.reached && s.kind !== 'lost')?.index ?? Number.MAX_SAFE_INTEGER) : null;
   const needle = p.q ? p.q.toLowerCase() : '';
@@ -286,17 +295,18 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
       // the source zeroed at its last open amount), so a drill can show both and say why they differ.
       ['totals', sql`SELECT count(*)::INTEGER AS total_count, coalesce(sum(amount), 0)::DOUBLE AS total_amount,
             coalesce(sum(effective_amount), 0)::DOUBLE AS total_value,
-            count(*) FILTER (WHERE effective_amount IS DISTINCT FROM amount)::INTEGER AS valued_from_history
-          FROM (${matching(sql`r.amount, r.effective_amount`, { late: p.stalled !== undefined, names: false, risk: has(p.risk) })})`]
+            count(*) FILTER (WHERE effective_amount IS DISTINCT FROM amount)::INTEGER AS valued_from_history,
+            coalesce(sum(weighted_amount), 0)::DOUBLE AS total_weighted
+          FROM (${matching(sql`r.amount, r.effective_amount, ${weighted} AS weighted_amount`, { late: p.stalled !== undefined, names: false, risk: has(p.risk) })})`]
     ],
     // The totals row always exists, so a page past the end still reports how many rows match.
-    body: sql`SELECT pg.*, t.total_count, t.total_amount, t.total_value, t.valued_from_history
+    body: sql`SELECT pg.*, t.total_count, t.total_amount, t.total_value, t.valued_from_history, t.total_weighted
       FROM totals t LEFT JOIN (SELECT ${columns}, sort_key FROM (${shown(sql`SELECT * FROM page`)})) pg ON TRUE
       ORDER BY pg.sort_key ${dir} NULLS LAST, pg.opportunity_id ASC`
   };
 }
 
-const pageRow = dealRow.extend({ total_count: z.number(), total_amount: z.number().nullable(), total_value: z.number().nullable(), valued_from_history: z.number(), sort_key: z.unknown() });
+const pageRow = dealRow.extend({ total_count: z.number(), total_amount: z.number().nullable(), total_value: z.number().nullable(), valued_from_history: z.number(), total_weighted: z.number().nullable(), sort_key: z.unknown() });
 
 export const deals = defineModel({
   name: 'deals',
@@ -306,7 +316,7 @@ export const deals = defineModel({
       '构成某个数字的商机清单。期间按所选日期字段筛选（创建、成交或预计成交日期）；"到达阶段"与漏斗口径一致（跳过的阶段视为已经过）；加权金额=在途商机金额×赢率（赢单计全额、输单计 0）；停滞=在途商机在阶段停滞天数内既无阶段变化也无跟进。',
     en: 'The deals behind a number. The period filters on the chosen date (created, closed or expected close); "reached" follows the funnel (skipped stages count as passed); weighted amount = open amount × probability (won in full, lost 0); stalled = open with no stage change and no activity for longer than the stage allows.'
   },
-  dateField: (p) => `opportunities.${p.date_field}`,
+  dateField: (p) => (p.date_field === 'forecast_date' ? 'opportunities.closed_at (closed) / expected_close_date (open)' : `opportunities.${p.date_field}`),
   defaultPeriod: 'all',
   params,
   row: dealRow,
@@ -317,14 +327,15 @@ export const deals = defineModel({
     const totalAmount = Number(rows[0]?.total_amount ?? 0);
     const totalValue = Number(rows[0]?.total_value ?? 0);
     const valuedFromHistory = Number(rows[0]?.valued_from_history ?? 0);
+    const totalWeighted = Number(rows[0]?.total_weighted ?? 0);
     const out = pageRow
       .array()
       .parse(rows.filter((r) => r.opportunity_id !== null))
-      .map(({ total_count: _t, total_amount: _a, total_value: _v, valued_from_history: _h, sort_key: _k, ...r }) => r);
+      .map(({ total_count: _t, total_amount: _a, total_value: _v, valued_from_history: _h, total_weighted: _w, sort_key: _k, ...r }) => r);
     return {
       rows: out,
       n: total,
-      summary: { total, total_amount: totalAmount, total_value: totalValue, valued_from_history: valuedFromHistory, limit: p.limit, offset: p.offset }
+      summary: { total, total_amount: totalAmount, total_value: totalValue, valued_from_history: valuedFromHistory, total_weighted: totalWeighted, limit: p.limit, offset: p.offset }
     };
   }
 });

@@ -12,6 +12,9 @@
  * - `days_overdue` = D − due_date for overdue rows; `aging`: `current` (not overdue),
  *   `1_30`, `31_60`, `61_90`, `over_90` days past due.
  * The period filters on `date_field` (due_date by default, or paid_at); default `all`.
+ * `summary`: `total_amount` (Σ amount), `total_outstanding` (Σ outstanding on D) and
+ * `total_paid` (Σ paid_amount — with `date_field=paid_at`, the period's collected amount as
+ * `kpis` and `payments` count it).
  */
 import { z } from 'zod';
 import { defineModel, type ModelContext, type ModelQuery } from './model';
@@ -139,17 +142,18 @@ function paymentQuery(p: P, ctx: ModelContext, paged: boolean): ModelQuery {
       [
         'totals',
         sql`SELECT count(*)::INTEGER AS total_count, coalesce(sum(amount), 0)::DOUBLE AS total_amount,
-                   coalesce(sum(outstanding), 0)::DOUBLE AS total_outstanding
-            FROM (${matching(sql`r.amount::DOUBLE AS amount, ${outstanding} AS outstanding`, false)})`
+                   coalesce(sum(outstanding), 0)::DOUBLE AS total_outstanding,
+                   coalesce(sum(paid_amount), 0)::DOUBLE AS total_paid
+            FROM (${matching(sql`r.amount::DOUBLE AS amount, ${outstanding} AS outstanding, ${paidAmount} AS paid_amount`, false)})`
       ]
     ],
-    body: sql`SELECT pg.*, t.total_count, t.total_amount, t.total_outstanding
+    body: sql`SELECT pg.*, t.total_count, t.total_amount, t.total_outstanding, t.total_paid
       FROM totals t LEFT JOIN (SELECT ${columns}, sort_key FROM (${shown(sql`SELECT * FROM page`)})) pg ON TRUE
       ORDER BY pg.sort_key ${dir} NULLS LAST, pg.payment_id ASC`
   };
 }
 
-const pageRow = paymentRow.extend({ total_count: z.number(), total_amount: z.number(), total_outstanding: z.number(), sort_key: z.unknown() });
+const pageRow = paymentRow.extend({ total_count: z.number(), total_amount: z.number(), total_outstanding: z.number(), total_paid: z.number(), sort_key: z.unknown() });
 
 export const paymentList = defineModel({
   name: 'payment_list',
@@ -170,12 +174,12 @@ export const paymentList = defineModel({
     const out = pageRow
       .array()
       .parse(rows.filter((r) => r.payment_id !== null))
-      .map(({ total_count: _t, total_amount: _a, total_outstanding: _o, sort_key: _k, ...r }) => r);
+      .map(({ total_count: _t, total_amount: _a, total_outstanding: _o, total_paid: _p, sort_key: _k, ...r }) => r);
     const total = Number(first.total_count ?? 0);
     return {
       rows: out,
       n: total,
-      summary: { total, total_amount: Number(first.total_amount ?? 0), total_outstanding: Number(first.total_outstanding ?? 0), limit: p.limit, offset: p.offset }
+      summary: { total, total_amount: Number(first.total_amount ?? 0), total_outstanding: Number(first.total_outstanding ?? 0), total_paid: Number(first.total_paid ?? 0), limit: p.limit, offset: p.offset }
     };
   }
 });

@@ -95,7 +95,9 @@ export const ALIASES: Record<EntityName, AliasTable> = {
     metric: ['指标', '目标类型', 'metric'],
     period_start: ['开始日期', '起始日期', '期间开始', '月份', '目标月份', '月度', '期间', 'period start', 'start', 'period_start'],
     period_end: ['结束日期', '期间结束', 'period end', 'end', 'period_end'],
-    amount: ['目标金额', '目标', '金额', 'target', 'amount', 'quota']
+    amount: ['目标金额', '目标', '金额', 'target', 'amount', 'quota'],
+    // The customer region a target covers (targets.region); a team's column is 团队/部门.
+    region: ['区域', '大区', '地区', '销售区域', '目标区域', '省份', 'region', 'territory', 'sales region']
   }
 };
 

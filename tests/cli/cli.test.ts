@@ -111,3 +111,46 @@ describe('cockpit demo and configuration', () => {
     expect(r.stderr).toContain('sources[0].columns.amout: unknown field "amout" for opportunities; did you mean "amount"?');
   });
 });
+
+describe('cockpit import of a targets sheet with a region column', () => {
+  // A sales-ops sheet: one company target and its split by customer region, in 万元, the region
+  // column headed as Chinese sheets head it (区域, 大区 or 地区).
+  for (const header of ['区域', '大区', '地区']) {
+    it(`maps “${header}” to the target’s region, and a region’s attainment divides by its own target`, async () => {
+      const file = join(dir, `targets-${header}.csv`);
+      writeFileSync(
+        file,
+        `目标编号,团队,开始日期,结束日期,目标金额（万元）,${header}\n` +
+          'G-ALL,T00,2026-04-01,2026-07-01,800,\n' +
+          'G-SH,T00,2026-04-01,2026-07-01,500,上海\n' +
+          'G-BJ,T00,2026-04-01,2026-07-01,300,北京\n'
+      );
+      const target = join(dir, `targets-${header}.duckdb`);
+      const r = cockpit(['import', file, '--entity', 'targets', '--db', target]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain('rows 3: loaded 3, updated 0, rejected 0, skipped 0');
+      expect(r.stdout).toMatch(new RegExp(`region\\s+← ${header} {2}\\(auto\\)`));
+      const inst = await DuckDBInstance.create(target);
+      const c = await inst.connect();
+      const rows = (await c.runAndReadAll(`SELECT target_id, team_id, region, amount::DOUBLE AS amount FROM targets ORDER BY target_id`)).getRowObjectsJson();
+      c.closeSync();
+      inst.closeSync();
+      expect(rows).toEqual([
+        { target_id: 'G-ALL', team_id: 'T00', region: null, amount: 8_000_000 },
+        { target_id: 'G-BJ', team_id: 'T00', region: '北京', amount: 3_000_000 },
+        { target_id: 'G-SH', team_id: 'T00', region: '上海', amount: 5_000_000 }
+      ]);
+      // The kpis model reads the regional row for a region, the company row without one.
+      const k = (region: string | null) => {
+        const args = ['metric', 'kpis', '--param', 'from=2026-04-01', '--param', 'to=2026-07-01', '--json', '--db', target];
+        if (region) args.push('--param', `region=${region}`);
+        const out = cockpit(args);
+        expect(out.status, out.stderr).toBe(0);
+        return JSON.parse(out.stdout).summary as { target: number | null };
+      };
+      expect(k('上海').target).toBe(5_000_000);
+      expect(k(null).target).toBe(8_000_000);
+      expect(k('广东').target).toBeNull();
+    });
+  }
+});

@@ -140,8 +140,10 @@ export const upcoming: TileDef = {
   }
 };
 
+// Outstanding, not the instalment's amount: the list is what is owed, and nine columns ran past
+// the tile at 1080p and 4K (the aging column was cut).
 const overdueList = paymentsTable('overdue', 'tile.overdue_list', {
-  columns: ['customer_name', 'deal_name', 'owner_name', 'team_name', 'due_date', 'amount', 'outstanding', 'days_overdue', 'aging'],
+  columns: ['customer_name', 'deal_name', 'owner_name', 'team_name', 'due_date', 'outstanding', 'days_overdue', 'aging'],
   base: (ctx) => ({ period: 'all', from: null, to: null, ...(ctx.state.refine.state?.length ? {} : { state: 'overdue' }) }),
   sort: 'days_overdue',
   span: [7, 5]

@@ -44,7 +44,8 @@ const summary: TileDef = {
         },
         kpiCard(kpiRow(d.kpis, 'weighted_forecast'), 'weighted_forecast', ctx, {
           note: ctx.t('kpi.weighted_note'),
-          patch: { refine: { status: ['open', 'won'], date_field: ['expected_close_date'] }, replaceRefine: true }
+          // Won in the period (close date) + open expected to close in it: the deals the figure sums.
+          patch: { refine: { status: ['open', 'won'], date_field: ['forecast_date'] }, replaceRefine: true }
         }),
         {
           id: 'stalled',

@@ -122,6 +122,11 @@ function tableSubtitle(r: ModelResult | undefined, ctx: ViewContext): string | n
   const text = ctx.t('table.summary', { n: total.toLocaleString(ctx.locale), amount: amountText(amount ?? null, ctx) });
   // Lost deals the source zeroed list at ¥0 but count at their last open amount in the funnel
   // and the value win rate: say so, with the total as those figures value it.
+  // The weighted forecast's deals (the drill of its card) list unweighted amounts: give the
+  // weighted total the card shows beside them, and how it is weighted.
+  if (ctx.state.refine.date_field?.[0] === 'forecast_date' && typeof r.summary?.total_weighted === 'number') {
+    return `${text} · ${ctx.t('truth.weighted_total', { value: amountText(r.summary.total_weighted as number, ctx) })}`;
+  }
   const k = Number(r.summary?.valued_from_history ?? 0);
   if (!k) return text;
   return `${text} · ${ctx.t('truth.valued_note', { k: k.toLocaleString(ctx.locale), value: amountText((r.summary?.total_value as number | undefined) ?? null, ctx) })}`;

@@ -22,7 +22,9 @@ export const zh = {
   'truth.forbidden_model': '当前登录链接无权查看「{model}」',
   'truth.unauthorized': '登录已失效，请重新打开登录链接',
   'truth.no_page': '当前登录链接没有可以打开的页面',
-  'truth.waterfall_line': '各类别未加权金额合计 {total} · 加权预测 {forecast} · 目标 {target}'
+  'truth.waterfall_line': '各类别未加权金额合计 {total} · 加权预测 {forecast} · 目标 {target}',
+  'truth.weighted_total': '加权合计 {value}（已赢单计全额，在途按金额×赢率）',
+  'date_field.forecast_date': '成交/预计成交日期'
 } as const satisfies Record<string, string>;
 
 export const en: { [K in keyof typeof zh]: string } = {
@@ -44,5 +46,7 @@ export const en: { [K in keyof typeof zh]: string } = {
   'truth.forbidden_model': 'This sign-in link may not open “{model}”',
   'truth.unauthorized': 'The sign-in has expired: open your sign-in link again',
   'truth.no_page': 'This sign-in link has no page it may open',
-  'truth.waterfall_line': 'unweighted by category {total} · weighted forecast {forecast} · target {target}'
+  'truth.waterfall_line': 'unweighted by category {total} · weighted forecast {forecast} · target {target}',
+  'truth.weighted_total': 'weighted {value} (won in full, open at amount × probability)',
+  'date_field.forecast_date': 'close / expected close'
 };

@@ -16,7 +16,8 @@
  * grade and product; some deals are discounted in negotiation, some close dates are pushed,
  * some lost deals have their amount zeroed (as some CRMs do). Won deals get instalment plans
  * paid with realistic delays (some overdue, a few never paid); every deal has follow-up
- * activities; reps and teams (regions and the company included) get quarterly targets.
+ * activities; reps and teams (regions and the company included) get quarterly targets, and each
+ * team's target is also set per customer region (targets.region), adding up to the team's.
  */
 import type { Database } from '../db/database';
 import type { StageInfo } from '../../../../models/model';
@@ -557,6 +558,35 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
       SELECT 'TG-' || team_id || '-' || strftime(q_start, '%Y%m'), NULL, team_id, 'won_amount', q_start, q_end,
              round(amount * (0.92 + 0.1 * rnd(hash(team_id) % 100000, 'tt' || strftime(q_start, '%Y%m'))), -4)
       FROM s`);
+    // Regional targets (targets.region): each team's quarterly target split over its customers'
+    // regions by the share of the team's wins there, rounded to ¥10,000, the largest region
+    // taking the rounding so a team's regions add up to its own target exactly. A region the
+    // team never sold into gets no row (its attainment there says no target is set).
+    await run(`INSERT INTO targets (target_id, owner_id, team_id, metric, period_start, period_end, amount, region)
+      WITH RECURSIVE tree(team_id, member_team) AS (
+        SELECT team_id, team_id FROM teams
+        UNION ALL
+        SELECT tree.team_id, t.team_id FROM tree JOIN teams t ON t.parent_id = tree.member_team
+      ), won AS (
+        SELECT tree.team_id, c.region, sum(o.amount) AS won
+        FROM tree JOIN users u ON u.team_id = tree.member_team
+        JOIN g_opp_final o ON o.owner_id = u.user_id AND o.closed AND o.won_path
+        JOIN g_customers c ON c.customer_id = o.customer_id
+        WHERE c.region IS NOT NULL AND o.amount > 0
+        GROUP BY ALL
+      ), share AS (
+        SELECT team_id, region, won / sum(won) OVER (PARTITION BY team_id) AS share,
+               row_number() OVER (PARTITION BY team_id ORDER BY won DESC, region) AS rk
+        FROM won
+      ), split AS (
+        SELECT t.team_id, t.metric, t.period_start, t.period_end, t.amount AS total, s.region,
+               CASE WHEN s.rk > 1 THEN round(t.amount * s.share, -4) END AS part
+        FROM targets t JOIN share s ON s.team_id = t.team_id
+        WHERE t.team_id IS NOT NULL AND t.region IS NULL
+      )
+      SELECT 'TG-' || team_id || '-' || region || '-' || strftime(period_start, '%Y%m'), NULL, team_id, metric, period_start, period_end,
+             coalesce(part, total - coalesce(sum(part) OVER (PARTITION BY team_id, period_start), 0)), region
+      FROM split`);
 
     const meta: [string, string][] = [
       ['demo.seed', String(opts.seed)],
