@@ -58,6 +58,8 @@ export default defineConfig({
           name: 'security',
           include: ['tests/security/**/*.test.ts'],
           environment: 'node',
+          // Each suite serves its own copy of one demo database generated once per run.
+          globalSetup: ['tests/helpers/template-setup.ts'],
           testTimeout: 300_000,
           hookTimeout: 180_000
         }

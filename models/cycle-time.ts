@@ -222,7 +222,9 @@ function stalled(p: CycleParams, ctx: ModelContext): ModelQuery {
               r.last_stage_change_at AS fact_change_at, r.last_activity_at AS fact_activity_at,
               coalesce(r.last_stage_change_at >= ${end}::TIMESTAMP OR r.last_activity_at >= ${end}::TIMESTAMP, false) AS late
             FROM ${dealsRelation(p)} r
-            WHERE r.status = 'open' AND (r.created_at IS NULL OR r.created_at < ${end}::TIMESTAMP)`
+            WHERE r.status = 'open' AND (r.created_at IS NULL OR r.created_at < ${end}::TIMESTAMP)`,
+        // read by four CTEs: inlined, each copy re-plans the scoped deals relation
+        { materialized: true }
       ],
       [
         'late_change',
@@ -264,7 +266,9 @@ function stalled(p: CycleParams, ctx: ModelContext): ModelQuery {
         sql`SELECT d.*, s.idx AS stage_index, coalesce(s.stalled_after_days, ${ctx.stalledAfterDays}::INTEGER) AS stalled_after_days,
               date_diff('day', coalesce(greatest(d.last_stage_change_at, d.last_activity_at), d.created_at)::DATE, ${ctx.asOf}::DATE) AS idle_days
             FROM touched d
-            LEFT JOIN stages s ON s.name = d.stage`
+            LEFT JOIN stages s ON s.name = d.stage`,
+        // read by the totals (three times) and the listing
+        { materialized: true }
       ],
       ['stalled_deals', unsafeRaw(`SELECT * FROM idle WHERE idle_days > stalled_after_days`)],
       [
@@ -283,7 +287,7 @@ function stalled(p: CycleParams, ctx: ModelContext): ModelQuery {
         'listed',
         sql`SELECT * FROM stalled_deals ORDER BY idle_days DESC, amount DESC NULLS LAST, opportunity_id LIMIT ${p.limit}::INTEGER`
       ]
-    ] as [string, Sql][],
+    ] as ModelQuery['ctes'],
     body: unsafeRaw(`SELECT l.opportunity_id, l.name, l.customer_id, c.name AS customer_name, l.owner_id, u.name AS owner_name,
           l.stage, l.stage_index, l.amount::DOUBLE AS amount,
           strftime(l.last_stage_change_at, '%Y-%m-%dT%H:%M:%S') AS last_stage_change_at,

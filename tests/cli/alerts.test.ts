@@ -6,17 +6,17 @@
  * the server, /api/alerts and /admin/alerts answer an executive and refuse a rep, and the chart
  * image of a report is served at its capability URL.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cockpit, DEMO_SEED, ROOT, startServer } from '../helpers/global-setup';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { cockpit, DEMO_AS_OF, ROOT, startServer } from '../helpers/global-setup';
 import { KEYS, receiverEnv, startReceivers, type Receivers } from '../helpers/alert-receivers';
 import { signToken } from '../../src/lib/server/auth/sign';
 import { pngSize } from '../../src/lib/server/alerts/render/png';
 
-const AS_OF = '2026-06-15';
+const AS_OF = DEMO_AS_OF;
 const SECRET = 'alerts-cli-secret-0123456789-abcdefgh';
 const dir = mkdtempSync(join(tmpdir(), 'cli-alerts-'));
 const db = join(dir, 'demo.duckdb');
@@ -27,8 +27,8 @@ let env: Record<string, string>;
 beforeAll(async () => {
   rx = await startReceivers();
   env = receiverEnv(rx.base);
-  const r = cockpit(['demo', '--scale', 'small', '--seed', String(DEMO_SEED), '--as-of', AS_OF, '--db', db]);
-  expect(r.status, r.stderr).toBe(0);
+  // the small demo company, generated once per run by the project's global setup
+  copyFileSync(inject('demoTemplate'), db);
   writeFileSync(
     configFile,
     JSON.stringify({

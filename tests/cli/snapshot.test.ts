@@ -2,20 +2,20 @@
  * `cockpit snapshot` and `cockpit metric` for the revenue models, as a user runs them: real
  * processes on a small demo database file.
  */
-import { mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { cockpit, DEMO_SEED } from '../helpers/global-setup';
+import { cockpit, DEMO_AS_OF } from '../helpers/global-setup';
 
 const dir = mkdtempSync(join(tmpdir(), 'cli-snapshot-'));
 const db = join(dir, 'demo.duckdb');
-const AS_OF = '2026-06-15';
+const AS_OF = DEMO_AS_OF;
 
 beforeAll(() => {
-  const r = cockpit(['demo', '--scale', 'small', '--seed', String(DEMO_SEED), '--as-of', AS_OF, '--db', db]);
-  expect(r.status, r.stderr).toBe(0);
+  // the small demo company, generated once per run by the project's global setup
+  copyFileSync(inject('demoTemplate'), db);
 });
 
 const json = (args: string[]) => {

@@ -4,7 +4,7 @@
  * port, exactly as a user runs it. The build must exist (npm test builds it first).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -18,6 +18,8 @@ declare module 'vitest' {
     baseUrl: string;
     dbPath: string;
     demoAsOf: string;
+    /** A closed, never-served DuckDB file with the small demo company: copy it, never open it. */
+    demoTemplate: string;
   }
 }
 
@@ -57,15 +59,28 @@ export function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promis
   });
 }
 
+/**
+ * Generates the small demo company (seed DEMO_SEED, as of DEMO_AS_OF) once into `dir`. Suites
+ * that need a database of their own copy this file (a few ms) instead of running `cockpit demo`
+ * again (~5 s each): the generator is deterministic, so the copy is the same data.
+ */
+export function makeDemoTemplate(dir: string): string {
+  const file = join(dir, 'template.duckdb');
+  const gen = cockpit(['demo', '--scale', 'small', '--seed', String(DEMO_SEED), '--as-of', DEMO_AS_OF, '--db', file]);
+  if (gen.status !== 0) throw new Error(`cockpit demo failed:\n${gen.stderr}`);
+  return file;
+}
+
 export default async function setup(project: TestProject) {
   const dir = mkdtempSync(join(tmpdir(), 'cockpit-test-'));
+  const template = makeDemoTemplate(dir);
   const dbPath = join(dir, 'demo.duckdb');
-  const gen = cockpit(['demo', '--scale', 'small', '--seed', String(DEMO_SEED), '--as-of', DEMO_AS_OF, '--db', dbPath]);
-  if (gen.status !== 0) throw new Error(`cockpit demo failed:\n${gen.stderr}`);
+  copyFileSync(template, dbPath);
   const { url, child, output } = await startServer(['--db', dbPath]);
   project.provide('baseUrl', url);
   project.provide('dbPath', dbPath);
   project.provide('demoAsOf', DEMO_AS_OF);
+  project.provide('demoTemplate', template);
   return async () => {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { SignJWT } from 'jose';
-import { expect } from 'vitest';
-import { cockpit, startServer } from '../helpers/global-setup';
+import { inject } from 'vitest';
+import { DEMO_AS_OF, startServer } from '../helpers/global-setup';
 
 export const SECRET = 'security-suite-secret-0123456789-abcdef';
-export const AS_OF = '2026-06-15';
+export const AS_OF = DEMO_AS_OF;
 
 export interface SecServer {
   base: string;
@@ -39,8 +39,8 @@ export async function startSecServer(
 ): Promise<SecServer> {
   const dir = mkdtempSync(join(tmpdir(), 'sec-suite-'));
   const dbFile = join(dir, 'demo.duckdb');
-  const gen = cockpit(['demo', '--scale', 'small', '--seed', '7', '--as-of', AS_OF, '--db', dbFile]);
-  expect(gen.status, gen.stderr).toBe(0);
+  // the small demo company (DEMO_SEED, as of AS_OF), generated once per run by the project's setup
+  copyFileSync(inject('demoTemplate'), dbFile);
   if (prepare) {
     const inst = await DuckDBInstance.create(dbFile);
     const conn = await inst.connect();
