@@ -29,9 +29,9 @@ let oracle: (q: string) => Promise<Row[]>;
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'oracle-b-'));
   dbCopy = join(dir, 'copy.duckdb');
-  copyFileSync(inject('dbPath'), dbCopy);
+  copyFileSync(inject('demoTemplate'), dbCopy);
   cliCopy = join(dir, 'cli.duckdb');
-  copyFileSync(inject('dbPath'), cliCopy);
+  copyFileSync(inject('demoTemplate'), cliCopy);
   const inst = await DuckDBInstance.create(dbCopy, { access_mode: 'READ_ONLY' });
   const conn = await inst.connect();
   oracle = async (q) => (await conn.runAndReadAll(q)).getRowObjectsJS() as Row[];

@@ -19,7 +19,7 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'oracle-'));
   // The copy is taken while the server runs; DuckDB checkpoints on write, so the file is whole.
   const file = join(dir, 'copy.duckdb');
-  copyFileSync(inject('dbPath'), file);
+  copyFileSync(inject('demoTemplate'), file);
   const inst = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
   const conn = await inst.connect();
   oracle = async (q) => (await conn.runAndReadAll(q)).getRowObjectsJson() as Record<string, unknown>[];

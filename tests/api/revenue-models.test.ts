@@ -22,7 +22,7 @@ let oracle: (q: string) => Promise<Record<string, number | string | null>[]>;
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'oracle-revenue-'));
   const file = join(dir, 'copy.duckdb');
-  copyFileSync(inject('dbPath'), file);
+  copyFileSync(inject('demoTemplate'), file);
   const inst = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
   const conn = await inst.connect();
   oracle = async (q) => (await conn.runAndReadAll(q)).getRowObjectsJS().map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : (v as number | string | null)])));

@@ -47,7 +47,7 @@ beforeAll(async () => {
   otherHost = `http://127.0.0.1:${pb}`;
   const dir = mkdtempSync(join(tmpdir(), 'embed-'));
   const db = join(dir, 'demo.duckdb');
-  copyFileSync(inject('dbPath'), db);
+  copyFileSync(inject('demoTemplate'), db);
   const config = join(dir, 'cockpit.config.json');
   writeFileSync(config, JSON.stringify({ database: db, security: { frame_ancestors: [allowedHost] } }));
   const s = await startServer(['--config', config, '--db', db], { COCKPIT_SECRET: SECRET });
