@@ -35,6 +35,13 @@
  * category, probability — with probabilities learned from deals closed before it).
  * accuracy = max(0, 1 − |A − F| / A) (HubSpot), bias = (F − A) / A, null when A = 0; over
  * the periods, WAPE = Σ|F − A| / ΣA per method (in the summary).
+ *
+ * The calls (`method=call_commit` / `call_best_case`, asked for by name; not in the default
+ * set): per period, the last forecast call (src/lib/server/forecast-call) submitted for exactly
+ * that period before its forecast moment, scored like the system's methods. The call of a cell:
+ * by owner, the rep's own call; by team, the team's; ungrouped, the owner filter's reps' calls,
+ * else the team filter's teams', else the top teams' in view — null unless every one of them
+ * called, and null under any other filter (a call covers a whole book, not a region of it).
  */
 import { z } from 'zod';
 import { defineModel, type ModelContext } from './model';
@@ -51,10 +58,14 @@ const FORECAST_DIMENSIONS = ['team', 'team_leaf', 'owner', 'region', 'industry',
 const ACCURACY_DIMENSIONS = ['team', 'team_leaf', 'owner'] as const;
 export const FORECAST_VIEWS = ['forecast', 'stages', 'accuracy'] as const;
 export const FORECAST_METHODS = ['weighted_configured', 'weighted_learned', 'commit', 'best_case', 'pipeline', 'statistical'] as const;
+/** The submitted calls, scored beside the system in the accuracy view when asked for. */
+export const CALL_METHODS = ['call_commit', 'call_best_case'] as const;
 type Method = (typeof FORECAST_METHODS)[number];
+type AnyMethod = Method | (typeof CALL_METHODS)[number];
+const ALL_METHODS = [...FORECAST_METHODS, ...CALL_METHODS] as const;
 
 const methodList = z
-  .union([z.enum(FORECAST_METHODS), z.array(z.enum(FORECAST_METHODS))])
+  .union([z.enum(ALL_METHODS), z.array(z.enum(ALL_METHODS))])
   .transform((v) => (Array.isArray(v) ? v : [v]));
 
 const params = paramsSchema({
@@ -76,8 +87,10 @@ const params = paramsSchema({
   grain: grainParam.default('quarter'),
   /** Accuracy: how many days into each period the forecast was made (0 = on its first day). */
   frozen_at_day: z.coerce.number().int().min(0).max(366).default(0),
-  /** Accuracy: the methods to evaluate (default all). */
-  method: methodList.optional()
+  /** Accuracy: the methods to evaluate (default all the system's; the calls by name). */
+  method: methodList.optional(),
+  /** Accuracy (backtest): only the most recent this many periods (with `period=all`: the last N ended by the report date). */
+  last: z.coerce.number().int().min(1).max(12).optional()
 }).superRefine((p, ctx) => {
   if (p.target !== undefined && p.group_by) {
     ctx.addIssue({ code: 'custom', path: ['target'], message: 'a single target applies to the ungrouped forecast; grouped rows use each group’s own target' });
@@ -153,8 +166,8 @@ const accuracyRow = z.strictObject({
   label: z.string(),
   from: z.string(),
   to: z.string(),
-  method: z.enum(FORECAST_METHODS),
-  /** When the forecast was made: the backtest moment, or the snapshot's report date. */
+  method: z.enum(ALL_METHODS),
+  /** When the forecast was made: the backtest moment, or the snapshot's report date (a call: the day it was submitted). */
   frozen_at: z.string().nullable(),
   forecast: z.number().nullable(),
   actual: z.number(),
@@ -333,7 +346,7 @@ function nextBucket(b: string, grain: Grain): string {
  * The backtest's moments: whole buckets overlapping the period that ended by the report date
  * (for `all`, the most recent ones), each forecast `frozenDay` days after it began.
  */
-export function backtestMoments(ctx: ModelContext, grain: Grain, frozenDay: number): Moment[] {
+export function backtestMoments(ctx: ModelContext, grain: Grain, frozenDay: number, last = MAX_BACKTEST_PERIODS): Moment[] {
   const all = ctx.period.preset === 'all' || ctx.period.from <= ALL_FROM;
   let b = bucketStartStr(all ? ctx.asOf : ctx.period.from, grain, ctx.fiscalYearStartMonth);
   if (all) for (let i = 0; i < MAX_BACKTEST_PERIODS; i++) b = bucketStartStr(addDays(b, -1), grain, ctx.fiscalYearStartMonth);
@@ -345,13 +358,15 @@ export function backtestMoments(ctx: ModelContext, grain: Grain, frozenDay: numb
     if (t < end) out.push({ prefix: '', t, from: b, to: end });
     b = end;
   }
-  return out.slice(-MAX_BACKTEST_PERIODS).map((m, i) => ({ ...m, prefix: `b${i}_` }));
+  return out.slice(-Math.min(last, MAX_BACKTEST_PERIODS)).map((m, i) => ({ ...m, prefix: `b${i}_` }));
 }
 
 function accuracyView(p: Params, ctx: ModelContext) {
   const g = p.group_by as Dimension | undefined;
   const grain = p.grain as Grain;
-  const methods = (p.method ?? FORECAST_METHODS) as Method[];
+  const asked = (p.method ?? FORECAST_METHODS) as AnyMethod[];
+  const methods = asked.filter((m): m is Method => (FORECAST_METHODS as readonly string[]).includes(m));
+  const callMethods = asked.filter((m) => !(FORECAST_METHODS as readonly string[]).includes(m));
   const key = g ? dimensionKey(g, ctx) : sql`NULL::VARCHAR`;
   const label = g ? dimensionLabel(g, sql`x.group_key`, ctx) : sql`NULL::VARCHAR`;
   const deals = sql`SELECT r.*, ${key} AS group_key FROM ${dealsRelation(p)} r`;
@@ -371,18 +386,25 @@ function accuracyView(p: Params, ctx: ModelContext) {
       GROUP BY ALL`]
   ];
 
-  const methodUnion = unionMethods(methods);
+  const methodUnion = methods.length
+    ? callMethods.length
+      ? sql`${unionMethods(methods)} UNION ALL ${callUnion(callMethods)}`
+      : unionMethods(methods)
+    : callUnion(callMethods);
+  const callCtes: [string, Sql][] = callMethods.length ? callsCtes(p, g) : [];
 
   if (p.basis === 'backtest') {
     // Each period's forecast is the forecast view's own computation as of its moment (the
     // deals as they were then, models/forecast-engine.ts): no hindsight.
-    const moments = backtestMoments(ctx, grain, p.frozen_at_day);
+    const moments = backtestMoments(ctx, grain, p.frozen_at_day, p.last);
+    // Only calls asked for: the periods and moments, not the system's forecasts.
+    const systemMoments = methods.length ? moments : [];
     const eng = { learned: methods.includes('weighted_learned'), statistical: methods.includes('statistical'), dealDate: DEAL_DATE };
     const timesValues = moments.length
       ? sql`SELECT * FROM (VALUES ${join(moments.map((m, i) => sql`(${i}::INTEGER, ${m.from}::DATE, ${m.to}::DATE, ${m.t}::TIMESTAMP)`))}) v(tid, bucket, bucket_end, t)`
       : sql`SELECT NULL::INTEGER AS tid, NULL::DATE AS bucket, NULL::DATE AS bucket_end, NULL::TIMESTAMP AS t WHERE false`;
-    const fc = moments.length
-      ? join(moments.map((m, i) => sql`SELECT ${i}::INTEGER AS tid, * FROM ${unsafeRaw(`${m.prefix}out`)}`), ' UNION ALL ')
+    const fc = systemMoments.length
+      ? join(systemMoments.map((m, i) => sql`SELECT ${i}::INTEGER AS tid, * FROM ${unsafeRaw(`${m.prefix}out`)}`), ' UNION ALL ')
       : sql`SELECT NULL::INTEGER AS tid, NULL::VARCHAR AS group_key WHERE false`;
     const all = ctx.period.preset === 'all' || ctx.period.from <= ALL_FROM;
     return {
@@ -395,10 +417,12 @@ function accuracyView(p: Params, ctx: ModelContext) {
         ['actual', sql`SELECT t.tid, d.group_key, sum(d.amount)::DOUBLE AS actual, count(*)::INTEGER AS actual_n
           FROM acc_times t JOIN acc_deals d ON d.status = 'won' AND d.closed_at >= t.bucket AND d.closed_at < t.bucket_end
           GROUP BY ALL`],
-        ...moments.flatMap((m) => momentCtes(m, p, ctx, eng)),
+        ...systemMoments.flatMap((m) => momentCtes(m, p, ctx, eng)),
         ['fc', fc],
+        ...callCtes,
+        // A call makes no cell of its own: cells are the groups the system forecast or won in.
         ['cells', cellsSql(!!g, ['fc'])],
-        ['f', moments.length
+        ['f', systemMoments.length
           ? sql`SELECT c.tid, c.group_key, strftime(c.t, '%Y-%m-%d') AS frozen_at,
             coalesce(o.closed_won, 0) + coalesce(o.w_configured, 0) AS f_configured,
             coalesce(o.closed_won, 0) + coalesce(o.w_learned, 0) AS f_learned,
@@ -441,6 +465,7 @@ function accuracyView(p: Params, ctx: ModelContext) {
         FROM snap_day d JOIN acc_times t ON t.tid = d.tid
         JOIN snaps s ON s.as_of = d.as_of AND s.period_from = t.bucket AND s.period_to = t.bucket_end
         GROUP BY ALL`],
+      ...callCtes,
       ['cells', cellsSql(!!g, ['frozen'])],
       // A bucket without a snapshot has no forecast (null); a group without a row on the
       // snapshot day had nothing to forecast (0).
@@ -470,6 +495,50 @@ function cellsSql(grouped: boolean, forecastRelations: string[]): Sql {
   if (!grouped) return sql`SELECT tid, t, NULL::VARCHAR AS group_key FROM acc_times`;
   const parts = ['actual', ...forecastRelations].map((r) => unsafeRaw(`SELECT tid, group_key FROM ${r}`));
   return sql`SELECT c.tid, t.t, c.group_key FROM (${join(parts, ' UNION ')}) c JOIN acc_times t ON t.tid = c.tid`;
+}
+
+/**
+ * `call_f(tid, group_key, frozen_at, c_commit, c_best)`: per period (`acc_times`) and cell, the
+ * calls submitted for exactly that period before its moment `t`, the last one per subject.
+ */
+function callsCtes(p: Params, g: Dimension | undefined): [string, Sql][] {
+  const last: [string, Sql] = [
+    'call_last',
+    sql`SELECT t.tid, c.level, c.subject, c.commit_amount::DOUBLE AS c_commit, c.best_case_amount::DOUBLE AS c_best, c.submitted_at
+      FROM acc_times t JOIN forecast_calls c ON c.period_from = t.bucket AND c.period_to = t.bucket_end AND c.submitted_at < t.t
+      QUALIFY row_number() OVER (PARTITION BY t.tid, c.level, c.subject ORDER BY c.submitted_at DESC, c.seq DESC) = 1`
+  ];
+  const cols = sql`strftime(max(submitted_at), '%Y-%m-%d') AS frozen_at, sum(c_commit) AS c_commit, sum(c_best) AS c_best`;
+  // A call covers a rep's or team's whole book: under a region/industry/… filter there is none to compare.
+  const other = (['region', 'industry', 'source', 'product', 'grade'] as const).some((f) => (p[f] ?? []).length > 0);
+  if (other) return [last, ['call_f', sql`SELECT NULL::INTEGER AS tid, NULL::VARCHAR AS group_key, NULL::VARCHAR AS frozen_at, NULL::DOUBLE AS c_commit, NULL::DOUBLE AS c_best WHERE false`]];
+  if (g === 'owner') return [last, ['call_f', sql`SELECT tid, subject AS group_key, ${cols} FROM call_last WHERE level = 'rep' GROUP BY ALL`]];
+  if (g === 'team' || g === 'team_leaf') return [last, ['call_f', sql`SELECT tid, subject AS group_key, ${cols} FROM call_last WHERE level = 'team' GROUP BY ALL`]];
+  const owners = p.owner ?? [];
+  const teams = p.team ?? [];
+  // Whose calls make the whole view's: the filter's reps, else its teams, else the top teams in view.
+  const subjects = owners.length
+    ? sql`SELECT 'rep' AS level, unnest(${owners}::VARCHAR[]) AS subject`
+    : teams.length
+      ? sql`SELECT 'team' AS level, unnest(${teams}::VARCHAR[]) AS subject`
+      : sql`SELECT 'team' AS level, team_id AS subject FROM teams WHERE parent_id IS NULL OR parent_id NOT IN (SELECT team_id FROM teams)`;
+  return [
+    last,
+    ['call_subjects', subjects],
+    // Null unless every subject called for the period.
+    ['call_f', sql`SELECT c.tid, NULL::VARCHAR AS group_key, ${cols} FROM call_last c JOIN call_subjects s ON s.level = c.level AND s.subject = c.subject
+      GROUP BY c.tid HAVING count(*) = (SELECT count(*) FROM call_subjects)`]
+  ];
+}
+
+/** The call methods' rows, shaped like `unionMethods`' (no band). */
+function callUnion(methods: AnyMethod[]): Sql {
+  const parts = methods.map(
+    (m) => sql`SELECT c.tid, c.group_key, cf.frozen_at, ${m} AS method, ${unsafeRaw(m === 'call_commit' ? 'cf.c_commit' : 'cf.c_best')}::DOUBLE AS forecast, 0 AS forecast_n,
+      NULL::DOUBLE AS s_won, NULL::DOUBLE AS s_mean, NULL::DOUBLE AS s_var, NULL::DOUBLE AS s_nf_sd, NULL::DOUBLE AS s_sigma, NULL::INTEGER AS s_sigma_n
+      FROM cells c LEFT JOIN call_f cf ON cf.tid = c.tid AND cf.group_key IS NOT DISTINCT FROM c.group_key`
+  );
+  return join(parts, ' UNION ALL ');
 }
 
 function unionMethods(methods: Method[]): Sql {
@@ -523,7 +592,7 @@ export const forecast = defineModel({
       };
     }
     if (p.view === 'accuracy') {
-      const methods = (p.method ?? FORECAST_METHODS) as Method[];
+      const methods = (p.method ?? FORECAST_METHODS) as AnyMethod[];
       type Raw = z.input<typeof accuracyRow> & { s_tid: number; s_won: number | null; s_mean: number | null; s_var: number | null; s_nf_sd: number | null; s_sigma: number | null; s_sigma_n: number | null };
       const raw = rows as Raw[];
       // The statistical rows' bands: one simulation per period, the groups sharing its shock.

@@ -19,7 +19,10 @@
  *   `all`; for any other scope the same aggregation over the visible deals and payments;
  * - activities: by a visible user or on a visible opportunity;
  * - targets: of a visible user or a visible team;
- * - forecast_snapshots (frozen forecasts, kept per owner): of a visible user.
+ * - forecast_snapshots (frozen forecasts, kept per owner): of a visible user;
+ * - forecast_calls (submitted calls, src/lib/server/forecast-call): a rep's of a visible user, a
+ *   team's of a team in the scope's subtrees (not the own team a rep sees by name) — who reads
+ *   the calls on /forecast-call reads the same ones in the accuracy ledger.
  * An absent scope sees nothing (fail closed); `all` sees everything.
  */
 import { z } from 'zod';
@@ -58,7 +61,8 @@ export const SCOPED_RELATIONS = [
   'payments',
   'activities',
   'targets',
-  'forecast_snapshots'
+  'forecast_snapshots',
+  'forecast_calls'
 ] as const;
 
 /** The closure of the team tree over all teams (structure, not row data): ancestor → team. */
@@ -101,7 +105,8 @@ export function scopeCtes(scope: Scope | null | undefined): Sql[] {
       unsafeRaw(`payments AS NOT MATERIALIZED (SELECT * FROM main.payments)`),
       unsafeRaw(`activities AS NOT MATERIALIZED (SELECT * FROM main.activities)`),
       unsafeRaw(`targets AS NOT MATERIALIZED (SELECT * FROM main.targets)`),
-      unsafeRaw(`forecast_snapshots AS NOT MATERIALIZED (SELECT * FROM main.forecast_snapshots)`)
+      unsafeRaw(`forecast_snapshots AS NOT MATERIALIZED (SELECT * FROM main.forecast_snapshots)`),
+      unsafeRaw(`forecast_calls AS NOT MATERIALIZED (SELECT *, rowid AS seq FROM main.forecast_calls)`)
     ];
   }
   const teamIds: string[] = scope ? [...scope.team_ids] : [];
@@ -156,6 +161,10 @@ export function scopeCtes(scope: Scope | null | undefined): Sql[] {
       SELECT * FROM main.targets
       WHERE owner_id IN (SELECT user_id FROM scope_users) OR team_id IN (SELECT team_id FROM scope_teams))`),
     unsafeRaw(`forecast_snapshots AS NOT MATERIALIZED (
-      SELECT * FROM main.forecast_snapshots WHERE owner_id IN (SELECT user_id FROM scope_users))`)
+      SELECT * FROM main.forecast_snapshots WHERE owner_id IN (SELECT user_id FROM scope_users))`),
+    unsafeRaw(`forecast_calls AS NOT MATERIALIZED (
+      SELECT *, rowid AS seq FROM main.forecast_calls
+      WHERE (level = 'rep' AND subject IN (SELECT user_id FROM scope_users))
+         OR (level = 'team' AND subject IN (SELECT team_id FROM scope_teams)))`)
   ];
 }

@@ -47,6 +47,44 @@ describe('/forecast-call', () => {
     await page.close();
   }, 120_000);
 
+  it('a rep’s category override round-trips: chosen on the page, stored with the call, in the roll-up and the history', async () => {
+    const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    const errors = watchErrors(page);
+    await page.goto(`${base}/forecast-call?lang=en&as_of=${AS_OF}`, { waitUntil: 'networkidle' });
+    const before = await api();
+    // A rep with an open pipeline deal this quarter (read through the API's deals list).
+    let rep: Row | undefined;
+    let deal: { opportunity_id: string; amount: number; system_category: string; override: string | null } | undefined;
+    for (const r of before.rows.filter((x) => x.level === 'rep')) {
+      const d = (await (await fetch(`${base}/api/forecast-call?as_of=${AS_OF}&deals=rep:${r.subject}`)).json()).deals as NonNullable<typeof deal>[];
+      deal = d.find((x) => x.system_category === 'pipeline' && x.override === null && x.amount > 0);
+      if (deal) {
+        rep = r;
+        break;
+      }
+    }
+    expect(deal).toBeDefined();
+    const k = `rep:${rep!.subject}`;
+    const row = page.locator(`tr[data-call="${k}"]`);
+    const commitBefore = Number(await page.getByTestId(`categories-${k}`).getAttribute('data-category-commit'));
+    await page.getByTestId(`deals-${k}`).click();
+    const dealRow = page.locator(`[data-testid=call-deals] tr[data-deal="${deal!.opportunity_id}"]`);
+    await dealRow.locator('select[data-field=category]').selectOption('commit');
+    await row.locator('[data-field=commit]').fill('200000');
+    await row.locator('[data-field=best_case]').fill('300000');
+    await page.getByTestId(`submit-${k}`).click();
+    await expect.poll(() => page.getByTestId(`categories-${k}`).getAttribute('data-overrides'), { timeout: 15_000 }).toBe('1');
+    // pipeline → commit: the commit roll-up grows by the deal's amount.
+    expect(Number(await page.getByTestId(`categories-${k}`).getAttribute('data-category-commit'))).toBeCloseTo(commitBefore + deal!.amount, 2);
+    await expect.poll(() => page.locator(`[data-testid=call-deals] tr[data-deal="${deal!.opportunity_id}"]`).getAttribute('data-override'), { timeout: 15_000 }).toBe('commit');
+    expect(await page.getByTestId('call-history').locator('li').first().textContent()).toContain('1 overridden');
+    const api2 = await (await fetch(`${base}/api/forecast-call?as_of=${AS_OF}&history=${k}`)).json();
+    expect(api2.history[0].overrides).toEqual([{ opportunity_id: deal!.opportunity_id, system_category: 'pipeline', category: 'commit', amount: deal!.amount }]);
+    await screenshot(page, 'forecast-call-override-1920x1080-en');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120_000);
+
   for (const [w, h, locale] of [
     [1366, 768, 'zh-CN'],
     [1366, 768, 'en'],

@@ -3,7 +3,7 @@
  * weighted by probability), how it builds up by forecast category, attainment and coverage
  * per team, and the stage probabilities behind it (configured against learned).
  */
-import { formatMoney, formatPercent } from '$lib/format';
+import { formatChange, formatMoney, formatPercent } from '$lib/format';
 import { commonParams } from './state';
 import { dealsTable, orgGroup, orgItems, orgTitle, rowsOf } from './tiles';
 import type { BoardDef, KpiCardView, QueryContext, TileDef, ViewContext } from './types';
@@ -27,6 +27,9 @@ export type ForecastRow = {
   coverage: number | null;
   n: number;
 };
+type BandRow = ForecastRow & { p10: number | null; p50: number | null; p90: number | null };
+type AccuracyRow = { bucket: string; label: string; method: string; forecast: number | null; actual: number; p10: number | null; p90: number | null; covered: boolean | null };
+type AccuracySummary = { wape: Record<string, number | null>; bias: Record<string, number | null>; coverage: Record<string, { covered: number; of: number } | null>; periods: Record<string, number> };
 type StageRow = { stage: string; stage_index: number; configured: number; learned: number; won: number; lost: number; open_n: number; open_amount: number };
 
 export const forecastQuery = (ctx: QueryContext, extra: Record<string, string | null> = {}) => ({
@@ -74,6 +77,103 @@ export const forecastSummary: TileDef = {
         c('weighted_pipeline', f?.weighted_pipeline ?? null, 'money', f?.open_n ?? 0, ctx.t('kpi.of_open', { amount: formatMoney(f?.open_pipeline ?? null, ctx.locale, ctx.currency) }), openInPeriod()),
         c('gap', f?.gap ?? null, 'money', f?.closed_won_n ?? 0, f?.target != null ? ctx.t('kpi.target_of', { target: formatMoney(f.target, ctx.locale, ctx.currency) }) : ctx.t('kpi.no_target')),
         c('coverage', f?.coverage ?? null, 'multiple', f?.open_n ?? 0, f ? (f.coverage === null ? ctx.t('tile.target_met') : ctx.t('kpi.coverage_note', { open: formatMoney(f.open_pipeline, ctx.locale, ctx.currency), gap: formatMoney(f.gap, ctx.locale, ctx.currency) })) : null, openInPeriod())
+      ]
+    };
+  }
+};
+
+/**
+ * The period's forecast with its P10–P90 band (the statistical method's Monte Carlo: each
+ * deal's chance of closing in the period, the new deals still to come, a shared period shock),
+ * on one scale with what is already won and the target.
+ */
+export const forecastBand: TileDef = {
+  id: 'forecast_band',
+  title: 'tile.forecast_band',
+  span: [5, 3],
+  // The Monte Carlo learns from weekly past states: seconds, not milliseconds (lazy, cached).
+  lazy: true,
+  queries: (ctx) => ({ f: forecastQuery(ctx, { probabilities: 'statistical' }) }),
+  subtitle: (d, ctx) => {
+    const band = d.f?.summary?.band as { simulations?: number } | null | undefined;
+    return band ? ctx.t('tile.forecast_band_sub', { n: (band.simulations ?? 0).toLocaleString(ctx.locale) }) : null;
+  },
+  view: (d, ctx) => {
+    const f = rowsOf<BandRow & { new_flow: number }>(d.f)[0];
+    const m = (v: number | null | undefined) => formatMoney(v ?? null, ctx.locale, ctx.currency);
+    return {
+      kind: 'band',
+      p50: f?.p50 ?? null,
+      p10: f?.p10 ?? null,
+      p90: f?.p90 ?? null,
+      won: f?.closed_won ?? null,
+      target: f?.target ?? null,
+      format: 'money',
+      // What the simulated mean is made of (the statistical forecast's parts).
+      note: f ? ctx.t('band.parts', { mean: m(f.forecast), won: m(f.closed_won), open: m(f.weighted_pipeline), new: m(f.new_flow) }) : null
+    };
+  }
+};
+
+/** How many past quarters the track record backtests (each is a whole point-in-time forecast: bounded). */
+export const TRACK_PERIODS = 4;
+
+/**
+ * The forecast's track record: for the last quarters that have ended, the forecast the
+ * statistical method made on each quarter's first day (rebuilt from history, no hindsight) with
+ * its band, against what was won — WAPE, bias, how many quarters fell inside the band — and the
+ * forecast call submitted before each quarter began beside it (the commit), scored the same way.
+ * A backtest is slow at scale: the tile is lazy (never holds the page) and its result is cached
+ * by the server until the data change.
+ */
+export const trackRecord: TileDef = {
+  id: 'track_record',
+  title: 'tile.track_record',
+  span: [7, 3],
+  lazy: true,
+  queries: (ctx) => ({
+    a: {
+      model: 'forecast',
+      params: {
+        ...commonParams(ctx.state, ctx.period),
+        period: 'all',
+        from: null,
+        to: null,
+        view: 'accuracy',
+        grain: 'quarter',
+        last: TRACK_PERIODS,
+        method: ['statistical', 'call_commit']
+      }
+    }
+  }),
+  subtitle: (d, ctx) => ctx.t('tile.track_record_sub', { n: new Set(rowsOf<AccuracyRow>(d.a).map((r) => r.bucket)).size }),
+  view: (d, ctx) => {
+    const rows = rowsOf<AccuracyRow>(d.a);
+    const s = d.a?.summary as AccuracySummary | undefined;
+    const calls = new Map(rows.filter((r) => r.method === 'call_commit').map((r) => [r.bucket, r.forecast]));
+    const periods = rows
+      .filter((r) => r.method === 'statistical')
+      .map((r) => ({ key: r.bucket, label: r.label, actual: r.actual, forecast: r.forecast, p10: r.p10, p90: r.p90, covered: r.covered, call: calls.get(r.bucket) ?? null }));
+    const wape = s?.wape.statistical ?? null;
+    const bias = s?.bias.statistical ?? null;
+    const cov = s?.coverage.statistical ?? null;
+    const callWape = s?.wape.call_commit ?? null;
+    const tone = (v: number | null, good: number, warn: number) => (v === null ? undefined : v <= good ? ('good' as const) : v <= warn ? ('warn' as const) : ('bad' as const));
+    return {
+      kind: 'track',
+      format: 'money',
+      empty: ctx.t('track.none'),
+      periods,
+      stats: [
+        { key: 'wape', label: ctx.t('track.wape'), value: formatPercent(wape, ctx.locale, 0), tone: tone(wape, 0.2, 0.35) },
+        { key: 'bias', label: ctx.t('track.bias'), value: formatChange(bias, 'relative', ctx.locale), tone: tone(bias === null ? null : Math.abs(bias), 0.1, 0.25) },
+        {
+          key: 'in_band',
+          label: ctx.t('track.in_band'),
+          value: cov ? ctx.t('track.in_band_value', { k: cov.covered, n: cov.of }) : '—',
+          tone: cov && cov.of ? (cov.covered / cov.of >= 0.7 ? 'good' : cov.covered / cov.of >= 0.5 ? 'warn' : 'bad') : undefined
+        },
+        { key: 'calls_wape', label: ctx.t('track.calls_wape'), value: formatPercent(callWape, ctx.locale, 0), tone: tone(callWape, 0.2, 0.35) }
       ]
     };
   }
@@ -173,5 +273,5 @@ export const forecast: BoardDef = {
   title: 'board.forecast',
   description: 'board.forecast_desc',
   defaultPeriod: 'this_quarter',
-  tiles: [forecastSummary, waterfall, attainmentByOrg, stages, deals]
+  tiles: [forecastSummary, forecastBand, trackRecord, waterfall, attainmentByOrg, stages, deals]
 };

@@ -131,12 +131,27 @@ export async function loadBoard(fetchFn: typeof fetch, url: URL, board: BoardDef
   const options = opts.ok ? opts.data.rows : [];
   const org: Org = buildOrg(options);
   const tiles = tileUrls(board, { state, org, period: board.defaultPeriod }, only);
-  const urls = [...new Set(Object.values(tiles).flatMap((t) => Object.values(t)))];
+  // Lazy tiles (a backtest) are never waited for: handed back as pending like a streamed tile.
+  // (A single tile on its own, `only`, is what was asked for: awaited.)
+  const lazyUrls = new Set(only ? [] : board.tiles.filter((t) => t.lazy && tiles[t.id]).flatMap((t) => Object.values(tiles[t.id])));
+  const allUrls = [...new Set(Object.values(tiles).flatMap((t) => Object.values(t)))];
+  const urls = allUrls.filter((u) => !lazyUrls.has(u));
+  const lazyPending = Object.fromEntries([...lazyUrls].filter((u) => !urls.includes(u)).map((u) => [u, get(u)]));
   const dealUrl = state.deal ? modelUrl('deal', dealQuery(state, state.deal).params) : null;
   const dealP = dealUrl ? cachedJson<ModelResult>(fetchFn, dealUrl) : Promise.resolve(null);
   if (budgetMs === undefined) {
     const [fetched, deal] = await Promise.all([Promise.all(urls.map(get)), dealP]);
-    return { board: board.id, state, options, optionsError: opts.ok ? null : opts.error, results: Object.fromEntries(urls.map((u, i) => [u, fetched[i]])), tiles, deal, dealUrl };
+    return {
+      board: board.id,
+      state,
+      options,
+      optionsError: opts.ok ? null : opts.error,
+      results: Object.fromEntries(urls.map((u, i) => [u, fetched[i]])),
+      ...(Object.keys(lazyPending).length ? { pending: lazyPending } : {}),
+      tiles,
+      deal,
+      dealUrl
+    };
   }
   // Streaming: whatever is done within the budget goes in the page, the rest follows it.
   const results: Record<string, Fetched<ModelResult>> = {};
@@ -147,7 +162,7 @@ export async function loadBoard(fetchFn: typeof fetch, url: URL, board: BoardDef
     new Promise<undefined>((r) => (timer = setTimeout(r, budgetMs)))
   ]);
   clearTimeout(timer as number);
-  const pending: Record<string, Promise<Fetched<ModelResult>>> = {};
+  const pending: Record<string, Promise<Fetched<ModelResult>>> = { ...lazyPending };
   for (const u of urls) if (!(u in results)) pending[u] = get(u);
   return {
     board: board.id,

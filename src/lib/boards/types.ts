@@ -124,6 +124,19 @@ export type TileView =
   | { kind: 'funnel'; rows: FunnelRow[]; patches: (StatePatch | undefined)[] }
   | { kind: 'quadrant'; cells: { key: string; label: string; hint: string; count: number; value: number | null; tone: Tone; patch?: StatePatch }[]; x: string; y: string }
   | { kind: 'stats'; items: { label: string; value: string; tone?: Tone }[] }
+  /** A forecast with its P10–P90 band on one scale with what is already won and the target. */
+  | { kind: 'band'; p50: number | null; p10: number | null; p90: number | null; won: number | null; target: number | null; format: Fmt; note?: string | null }
+  /**
+   * A forecast's track record: headline figures, then per past period its band, the forecast
+   * made at the time, the actual and the call submitted beside it.
+   */
+  | {
+      kind: 'track';
+      stats: { key: string; label: string; value: string; tone?: Tone }[];
+      periods: { key: string; label: string; actual: number; forecast: number | null; p10: number | null; p90: number | null; covered: boolean | null; call: number | null }[];
+      format: Fmt;
+      empty: string;
+    }
   | {
       kind: 'rows';
       columns: ColumnDef[];
@@ -158,6 +171,11 @@ export interface TileDef {
   queries?(ctx: QueryContext): Record<string, QuerySpec>;
   view?(data: Record<string, ModelResult>, ctx: ViewContext): TileView;
   table?: TableSpec;
+  /**
+   * Slow by nature (a backtest): never awaited by a page load — the page is sent and shown
+   * without it, and the tile fills in when its result arrives (streamed, or fetched after).
+   */
+  lazy?: boolean;
   /** True when the result has nothing to show (the tile says "no data" instead). */
   empty?(data: Record<string, ModelResult>): boolean;
 }

@@ -10,8 +10,7 @@ import { addDays, daysBetween } from '../../../models/common/period';
 import { commonParams } from './state';
 import { kpiCard, kpiRow, orgGroup, orgItems, rowsOf, funnelRows, targetNote } from './tiles';
 import type { BoardDef, TileDef } from './types';
-import { attainmentByOrg, forecastSummary, waterfall } from './forecast';
-import { aging as agingTile, upcoming as upcomingTile } from './payments';
+import { forecastBand, forecastSummary, trackRecord, waterfall } from './forecast';
 import { movementWallTiles } from './movement';
 
 const kpis: TileDef = {
@@ -224,23 +223,27 @@ export const wallOverview: BoardDef = {
   tiles: [kpis, funnel, trend, gauge, topReps, byRegion, overdue]
 };
 
-/** The forecast page: what the quarter will bring, by category and region, and what falls due. */
+/**
+ * The forecast page: what the quarter will bring with its P10–P90 band, how far past forecasts
+ * could be trusted (the track record, with the calls beside it), by category and by region.
+ */
 export const wallForecast: BoardDef = {
   id: 'wall-forecast',
-  title: 'cockpit.page.forecast',
-  description: 'cockpit.page.forecast_desc',
+  title: 'track.page_title',
+  description: 'track.page_desc',
   defaultPeriod: 'this_quarter',
   wall: {
-    columns: '1.3fr 1fr 1fr',
+    // The track record (headline and four quarters) takes the right half at full height; the
+    // regions' attainment is on the overview page (won by region against target).
+    columns: '1fr 1.05fr',
     rows: 'auto 1fr 1fr',
-    areas: ['kpis kpis kpis', 'categories attainment aging', 'categories upcoming aging']
+    areas: ['kpis kpis', 'band track', 'categories track']
   },
   tiles: [
     { ...forecastSummary, area: 'kpis' },
-    { ...waterfall, area: 'categories' },
-    { ...attainmentByOrg, area: 'attainment' },
-    { ...upcomingTile, area: 'upcoming' },
-    { ...agingTile, area: 'aging' }
+    { ...forecastBand, area: 'band' },
+    { ...trackRecord, area: 'track' },
+    { ...waterfall, area: 'categories' }
   ]
 };
 

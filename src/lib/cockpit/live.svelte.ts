@@ -16,10 +16,13 @@ export class LiveBoards {
   refreshes = $state(0);
   private timer: ReturnType<typeof setInterval> | null = null;
   private inFlight: Promise<boolean> | null = null;
+  private lazyInFlight = new Set<string>();
 
   constructor(pages: BoardData[], status: Status | null) {
     this.pages = pages;
     this.status = status;
+    // Lazy tiles (a backtest) were not waited for: each result lands when it arrives.
+    for (const p of pages) for (const [u, promise] of Object.entries(p.pending ?? {})) void promise.then((r) => this.land(u, r));
   }
 
   /** Fetches every query once; keeps the old result of any that fails. */
@@ -33,8 +36,27 @@ export class LiveBoards {
     return [...new Set(this.pages.flatMap((p) => Object.values(p.tiles).flatMap((t) => Object.values(t)))), '/api/status'];
   }
 
+  /** URLs of lazy tiles (not waited for by the page load): refreshed without holding up the rest. */
+  private lazy(): Set<string> {
+    return new Set(this.pages.flatMap((p) => Object.keys(p.pending ?? {})));
+  }
+
+  /** Puts a result in every page that shows its URL. */
+  private land(u: string, r: Fetched<ModelResult>) {
+    this.pages = this.pages.map((p) => (Object.values(p.tiles).some((t) => Object.values(t).includes(u)) ? { ...p, results: { ...p.results, [u]: r } } : p));
+  }
+
   private async run(fetchFn: typeof fetch): Promise<boolean> {
-    const urls = this.urls().filter((u) => u !== '/api/status');
+    const lazy = this.lazy();
+    // One request per lazy URL at a time (a backtest may take longer than the refresh interval).
+    for (const u of lazy) {
+      if (this.lazyInFlight.has(u)) continue;
+      this.lazyInFlight.add(u);
+      void getJson<ModelResult>(fetchFn, u)
+        .then((r) => r.ok && this.land(u, r))
+        .finally(() => this.lazyInFlight.delete(u));
+    }
+    const urls = this.urls().filter((u) => u !== '/api/status' && !lazy.has(u));
     const [results, status] = await Promise.all([
       Promise.all(urls.map((u) => getJson<ModelResult>(fetchFn, u))),
       getJson<Status>(fetchFn, '/api/status')
@@ -45,8 +67,11 @@ export class LiveBoards {
     const anyOk = fresh.size > 0 || status.ok;
     if (fresh.size > 0) {
       this.pages = this.pages.map((p) => {
-        const next: BoardData['results'] = {};
-        for (const [u, old] of Object.entries(p.results)) next[u] = fresh.get(u) ?? old;
+        const next: BoardData['results'] = { ...p.results };
+        for (const u of Object.values(p.tiles).flatMap((t) => Object.values(t))) {
+          const f = fresh.get(u);
+          if (f) next[u] = f;
+        }
         return { ...p, results: next };
       });
     }

@@ -6,6 +6,7 @@ import { en as forecastEn } from './parts/forecast';
 import { en as movementEn } from './parts/movement';
 import { en as alertsEn } from './parts/alerts';
 import { en as speedEn } from './parts/speed';
+import { en as trackEn } from './parts/track';
 
 export const en: Messages = {
   ...hardeningEn,
@@ -15,6 +16,7 @@ export const en: Messages = {
   ...movementEn,
   ...alertsEn,
   ...speedEn,
+  ...trackEn,
   'app.name': 'CRM Cockpit',
   'app.tagline': 'Analytics and forecasting over the CRM data you already have',
   'app.company': 'Yunfan Intelligent Technology',

@@ -321,6 +321,24 @@ export const MIGRATIONS: Migration[] = [
         png_base64 VARCHAR NOT NULL
       )`
     ]
+  },
+  {
+    version: 14,
+    name: 'forecast call category overrides',
+    statements: [
+      // A deal's forecast category as the rep (or manager) calls it inside a forecast call
+      // (src/lib/server/forecast-call): one row per deal per submission, tied to the call it
+      // was submitted with, never updated (the overrides of a subject's latest call are the
+      // current ones; earlier rows are the history). Not CRM data: no sync writes it.
+      `CREATE TABLE forecast_call_overrides (
+        call_id VARCHAR NOT NULL,
+        opportunity_id VARCHAR NOT NULL,
+        system_category VARCHAR,
+        category VARCHAR NOT NULL CHECK (category IN ('commit', 'best_case', 'pipeline', 'omitted')),
+        amount DECIMAL(18,2),
+        PRIMARY KEY (call_id, opportunity_id)
+      )`
+    ]
   }
 ];
 

@@ -450,6 +450,19 @@ export function tileContent(v: TileView, b: Box, c: Ctx, label: (k: string) => s
       return quadrant(v, b, c);
     case 'stats':
       return stats(v.items, b);
+    // A report image shows the band's and the track record's figures (the web tiles draw them).
+    case 'band':
+      return stats(
+        [
+          { label: 'P50', value: f(v.p50, v.format, c) },
+          { label: 'P10–P90', value: `${f(v.p10, v.format, c)} – ${f(v.p90, v.format, c)}` },
+          { label: label('won_amount'), value: f(v.won, v.format, c) },
+          { label: label('target'), value: f(v.target, v.format, c) }
+        ],
+        b
+      );
+    case 'track':
+      return stats(v.stats, b);
     case 'rows':
       return rows(v, b, c, label);
     case 'table':
