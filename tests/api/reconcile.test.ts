@@ -112,6 +112,29 @@ describe('forecast, payments, win–loss and movement figures equal the sum of t
       }
     });
 
+    it(`the forecast board's forecast card (forecast model, configured probabilities) is the weighted sum of the deals its click opens (${period})`, async () => {
+      for (const { name, f } of filterSets) {
+        const fc = (await get('forecast', { period, ...f })).rows[0] as { forecast: number; closed_won: number; closed_won_n: number; weighted_pipeline: number; new_flow: number; open_n: number };
+        // the card opens won deals by close date and open ones by expected close: forecast_date
+        const d = await get('deals', { period, ...f, status: ['open', 'won'], date_field: 'forecast_date', limit: '1' });
+        expect(d.summary!.total, `${name}: deals behind the forecast`).toBe(fc.closed_won_n + fc.open_n);
+        expect(fc.new_flow, `${name}: configured probabilities forecast no new deals`).toBe(0);
+        expect(d.summary!.total_weighted as number, `${name}: forecast`).toBeCloseTo(fc.forecast, 2);
+        // Independently, row by row: won at their amount, open at amount × probability.
+        const all: Record<string, unknown>[] = [];
+        while (all.length < Number(d.summary!.total)) {
+          const page = await get('deals', { period, ...f, status: ['open', 'won'], date_field: 'forecast_date', limit: '1000', offset: String(all.length) });
+          expect(page.rows.length, `${name}: a page of the drill`).toBeGreaterThan(0);
+          all.push(...page.rows);
+        }
+        const byHand = (all as { status: string; amount: number | null; probability: number | null }[]).reduce(
+          (s, r) => s + (r.status === 'won' ? (r.amount ?? 0) : (r.amount ?? 0) * (r.probability ?? 0)),
+          0
+        );
+        expect(byHand, `${name}: forecast by hand`).toBeCloseTo(fc.forecast, 2);
+      }
+    });
+
     it(`collected (回款), due, contracted and the collection rate equal their payments and deals (${period})`, async () => {
       for (const { name, f } of filterSets) {
         const k = await get('kpis', { period, ...f });

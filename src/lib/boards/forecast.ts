@@ -67,7 +67,8 @@ export const forecastSummary: TileDef = {
       kind: 'kpis',
       cards: [
         c('forecast', f?.forecast ?? null, 'money', f?.n ?? 0, f?.target ? ctx.t('kpi.forecast_vs_target', { rate: formatPercent(f.forecast / f.target, ctx.locale, 0) }) : null, {
-          refine: { status: ['open', 'won'], date_field: ['expected_close_date'] },
+          // won deals by their close date, open ones by their expected close (as the figure counts them)
+          refine: { status: ['open', 'won'], date_field: ['forecast_date'] },
           replaceRefine: true
         }),
         c('closed_won', f?.closed_won ?? null, 'money', f?.closed_won_n ?? 0, f?.attainment != null ? ctx.t('kpi.attainment_of', { rate: formatPercent(f.attainment, ctx.locale, 0) }) : null, {
