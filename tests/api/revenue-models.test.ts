@@ -150,7 +150,7 @@ describe('GET /api/models/forecast', () => {
         (SELECT sum(amount) FILTER (WHERE forecast_category = 'commit')::DOUBLE FROM opportunities WHERE status = 'open' AND ${inQ2('expected_close_date')}) AS c,
         (SELECT sum(amount) FILTER (WHERE forecast_category = 'best_case')::DOUBLE FROM opportunities WHERE status = 'open' AND ${inQ2('expected_close_date')}) AS b,
         (SELECT sum(amount) FILTER (WHERE forecast_category = 'pipeline')::DOUBLE FROM opportunities WHERE status = 'open' AND ${inQ2('expected_close_date')}) AS p,
-        (SELECT sum(amount)::DOUBLE FROM targets WHERE team_id = 'T00' AND metric = 'won_amount' AND period_start >= '2026-04-01' AND period_end <= '2026-07-01') AS target`);
+        (SELECT sum(amount)::DOUBLE FROM targets WHERE team_id = 'T00' AND region IS NULL AND owner_id IS NULL AND metric = 'won_amount' AND period_start >= '2026-04-01' AND period_end <= '2026-07-01') AS target`);
     expect(f.closed_won).toBeCloseTo(ind.won as number, 2);
     expect(f.weighted_pipeline).toBeCloseTo(ind.weighted as number, 2);
     expect(f.forecast).toBeCloseTo((ind.won as number) + (ind.weighted as number), 2);
