@@ -86,7 +86,7 @@ describe('cockpit import of a Chinese sales ledger', () => {
 
   it('reads the deals sheet only, with units, dates and merged headers applied, and names the sheet of every rejected row', async () => {
     const r = cockpit(['import', BOOK, '--entity', 'opportunities', '--db', db, '--json']);
-    expect(r.status, r.stderr).toBe(0);
+    expect(r.status, `${r.stderr}\n${r.stdout}`).toBe(0);
     expect(r.stderr).toContain('sheets read as opportunities: "商机台账"');
     expect(r.stderr).toMatch(/not read: "回款" \(it looks like payments/);
     const rep = JSON.parse(r.stdout);
@@ -116,7 +116,7 @@ describe('cockpit import of a Chinese sales ledger', () => {
 
   it('payments: the 回款 sheet is picked, a payment of an unknown contract is rejected, not given an invented customer', async () => {
     const r = cockpit(['import', BOOK, '--entity', 'payments', '--db', db, '--json']);
-    expect(r.status, r.stderr).toBe(0);
+    expect(r.status, `${r.stderr}\n${r.stdout}`).toBe(0);
     const s = JSON.parse(r.stdout).sources[0];
     expect([s.rows, s.loaded, s.rejected]).toEqual([2, 1, 1]);
     expect(s.rejections[0]).toMatchObject({ sheet: '回款', row: 3, column: '合同编号', value: 'OPP-9' });
@@ -151,7 +151,7 @@ describe('cockpit import of a Chinese sales ledger', () => {
     writeFileSync(csv, iconv.encode(lines.join('\r\n') + '\r\n', 'gbk'));
     const db2 = join(dir, 'csv.duckdb');
     const r = cockpit(['import', csv, '--entity', 'opportunities', '--db', db2, '--json']);
-    expect(r.status, r.stderr).toBe(0);
+    expect(r.status, `${r.stderr}\n${r.stdout}`).toBe(0);
     const s = JSON.parse(r.stdout).sources[0];
     expect([s.loaded, s.rejected, s.skipped]).toEqual([3, 2, 3]);
     expect(s.rejections.map((j: Record<string, unknown>) => [j.row, j.column, j.value])).toEqual([
@@ -176,7 +176,7 @@ describe('cockpit sync of the ledger and cockpit rejected --out', () => {
       })
     );
     const r = cockpit(['sync', '--config', cfg, '--json']);
-    expect(r.status, r.stderr).toBe(0);
+    expect(r.status, `${r.stderr}\n${r.stdout}`).toBe(0);
     const rep = JSON.parse(r.stdout);
     expect(rep.sources.map((s: { source: string; loaded: number; rejected: number }) => [s.source, s.loaded, s.rejected])).toEqual([
       ['华南回款', 1, 1],

@@ -79,9 +79,15 @@ describe('demo company', () => {
   it('targets per rep and per team (regions and the company too) for every quarter', async () => {
     const r = await one<Record<string, number>>(`
       SELECT count(DISTINCT owner_id) AS reps, count(DISTINCT team_id) AS teams,
-             count(*) FILTER (WHERE team_id = 'T00' AND period_start = DATE '2026-04-01') AS company_q2
+             count(*) FILTER (WHERE team_id = 'T00' AND region IS NULL AND period_start = DATE '2026-04-01') AS company_q2,
+             sum(amount) FILTER (WHERE team_id = 'T00' AND region IS NULL AND period_start = DATE '2026-04-01')::DOUBLE AS company_q2_amount,
+             count(*) FILTER (WHERE team_id = 'T00' AND region IS NOT NULL AND period_start = DATE '2026-04-01') AS company_q2_regions,
+             sum(amount) FILTER (WHERE team_id = 'T00' AND region IS NOT NULL AND period_start = DATE '2026-04-01')::DOUBLE AS company_q2_regions_amount
       FROM targets`);
-    expect(r).toEqual({ reps: 60, teams: 12, company_q2: 1 });
+    // one company target per quarter, and the same target split over the regions it sells in
+    expect({ reps: r.reps, teams: r.teams, company_q2: r.company_q2 }).toEqual({ reps: 60, teams: 12, company_q2: 1 });
+    expect(r.company_q2_regions).toBeGreaterThan(1);
+    expect(r.company_q2_regions_amount).toBeCloseTo(r.company_q2_amount, 2);
   });
 
   it('is deterministic for a seed and different for another', async () => {
