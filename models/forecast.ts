@@ -432,10 +432,10 @@ function accuracyView(p: Params, ctx: ModelContext) {
             coalesce(o.closed_won, 0) + coalesce(o.stat_pipeline, 0) + coalesce(o.new_flow, 0) AS f_statistical,
             coalesce(o.closed_won, 0) AS s_won, coalesce(o.stat_pipeline, 0) + coalesce(o.new_flow, 0) AS s_mean,
             coalesce(o.stat_var, 0) AS s_var, coalesce(o.new_flow_sd, 0) AS s_nf_sd, o.sigma AS s_sigma, o.sigma_n AS s_sigma_n,
-            (coalesce(o.closed_won_n, 0) + coalesce(o.open_n, 0))::INTEGER AS forecast_n
+            (coalesce(o.closed_won_n, 0) + coalesce(o.open_n, 0))::INTEGER AS forecast_n, NULL::DOUBLE AS b_p10, NULL::DOUBLE AS b_p90
           FROM cells c LEFT JOIN fc o ON o.tid = c.tid AND o.group_key IS NOT DISTINCT FROM c.group_key`
           : sql`SELECT NULL::INTEGER AS tid, NULL::VARCHAR AS group_key, NULL::VARCHAR AS frozen_at, ${unsafeRaw(Object.values(METHOD_COLUMNS).map((c) => `NULL::DOUBLE AS ${c}`).join(', '))},
-              NULL::DOUBLE AS s_won, NULL::DOUBLE AS s_mean, NULL::DOUBLE AS s_var, NULL::DOUBLE AS s_nf_sd, NULL::DOUBLE AS s_sigma, NULL::INTEGER AS s_sigma_n, 0 AS forecast_n WHERE false`],
+              NULL::DOUBLE AS s_won, NULL::DOUBLE AS s_mean, NULL::DOUBLE AS s_var, NULL::DOUBLE AS s_nf_sd, NULL::DOUBLE AS s_sigma, NULL::INTEGER AS s_sigma_n, 0 AS forecast_n, NULL::DOUBLE AS b_p10, NULL::DOUBLE AS b_p90 WHERE false`],
         ['by_method', methodUnion]
       ] as [string, Sql][],
       body: accuracyBody(label, g)
@@ -461,10 +461,21 @@ function accuracyView(p: Params, ctx: ModelContext) {
         GROUP BY t.tid`],
       ['frozen', sql`SELECT d.tid, s.group_key, sum(s.forecast_configured) AS f_configured, sum(s.forecast_learned) AS f_learned,
           sum(s.commit_total) AS f_commit, sum(s.best_case_total) AS f_best_case, sum(s.pipeline_total) AS f_pipeline,
+          sum(s.forecast_statistical) AS f_statistical,
+          -- The frozen band: the owner's own when the cell is one owner row, the snapshot
+          -- total's when it spans all the snapshot's owner rows; else none (quantiles do not add).
+          CASE WHEN count(*) = 1 THEN any_value(s.stat_p10) WHEN count(*) = any_value(s.total_owners) THEN any_value(s.total_p10) END AS b_p10,
+          CASE WHEN count(*) = 1 THEN any_value(s.stat_p90) WHEN count(*) = any_value(s.total_owners) THEN any_value(s.total_p90) END AS b_p90,
           sum(s.closed_won_n + s.open_n)::INTEGER AS forecast_n
         FROM snap_day d JOIN acc_times t ON t.tid = d.tid
         JOIN snaps s ON s.as_of = d.as_of AND s.period_from = t.bucket AND s.period_to = t.bucket_end
         GROUP BY ALL`],
+      // Snapshots frozen before the statistical forecast was (migration 16) have it NULL: not
+      // frozen, so that period has no statistical forecast rather than 0.
+      ['snap_stat', sql`SELECT d.tid, bool_and(s.forecast_statistical IS NOT NULL) AS stat_frozen
+        FROM snap_day d JOIN acc_times t ON t.tid = d.tid
+        JOIN snaps s ON s.as_of = d.as_of AND s.period_from = t.bucket AND s.period_to = t.bucket_end
+        GROUP BY d.tid`],
       ...callCtes,
       ['cells', cellsSql(!!g, ['frozen'])],
       // A bucket without a snapshot has no forecast (null); a group without a row on the
@@ -475,11 +486,13 @@ function accuracyView(p: Params, ctx: ModelContext) {
           CASE WHEN d.as_of IS NOT NULL THEN coalesce(fr.f_commit, 0) END AS f_commit,
           CASE WHEN d.as_of IS NOT NULL THEN coalesce(fr.f_best_case, 0) END AS f_best_case,
           CASE WHEN d.as_of IS NOT NULL THEN coalesce(fr.f_pipeline, 0) END AS f_pipeline,
-          NULL::DOUBLE AS f_statistical,
+          CASE WHEN d.as_of IS NOT NULL AND ss.stat_frozen THEN coalesce(fr.f_statistical, 0) END AS f_statistical,
           NULL::DOUBLE AS s_won, NULL::DOUBLE AS s_mean, NULL::DOUBLE AS s_var, NULL::DOUBLE AS s_nf_sd, NULL::DOUBLE AS s_sigma, NULL::INTEGER AS s_sigma_n,
-          coalesce(fr.forecast_n, 0)::INTEGER AS forecast_n
+          coalesce(fr.forecast_n, 0)::INTEGER AS forecast_n,
+          CASE WHEN ss.stat_frozen THEN fr.b_p10 END AS b_p10, CASE WHEN ss.stat_frozen THEN fr.b_p90 END AS b_p90
         FROM cells c
         LEFT JOIN snap_day d ON d.tid = c.tid
+        LEFT JOIN snap_stat ss ON ss.tid = c.tid
         LEFT JOIN frozen fr ON fr.tid = c.tid AND fr.group_key IS NOT DISTINCT FROM c.group_key`],
       ['by_method', methodUnion]
     ] as [string, Sql][],
@@ -535,7 +548,8 @@ function callsCtes(p: Params, g: Dimension | undefined): [string, Sql][] {
 function callUnion(methods: AnyMethod[]): Sql {
   const parts = methods.map(
     (m) => sql`SELECT c.tid, c.group_key, cf.frozen_at, ${m} AS method, ${unsafeRaw(m === 'call_commit' ? 'cf.c_commit' : 'cf.c_best')}::DOUBLE AS forecast, 0 AS forecast_n,
-      NULL::DOUBLE AS s_won, NULL::DOUBLE AS s_mean, NULL::DOUBLE AS s_var, NULL::DOUBLE AS s_nf_sd, NULL::DOUBLE AS s_sigma, NULL::INTEGER AS s_sigma_n
+      NULL::DOUBLE AS s_won, NULL::DOUBLE AS s_mean, NULL::DOUBLE AS s_var, NULL::DOUBLE AS s_nf_sd, NULL::DOUBLE AS s_sigma, NULL::INTEGER AS s_sigma_n,
+      NULL::DOUBLE AS b_p10, NULL::DOUBLE AS b_p90
       FROM cells c LEFT JOIN call_f cf ON cf.tid = c.tid AND cf.group_key IS NOT DISTINCT FROM c.group_key`
   );
   return join(parts, ' UNION ALL ');
@@ -544,7 +558,7 @@ function callUnion(methods: AnyMethod[]): Sql {
 function unionMethods(methods: Method[]): Sql {
   const parts = methods.map(
     (m) => sql`SELECT tid, group_key, frozen_at, ${m} AS method, ${unsafeRaw(METHOD_COLUMNS[m])}::DOUBLE AS forecast, forecast_n,
-      ${m === 'statistical' ? unsafeRaw('s_won, s_mean, s_var, s_nf_sd, s_sigma, s_sigma_n') : unsafeRaw('NULL::DOUBLE AS s_won, NULL::DOUBLE AS s_mean, NULL::DOUBLE AS s_var, NULL::DOUBLE AS s_nf_sd, NULL::DOUBLE AS s_sigma, NULL::INTEGER AS s_sigma_n')} FROM f`
+      ${m === 'statistical' ? unsafeRaw('s_won, s_mean, s_var, s_nf_sd, s_sigma, s_sigma_n, b_p10, b_p90') : unsafeRaw('NULL::DOUBLE AS s_won, NULL::DOUBLE AS s_mean, NULL::DOUBLE AS s_var, NULL::DOUBLE AS s_nf_sd, NULL::DOUBLE AS s_sigma, NULL::INTEGER AS s_sigma_n, NULL::DOUBLE AS b_p10, NULL::DOUBLE AS b_p90')} FROM f`
   );
   return parts.reduce((acc, part, i) => (i === 0 ? part : sql`${acc} UNION ALL ${part}`));
 }
@@ -557,7 +571,7 @@ function accuracyBody(label: Sql, g: Dimension | undefined): Sql {
       CASE WHEN coalesce(a.actual, 0) > 0 AND x.forecast IS NOT NULL THEN greatest(0, 1 - abs(coalesce(a.actual, 0) - x.forecast) / a.actual) END AS accuracy,
       CASE WHEN coalesce(a.actual, 0) > 0 THEN (x.forecast - a.actual) / a.actual END AS bias,
       x.forecast_n, coalesce(a.actual_n, 0)::INTEGER AS actual_n, coalesce(a.actual_n, 0)::INTEGER AS n,
-      x.tid AS s_tid, x.s_won, x.s_mean, x.s_var, x.s_nf_sd, x.s_sigma, x.s_sigma_n
+      x.tid AS s_tid, x.s_won, x.s_mean, x.s_var, x.s_nf_sd, x.s_sigma, x.s_sigma_n, x.b_p10, x.b_p90
     FROM by_method x JOIN acc_times t ON t.tid = x.tid
     LEFT JOIN actual a ON a.tid = x.tid AND a.group_key IS NOT DISTINCT FROM x.group_key
     ORDER BY ${g ? sql`x.group_key NULLS LAST,` : sql``} t.bucket, x.method`;
@@ -593,7 +607,7 @@ export const forecast = defineModel({
     }
     if (p.view === 'accuracy') {
       const methods = (p.method ?? FORECAST_METHODS) as AnyMethod[];
-      type Raw = z.input<typeof accuracyRow> & { s_tid: number; s_won: number | null; s_mean: number | null; s_var: number | null; s_nf_sd: number | null; s_sigma: number | null; s_sigma_n: number | null };
+      type Raw = z.input<typeof accuracyRow> & { s_tid: number; s_won: number | null; s_mean: number | null; s_var: number | null; s_nf_sd: number | null; s_sigma: number | null; s_sigma_n: number | null; b_p10: number | null; b_p90: number | null };
       const raw = rows as Raw[];
       // The statistical rows' bands: one simulation per period, the groups sharing its shock.
       const bands = new Map<Raw, { p10: number; p90: number }>();
@@ -608,8 +622,9 @@ export const forecast = defineModel({
         );
         rs.forEach((r, i) => bands.set(r, sim.cells[i]));
       }
-      const typed = raw.map(({ s_tid: _t, s_won: _w, s_mean: _m, s_var: _v, s_nf_sd: _n, s_sigma: _s, s_sigma_n: _sn, ...r }, i) => {
-        const b = bands.get(raw[i]);
+      const typed = raw.map(({ s_tid: _t, s_won: _w, s_mean: _m, s_var: _v, s_nf_sd: _n, s_sigma: _s, s_sigma_n: _sn, b_p10: bp10, b_p90: bp90, ...r }, i) => {
+        // A frozen snapshot's band (basis=snapshots) as it was frozen; a backtest's simulated now.
+        const b = bands.get(raw[i]) ?? (r.forecast !== null && bp10 !== null && bp90 !== null ? { p10: bp10, p90: bp90 } : undefined);
         return { ...r, p10: b?.p10 ?? null, p90: b?.p90 ?? null, covered: b ? r.actual >= b.p10 && r.actual <= b.p90 : null };
       });
       // Over every period (and group) with a forecast, per method: WAPE = Σ|F − A| / ΣA,

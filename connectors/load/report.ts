@@ -38,6 +38,14 @@ export function formatReport(r: SyncReport, opts: { mapping?: boolean } = {}): s
   }
   const stubs = Object.entries(r.stubs).filter(([, n]) => n > 0);
   if (stubs.length) out.push(`created from references: ${stubs.map(([e, n]) => `${n} ${e}`).join(', ')}`);
+  const dq = r.data_quality;
+  if (dq) {
+    out.push('');
+    out.push(
+      `open deals the forecast's data-quality rules touched: amount fallback ${dq.amount_fallback.toLocaleString()}, ` +
+        `no amount ${dq.amount_missing.toLocaleString()}, no close date ${dq.undated.toLocaleString()}, close date past ${dq.past_due.toLocaleString()}`
+    );
+  }
   return out.join('\n');
 }
 

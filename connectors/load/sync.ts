@@ -15,7 +15,8 @@ import type { CockpitConfig, SourceConfig } from '../../src/lib/server/config/sc
 import { ident, join, sql, unsafeRaw } from '../../src/lib/server/db/sql';
 import { DUCKDB_TYPES, TABLES, type EntityName } from '../../src/lib/schema/tables';
 import { refreshFacts } from '../../models/common/facts';
-import { stageInfos } from '../../src/lib/server/models/run';
+import { runModel, stageInfos } from '../../src/lib/server/models/run';
+import { ALL_SCOPE } from '../../models/common/scope';
 import { readerFor } from '../readers';
 import { idField, Pipeline, SourceError, type FieldMapping, type Outcome, type Rejection } from '../pipeline/pipeline';
 import { wallTime } from '../pipeline/values';
@@ -56,7 +57,20 @@ export interface SyncReport {
   merges: { from: string; into: string; by: 'name' | 'phone' | 'existing name'; key: string }[];
   /** Rows created for references nothing defined (an owner name, a team). */
   stubs: Record<'customers' | 'users' | 'teams', number>;
+  /**
+   * The forecast's data-quality counts over the open deals after the load (the forecast model's
+   * own summary.data_quality, statistical, as of today): amount fallback used / no amount at all,
+   * no expected close date, expected close date past. Null when the sync failed.
+   */
+  data_quality: DataQuality | null;
   error: string | null;
+}
+
+export interface DataQuality {
+  amount_fallback: number;
+  amount_missing: number;
+  undated: number;
+  past_due: number;
 }
 
 export interface SyncOptions {
@@ -181,6 +195,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
     sources: reports,
     merges: [],
     stubs: { customers: 0, users: 0, teams: 0 },
+    data_quality: null,
     error: null
   };
   const log = opts.log ?? (() => undefined);
@@ -347,6 +362,14 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       await refreshFacts(tx, stageInfos(config));
     });
     report.ok = true;
+    // The same rules the forecast applies, from the forecast model itself (not their SQL again).
+    // The load is committed: a failure here leaves the counts out, not the sync failed.
+    try {
+      const fc = await runModel(db, config, 'forecast', { probabilities: 'statistical', period: 'this_month', simulations: 100 }, ALL_SCOPE);
+      report.data_quality = (fc.summary as { data_quality: DataQuality }).data_quality;
+    } catch (e) {
+      log(`data-quality counts not computed: ${e instanceof Error ? e.message : String(e)}`);
+    }
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     report.error = msg;

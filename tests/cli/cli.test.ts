@@ -154,3 +154,43 @@ describe('cockpit import of a targets sheet with a region column', () => {
     });
   }
 });
+
+describe('cockpit import reports the forecast’s data-quality counts', () => {
+  it('counts the open deals the amount fallback and the missing/past-due close-date rules touch', async () => {
+    const day = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10);
+    const file = join(dir, 'dq-deals.csv');
+    // O1: no amount, no close date; O2: no amount; O3: close date 60 days past; O4: complete;
+    // O5: won 30 days ago with an amount (what the fallback averages).
+    writeFileSync(
+      file,
+      '商机编号,客户名称,商机阶段,金额,预计成交日期,成交日期,负责人\n' +
+        'O1,甲公司,初步接洽,,,,张三\n' +
+        `O2,乙公司,方案报价,,${day(60)},,张三\n` +
+        `O3,丙公司,商务谈判,50000,${day(-60)},,李四\n` +
+        `O4,丁公司,初步接洽,80000,${day(60)},,李四\n` +
+        `O5,戊公司,赢单,60000,${day(-30)},${day(-30)},李四\n`
+    );
+    const target = join(dir, 'dq.duckdb');
+    const r = cockpit(['import', file, '--entity', 'opportunities', '--json', '--db', target]);
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    // Independently, from the stored deals: open ones without an amount (a won amount exists to
+    // fall back on), without a close date, with one before yesterday.
+    const inst = await DuckDBInstance.create(target);
+    const c = await inst.connect();
+    const x = (await c.runAndReadAll(`SELECT
+        count(*) FILTER (WHERE amount IS NULL)::INTEGER AS no_amount,
+        count(*) FILTER (WHERE expected_close_date IS NULL)::INTEGER AS undated,
+        count(*) FILTER (WHERE expected_close_date < '${day(-1)}')::INTEGER AS past_due,
+        (SELECT count(*) FROM opportunities WHERE status = 'won' AND amount > 0)::INTEGER AS won_with_amount
+      FROM opportunities WHERE status = 'open'`)).getRowObjectsJson()[0];
+    c.closeSync();
+    inst.closeSync();
+    expect(x).toEqual({ no_amount: 2, undated: 1, past_due: 1, won_with_amount: 1 });
+    expect(report.data_quality).toEqual({ amount_fallback: 2, amount_missing: 0, undated: 1, past_due: 1 });
+    // The terminal report says it too.
+    const again = cockpit(['import', file, '--entity', 'opportunities', '--db', target]);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toContain("open deals the forecast's data-quality rules touched: amount fallback 2, no amount 0, no close date 1, close date past 1");
+  }, 60_000);
+});

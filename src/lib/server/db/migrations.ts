@@ -339,6 +339,24 @@ export const MIGRATIONS: Migration[] = [
         PRIMARY KEY (call_id, opportunity_id)
       )`
     ]
+  },
+  {
+    version: 16,
+    name: 'frozen statistical forecast',
+    statements: [
+      // The statistical forecast frozen with the others (src/lib/server/models/snapshots.ts):
+      // the owner's forecast and P10/P50/P90, and the band of the snapshot's total (all its
+      // owners, one shared shock; quantiles do not add) with how many owner rows it spans.
+      // Rows frozen before this migration keep NULL: not frozen, not zero.
+      `ALTER TABLE forecast_snapshots ADD COLUMN forecast_statistical DOUBLE`,
+      `ALTER TABLE forecast_snapshots ADD COLUMN stat_p10 DOUBLE`,
+      `ALTER TABLE forecast_snapshots ADD COLUMN stat_p50 DOUBLE`,
+      `ALTER TABLE forecast_snapshots ADD COLUMN stat_p90 DOUBLE`,
+      `ALTER TABLE forecast_snapshots ADD COLUMN total_p10 DOUBLE`,
+      `ALTER TABLE forecast_snapshots ADD COLUMN total_p50 DOUBLE`,
+      `ALTER TABLE forecast_snapshots ADD COLUMN total_p90 DOUBLE`,
+      `ALTER TABLE forecast_snapshots ADD COLUMN total_owners INTEGER`
+    ]
   }
 ];
 

@@ -39,6 +39,9 @@ interface OwnerRow {
   commit: number;
   best_case: number;
   pipeline: number;
+  p10: number | null;
+  p50: number | null;
+  p90: number | null;
 }
 
 /** Freezes the forecast of each period, per owner, as of `asOf` (default today). */
@@ -56,12 +59,32 @@ export async function freezeForecasts(
     const base = { view: 'forecast', group_by: 'owner', period: preset, as_of: asOf };
     const configured = await runModel(db, config, 'forecast', { ...base, probabilities: 'configured' }, ALL_SCOPE, now);
     const learned = await runModel(db, config, 'forecast', { ...base, probabilities: 'learned' }, ALL_SCOPE, now);
+    const statistical = await runModel(db, config, 'forecast', { ...base, probabilities: 'statistical' }, ALL_SCOPE, now);
     const learnedBy = new Map((learned.rows as unknown as OwnerRow[]).map((r) => [r.group_key, r.forecast]));
-    const rows = (configured.rows as unknown as OwnerRow[]).map(
-      (r) => sql`(${asOf}::DATE, ${takenAt}::TIMESTAMP, ${configured.period.from}::DATE, ${configured.period.to}::DATE, ${r.group_key},
+    const statBy = new Map((statistical.rows as unknown as OwnerRow[]).map((r) => [r.group_key, r]));
+    // The band of the total as the company-wide (ungrouped) forecast states it — the owners'
+    // quantiles do not add up to it: the accuracy view uses it for a cell spanning every owner
+    // row of the snapshot.
+    const { group_by: _g, ...ungrouped } = base;
+    const whole = await runModel(db, config, 'forecast', { ...ungrouped, probabilities: 'statistical' }, ALL_SCOPE, now);
+    const total = (whole.summary as { band?: { p10: number; p50: number; p90: number } | null }).band ?? null;
+    // Every owner any method forecasts (the statistical one adds new-deal flow): rows stay additive.
+    const configuredRows = configured.rows as unknown as OwnerRow[];
+    const seen = new Set(configuredRows.map((r) => r.group_key));
+    const ownerRows = [
+      ...configuredRows,
+      ...(statistical.rows as unknown as OwnerRow[])
+        .filter((r) => !seen.has(r.group_key))
+        .map((r) => ({ ...r, closed_won: 0, closed_won_n: 0, open_pipeline: 0, open_n: 0, forecast: 0, commit: 0, best_case: 0, pipeline: 0 }))
+    ];
+    const rows = ownerRows.map((r) => {
+      const st = statBy.get(r.group_key);
+      return sql`(${asOf}::DATE, ${takenAt}::TIMESTAMP, ${configured.period.from}::DATE, ${configured.period.to}::DATE, ${r.group_key},
         ${r.closed_won}, ${r.closed_won_n}::INTEGER, ${r.open_pipeline}, ${r.open_n}::INTEGER, ${r.forecast},
-        ${learnedBy.get(r.group_key) ?? r.closed_won}, ${r.commit}, ${r.best_case}, ${r.pipeline})`
-    );
+        ${learnedBy.get(r.group_key) ?? r.closed_won}, ${r.commit}, ${r.best_case}, ${r.pipeline},
+        ${st?.forecast ?? null}::DOUBLE, ${st?.p10 ?? null}::DOUBLE, ${st?.p50 ?? null}::DOUBLE, ${st?.p90 ?? null}::DOUBLE,
+        ${total?.p10 ?? null}::DOUBLE, ${total?.p50 ?? null}::DOUBLE, ${total?.p90 ?? null}::DOUBLE, ${ownerRows.length}::INTEGER)`;
+    });
     await db.write(async (tx) => {
       await tx.run(
         sql`DELETE FROM forecast_snapshots WHERE as_of = ${asOf}::DATE AND period_from = ${configured.period.from}::DATE AND period_to = ${configured.period.to}::DATE`
@@ -74,7 +97,7 @@ export async function freezeForecasts(
       from: configured.period.from,
       to: configured.period.to,
       owners: rows.length,
-      forecast: (configured.rows as unknown as OwnerRow[]).reduce((s, r) => s + r.forecast, 0)
+      forecast: configuredRows.reduce((s, r) => s + r.forecast, 0)
     });
   }
   return { asOf, periods: out };
