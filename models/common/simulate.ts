@@ -1,3 +1,4 @@
+import { mulberry32 } from './prng';
 /**
  * The statistical forecast's band (docs/metrics.md, "Intervals"): a seeded Monte Carlo, so the
  * same data, parameters and seed always give the same P10/P50/P90.
@@ -32,17 +33,8 @@ export function shockSigma(sigma: number | null | undefined, n: number | null | 
   return Math.max(MIN_SIGMA, sigma);
 }
 
-/** mulberry32: a small seeded PRNG with a 2^32 period. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The Monte Carlo's seeded generator (shared mulberry32; a zero seed gets a fixed non-zero one). */
+const rng = (seed: number) => mulberry32(seed >>> 0 || 0x9e3779b9);
 
 function normal(u: () => number): number {
   // Box–Muller; u() is in [0, 1), 1 − u() in (0, 1].

@@ -23,6 +23,7 @@ import type { Database } from '../db/database';
 import type { StageInfo } from '../../../../models/model';
 import { refreshFacts } from '../../../../models/common/facts';
 import { sql, unsafeRaw } from '../db/sql';
+import { mulberry32 } from '../../../../models/common/prng';
 import {
   ACTIVITY_TYPES,
   COMPANY,
@@ -71,16 +72,7 @@ function lit(s: string): string {
 }
 
 /** Small deterministic PRNG for the org chart (mulberry32). */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 interface DemoUser {
   user_id: string;
