@@ -133,7 +133,7 @@ describe('cockpit import of a Chinese sales ledger', () => {
 
   it('a workbook with no sheet for the entity is refused with the sheets listed', () => {
     const r = cockpit(['import', BOOK, '--entity', 'targets', '--db', db]);
-    expect(r.status).toBe(2);
+    expect(r.status, `${r.stderr}\n${r.stdout}${r.error ? `\n${r.error}` : ''}${r.signal ? `\nsignal ${r.signal}` : ''}`).toBe(2);
     expect(r.stderr).toContain('no sheet holds targets');
     expect(r.stderr).toContain('sheets: 商机台账, 回款, 说明');
   });
