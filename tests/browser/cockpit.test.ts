@@ -133,15 +133,25 @@ describe('/cockpit', () => {
   it('plays a playlist: ?pages=overview,forecast&rotate=5', async () => {
     const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
     const errors = watchErrors(page);
+    // Record every page the cockpit shows from the first paint on: under load the first
+    // rotation can happen before goto() returns, so the order is checked, not a moment.
+    await page.addInitScript(() => {
+      const seen: string[] = [];
+      (window as unknown as { __seen: string[] }).__seen = seen;
+      const note = () => {
+        const p = document.querySelector('[data-testid=cockpit]')?.getAttribute('data-page');
+        if (p && seen[seen.length - 1] !== p) seen.push(p);
+      };
+      new MutationObserver(note).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-page'] });
+    });
     await page.goto(`${base}/cockpit?lang=zh-CN&as_of=${AS_OF}&pages=overview,forecast&rotate=5`, { waitUntil: 'networkidle' });
-    const cockpit = page.getByTestId('cockpit');
-    expect(await cockpit.getAttribute('data-page')).toBe('overview');
-    await expect.poll(() => cockpit.getAttribute('data-page'), { timeout: 12_000 }).toBe('forecast');
-    expect(await page.locator('[data-tile=categories]').count()).toBe(1);
-    await expect.poll(() => cockpit.getAttribute('data-page'), { timeout: 12_000 }).toBe('overview');
+    const seen = () => page.evaluate(() => (window as unknown as { __seen: string[] }).__seen.join(','));
+    await expect.poll(seen, { timeout: 30_000 }).toMatch(/^overview,forecast/);
+    await expect.poll(() => page.locator('[data-tile=categories]').count(), { timeout: 30_000 }).toBe(1);
+    await expect.poll(seen, { timeout: 30_000 }).toMatch(/^overview,forecast,overview/);
     expect(errors).toEqual([]);
     await page.close();
-  });
+  }, 120_000);
 
   it('runs 1,000 refresh cycles without its JS heap growing', async () => {
     const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
