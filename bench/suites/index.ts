@@ -7,6 +7,7 @@ import { exportSuite } from './export';
 import { forecastSuite } from './forecast';
 import { load } from './load';
 import { models } from './models';
+import { pages } from './pages';
 import { startup } from './startup';
 
 export interface Suite {
@@ -16,4 +17,4 @@ export interface Suite {
 }
 
 /** Every suite `npm run bench` runs, in order. */
-export const suites: Suite[] = [demo, startup, models, cockpit, exportSuite, forecastSuite, connectorsFiles, connectorsRemote, load];
+export const suites: Suite[] = [demo, startup, models, cockpit, pages, exportSuite, forecastSuite, connectorsFiles, connectorsRemote, load];
