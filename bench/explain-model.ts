@@ -2,12 +2,16 @@
  * Iteration helper: profiles one catalog model's compiled SQL on a database and prints its
  * operators, heaviest first (DuckDB's JSON profile, flattened).
  *   npx tsx bench/explain-model.ts /tmp/large.duckdb <model> '<json params>'
+ * BOUND=1 binds the parameters as the product does (src/lib/server/db/database.ts) instead of
+ * inlining them as literals: the plans can differ (with literals DuckDB folds constants and
+ * estimates other cardinalities), so measure a change that way too.
  */
 import { readFileSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parseConfig } from '../src/lib/server/config/load';
 import { buildContext, compileModel, getModel, parseParams } from '../src/lib/server/models/run';
 import { compile } from '../src/lib/server/db/sql';
+import { bindTypes } from '../src/lib/server/db/database';
 
 const [path, name, json] = process.argv.slice(2);
 const cfg = parseConfig({});
@@ -20,7 +24,11 @@ const inst = await DuckDBInstance.create(path);
 const conn = await inst.connect();
 const { text, params } = compile(st);
 if (process.env.PROFILE_SQL) console.log(text, JSON.stringify(params));
-const run = () => conn.runAndReadAll(text.replace(/\$(\d+)/g, (_, i) => lit(params[Number(i) - 1])));
+const bound = process.env.BOUND ? bindTypes(params) : null;
+const run = () =>
+  bound && params.length
+    ? conn.runAndReadAll(text, bound.values, bound.types)
+    : conn.runAndReadAll(text.replace(/\$(\d+)/g, (_, i) => lit(params[Number(i) - 1])));
 function lit(v: unknown): string {
   if (v === null) return 'NULL';
   if (Array.isArray(v)) return `[${v.map(lit).join(', ')}]`;

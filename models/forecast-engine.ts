@@ -77,7 +77,7 @@ export function momentCtes(
   p: EngineParams,
   ctx: ModelContext,
   opts: { learned: boolean; statistical: boolean; dealDate: Sql }
-): [string, Sql][] {
+): [string, Sql, { materialized?: boolean }?][] {
   const P = m.prefix;
   const n = (name: string) => unsafeRaw(`${P}${name}`);
   const g = p.group_by as Dimension | undefined;
@@ -90,8 +90,8 @@ export function momentCtes(
   const lookbackDays = Math.max(Math.round(p.window_months * 30.44), h + 183);
   const lookFrom = sql`(${t} - to_days(${lookbackDays}::INTEGER))`;
   const fy = ctx.fiscalYearStartMonth;
-  const ctes: [string, Sql][] = [];
-  const add = (name: string, body: Sql) => ctes.push([`${P}${name}`, body]);
+  const ctes: [string, Sql, { materialized?: boolean }?][] = [];
+  const add = (name: string, body: Sql, opts?: { materialized?: boolean }) => ctes.push(opts ? [`${P}${name}`, body, opts] : [`${P}${name}`, body]);
 
   // The deals as at t, filtered, with their group key.
   add('fd', sql`SELECT r.*, ${key} AS group_key,
@@ -164,7 +164,9 @@ export function momentCtes(
         (s.final_status = 'won' AND s.final_closed_at >= s.c + to_days(${o}::INTEGER) AND s.final_closed_at < s.c + to_days(${h}::INTEGER))::INTEGER AS won,
         coalesce(s.amount, a.avg_amount, (SELECT avg_amount FROM ${n('amt_all')}), 0) AS amt_est
       FROM ${pitOpenStates(n('cuts'))} s
-      LEFT JOIN ${n('amt')} a ON a.product IS NOT DISTINCT FROM s.product`);
+      LEFT JOIN ${n('amt')} a ON a.product IS NOT DISTINCT FROM s.product`,
+      // Read by mrate and states (and states by srate, crate, cut_pred): computed once.
+      { materialized: true });
     // Is there a month-of-quarter effect at all? Only when the value close rates at the past
     // instants on the same day of earlier months differ between the three places in the quarter
     // much more than within each (one-way analysis of variance, F ≥ SEASONAL_F); otherwise every
@@ -184,7 +186,7 @@ export function momentCtes(
         (CASE WHEN same OR NOT (SELECT seasonal FROM ${n('mq')}) THEN 1.0 ELSE ${OTHER_WEIGHT}::DOUBLE / count(*) FILTER (WHERE NOT same) OVER () END)
           * pow(0.5, date_diff('day', c, ${t}) / ${HALF_LIFE_DAYS}::DOUBLE) AS w
       FROM ${n('cuts')}`);
-    add('states', sql`SELECT s.*, cw.w FROM ${n('states0')} s JOIN ${n('cw')} cw ON cw.cid = s.cid`);
+    add('states', sql`SELECT s.*, cw.w FROM ${n('states0')} s JOIN ${n('cw')} cw ON cw.cid = s.cid`, { materialized: true });
     // Value-weighted: a cell's rate is the won amount over the amount open at the past instants
     // (amounts as known then, else the fallback), so a big deal's lower odds and discounts at
     // signing count; "won" below is that rate × n, in deal equivalents for the shrinkage.

@@ -267,7 +267,7 @@ function forecastView(p: Params, ctx: ModelContext) {
           SELECT group_key FROM m_out ${g ? sql`UNION SELECT group_key FROM tgt` : sql``}) k
         LEFT JOIN m_out o ON o.group_key IS NOT DISTINCT FROM k.group_key
         LEFT JOIN tgt t ON t.group_key IS NOT DISTINCT FROM k.group_key`]
-    ] as [string, Sql][],
+    ] as [string, Sql, { materialized?: boolean }?][],
     body: sql`SELECT x.group_key::VARCHAR AS group_key, ${label}::VARCHAR AS group_label,
         coalesce(x.closed_won, 0)::DOUBLE AS closed_won, coalesce(x.closed_won_n, 0)::INTEGER AS closed_won_n,
         coalesce(${weighted}, 0)::DOUBLE AS weighted_pipeline,
@@ -437,7 +437,7 @@ function accuracyView(p: Params, ctx: ModelContext) {
           : sql`SELECT NULL::INTEGER AS tid, NULL::VARCHAR AS group_key, NULL::VARCHAR AS frozen_at, ${unsafeRaw(Object.values(METHOD_COLUMNS).map((c) => `NULL::DOUBLE AS ${c}`).join(', '))},
               NULL::DOUBLE AS s_won, NULL::DOUBLE AS s_mean, NULL::DOUBLE AS s_var, NULL::DOUBLE AS s_nf_sd, NULL::DOUBLE AS s_sigma, NULL::INTEGER AS s_sigma_n, 0 AS forecast_n, NULL::DOUBLE AS b_p10, NULL::DOUBLE AS b_p90 WHERE false`],
         ['by_method', methodUnion]
-      ] as [string, Sql][],
+      ] as [string, Sql, { materialized?: boolean }?][],
       body: accuracyBody(label, g)
     };
   }

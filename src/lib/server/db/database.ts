@@ -50,7 +50,7 @@ export interface WriteTx {
   connection: DuckDBConnection;
 }
 
-function bindTypes(params: SqlValue[]): { values: DuckDBValue[]; types: DuckDBType[] } {
+export function bindTypes(params: SqlValue[]): { values: DuckDBValue[]; types: DuckDBType[] } {
   const values: DuckDBValue[] = [];
   const types: DuckDBType[] = [];
   for (const p of params) {
