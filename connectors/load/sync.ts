@@ -632,8 +632,15 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
         await tx.run(`CREATE OR REPLACE TEMP TABLE cur AS SELECT * FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref AND ${inSlice}
           QUALIFY row_number() OVER (PARTITION BY "${id}" ORDER BY _seq DESC) = 1`);
       }
-      await tx.run(`INSERT INTO ${e} (${insertCols}) SELECT ${selectCols} FROM cur
+      // Keys already stored take the upsert path; new keys (all of them in a first import) a
+      // plain INSERT, which appends instead of probing the index for a conflict row by row
+      // (1M new deals: 20.7 s as one INSERT … ON CONFLICT). The stored keys are marked first,
+      // so the upsert runs before the insert and each key takes exactly one path.
+      await tx.run(`CREATE OR REPLACE TEMP TABLE cur_known AS SELECT c."${id}" FROM cur c SEMI JOIN ${e} t ON t."${id}" = c."${id}"`);
+      await tx.run(`INSERT INTO ${e} (${insertCols}) SELECT ${selectCols} FROM cur SEMI JOIN cur_known k ON k."${id}" = cur."${id}"
         ON CONFLICT ("${id}") ${update.length ? `DO UPDATE SET ${update.map((c) => `"${c}" = excluded."${c}"`).join(', ')}` : 'DO NOTHING'}`);
+      await tx.run(`INSERT INTO ${e} (${insertCols}) SELECT ${selectCols} FROM cur ANTI JOIN cur_known k ON k."${id}" = cur."${id}"`);
+      await tx.run(`DROP TABLE temp.cur_known`);
       await tx.run(`DROP TABLE temp.cur`);
       if (slices > 1) step(`${s.name}: slice ${j + 1}/${slices} written`);
     }
