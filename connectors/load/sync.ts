@@ -321,16 +321,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       // until it commits: 1M keys land within the staging limit (measured at 400MB), each
       // key beyond that gets ~200 bytes more (2M rows: ~590MB; 10M: ~2.1GB).
       const staged = reports.reduce((n, r) => n + r.rows, 0);
-      let landingMb = Math.ceil(parseSizeMb(limit) + (Math.max(0, staged - 1_000_000) * 200) / 2 ** 20);
-      // The derived tables below get ~1 KB per deal above 200k anyway (the sync's peak); the
-      // landing may use up to that, capped at 1 GB: at 400MB, 1M new keys spilled while
-      // building the key index (plain INSERT 12–15 s against 5.8 s at 1 GB, measured).
-      if (!opts.memoryLimit) {
-        const { rows: known } = await tx.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM opportunities`);
-        const deals = known[0].n + sources.reduce((n, s, i) => n + (s.entity === 'opportunities' ? reports[i].rows : 0), 0);
-        const factsEstimate = Math.ceil(parseSizeMb(limit) + (Math.max(0, deals - 200_000) * 1024) / 2 ** 20);
-        landingMb = Math.max(landingMb, Math.min(factsEstimate, 1024));
-      }
+      const landingMb = Math.ceil(parseSizeMb(limit) + (Math.max(0, staged - 1_000_000) * 200) / 2 ** 20);
       if (!opts.memoryLimit && landingMb > parseSizeMb(limit)) {
         log(`landing ${staged.toLocaleString()} rows: DuckDB memory limit ${landingMb}MB`);
         await tx.run(`SET memory_limit = '${landingMb}MB'`);
