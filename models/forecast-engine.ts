@@ -20,6 +20,7 @@ import type { Dimension } from './common/params';
 import { dealsRelation, dimensionKey, filterWhere } from './common/relations';
 import { pitDealsWithDims, pitOpenStates } from './common/pit';
 import { daysBetween } from './common/period';
+import { amountEstimate, amountFallbackCtes, amountRule, dataQualityCounts, lookbackDays as learningLookbackDays } from './common/data-quality';
 import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 
 export interface EngineParams {
@@ -87,7 +88,7 @@ export function momentCtes(
   const o = Math.max(0, daysBetween(m.t, m.from));
   const h = Math.max(0, daysBetween(m.t, m.to));
   // Learning looks back window_months, and at least far enough to see whole windows of h days.
-  const lookbackDays = Math.max(Math.round(p.window_months * 30.44), h + 183);
+  const lookbackDays = learningLookbackDays(p.window_months, h);
   const lookFrom = sql`(${t} - to_days(${lookbackDays}::INTEGER))`;
   const fy = ctx.fiscalYearStartMonth;
   const ctes: [string, Sql, { materialized?: boolean }?][] = [];
@@ -101,16 +102,14 @@ export function momentCtes(
       -- Only what the forecast reads below (open deals, deals won in the period): lost and
       -- earlier wins are most of the deals and are not kept.
       AND (r.status = 'open' OR (r.status = 'won' AND r.closed_at >= ${m.from}::TIMESTAMP AND r.closed_at < ${m.to}::TIMESTAMP))`);
-  // Amount fallback: the average won amount of the deal's product over the learning window
-  // (deals won before t, every deal in view), else of every product.
-  add('amt', sql`SELECT product, avg(amount)::DOUBLE AS avg_amount FROM deal_facts
-    WHERE status = 'won' AND amount > 0 AND closed_at >= ${lookFrom} AND closed_at < ${t} GROUP BY product`);
-  add('amt_all', sql`SELECT avg(amount)::DOUBLE AS avg_amount FROM deal_facts
-    WHERE status = 'won' AND amount > 0 AND closed_at >= ${lookFrom} AND closed_at < ${t}`);
+  // Amount fallback (models/common/data-quality.ts): the average won amount of the deal's
+  // product over the learning window (deals won before t, every deal in view), else of every
+  // product.
+  ctes.push(...amountFallbackCtes(P, t, lookFrom));
+  const allAvg = sql`(SELECT avg_amount FROM ${n('amt_all')})`;
   add('open', sql`SELECT d.*,
-      coalesce(d.amount, a.avg_amount, (SELECT avg_amount FROM ${n('amt_all')}), 0)::DOUBLE AS amount_est,
-      CASE WHEN d.amount IS NOT NULL THEN 'own' WHEN a.avg_amount IS NOT NULL THEN 'product'
-           WHEN (SELECT avg_amount FROM ${n('amt_all')}) IS NOT NULL THEN 'all' ELSE 'none' END AS amount_rule,
+      ${amountEstimate(sql`d.amount`, sql`a.avg_amount`, allAvg)} AS amount_est,
+      ${amountRule(sql`d.amount`, sql`a.avg_amount`, allAvg)} AS amount_rule,
       d.expected_close_date >= ${m.from}::DATE AND d.expected_close_date < ${m.to}::DATE AS in_period,
       ${ageBucket(sql`d.age_days`)} AS age_b,
       ${ecdBucket(sql`d.expected_close_date`, t, o, h)} AS ecd_b
@@ -281,10 +280,9 @@ export function momentCtes(
       ${stat ? sql`coalesce(sum(o.amount_est * ps.p), 0)::DOUBLE` : sql`NULL::DOUBLE`} AS stat_pipeline,
       ${stat ? sql`coalesce(sum(o.amount_est * o.amount_est * ps.p * (1 - ps.p)), 0)::DOUBLE` : sql`NULL::DOUBLE`} AS stat_var,
       ${stat ? sql`count(*) FILTER (WHERE ps.p > 0)` : sql`0`}::INTEGER AS stat_open_n,
-      count(*) FILTER (WHERE o.amount_rule IN ('product', 'all') AND (o.in_period OR ${stat}))::INTEGER AS amount_fallback_n,
-      count(*) FILTER (WHERE o.amount_rule = 'none' AND (o.in_period OR ${stat}))::INTEGER AS amount_missing_n,
-      count(*) FILTER (WHERE o.expected_close_date IS NULL)::INTEGER AS undated_n,
-      count(*) FILTER (WHERE o.expected_close_date < ${t}::DATE - INTERVAL 1 DAY)::INTEGER AS past_due_n
+      -- Data quality (models/common/data-quality.ts): the amount rules count the deals whose
+      -- amount this forecast uses (the statistical one: every open deal).
+      ${dataQualityCounts({ t, rule: sql`o.amount_rule`, expectedClose: sql`o.expected_close_date`, amountCounted: sql`o.in_period OR ${stat}` })}
     FROM ${n('open')} o
     ${opts.learned ? sql`LEFT JOIN ${n('stage_p')} sp ON sp.name = o.stage` : sql``}
     ${stat

@@ -49,6 +49,7 @@ import { grainParam, groupByParam, paramsSchema, type Dimension } from './common
 import { addDays, ALL_FROM, type Grain } from './common/period';
 import { bucketLabel, bucketsRelation } from './common/grain';
 import { momentCtes, type Moment } from './forecast-engine';
+import { DEFAULT_WINDOW_MONTHS, type DataQuality } from './common/data-quality';
 import { shockSigma, simulate } from './common/simulate';
 import { dealsRelation, dimensionKey, dimensionLabel, inPeriod, teamGroupCtes } from './common/relations';
 import { targetRows } from './common/targets';
@@ -76,7 +77,7 @@ const params = paramsSchema({
   seed: z.coerce.number().int().min(0).max(2 ** 31 - 1).default(1),
   simulations: z.coerce.number().int().min(100).max(20_000).default(2000),
   /** Months of closed deals the learned probabilities come from. */
-  window_months: z.coerce.number().int().min(1).max(120).default(12),
+  window_months: z.coerce.number().int().min(1).max(120).default(DEFAULT_WINDOW_MONTHS),
   /** Below this many closed deals that reached a stage, the configured probability fills in. */
   min_deals: z.coerce.number().int().min(0).max(100_000).default(30),
   /** A target for the whole result (instead of the target rows); ungrouped only. */
@@ -673,7 +674,7 @@ export const forecast = defineModel({
       return { ...out, p10: b?.p10 ?? null, p50: b?.p50 ?? null, p90: b?.p90 ?? null } as z.input<typeof forecastRow>;
     });
     const first = raw[0];
-    const dq = {
+    const dq: DataQuality = {
       amount_fallback: typed.reduce((s, r) => s + r.amount_fallback_n, 0),
       amount_missing: typed.reduce((s, r) => s + r.amount_missing_n, 0),
       undated: typed.reduce((s, r) => s + r.undated_n, 0),

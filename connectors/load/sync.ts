@@ -15,8 +15,8 @@ import type { CockpitConfig, SourceConfig } from '../../src/lib/server/config/sc
 import { ident, join, sql, unsafeRaw } from '../../src/lib/server/db/sql';
 import { DUCKDB_TYPES, TABLES, type EntityName } from '../../src/lib/schema/tables';
 import { refreshFacts } from '../../models/common/facts';
-import { runModel, stageInfos } from '../../src/lib/server/models/run';
-import { ALL_SCOPE } from '../../models/common/scope';
+import { stageInfos } from '../../src/lib/server/models/run';
+import { dataQualityToday, type DataQuality } from '../../models/common/data-quality';
 import { readerFor } from '../readers';
 import { idField, Pipeline, SourceError, type FieldMapping, type Outcome, type Rejection } from '../pipeline/pipeline';
 import { wallTime } from '../pipeline/values';
@@ -58,20 +58,16 @@ export interface SyncReport {
   /** Rows created for references nothing defined (an owner name, a team). */
   stubs: Record<'customers' | 'users' | 'teams', number>;
   /**
-   * The forecast's data-quality counts over the open deals after the load (the forecast model's
-   * own summary.data_quality, statistical, as of today): amount fallback used / no amount at all,
-   * no expected close date, expected close date past. Null when the sync failed.
+   * The forecast's data-quality rules (models/common/data-quality.ts, the same definition the
+   * forecast's summary.data_quality applies) over the stored open deals as of today: amount
+   * fallback used / no amount at all, no expected close date, expected close date past. Null
+   * when the sync failed.
    */
   data_quality: DataQuality | null;
   error: string | null;
 }
 
-export interface DataQuality {
-  amount_fallback: number;
-  amount_missing: number;
-  undated: number;
-  past_due: number;
-}
+export type { DataQuality };
 
 export interface SyncOptions {
   config: CockpitConfig;
@@ -362,11 +358,13 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       await refreshFacts(tx, stageInfos(config));
     });
     report.ok = true;
-    // The same rules the forecast applies, from the forecast model itself (not their SQL again).
+    // The forecast's data-quality rules, defined once below the models (a set-based count over
+    // deal_facts; it used to run the whole statistical forecast for these four numbers).
     // The load is committed: a failure here leaves the counts out, not the sync failed.
     try {
-      const fc = await runModel(db, config, 'forecast', { probabilities: 'statistical', period: 'this_month', simulations: 100 }, ALL_SCOPE);
-      report.data_quality = (fc.summary as { data_quality: DataQuality }).data_quality;
+      const t0 = performance.now();
+      report.data_quality = await dataQualityToday((q) => db.query(q), now.slice(0, 10));
+      log(`data-quality counts: ${Math.round(performance.now() - t0)} ms`);
     } catch (e) {
       log(`data-quality counts not computed: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -634,8 +632,15 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
         await tx.run(`CREATE OR REPLACE TEMP TABLE cur AS SELECT * FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref AND ${inSlice}
           QUALIFY row_number() OVER (PARTITION BY "${id}" ORDER BY _seq DESC) = 1`);
       }
-      await tx.run(`INSERT INTO ${e} (${insertCols}) SELECT ${selectCols} FROM cur
+      // Keys already stored take the upsert path; new keys (all of them in a first import) a
+      // plain INSERT, which appends instead of probing the index for a conflict row by row
+      // (1M new deals: 20.7 s as one INSERT … ON CONFLICT). The stored keys are marked first,
+      // so the upsert runs before the insert and each key takes exactly one path.
+      await tx.run(`CREATE OR REPLACE TEMP TABLE cur_known AS SELECT c."${id}" FROM cur c SEMI JOIN ${e} t ON t."${id}" = c."${id}"`);
+      await tx.run(`INSERT INTO ${e} (${insertCols}) SELECT ${selectCols} FROM cur SEMI JOIN cur_known k ON k."${id}" = cur."${id}"
         ON CONFLICT ("${id}") ${update.length ? `DO UPDATE SET ${update.map((c) => `"${c}" = excluded."${c}"`).join(', ')}` : 'DO NOTHING'}`);
+      await tx.run(`INSERT INTO ${e} (${insertCols}) SELECT ${selectCols} FROM cur ANTI JOIN cur_known k ON k."${id}" = cur."${id}"`);
+      await tx.run(`DROP TABLE temp.cur_known`);
       await tx.run(`DROP TABLE temp.cur`);
       if (slices > 1) step(`${s.name}: slice ${j + 1}/${slices} written`);
     }
