@@ -63,6 +63,15 @@ const ecdBucket = (ecd: Sql, c: Sql, o: number, h: number) =>
            WHEN ${ecd} < (${c} + to_days(${h}::INTEGER))::DATE THEN 'in'
            ELSE 'later' END`;
 
+/**
+ * Activity recency at an instant `c`: days since the deal's last activity before c — 0 none
+ * ever, 1 under 14 days, 2 under 45, 3 older.
+ */
+const actBucket = (id: Sql, c: Sql) =>
+  sql`(SELECT CASE WHEN max(a.occurred_at) IS NULL THEN 0 WHEN date_diff('day', max(a.occurred_at), ${c}) < 14 THEN 1
+                   WHEN date_diff('day', max(a.occurred_at), ${c}) < 45 THEN 2 ELSE 3 END
+       FROM activities a WHERE a.opportunity_id = ${id} AND a.occurred_at < ${c})`;
+
 /** Position of a date's month in its fiscal quarter, 1–3. */
 /** The weight of all past windows at other places in the quarter together (one same-place window weighs 1). */
 const OTHER_WEIGHT = 0.25;
@@ -112,7 +121,8 @@ export function momentCtes(
       ${amountRule(sql`d.amount`, sql`a.avg_amount`, allAvg)} AS amount_rule,
       d.expected_close_date >= ${m.from}::DATE AND d.expected_close_date < ${m.to}::DATE AS in_period,
       ${ageBucket(sql`d.age_days`)} AS age_b,
-      ${ecdBucket(sql`d.expected_close_date`, t, o, h)} AS ecd_b
+      ${ecdBucket(sql`d.expected_close_date`, t, o, h)} AS ecd_b,
+      ${actBucket(sql`d.opportunity_id`, t)} AS act_b
     FROM ${n('fd')} d LEFT JOIN ${n('amt')} a ON a.product IS NOT DISTINCT FROM d.product
     WHERE d.status = 'open'`);
 
@@ -160,6 +170,7 @@ export function momentCtes(
     add('states0', sql`SELECT s.*,
         ${ageBucket(sql`date_diff('day', s.stage_entered_at, s.c)`)} AS age_b,
         ${ecdBucket(sql`s.expected_close_date`, sql`s.c`, o, h)} AS ecd_b,
+        ${actBucket(sql`s.opportunity_id`, sql`s.c`)} AS act_b,
         (s.final_status = 'won' AND s.final_closed_at >= s.c + to_days(${o}::INTEGER) AND s.final_closed_at < s.c + to_days(${h}::INTEGER))::INTEGER AS won,
         coalesce(s.amount, a.avg_amount, (SELECT avg_amount FROM ${n('amt_all')}), 0) AS amt_est
       FROM ${pitOpenStates(n('cuts'))} s
@@ -197,10 +208,18 @@ export function momentCtes(
                   / (coalesce(x.n, 0) + greatest(0, ${p.min_deals}::INTEGER - coalesce(x.n, 0))) END AS rate
       FROM stages st LEFT JOIN (SELECT stage, sum(w) AS n, ${wonEq} AS won FROM ${n('states')} GROUP BY stage) x ON x.stage = st.name
       WHERE st.kind = 'open'`);
-    add('crate', sql`SELECT x.stage, x.age_b, x.ecd_b, x.n, x.won,
+    add('crate0', sql`SELECT x.stage, x.age_b, x.ecd_b, x.n, x.won,
         (x.won + ${p.min_deals}::DOUBLE * s.rate) / nullif(x.n + ${p.min_deals}::DOUBLE, 0) AS rate
       FROM (SELECT stage, age_b, ecd_b, sum(w) AS n, ${wonEq} AS won FROM ${n('states')} GROUP BY ALL) x
       JOIN ${n('srate')} s ON s.stage = x.stage`);
+    // Activity recency (issue 10.2): within each cell, a bucket's rate is the cell's times the
+    // bucket's lift — its own rate over the cell's, shrunk toward 1 by min_deals states at the
+    // cell's rate — so a cell with one bucket only (no activities recorded) keeps its rate.
+    add('crate', sql`SELECT x.stage, x.age_b, x.ecd_b, x.act_b, x.n, x.won,
+        least(1, c0.rate * coalesce(((x.won + ${p.min_deals}::DOUBLE * c0.won / nullif(c0.n, 0)) / nullif(x.n + ${p.min_deals}::DOUBLE, 0))
+          / nullif(c0.won / nullif(c0.n, 0), 0), 1)) AS rate
+      FROM (SELECT stage, age_b, ecd_b, act_b, sum(w) AS n, ${wonEq} AS won FROM ${n('states')} GROUP BY ALL) x
+      JOIN ${n('crate0')} c0 ON c0.stage = x.stage AND c0.age_b = x.age_b AND c0.ecd_b = x.ecd_b`);
     add('season', sql`SELECT q.pos,
         CASE WHEN (SELECT avg(won) FROM ${n('months')}) > 0
              THEN (count(mo.m) * coalesce(avg(mo.won), 0) / (SELECT avg(won) FROM ${n('months')}) + 1) / (count(mo.m) + 1)
@@ -236,10 +255,11 @@ export function momentCtes(
     // The period shock: log(actual / predicted) at each past instant, predicted in sample with
     // the rates above (amounts as known then, else the fallback) — its root mean square.
     add('cut_pred', sql`SELECT s.cid,
-        sum(s.amt_est * coalesce(cr.rate, sr.rate)) AS pipe,
+        sum(s.amt_est * coalesce(cr.rate, c0.rate, sr.rate)) AS pipe,
         sum(CASE WHEN s.won = 1 THEN s.final_amount ELSE 0 END) AS actual_pipe
       FROM ${n('states')} s
-      LEFT JOIN ${n('crate')} cr ON cr.stage = s.stage AND cr.age_b = s.age_b AND cr.ecd_b = s.ecd_b
+      LEFT JOIN ${n('crate')} cr ON cr.stage = s.stage AND cr.age_b = s.age_b AND cr.ecd_b = s.ecd_b AND cr.act_b = s.act_b
+      LEFT JOIN ${n('crate0')} c0 ON c0.stage = s.stage AND c0.age_b = s.age_b AND c0.ecd_b = s.ecd_b
       JOIN ${n('srate')} sr ON sr.stage = s.stage
       GROUP BY s.cid`);
     add('resid', sql`SELECT k.cid,
@@ -288,9 +308,10 @@ export function momentCtes(
     ${stat
       ? sql`LEFT JOIN (SELECT o2.opportunity_id,
             CASE WHEN ${h}::INTEGER <= 0 THEN 0 ELSE coalesce(o2.probability_in, 0) END AS p
-          FROM (SELECT x.opportunity_id, coalesce(cr.rate, sr.rate) AS probability_in
+          FROM (SELECT x.opportunity_id, coalesce(cr.rate, c0.rate, sr.rate) AS probability_in
                 FROM ${n('open')} x
-                LEFT JOIN ${n('crate')} cr ON cr.stage = x.stage AND cr.age_b = x.age_b AND cr.ecd_b = x.ecd_b
+                LEFT JOIN ${n('crate')} cr ON cr.stage = x.stage AND cr.age_b = x.age_b AND cr.ecd_b = x.ecd_b AND cr.act_b = x.act_b
+                LEFT JOIN ${n('crate0')} c0 ON c0.stage = x.stage AND c0.age_b = x.age_b AND c0.ecd_b = x.ecd_b
                 LEFT JOIN ${n('srate')} sr ON sr.stage = x.stage) o2) ps ON ps.opportunity_id = o.opportunity_id`
       : sql``}
     GROUP BY o.group_key`);
