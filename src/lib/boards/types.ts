@@ -78,6 +78,8 @@ export interface KpiCardView {
   foot?: string | null;
   spark?: (number | null)[];
   patch?: StatePatch;
+  /** A tile on the same board that lists this figure's rows: a click scrolls to it and focuses it (after the patch, if any). */
+  focus?: string;
   /** Whether the measure has a previous period to compare with (else no "no previous period" line). */
   comparable?: boolean;
 }
