@@ -148,7 +148,7 @@ export function targetNote(r: ModelResult | undefined, ctx: ViewContext): string
   return ctx.t(`truth.target.${b.basis}` as MessageKey);
 }
 
-function amountText(v: number | null, ctx: ViewContext) {
+export function amountText(v: number | null, ctx: ViewContext) {
   if (v === null) return '—';
   return new Intl.NumberFormat(ctx.locale, { style: 'currency', currency: ctx.currency, currencyDisplay: 'narrowSymbol', notation: 'compact', maximumFractionDigits: 2 }).format(v);
 }

@@ -1,6 +1,7 @@
 import type { Messages } from './zh-CN';
 import { en as hardeningEn } from './parts/hardening';
 import { en as ledgersEn } from './parts/ledgers';
+import { en as drillsEn } from './parts/drills';
 import { en as truthEn } from './parts/truth';
 import { en as forecastEn } from './parts/forecast';
 import { en as movementEn } from './parts/movement';
@@ -12,6 +13,7 @@ export const en: Messages = {
   ...hardeningEn,
   ...ledgersEn,
   ...truthEn,
+  ...drillsEn,
   ...forecastEn,
   ...movementEn,
   ...alertsEn,

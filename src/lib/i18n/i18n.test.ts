@@ -9,6 +9,7 @@ import { en } from './en';
 import { zhCN } from './zh-CN';
 import { PERIOD_PRESETS } from '../../../models/common/period';
 import { REFINEMENTS } from '$lib/boards/state';
+import { CUSTOMER_SEGMENTS } from '../../../models/customer-list';
 import { AGING_BUCKETS, PAYMENT_STATES } from '../../../models/payment-list';
 import { DEAL_EVENT_KINDS } from '../../../models/deal';
 
@@ -51,6 +52,7 @@ describe('i18n catalogs', () => {
       ...['open', 'won', 'lost'].map((s) => `status.${s}`),
       ...PAYMENT_STATES.map((s) => `pay_state.${s}`),
       ...AGING_BUCKETS.map((a) => `aging.${a}`),
+      ...CUSTOMER_SEGMENTS.map((x) => `segment.${x}`),
       ...['created_at', 'closed_at', 'expected_close_date', 'forecast_date', 'none'].map((d) => `date_field.${d}`),
       ...['call', 'visit', 'email', 'meeting', 'other'].map((a) => `activity.${a}`),
       ...['commit', 'best_case', 'pipeline', 'omitted'].map((c) => `category.${c}`),

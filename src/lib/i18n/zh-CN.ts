@@ -1,3 +1,4 @@
+import { zh as drillsZh } from './parts/drills';
 import { zh as hardeningZh } from './parts/hardening';
 import { zh as ledgersZh } from './parts/ledgers';
 import { zh as truthZh } from './parts/truth';
@@ -12,6 +13,7 @@ export const zhCN = {
   ...hardeningZh,
   ...ledgersZh,
   ...truthZh,
+  ...drillsZh,
   ...forecastZh,
   ...movementZh,
   ...alertsZh,
