@@ -63,10 +63,13 @@ const summary: TileDef = {
           focus: 'received'
         },
         c('collection_rate', s?.collection_rate ?? null, 'percent', s?.due_n ?? 0, ctx.t('kpi.collection_rate_note')),
-        c('overdue_amount', s?.overdue ?? null, 'money', s?.overdue_n ?? 0, s ? ctx.t('kpi.outstanding', { amount: formatMoney(s.outstanding, ctx.locale, ctx.currency) }) : null, 'down', {
-          refine: { state: ['overdue'] },
-          replaceRefine: true
-        }),
+        {
+          ...c('overdue_amount', s?.overdue ?? null, 'money', s?.overdue_n ?? 0, s ? ctx.t('kpi.outstanding', { amount: formatMoney(s.outstanding, ctx.locale, ctx.currency) }) : null, 'down', {
+            refine: { state: ['overdue'] },
+            replaceRefine: true
+          }),
+          focus: 'overdue'
+        },
         c('dso', s?.dso ?? null, 'days', s?.contracted_n ?? 0, s ? ctx.t('kpi.receivables_at', { amount: formatMoney(s.receivables, ctx.locale, ctx.currency) }) : null, 'down'),
         c('contracted', s?.contracted ?? null, 'money', s?.contracted_n ?? 0, null)
       ]
