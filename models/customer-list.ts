@@ -70,7 +70,9 @@ function listQuery(p: P, ctx: ModelContext, paged: boolean): ModelQuery {
     ltvPerCustomerCte(ctx),
     [
       'listed',
-      sql`SELECT c.customer_id, r.name AS customer_name, r.industry, r.region, r.grade, r.owner_id, u.name AS owner_name,
+      // A customer seen through one of the viewer's deals may be owned by someone outside the scope:
+      // that owner is not shown (users is the scoped table, so the join finds only visible owners).
+      sql`SELECT c.customer_id, r.name AS customer_name, r.industry, r.region, r.grade, u.user_id AS owner_id, u.name AS owner_name,
             (SELECT basis FROM ltv_basis) AS basis,
             coalesce(pc.ltv, 0)::DOUBLE AS ltv, coalesce(pc.won_amount, 0)::DOUBLE AS won_amount,
             coalesce(pc.won_deals, 0)::INTEGER AS won_deals, coalesce(pc.revenue_year, 0)::DOUBLE AS revenue_year,
