@@ -88,4 +88,21 @@ describe('customer (客户360)', () => {
     expect(one.rows).toHaveLength(1);
     expect(one.rows[0]).toEqual(list.rows.find((r) => r.customer_id === 'C1'));
   });
+
+  it('a payment with neither a due date nor a paid date is listed, and its amount is in Outstanding (not overdue)', async () => {
+    // P10: 7,000 on W3 for C1, no dates at all → C1 outstanding 30,000 + 7,000 = 37,000; overdue stays 30,000.
+    const extra = await historyFixtureDb([`INSERT INTO payments (payment_id, customer_id, opportunity_id, amount, due_date, paid_at, paid_amount) VALUES ('P10', 'C1', 'W3', 7000, NULL, NULL, NULL)`]);
+    try {
+      const r = await runOnFixture(extra, 'customer', { id: 'C1' }, { all: true });
+      const pays = r.rows.filter((x) => x.kind === 'payment');
+      expect(pays.map((x) => x.ref).sort()).toEqual(['P1', 'P10', 'P2', 'P4', 'P8']);
+      expect(pays.find((x) => x.ref === 'P10')).toMatchObject({ at: null, due_date: null, paid_at: null, amount: 7000, outstanding: 7000, days: null });
+      const h = r.summary?.customer as { outstanding: number; overdue: number; overdue_payments: number };
+      expect(h).toMatchObject({ outstanding: 37000, overdue: 30000, overdue_payments: 1 });
+      // The page's table and its Outstanding card agree: Σ of the listed rows' outstanding.
+      expect(pays.reduce((s, x) => s + Math.max(0, x.outstanding as number), 0)).toBe(h.outstanding);
+    } finally {
+      await extra.close();
+    }
+  });
 });

@@ -33,7 +33,8 @@ export const CUSTOMER_EVENT_KINDS = ['won_month', 'payment', 'activity'] as cons
 
 const row = z.strictObject({
   kind: z.enum(CUSTOMER_EVENT_KINDS),
-  at: z.string(),
+  /** null for a payment with neither a due date nor a paid date (still listed: its amount is outstanding). */
+  at: z.string().nullable(),
   amount: z.number().nullable(),
   cumulative: z.number().nullable(),
   due_date: z.string().nullable(),
@@ -135,7 +136,7 @@ export const customer = defineModel({
                 (CASE WHEN cp.paid_at IS NOT NULL THEN coalesce(cp.paid_amount, cp.amount) END)::DOUBLE, ${outstanding}::DOUBLE,
                 CASE WHEN ${outstanding} > 0 AND cp.due_date < ${D}::DATE THEN date_diff('day', cp.due_date, ${D}::DATE)::INTEGER END,
                 cp.payment_id, cp.deal_name, NULL, NULL, NULL
-              FROM cp WHERE coalesce(cp.due_date, cp.paid_at) IS NOT NULL
+              FROM cp
             UNION ALL
             SELECT 3, 'activity', ca.occurred_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ca.activity_id, ca.deal_name, ca.type, ca.summary,
                 coalesce(u.name, ca.owner_id)
@@ -174,7 +175,7 @@ export const customer = defineModel({
       ? wire
           .array()
           .parse(rows.filter((r) => r.kind !== null))
-          .map(({ seq: _s, h: _h, ...r }) => ({ ...r, at: String(r.at).replace(' ', 'T') }) as z.input<typeof row>)
+          .map(({ seq: _s, h: _h, ...r }) => ({ ...r, at: r.at === null ? null : String(r.at).replace(' ', 'T') }) as z.input<typeof row>)
       : [];
     return { rows: out, n: out.length, summary: { customer: header } };
   }

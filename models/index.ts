@@ -4,6 +4,7 @@
  * list is all it takes to serve it.
  */
 import { customer } from './customer';
+import { customerList } from './customer-list';
 import { customerProfile } from './customer-profile';
 import { cycleTime } from './cycle-time';
 import { deal } from './deal';
@@ -37,6 +38,7 @@ export const catalog = {
   cycle_time: cycleTime,
   ltv,
   customer,
+  customer_list: customerList,
   customer_profile: customerProfile,
   pipeline_flow: pipelineFlow,
   pipeline_flow_deals: pipelineFlowDeals

@@ -94,7 +94,7 @@ const row = z.union([ltvSegmentRow, ltvCohortRow]);
 export type LtvSegmentRow = z.infer<typeof ltvSegmentRow>;
 export type LtvCohortRow = z.infer<typeof ltvCohortRow>;
 
-type LtvParams = z.output<typeof params>;
+export type LtvParams = z.output<typeof params>;
 
 /** The end of the report date, and the two trailing years (this year, last year). */
 export function ltvWindows(period: { to: string }, asOf: string) {
@@ -187,27 +187,36 @@ export const ltv = defineModel({
   }
 });
 
-function segments(p: LtvParams, ctx: ModelContext) {
+/**
+ * `per_customer` over `rev_events` (after ltvBaseCtes): each customer's historical LTV, the
+ * trailing year's revenue, whether active this year and last year, and the deals won in the
+ * period and their amount. The segments aggregate it; `customer_list` lists it.
+ */
+export function ltvPerCustomerCte(ctx: ModelContext): [string, Sql] {
   const w = ltvWindows(ctx.period, ctx.asOf);
-  const key = p.group_by ? dimensionKey(p.group_by, ctx) : sql`NULL::VARCHAR`;
-  const label = p.group_by ? dimensionLabel(p.group_by, sql`s.group_key`, ctx) : sql`NULL::VARCHAR`;
   const inYear = sql`(e.event_at >= ${w.yearFrom}::TIMESTAMP AND e.event_at < ${w.end}::TIMESTAMP)`;
   const inLastYear = sql`(e.event_at >= ${w.lastYearFrom}::TIMESTAMP AND e.event_at < ${w.yearFrom}::TIMESTAMP)`;
+  return [
+    'per_customer',
+    sql`SELECT e.customer_id,
+          coalesce(sum(e.amount) FILTER (WHERE e.is_revenue), 0) AS ltv,
+          coalesce(sum(e.amount) FILTER (WHERE e.is_revenue AND ${inYear}), 0) AS revenue_year,
+          coalesce(bool_or(${inYear}), false) AS active_year,
+          coalesce(bool_or(${inLastYear}), false) AS active_last_year,
+          count(*) FILTER (WHERE e.kind = 'won_amount' AND ${inPeriod(sql`e.event_at`, ctx.period)}) AS won_deals,
+          coalesce(sum(e.amount) FILTER (WHERE e.kind = 'won_amount' AND ${inPeriod(sql`e.event_at`, ctx.period)}), 0) AS won_amount
+        FROM rev_events e GROUP BY e.customer_id`
+  ];
+}
+
+function segments(p: LtvParams, ctx: ModelContext) {
+  const key = p.group_by ? dimensionKey(p.group_by, ctx) : sql`NULL::VARCHAR`;
+  const label = p.group_by ? dimensionLabel(p.group_by, sql`s.group_key`, ctx) : sql`NULL::VARCHAR`;
   return {
     ctes: [
       ...(p.group_by === 'team' ? teamGroupCtes(p) : []),
       ...ltvBaseCtes(p, ctx, key),
-      [
-        'per_customer',
-        sql`SELECT e.customer_id,
-              coalesce(sum(e.amount) FILTER (WHERE e.is_revenue), 0) AS ltv,
-              coalesce(sum(e.amount) FILTER (WHERE e.is_revenue AND ${inYear}), 0) AS revenue_year,
-              coalesce(bool_or(${inYear}), false) AS active_year,
-              coalesce(bool_or(${inLastYear}), false) AS active_last_year,
-              count(*) FILTER (WHERE e.kind = 'won_amount' AND ${inPeriod(sql`e.event_at`, ctx.period)}) AS won_deals,
-              coalesce(sum(e.amount) FILTER (WHERE e.kind = 'won_amount' AND ${inPeriod(sql`e.event_at`, ctx.period)}), 0) AS won_amount
-            FROM rev_events e GROUP BY e.customer_id`
-      ],
+      ltvPerCustomerCte(ctx),
       [
         'seg',
         unsafeRaw(`SELECT c.group_key, count(*)::INTEGER AS customers,

@@ -58,6 +58,17 @@ describe('payment_list', () => {
     expect(paidInMay.rows.map((x) => x.payment_id)).toEqual(['P1', 'P5']);
   });
 
+  it('received=true: the payments received (P1, P3, P5), in a period by the paid date whatever date_field says', async () => {
+    const all = await payments({ received: 'true', sort: 'payment_id', dir: 'asc' });
+    expect(all.rows.map((x) => x.payment_id)).toEqual(['P1', 'P3', 'P5']);
+    // 60,000 + 80,000 + 4,000 (P5's part payment), by hand from the fixture
+    expect(all.summary).toMatchObject({ total: 3, total_paid: 144000 });
+    const may = await payments({ received: 'true', date_field: 'due_date', from: '2026-05-01', to: '2026-06-01', sort: 'payment_id', dir: 'asc' });
+    expect(may.rows.map((x) => x.payment_id)).toEqual(['P1', 'P5']);
+    expect(may.summary).toMatchObject({ total: 2, total_paid: 64000 });
+    expect((await payments({ received: 'false', from: '2026-05-01', to: '2026-06-01' })).rows.map((x) => x.payment_id).sort()).toEqual(['P1', 'P2', 'P5']);
+  });
+
   it('scope: a rep sees the payments of their own deals only', async () => {
     expect((await payments({}, { team_ids: [], owner_ids: ['U2'] })).rows.map((x) => x.payment_id)).toEqual(['P4']);
     expect((await payments({}, null)).n).toBe(0);

@@ -12,6 +12,9 @@
  * - `days_overdue` = D − due_date for overdue rows; `aging`: `current` (not overdue),
  *   `1_30`, `31_60`, `61_90`, `over_90` days past due.
  * The period filters on `date_field` (due_date by default, or paid_at); default `all`.
+ * `received=true` (回款明细, the drill of the 回款/collected figure): only payments received
+ * (paid_at set), the period on paid_at whatever `date_field` says — the rows of `kpis`' and
+ * `payments`' collected amount, `summary.total_paid` its value and `total` its n.
  * `summary`: `total_amount` (Σ amount), `total_outstanding` (Σ outstanding on D) and
  * `total_paid` (Σ paid_amount — with `date_field=paid_at`, the period's collected amount as
  * `kpis` and `payments` count it).
@@ -19,7 +22,7 @@
 import { z } from 'zod';
 import { defineModel, type ModelContext, type ModelQuery } from './model';
 import { filterList, paramsSchema } from './common/params';
-import { pagingShape, searchParam } from './common/listing';
+import { boolParam, pagingShape, searchParam } from './common/listing';
 import { inPeriod, paymentsRelation } from './common/relations';
 import { and, ident, sql, type Sql } from '../src/lib/server/db/sql';
 
@@ -44,6 +47,7 @@ const params = paramsSchema({
   state: filterList.pipe(z.array(z.enum(PAYMENT_STATES))).optional(),
   aging: filterList.pipe(z.array(z.enum(AGING_BUCKETS))).optional(),
   date_field: z.enum(PAYMENT_DATE_FIELDS).default('due_date'),
+  received: boolParam.optional(),
   q: searchParam.optional(),
   sort: z.enum(PAYMENT_SORTS).default('due_date'),
   ...pagingShape
@@ -106,11 +110,13 @@ function paymentQuery(p: P, ctx: ModelContext, paged: boolean): ModelQuery {
   const nameJoins = sql`LEFT JOIN users u ON u.user_id = r.dim_owner LEFT JOIN teams t ON t.team_id = r.dim_team_leaf`;
   // The matching payments: one scan of payment_facts with every filter in it (names joined only
   // when the sort is by them).
+  const dateField = p.received ? 'paid_at' : p.date_field;
   const matching = (cols: Sql, names: boolean) => sql`SELECT ${cols}
       FROM ${paymentsRelation(p)} r
       ${names ? nameJoins : sql``}
       WHERE ${and([
-        ctx.period.preset !== 'all' && inPeriod(sql`r.${ident(p.date_field, PAYMENT_DATE_FIELDS)}`, ctx.period),
+        ctx.period.preset !== 'all' && inPeriod(sql`r.${ident(dateField, PAYMENT_DATE_FIELDS)}`, ctx.period),
+        !!p.received && sql`r.paid_at IS NOT NULL`,
         !!needle &&
           sql`(${hit(sql`r.payment_id`)} OR ${hit(sql`r.deal_name`)} OR ${hit(sql`r.customer_name`)}
                OR r.dim_owner IN (SELECT user_id FROM users WHERE ${hit(sql`name`)}))`,
@@ -163,7 +169,7 @@ export const paymentList = defineModel({
       '构成某个回款数字的回款计划与实收记录。未收金额=计划金额减去报告日及之前的实收；已过计划回款日仍有未收即为逾期，逾期天数计至报告日，账龄分为未到期、1–30、31–60、61–90、90 天以上。',
     en: 'The payments behind a receivables number. Outstanding = amount less what was received on or before the report date; overdue = outstanding past the due date, aged in days to the report date (current, 1–30, 31–60, 61–90, over 90).'
   },
-  dateField: (p) => `payments.${p.date_field}`,
+  dateField: (p) => `payments.${p.received ? 'paid_at' : p.date_field}`,
   defaultPeriod: 'all',
   params,
   row: paymentRow,

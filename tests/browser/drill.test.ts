@@ -210,3 +210,43 @@ describe('the funnel', () => {
     await page.close();
   });
 });
+
+describe('cards lead to the rows behind them (回款明细, 客户明细)', () => {
+  it('the payments board’s collected card brings the received payments into view: as many as the card counts', async () => {
+    const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    const errors = watchErrors(page);
+    await page.goto(`${base}/boards/payments?lang=zh-CN&as_of=${AS_OF}`, { waitUntil: 'networkidle' });
+    const s = (await api(`/api/models/payments?${q({ period: 'this_quarter', as_of: AS_OF })}`)).rows[0] as { collected: number; collected_n: number };
+    expect(Number(await page.getByTestId('kpi-value-collected_amount').getAttribute('data-value'))).toBeCloseTo(s.collected, 2);
+    const tile = page.locator('[data-tile=received]');
+    expect(await tile.evaluate((el) => el.getBoundingClientRect().top)).toBeGreaterThan(768);
+    await page.getByTestId('kpi-value-collected_amount').click();
+    await expect.poll(() => tile.evaluate((el) => el.getBoundingClientRect().top), { timeout: 10_000 }).toBeLessThan(200);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-tile'))).toBe('received');
+    expect(Number(await page.locator('[data-table=received]').getAttribute('data-total'))).toBe(s.collected_n);
+    const first = await api(`/api/models/payment_list?${q({ period: 'this_quarter', as_of: AS_OF, received: 'true', sort: 'paid_at', dir: 'desc', limit: '15' })}`);
+    const ids = await page.locator('[data-table=received] tbody tr[data-row]').evaluateAll((els) => els.map((e) => e.getAttribute('data-row')));
+    expect(ids).toEqual(first.rows.map((r: { payment_id: string }) => r.payment_id));
+    expect(first.summary.total_paid).toBeCloseTo(s.collected, 2);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('the customers board’s cards open 客户明细 by segment; predicted LTV says it is not a sum', async () => {
+    const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    const errors = watchErrors(page);
+    await page.goto(`${base}/boards/customers?lang=en&as_of=${AS_OF}`, { waitUntil: 'networkidle' });
+    const ltv = (await api(`/api/models/ltv?${q({ period: 'this_year', as_of: AS_OF })}`)).rows[0] as { customers_with_revenue: number; active_last_year: number; churned: number };
+    await page.getByTestId('kpi-value-avg_ltv').click();
+    await settle(page, (u) => u.searchParams.get('segment') === 'with_revenue');
+    expect(Number(await page.locator('[data-table=customer_list]').getAttribute('data-total'))).toBe(ltv.customers_with_revenue);
+    await expect.poll(() => page.locator('[data-tile=customer_list]').evaluate((el) => el.getBoundingClientRect().top), { timeout: 10_000 }).toBeLessThan(200);
+    await page.getByTestId('kpi-value-churn').click();
+    await settle(page, (u) => u.searchParams.get('segment') === 'active_last_year');
+    expect(Number(await page.locator('[data-table=customer_list]').getAttribute('data-total'))).toBe(ltv.active_last_year);
+    expect(await page.locator('[data-tile=customer_list] .sub').textContent()).toContain(`${ltv.churned.toLocaleString('en')} churned`);
+    expect(await page.getByTestId('kpi-predictive_ltv').textContent()).toContain('not a sum of rows');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});

@@ -145,6 +145,7 @@ function checkResult(name: string, params: Record<string, string>, body: Body, u
   if (name === 'payment_list' && plain) expect(body.summary?.total, `${where}: payments`).toBe(v.payments);
   if (name === 'payments' && plain) expect(body.n, `${where}: payments`).toBe(v.payments);
   if (name === 'ltv' && plain) expect(body.n, `${where}: customers`).toBe(v.customers);
+  if (name === 'customer_list' && plain) expect(body.summary?.total, `${where}: customers`).toBe(v.customers);
 }
 
 describe('random scopes × every model × every group_by', () => {

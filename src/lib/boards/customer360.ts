@@ -37,7 +37,7 @@ type Header = {
 };
 type Ev = {
   kind: string;
-  at: string;
+  at: string | null;
   amount: number | null;
   cumulative: number | null;
   due_date: string | null;
@@ -146,7 +146,7 @@ export function customerBoard(id: string): BoardDef {
     queries: (ctx) => ({ c: { ...one, params: { ...one.params, as_of: ctx.state.asOf } } }),
     empty: (d) => !rowsOf<Ev>(d.c).some((r) => r.kind === 'won_month'),
     view: (d, ctx) => {
-      const months = rowsOf<Ev>(d.c).filter((r) => r.kind === 'won_month');
+      const months = rowsOf<Ev>(d.c).filter((r): r is Ev & { at: string } => r.kind === 'won_month' && r.at !== null);
       // More than a year of months is shown by quarter (calendar), so the labels stay readable.
       const byQuarter = months.length > 12;
       const key = (at: string) => (byQuarter ? `${at.slice(0, 4)}-Q${Math.floor((Number(at.slice(5, 7)) - 1) / 3) + 1}` : at.slice(0, 7));
@@ -197,12 +197,11 @@ export function customerBoard(id: string): BoardDef {
         { key: 'outstanding', format: 'money' },
         { key: 'days_overdue', format: 'count' }
       ],
-      rows: rowsOf<Ev>(d.c)
-        .filter((r) => r.kind === 'payment')
-        .reverse()
+      // Newest first; a payment with no date at all last (its amount counts in Outstanding above).
+      rows: [...rowsOf<Ev>(d.c).filter((r) => r.kind === 'payment' && r.at !== null).reverse(), ...rowsOf<Ev>(d.c).filter((r) => r.kind === 'payment' && r.at === null)]
         .map((r) => ({
           payment_id: r.ref,
-          due_date: date(r.due_date, ctx),
+          due_date: r.due_date ? date(r.due_date, ctx) : r.paid_at ? '—' : ctx.t('customer.unscheduled'),
           deal_name: r.deal ?? '—',
           amount: r.amount,
           paid_at: date(r.paid_at, ctx),

@@ -6,13 +6,17 @@
 import { customerHref } from './links';
 import { formatMoney, formatPercent } from '$lib/format';
 import { commonParams } from './state';
-import { dealsTable, rowsOf } from './tiles';
-import type { BoardDef, ChartItem, KpiCardView, TileDef, ViewContext } from './types';
+import { amountText, dealsTable, rowsOf } from './tiles';
+import type { BoardDef, ChartItem, ColumnDef, KpiCardView, TileDef, ViewContext } from './types';
+import type { StatePatch } from './state';
 
 type Profile = { dimension: string; value: string | null; customers: number; won_amount: number; share_customers: number | null; won_customers: number };
 type Grid = { quadrant: string; label: { 'zh-CN': string; en: string }; customers: number; value: number; potential: number; high_value: boolean; high_potential: boolean };
 type GridCustomer = { customer_id: string; name: string | null; industry: string | null; region: string | null; owner_name: string | null; value: number; potential: number; quadrant: string };
 type Segment = {
+  active_last_year: number;
+  churned: number;
+  active_customers: number;
   group_key: string | null;
   group_label: string | null;
   customers: number;
@@ -28,7 +32,10 @@ type Segment = {
 };
 type Cohort = { cohort: string; months_since: number; customers: number; retained_share: number | null; cumulative_revenue_per_customer: number | null };
 
-const card = (ctx: ViewContext, id: string, value: number | null, format: KpiCardView['format'], n: number, note: string | null = null): KpiCardView => ({
+/** A card's drill: the customers behind it, in the customers table (segment = whose rows make the figure). */
+const bySegment = (segment: string): StatePatch => ({ refine: { segment: segment === 'all' ? [] : [segment] }, replaceRefine: true });
+
+const card = (ctx: ViewContext, id: string, value: number | null, format: KpiCardView['format'], n: number, note: string | null = null, segment?: string): KpiCardView => ({
   id,
   label: ctx.t(`kpi.${id}` as never),
   value,
@@ -37,7 +44,8 @@ const card = (ctx: ViewContext, id: string, value: number | null, format: KpiCar
   changeKind: 'relative',
   goodWhen: 'up',
   n,
-  note
+  note,
+  ...(segment ? { patch: bySegment(segment), focus: 'customer_list' } : {})
 });
 
 const summary: TileDef = {
@@ -51,11 +59,15 @@ const summary: TileDef = {
     return {
       kind: 'kpis',
       cards: [
-        card(ctx, 'customers', s?.customers ?? 0, 'count', s?.customers ?? 0, ctx.t('kpi.with_revenue', { n: (s?.customers_with_revenue ?? 0).toLocaleString(ctx.locale) })),
-        card(ctx, 'avg_ltv', s?.avg_historical_ltv ?? null, 'money', s?.customers_with_revenue ?? 0, s?.basis === 'won_amount' ? ctx.t('kpi.basis_won') : ctx.t('kpi.basis_payments')),
-        card(ctx, 'acv', s?.acv ?? null, 'money', s?.won_deals ?? 0),
-        card(ctx, 'predictive_ltv', s?.predictive_ltv ?? null, 'money', s?.customers ?? 0, s?.arpa != null ? ctx.t('kpi.arpa', { arpa: formatMoney(s.arpa, ctx.locale, ctx.currency) }) : null),
-        { ...card(ctx, 'churn', s?.churn ?? null, 'percent', s?.customers ?? 0), goodWhen: 'down' }
+        card(ctx, 'customers', s?.customers ?? 0, 'count', s?.customers ?? 0, ctx.t('kpi.with_revenue', { n: (s?.customers_with_revenue ?? 0).toLocaleString(ctx.locale) }), 'all'),
+        card(ctx, 'avg_ltv', s?.avg_historical_ltv ?? null, 'money', s?.customers_with_revenue ?? 0, s?.basis === 'won_amount' ? ctx.t('kpi.basis_won') : ctx.t('kpi.basis_payments'), 'with_revenue'),
+        card(ctx, 'acv', s?.acv ?? null, 'money', s?.won_deals ?? 0, null, 'won'),
+        // A projection, not a sum: its click lists the active customers its ARPA is made of, and the card says so.
+        {
+          ...card(ctx, 'predictive_ltv', s?.predictive_ltv ?? null, 'money', s?.customers ?? 0, s?.arpa != null ? ctx.t('kpi.arpa', { arpa: formatMoney(s.arpa, ctx.locale, ctx.currency) }) : null, 'active'),
+          foot: ctx.t('truth.predictive_not_sum')
+        },
+        { ...card(ctx, 'churn', s?.churn ?? null, 'percent', s?.active_last_year ?? 0, s?.active_last_year ? ctx.t('kpi.churned_of', { n: s.churned.toLocaleString(ctx.locale), of: s.active_last_year.toLocaleString(ctx.locale) }) : null, 'active_last_year'), goodWhen: 'down' }
       ]
     };
   }
@@ -201,6 +213,58 @@ const deals = dealsTable('deals', 'tile.customer_deals', {
   sort: 'created_at'
 });
 
+const CUSTOMER_COLUMNS: ColumnDef[] = [
+  { key: 'customer_name', format: 'text', href: (r) => customerHref(r.customer_id) },
+  { key: 'owner_name', format: 'text', priority: 2, patch: (r) => (r.owner_id ? { filters: { owner: [String(r.owner_id)] } } : null) },
+  { key: 'region', format: 'text', priority: 3 },
+  { key: 'industry', format: 'text', priority: 3 },
+  { key: 'ltv', format: 'money' },
+  { key: 'won_amount', format: 'money', priority: 2 },
+  { key: 'won_deals', format: 'count', priority: 3 },
+  { key: 'revenue_year', format: 'money', priority: 3 },
+  { key: 'churned', format: 'flag', priority: 3, sortable: false }
+];
+
+/**
+ * 客户明细 — the customers behind the summary cards (`customer_list`, the LTV model's own figures per
+ * customer): a card's click sets the segment (with revenue, won, active, active last year) and
+ * brings this tile into view; its subtitle gives the card's figure from these rows.
+ */
+const customerList: TileDef = {
+  id: 'customer_list',
+  title: 'tile.customer_list',
+  span: [12, 5],
+  table: {
+    model: 'customer_list',
+    params: (ctx) => ({ ...commonParams(ctx.state, ctx.period), segment: ctx.state.refine.segment?.[0] ?? null }),
+    columns: CUSTOMER_COLUMNS,
+    pageSize: 15,
+    defaultSort: 'ltv',
+    defaultDir: 'desc',
+    rowKey: 'customer_id',
+    searchPlaceholder: 'table.search_customers'
+  },
+  subtitle: (d, ctx) => {
+    const s = d.rows?.summary as Record<string, number | string | null> | undefined;
+    if (!s) return null;
+    const n = Number(s.total ?? 0);
+    const money = (v: unknown) => amountText(typeof v === 'number' ? v : null, ctx);
+    const vars = { n: n.toLocaleString(ctx.locale), ltv: money(s.total_ltv) };
+    switch (s.segment) {
+      case 'with_revenue':
+        return ctx.t('truth.customers.with_revenue', { ...vars, avg: money(n ? Number(s.total_ltv) / n : null) });
+      case 'won':
+        return ctx.t('truth.customers.won', { ...vars, won: money(s.total_won_amount), deals: Number(s.total_won_deals).toLocaleString(ctx.locale), acv: money(Number(s.total_won_deals) ? Number(s.total_won_amount) / Number(s.total_won_deals) : null) });
+      case 'active':
+        return ctx.t('truth.customers.active', { ...vars, revenue: money(s.total_revenue_year), arpa: money(n ? Number(s.total_revenue_year) / n : null) });
+      case 'active_last_year':
+        return ctx.t('truth.customers.active_last_year', { ...vars, churned: Number(s.total_churned).toLocaleString(ctx.locale), churn: formatPercent(n ? Number(s.total_churned) / n : null, ctx.locale, 1) });
+      default:
+        return ctx.t('truth.customers.all', vars);
+    }
+  }
+};
+
 export const customers: BoardDef = {
   id: 'customers',
   title: 'board.customers',
@@ -215,6 +279,7 @@ export const customers: BoardDef = {
     gridCustomers,
     ltvBySegment,
     cohorts,
+    customerList,
     deals
   ]
 };

@@ -56,12 +56,20 @@ const summary: TileDef = {
     return {
       kind: 'kpis',
       cards: [
-        c('collected_amount', s?.collected ?? null, 'money', s?.collected_n ?? 0, s ? ctx.t('kpi.due_in_period', { due: formatMoney(s.due, ctx.locale, ctx.currency) }) : null),
+        {
+          ...c('collected_amount', s?.collected ?? null, 'money', s?.collected_n ?? 0, s ? ctx.t('kpi.due_in_period', { due: formatMoney(s.due, ctx.locale, ctx.currency) }) : null),
+          // Its payments are the 回款明细 tile, which follows the period and filters only: a click
+          // takes the eye there rather than narrowing another table.
+          focus: 'received'
+        },
         c('collection_rate', s?.collection_rate ?? null, 'percent', s?.due_n ?? 0, ctx.t('kpi.collection_rate_note')),
-        c('overdue_amount', s?.overdue ?? null, 'money', s?.overdue_n ?? 0, s ? ctx.t('kpi.outstanding', { amount: formatMoney(s.outstanding, ctx.locale, ctx.currency) }) : null, 'down', {
-          refine: { state: ['overdue'] },
-          replaceRefine: true
-        }),
+        {
+          ...c('overdue_amount', s?.overdue ?? null, 'money', s?.overdue_n ?? 0, s ? ctx.t('kpi.outstanding', { amount: formatMoney(s.outstanding, ctx.locale, ctx.currency) }) : null, 'down', {
+            refine: { state: ['overdue'] },
+            replaceRefine: true
+          }),
+          focus: 'overdue'
+        },
         c('dso', s?.dso ?? null, 'days', s?.contracted_n ?? 0, s ? ctx.t('kpi.receivables_at', { amount: formatMoney(s.receivables, ctx.locale, ctx.currency) }) : null, 'down'),
         c('contracted', s?.contracted ?? null, 'money', s?.contracted_n ?? 0, null)
       ]
@@ -149,10 +157,27 @@ const overdueList = paymentsTable('overdue', 'tile.overdue_list', {
   span: [7, 5]
 });
 
+/**
+ * 回款明细 — the payments received in the period (the collected card's figure, row by row: Σ
+ * paid_amount = the card). Its own tile with `received=true` fixed, so a token limited to the
+ * overdue list cannot use it to list received payments, and the aging and overdue clicks (state
+ * refinements) do not narrow it.
+ */
+export const received = paymentsTable('received', 'tile.received_list', {
+  columns: ['customer_name', 'deal_name', 'owner_name', 'team_name', 'paid_at', 'paid_amount', 'due_date'],
+  base: () => ({ received: true }),
+  refined: false,
+  total: 'paid',
+  sort: 'paid_at',
+  span: [12, 5]
+});
+// What was received and when: kept on narrow screens, where the shared columns hide them first.
+received.table!.columns = received.table!.columns.map((c) => (c.key === 'paid_at' || c.key === 'paid_amount' ? { ...c, priority: 1 } : c));
+
 export const payments: BoardDef = {
   id: 'payments',
   title: 'board.payments',
   description: 'board.payments_desc',
   defaultPeriod: 'this_quarter',
-  tiles: [summary, collectedVsDue, aging, overdueList, upcoming]
+  tiles: [summary, collectedVsDue, aging, overdueList, upcoming, received]
 };

@@ -6,7 +6,7 @@
  *   as_of=2026-06-15                                        the report date (default today)
  *   team=R1                                                 the team (and its subtree) drilled into
  *   owner=U005&region=上海&industry=…&source=…&product=…&grade=…   filters (repeat for several)
- *   stage=…&status=…&reached=…&loss_reason=…&competitor=…&customer=…&quadrant=…&stalled=true&aging=…&state=…&date_field=…&flow=…&risk=…
+ *   stage=…&status=…&reached=…&loss_reason=…&competitor=…&customer=…&quadrant=…&stalled=true&aging=…&state=…&date_field=…&flow=…&risk=…&segment=…
  *                                                           refinements from clicking a number: they
  *                                                           narrow the detail tables, not the charts
  *   deal=OPP-0001                                           the deal whose detail is open
@@ -23,7 +23,7 @@ import type { ParamValue } from '$lib/api';
 export const MULTI_FILTERS = ['owner', 'region', 'industry', 'source', 'product', 'grade'] as const;
 export type MultiFilter = (typeof MULTI_FILTERS)[number];
 
-export const REFINEMENTS = ['stage', 'status', 'reached', 'category', 'loss_reason', 'competitor', 'customer', 'quadrant', 'stalled', 'aging', 'state', 'date_field', 'flow', 'risk'] as const;
+export const REFINEMENTS = ['stage', 'status', 'reached', 'category', 'loss_reason', 'competitor', 'customer', 'quadrant', 'stalled', 'aging', 'state', 'date_field', 'flow', 'risk', 'segment'] as const;
 export type Refinement = (typeof REFINEMENTS)[number];
 
 export interface TableState {

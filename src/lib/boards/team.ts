@@ -30,6 +30,8 @@ export type LeaderRow = {
 
 export const RANK_MEASURES = ['won_amount', 'attainment', 'win_rate', 'collected_amount', 'new_customers', 'activities'] as const;
 
+const wonDeals = { refine: { status: ['won'], date_field: ['closed_at'] }, replaceRefine: true };
+
 const summary: TileDef = {
   id: 'summary',
   title: 'tile.team_summary',
@@ -60,12 +62,14 @@ const summary: TileDef = {
     return {
       kind: 'kpis',
       cards: [
-        card('won_amount', won?.value ?? null, 'money', won?.n ?? 0, null, won),
+        // Won and attainment (won over the target named in the foot): the won deals in the deals table.
+        { ...card('won_amount', won?.value ?? null, 'money', won?.n ?? 0, null, won), patch: wonDeals, focus: 'deals' },
         // Whose target it is (her own, the team's, a region's, or none and why) under the figure.
-        { ...card('target_attainment', att?.value ?? null, 'percent', att?.n ?? 0, targetNote(d.kpis, ctx), att), foot: targetNote(d.kpis, ctx) },
-        card('reps_on_target', onTrack, 'count', withTarget.length, ctx.t('kpi.of_reps', { n: withTarget.length.toLocaleString(ctx.locale) })),
-        card('active_reps', reps.filter((r) => r.won_count > 0).length, 'count', reps.length, ctx.t('kpi.of_reps', { n: reps.length.toLocaleString(ctx.locale) })),
-        card('activities', reps.reduce((s, r) => s + r.activities, 0), 'count', reps.length, null)
+        { ...card('target_attainment', att?.value ?? null, 'percent', att?.n ?? 0, targetNote(d.kpis, ctx), att), foot: targetNote(d.kpis, ctx), patch: wonDeals, focus: 'deals' },
+        // Counts over the reps: the leaderboard beside lists each rep with these figures.
+        { ...card('reps_on_target', onTrack, 'count', withTarget.length, ctx.t('kpi.of_reps', { n: withTarget.length.toLocaleString(ctx.locale) })), focus: 'leaderboard' },
+        { ...card('active_reps', reps.filter((r) => r.won_count > 0).length, 'count', reps.length, ctx.t('kpi.of_reps', { n: reps.length.toLocaleString(ctx.locale) })), focus: 'leaderboard' },
+        { ...card('activities', reps.reduce((s, r) => s + r.activities, 0), 'count', reps.length, null), focus: 'leaderboard' }
       ]
     };
   }

@@ -148,7 +148,7 @@ export function targetNote(r: ModelResult | undefined, ctx: ViewContext): string
   return ctx.t(`truth.target.${b.basis}` as MessageKey);
 }
 
-function amountText(v: number | null, ctx: ViewContext) {
+export function amountText(v: number | null, ctx: ViewContext) {
   if (v === null) return '—';
   return new Intl.NumberFormat(ctx.locale, { style: 'currency', currency: ctx.currency, currencyDisplay: 'narrowSymbol', notation: 'compact', maximumFractionDigits: 2 }).format(v);
 }
@@ -172,11 +172,26 @@ export const PAYMENT_COLUMNS: Record<string, ColumnDef> = {
 export function paymentsTable(
   id: string,
   title: MessageKey,
-  opts: { columns: string[]; base?: (ctx: QueryContext) => Record<string, ParamValue>; sort?: string; dir?: 'asc' | 'desc'; pageSize?: number; span?: [number, number] }
+  opts: {
+    columns: string[];
+    base?: (ctx: QueryContext) => Record<string, ParamValue>;
+    sort?: string;
+    dir?: 'asc' | 'desc';
+    pageSize?: number;
+    span?: [number, number];
+    /** Whether the state/aging refinements (clicks on aging bars, the overdue card) narrow it; default true. */
+    refined?: boolean;
+    /** What the subtitle totals: what is still owed (default) or what was received. */
+    total?: 'outstanding' | 'paid';
+  }
 ): TileDef {
   const table: TableSpec = {
     model: 'payment_list',
-    params: (ctx) => ({ ...commonParams(ctx.state, ctx.period), ...(opts.base?.(ctx) ?? {}), ...refineParams(ctx.state, PAYMENT_REFINEMENTS) }),
+    params: (ctx) => ({
+      ...commonParams(ctx.state, ctx.period),
+      ...(opts.base?.(ctx) ?? {}),
+      ...(opts.refined === false ? {} : refineParams(ctx.state, PAYMENT_REFINEMENTS))
+    }),
     columns: opts.columns.map((c) => PAYMENT_COLUMNS[c]),
     pageSize: opts.pageSize ?? 15,
     defaultSort: opts.sort ?? 'days_overdue',
@@ -191,9 +206,9 @@ export function paymentsTable(
     table,
     subtitle: (data, ctx) =>
       data.rows
-        ? ctx.t('table.summary_outstanding', {
+        ? ctx.t(opts.total === 'paid' ? 'table.summary_paid' : 'table.summary_outstanding', {
             n: Number(data.rows.summary?.total ?? 0).toLocaleString(ctx.locale),
-            amount: amountText((data.rows.summary?.total_outstanding as number) ?? null, ctx)
+            amount: amountText((data.rows.summary?.[opts.total === 'paid' ? 'total_paid' : 'total_outstanding'] as number) ?? null, ctx)
           })
         : null
   };

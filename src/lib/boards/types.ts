@@ -78,13 +78,15 @@ export interface KpiCardView {
   foot?: string | null;
   spark?: (number | null)[];
   patch?: StatePatch;
+  /** A tile on the same board that lists this figure's rows: a click scrolls to it and focuses it (after the patch, if any). */
+  focus?: string;
   /** Whether the measure has a previous period to compare with (else no "no previous period" line). */
   comparable?: boolean;
 }
 
 export interface ColumnDef {
   key: string;
-  format?: Fmt | 'date' | 'datetime' | 'text' | 'stage' | 'status' | 'state' | 'aging' | 'risk';
+  format?: Fmt | 'date' | 'datetime' | 'text' | 'stage' | 'status' | 'state' | 'aging' | 'risk' | 'flag';
   align?: 'left' | 'right';
   sortable?: boolean;
   /** Narrow tables (small screens, embeds) hide columns with a lower priority first. */
@@ -96,7 +98,7 @@ export interface ColumnDef {
 }
 
 export interface TableSpec {
-  /** `deals` or `payment_list` (any model with limit/offset/sort/dir/q and summary.total). */
+  /** `deals`, `payment_list` or `customer_list` (any model with limit/offset/sort/dir/q and summary.total). */
   model: string;
   /** Parameters before the table's own sort, page and search. */
   params(ctx: QueryContext): Record<string, ParamValue>;
@@ -108,6 +110,8 @@ export interface TableSpec {
   rowKey: string;
   /** Opens a row's deal detail. */
   dealOf?: (row: Record<string, unknown>) => string | null;
+  /** The search box's hint, when the table does not list deals. */
+  searchPlaceholder?: MessageKey;
   /** Offers the risk filter (the `risk` refinement) above the table. */
   riskFilter?: boolean;
 }

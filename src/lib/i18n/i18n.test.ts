@@ -6,9 +6,11 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { en } from './en';
+import { translator } from './index';
 import { zhCN } from './zh-CN';
 import { PERIOD_PRESETS } from '../../../models/common/period';
 import { REFINEMENTS } from '$lib/boards/state';
+import { CUSTOMER_SEGMENTS } from '../../../models/customer-list';
 import { AGING_BUCKETS, PAYMENT_STATES } from '../../../models/payment-list';
 import { DEAL_EVENT_KINDS } from '../../../models/deal';
 
@@ -51,6 +53,7 @@ describe('i18n catalogs', () => {
       ...['open', 'won', 'lost'].map((s) => `status.${s}`),
       ...PAYMENT_STATES.map((s) => `pay_state.${s}`),
       ...AGING_BUCKETS.map((a) => `aging.${a}`),
+      ...CUSTOMER_SEGMENTS.map((x) => `segment.${x}`),
       ...['created_at', 'closed_at', 'expected_close_date', 'forecast_date', 'none'].map((d) => `date_field.${d}`),
       ...['call', 'visit', 'email', 'meeting', 'other'].map((a) => `activity.${a}`),
       ...['commit', 'best_case', 'pipeline', 'omitted'].map((c) => `category.${c}`),
@@ -58,5 +61,15 @@ describe('i18n catalogs', () => {
       ...DEAL_EVENT_KINDS.filter((k) => k !== 'stage' && k !== 'payment' && k !== 'activity').map((k) => `deal.change.${k}`)
     ];
     expect(need.filter((k) => !(k in zhCN))).toEqual([]);
+  });
+
+  it('plurals: {n|one|other} picks the singular for 1 in English; Chinese has no such forms', () => {
+    const en = translator('en');
+    expect(en('unit.n_deals', { n: 1 })).toBe('1 deal');
+    expect(en('unit.n_deals', { n: '1,204' })).toBe('1,204 deals');
+    expect(en('unit.n_deals', { n: 0 })).toBe('0 deals');
+    expect(en('customer.overdue_note', { n: '1' })).toBe('1 overdue payment');
+    expect(en('tile.n_payments', { n: 2, c: 1 })).toBe('2 payments · 1 customer');
+    expect(translator('zh-CN')('unit.n_deals', { n: 1 })).toBe('1 个');
   });
 });

@@ -40,11 +40,19 @@ export function negotiateLocale(explicit: string | null | undefined, acceptLangu
 
 export type Translate = (key: MessageKey, vars?: Record<string, string | number>) => string;
 
+const pluralRules = new Map<Locale, Intl.PluralRules>();
+const rules = (l: Locale) => pluralRules.get(l) ?? pluralRules.set(l, new Intl.PluralRules(l)).get(l)!;
+
 /** A translator for a locale; `{name}` placeholders are replaced from `vars`. */
 export function translator(locale: Locale): Translate {
   const messages = CATALOGS[locale];
   return (key, vars) => {
     const template = messages[key] ?? zhCN[key] ?? key;
-    return vars ? template.replace(/\{(\w+)\}/g, (_, k) => (k in vars ? String(vars[k]) : `{${k}}`)) : template;
+    if (!vars) return template;
+    // `{n|deal|deals}`: the singular when vars.n is 1 (the plural rules of the locale), else the plural.
+    const plural = template.replace(/\{(\w+)\|([^|{}]*)\|([^|{}]*)\}/g, (_, k, one, other) =>
+      k in vars && rules(locale).select(Number(String(vars[k]).replace(/[^\d.-]/g, ''))) === 'one' ? one : other
+    );
+    return plural.replace(/\{(\w+)\}/g, (_, k) => (k in vars ? String(vars[k]) : `{${k}}`));
   };
 }

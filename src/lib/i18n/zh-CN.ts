@@ -1,3 +1,4 @@
+import { zh as drillsZh } from './parts/drills';
 import { zh as hardeningZh } from './parts/hardening';
 import { zh as ledgersZh } from './parts/ledgers';
 import { zh as truthZh } from './parts/truth';
@@ -12,6 +13,7 @@ export const zhCN = {
   ...hardeningZh,
   ...ledgersZh,
   ...truthZh,
+  ...drillsZh,
   ...forecastZh,
   ...movementZh,
   ...alertsZh,
@@ -83,6 +85,7 @@ export const zhCN = {
   'crumbs.label': '当前层级',
   'drill.hint': '查看 {name} 的下一层',
   'drill.deals_hint': '查看构成该数字的商机',
+  'drill.rows_hint': '查看构成该数字的明细',
   'filter.title': '筛选',
   'filter.period': '期间',
   'filter.from': '开始日期',
@@ -150,6 +153,7 @@ export const zhCN = {
   'table.page': '{page} / {pages} 页',
   'table.summary': '{n} 个商机 · 合计 {amount}',
   'table.summary_outstanding': '{n} 笔 · 未收 {amount}',
+  'table.summary_paid': '{n} 笔 · 实收 {amount}',
   'deal.title': '商机详情',
   'deal.close': '关闭',
   'deal.error': '无法加载商机',
@@ -318,6 +322,7 @@ export const zhCN = {
   'tile.n_payments': '{n} 笔 · {c} 家',
   'tile.upcoming': '未来到期（按周）',
   'tile.overdue_list': '逾期明细',
+  'tile.received_list': '回款明细',
   'tile.team_summary': '团队概览',
   'kpi.reps_on_target': '达成目标的销售',
   'kpi.of_reps': '共 {n} 人',

@@ -34,7 +34,10 @@ export async function preview(config: CockpitConfig, dir: string, c: ImportChoic
   if (file.sheets.length === 0) throw new UploadError(`${c.file}: no table found${file.sheetNames.length ? ` (sheets: ${file.sheetNames.join(', ')})` : ''}`);
   let sheet = c.sheet ? file.sheets.find((s) => s.name === c.sheet) : undefined;
   if (c.sheet && !sheet) throw new UploadError(`sheet: no table in a sheet named "${c.sheet}" (sheets: ${file.sheetNames.join(', ')})`);
-  const entity = c.entity ?? sheet?.guess?.entity ?? file.sheets.find((s) => s.guess)?.guess?.entity ?? 'opportunities';
+  // With no sheet chosen, the sheet that looks most like a table of something (the 商机 ledger, not a
+  // notes sheet whose one 日期 column made it look like activities): the best score, the first on a tie.
+  const best = file.sheets.reduce<(typeof file.sheets)[number] | undefined>((b, s) => (s.guess && (!b?.guess || s.guess.score > b.guess.score) ? s : b), undefined);
+  const entity = c.entity ?? sheet?.guess?.entity ?? best?.guess?.entity ?? 'opportunities';
   if (!sheet) sheet = sheetsFor(file, entity).picked[0] ?? file.sheets[0];
   const source = sourceFor({ ...c, entity, sheet: sheet.name ?? undefined }, type);
   let mapped;

@@ -1,0 +1,177 @@
+/**
+ * The browser upload (/admin/import) in real Chromium, as a sales-ops person does it (issue 12):
+ * choose the held-out South-China ledger (tests/fixtures/heldout, made and checked independently:
+ * five sheets, title and `单位：万元` lines, a two-level merged header, 万元 headers, yyyymmdd and
+ * Chinese dates, full-width digits, 合计 rows) with the file input, see the detected sheets, the
+ * header rows, the unit and the mapping with a preview of the values as they will be stored
+ * (units applied), map an unknown stage, import, see every rejected row with its sheet, row,
+ * column and value, and download them. Expected figures come from the fixture's expected.json
+ * (NOTES.md), never from this product's output. A server of its own, on an empty database.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ExcelJS from 'exceljs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { launch, screenshot, watchErrors } from '../helpers/browser';
+import { ROOT, startServer } from '../helpers/global-setup';
+
+const FIXTURE = join(ROOT, 'tests/fixtures/heldout');
+const LEDGER = join(FIXTURE, '华南销售台账2025.xlsx');
+const expected = JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8'));
+type Rejection = { sheet: string; row: number; column: string; value: string | number | null };
+type Spot = { row: number; amount?: number | null; paid_amount?: number | null; due_date?: string | null; paid_at?: string | null };
+
+let browser: Browser;
+let base = '';
+let stop = async () => {};
+const dir = mkdtempSync(join(tmpdir(), 'upload-browser-'));
+
+beforeAll(async () => {
+  // The author's configuration (stages, time zone) without its sources: everything else is chosen on the page.
+  const config = JSON.parse(readFileSync(join(FIXTURE, 'cockpit.config.json'), 'utf8'));
+  delete config.sources;
+  writeFileSync(join(dir, 'cockpit.config.json'), JSON.stringify(config));
+  const s = await startServer(['--no-demo', '--db', join(dir, 'upload.duckdb'), '--config', join(dir, 'cockpit.config.json')]);
+  base = s.url;
+  stop = async () => {
+    s.child.kill('SIGTERM');
+    await new Promise((r) => s.child.once('exit', r));
+  };
+  browser = await launch();
+});
+afterAll(async () => {
+  await browser?.close();
+  await stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Waits until the page is not waiting on the server (upload, preview, import). */
+async function idle(page: Page) {
+  await expect.poll(() => page.getByTestId('import-page').getAttribute('data-busy'), { timeout: 60_000 }).toBeNull();
+}
+const money = (v: number) => v.toLocaleString('zh-CN');
+const previewCell = (page: Page, row: number, field: string) => page.locator(`[data-testid=preview-table] tr[data-row="${row}"] td[data-field="${field}"]`);
+
+async function api(path: string) {
+  const r = await fetch(`${base}${path}`);
+  expect(r.status, path).toBe(200);
+  return r.json();
+}
+
+describe('upload a Chinese ledger in the browser', () => {
+  it('sheets, header, units and mapping previewed; unknown stage mapped; imported; rejected rows shown and downloaded', async () => {
+    const page = await browser.newPage({ viewport: { width: 1366, height: 768 }, acceptDownloads: true });
+    const errors = watchErrors(page);
+    await page.goto(`${base}/admin/import?lang=zh-CN`, { waitUntil: 'networkidle' });
+    await page.getByTestId('file-input').setInputFiles(LEDGER);
+    await page.getByTestId('upload').click();
+    await expect.poll(() => page.getByTestId('sheet').count(), { timeout: 60_000 }).toBe(5);
+    await idle(page);
+
+    // Every sheet of the workbook, the 商机 ledger chosen (not the notes sheet before it).
+    const sheets = await page.getByTestId('sheet').evaluateAll((els) => els.map((e) => e.getAttribute('data-sheet')));
+    expect(sheets).toEqual(['说明', '商机台账', '回款记录', '目标', '数据透视']);
+    expect(await page.locator('[data-testid=sheet].on').getAttribute('data-sheet')).toBe(expected.counts.opportunities.sheet);
+    expect(await page.getByTestId('entity').inputValue()).toBe('opportunities');
+    // The two-level header (rows 3–4) and the sheet's unit line.
+    expect(await page.getByTestId('header-rows').textContent()).toBe(expected.counts.opportunities.header_rows.join('–'));
+    expect(await page.getByTestId('unit-line').textContent()).toContain('万元');
+    // The amount is the expected amount in 万元 (not 实际成交金额, not the merged 金额 cell).
+    const amountCol = '预计成交金额（万元）';
+    expect(await page.locator(`[data-testid=field][data-column="${amountCol}"]`).inputValue()).toBe('amount');
+    expect(await page.locator(`[data-testid=field][data-column="实际成交金额（万元）"]`).inputValue()).toBe('');
+    expect((await page.locator('[data-testid=mapping] tr', { has: page.locator(`[data-column="${amountCol}"]`) }).locator('td').nth(2).textContent())?.trim()).toBe('万元');
+
+    // The stage the ledger calls 需求确认 is the configured 需求分析 (the author's stage_map); 暂缓 stays unknown.
+    await page.locator('[data-testid=stage-map][data-stage="需求确认"]').selectOption('需求分析');
+    await idle(page);
+    expect(await page.locator('[data-testid=stage-map]').evaluateAll((els) => els.map((e) => e.getAttribute('data-stage')).sort())).toEqual(['暂缓', '需求确认'].sort());
+
+    // Preview: values as they will be stored, units applied (spot checks of expected.json).
+    const spots = expected.spot_checks.opportunities as Spot[];
+    const shown = await page.locator('[data-testid=preview-table] tr[data-row]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-row'))));
+    const inPreview = spots.filter((s) => shown.includes(s.row));
+    expect(inPreview.map((s) => s.row)).toEqual(expect.arrayContaining([10, 15])); // full-width １２０ 万元; "35.5万" in a 万元 column
+    for (const s of inPreview) expect((await previewCell(page, s.row, 'amount').textContent())?.trim(), `row ${s.row}`).toBe(money(s.amount!));
+    await screenshot(page, 'upload-preview-1366');
+    await page.screenshot({ path: join(ROOT, 'test-results', 'screenshots', 'upload-preview-1366-full.png'), fullPage: true });
+
+    // Import: the counts the fixture's author expects.
+    await page.getByTestId('import').click();
+    await expect.poll(() => page.getByTestId('import-result').getAttribute('data-ok'), { timeout: 120_000 }).toBe('true');
+    const c = expected.counts.opportunities;
+    const text = (await page.getByTestId('import-result').locator('p').first().textContent()) ?? '';
+    expect(text).toContain(`新增 ${c.loaded}`);
+    expect(text).toContain(`拒绝 ${c.rejected}`);
+    expect(text).toContain(`跳过 ${c.skipped}`);
+    expect(text).toContain(`共 ${c.data_rows} 行`);
+
+    // Every rejected row with its sheet, row, column and value, as expected.json lists them.
+    const want = (expected.rejected as Rejection[]).filter((r) => r.sheet === c.sheet).map((r) => [r.sheet, String(r.row), r.column, r.value === null ? '' : String(r.value)]);
+    const got = await page.locator('[data-testid=rejected-table] tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 4).map((td) => td.textContent?.trim() ?? '')));
+    expect(got).toEqual(want);
+    await page.screenshot({ path: join(ROOT, 'test-results', 'screenshots', 'upload-result-1366-full.png'), fullPage: true });
+
+    // Download them: the workbook lists the same rows.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('rejected-xlsx').click()]);
+    const file = join(dir, 'rejected.xlsx');
+    await download.saveAs(file);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.readFile(file);
+    const cells = wb.worksheets[0].getSheetValues().filter(Boolean).map((r) => (r as unknown[]).map((v) => (v === null || v === undefined ? '' : String(typeof v === 'object' && v && 'text' in v ? (v as { text: string }).text : v))));
+    for (const [sheet, row, column, value] of want) {
+      const hit = cells.find((r) => r.includes(sheet) && r.includes(row) && r.includes(column));
+      expect(hit, `${sheet} row ${row} ${column} in the download`).toBeDefined();
+      if (value) expect(hit, `${sheet} row ${row}: value`).toContain(value);
+    }
+
+    // What was stored: the open pipeline and the wins as the fixture's author totals them.
+    const open = await api('/api/models/deals?period=all&status=open&limit=1&as_of=2025-06-30');
+    expect(open.summary.total).toBe(expected.totals.open_pipeline.n);
+    expect(open.summary.total_amount).toBeCloseTo(expected.totals.open_pipeline.value, 2);
+    const won = await api('/api/models/deals?period=all&status=won&limit=1&as_of=2025-06-30');
+    expect(won.summary.total).toBe(expected.totals.won_all_time.n ?? 21);
+    expect(won.summary.total_amount).toBeCloseTo(expected.totals.won_all_time.value, 2);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('the payments sheet of the same file: 元 unit, yyyymmdd and dotted dates, rejected rows named', async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    const errors = watchErrors(page);
+    await page.goto(`${base}/admin/import?lang=zh-CN`, { waitUntil: 'networkidle' });
+    await page.getByTestId('file-input').setInputFiles(LEDGER);
+    await page.getByTestId('upload').click();
+    await expect.poll(() => page.getByTestId('sheet').count(), { timeout: 60_000 }).toBe(5);
+    await idle(page);
+    await page.locator('[data-testid=sheet][data-sheet="回款记录"]').click();
+    await expect.poll(() => page.locator('[data-testid=sheet].on').getAttribute('data-sheet'), { timeout: 30_000 }).toBe('回款记录');
+    await idle(page);
+    expect(await page.getByTestId('entity').inputValue()).toBe('payments');
+    expect(await page.getByTestId('unit-line').textContent()).toContain('元');
+    const spots = (expected.spot_checks.payments ?? []) as Spot[];
+    const shown = await page.locator('[data-testid=preview-table] tr[data-row]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-row'))));
+    const checked = spots.filter((x) => shown.includes(x.row));
+    expect(checked.map((x) => x.row)).toEqual(expect.arrayContaining([4, 5])); // paid 20241230 (yyyymmdd); 2025年3月3日 / 2025.3.5 and 105.3万
+    for (const s of checked) {
+      if (typeof s.paid_amount === 'number') expect((await previewCell(page, s.row, 'paid_amount').textContent())?.trim(), `row ${s.row}`).toBe(money(s.paid_amount));
+      if (typeof s.amount === 'number') expect((await previewCell(page, s.row, 'amount').textContent())?.trim(), `row ${s.row}`).toBe(money(s.amount));
+      for (const f of ['due_date', 'paid_at'] as const) expect((await previewCell(page, s.row, f).textContent())?.trim(), `row ${s.row} ${f}`).toBe(s[f] ?? '');
+    }
+    // A phone does not scroll sideways: wide tables scroll inside their card.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await screenshot(page, 'upload-preview-390');
+    await page.screenshot({ path: join(ROOT, 'test-results', 'screenshots', 'upload-preview-390-full.png'), fullPage: true });
+    await page.getByTestId('import').click();
+    await expect.poll(() => page.getByTestId('import-result').getAttribute('data-ok'), { timeout: 120_000 }).toBe('true');
+    const want = (expected.rejected as Rejection[]).filter((r) => r.sheet === '回款记录').map((r) => [r.sheet, String(r.row), r.column, r.value === null ? '' : String(r.value)]);
+    const got = await page.locator('[data-testid=rejected-table] tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 4).map((td) => td.textContent?.trim() ?? '')));
+    expect(got).toEqual(want);
+    await page.screenshot({ path: join(ROOT, 'test-results', 'screenshots', 'upload-result-390-full.png'), fullPage: true });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
