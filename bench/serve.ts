@@ -1,5 +1,6 @@
 /** `cockpit serve` for the benchmark suites: a free port, resolved with its URL once it listens. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, request, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '..');
@@ -21,4 +22,22 @@ export function serveCockpit(args: string[], env: NodeJS.ProcessEnv = {}): Promi
     child.stderr!.on('data', on);
     child.on('exit', (c) => rej(new Error(`cockpit serve exited with ${c}:\n${out}`)));
   });
+}
+
+/** A bare server answering `/` with fixed HTML and proxying everything else to `target`. */
+export function staticTwin(html: string, target: string): Promise<{ url: string; server: Server }> {
+  const t = new URL(target);
+  const server = createServer((req, res) => {
+    if (req.url === '/' || req.url?.startsWith('/?')) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(html);
+      return;
+    }
+    const p = request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    req.pipe(p);
+  });
+  return new Promise((res) => server.listen(0, '127.0.0.1', () => res({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server })));
 }

@@ -7,7 +7,6 @@
  * - client JS: the gzip size of every script /cockpit loads, beside the home page's (the
  *   SvelteKit runtime and layout every page pays for).
  */
-import { createServer, request, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,28 +14,11 @@ import { gzipSync } from 'node:zlib';
 import { chromium, type Browser } from 'playwright-core';
 import { Database } from '../../src/lib/server/db/database';
 import { generateDemo } from '../../src/lib/server/demo/generate';
-import { serveCockpit } from '../serve';
+import { serveCockpit, staticTwin } from '../serve';
 import type { Suite } from './index';
 
 const AS_OF = '2026-11-21';
 
-/** A bare server answering `/` with fixed HTML and proxying everything else to `target`. */
-function staticTwin(html: string, target: string): Promise<{ url: string; server: Server }> {
-  const t = new URL(target);
-  const server = createServer((req, res) => {
-    if (req.url === '/' || req.url?.startsWith('/?')) {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(html);
-      return;
-    }
-    const p = request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
-    req.pipe(p);
-  });
-  return new Promise((res) => server.listen(0, '127.0.0.1', () => res({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server })));
-}
 
 async function firstPaint(browser: Browser, url: string): Promise<number> {
   const ctx = await browser.newContext({ viewport: { width: 1920, height: 1080 } });

@@ -12,35 +12,18 @@
  * The database: `BENCH_PAGES_DB` (or `BENCH_LOAD_DB`, `BENCH_MODELS_DB`) made by
  * `cockpit demo --scale large --seed 42 --as-of 2026-06-15`, else one generated into a temp file.
  */
-import { createServer, request, type Server } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { Database } from '../../src/lib/server/db/database';
 import { generateDemo } from '../../src/lib/server/demo/generate';
-import { serveCockpit } from '../serve';
+import { serveCockpit, staticTwin } from '../serve';
 import type { Suite } from './index';
 
 const AS_OF = '2026-06-15';
 const RUNS = Number(process.env.BENCH_PAGES_RUNS ?? 7);
 
-function staticTwin(html: string, target: string): Promise<{ url: string; server: Server }> {
-  const t = new URL(target);
-  const server = createServer((req, res) => {
-    if (req.url === '/' || req.url?.startsWith('/?')) {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end(html);
-      return;
-    }
-    const p = request({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
-    req.pipe(p);
-  });
-  return new Promise((res) => server.listen(0, '127.0.0.1', () => res({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server })));
-}
 
 /** One load in a fresh context: first byte and ready, in ms from the navigation's start. */
 async function load(browser: Browser, url: string): Promise<{ ttfb: number; ready: number; tiles: number }> {
