@@ -12,6 +12,7 @@ import ExcelJS from 'exceljs';
 import type { Database } from '../../src/lib/server/db/database';
 import { sql } from '../../src/lib/server/db/sql';
 import { REJECT_EXPORT_COLUMNS } from '../pipeline/pipeline';
+import type { ReasonCode, ReasonParams } from '../pipeline/reasons';
 
 export interface RejectedRow {
   run_id: string;
@@ -23,6 +24,9 @@ export interface RejectedRow {
   field: string | null;
   value: string | null;
   reason: string;
+  /** The reason's code and parameters (../pipeline/reasons.ts); null for rows rejected before they were stored. */
+  code: ReasonCode | null;
+  params: ReasonParams | null;
   data: Record<string, unknown>;
 }
 
@@ -59,11 +63,17 @@ export async function syncRunIds(db: Database, run?: string): Promise<string[]> 
 /** Every rejected row of the given runs, in source, sheet and row order. */
 export async function rejectedRows(db: Database, runs: string[]): Promise<RejectedRow[]> {
   if (runs.length === 0) return [];
-  const { rows } = await db.query<Omit<RejectedRow, 'data'> & { raw: string }>(
-    sql`SELECT run_id, source, file, sheet, row_number::DOUBLE AS row_number, column_name, field, value, reason, raw::VARCHAR AS raw
+  const { rows } = await db.query<Omit<RejectedRow, 'data' | 'params'> & { raw: string; params: string | null }>(
+    sql`SELECT run_id, source, file, sheet, row_number::DOUBLE AS row_number, column_name, field, value, reason,
+          reason_code AS code, reason_params::VARCHAR AS params, raw::VARCHAR AS raw
         FROM rejected_rows WHERE list_contains(${runs}::VARCHAR[], run_id) ORDER BY source, sheet NULLS FIRST, row_number`
   );
-  return rows.map(({ raw, ...r }) => ({ ...r, row_number: Number(r.row_number), data: JSON.parse(raw ?? '{}') as Record<string, unknown> }));
+  return rows.map(({ raw, params, ...r }) => ({
+    ...r,
+    row_number: Number(r.row_number),
+    params: params ? (JSON.parse(params) as ReasonParams) : null,
+    data: JSON.parse(raw ?? '{}') as Record<string, unknown>
+  }));
 }
 
 export function describeRejection(r: Pick<RejectedRow, 'sheet' | 'row_number' | 'column_name' | 'field' | 'value' | 'reason'>): string {
