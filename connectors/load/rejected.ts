@@ -1,6 +1,7 @@
 /**
  * Rejected rows back out, in their original columns (plus cockpit_source, cockpit_sheet,
- * cockpit_row, cockpit_column, cockpit_field, cockpit_reason), as .xlsx or .csv: fix them and
+ * cockpit_row, cockpit_column, cockpit_field, cockpit_reason and cockpit_reason_zh, the reason in
+ * Chinese), as .xlsx or .csv: fix them and
  * import the file again (those columns are ignored on import).
  *
  * A run is one sync or import: every source it read (each has its own `run_id` in
@@ -13,6 +14,9 @@ import type { Database } from '../../src/lib/server/db/database';
 import { sql } from '../../src/lib/server/db/sql';
 import { REJECT_EXPORT_COLUMNS } from '../pipeline/pipeline';
 import type { ReasonCode, ReasonParams } from '../pipeline/reasons';
+import { translator } from '../../src/lib/i18n';
+import { columnLabel } from '../../src/lib/i18n/columns';
+import { reasonLabel } from '../../src/lib/i18n/parts/reasons';
 
 export interface RejectedRow {
   run_id: string;
@@ -39,6 +43,12 @@ export interface RejectedExport {
   rows: number;
   lines: string[];
   records: RejectedRow[];
+}
+
+const zh = translator('zh-CN');
+/** The reason in Chinese (its code through the i18n catalog; the English text for rows stored without a code). */
+function reasonZh(r: RejectedRow): string {
+  return reasonLabel(zh, r, (f) => columnLabel(f, 'zh-CN'));
 }
 
 function csvCell(v: unknown): string {
@@ -92,7 +102,7 @@ export async function writeRejected(records: RejectedRow[], out: string): Promis
     const columns: string[] = [];
     for (const r of rs) for (const k of Object.keys(r.data)) if (!columns.includes(k) && !REJECT_EXPORT_COLUMNS.includes(k)) columns.push(k);
     const header = [...columns, ...REJECT_EXPORT_COLUMNS];
-    const values = rs.map((r) => [...columns.map((c) => r.data[c] ?? null), r.source, r.sheet, r.row_number, r.column_name, r.field, r.reason]);
+    const values = rs.map((r) => [...columns.map((c) => r.data[c] ?? null), r.source, r.sheet, r.row_number, r.column_name, r.field, r.reason, reasonZh(r)]);
     return { header, values };
   };
   if (out.toLowerCase().endsWith('.csv')) {

@@ -39,8 +39,11 @@ import {
   type ValueRules
 } from './values';
 
-/** Columns of a `cockpit rejected` export that are not source columns (ignored on re-import). */
-export const REJECT_EXPORT_COLUMNS = ['cockpit_source', 'cockpit_sheet', 'cockpit_row', 'cockpit_column', 'cockpit_field', 'cockpit_reason'];
+/**
+ * Columns of a `cockpit rejected` export that are not source columns (ignored on re-import);
+ * `cockpit_reason_zh` is the reason in Chinese (from its code, connectors/pipeline/reasons.ts).
+ */
+export const REJECT_EXPORT_COLUMNS = ['cockpit_source', 'cockpit_sheet', 'cockpit_row', 'cockpit_column', 'cockpit_field', 'cockpit_reason', 'cockpit_reason_zh'];
 
 export interface FieldMapping {
   field: string;
