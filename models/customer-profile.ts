@@ -305,7 +305,9 @@ function grid(p: ProfileParams, ctx: ModelContext): ModelQuery {
             ORDER BY x.value + x.potential DESC, x.customer_id LIMIT ${p.limit}::INTEGER`
       ]
     ],
-    body: sql`SELECT l.customer_id, c.name, c.industry, c.region, c.grade, c.owner_id, u.name AS owner_name,
+    // A customer seen through one of the viewer's deals may be owned by someone outside the scope:
+    // that owner is not shown (users is the scoped table, so the join finds only visible owners).
+    body: sql`SELECT l.customer_id, c.name, c.industry, c.region, c.grade, u.user_id AS owner_id, u.name AS owner_name,
         l.value, l.potential, l.quadrant, 1 AS n, ${meta}
       FROM medians m
       LEFT JOIN listed l ON TRUE

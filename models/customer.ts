@@ -144,7 +144,9 @@ export const customer = defineModel({
         ],
         [
           'header',
-          sql`SELECT c.customer_id, c.name, c.industry, c.region, c.source, c.grade, c.status, c.owner_id, u.name AS owner_name,
+          // A customer seen through one of the viewer's deals may be owned by someone outside the scope:
+          // that owner (and their team) is not shown (users is the scoped table: u finds only visible owners).
+          sql`SELECT c.customer_id, c.name, c.industry, c.region, c.source, c.grade, c.status, u.user_id AS owner_id, u.name AS owner_name,
                 u.team_id, t.name AS team_name, c.created_at,
                 (SELECT count(*) FROM cd)::INTEGER AS deals,
                 (SELECT count(*) FROM cd WHERE status = 'won')::INTEGER AS won_deals,

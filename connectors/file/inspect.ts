@@ -4,6 +4,7 @@
  * first rows — read by the same readers and header rules as an import, so what the preview
  * shows is what the import will read.
  */
+import type { ReasonCode, ReasonParams } from '../pipeline/reasons';
 import { basename, dirname, extname } from 'node:path';
 import type { CockpitConfig, SourceConfig } from '../../src/lib/server/config/schema';
 import type { EntityName } from '../../src/lib/schema/tables';
@@ -135,7 +136,7 @@ export interface PreviewRow {
   sheet: string | null;
   /** Parsed values by field (units applied), or the rejection. */
   values: Record<string, string | number | boolean | null> | null;
-  rejection: { field: string | null; column: string | null; value: string | null; reason: string } | null;
+  rejection: { field: string | null; column: string | null; value: string | null; reason: string; code: ReasonCode; params: ReasonParams } | null;
 }
 
 /** The sample rows through the pipeline with a source's settings: what the import will store. */
@@ -145,7 +146,7 @@ export function previewRows(config: CockpitConfig, source: SourceConfig, sp: She
     const out: Outcome = pipe.process(rec, sp.headers);
     return out.ok
       ? { row: rec.row, sheet: sp.name, values: { ...out.result.main, ...Object.fromEntries(out.result.refs.flatMap((r) => (r.entity === 'customers' ? [['customer_name', r.row.name ?? null]] : [])) ) }, rejection: null }
-      : { row: rec.row, sheet: sp.name, values: null, rejection: { field: out.rejection.field, column: out.rejection.column, value: out.rejection.value, reason: out.rejection.reason } };
+      : { row: rec.row, sheet: sp.name, values: null, rejection: { field: out.rejection.field, column: out.rejection.column, value: out.rejection.value, reason: out.rejection.reason, code: out.rejection.code, params: out.rejection.params } };
   });
   const m = pipe.mappingFor(sp.headers, sp.sample[0]?.values, sp.sample[0]?.meta);
   return { mapping: m.mapping, unmapped: m.unmapped, rows };

@@ -1,6 +1,7 @@
 /**
  * Rejected rows back out, in their original columns (plus cockpit_source, cockpit_sheet,
- * cockpit_row, cockpit_column, cockpit_field, cockpit_reason), as .xlsx or .csv: fix them and
+ * cockpit_row, cockpit_column, cockpit_field, cockpit_reason and cockpit_reason_zh, the reason in
+ * Chinese), as .xlsx or .csv: fix them and
  * import the file again (those columns are ignored on import).
  *
  * A run is one sync or import: every source it read (each has its own `run_id` in
@@ -12,6 +13,10 @@ import ExcelJS from 'exceljs';
 import type { Database } from '../../src/lib/server/db/database';
 import { sql } from '../../src/lib/server/db/sql';
 import { REJECT_EXPORT_COLUMNS } from '../pipeline/pipeline';
+import type { ReasonCode, ReasonParams } from '../pipeline/reasons';
+import { translator } from '../../src/lib/i18n';
+import { columnLabel } from '../../src/lib/i18n/columns';
+import { reasonLabel } from '../../src/lib/i18n/parts/reasons';
 
 export interface RejectedRow {
   run_id: string;
@@ -23,6 +28,9 @@ export interface RejectedRow {
   field: string | null;
   value: string | null;
   reason: string;
+  /** The reason's code and parameters (../pipeline/reasons.ts); null for rows rejected before they were stored. */
+  code: ReasonCode | null;
+  params: ReasonParams | null;
   data: Record<string, unknown>;
 }
 
@@ -35,6 +43,12 @@ export interface RejectedExport {
   rows: number;
   lines: string[];
   records: RejectedRow[];
+}
+
+const zh = translator('zh-CN');
+/** The reason in Chinese (its code through the i18n catalog; the English text for rows stored without a code). */
+function reasonZh(r: RejectedRow): string {
+  return reasonLabel(zh, r, (f) => columnLabel(f, 'zh-CN'));
 }
 
 function csvCell(v: unknown): string {
@@ -59,11 +73,17 @@ export async function syncRunIds(db: Database, run?: string): Promise<string[]> 
 /** Every rejected row of the given runs, in source, sheet and row order. */
 export async function rejectedRows(db: Database, runs: string[]): Promise<RejectedRow[]> {
   if (runs.length === 0) return [];
-  const { rows } = await db.query<Omit<RejectedRow, 'data'> & { raw: string }>(
-    sql`SELECT run_id, source, file, sheet, row_number::DOUBLE AS row_number, column_name, field, value, reason, raw::VARCHAR AS raw
+  const { rows } = await db.query<Omit<RejectedRow, 'data' | 'params'> & { raw: string; params: string | null }>(
+    sql`SELECT run_id, source, file, sheet, row_number::DOUBLE AS row_number, column_name, field, value, reason,
+          reason_code AS code, reason_params::VARCHAR AS params, raw::VARCHAR AS raw
         FROM rejected_rows WHERE list_contains(${runs}::VARCHAR[], run_id) ORDER BY source, sheet NULLS FIRST, row_number`
   );
-  return rows.map(({ raw, ...r }) => ({ ...r, row_number: Number(r.row_number), data: JSON.parse(raw ?? '{}') as Record<string, unknown> }));
+  return rows.map(({ raw, params, ...r }) => ({
+    ...r,
+    row_number: Number(r.row_number),
+    params: params ? (JSON.parse(params) as ReasonParams) : null,
+    data: JSON.parse(raw ?? '{}') as Record<string, unknown>
+  }));
 }
 
 export function describeRejection(r: Pick<RejectedRow, 'sheet' | 'row_number' | 'column_name' | 'field' | 'value' | 'reason'>): string {
@@ -82,7 +102,7 @@ export async function writeRejected(records: RejectedRow[], out: string): Promis
     const columns: string[] = [];
     for (const r of rs) for (const k of Object.keys(r.data)) if (!columns.includes(k) && !REJECT_EXPORT_COLUMNS.includes(k)) columns.push(k);
     const header = [...columns, ...REJECT_EXPORT_COLUMNS];
-    const values = rs.map((r) => [...columns.map((c) => r.data[c] ?? null), r.source, r.sheet, r.row_number, r.column_name, r.field, r.reason]);
+    const values = rs.map((r) => [...columns.map((c) => r.data[c] ?? null), r.source, r.sheet, r.row_number, r.column_name, r.field, r.reason, reasonZh(r)]);
     return { header, values };
   };
   if (out.toLowerCase().endsWith('.csv')) {

@@ -36,7 +36,7 @@ export async function createStaging(tx: WriteTx): Promise<void> {
   }
   await tx.run(`CREATE OR REPLACE TEMP TABLE stg_stage_dates (_src INTEGER, _seq BIGINT, opportunity_id VARCHAR, stage VARCHAR, entered_at VARCHAR)`);
   await tx.run(
-    `CREATE OR REPLACE TEMP TABLE stg_rejected (_src INTEGER, file VARCHAR, row_number BIGINT, field VARCHAR, value VARCHAR, reason VARCHAR, raw VARCHAR, sheet VARCHAR, column_name VARCHAR)`
+    `CREATE OR REPLACE TEMP TABLE stg_rejected (_src INTEGER, file VARCHAR, row_number BIGINT, field VARCHAR, value VARCHAR, reason VARCHAR, raw VARCHAR, sheet VARCHAR, column_name VARCHAR, reason_code VARCHAR, reason_params VARCHAR)`
   );
 }
 
@@ -97,7 +97,7 @@ export class Stager {
       s.appenders.set(e, new ChunkAppender(await tx.connection.createAppender(stgName(e), 'main', 'temp'), types));
     }
     s.appenders.set('dates', new ChunkAppender(await tx.connection.createAppender('stg_stage_dates', 'main', 'temp'), [INTEGER, BIGINT, VARCHAR, VARCHAR, VARCHAR]));
-    s.appenders.set('rejected', new ChunkAppender(await tx.connection.createAppender('stg_rejected', 'main', 'temp'), [INTEGER, VARCHAR, BIGINT, VARCHAR, VARCHAR, VARCHAR, VARCHAR, VARCHAR, VARCHAR]));
+    s.appenders.set('rejected', new ChunkAppender(await tx.connection.createAppender('stg_rejected', 'main', 'temp'), [INTEGER, VARCHAR, BIGINT, VARCHAR, VARCHAR, VARCHAR, VARCHAR, VARCHAR, VARCHAR, VARCHAR, VARCHAR]));
     return s;
   }
 
@@ -140,7 +140,9 @@ export class Stager {
       r.reason,
       JSON.stringify(r.raw, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)),
       r.sheet ?? null,
-      r.column
+      r.column,
+      r.code ?? null,
+      r.params ? JSON.stringify(r.params) : null
     ]);
   }
 

@@ -20,6 +20,7 @@ import { dataQualityToday, type DataQuality } from '../../models/common/data-qua
 import { readerFor } from '../readers';
 import { idField, Pipeline, SourceError, type FieldMapping, type Outcome, type Rejection } from '../pipeline/pipeline';
 import { wallTime } from '../pipeline/values';
+import { reason, whyOf } from '../pipeline/reasons';
 import { sheetMismatch } from '../pipeline/guess';
 import type { ReaderFactory, SkipReason } from '../types';
 import { columnsOf, createStaging, dropStaging, Stager, stgName } from './stage';
@@ -333,8 +334,8 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       report.finished_at = finished.toISOString();
       for (let i = 0; i < sources.length; i++) {
         const rep = reports[i];
-        await tx.run(sql`INSERT INTO rejected_rows (run_id, source, file, row_number, field, value, reason, raw, sheet, column_name)
-          SELECT ${rep.run_id}, ${rep.source}, file, row_number, field, value, reason, raw::JSON, sheet, column_name FROM stg_rejected WHERE _src = ${i} ORDER BY sheet NULLS FIRST, row_number`);
+        await tx.run(sql`INSERT INTO rejected_rows (run_id, source, file, row_number, field, value, reason, raw, sheet, column_name, reason_code, reason_params)
+          SELECT ${rep.run_id}, ${rep.source}, file, row_number, field, value, reason, raw::JSON, sheet, column_name, reason_code, reason_params::JSON FROM stg_rejected WHERE _src = ${i} ORDER BY sheet NULLS FIRST, row_number`);
         await tx.run(sql`INSERT INTO sync_runs VALUES (${rep.run_id}, ${rep.source}, ${kind === 'import' ? 'import' : rep.type}, ${utc(startedAt)}::TIMESTAMP, ${utc(finished)}::TIMESTAMP,
           ${rep.loaded + rep.updated > 0 || rep.rows === 0 ? 'ok' : 'empty'}, ${rep.loaded}, ${rep.updated}, ${rep.rejected}, ${rep.skipped}, ${JSON.stringify(rep.warnings)}::JSON, NULL)`);
         if (kind === 'sync') {
@@ -435,7 +436,7 @@ async function checkContracts(tx: WriteTx, outs: Outcome[], staged: Map<string, 
           field: 'opportunity_id',
           column: col,
           value: col ? String(raw[col] ?? id) : id,
-          reason: `opportunity_id: no contract/opportunity "${id}" in this import or the database (import the deals first, or fix the number)`,
+          ...whyOf(reason('unknown_contract', { id })),
           raw
         }
       };

@@ -17,9 +17,12 @@ import { DEFAULT_REGION_SUFFIXES } from '../shared-options';
 import type { RawRecord, RecordMeta } from '../types';
 import { aliasIndex, headerKey } from './aliases';
 import { mappableFields, REFERENCE_FIELDS } from './fields';
+import { reason, type Reason, type ReasonCode, type ReasonParams } from './reasons';
 import {
   cleanRegion,
   cleanText,
+  failed,
+  refOf,
   isBlank,
   nameKey,
   parseAmount,
@@ -36,8 +39,11 @@ import {
   type ValueRules
 } from './values';
 
-/** Columns of a `cockpit rejected` export that are not source columns (ignored on re-import). */
-export const REJECT_EXPORT_COLUMNS = ['cockpit_source', 'cockpit_sheet', 'cockpit_row', 'cockpit_column', 'cockpit_field', 'cockpit_reason'];
+/**
+ * Columns of a `cockpit rejected` export that are not source columns (ignored on re-import);
+ * `cockpit_reason_zh` is the reason in Chinese (from its code, connectors/pipeline/reasons.ts).
+ */
+export const REJECT_EXPORT_COLUMNS = ['cockpit_source', 'cockpit_sheet', 'cockpit_row', 'cockpit_column', 'cockpit_field', 'cockpit_reason', 'cockpit_reason_zh'];
 
 export interface FieldMapping {
   field: string;
@@ -56,7 +62,10 @@ export interface Rejection {
   field: string | null;
   column: string | null;
   value: string | null;
+  /** The English reason (report, CLI, export); `code` and `params` say it in any language (./reasons.ts). */
   reason: string;
+  code: ReasonCode;
+  params: ReasonParams;
   raw: Record<string, unknown>;
 }
 
@@ -310,7 +319,7 @@ export class Pipeline {
         return field === 'probability' ? parseProbability(v) : parseAmount(v, factor);
       case 'integer': {
         const r = parseAmount(v);
-        return r.ok && !Number.isInteger(r.value) ? { ok: false, reason: 'not a whole number' } : r;
+        return r.ok && !Number.isInteger(r.value) ? failed('not_whole_number') : r;
       }
       case 'date': {
         const r = parseDate(v, this.opts.config.timezone, this.rules);
@@ -340,24 +349,24 @@ export class Pipeline {
     }
     const raw = rec.values;
     const row: CleanRow = {};
-    const reject = (field: string | null, column: string | null, value: unknown, reason: string): Outcome => ({
+    const reject = (field: string | null, column: string | null, value: unknown, why: Reason): Outcome => ({
       ok: false,
-      rejection: { row: rec.row, sheet: rec.meta?.sheet ?? null, field, column, value: value === undefined || value === null ? null : toText(value), reason, raw }
+      rejection: { row: rec.row, sheet: rec.meta?.sheet ?? null, field, column, value: value === undefined || value === null ? null : toText(value), reason: why.text, code: why.code, params: why.params, raw }
     });
 
     for (const m of mapping) {
       const v = getPath(raw, m.column);
       const p = this.parse(m.field, v, m.unit);
-      if (!p.ok) return reject(m.field, m.column, v, `${m.field}: ${p.reason}`);
+      if (!p.ok) return reject(m.field, m.column, v, reason('in_field', { field: m.field, reason: refOf(p) }));
       if (typeof p.value === 'number' && p.value < 0 && NON_NEGATIVE.has(`${this.entity}.${m.field}`)) {
-        return reject(m.field, m.column, v, `${m.field}: a negative amount (${p.value}) is not valid here (a refund or a credit note is not a ${this.entity === 'payments' ? 'receipt' : 'deal or target amount'})`);
+        return reject(m.field, m.column, v, reason(this.entity === 'payments' ? 'negative_receipt' : 'negative_amount', { field: m.field, amount: p.value as number }));
       }
       row[m.field] = p.value;
     }
     for (const [field, value] of Object.entries(source.defaults ?? {})) {
       if (row[field] === undefined || row[field] === null) {
         const p = this.parse(field, value);
-        if (!p.ok) return reject(field, null, value, `defaults.${field}: ${p.reason}`);
+        if (!p.ok) return reject(field, null, value, reason('in_default', { field, reason: refOf(p) }));
         row[field] = p.value;
       }
     }
@@ -386,7 +395,7 @@ export class Pipeline {
     for (const col of required) {
       if (row[col.name] === null || row[col.name] === undefined || row[col.name] === '') {
         const m = mapping.find((x) => x.field === col.name);
-        return reject(col.name, m?.column ?? null, m ? getPath(raw, m.column) : null, m ? `${col.name} is required but empty` : `${col.name} is required but no column maps to it (map it in "columns")`);
+        return reject(col.name, m?.column ?? null, m ? getPath(raw, m.column) : null, reason(m ? 'required_empty' : 'required_unmapped', { field: col.name }));
       }
     }
 
@@ -399,13 +408,13 @@ export class Pipeline {
     if (e === 'opportunities') {
       const stageCol = mapping.find((m) => m.field === 'stage')?.column ?? null;
       const st = this.stage(String(row.stage));
-      if (!st) return reject('stage', stageCol, row.stage, `unknown stage "${row.stage}"; configured stages: ${this.stageNames.join(', ')}`);
+      if (!st) return reject('stage', stageCol, row.stage, reason('unknown_stage', { stage: String(row.stage), stages: this.stageNames.join(', ') }));
       row.stage = st.name;
       row.status = st.outcome ?? 'open';
       if (row.forecast_category != null) {
         const fc = String(row.forecast_category).toLowerCase().replace(/[\s-]+/g, '_');
         if (!(FORECAST_CATEGORIES as readonly string[]).includes(fc)) {
-          return reject('forecast_category', mapping.find((m) => m.field === 'forecast_category')?.column ?? null, row.forecast_category, `forecast_category must be one of ${FORECAST_CATEGORIES.join(', ')}`);
+          return reject('forecast_category', mapping.find((m) => m.field === 'forecast_category')?.column ?? null, row.forecast_category, reason('bad_forecast_category', { categories: FORECAST_CATEGORIES.join(', ') }));
         }
         row.forecast_category = fc;
       }
@@ -418,7 +427,7 @@ export class Pipeline {
           const at = String(row.closed_at ?? row.expected_close_date ?? row.created_at ?? now).slice(0, 7);
           const rates = config.fx[currency];
           const rate = rates?.[at] ?? rates?.default;
-          if (!rate) return reject('currency', null, currency, `no exchange rate from ${currency} to ${config.currency} for ${at} (add "fx": {"${currency}": {"default": …}})`);
+          if (!rate) return reject('currency', null, currency, reason('no_fx_rate', { currency: String(currency), base: String(config.currency), at: String(at) }));
           row.amount = Math.round(Number(row.amount) * rate * 100) / 100;
         }
       }
@@ -427,7 +436,7 @@ export class Pipeline {
         if (isBlank(v)) continue;
         if (typeof v === 'string' && PLACEHOLDER.test(v.trim())) continue;
         const p = parseDate(v, config.timezone, this.rules);
-        if (!p.ok) return reject(`stage_dates.${stage}`, column, v, `date the deal entered "${stage}": ${p.reason}`);
+        if (!p.ok) return reject(`stage_dates.${stage}`, column, v, reason('in_stage_date', { stage, reason: refOf(p) }));
         stageDates.push({ stage, at: p.value });
         if (stage === row.stage) enteredCurrent = p.value;
       }
@@ -461,7 +470,7 @@ export class Pipeline {
         row.team_id = null;
       }
       if ((row.owner_id == null) === (row.team_id == null)) {
-        return reject('owner_id', null, null, 'a target needs exactly one of owner_id and team_id');
+        return reject('owner_id', null, null, reason('target_owner_or_team'));
       }
       if (row.metric != null) {
         const m = TARGET_METRICS[String(row.metric).replace(/\s+/g, '').toLowerCase()];

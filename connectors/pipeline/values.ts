@@ -3,11 +3,20 @@
  * "Values"). Every parser returns `{ ok: true, value }` or `{ ok: false, reason }` — the
  * reason ends up in the import report beside the row, column and value.
  */
+import { reason, type ReasonCode, type ReasonParams, type ReasonRef } from './reasons';
 
-export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+export type Parsed<T> = { ok: true; value: T } | Failed;
+/** A failure: the English reason, and its code and parameters (connectors/pipeline/reasons.ts). */
+export type Failed = { ok: false; reason: string; code: ReasonCode; params: ReasonParams };
 
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
-const bad = (reason: string): Parsed<never> => ({ ok: false, reason });
+const bad = (code: ReasonCode, params: ReasonParams = {}): Failed => {
+  const r = reason(code, params);
+  return { ok: false, reason: r.text, code: r.code, params: r.params };
+};
+/** A parser's failure as a reason to wrap (the `in_*` codes). */
+export const refOf = (f: Failed): ReasonRef => ({ code: f.code, params: f.params });
+export const failed = bad;
 
 /** Full-width ASCII (！ to ～, and the ideographic space) to half-width. */
 export function halfWidth(s: string): string {
@@ -139,7 +148,7 @@ function shortDate(a: string, b: string, c: string, order: DateOrder | undefined
       // Year last and no order configured: only an unambiguous day (> 12) decides.
       if (x > 12 && y <= 12) o = 'dmy';
       else if (y > 12 && x <= 12) o = 'mdy';
-      else return bad(`ambiguous date: day/month or month/day? set "date_order" on the source ("dmy" or "mdy")`);
+      else return bad('ambiguous_date');
     }
     return o === 'dmy' ? ok([year2(z), y, x]) : ok([year2(z), x, y]);
   }
@@ -149,7 +158,7 @@ function shortDate(a: string, b: string, c: string, order: DateOrder | undefined
 function inRange(ymd: string, rules: ValueRules | undefined): Parsed<true> {
   const min = rules?.min ?? DEFAULT_DATE_MIN;
   const max = rules?.max ?? DEFAULT_DATE_MAX;
-  if (ymd < min || ymd > max) return bad(`date ${ymd} is outside the plausible range ${min} … ${max} (set "date_range" on the source to widen it)`);
+  if (ymd < min || ymd > max) return bad('date_out_of_range', { date: ymd, min, max });
   return ok(true);
 }
 
@@ -172,18 +181,18 @@ export function parseDate(v: unknown, timezone?: string, rules?: ValueRules): Pa
 
 function parseDateRaw(v: unknown, timezone: string | undefined, rules: ValueRules | undefined): Parsed<string> {
   if (v instanceof Date) {
-    if (Number.isNaN(v.getTime())) return bad('invalid date');
+    if (Number.isNaN(v.getTime())) return bad('invalid_date');
     const s = isoDateTime(v);
-    return /^\d{4}-/.test(s) ? ok(s) : bad('not a plausible date');
+    return /^\d{4}-/.test(s) ? ok(s) : bad('implausible_date');
   }
   if (typeof v === 'number') return numericDate(v, rules);
   const t = cleanText(toText(v));
   let m = DATE_RE.exec(t);
   if (m) {
     const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-    if (!validDate(y, mo, d)) return bad('not a valid calendar date');
+    if (!validDate(y, mo, d)) return bad('invalid_calendar_date');
     const [h, mi, s] = [Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0)];
-    if (h > 23 || mi > 59 || s > 59) return bad('not a valid time of day');
+    if (h > 23 || mi > 59 || s > 59) return bad('invalid_time');
     if (m[7] && timezone) {
       const off = m[7] === 'Z' ? 0 : (m[7][0] === '-' ? -1 : 1) * (Number(m[7].slice(1, 3)) * 60 + Number(m[7].slice(-2)));
       return ok(wallTime(Date.UTC(y, mo - 1, d, h, mi, s) - off * 60_000, timezone));
@@ -193,7 +202,7 @@ function parseDateRaw(v: unknown, timezone: string | undefined, rules: ValueRule
   m = COMPACT_RE.exec(t);
   if (m) {
     if (validDate(Number(m[1]), Number(m[2]), Number(m[3]))) return ok(`${m[1]}-${m[2]}-${m[3]} 00:00:00`);
-    return bad('not a valid calendar date (read as yyyymmdd)');
+    return bad('invalid_calendar_date_yyyymmdd');
   }
   m = MONTH_RE.exec(t);
   if (m && validDate(Number(m[1]), Number(m[2]), 1)) return ok(`${m[1]}-${pad(Number(m[2]))}-01 00:00:00`);
@@ -202,13 +211,13 @@ function parseDateRaw(v: unknown, timezone: string | undefined, rules: ValueRule
     const p = shortDate(m[1], m[3], m[4], rules?.order);
     if (!p.ok) return p;
     const [y, mo, d] = p.value;
-    if (!validDate(y, mo, d)) return bad(`not a valid calendar date (read as ${rules?.order ?? 'ymd'})`);
+    if (!validDate(y, mo, d)) return bad('invalid_calendar_date_order', { order: rules?.order ?? 'ymd' });
     const [h, mi, s] = [Number(m[5] ?? 0), Number(m[6] ?? 0), Number(m[7] ?? 0)];
-    if (h > 23 || mi > 59 || s > 59) return bad('not a valid time of day');
+    if (h > 23 || mi > 59 || s > 59) return bad('invalid_time');
     return ok(`${y}-${pad(mo)}-${pad(d)} ${pad(h)}:${pad(mi)}:${pad(s)}`);
   }
   if (/^\d+(\.\d+)?$/.test(t)) return numericDate(Number(t), rules);
-  return bad('not a date (expected e.g. 2024-03-05, 2024/3/5, 2024年3月5日, 20240305)');
+  return bad('not_a_date');
 }
 
 /**
@@ -216,18 +225,18 @@ function parseDateRaw(v: unknown, timezone: string | undefined, rules: ValueRule
  * 20,250,415 — year 57343); otherwise an Excel serial inside the plausible range.
  */
 function numericDate(n: number, rules: ValueRules | undefined): Parsed<string> {
-  if (!Number.isFinite(n)) return bad('not a date');
+  if (!Number.isFinite(n)) return bad('not_a_date_number');
   if (Number.isInteger(n) && n >= 10000101 && n <= 99991231) {
     const y = Math.floor(n / 10000);
     const mo = Math.floor(n / 100) % 100;
     const d = n % 100;
-    if (!validDate(y, mo, d)) return bad('not a valid calendar date (read as yyyymmdd)');
+    if (!validDate(y, mo, d)) return bad('invalid_calendar_date_yyyymmdd');
     return ok(`${y}-${pad(mo)}-${pad(d)} 00:00:00`);
   }
   const lo = serialOf(rules?.min ?? DEFAULT_DATE_MIN);
   const hi = serialOf(rules?.max ?? DEFAULT_DATE_MAX) + 1;
   if (n >= lo && n < hi) return ok(excelSerial(n)!);
-  return bad(`a number that is neither a date serial in ${rules?.min ?? DEFAULT_DATE_MIN} … ${rules?.max ?? DEFAULT_DATE_MAX} nor yyyymmdd`);
+  return bad('number_not_a_date', { min: rules?.min ?? DEFAULT_DATE_MIN, max: rules?.max ?? DEFAULT_DATE_MAX });
 }
 
 /** Scale words and their factors, as headers, unit lines and cells write them. */
@@ -283,7 +292,7 @@ export const PLACEHOLDER = /^(?:-+|—+|－+|\/|n\/?a|null|无|暂无)$/i;
  */
 export function parseAmount(v: unknown, unit = 1): Parsed<number> {
   const round = (n: number) => Math.round(n * 100) / 100;
-  if (typeof v === 'number') return Number.isFinite(v) ? ok(round(v * unit)) : bad('not a finite number');
+  if (typeof v === 'number') return Number.isFinite(v) ? ok(round(v * unit)) : bad('not_finite_number');
   if (typeof v === 'bigint') return ok(Number(v) * unit);
   let t = cleanText(toText(v));
   if (t === '') return bad('empty');
@@ -312,7 +321,7 @@ export function parseAmount(v: unknown, unit = 1): Parsed<number> {
     t = t.slice(0, -1);
   }
   if (/^\d{1,3}(,\d{3})+(\.\d+)?$/.test(t)) t = t.replace(/,/g, '');
-  if (!/^\d+(\.\d+)?$|^\.\d+$/.test(t)) return bad('not an amount (expected e.g. 12000, 1,200.50, ¥3.5万)');
+  if (!/^\d+(\.\d+)?$|^\.\d+$/.test(t)) return bad('not_an_amount');
   const n = Number(t) * mult;
   return ok(round(neg ? -n : n));
 }
@@ -324,9 +333,9 @@ export function parseProbability(v: unknown): Parsed<number> {
   const t = cleanText(toText(v));
   const pct = t.endsWith('%');
   const n = typeof v === 'number' ? v : Number(pct ? t.slice(0, -1) : t);
-  if (!Number.isFinite(n)) return bad('not a probability (expected e.g. 0.3 or 30%)');
+  if (!Number.isFinite(n)) return bad('not_a_probability');
   const p = pct || n > 1 ? n / 100 : n;
-  if (p < 0 || p > 1) return bad('a probability must be between 0 and 1 (0% and 100%)');
+  if (p < 0 || p > 1) return bad('probability_out_of_range');
   return ok(p);
 }
 
@@ -339,7 +348,7 @@ export function parseBoolean(v: unknown): Parsed<boolean> {
   const t = cleanText(toText(v)).toLowerCase();
   if (TRUE.has(t)) return ok(true);
   if (FALSE.has(t)) return ok(false);
-  return bad('not a yes/no value (expected 是/否, yes/no, true/false)');
+  return bad('not_a_boolean');
 }
 
 /** True when a cell holds nothing (null, empty or white space only). */

@@ -53,13 +53,15 @@ export function dealsRelation(p: CommonParams): Sql {
  */
 export function customersRelation(p: CommonParams): Sql {
   return sql`(
+    -- A customer seen through one of the viewer's deals may be owned by someone outside the scope:
+    -- its owner is neither a segment nor a filter match (users is the scoped table, so u finds only visible owners).
     SELECT c.*,
-           u.team_id AS dim_team_leaf, c.owner_id AS dim_owner, c.region AS dim_region, c.industry AS dim_industry,
+           u.team_id AS dim_team_leaf, u.user_id AS dim_owner, c.region AS dim_region, c.industry AS dim_industry,
            c.source AS dim_source, c.grade AS dim_grade
     FROM customers c
     LEFT JOIN users u ON u.user_id = c.owner_id
     WHERE ${and([
-      filterWhere({ ...p, product: undefined }, { team: sql`u.team_id`, owner: sql`c.owner_id`, region: sql`c.region`, industry: sql`c.industry`, source: sql`c.source`, product: sql`NULL`, grade: sql`c.grade` }),
+      filterWhere({ ...p, product: undefined }, { team: sql`u.team_id`, owner: sql`u.user_id`, region: sql`c.region`, industry: sql`c.industry`, source: sql`c.source`, product: sql`NULL`, grade: sql`c.grade` }),
       has(p.product) && sql`c.customer_id IN (SELECT customer_id FROM opportunities WHERE list_contains(${p.product}::VARCHAR[], product))`
     ])}
   )`;

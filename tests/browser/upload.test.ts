@@ -112,6 +112,12 @@ describe('upload a Chinese ledger in the browser', () => {
     const want = (expected.rejected as Rejection[]).filter((r) => r.sheet === c.sheet).map((r) => [r.sheet, String(r.row), r.column, r.value === null ? '' : String(r.value)]);
     const got = await page.locator('[data-testid=rejected-table] tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 4).map((td) => td.textContent?.trim() ?? '')));
     expect(got).toEqual(want);
+    // Each reason in the page's language (codes of connectors/pipeline/reasons.ts through the i18n
+    // layer), not the importer's English: row 17's 创建日期 20251345 has month 13, read as yyyymmdd.
+    const reasons = (await page.getByTestId('rejected-reason').allTextContents()).map((x) => x.trim());
+    expect(reasons).toHaveLength(want.length);
+    expect(reasons[want.findIndex((r) => r[1] === '17')]).toBe('创建时间：不是有效的日历日期（按 yyyymmdd 读取）');
+    expect(reasons.join('\n')).not.toMatch(/not a|is required|unknown stage|negative amount|calendar/);
     await page.screenshot({ path: join(ROOT, 'test-results', 'screenshots', 'upload-result-1366-full.png'), fullPage: true });
 
     // Download them: the workbook lists the same rows.
@@ -126,6 +132,10 @@ describe('upload a Chinese ledger in the browser', () => {
       expect(hit, `${sheet} row ${row} ${column} in the download`).toBeDefined();
       if (value) expect(hit, `${sheet} row ${row}: value`).toContain(value);
     }
+    // … with the reason in Chinese beside the English one (cockpit_reason_zh).
+    const row17 = cells.find((r) => r.includes(c.sheet) && r.includes('17') && r.includes('创建日期'));
+    expect(row17).toContain('创建时间：不是有效的日历日期（按 yyyymmdd 读取）');
+    expect(row17).toContain('created_at: not a valid calendar date (read as yyyymmdd)');
 
     // What was stored: the open pipeline and the wins as the fixture's author totals them.
     const open = await api('/api/models/deals?period=all&status=open&limit=1&as_of=2025-06-30');

@@ -193,7 +193,7 @@ describe('cockpit sync of the ledger and cockpit rejected --out', () => {
     // Headers as the sheet writes them.
     expect((pay.getRow(1).values as unknown[]).slice(1)).toEqual([
       '回款编号', '合同编号', '客户名称', '回款金额（元）', '实际回款日期',
-      'cockpit_source', 'cockpit_sheet', 'cockpit_row', 'cockpit_column', 'cockpit_field', 'cockpit_reason'
+      'cockpit_source', 'cockpit_sheet', 'cockpit_row', 'cockpit_column', 'cockpit_field', 'cockpit_reason', 'cockpit_reason_zh'
     ]);
     expect((pay.getRow(2).values as unknown[]).slice(1, 11)).toEqual(['P-2', 'OPP-9', '未知客户', 1000, 20250321, '华南回款', '回款', 3, '合同编号', 'opportunity_id']);
   });

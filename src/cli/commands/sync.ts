@@ -242,8 +242,8 @@ export const rejected: Command = {
 
 Without --out, lists the rejected rows of the run — every source the sync or import read
 (default: the latest run with rejections). With --out, writes them in their original columns,
-plus cockpit_source, cockpit_sheet, cockpit_row, cockpit_column, cockpit_field and
-cockpit_reason (an .xlsx has one sheet per source and sheet), so they can be fixed and
+plus cockpit_source, cockpit_sheet, cockpit_row, cockpit_column, cockpit_field,
+cockpit_reason and cockpit_reason_zh (the reason in Chinese) (an .xlsx has one sheet per source and sheet), so they can be fixed and
 imported again (\`cockpit import\` ignores those columns).
 
   --run ID    a run id from the sync report (default: the latest run with rejected rows)

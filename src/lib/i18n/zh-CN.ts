@@ -7,6 +7,7 @@ import { zh as movementZh } from './parts/movement';
 import { zh as alertsZh } from './parts/alerts';
 import { zh as speedZh } from './parts/speed';
 import { zh as trackZh } from './parts/track';
+import { zh as reasonsZh } from './parts/reasons';
 
 /** Simplified Chinese: the reference catalog; every other locale has the same keys. */
 export const zhCN = {
@@ -19,6 +20,7 @@ export const zhCN = {
   ...alertsZh,
   ...speedZh,
   ...trackZh,
+  ...reasonsZh,
   'app.name': '销售驾驶舱',
   'app.tagline': '基于现有 CRM 数据的经营分析与销售预测',
   'app.company': '云帆智能科技',

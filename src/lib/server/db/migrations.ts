@@ -357,6 +357,16 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE forecast_snapshots ADD COLUMN total_p90 DOUBLE`,
       `ALTER TABLE forecast_snapshots ADD COLUMN total_owners INTEGER`
     ]
+  },
+  {
+    version: 17,
+    name: 'rejection reasons with a code',
+    statements: [
+      // Beside the English reason, its stable code and parameters (connectors/pipeline/reasons.ts),
+      // so the upload page says it in the viewer's language. Rows rejected before: NULL (English only).
+      `ALTER TABLE rejected_rows ADD COLUMN reason_code VARCHAR`,
+      `ALTER TABLE rejected_rows ADD COLUMN reason_params JSON`
+    ]
   }
 ];
 

@@ -1,0 +1,58 @@
+/**
+ * Every rejection reason code says itself in both languages: a zh-CN and an en text in the
+ * i18n catalogs (src/lib/i18n/parts/reasons.ts) with the template's parameters, and the page's
+ * rendering of a stored reason (nested in a field) in Chinese and English.
+ */
+import { describe, expect, it } from 'vitest';
+import { REASON_CODES, REASON_TEMPLATES, placeholdersOf, reason, reasonText } from './reasons';
+import { parseAmount, parseDate } from './values';
+import { translator } from '../../src/lib/i18n';
+import { reasonLabel } from '../../src/lib/i18n/parts/reasons';
+import { columnLabel } from '../../src/lib/i18n/columns';
+import { zhCN } from '../../src/lib/i18n/zh-CN';
+import { en } from '../../src/lib/i18n/en';
+
+const sorted = (xs: string[]) => [...xs].sort();
+
+describe('rejection reason codes', () => {
+  it('every code has a zh-CN and an en text with the same parameters', () => {
+    expect(REASON_CODES.length).toBeGreaterThan(25);
+    for (const code of REASON_CODES) {
+      const key = `reason.${code}` as keyof typeof zhCN;
+      const zh = zhCN[key];
+      const enText = en[key];
+      expect(zh, code).toBeTruthy();
+      expect(enText, code).toBe(REASON_TEMPLATES[code]);
+      // Chinese text (characters or full-width punctuation), not a copy of the English one.
+      expect(/[\u3000-\u303f\uff00-\uffef\u4e00-\u9fff]/.test(zh), `${code}: ${zh}`).toBe(true);
+      expect(zh, code).not.toBe(enText);
+      expect(sorted(placeholdersOf(zh)), code).toEqual(sorted(placeholdersOf(enText)));
+    }
+    // No stray reason keys without a code.
+    const keys = Object.keys(zhCN).filter((k) => k.startsWith('reason.'));
+    expect(sorted(keys)).toEqual(sorted(REASON_CODES.map((c) => `reason.${c}`)));
+  });
+
+  it('the English text is what the parsers always said', () => {
+    const d = parseDate('2025-02-30');
+    expect(d).toMatchObject({ ok: false, reason: 'not a valid calendar date', code: 'invalid_calendar_date', params: {} });
+    const a = parseAmount('12k?');
+    expect(a).toMatchObject({ ok: false, code: 'not_an_amount', reason: 'not an amount (expected e.g. 12000, 1,200.50, ¥3.5万)' });
+    const wrapped = reason('in_field', { field: 'created_at', reason: { code: 'invalid_calendar_date', params: {} } });
+    expect(wrapped.text).toBe('created_at: not a valid calendar date');
+    expect(reasonText(reason('date_out_of_range', { date: '1899-12-31', min: '1900-01-01', max: '2100-12-31' }))).toBe(
+      'date 1899-12-31 is outside the plausible range 1900-01-01 … 2100-12-31 (set "date_range" on the source to widen it)'
+    );
+  });
+
+  it('a stored reason renders in Chinese and English, nested reasons and field labels included', () => {
+    const stored = JSON.parse(JSON.stringify(reason('in_field', { field: 'amount', reason: { code: 'not_an_amount', params: {} } })));
+    const zh = reasonLabel(translator('zh-CN'), stored, (f) => columnLabel(f, 'zh-CN'));
+    expect(zh).toBe(`${columnLabel('amount', 'zh-CN')}：不是金额（应如 12000、1,200.50、¥3.5万）`);
+    expect(reasonLabel(translator('en'), stored)).toBe('amount: not an amount (expected e.g. 12000, 1,200.50, ¥3.5万)');
+    const stage = reason('unknown_stage', { stage: '不存在的阶段', stages: '初步接洽, 赢单' });
+    expect(reasonLabel(translator('zh-CN'), stage)).toBe('未知阶段"不存在的阶段"；已配置的阶段：初步接洽, 赢单');
+    // A row rejected before codes were stored: its English text.
+    expect(reasonLabel(translator('zh-CN'), { code: null, params: null, reason: 'old text' })).toBe('old text');
+  });
+});

@@ -1,0 +1,63 @@
+/**
+ * Import rejection reasons (connectors/pipeline/reasons.ts) in both languages: `reason.<code>`.
+ * English is the connector's own template (one text for the CLI, the export and the screen);
+ * zh-CN is written here, and the type makes it name every code. Spread into ../zh-CN.ts and
+ * ../en.ts; `reasonLabel` renders a stored reason (code + parameters, nested reasons too).
+ */
+import { REASON_TEMPLATES, type ReasonCode, type ReasonRef } from '../../../../connectors/pipeline/reasons';
+
+export type { ReasonParams } from '../../../../connectors/pipeline/reasons';
+
+type ReasonKeys = { [K in ReasonCode as `reason.${K}`]: string };
+
+export const zh: ReasonKeys = {
+  'reason.ambiguous_date': '日期有歧义：是日/月还是月/日？请在数据源上设置 "date_order"（"dmy" 或 "mdy"）',
+  'reason.date_out_of_range': '日期 {date} 超出合理范围 {min} … {max}（可在数据源上设置 "date_range" 放宽）',
+  'reason.invalid_date': '无效日期',
+  'reason.implausible_date': '不是合理的日期',
+  'reason.invalid_calendar_date': '不是有效的日历日期',
+  'reason.invalid_time': '不是有效的时刻',
+  'reason.invalid_calendar_date_yyyymmdd': '不是有效的日历日期（按 yyyymmdd 读取）',
+  'reason.invalid_calendar_date_order': '不是有效的日历日期（按 {order} 顺序读取）',
+  'reason.not_a_date': '不是日期（应如 2024-03-05、2024/3/5、2024年3月5日、20240305）',
+  'reason.not_a_date_number': '不是日期',
+  'reason.number_not_a_date': '这个数字既不是 {min} … {max} 之间的日期序号，也不是 yyyymmdd',
+  'reason.not_finite_number': '不是有限的数字',
+  'reason.empty': '为空',
+  'reason.not_an_amount': '不是金额（应如 12000、1,200.50、¥3.5万）',
+  'reason.not_a_probability': '不是概率（应如 0.3 或 30%）',
+  'reason.probability_out_of_range': '概率必须在 0 到 1 之间（0% 到 100%）',
+  'reason.not_a_boolean': '不是是/否值（应为 是/否、yes/no、true/false）',
+  'reason.not_whole_number': '不是整数',
+  'reason.in_field': '{field}：{reason}',
+  'reason.in_default': '默认值 defaults.{field}：{reason}',
+  'reason.in_stage_date': '进入"{stage}"阶段的日期：{reason}',
+  'reason.negative_receipt': '{field}：此处不能为负数（{amount}）（退款或红字发票不是回款）',
+  'reason.negative_amount': '{field}：此处不能为负数（{amount}）（退款或红字发票不是商机或目标金额）',
+  'reason.required_empty': '{field} 为必填项，但为空',
+  'reason.required_unmapped': '{field} 为必填项，但没有列映射到它（请在 "columns" 中映射）',
+  'reason.unknown_stage': '未知阶段"{stage}"；已配置的阶段：{stages}',
+  'reason.bad_forecast_category': 'forecast_category 必须是以下之一：{categories}',
+  'reason.no_fx_rate': '没有 {at} 从 {currency} 到 {base} 的汇率（请添加 "fx": {"{currency}": {"default": …}}）',
+  'reason.target_owner_or_team': '目标必须且只能指定 owner_id 和 team_id 之一',
+  'reason.unknown_contract': 'opportunity_id：本次导入和数据库中都没有合同/商机"{id}"（请先导入商机，或更正编号）'
+};
+
+export const en = Object.fromEntries(Object.entries(REASON_TEMPLATES).map(([k, v]) => [`reason.${k}`, v])) as ReasonKeys;
+
+type T = (key: `reason.${ReasonCode}`, vars?: Record<string, string | number>) => string;
+
+/**
+ * A stored reason in the page's language: its code's text with the parameters filled in
+ * (`field` as the column's label, nested reasons rendered the same way). Without a known code
+ * (a row rejected before codes were stored), the English text as stored.
+ */
+export function reasonLabel(t: T, r: { code?: string | null; params?: ReasonRef['params'] | null; reason?: string | null }, field?: (name: string) => string): string {
+  if (!r.code || !(r.code in REASON_TEMPLATES)) return r.reason ?? '';
+  const vars: Record<string, string | number> = {};
+  for (const [k, v] of Object.entries(r.params ?? {})) {
+    if (typeof v === 'object') vars[k] = reasonLabel(t, v, field);
+    else vars[k] = k === 'field' && field ? field(String(v)) : v;
+  }
+  return t(`reason.${r.code as ReasonCode}`, vars);
+}
