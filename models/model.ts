@@ -88,6 +88,12 @@ export interface Model<P extends z.ZodType = z.ZodType, R extends z.ZodType = z.
    * bounded memory. Models without it are exported from their `runModel` result.
    */
   exportQuery?(params: z.output<P>, ctx: ModelContext): ModelQuery;
+  /**
+   * A small query a page's first byte waits for (`options`): it goes ahead of the queued
+   * queries on the connection pool (src/lib/server/db/database.ts), so a board's frame is not
+   * sent after its tiles.
+   */
+  priority?: boolean;
 }
 
 /** Identity helper that keeps a model's param and row types. */

@@ -47,6 +47,8 @@ export const options = defineModel({
   },
   dateField: () => 'opportunities.created_at',
   defaultPeriod: 'all',
+  // Every board's frame waits for it; its tiles are queued at the same moment.
+  priority: true,
   params,
   row,
   query(p) {

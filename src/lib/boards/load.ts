@@ -113,7 +113,8 @@ export function boardParams(board: BoardDef, s: ViewState) {
  * SvelteKit streams into the page as they finish, so the frame and the quick tiles are sent
  * at once instead of after the slowest tile. Without a budget every result is awaited. The organisation decides only the drill
  * level of org breakdowns, so the tiles' calls start at once with the top level guessed,
- * alongside `options`; once the tree is known, any call that differs is made too.
+ * alongside `options` (in the browser; a streamed server render starts them after `options`,
+ * which its first byte waits for); once the tree is known, any call that differs is made too.
  */
 export async function loadBoard(fetchFn: typeof fetch, url: URL, board: BoardDef, only?: string[], budgetMs?: number): Promise<BoardData> {
   const state = parseState(url.searchParams);
@@ -124,7 +125,10 @@ export async function loadBoard(fetchFn: typeof fetch, url: URL, board: BoardDef
     return p;
   };
   const optsP = cachedJson<ModelResult<OptionRow>>(fetchFn, optionsUrl(state));
-  if (!state.team && state.filters.owner.length === 0) {
+  // Not when streaming a server render: the frame waits for `options` alone, and tiles started
+  // beside it shared the two cores with it (options 0.4 s alone took 5.7 s among a board's
+  // tiles at 1M deals, docs/decisions.md); they start the moment it answers.
+  if (budgetMs === undefined && !state.team && state.filters.owner.length === 0) {
     for (const t of Object.values(tileUrls(board, { state, org: buildOrg([]), period: board.defaultPeriod }, only))) Object.values(t).forEach(get);
   }
   const opts = await optsP;

@@ -142,3 +142,30 @@ describe('Arrow IPC', () => {
     expect(back.schema.metadata.get('model')).toBe('funnel');
   });
 });
+
+describe('reader pool', () => {
+  it('opens at most `readers` connections for a burst of queries', async () => {
+    const db = await Database.open(':memory:', { readers: 2 });
+    const rows = await Promise.all(Array.from({ length: 8 }, (_, i) => db.query<{ i: number }>(`SELECT ${i}::INTEGER AS i`)));
+    expect(rows.map((r) => r.rows[0].i)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect((db as unknown as { all: unknown[] }).all.length).toBe(2);
+    await db.close();
+  }, 30_000);
+
+  it('answers a priority query while the pool is busy and ordinary queries wait', async () => {
+    const db = await Database.open(':memory:', { readers: 2 });
+    // Two streams hold both pooled connections until they are closed.
+    const held = [db.stream('SELECT range AS i FROM range(10000)'), db.stream('SELECT range AS i FROM range(10000)')];
+    for (const g of held) await g.next();
+    let ordinaryDone = false;
+    const ordinary = db.query<{ v: number }>('SELECT 1::INTEGER AS v').then((r) => ((ordinaryDone = true), r));
+    const first = await db.query<{ v: number }>('SELECT 2::INTEGER AS v', { priority: true });
+    expect(first.rows[0].v).toBe(2);
+    // Again, on the priority lane's own connection.
+    expect((await db.query<{ v: number }>('SELECT 3::INTEGER AS v', { priority: true })).rows[0].v).toBe(3);
+    expect(ordinaryDone).toBe(false);
+    for (const g of held) await g.return(undefined);
+    expect((await ordinary).rows[0].v).toBe(1);
+    await db.close();
+  }, 30_000);
+});

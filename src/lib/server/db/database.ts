@@ -28,6 +28,9 @@ import { jsonValueConverter, toJsonRows } from './convert';
 import { LATEST_VERSION, MIGRATIONS } from './migrations';
 import { compile, Sql, type SqlValue } from './sql';
 
+/** `COCKPIT_TRACE_DB=1`: every read query's wait for a connection and run time on stderr. */
+const TRACE = !!process.env.COCKPIT_TRACE_DB;
+
 export type Row = Record<string, unknown>;
 
 export interface ColumnInfo {
@@ -111,6 +114,11 @@ class Mutex {
 export class Database {
   private readonly idle: DuckDBConnection[] = [];
   private readonly waiting: ((c: DuckDBConnection) => void)[] = [];
+  private readonly waitingFirst: ((c: DuckDBConnection) => void)[] = [];
+  /** The priority lane's own connection (opened on first need), when idle. */
+  private spare: DuckDBConnection | null = null;
+  private spareOpened = false;
+  private opening = 0;
   private readonly all: DuckDBConnection[] = [];
   private readonly writeLock = new Mutex();
   private closed = false;
@@ -201,36 +209,74 @@ export class Database {
    * derived tables (models/common/facts.ts) know when they are stale, across processes too.
    */
   async dataVersion(): Promise<number> {
-    const r = await this.query<{ v: number | null }>(`SELECT (SELECT value FROM meta WHERE key = 'data_version')::BIGINT AS v`);
+    const r = await this.query<{ v: number | null }>(`SELECT (SELECT value FROM meta WHERE key = 'data_version')::BIGINT AS v`, { priority: true });
     return r.rows[0].v ?? 0;
   }
 
-  private async acquire(): Promise<DuckDBConnection> {
+  /**
+   * A reader connection. Waiters are served first come, first served, except `priority` ones
+   * (small queries a page's first byte waits for: the filter options, the layout's data
+   * version), which go ahead of every ordinary waiter and may open one connection beyond the
+   * pool, kept for them: a board's tiles fill the pool with queries of seconds at 1M deals,
+   * and the frame must not wait behind them (issue 15, part 3; docs/decisions.md).
+   */
+  private async acquire(priority = false): Promise<DuckDBConnection> {
     if (this.closed) throw new Error('database is closed');
+    if (priority && this.spare) {
+      const c = this.spare;
+      this.spare = null;
+      return c;
+    }
     const conn = this.idle.pop();
     if (conn) return conn;
-    if (this.all.length < this.maxReaders) {
-      const c = await this.instance.connect();
+    // Counted before the await: a burst of calls (a board's tiles all at once) used to see the
+    // pool not yet full and each open a connection, so every query ran at once.
+    if (this.all.length + this.opening < this.maxReaders) {
+      this.opening++;
+      let c: DuckDBConnection;
+      try {
+        c = await this.instance.connect();
+      } finally {
+        this.opening--;
+      }
       this.all.push(c);
       return c;
     }
-    return new Promise((res) => this.waiting.push(res));
+    if (priority && !this.spareOpened) {
+      this.spareOpened = true;
+      return await this.instance.connect();
+    }
+    return new Promise((res) => (priority ? this.waitingFirst : this.waiting).push(res));
   }
 
-  private release(conn: DuckDBConnection) {
-    const next = this.waiting.shift();
+  private release(conn: DuckDBConnection, priority = false) {
+    // The connection opened beyond the pool goes back to the priority lane.
+    if (priority && this.spareOpened && !this.all.includes(conn)) {
+      const first = this.waitingFirst.shift();
+      if (first) first(conn);
+      else this.spare = conn;
+      return;
+    }
+    const next = this.waitingFirst.shift() ?? this.waiting.shift();
     if (next) next(conn);
     else this.idle.push(conn);
   }
 
   /** Runs a read query on a pooled connection and returns JSON-friendly rows. */
-  async query<R = Row>(query: Sql | string): Promise<QueryResult<R>> {
-    const conn = await this.acquire();
+  async query<R = Row>(query: Sql | string, options: { priority?: boolean } = {}): Promise<QueryResult<R>> {
+    const priority = options.priority ?? false;
+    const t0 = TRACE ? performance.now() : 0;
+    const conn = await this.acquire(priority);
+    const t1 = TRACE ? performance.now() : 0;
     try {
       const reader = await runOn(conn, query);
       return { columns: columnsOf(reader), rows: toJsonRows(reader) as R[] };
     } finally {
-      this.release(conn);
+      this.release(conn, priority);
+      if (TRACE) {
+        const text = (typeof query === 'string' ? query : compile(query).text).replace(/\s+/g, ' ');
+        console.error(`[db] ${priority ? 'priority ' : ''}waited ${(t1 - t0).toFixed(0)} ms, ran ${(performance.now() - t1).toFixed(0)} ms: ${text.slice(0, 90)}`);
+      }
     }
   }
 
@@ -384,7 +430,8 @@ export class Database {
     if (this.closed) return;
     const deadline = Date.now() + graceMs;
     let interrupted = false;
-    while ((this.idle.length < this.all.length || this.waiting.length > 0) && Date.now() < deadline + 5_000) {
+    const spareBusy = () => this.spareOpened && !this.spare;
+    while ((this.idle.length < this.all.length || this.waiting.length > 0 || this.waitingFirst.length > 0 || spareBusy()) && Date.now() < deadline + 5_000) {
       if (!interrupted && Date.now() > deadline) {
         for (const c of this.all) if (!this.idle.includes(c)) c.interrupt();
         interrupted = true;
@@ -394,7 +441,7 @@ export class Database {
     await this.writeLock.lock(async () => {
       this.closed = true;
       await this.writer.run('CHECKPOINT').catch(() => undefined);
-      for (const c of [...this.all, this.writer]) c.closeSync();
+      for (const c of [...this.all, ...(this.spare ? [this.spare] : []), this.writer]) c.closeSync();
       this.instance.closeSync();
     });
     forget(this.path);
