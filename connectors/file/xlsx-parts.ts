@@ -193,24 +193,16 @@ function special(buf: string, lt: number, where: string, cdata: (s: string) => v
 
 /** End of the tag opened at `lt` (index of its `>`), quotes respected; -1 when not complete. */
 function tagEnd(buf: string, lt: number): number {
-  let gt = buf.indexOf('>', lt);
-  if (gt < 0) return -1;
-  let q = buf.indexOf('"', lt);
-  let a = buf.indexOf("'", lt);
-  if ((q < 0 || q > gt) && (a < 0 || a > gt)) return gt;
-  // A quote before the first '>': walk the attributes.
-  let i = lt + 1;
-  for (;;) {
-    q = buf.indexOf('"', i);
-    a = buf.indexOf("'", i);
-    gt = buf.indexOf('>', i);
-    if (gt < 0) return -1;
-    const first = q < 0 ? a : a < 0 ? q : Math.min(q, a);
-    if (first < 0 || first > gt) return gt;
-    const close = buf.indexOf(buf[first], first + 1);
-    if (close < 0) return -1;
-    i = close + 1;
+  const n = buf.length;
+  let quote = 0;
+  for (let i = lt + 1; i < n; i++) {
+    const ch = buf.charCodeAt(i);
+    if (quote) {
+      if (ch === quote) quote = 0;
+    } else if (ch === 62 /* > */) return i;
+    else if (ch === 34 || ch === 39) quote = ch;
   }
+  return -1;
 }
 
 /** Decoded text of each `<si>` of the shared strings, streaming over chunks. */
@@ -421,7 +413,7 @@ export class SheetParser {
       }
       pos = gt + 1;
       if (c === 47 /* / */) {
-        this.close(local(buf.slice(lt + 2, gt).trim()), s.base + lt);
+        this.close(gt === lt + 3 ? buf[lt + 2] : local(buf.slice(lt + 2, gt).trim()), s.base + lt);
         continue;
       }
       const selfClosing = buf.charCodeAt(gt - 1) === 47;
@@ -431,8 +423,8 @@ export class SheetParser {
         if (ch === 32 || ch === 47 || ch === 9 || ch === 10 || ch === 13) break;
         ne++;
       }
-      let name = buf.slice(lt + 1, ne);
-      if (name.indexOf(':') >= 0) name = local(name);
+      let name = ne === lt + 2 ? buf[lt + 1] : buf.slice(lt + 1, ne);
+      if (name.length > 1 && name.indexOf(':') >= 0) name = local(name);
       switch (name) {
         case 'c':
           if (this.row) this.openCell(buf, ne, selfClosing ? gt - 1 : gt, selfClosing);

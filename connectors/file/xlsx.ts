@@ -11,6 +11,7 @@
  * and a row (or a shared string) longer than `max_row_chars` stops the read, each with an error
  * naming the file (and the sheet and row).
  */
+import { StringDecoder } from 'node:string_decoder';
 import type { ExcelSource } from '../config';
 import type { RawRecord, ReadContext, SourceReader } from '../types';
 import { layoutHeader, RowShaper, SCAN_ROWS } from './header';
@@ -32,6 +33,11 @@ export interface Workbook {
   sheets: WorkbookSheet[];
   rows(sheet: WorkbookSheet): AsyncGenerator<SheetRow[]>;
   close(): Promise<void>;
+}
+
+/** A part may start with a byte order mark (only its first chunk is passed here). */
+function stripBom(s: string): string {
+  return s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
 }
 
 async function text(zip: ZipFile, part: string): Promise<string | null> {
@@ -70,9 +76,13 @@ export async function openWorkbook(path: string, opts: { maxRowChars?: number; l
     let shared: (string | null)[] = [];
     if (ssEntry) {
       const p = new SharedStringsParser(where(ssEntry.name), maxRow, `${path} [shared strings]`);
-      const dec = new TextDecoder('utf-8');
-      for await (const chunk of zip.stream(ssEntry)) p.push(dec.decode(chunk, { stream: true }));
-      p.push(dec.decode());
+      const dec = new StringDecoder('utf8');
+      let first = true;
+      for await (const chunk of zip.stream(ssEntry)) {
+        p.push(first ? stripBom(dec.write(chunk)) : dec.write(chunk));
+        first = false;
+      }
+      p.push(dec.end());
       shared = p.end();
     }
     return {
@@ -80,12 +90,15 @@ export async function openWorkbook(path: string, opts: { maxRowChars?: number; l
       async *rows(sheet) {
         const e = zip.entry(sheet.part)!;
         const parser = new SheetParser(`${path} [${sheet.name}]`, shared, dateStyles, book.date1904, maxRow);
-        const dec = new TextDecoder('utf-8');
+        // StringDecoder keeps a character split across two chunks whole (and is faster than TextDecoder).
+        const dec = new StringDecoder('utf8');
+        let first = true;
         for await (const chunk of zip.stream(e)) {
-          const rows = parser.push(dec.decode(chunk, { stream: true }));
+          const rows = parser.push(first ? stripBom(dec.write(chunk)) : dec.write(chunk));
+          first = false;
           if (rows.length) yield rows;
         }
-        const last = [...parser.push(dec.decode()), ...parser.end()];
+        const last = [...parser.push(dec.end()), ...parser.end()];
         if (last.length) yield last;
       },
       close: () => zip.close()
