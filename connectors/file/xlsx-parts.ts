@@ -318,18 +318,6 @@ export interface SheetRow {
 
 const DAY_MS = 24 * 3600 * 1000;
 
-/** Column number (1-based) of a cell reference's letters (`AB12` → 28), 0 when none. */
-function columnOf(ref: string): number {
-  let col = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const ch = ref.charCodeAt(i);
-    if (ch >= 65 && ch <= 90) col = col * 26 + ch - 64;
-    else if (ch >= 97 && ch <= 122) col = col * 26 + ch - 96;
-    else break;
-  }
-  return col;
-}
-
 /**
  * A worksheet's rows, streaming: `push` a decoded chunk, take the rows it completed. A row
  * whose XML (or whatever lies between two rows) grows past `maxChars` characters stops the read
@@ -488,16 +476,35 @@ export class SheetParser {
       while (k > i && buf.charCodeAt(k - 1) <= 32) k--;
       let n0 = k;
       while (n0 > i && buf.charCodeAt(n0 - 1) > 32) n0--;
-      const key = buf.slice(n0, k);
       let q = eq + 1;
       while (q < to && buf.charCodeAt(q) <= 32) q++;
-      const quote = buf[q];
-      const end = buf.indexOf(quote, q + 1);
-      if (end < 0 || end > to) break;
-      const val = buf.slice(q + 1, end);
-      if (key === 'r') col = columnOf(val);
-      else if (key === 's') style = parseInt(val, 10) || 0;
-      else if (key === 't') type = val;
+      const quote = buf.charCodeAt(q);
+      let end = q + 1;
+      while (end < to && buf.charCodeAt(end) !== quote) end++;
+      if (end >= to && buf.charCodeAt(end) !== quote) break;
+      if (k === n0 + 1) {
+        // One-letter names, compared by code (no substring per attribute).
+        const key = buf.charCodeAt(n0);
+        if (key === 114 /* r */) {
+          col = 0;
+          for (let j = q + 1; j < end; j++) {
+            const ch = buf.charCodeAt(j);
+            if (ch >= 65 && ch <= 90) col = col * 26 + ch - 64;
+            else if (ch >= 97 && ch <= 122) col = col * 26 + ch - 96;
+            else break;
+          }
+        } else if (key === 115 /* s */) {
+          style = 0;
+          for (let j = q + 1; j < end; j++) {
+            const ch = buf.charCodeAt(j);
+            if (ch < 48 || ch > 57) break;
+            style = style * 10 + ch - 48;
+          }
+        } else if (key === 116 /* t */) {
+          const len = end - q - 1;
+          type = len === 1 && buf.charCodeAt(q + 1) === 115 ? 's' : len === 3 && buf.startsWith('str', q + 1) ? 'str' : buf.slice(q + 1, end);
+        }
+      }
       i = end + 1;
     }
     this.col = col || this.lastCol + 1;
