@@ -48,8 +48,15 @@ async function readAll(read: Reader, file: string, extra: Record<string, unknown
 
 async function expectSame(file: string, extra: Record<string, unknown> = {}, fixRef?: (values: Record<string, unknown>) => void) {
   const mine = await readAll(readXlsx, file, extra);
-  const ref = await readAll(readXlsxExceljs, file, extra);
+  let ref = await readAll(readXlsxExceljs, file, extra);
   if (fixRef) for (const r of records(ref)) fixRef(r.values);
+  if (ref.batches.length === 0 && mine.batches.length > 0) {
+    // The reference once read nothing from a workbook it reads whole otherwise (1 run in 5, under
+    // a load of ~20, exceljs's streaming writer without shared strings): read it again.
+    ref = await readAll(readXlsxExceljs, file, extra);
+    if (fixRef) for (const r of records(ref)) fixRef(r.values);
+  }
+  expect(mine.error, `reference error: ${ref.error}`).toBe(ref.error);
   expect(mine).toEqual(ref);
   // toEqual treats undefined and missing alike and NaN as equal; compare the values' types too.
   const kinds = (r: typeof mine) => JSON.stringify(r, (_k, v) => (v instanceof Date ? `D${v.getTime()}` : typeof v === 'number' && !Number.isFinite(v) ? `N${v}` : v === undefined ? 'U' : v));
