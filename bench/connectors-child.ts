@@ -2,7 +2,10 @@
  * One measured run for bench/suites/connectors-files.ts, in its own process so its peak RSS
  * is its own: `tsx bench/connectors-child.ts import FILE DB` (the connector path: reader →
  * pipeline → one-transaction load) or `… read_csv FILE DB` (DuckDB's own CSV reader into a
- * table: the floor). Prints one JSON line: rows, ms, peak RSS.
+ * table: the floor), `… read FILE` / `… read_exceljs FILE` (an .xlsx through the reader alone:
+ * the current one, or the former exceljs-based one it replaced, records counted and dropped), or
+ * `… import_exceljs FILE DB` (the whole import with the former reader). Prints one JSON line:
+ * rows, ms, peak RSS.
  */
 import { dirname } from 'node:path';
 import { Database } from '../src/lib/server/db/database';
@@ -11,6 +14,31 @@ import { runSync } from '../connectors/load/sync';
 import { sql } from '../src/lib/server/db/sql';
 
 const [mode, file, dbPath] = process.argv.slice(2);
+if (mode === 'read' || mode === 'read_exceljs') {
+  const read = mode === 'read' ? (await import('../connectors/file/xlsx')).readXlsx : (await import('../connectors/file/xlsx-exceljs')).readXlsxExceljs;
+  const r = parseConfig({}, null, dirname(file));
+  if (!r.ok) throw new Error(r.issues.join('\n'));
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const reader = await read({ name: 'bench', type: 'excel', entity: 'opportunities', path: file } as never, {
+    config: r.config,
+    baseDir: dirname(file),
+    watermark: null,
+    events: { warn: () => undefined, skip: () => undefined }
+  });
+  let rows = 0;
+  for await (const b of reader.batches()) rows += b.length;
+  const ms = performance.now() - t0;
+  // CPU time too: on a shared machine it varies far less than the wall time.
+  const cpu = process.cpuUsage(cpu0);
+  console.log(JSON.stringify({ rows, ms, cpu_ms: (cpu.user + cpu.system) / 1000, rss_mb: process.resourceUsage().maxRSS / 1024 }));
+  process.exit(0);
+}
+if (mode === 'import_exceljs') {
+  const { registerReader } = await import('../connectors/readers');
+  const { readXlsxExceljs } = await import('../connectors/file/xlsx-exceljs');
+  registerReader('excel', async () => readXlsxExceljs as never);
+}
 const db = await Database.open(dbPath);
 const t0 = performance.now();
 let rows = 0;

@@ -3,7 +3,9 @@
  * each imported through the whole connector path (streaming reader → mapping/cleaning/
  * validation → staging → one-transaction upsert with history and derived facts), in its own
  * process for an honest peak RSS — beside DuckDB's own `read_csv` of the same rows as CSV
- * into a table, the floor for getting that data into DuckDB at all.
+ * into a table, the floor for getting that data into DuckDB at all. For an .xlsx also the
+ * reader alone (records counted, nothing loaded) beside the former exceljs-based reader on the
+ * same file, and with `BENCH_XLSX_BEFORE=1` the whole import with the former reader.
  */
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
@@ -48,7 +50,7 @@ async function writeXlsx(path: string, n: number) {
   await wb.commit();
 }
 
-function measure(mode: 'import' | 'read_csv', file: string, dir: string): { rows: number; ms: number; rss_mb: number } {
+function measure(mode: 'import' | 'read_csv' | 'read' | 'read_exceljs' | 'import_exceljs', file: string, dir: string): { rows: number; ms: number; rss_mb: number } {
   const db = join(dir, `${mode}-${Date.now()}.duckdb`);
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/connectors-child.ts'), mode, file, db], {
     cwd: ROOT,
@@ -63,7 +65,7 @@ function measure(mode: 'import' | 'read_csv', file: string, dir: string): { rows
 
 export const connectorsFiles: Suite = {
   name: 'connectors-files',
-  description: 'xlsx 200k / 1M and CSV 10M deals through the connector path vs DuckDB read_csv of the same rows',
+  description: 'xlsx 200k / 1M and CSV 10M deals through the connector path vs DuckDB read_csv of the same rows; the xlsx reader alone vs the former exceljs reader',
   async run(log) {
     const dir = mkdtempSync(join(tmpdir(), 'bench-connectors-'));
     const rows: BenchRow[] = [];
@@ -89,6 +91,33 @@ export const connectorsFiles: Suite = {
         rows.push({ case: `${kind} ${n.toLocaleString()} rows: rows/s`, value: n / (imp.ms / 1000), baseline: n / (floor.ms / 1000), baseline_label: label, unit: 'rows/s', note: 'higher is better' });
         rows.push({ case: `${kind} ${n.toLocaleString()} rows: time`, value: imp.ms, baseline: floor.ms, baseline_label: label });
         rows.push({ case: `${kind} ${n.toLocaleString()} rows: peak RSS`, value: imp.rss_mb, baseline: floor.rss_mb, baseline_label: label, unit: 'MB', note: 'whole process' });
+        if (kind === 'xlsx') {
+          // The reader alone, alternating with the exceljs-based reader it replaced (two runs each).
+          const mine: number[] = [];
+          const before: number[] = [];
+          let rss = [0, 0];
+          for (let k = 0; k < 2; k++) {
+            const a = measure('read', file, dir);
+            const b = measure('read_exceljs', file, dir);
+            if (a.rows !== n || b.rows !== n) throw new Error(`reader row counts: ${a.rows}, exceljs ${b.rows}, expected ${n}`);
+            mine.push(a.ms);
+            before.push(b.ms);
+            rss = [Math.max(rss[0], a.rss_mb), Math.max(rss[1], b.rss_mb)];
+          }
+          const best = (xs: number[]) => Math.min(...xs);
+          log(`  reader alone ${(best(mine) / 1000).toFixed(1)} s, exceljs reader ${(best(before) / 1000).toFixed(1)} s`);
+          const rl = 'the former exceljs-based reader (best of 2)';
+          rows.push({ case: `xlsx ${n.toLocaleString()} rows: reader alone, rows/s`, value: n / (best(mine) / 1000), baseline: n / (best(before) / 1000), baseline_label: rl, unit: 'rows/s', note: 'higher is better' });
+          rows.push({ case: `xlsx ${n.toLocaleString()} rows: reader alone, peak RSS`, value: rss[0], baseline: rss[1], baseline_label: rl, unit: 'MB', note: 'whole process' });
+          if (process.env.BENCH_XLSX_BEFORE === '1') {
+            const old = measure('import_exceljs', file, dir);
+            if (old.rows !== n) throw new Error(`import with the exceljs reader: ${old.rows} rows, expected ${n}`);
+            log(`  import with the exceljs reader ${(old.ms / 1000).toFixed(1)} s, ${Math.round(old.rss_mb)} MB`);
+            const il = 'the same import with the former exceljs-based reader';
+            rows.push({ case: `xlsx ${n.toLocaleString()} rows: import rows/s vs before`, value: n / (imp.ms / 1000), baseline: n / (old.ms / 1000), baseline_label: il, unit: 'rows/s', note: 'higher is better' });
+            rows.push({ case: `xlsx ${n.toLocaleString()} rows: import peak RSS vs before`, value: imp.rss_mb, baseline: old.rss_mb, baseline_label: il, unit: 'MB', note: 'whole process' });
+          }
+        }
         rmSync(csv, { force: true });
         if (file !== csv) rmSync(file, { force: true });
       }

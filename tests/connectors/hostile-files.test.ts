@@ -3,7 +3,9 @@
  * ends, an unclosed quote, a sheet cell of hundreds of thousands of characters (inline and as a
  * shared string) stop the sync with an error naming the file and row, record the failed run and
  * keep the previous data; a source path outside the config file's directory (absolute, `..`, a
- * symlink) is refused unless `sync.allow_dirs` lists its directory.
+ * symlink) is refused unless `sync.allow_dirs` lists its directory. Hostile .xlsx archives (zip
+ * bombs, lying sizes, a DTD with entity expansion, an undefined entity, a directory of 10,001
+ * entries, a file that is no zip, a truncated one) are refused with an error naming the file.
  */
 import { mkdirSync, mkdtempSync, openSync, closeSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +16,7 @@ import { Database } from '../../src/lib/server/db/database';
 import { parseConfig } from '../../src/lib/server/config/load';
 import type { CockpitConfig } from '../../src/lib/server/config/schema';
 import { runSync } from '../../connectors/load/sync';
+import { makeZip, workbookParts, type ZipPart } from './zip-writer';
 
 const root = mkdtempSync(join(tmpdir(), 'hostile-files-'));
 const dir = join(root, 'project');
@@ -129,5 +132,73 @@ describe('source paths are confined to the config file’s directory', () => {
     expect(r.ok, r.error ?? '').toBe(true);
     expect(await deals()).toEqual(['H-1', 'H-2', 'S-1', 'S-2']);
     expect((await attempt('/etc/passwd', { sync: { allow_dirs: ['../elsewhere'] } })).ok).toBe(false);
+  });
+});
+
+describe('hostile .xlsx archives (user uploads)', () => {
+  const line = (r: number, cells: (string | number)[]) =>
+    `<row r="${r}">${cells.map((v, i) => (typeof v === 'number' ? `<c r="${'ABCDEF'[i]}${r}"><v>${v}</v></c>` : `<c r="${'ABCDEF'[i]}${r}" t="inlineStr"><is><t>${v}</t></is></c>`)).join('')}</row>`;
+  const HEAD = line(1, ['商机编号', '商机名称', '负责人', '销售阶段', '预计成交金额', '创建日期']);
+  const ROW = line(2, ['Z-1', '手工', '张伟', '初步接洽', 5, '2026-01-05']);
+  const book = (rows: string, extra: Partial<Parameters<typeof workbookParts>[0]> = {}) => workbookParts({ sheets: [{ name: '商机', rows }], ...extra });
+  const withSheet = (parts: ZipPart[], patch: (p: ZipPart) => void) => {
+    patch(parts.find((p) => p.name === 'xl/worksheets/sheet1.xml')!);
+    return parts;
+  };
+  const attempt = async (name: string, bytes: Buffer) => {
+    const file = join(dir, `${name}.xlsx`);
+    writeFileSync(file, bytes);
+    const r = await runSync(db, { config: config([{ name, type: 'excel', entity: 'opportunities', path: `${name}.xlsx` }]), baseDir: dir });
+    expect(r.ok, name).toBe(false);
+    expect(r.error, name).toContain(file);
+    expect(await lastRun(name)).toMatchObject({ status: 'failed' });
+    expect(await deals()).not.toContain('Z-1');
+    return r.error!;
+  };
+
+  it('a well-formed hand-made workbook loads (the cases below differ from it by one thing)', async () => {
+    const file = join(dir, 'handmade.xlsx');
+    writeFileSync(file, makeZip(book(HEAD + ROW)));
+    const r = await runSync(db, { config: config([{ name: 'handmade', type: 'excel', entity: 'opportunities', path: 'handmade.xlsx' }]), baseDir: dir });
+    expect(r.ok, r.error ?? '').toBe(true);
+    expect(r.sources[0].rejections, JSON.stringify(r.sources[0].rejections)).toEqual([]);
+    expect(await deals()).toContain('Z-1');
+    await db.write((tx) => tx.run(`DELETE FROM opportunity_versions WHERE opportunity_id = 'Z-1'; DELETE FROM opportunities WHERE opportunity_id = 'Z-1'`));
+  });
+
+  it('a zip bomb: a sheet of 24 MiB of blanks in 24 KiB (declared honestly, then with a small declared size)', async () => {
+    const blanks = ' '.repeat(24 * 1024 * 1024);
+    const honest = await attempt('bomb', makeZip(withSheet(book(HEAD + ROW), (p) => (p.data = String(p.data).replace('<sheetData>', `<sheetData>${blanks}`)))));
+    expect(honest).toMatch(/xl\/worksheets\/sheet1\.xml would inflate \d+× \(limit 200×\): a zip bomb\?/);
+    const lying = await attempt('bomb2', makeZip(withSheet(book(HEAD + ROW), (p) => {
+      p.data = String(p.data).replace('<sheetData>', `<sheetData>${blanks}`);
+      p.declaredSize = 4096;
+    })));
+    expect(lying).toMatch(/xl\/worksheets\/sheet1\.xml inflates past its declared size of 4,096 bytes/);
+  });
+
+  it('a DTD with nested entities (billion laughs), an undefined entity', async () => {
+    const laughs = '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>';
+    const dtd = await attempt('dtd', makeZip(withSheet(book(HEAD + ROW), (p) => (p.data = String(p.data).replace(/^<\?xml[^>]*>/, laughs)))));
+    expect(dtd).toMatch(/\[商机\]: the XML declares a document type or entities/);
+    const ss = await attempt('dtd2', makeZip(book(HEAD + '<row r="2"><c r="A2" t="s"><v>0</v></c></row>', { sharedStrings: ['<si><t>&lol2;</t></si>'] }).map((p) =>
+      p.name === 'xl/sharedStrings.xml' ? { ...p, data: String(p.data).replace(/^<\?xml[^>]*>/, laughs) } : p
+    )));
+    expect(ss).toMatch(/sharedStrings\.xml\]: the XML declares a document type or entities/);
+    const undef = await attempt('entity', makeZip(withSheet(book(HEAD + ROW), (p) => (p.data = String(p.data).replace('<t>Z-1</t>', '<t>&xxe;</t>')))));
+    expect(undef).toContain('undefined entity "&xxe;"');
+  });
+
+  it('a directory of 10,001 entries, a file that is no zip, a truncated workbook', async () => {
+    const many = book(HEAD + ROW);
+    for (let i = 0; many.length <= 10_000; i++) many.push({ name: `xl/media/pad${i}.bin`, data: 'x', method: 0 });
+    expect(await attempt('many', makeZip(many))).toContain('10,001 entries in the zip directory, over the limit of 10,000');
+    expect(await attempt('notzip', Buffer.from('商机编号,预计成交金额\nZ-1,5\n'))).toMatch(/not an \.xlsx file .*old \.xls, or a password-protected workbook/);
+    const whole = makeZip(book(HEAD + ROW));
+    expect(await attempt('truncated', whole.subarray(0, whole.length - 30))).toMatch(/not an \.xlsx file|damaged/);
+    const sheetAt = whole.indexOf('xl/worksheets/sheet1.xml') + 30; // inside the sheet's compressed data
+    const broken = Buffer.from(whole);
+    broken.fill(0xff, sheetAt, sheetAt + 20);
+    expect(await attempt('corrupt', broken)).toMatch(/xl\/worksheets\/sheet1\.xml (cannot be inflated|fails its CRC check|has \d+ bytes where)/);
   });
 });
