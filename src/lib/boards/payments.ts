@@ -5,7 +5,7 @@
 import { formatMoney, formatPercent } from '$lib/format';
 import { commonParams } from './state';
 import { bucketLabel } from './format';
-import { orgGroup, orgTitle, paymentsTable, rowsOf } from './tiles';
+import { dealsTable, orgGroup, orgTitle, paymentsTable, rowsOf } from './tiles';
 import type { BoardDef, KpiCardView, QueryContext, TileDef } from './types';
 
 export type PaymentSummary = {
@@ -71,7 +71,8 @@ const summary: TileDef = {
           focus: 'overdue'
         },
         c('dso', s?.dso ?? null, 'days', s?.contracted_n ?? 0, s ? ctx.t('kpi.receivables_at', { amount: formatMoney(s.receivables, ctx.locale, ctx.currency) }) : null, 'down'),
-        c('contracted', s?.contracted ?? null, 'money', s?.contracted_n ?? 0, null)
+        // Its deals are the 本期签约 tile (won in the period by close date: Σ amount = the card).
+        { ...c('contracted', s?.contracted ?? null, 'money', s?.contracted_n ?? 0, null), focus: 'contracted' }
       ]
     };
   }
@@ -174,10 +175,24 @@ export const received = paymentsTable('received', 'tile.received_list', {
 // What was received and when: kept on narrow screens, where the shared columns hide them first.
 received.table!.columns = received.table!.columns.map((c) => (c.key === 'paid_at' || c.key === 'paid_amount' ? { ...c, priority: 1 } : c));
 
+/**
+ * 本期签约 — the deals won in the period by their close date: the contracted card's figure row by
+ * row (Σ amount = the card, count = its n; metrics.md). Its own tile with `status=won` and
+ * `date_field=closed_at` fixed and no refinements, so the payments board's clicks (state, aging)
+ * do not narrow it and a token limited to another tile of the board gains no deals listing.
+ */
+export const contractedDeals = dealsTable('contracted', 'tile.contracted_deals', {
+  columns: ['name', 'customer_name', 'owner_name', 'team_name', 'amount', 'closed_at'],
+  base: () => ({ status: ['won'], date_field: 'closed_at' }),
+  refined: false,
+  sort: 'closed_at',
+  span: [12, 5]
+});
+
 export const payments: BoardDef = {
   id: 'payments',
   title: 'board.payments',
   description: 'board.payments_desc',
   defaultPeriod: 'this_quarter',
-  tiles: [summary, collectedVsDue, aging, overdueList, upcoming, received]
+  tiles: [summary, collectedVsDue, aging, overdueList, upcoming, received, contractedDeals]
 };

@@ -324,6 +324,7 @@ export const en: Messages = {
   'tile.n_payments': '{n} {n|payment|payments} · {c} {c|customer|customers}',
   'tile.upcoming': 'Falling due, by week',
   'tile.overdue_list': 'Overdue instalments',
+  'tile.contracted_deals': 'Deals won in the period',
   'tile.received_list': 'Payments received',
   'tile.team_summary': 'Team at a glance',
   'kpi.reps_on_target': 'Reps on target',

@@ -324,6 +324,7 @@ export const zhCN = {
   'tile.n_payments': '{n} 笔 · {c} 家',
   'tile.upcoming': '未来到期（按周）',
   'tile.overdue_list': '逾期明细',
+  'tile.contracted_deals': '本期签约明细',
   'tile.received_list': '回款明细',
   'tile.team_summary': '团队概览',
   'kpi.reps_on_target': '达成目标的销售',
