@@ -15,6 +15,7 @@ import { applyPatch, parseState, type ViewState } from '$lib/boards/state';
 import { buildOrg, type Org } from '$lib/boards/org';
 import { translator } from '$lib/i18n';
 import type { ModelResult } from '$lib/api';
+import { formatMoney } from '$lib/format';
 import type { BoardDef, KpiCardView, TileDef } from '$lib/boards/types';
 
 const base = inject('baseUrl');
@@ -63,7 +64,14 @@ const weighted = (rows: Row[]) => rows.reduce((s, r) => s + (r.status === 'won' 
  * For each drillable card: the figure recomputed from its drill's rows (and, where the figure
  * also divides by something outside the rows — a target — the card's own results).
  */
-type Check = (rows: Row[], summary: Record<string, unknown>, card: KpiCardView, results: Record<string, ModelResult>) => number | null;
+type Check = (
+  rows: Row[],
+  summary: Record<string, unknown>,
+  card: KpiCardView,
+  results: Record<string, ModelResult>,
+  /** Another table tile of the board, listed in full in the same state (a ratio's other part). */
+  other: (tileId: string) => Promise<Listing>
+) => number | null | Promise<number | null>;
 const CHECKS: Record<string, Record<string, Check>> = {
   pipeline: {
     new_opportunities: (rows) => rows.length,
@@ -98,7 +106,26 @@ const CHECKS: Record<string, Record<string, Check>> = {
     collected_amount: (rows) => sum(rows, 'paid_amount'),
     overdue_amount: (rows) => sum(rows, 'outstanding'),
     // the deals won in the period (close date), listed in full: Σ amount
-    contracted: (rows) => sum(rows, 'amount')
+    contracted: (rows) => sum(rows, 'amount'),
+    // collected (the 回款明细 rows, Σ paid_amount) ÷ due (the rows it opens, 本期应收明细: Σ amount);
+    // the card's note gives both totals, rebuilt here from the rows
+    collection_rate: async (rows, s, card, _r, other) => {
+      const collected = sum((await other('received')).rows, 'paid_amount');
+      const due = sum(rows, 'amount');
+      expect(rows.length, 'the due list: every payment due in the period').toBe(Number(s.total));
+      expect(card.note).toBe(t('kpi.collection_rate_parts', { collected: formatMoney(collected, 'en', 'CNY'), due: formatMoney(due, 'en', 'CNY') }));
+      return ratio(collected, due);
+    },
+    // receivables at the period end ÷ contracted (the rows it opens, Σ amount) × days from the
+    // period's first day to receivables_at. The receivables themselves are not listed: taken
+    // from the card's own call (the note shows them).
+    dso: (rows, _s, card, res) => {
+      const r = res.s.rows[0] as { receivables: number; receivables_at: string };
+      const days = Math.round((Date.parse(r.receivables_at) - Date.parse(res.s.period.from)) / 86_400_000) + 1;
+      const contracted = sum(rows, 'amount');
+      expect(card.note).toBe(t('kpi.dso_parts', { receivables: formatMoney(r.receivables, 'en', 'CNY'), contracted: formatMoney(contracted, 'en', 'CNY'), days: days.toLocaleString('en') }));
+      return contracted ? (r.receivables / contracted) * days : null;
+    }
   },
   team: {
     won_amount: (rows) => sum(rows, 'amount'),
@@ -127,8 +154,6 @@ const NOT_A_SUM: Record<string, Record<string, (t: ReturnType<typeof translator>
 
 /** Cards with no drill yet, and why (reported as not done). */
 const NO_DRILL: Record<string, string[]> = {
-  // the payments board lists nothing that fell due (collection rate, DSO's receivables)
-  payments: ['collection_rate', 'dso'],
   forecast: ['gap']
 };
 
@@ -188,7 +213,8 @@ describe('every summary card equals the rows its click lists', () => {
               const calls = Object.values(tileQueries(tile!, { ...ctx, state: next }));
               rows = (await get(calls[0].model, calls[0].params)).rows as Row[];
             }
-            const want = check!(rows, sumr, card, results);
+            const other = (id: string) => listing(board.tiles.find((x) => x.id === id)!, next, org, board);
+            const want = await check!(rows, sumr, card, results, other);
             if (card.value === null || want === null) expect(card.value, where).toBe(want);
             else expect(want, `${where}: ${rows.length} rows`).toBeCloseTo(card.value, card.format === 'percent' ? 10 : 2);
             checked++;

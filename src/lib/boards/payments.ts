@@ -6,6 +6,7 @@ import { formatMoney, formatPercent } from '$lib/format';
 import { commonParams } from './state';
 import { bucketLabel } from './format';
 import { dealsTable, orgGroup, orgTitle, paymentsTable, rowsOf } from './tiles';
+import type { ModelResult } from '$lib/api';
 import type { BoardDef, KpiCardView, QueryContext, TileDef } from './types';
 
 export type PaymentSummary = {
@@ -33,6 +34,12 @@ export const paymentsQuery = (ctx: QueryContext, extra: Record<string, string | 
   params: { ...commonParams(ctx.state, ctx.period), ...extra }
 });
 
+/** The days DSO multiplies by: from the period's first day to the day receivables are measured on, both included. */
+export function dsoDays(r: ModelResult | undefined, s: PaymentSummary): number {
+  if (!r) return 0;
+  return Math.round((Date.parse(s.receivables_at) - Date.parse(r.period.from)) / 86_400_000) + 1;
+}
+
 const summary: TileDef = {
   id: 'summary',
   title: 'tile.payments_summary',
@@ -41,6 +48,7 @@ const summary: TileDef = {
   queries: (ctx) => ({ s: paymentsQuery(ctx) }),
   view: (d, ctx) => {
     const s = rowsOf<PaymentSummary>(d.s)[0];
+    const money = (v: number) => formatMoney(v, ctx.locale, ctx.currency);
     const c = (id: string, value: number | null, format: KpiCardView['format'], n: number, note: string | null, goodWhen: 'up' | 'down' = 'up', patch?: KpiCardView['patch']): KpiCardView => ({
       id,
       label: ctx.t(`kpi.${id}` as never),
@@ -62,7 +70,13 @@ const summary: TileDef = {
           // takes the eye there rather than narrowing another table.
           focus: 'received'
         },
-        c('collection_rate', s?.collection_rate ?? null, 'percent', s?.due_n ?? 0, ctx.t('kpi.collection_rate_note')),
+        {
+          // A ratio of two listings: collected (回款明细) over what fell due in the period (本期应收明细),
+          // both totals on the card so the rate can be rebuilt from the two lists. The click opens
+          // the denominator's list; the numerator's is the collected card's.
+          ...c('collection_rate', s?.collection_rate ?? null, 'percent', s?.due_n ?? 0, s ? ctx.t('kpi.collection_rate_parts', { collected: money(s.collected), due: money(s.due) }) : ctx.t('kpi.collection_rate_note')),
+          focus: 'due'
+        },
         {
           ...c('overdue_amount', s?.overdue ?? null, 'money', s?.overdue_n ?? 0, s ? ctx.t('kpi.outstanding', { amount: formatMoney(s.outstanding, ctx.locale, ctx.currency) }) : null, 'down', {
             refine: { state: ['overdue'] },
@@ -70,7 +84,12 @@ const summary: TileDef = {
           }),
           focus: 'overdue'
         },
-        c('dso', s?.dso ?? null, 'days', s?.contracted_n ?? 0, s ? ctx.t('kpi.receivables_at', { amount: formatMoney(s.receivables, ctx.locale, ctx.currency) }) : null, 'down'),
+        {
+          // receivables at the period end ÷ contracted × days: the click opens the contracted deals
+          // (the denominator); the card says the three parts so the figure can be rebuilt.
+          ...c('dso', s?.dso ?? null, 'days', s?.contracted_n ?? 0, s ? ctx.t('kpi.dso_parts', { receivables: money(s.receivables), contracted: money(s.contracted), days: dsoDays(d.s, s).toLocaleString(ctx.locale) }) : null, 'down'),
+          focus: 'contracted'
+        },
         // Its deals are the 本期签约 tile (won in the period by close date: Σ amount = the card).
         { ...c('contracted', s?.contracted ?? null, 'money', s?.contracted_n ?? 0, null), focus: 'contracted' }
       ]
@@ -189,10 +208,25 @@ export const contractedDeals = dealsTable('contracted', 'tile.contracted_deals',
   span: [12, 5]
 });
 
+/**
+ * 本期应收明细 — the payments falling due in the period (by due date): the collection rate's
+ * denominator row by row (Σ amount = the payments model's `due`, count = `due_n`). Its own tile
+ * with no state/aging refinement, so the overdue and aging clicks do not narrow it.
+ */
+export const dueList = paymentsTable('due', 'tile.due_list', {
+  columns: ['customer_name', 'deal_name', 'owner_name', 'team_name', 'due_date', 'amount', 'paid_at', 'paid_amount'],
+  base: () => ({ date_field: 'due_date' }),
+  refined: false,
+  total: 'amount',
+  sort: 'due_date',
+  span: [12, 5]
+});
+dueList.table!.columns = dueList.table!.columns.map((c) => (c.key === 'due_date' || c.key === 'amount' ? { ...c, priority: 1 } : c));
+
 export const payments: BoardDef = {
   id: 'payments',
   title: 'board.payments',
   description: 'board.payments_desc',
   defaultPeriod: 'this_quarter',
-  tiles: [summary, collectedVsDue, aging, overdueList, upcoming, received, contractedDeals]
+  tiles: [summary, collectedVsDue, aging, overdueList, upcoming, received, dueList, contractedDeals]
 };

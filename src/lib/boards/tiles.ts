@@ -182,7 +182,7 @@ export function paymentsTable(
     /** Whether the state/aging refinements (clicks on aging bars, the overdue card) narrow it; default true. */
     refined?: boolean;
     /** What the subtitle totals: what is still owed (default) or what was received. */
-    total?: 'outstanding' | 'paid';
+    total?: 'outstanding' | 'paid' | 'amount';
   }
 ): TileDef {
   const table: TableSpec = {
@@ -206,9 +206,9 @@ export function paymentsTable(
     table,
     subtitle: (data, ctx) =>
       data.rows
-        ? ctx.t(opts.total === 'paid' ? 'table.summary_paid' : 'table.summary_outstanding', {
+        ? ctx.t(opts.total === 'paid' ? 'table.summary_paid' : opts.total === 'amount' ? 'table.summary_due' : 'table.summary_outstanding', {
             n: Number(data.rows.summary?.total ?? 0).toLocaleString(ctx.locale),
-            amount: amountText((data.rows.summary?.[opts.total === 'paid' ? 'total_paid' : 'total_outstanding'] as number) ?? null, ctx)
+            amount: amountText((data.rows.summary?.[opts.total === 'paid' ? 'total_paid' : opts.total === 'amount' ? 'total_amount' : 'total_outstanding'] as number) ?? null, ctx)
           })
         : null
   };
