@@ -76,7 +76,16 @@ export const forecastSummary: TileDef = {
           replaceRefine: true
         }),
         c('weighted_pipeline', f?.weighted_pipeline ?? null, 'money', f?.open_n ?? 0, ctx.t('kpi.of_open', { amount: formatMoney(f?.open_pipeline ?? null, ctx.locale, ctx.currency) }), openInPeriod()),
-        c('gap', f?.gap ?? null, 'money', f?.closed_won_n ?? 0, f?.target != null ? ctx.t('kpi.target_of', { target: formatMoney(f.target, ctx.locale, ctx.currency) }) : ctx.t('kpi.no_target')),
+        // target − won: the click lists the won deals (as the closed-won card's), and the card says
+        // the subtraction so the gap can be rebuilt from the list and the target.
+        c(
+          'gap',
+          f?.gap ?? null,
+          'money',
+          f?.closed_won_n ?? 0,
+          f?.target != null ? ctx.t('kpi.gap_parts', { target: formatMoney(f.target, ctx.locale, ctx.currency), won: formatMoney(f.closed_won, ctx.locale, ctx.currency) }) : ctx.t('kpi.no_target'),
+          { refine: { status: ['won'], date_field: ['closed_at'] }, replaceRefine: true }
+        ),
         c('coverage', f?.coverage ?? null, 'multiple', f?.open_n ?? 0, f ? (f.coverage === null ? ctx.t('tile.target_met') : ctx.t('kpi.coverage_note', { open: formatMoney(f.open_pipeline, ctx.locale, ctx.currency), gap: formatMoney(f.gap, ctx.locale, ctx.currency) })) : null, openInPeriod())
       ]
     };

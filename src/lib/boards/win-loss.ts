@@ -59,7 +59,11 @@ const summary: TileDef = {
         card('win_rate_value', s?.win_rate_value ?? null, 'percent', s?.n ?? 0, { refine: closed, replaceRefine: true }, ctx.t('kpi.win_rate_value_note')),
         card('won_deals', s?.won ?? 0, 'count', s?.won ?? 0, { refine: { status: ['won'], date_field: ['closed_at'] }, replaceRefine: true }, fmtMoney(s?.won_amount, ctx)),
         card('lost_deals', s?.lost ?? 0, 'count', s?.lost ?? 0, { refine: { status: ['lost'], date_field: ['closed_at'] }, replaceRefine: true }, fmtMoney(s?.lost_amount, ctx)),
-        card('cycle_median', c?.median_days ?? null, 'days', c?.n ?? 0, { refine: { status: ['won'], date_field: ['closed_at'] }, replaceRefine: true }, c?.p75_days != null ? ctx.t('kpi.cycle_p75', { days: Math.round(c.p75_days).toLocaleString(ctx.locale) }) : null)
+        {
+          ...card('cycle_median', c?.median_days ?? null, 'days', c?.n ?? 0, { refine: { status: ['won'], date_field: ['closed_at'] }, replaceRefine: true }, c?.p75_days != null ? ctx.t('kpi.cycle_p75', { days: Math.round(c.p75_days).toLocaleString(ctx.locale) }) : null),
+          // a median, not a sum: say so under the figure (the listed won deals' close − creation days)
+          foot: ctx.t('truth.median_of_listed')
+        }
       ]
     };
   }
