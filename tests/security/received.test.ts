@@ -96,3 +96,43 @@ describe('the received list (回款明细) under a token', () => {
     expect((await get(`/api/models/payment_list/export?${qs({ format: 'csv', from: FROM, to: TO, received: 'true' })}`, t)).status).toBe(403);
   });
 });
+
+/**
+ * The payments board's two newer listings — 本期应收明细 (`due`: payment_list by due date, the
+ * collection rate's denominator) and 本期签约明细 (`contracted`: deals won in the period, the
+ * contracted card's and DSO's) — give a token limited to them exactly those calls, and widen no
+ * other tile's token.
+ */
+describe('the due and contracted lists under a token', () => {
+  const due = (extra: Record<string, string> = {}) =>
+    `/api/models/payment_list?${qs({ as_of: AS_OF, period: 'this_quarter', date_field: 'due_date', limit: '15', sort: 'due_date', dir: 'desc', ...extra })}`;
+  const won = (extra: Record<string, string> = {}) =>
+    `/api/models/deals?${qs({ as_of: AS_OF, period: 'this_quarter', status: 'won', date_field: 'closed_at', limit: '15', sort: 'closed_at', dir: 'desc', ...extra })}`;
+
+  it('a token for the due list lists what falls due, and cannot turn it into received or overdue payments', async () => {
+    const t = await sign({ sub: 'm', role: 'executive', tiles: ['payments/due'] });
+    const ok = await fetch(`${srv.base}${due()}`, { headers: { authorization: `Bearer ${t}` } });
+    expect(ok.status, await ok.text()).toBe(200);
+    expect((await get(due({ received: 'true' }), t)).status).toBe(403);
+    expect((await get(due({ state: 'overdue' }), t)).status).toBe(403);
+    expect((await get(due({ limit: '1000' }), t)).status).toBe(403);
+    expect((await get(won(), t)).status).toBe(403);
+  });
+
+  it('a token for the contracted list lists won deals only', async () => {
+    const t = await sign({ sub: 'm', role: 'executive', tiles: ['payments/contracted'] });
+    const ok = await fetch(`${srv.base}${won()}`, { headers: { authorization: `Bearer ${t}` } });
+    expect(ok.status, await ok.text()).toBe(200);
+    expect((await get(won({ status: 'open' }), t)).status).toBe(403);
+    expect((await get(won({ status: 'lost' }), t)).status).toBe(403);
+    expect((await get(due(), t)).status).toBe(403);
+  });
+
+  it('the overdue and received tokens gain neither listing', async () => {
+    for (const tile of ['payments/overdue', 'payments/received']) {
+      const t = await sign({ sub: 'm', role: 'executive', tiles: [tile] });
+      expect((await get(due(), t)).status, tile).toBe(403);
+      expect((await get(won(), t)).status, tile).toBe(403);
+    }
+  });
+});
