@@ -394,6 +394,32 @@ export const SPECS: Record<string, Case[]> = {
       }
     }
   ],
+  customer_list: [
+    {
+      params: { segment: 'all', limit: 1000 },
+      key: (r) => String(r.customer_id),
+      // a customer's figures move with the deals and payments in view; the set can only shrink
+      monotone: [],
+      check: (r) => {
+        expect(r.rows.length).toBeLessThanOrEqual(r.n);
+        for (const x of r.rows) {
+          expect(x.ltv as number).toBeGreaterThanOrEqual(0);
+          expect(x.won_deals as number).toBeGreaterThanOrEqual(0);
+          expect(x.churned).toBe((x.active_last_year as boolean) && !(x.active_year as boolean));
+        }
+      }
+    },
+    {
+      params: { segment: 'churned', limit: 1000 },
+      key: (r) => String(r.customer_id),
+      // churn is not monotone (ltv): a customer active this year only through deals a viewer cannot see looks churned to them
+      nMonotone: false,
+      monotone: [],
+      check: (r) => {
+        for (const x of r.rows) expect((x.active_last_year as boolean) && !(x.active_year as boolean)).toBe(true);
+      }
+    }
+  ],
   customer_profile: [
     {
       params: {},
@@ -483,7 +509,7 @@ const RUNS = Number(process.env.PROPERTY_RUNS ?? 10);
 /** The property files and the models each checks (roughly equal running times). */
 export const PROPERTY_GROUPS = {
   deals: ['cycle_time', 'deals', 'deal', 'deal_risk', 'options'],
-  customers: ['customer', 'customer_profile', 'pipeline_flow', 'pipeline_flow_deals', 'ltv'],
+  customers: ['customer', 'customer_list', 'customer_profile', 'pipeline_flow', 'pipeline_flow_deals', 'ltv'],
   revenue: ['forecast', 'funnel', 'kpis', 'leaderboard', 'payments', 'payment_list', 'trend', 'win_loss']
 } as const;
 
