@@ -69,6 +69,16 @@ export const DEAL_COLUMNS: Record<string, ColumnDef> = {
   risk_flags: { key: 'risk_flags', format: 'risk', priority: 2 }
 };
 
+/** What the deals and payments tables share: their columns, the board's own params, order, page and size. */
+interface ListTableOpts {
+  columns: string[];
+  base?: (ctx: QueryContext) => Record<string, ParamValue>;
+  sort?: string;
+  dir?: 'asc' | 'desc';
+  pageSize?: number;
+  span?: [number, number];
+}
+
 /**
  * The deals table: every common filter, plus the refinements clicks have added; `base`
  * adds the board's own (open deals only, close-date period …) unless a refinement overrides.
@@ -76,13 +86,7 @@ export const DEAL_COLUMNS: Record<string, ColumnDef> = {
 export function dealsTable(
   id: string,
   title: MessageKey,
-  opts: {
-    columns: string[];
-    base?: (ctx: QueryContext) => Record<string, ParamValue>;
-    sort?: string;
-    dir?: 'asc' | 'desc';
-    pageSize?: number;
-    span?: [number, number];
+  opts: ListTableOpts & {
     /** Whether clicks elsewhere (refinements) narrow this table; default true. */
     refined?: boolean;
     /** Offer the risk filter above the table. */
@@ -172,13 +176,7 @@ export const PAYMENT_COLUMNS: Record<string, ColumnDef> = {
 export function paymentsTable(
   id: string,
   title: MessageKey,
-  opts: {
-    columns: string[];
-    base?: (ctx: QueryContext) => Record<string, ParamValue>;
-    sort?: string;
-    dir?: 'asc' | 'desc';
-    pageSize?: number;
-    span?: [number, number];
+  opts: ListTableOpts & {
     /** Whether the state/aging refinements (clicks on aging bars, the overdue card) narrow it; default true. */
     refined?: boolean;
     /** What the subtitle totals: what is still owed (default) or what was received. */
