@@ -331,6 +331,8 @@ export const en: Messages = {
   'tile.due_list': 'Payments due in the period',
   'kpi.collection_rate_parts': '{collected} collected ÷ {due} due',
   'kpi.dso_parts': '{receivables} receivable ÷ {contracted} contracted × {days} d',
+  'tile.receivables_end': 'Receivables at period end',
+  'table.summary_receivables_end': 'Owed on {date} · {n} {n|payment|payments} · {amount}',
   'tile.received_list': 'Payments received',
   'tile.team_summary': 'Team at a glance',
   'kpi.reps_on_target': 'Reps on target',

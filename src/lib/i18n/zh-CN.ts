@@ -331,6 +331,8 @@ export const zhCN = {
   'tile.due_list': '本期应收明细',
   'kpi.collection_rate_parts': '实收 {collected} ÷ 本期应收 {due}',
   'kpi.dso_parts': '期末应收 {receivables} ÷ 签约 {contracted} × {days} 天',
+  'tile.receivables_end': '期末应收明细',
+  'table.summary_receivables_end': '截至 {date} · {n} 笔 · 应收 {amount}',
   'tile.received_list': '回款明细',
   'tile.team_summary': '团队概览',
   'kpi.reps_on_target': '达成目标的销售',
