@@ -8,7 +8,7 @@ import { en as movementEn } from './parts/movement';
 import { en as alertsEn } from './parts/alerts';
 import { en as speedEn } from './parts/speed';
 import { en as trackEn } from './parts/track';
-import { en as reasonsEn } from './parts/reasons';
+import { en as reasonsEn, warningsEn } from './parts/reasons';
 
 export const en: Messages = {
   ...hardeningEn,
@@ -21,6 +21,7 @@ export const en: Messages = {
   ...speedEn,
   ...trackEn,
   ...reasonsEn,
+  ...warningsEn,
   'app.name': 'CRM Cockpit',
   'app.tagline': 'Analytics and forecasting over the CRM data you already have',
   'app.company': 'Yunfan Intelligent Technology',

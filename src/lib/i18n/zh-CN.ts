@@ -7,7 +7,7 @@ import { zh as movementZh } from './parts/movement';
 import { zh as alertsZh } from './parts/alerts';
 import { zh as speedZh } from './parts/speed';
 import { zh as trackZh } from './parts/track';
-import { zh as reasonsZh } from './parts/reasons';
+import { zh as reasonsZh, warningsZh } from './parts/reasons';
 
 /** Simplified Chinese: the reference catalog; every other locale has the same keys. */
 export const zhCN = {
@@ -21,6 +21,7 @@ export const zhCN = {
   ...speedZh,
   ...trackZh,
   ...reasonsZh,
+  ...warningsZh,
   'app.name': '销售驾驶舱',
   'app.tagline': '基于现有 CRM 数据的经营分析与销售预测',
   'app.company': '云帆智能科技',
