@@ -334,6 +334,7 @@ export const en: Messages = {
   'kpi.dso_parts': '{receivables} receivable ÷ {contracted} contracted × {days} d',
   'tile.receivables_end': 'Receivables at period end',
   'table.summary_receivables_end': 'Owed on {date} · {n} {n|payment|payments} · {amount}',
+  'people.outside_scope': "Another team's member",
   'tile.received_list': 'Payments received',
   'tile.team_summary': 'Team at a glance',
   'kpi.reps_on_target': 'Reps on target',

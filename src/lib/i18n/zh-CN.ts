@@ -334,6 +334,7 @@ export const zhCN = {
   'kpi.dso_parts': '期末应收 {receivables} ÷ 签约 {contracted} × {days} 天',
   'tile.receivables_end': '期末应收明细',
   'table.summary_receivables_end': '截至 {date} · {n} 笔 · 应收 {amount}',
+  'people.outside_scope': '其他团队成员',
   'tile.received_list': '回款明细',
   'tile.team_summary': '团队概览',
   'kpi.reps_on_target': '达成目标的销售',
