@@ -120,8 +120,8 @@ describe('upload a Chinese ledger in the browser', () => {
     // skipped, the duplicate of HN25-0041 (NOTES.md), not the importer's English.
     const notes = await page.getByTestId('import-warning').evaluateAll((els) => els.map((e) => ({ code: e.getAttribute('data-code'), text: e.textContent?.trim() ?? '' })));
     const summaryRow = notes.find((w) => w.code === 'summary_row_skipped' && w.text.includes('第 115 行'));
-    expect(summaryRow?.text, JSON.stringify(notes)).toMatch(/\[商机台账\] 第 115 行：合计行"合计"已跳过$/);
-    expect(notes.find((w) => w.code === 'note_skipped')?.text).toMatch(/第 116 行：说明行"注：金额为含税价.*"已跳过$/);
+    expect(summaryRow?.text, JSON.stringify(notes)).toMatch(/^华南销售台账2025\.xlsx \[商机台账\] 第 115 行：合计行"合计"已跳过$/);
+    expect(notes.find((w) => w.code === 'note_skipped')?.text).toMatch(/第 116 行：说明行"注.金额为含税价.*"已跳过$/);
     expect(notes.find((w) => w.code === 'duplicate_id')?.text).toMatch(/^商机编号"HN25-0041"重复，出现在第 .*13.* 行：以第 50 行为准，第 .*13.* 行已跳过$/);
     expect(notes.map((w) => w.text).join('\n')).not.toMatch(/ row \d|skipped|summary row|duplicate/);
 
