@@ -123,7 +123,11 @@ export const WARNING_TEMPLATES = {
   stubs_created: '{n} {entity} created from references (named by their id; add a {entity} source to complete them)',
   closed_at_derived:
     "{n} won or lost deals had no close date: closed_at set to when they entered their outcome stage (from the history; map a close-date column to use the source's)",
-  more_warnings: '… more warnings not shown'
+  more_warnings: '… more warnings not shown',
+  // connectors/rest/reader.ts
+  request_retry: '{request}: {error}{retry_after}; retrying in {seconds} s (attempt {attempt} of {max})',
+  hubspot_search_cap: 'HubSpot search stops at {cap} results: continuing from hs_lastmodifieddate {from}',
+  watermark_not_a_time: 'record {row}: {field} = {value} is not a time; it does not move the watermark'
 } as const;
 
 export type WarningCode = keyof typeof WARNING_TEMPLATES;

@@ -82,7 +82,10 @@ export const warningsZh: WarningKeys = {
   'warning.customer_merged_phone': '客户"{from}"已合并到"{into}"（电话相同：{key}）',
   'warning.stubs_created': '根据引用新建了 {n} 条{entity}（以编号命名；添加{entity}数据源可补全）',
   'warning.closed_at_derived': '{n} 个赢单或输单商机没有成交日期：已按进入结果阶段的时间（来自历史记录）设置 closed_at；如要使用源数据的日期，请映射成交日期列',
-  'warning.more_warnings': '……更多警告未显示'
+  'warning.more_warnings': '……更多警告未显示',
+  'warning.request_retry': '{request}：{error}{retry_after}；{seconds} 秒后重试（第 {attempt} 次，共 {max} 次）',
+  'warning.hubspot_search_cap': 'HubSpot 搜索最多返回 {cap} 条结果：从 hs_lastmodifieddate {from} 起继续读取',
+  'warning.watermark_not_a_time': '第 {row} 条记录：{field} = {value} 不是时间，不推进增量水位'
 };
 
 export const warningsEn = Object.fromEntries(Object.entries(WARNING_TEMPLATES).map(([k, v]) => [`warning.${k}`, v])) as WarningKeys;
