@@ -12,6 +12,7 @@
  * records `sync_runs` / `rejected_rows`.
  */
 import type { CockpitConfig, SourceConfig } from '../src/lib/server/config/schema';
+import type { WarningRef } from './pipeline/reasons';
 
 /** One record as the source gave it. Keys are source column names (or nested JSON objects). */
 export interface RawRecord {
@@ -36,8 +37,12 @@ export interface RecordMeta {
 export type SkipReason = 'blank' | 'summary';
 
 export interface ReaderEvents {
-  /** A warning for the sync report (e.g. a retried request, a sheet without a header). */
-  warn(message: string): void;
+  /**
+   * A warning for the sync report (e.g. a retried request, a sheet without a header): its English
+   * text, and its code and parameters when it has one (connectors/pipeline/reasons.ts
+   * WARNING_TEMPLATES) so the upload page says it in its language.
+   */
+  warn(message: string, ref?: WarningRef): void;
   /** A row skipped by the reader itself (blank or summary rows in a sheet). */
   skip(row: number, reason: SkipReason, detail?: string): void;
 }

@@ -22,6 +22,7 @@ import { defineModel } from './model';
 import { paramsSchema } from './common/params';
 import { dealsRelation } from './common/relations';
 import { RISK_FLAGS, riskRelation } from './common/risk';
+import { personName } from './common/people';
 import { sql } from '../src/lib/server/db/sql';
 
 const params = paramsSchema({
@@ -151,8 +152,8 @@ export const deal = defineModel({
               FROM vers WHERE vn > 1 AND prev_close IS DISTINCT FROM expected_close_date
             UNION ALL
             SELECT 4, 'owner', valid_from, stage, NULL, NULL,
-                coalesce((SELECT name FROM users WHERE user_id = prev_owner), prev_owner),
-                coalesce((SELECT name FROM users WHERE user_id = owner_id), owner_id), NULL,
+                -- owners by name; one outside the viewer's scope neither by id nor name (people.ts)
+                ${personName(sql`prev_owner`)}, ${personName(sql`owner_id`)}, NULL,
                 NULL, NULL, NULL, NULL, NULL, NULL, NULL
               FROM vers WHERE vn > 1 AND prev_owner IS DISTINCT FROM owner_id
             UNION ALL
@@ -163,8 +164,8 @@ export const deal = defineModel({
               FROM dp
             UNION ALL
             SELECT 6, 'activity', a.occurred_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.activity_id, a.type, a.summary,
-                coalesce(u.name, a.owner_id)
-              FROM activities a LEFT JOIN users u ON u.user_id = a.owner_id
+                ${personName(sql`a.owner_id`)}
+              FROM activities a
               WHERE a.opportunity_id = ${id} AND a.opportunity_id IN (SELECT opportunity_id FROM d)`
         ],
         [

@@ -15,6 +15,13 @@
  * `received=true` (回款明细, the drill of the 回款/collected figure): only payments received
  * (paid_at set), the period on paid_at whatever `date_field` says — the rows of `kpis`' and
  * `payments`' collected amount, `summary.total_paid` its value and `total` its n.
+ * `at_period_end=true` (期末应收明细, the drill of DSO's numerator): the receivables outstanding at
+ * the period end as they stood that day — the payments model's `receivables` row by row, with
+ * its definition (models/common/receivables.ts: a planned instalment not tied to a deal closed
+ * later, less what was paid by then). The day D is the period's last day, or the report date
+ * when earlier (`summary.outstanding_at`); `outstanding`, `state`, `days_overdue` and `aging`
+ * are measured on D, and the period selects D only (no date filter): Σ outstanding = the
+ * payments model's `receivables`, `total` its `receivables_n`.
  * `summary`: `total_amount` (Σ amount), `total_outstanding` (Σ outstanding on D) and
  * `total_paid` (Σ paid_amount — with `date_field=paid_at`, the period's collected amount as
  * `kpis` and `payments` count it).
@@ -25,6 +32,7 @@ import { filterList, paramsSchema } from './common/params';
 import { boolParam, pagingShape, searchParam } from './common/listing';
 import { inPeriod, paymentsRelation } from './common/relations';
 import { and, ident, sql, type Sql } from '../src/lib/server/db/sql';
+import { openReceivableAt, receivablesDay } from './common/receivables';
 
 export const PAYMENT_STATES = ['paid', 'overdue', 'open'] as const;
 export const AGING_BUCKETS = ['current', '1_30', '31_60', '61_90', 'over_90'] as const;
@@ -48,9 +56,14 @@ const params = paramsSchema({
   aging: filterList.pipe(z.array(z.enum(AGING_BUCKETS))).optional(),
   date_field: z.enum(PAYMENT_DATE_FIELDS).default('due_date'),
   received: boolParam.optional(),
+  at_period_end: boolParam.optional(),
   q: searchParam.optional(),
   sort: z.enum(PAYMENT_SORTS).default('due_date'),
   ...pagingShape
+}).superRefine((p, ctx) => {
+  if (p.received && p.at_period_end) {
+    ctx.addIssue({ code: 'custom', path: ['at_period_end'], message: 'received lists payments received in the period; at_period_end lists what was owed at its end — one or the other' });
+  }
 });
 
 export const paymentRow = z.strictObject({
@@ -84,7 +97,8 @@ const has = (v: string[] | undefined): v is string[] => !!v && v.length > 0;
  * the same filter, without a sort.
  */
 function paymentQuery(p: P, ctx: ModelContext, paged: boolean): ModelQuery {
-  const d = ctx.asOf;
+  // The day outstanding is measured on: the report date, or the period end for 期末应收明细.
+  const d = p.at_period_end ? receivablesDay(ctx.period, ctx.asOf) : ctx.asOf;
   const outstanding = sql`(coalesce(r.amount::DECIMAL(38,2), 0) - CASE WHEN r.paid_at IS NOT NULL AND r.paid_at <= ${d}::DATE THEN coalesce(r.paid_amount, r.amount, 0)::DECIMAL(38,2) ELSE 0 END)::DOUBLE`;
   const daysOverdue = sql`CASE WHEN ${outstanding} > 0 AND r.due_date < ${d}::DATE THEN date_diff('day', r.due_date, ${d}::DATE)::INTEGER END`;
   const state = sql`CASE WHEN ${outstanding} <= 0 THEN 'paid' WHEN r.due_date < ${d}::DATE THEN 'overdue' ELSE 'open' END`;
@@ -115,7 +129,8 @@ function paymentQuery(p: P, ctx: ModelContext, paged: boolean): ModelQuery {
       FROM ${paymentsRelation(p)} r
       ${names ? nameJoins : sql``}
       WHERE ${and([
-        ctx.period.preset !== 'all' && inPeriod(sql`r.${ident(dateField, PAYMENT_DATE_FIELDS)}`, ctx.period),
+        !!p.at_period_end && openReceivableAt(d),
+        !p.at_period_end && ctx.period.preset !== 'all' && inPeriod(sql`r.${ident(dateField, PAYMENT_DATE_FIELDS)}`, ctx.period),
         !!p.received && sql`r.paid_at IS NOT NULL`,
         !!needle &&
           sql`(${hit(sql`r.payment_id`)} OR ${hit(sql`r.deal_name`)} OR ${hit(sql`r.customer_name`)}
@@ -169,13 +184,13 @@ export const paymentList = defineModel({
       '构成某个回款数字的回款计划与实收记录。未收金额=计划金额减去报告日及之前的实收；已过计划回款日仍有未收即为逾期，逾期天数计至报告日，账龄分为未到期、1–30、31–60、61–90、90 天以上。',
     en: 'The payments behind a receivables number. Outstanding = amount less what was received on or before the report date; overdue = outstanding past the due date, aged in days to the report date (current, 1–30, 31–60, 61–90, over 90).'
   },
-  dateField: (p) => `payments.${p.received ? 'paid_at' : p.date_field}`,
+  dateField: (p) => (p.at_period_end ? 'payments.due_date (outstanding at the period end)' : `payments.${p.received ? 'paid_at' : p.date_field}`),
   defaultPeriod: 'all',
   params,
   row: paymentRow,
   query: (p, ctx) => paymentQuery(p, ctx, true),
   exportQuery: (p, ctx) => paymentQuery(p, ctx, false),
-  finalize(rows, p) {
+  finalize(rows, p, ctx) {
     const first = rows[0] ?? {};
     const out = pageRow
       .array()
@@ -185,7 +200,8 @@ export const paymentList = defineModel({
     return {
       rows: out,
       n: total,
-      summary: { total, total_amount: Number(first.total_amount ?? 0), total_outstanding: Number(first.total_outstanding ?? 0), total_paid: Number(first.total_paid ?? 0), limit: p.limit, offset: p.offset }
+      summary: { total, total_amount: Number(first.total_amount ?? 0), total_outstanding: Number(first.total_outstanding ?? 0), total_paid: Number(first.total_paid ?? 0), limit: p.limit, offset: p.offset,
+        ...(p.at_period_end ? { outstanding_at: receivablesDay(ctx.period, ctx.asOf) } : {}) }
     };
   }
 });

@@ -78,6 +78,29 @@ describe('payments summary (metrics.md, Payments and receivables)', () => {
     expect(r.summary?.date_fields).toMatchObject({ contracted: 'opportunities.closed_at', collected: 'payments.paid_at', due: 'payments.due_date' });
   });
 
+  it('期末应收明细 (payment_list at_period_end=true) lists the receivables DSO divides, as they stood on its day', async () => {
+    const list = async (params: Record<string, unknown>) => {
+      const r = await runModel(db, cfg, 'payment_list', { as_of: REVENUE_AS_OF, at_period_end: true, limit: 100, ...params }, { all: true });
+      return { ...r, ids: (r.rows as { payment_id: string }[]).map((x) => x.payment_id).sort(), rows: r.rows as { payment_id: string; outstanding: number; state: string }[] };
+    };
+    // last quarter, on 03-31: Y7 50,000 + Y8 20,000 + Y9 30,000 = 100,000 (the card's receivables);
+    // Y3 was paid 03-01, D1/D8's instalments were not owed yet, Y10 has no due date
+    const q1 = await list({ period: 'last_quarter' });
+    expect(q1.ids).toEqual(['Y7', 'Y8', 'Y9']);
+    expect(Object.fromEntries(q1.rows.map((r) => [r.payment_id, r.outstanding]))).toEqual({ Y7: 50000, Y8: 20000, Y9: 30000 });
+    expect(q1.summary).toMatchObject({ total: 3, total_outstanding: 100000, outstanding_at: '2026-03-31' });
+    const [s1] = (await payments({ period: 'last_quarter' })).rows;
+    expect(s1).toMatchObject({ receivables: 100000, receivables_n: 3 });
+    // this quarter, under way (on the report date 05-20): overdue Y2 30,000 + Y5 6,000 + Y7 + Y8 + Y9
+    // 30,000, and not yet due Y4 15,000 + Y11 10,000 = 161,000
+    const q2 = await list({ period: 'this_quarter' });
+    expect(q2.ids).toEqual(['Y11', 'Y2', 'Y4', 'Y5', 'Y7', 'Y8', 'Y9']);
+    expect(q2.summary).toMatchObject({ total: 7, total_outstanding: 161000, outstanding_at: REVENUE_AS_OF });
+    expect((await payments()).rows[0]).toMatchObject({ receivables: 161000, receivables_n: 7 });
+    // received and at_period_end are two different listings
+    await expect(runModel(db, cfg, 'payment_list', { as_of: REVENUE_AS_OF, at_period_end: true, received: true }, { all: true })).rejects.toThrow(/at_period_end/);
+  });
+
   it('group_by owner: payments credited to the deal owner; the groups add up to the whole', async () => {
     const r = await payments({ group_by: 'owner' });
     const o = (k: string) => r.rows.find((x) => x.group_key === k)!;

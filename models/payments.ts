@@ -26,13 +26,13 @@
  * A payment belongs to its deal's owner, or its customer's owner when it has no deal.
  */
 import { z } from 'zod';
-import { defineModel, type ModelContext } from './model';
+import { defineModel } from './model';
 import { grainParam, groupByParam, paramsSchema, type Dimension } from './common/params';
-import { addDays, daysBetween, type Grain } from './common/period';
+import { daysBetween, type Grain } from './common/period';
 import { bucketsRelation, bucketStart } from './common/grain';
 import { dealsRelation, dimensionKey, dimensionLabel, inPeriod, paymentsRelation, teamGroupCtes } from './common/relations';
-import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
-import { outstandingAt, overdueAt } from './common/receivables';
+import { sql, type Sql } from '../src/lib/server/db/sql';
+import { outstandingAt, overdueAt, receivableAt, receivablesDay } from './common/receivables';
 
 const PAYMENT_DIMENSIONS = ['team', 'team_leaf', 'owner', 'region', 'industry', 'source', 'product', 'grade'] as const;
 export const PAYMENT_VIEWS = ['summary', 'aging', 'upcoming', 'overdue'] as const;
@@ -74,6 +74,8 @@ const summaryRow = z.strictObject({
   overdue_n: z.number().int().nonnegative(),
   outstanding: z.number(),
   receivables: z.number(),
+  /** Receivables at `receivables_at` counted (the rows of `payment_list?at_period_end=true`). */
+  receivables_n: z.number().int().nonnegative(),
   /** The day receivables and DSO are measured on. */
   receivables_at: z.string(),
   dso: z.number().nullable(),
@@ -121,26 +123,9 @@ const overdueRow = z.strictObject({
 const row = z.union([summaryRow, agingRow, upcomingRow, overdueRow]);
 
 
-/**
- * Whether the row aliased `r` is a receivable on day D: a planned instalment (it has a due
- * date; a row without one is an unplanned receipt) not tied to a deal that closed after D.
- * The deals closed after D are few (none for a report date of today), so the anti-join
- * builds on them and costs one scan of close dates.
- */
-function receivableAt(day: string): Sql {
-  return sql`(r.due_date IS NOT NULL AND (r.opportunity_id IS NULL OR r.opportunity_id NOT IN (
-    SELECT opportunity_id FROM opportunities WHERE closed_at >= ${addDays(day, 1)}::TIMESTAMP)))`;
-}
-
 /** Payments (relation aliased `r` inside) with `recv_asof`/`recv_end`: receivable on the report date / the period end. */
 function withReceivable(pays: Sql, asOf: string, end: string): Sql {
   return sql`SELECT r.*, ${receivableAt(asOf)} AS recv_asof, ${receivableAt(end)} AS recv_end FROM (${pays}) r`;
-}
-
-/** The last day receivables are measured on: the period's last day, or the report date if earlier. */
-function receivablesDay(ctx: ModelContext): string {
-  const last = addDays(ctx.period.to, -1);
-  return last < ctx.asOf ? last : ctx.asOf;
 }
 
 /** The view's main date; the summary's columns each say theirs in `summary.date_fields`. */
@@ -177,7 +162,7 @@ export const payments = defineModel({
     const key = g ? dimensionKey(g, ctx) : sql`NULL::VARCHAR`;
     const label = g ? dimensionLabel(g, sql`x.group_key`, ctx) : sql`NULL::VARCHAR`;
     const asOf = ctx.asOf;
-    const day = receivablesDay(ctx);
+    const day = receivablesDay(ctx.period, ctx.asOf);
     const pays = withReceivable(sql`SELECT r.*, ${key} AS group_key FROM ${paymentsRelation(p)} r`, asOf, day);
     const teamCtes = g === 'team' ? teamGroupCtes(p) : [];
     const grouped = sql`${g ? sql`x.group_key NULLS LAST,` : sql``}`;
@@ -202,6 +187,7 @@ export const payments = defineModel({
               count(*) FILTER (WHERE r.due_date < ${asOf}::DATE AND ${outstandingAt(asOf)} > 0 AND r.recv_asof)::INTEGER AS overdue_n,
               coalesce(sum(${outstandingAt(asOf)}) FILTER (WHERE ${outstandingAt(asOf)} > 0 AND r.recv_asof), 0)::DOUBLE AS outstanding,
               coalesce(sum(${outstandingAt(day)}) FILTER (WHERE ${outstandingAt(day)} > 0 AND r.recv_end), 0)::DOUBLE AS receivables,
+              count(*) FILTER (WHERE ${outstandingAt(day)} > 0 AND r.recv_end)::INTEGER AS receivables_n,
               count(*) FILTER (WHERE ${inPeriod(sql`r.paid_at`, ctx.period)} OR ${inPeriod(sql`r.due_date`, ctx.period)}
                                   OR (${outstandingAt(asOf)} > 0 AND r.recv_asof) OR (${outstandingAt(day)} > 0 AND r.recv_end))::INTEGER AS n
             FROM pays r ${groupBy1}`],
@@ -211,17 +197,18 @@ export const payments = defineModel({
               coalesce(a.due, 0)::DOUBLE AS due, coalesce(a.due_n, 0)::INTEGER AS due_n,
               coalesce(a.overdue, 0)::DOUBLE AS overdue, coalesce(a.overdue_n, 0)::INTEGER AS overdue_n,
               coalesce(a.outstanding, 0)::DOUBLE AS outstanding, coalesce(a.receivables, 0)::DOUBLE AS receivables,
+              coalesce(a.receivables_n, 0)::INTEGER AS receivables_n,
               coalesce(a.n, 0)::INTEGER AS n
             FROM won w FULL OUTER JOIN pay_agg a ON a.group_key IS NOT DISTINCT FROM w.group_key
             -- a group whose payments enter no figure (paid and settled long ago) is not listed
             WHERE coalesce(w.contracted_n, 0) > 0 OR coalesce(a.n, 0) > 0
-            ${g ? sql`` : sql`UNION ALL SELECT NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+            ${g ? sql`` : sql`UNION ALL SELECT NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
               WHERE NOT EXISTS (SELECT 1 FROM won WHERE contracted_n > 0) AND NOT EXISTS (SELECT 1 FROM pay_agg WHERE n > 0)`}`]
         ],
         body: sql`SELECT x.group_key::VARCHAR AS group_key, ${label}::VARCHAR AS group_label,
             x.contracted, x.contracted_n, x.collected, x.collected_n, x.due, x.due_n,
             x.collected / nullif(x.due, 0) AS collection_rate,
-            x.overdue, x.overdue_n, x.outstanding, x.receivables, ${day} AS receivables_at,
+            x.overdue, x.overdue_n, x.outstanding, x.receivables, x.receivables_n, ${day} AS receivables_at,
             CASE WHEN ${days}::INTEGER > 0 THEN x.receivables / nullif(x.contracted, 0) * ${days}::INTEGER END::DOUBLE AS dso,
             x.n
           FROM x ORDER BY ${grouped} x.contracted DESC`

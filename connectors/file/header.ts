@@ -7,6 +7,7 @@
 import { knownHeaderCount } from '../pipeline/aliases';
 import { cleanText, headerUnit, isBlank, stripHeaderUnit, summaryLabel, toText, unitFactor, unitLine } from '../pipeline/values';
 import type { RawRecord, ReaderEvents, RecordMeta } from '../types';
+import { warning } from '../pipeline/reasons';
 
 export const SCAN_ROWS = 30;
 
@@ -208,13 +209,15 @@ export class RowShaper {
     const note = noteLabel(cells);
     if (note) {
       this.events.skip(row, 'summary', note);
-      this.events.warn(`${this.where} row ${row}: note "${note.slice(0, 40)}" skipped`);
+      const w = warning('note_skipped', { where: this.where, row, note: note.slice(0, 40) });
+      this.events.warn(w.text, w);
       return null;
     }
     const label = summaryLabel(cells);
     if (label) {
       this.events.skip(row, 'summary', label);
-      this.events.warn(`${this.where} row ${row}: summary row "${label}" skipped`);
+      const w = warning('summary_row_skipped', { where: this.where, row, label });
+      this.events.warn(w.text, w);
       return null;
     }
     const values: Record<string, unknown> = {};

@@ -8,7 +8,8 @@ import type { ReasonCode, ReasonParams } from '../pipeline/reasons';
 import { basename, dirname, extname } from 'node:path';
 import type { CockpitConfig, SourceConfig } from '../../src/lib/server/config/schema';
 import type { EntityName } from '../../src/lib/schema/tables';
-import { guessEntity, scoreEntities, sheetMismatch, type EntityGuess } from '../pipeline/guess';
+import { guessEntity, scoreEntities, sheetMismatchWhy, type EntityGuess } from '../pipeline/guess';
+import { warning, type Warning } from '../pipeline/reasons';
 import { Pipeline, type FieldMapping, type Outcome } from '../pipeline/pipeline';
 import type { RawRecord } from '../types';
 import { cleanText } from '../pipeline/values';
@@ -118,14 +119,18 @@ export async function inspectFile(
   return { type, path, sheetNames: names, sheets: [...sheets.values()] };
 }
 
-/** The sheets of a workbook that hold `entity` (what an import without a sheet name reads). */
-export function sheetsFor(preview: FilePreview, entity: EntityName): { picked: SheetPreview[]; skipped: { sheet: SheetPreview; why: string }[] } {
+/**
+ * The sheets of a workbook that hold `entity` (what an import without a sheet name reads), and
+ * why each other sheet is not read: `why` in English (the CLI), `reason` coded (a screen says it
+ * in its language: `warning.<code>`).
+ */
+export function sheetsFor(preview: FilePreview, entity: EntityName): { picked: SheetPreview[]; skipped: { sheet: SheetPreview; why: string; reason: Warning }[] } {
   const picked: SheetPreview[] = [];
-  const skipped: { sheet: SheetPreview; why: string }[] = [];
+  const skipped: { sheet: SheetPreview; why: string; reason: Warning }[] = [];
   for (const sp of preview.sheets) {
     const mine = sp.scores.find((s) => s.entity === entity);
-    const why = !mine || mine.fields.length === 0 ? 'no column maps to a field' : sheetMismatch(entity, sp.headers, sp.name ?? '');
-    if (why) skipped.push({ sheet: sp, why });
+    const reason = !mine || mine.fields.length === 0 ? warning('sheet_unmapped') : sheetMismatchWhy(entity, sp.headers, sp.name ?? '');
+    if (reason) skipped.push({ sheet: sp, why: reason.text, reason });
     else picked.push(sp);
   }
   return { picked, skipped };

@@ -12,6 +12,7 @@ import type { ExcelSource } from '../config';
 import type { RawRecord, ReadContext, SourceReader } from '../types';
 import { layoutHeader, RowShaper, SCAN_ROWS } from './header';
 import { confinedPath, DEFAULT_MAX_ROW_CHARS, RowTooLong } from './guard';
+import { warning } from '../pipeline/reasons';
 
 const BATCH = 2048;
 
@@ -164,7 +165,8 @@ export async function readXlsxExceljs(source: ExcelSource, ctx: ReadContext): Pr
         }
         if (!shaper) {
           if (first.length === 0) {
-            ctx.events.warn(`${where}: the sheet is empty`);
+            const w = warning('sheet_empty', { where });
+            ctx.events.warn(w.text, w);
             continue;
           }
           start();

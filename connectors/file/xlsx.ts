@@ -18,6 +18,7 @@ import { layoutHeader, RowShaper, SCAN_ROWS } from './header';
 import { confinedPath, DEFAULT_MAX_ROW_CHARS } from './guard';
 import { parseRels, parseStyles, parseWorkbook, resolvePart, SharedStringsParser, SheetParser, type SheetRow } from './xlsx-parts';
 import { ZipFile, type ZipLimits } from './zip';
+import { warning } from '../pipeline/reasons';
 
 const BATCH = 2048;
 const WORKSHEET = /\/worksheet$/;
@@ -166,7 +167,8 @@ export async function readXlsx(source: ExcelSource, ctx: ReadContext): Promise<S
           }
           if (!shaper) {
             if (first.length === 0) {
-              ctx.events.warn(`${where}: the sheet is empty`);
+              const w = warning('sheet_empty', { where });
+              ctx.events.warn(w.text, w);
               continue;
             }
             start();

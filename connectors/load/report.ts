@@ -23,7 +23,11 @@ export function formatReport(r: SyncReport, opts: { mapping?: boolean } = {}): s
       for (const m of s.mapping) out.push(`    ${m.field.padEnd(20)} ← ${m.column}${m.how === 'alias' ? '  (auto)' : ''}${m.unit ? `  [unit ${m.unit}, from ${m.unit_from}]` : ''}`);
       if (s.unmapped.length) out.push(`    kept in attributes: ${s.unmapped.join(', ')}`);
     }
-    for (const w of s.warnings.slice(0, 20)) out.push(`  warning: ${w}`);
+    // English, with the warning's code (the upload page says it in Chinese or English by code).
+    s.warnings.slice(0, 20).forEach((w, i) => {
+      const code = s.warning_refs?.[i]?.code;
+      out.push(`  warning: ${w}${code ? ` [${code}]` : ''}`);
+    });
     if (s.warnings.length > 20) out.push(`  … ${s.warnings.length - 20} more warnings (--json shows all)`);
     for (const j of s.rejections.slice(0, 20)) {
       out.push(`  rejected: ${j.sheet ? `sheet "${j.sheet}", ` : ''}row ${j.row}${j.column ? `, column "${j.column}"` : ''}${j.value !== null ? `, value "${j.value}"` : ''}: ${j.reason}`);

@@ -20,8 +20,8 @@ import { dataQualityToday, type DataQuality } from '../../models/common/data-qua
 import { readerFor } from '../readers';
 import { idField, Pipeline, SourceError, type FieldMapping, type Outcome, type Rejection } from '../pipeline/pipeline';
 import { wallTime } from '../pipeline/values';
-import { reason, whyOf } from '../pipeline/reasons';
-import { sheetMismatch } from '../pipeline/guess';
+import { reason, warning, whyOf, type Warning, type WarningRef } from '../pipeline/reasons';
+import { sheetMismatchWhy } from '../pipeline/guess';
 import type { ReaderFactory, SkipReason } from '../types';
 import { columnsOf, createStaging, dropStaging, Stager, stgName } from './stage';
 
@@ -40,6 +40,11 @@ export interface SourceReport {
   skipped: number;
   skipped_by: Record<SkipReason | 'duplicate' | 'merged' | 'unmapped', number>;
   warnings: string[];
+  /**
+   * Each warning's code and parameters (null for one without a code), index for index with
+   * `warnings`: the upload page says them in its language (`warning.<code>`).
+   */
+  warning_refs: (WarningRef | null)[];
   /** The first rejections (all are in `rejected_rows`). */
   rejections: Rejection[];
   mapping: FieldMapping[];
@@ -146,6 +151,7 @@ function emptyReport(s: SourceConfig, runId: string): SourceReport {
     skipped: 0,
     skipped_by: { blank: 0, summary: 0, duplicate: 0, merged: 0, unmapped: 0 },
     warnings: [],
+    warning_refs: [],
     rejections: [],
     mapping: [],
     unmapped: [],
@@ -154,9 +160,17 @@ function emptyReport(s: SourceConfig, runId: string): SourceReport {
   };
 }
 
-function warn(r: SourceReport, m: string) {
-  if (r.warnings.length < MAX_WARNINGS) r.warnings.push(m);
-  else if (r.warnings.length === MAX_WARNINGS) r.warnings.push('… more warnings not shown');
+/** Adds a warning: English text, or a coded warning (its text, and its code beside it). */
+function warn(r: SourceReport, m: string | Warning, ref?: WarningRef) {
+  const w = typeof m === 'string' ? { text: m, ref: ref ?? null } : { text: m.text, ref: { code: m.code, params: m.params } };
+  if (r.warnings.length < MAX_WARNINGS) {
+    r.warnings.push(w.text);
+    r.warning_refs.push(w.ref);
+  } else if (r.warnings.length === MAX_WARNINGS) {
+    const more = warning('more_warnings');
+    r.warnings.push(more.text);
+    r.warning_refs.push({ code: more.code, params: more.params });
+  }
 }
 
 /** Casts a staged text column to the canonical column's type. */
@@ -239,7 +253,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
           log(`reading ${s.name} (${s.type} → ${s.entity})`);
           const factory = opts.readers?.[s.type] ?? (await readerFor(s.type));
           const events = {
-            warn: (m: string) => warn(rep, m),
+            warn: (m: string, ref?: WarningRef) => warn(rep, m, ref),
             skip: (_row: number, reason: SkipReason) => {
               rep.rows++;
               rep.skipped++;
@@ -258,18 +272,20 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
               if (wholeWorkbook && batch.length) {
                 const key = (headers ?? []).join('\u0001');
                 if (!skipHeaders.has(key)) {
-                  let reason: string | null = null;
+                  let why: Warning | null = null;
                   try {
-                    if (pipe.mappingFor(headers, batch[0].values, batch[0].meta).mapping.length === 0) reason = 'no column maps to a field';
-                    else reason = sheetMismatch(s.entity, headers ?? [], batch[0].meta?.sheet ?? '');
+                    if (pipe.mappingFor(headers, batch[0].values, batch[0].meta).mapping.length === 0) why = warning('sheet_unmapped');
+                    else why = sheetMismatchWhy(s.entity, headers ?? [], batch[0].meta?.sheet ?? '');
                   } catch (e) {
                     if (!(e instanceof SourceError)) throw e;
-                    reason = e.message;
+                    why = warning('source_error', { message: e.message });
                   }
-                  if (reason) {
+                  if (why) {
                     skipHeaders.add(key);
                     const sheet = batch[0].meta?.sheet;
-                    warn(rep, `${sheet ? `sheet "${sheet}"` : 'a sheet'} (columns ${(headers ?? []).join(', ')}) was skipped: ${reason}`);
+                    const columns = (headers ?? []).join(', ');
+                    const whyRef = { code: why.code, params: why.params };
+                    warn(rep, sheet ? warning('sheet_skipped', { sheet, columns, why: whyRef }) : warning('unnamed_sheet_skipped', { columns, why: whyRef }));
                   }
                 }
                 if (skipHeaders.has(key)) {
@@ -465,7 +481,7 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
     for (const d of rows) {
       const list = d.rows.map(Number);
       const last = list[list.length - 1];
-      warn(reports[i], `duplicate ${id} "${d.id}" in rows ${list.join(', ')}: row ${last} wins, ${list.slice(0, -1).join(', ')} skipped`);
+      warn(reports[i], warning('duplicate_id', { id, value: d.id, rows: list.join(', '), last, earlier: list.slice(0, -1).join(', ') }));
       reports[i].skipped += d.n - 1;
       reports[i].skipped_by.duplicate += d.n - 1;
     }
@@ -546,7 +562,10 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
     for (let i = 0; i < sources.length; i++) {
       const mine = report.merges.filter((m) => m.by !== 'existing name');
       if (sources[i].entity === 'customers' && mine.length) {
-        for (const m of mine.slice(0, 50)) warn(reports[i], `customer "${m.from}" merged into "${m.into}" (same ${m.by}: ${m.key})`);
+        for (const m of mine.slice(0, 50)) {
+          const params = { from: m.from, into: m.into, key: m.key };
+          warn(reports[i], m.by === 'phone' ? warning('customer_merged_phone', params) : warning('customer_merged_name', params));
+        }
       }
     }
   }
@@ -673,7 +692,7 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
     report.stubs[e] = rows.length;
   }
   for (const [e, n] of Object.entries(report.stubs)) {
-    if (n > 0 && reports[0]) warn(reports[0], `${n} ${e} created from references (named by their id; add a ${e} source to complete them)`);
+    if (n > 0 && reports[0]) warn(reports[0], warning('stubs_created', { n, entity: e }));
   }
 
   step('rows written');
@@ -685,10 +704,7 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
     const derived = await deriveClosedAt(tx);
     const first = sources.findIndex((s) => s.entity === 'opportunities');
     if (derived > 0) {
-      warn(
-        reports[first],
-        `${derived} won or lost deals had no close date: closed_at set to when they entered their outcome stage (from the history; map a close-date column to use the source's)`
-      );
+      warn(reports[first], warning('closed_at_derived', { n: derived }));
     }
     step('history written');
   }

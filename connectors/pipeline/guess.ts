@@ -7,6 +7,7 @@
 import { ENTITIES, type EntityName } from '../../src/lib/schema/tables';
 import { REFERENCE_FIELDS } from './fields';
 import { resolveMapping } from './pipeline';
+import { warning, type Warning } from './reasons';
 
 /** Fields a sheet must map to hold the entity (one of each inner list). */
 const CORE: Record<EntityName, string[][]> = {
@@ -67,9 +68,14 @@ export function guessEntity(headers: string[], sheetName = ''): EntityGuess | nu
  * nothing is left to the source (its rows are checked as usual).
  */
 export function sheetMismatch(entity: EntityName, headers: string[], sheetName = ''): string | null {
+  return sheetMismatchWhy(entity, headers, sheetName)?.text ?? null;
+}
+
+/** `sheetMismatch` as a coded warning (`sheet_looks_like`), for a screen to say in its language. */
+export function sheetMismatchWhy(entity: EntityName, headers: string[], sheetName = ''): Warning | null {
   const scores = scoreEntities(headers, sheetName);
   const mine = scores.find((s) => s.entity === entity)!;
   const best = scores[0];
-  if (best.entity !== entity && best.score > mine.score) return `it looks like ${best.entity} (columns for ${best.fields.join(', ')})`;
+  if (best.entity !== entity && best.score > mine.score) return warning('sheet_looks_like', { entity: best.entity, fields: best.fields.join(', ') });
   return null;
 }

@@ -4,10 +4,10 @@
  * rendering of a stored reason (nested in a field) in Chinese and English.
  */
 import { describe, expect, it } from 'vitest';
-import { REASON_CODES, REASON_TEMPLATES, placeholdersOf, reason, reasonText } from './reasons';
+import { REASON_CODES, REASON_TEMPLATES, WARNING_CODES, WARNING_TEMPLATES, placeholdersOf, reason, reasonText, warning } from './reasons';
 import { parseAmount, parseDate } from './values';
 import { translator } from '../../src/lib/i18n';
-import { reasonLabel } from '../../src/lib/i18n/parts/reasons';
+import { reasonLabel, warningLabel } from '../../src/lib/i18n/parts/reasons';
 import { columnLabel } from '../../src/lib/i18n/columns';
 import { zhCN } from '../../src/lib/i18n/zh-CN';
 import { en } from '../../src/lib/i18n/en';
@@ -54,5 +54,32 @@ describe('rejection reason codes', () => {
     expect(reasonLabel(translator('zh-CN'), stage)).toBe('未知阶段"不存在的阶段"；已配置的阶段：初步接洽, 赢单');
     // A row rejected before codes were stored: its English text.
     expect(reasonLabel(translator('zh-CN'), { code: null, params: null, reason: 'old text' })).toBe('old text');
+  });
+});
+
+describe('import warning codes', () => {
+  it('every warning code has a zh-CN and an en text with the same parameters', () => {
+    for (const code of WARNING_CODES) {
+      const key = `warning.${code}` as keyof typeof zhCN;
+      const zh = zhCN[key];
+      expect(zh, code).toBeTruthy();
+      expect(en[key], code).toBe(WARNING_TEMPLATES[code]);
+      expect(/[\u3000-\u303f\uff00-\uffef\u4e00-\u9fff]/.test(zh), `${code}: ${zh}`).toBe(true);
+      expect(sorted(placeholdersOf(zh)), code).toEqual(sorted(placeholdersOf(WARNING_TEMPLATES[code])));
+    }
+    expect(sorted(Object.keys(zhCN).filter((k) => k.startsWith('warning.')))).toEqual(sorted(WARNING_CODES.map((c) => `warning.${c}`)));
+  });
+
+  it('the English text is what the importer always said; the page says it in Chinese', () => {
+    const row = warning('summary_row_skipped', { where: 'a.xlsx [商机台账]', row: 115, label: '合计' });
+    expect(row.text).toBe('a.xlsx [商机台账] row 115: summary row "合计" skipped');
+    expect(warningLabel(translator('zh-CN'), JSON.parse(JSON.stringify(row)), row.text)).toBe('a.xlsx [商机台账] 第 115 行：合计行"合计"已跳过');
+    const looks = warning('sheet_looks_like', { entity: 'payments', fields: 'payment_id, amount' });
+    const sheet = warning('sheet_skipped', { sheet: '回款', columns: '回款编号, 金额', why: { code: looks.code, params: looks.params } });
+    expect(sheet.text).toBe('sheet "回款" (columns 回款编号, 金额) was skipped: it looks like payments (columns for payment_id, amount)');
+    const zh = warningLabel(translator('zh-CN'), sheet, sheet.text, { field: (f) => columnLabel(f, 'zh-CN'), entity: () => '回款', sep: '、' });
+    expect(zh).toBe(`工作表"回款"（列：回款编号, 金额）未导入：看起来是回款（有${columnLabel('payment_id', 'zh-CN')}、${columnLabel('amount', 'zh-CN')}等列）`);
+    // A warning without a code (a REST retry): its English text.
+    expect(warningLabel(translator('zh-CN'), null, 'HTTP 429; retrying')).toBe('HTTP 429; retrying');
   });
 });

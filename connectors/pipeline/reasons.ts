@@ -97,3 +97,61 @@ function stripText(params: ReasonParams): ReasonParams {
 export function whyOf(r: Reason): { reason: string; code: ReasonCode; params: ReasonParams } {
   return { reason: r.text, code: r.code, params: r.params };
 }
+
+/**
+ * Import warnings (a row or sheet skipped, duplicates, merges …), coded like the rejection
+ * reasons: a stable code and parameters beside the English text. The English text (the CLI,
+ * `sync_runs.warnings`) reads exactly as before; the upload page renders `warning.<code>` (keys
+ * in src/lib/i18n/parts/reasons.ts, zh-CN for every code; a test checks it). A parameter may be
+ * a nested warning (a skipped sheet's `why`).
+ */
+export const WARNING_TEMPLATES = {
+  // connectors/file (readers)
+  note_skipped: '{where} row {row}: note "{note}" skipped',
+  summary_row_skipped: '{where} row {row}: summary row "{label}" skipped',
+  sheet_empty: '{where}: the sheet is empty',
+  // connectors/file/inspect.ts sheetsFor and connectors/load/sync.ts (a workbook read whole)
+  sheet_skipped: 'sheet "{sheet}" (columns {columns}) was skipped: {why}',
+  unnamed_sheet_skipped: 'a sheet (columns {columns}) was skipped: {why}',
+  sheet_unmapped: 'no column maps to a field',
+  sheet_looks_like: 'it looks like {entity} (columns for {fields})',
+  source_error: '{message}',
+  // connectors/load/sync.ts
+  duplicate_id: 'duplicate {id} "{value}" in rows {rows}: row {last} wins, {earlier} skipped',
+  customer_merged_name: 'customer "{from}" merged into "{into}" (same name: {key})',
+  customer_merged_phone: 'customer "{from}" merged into "{into}" (same phone: {key})',
+  stubs_created: '{n} {entity} created from references (named by their id; add a {entity} source to complete them)',
+  closed_at_derived:
+    "{n} won or lost deals had no close date: closed_at set to when they entered their outcome stage (from the history; map a close-date column to use the source's)",
+  more_warnings: '… more warnings not shown',
+  // connectors/rest/reader.ts
+  request_retry: '{request}: {error}{retry_after}; retrying in {seconds} s (attempt {attempt} of {max})',
+  hubspot_search_cap: 'HubSpot search stops at {cap} results: continuing from hs_lastmodifieddate {from}',
+  watermark_not_a_time: 'record {row}: {field} = {value} is not a time; it does not move the watermark'
+} as const;
+
+export type WarningCode = keyof typeof WARNING_TEMPLATES;
+export const WARNING_CODES = Object.keys(WARNING_TEMPLATES) as WarningCode[];
+
+/** A warning as stored and sent: its code and parameters (a parameter may be a nested warning). */
+export interface WarningRef {
+  code: WarningCode;
+  params: WarningParams;
+}
+export type WarningParams = Record<string, string | number | WarningRef>;
+
+/** A warning with its English text. */
+export interface Warning extends WarningRef {
+  text: string;
+}
+
+/** The English text of a warning (nested warnings in English too). */
+export function warningText(w: WarningRef): string {
+  return fillTemplate(WARNING_TEMPLATES[w.code], w.params as ReasonParams, (v) => (typeof v === 'object' ? warningText(v as unknown as WarningRef) : String(v)));
+}
+
+/** A warning by code: the code, the parameters and the English text. */
+export function warning(code: WarningCode, params: WarningParams = {}): Warning {
+  const ref: WarningRef = { code, params };
+  return { ...ref, text: warningText(ref) };
+}

@@ -7,6 +7,7 @@
  */
 import type { ReaderFactory, RawRecord, ReadContext, SourceReader } from '../types';
 import { Redactor, secretFromEnv } from '../secrets';
+import { warning } from '../pipeline/reasons';
 import { presetColumnPaths, resolveRestSource, type RestSource } from './config';
 
 /** `a.b.c` in a JSON value; undefined when any step is missing. An empty path is the value itself. */
@@ -295,7 +296,15 @@ export async function createRestReader(s: RestSource, ctx: ReadContext): Promise
         throw fail(`${shown} failed after ${attempt} attempt${attempt > 1 ? 's' : ''}: ${last}`);
       }
       const delay = wait ?? backoffMs(attempt, base_ms, cap_ms);
-      ctx.events.warn(red.text(`${shown}: ${last}${status === 429 && wait !== null ? ' (Retry-After)' : ''}; retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${max_attempts})`));
+      const w = warning('request_retry', {
+        request: red.text(shown),
+        error: red.text(last),
+        retry_after: status === 429 && wait !== null ? ' (Retry-After)' : '',
+        seconds: (delay / 1000).toFixed(1),
+        attempt: attempt + 1,
+        max: max_attempts
+      });
+      ctx.events.warn(w.text, w);
       await sleep(delay, ctx.signal);
     }
   }
@@ -343,7 +352,8 @@ export async function createRestReader(s: RestSource, ctx: ReadContext): Promise
               throw fail(`more than ${HUBSPOT_SEARCH_CAP} records were modified at ${new Date(from).toISOString()}; HubSpot's search cannot page past them`);
             }
             searchFrom = from;
-            ctx.events.warn(`HubSpot search stops at ${HUBSPOT_SEARCH_CAP} results: continuing from hs_lastmodifieddate ${new Date(from).toISOString()}`);
+            const w = warning('hubspot_search_cap', { cap: HUBSPOT_SEARCH_CAP, from: new Date(from).toISOString() });
+            ctx.events.warn(w.text, w);
             const { after: _after, ...rest } = page.body;
             return { ...page, body: { ...rest, filterGroups: [{ filters: [{ propertyName: 'hs_lastmodifieddate', operator: 'GTE', value: String(from) }] }] } };
           }
@@ -407,7 +417,8 @@ export async function createRestReader(s: RestSource, ctx: ReadContext): Promise
               maxSeenRaw = new Date(t).toISOString();
             } else if (t === null && raw !== undefined && raw !== null && raw !== '' && !warnedWatermark) {
               warnedWatermark = true;
-              ctx.events.warn(`record ${row}: ${inc.field} = ${JSON.stringify(raw)} is not a time; it does not move the watermark`);
+              const w = warning('watermark_not_a_time', { row, field: inc.field, value: JSON.stringify(raw) });
+              ctx.events.warn(w.text, w);
             }
           }
           batch.push({ row, values: rec });

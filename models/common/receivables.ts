@@ -4,6 +4,7 @@
  * page's outstanding and overdue add up to the payments board's for the same customer.
  */
 import { sql, unsafeRaw, type Sql } from '../../src/lib/server/db/sql';
+import { addDays } from './period';
 
 /**
  * Outstanding on day D (a DATE literal) of the payment row aliased `alias`: its amount less what
@@ -18,4 +19,30 @@ export function outstandingAt(day: string, alias = 'r'): Sql {
 /** Past due and not fully paid on day D. */
 export function overdueAt(day: string, alias = 'r'): Sql {
   return sql`(${unsafeRaw(alias)}.due_date < ${day}::DATE AND ${outstandingAt(day, alias)} > 0)`;
+}
+
+/**
+ * Whether the payment row aliased `alias` is a receivable on day D: a planned instalment (it has
+ * a due date; a row without one is an unplanned receipt) not tied to a deal that closed after D
+ * (a contract signed later is not owed yet). The deals closed after D are few (none for a report
+ * date of today), so the anti-join builds on them and costs one scan of close dates.
+ */
+export function receivableAt(day: string, alias = 'r'): Sql {
+  const a = unsafeRaw(alias);
+  return sql`(${a}.due_date IS NOT NULL AND (${a}.opportunity_id IS NULL OR ${a}.opportunity_id NOT IN (
+    SELECT opportunity_id FROM opportunities WHERE closed_at >= ${addDays(day, 1)}::TIMESTAMP)))`;
+}
+
+/**
+ * The day receivables (and DSO) are measured on: the period's last day, or the report date when
+ * that is earlier (a period under way).
+ */
+export function receivablesDay(period: { to: string }, asOf: string): string {
+  const last = addDays(period.to, -1);
+  return last < asOf ? last : asOf;
+}
+
+/** A receivable on day D with something still owed on D: a row of `payments`' receivables at D. */
+export function openReceivableAt(day: string, alias = 'r'): Sql {
+  return sql`(${outstandingAt(day, alias)} > 0 AND ${receivableAt(day, alias)})`;
 }

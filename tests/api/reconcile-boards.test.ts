@@ -140,15 +140,20 @@ const CHECKS: Record<string, Record<string, Check>> = {
       expect(card.note).toBe(t('kpi.collection_rate_parts', { collected: formatMoney(collected, 'en', 'CNY'), due: formatMoney(due, 'en', 'CNY') }));
       return ratio(collected, due);
     },
-    // receivables at the period end ÷ contracted (the rows it opens, Σ amount) × days from the
-    // period's first day to receivables_at. The receivables themselves are not listed: taken
-    // from the card's own call (the note shows them).
-    dso: (rows, _s, card, res) => {
-      const r = res.s.rows[0] as { receivables: number; receivables_at: string };
-      const days = Math.round((Date.parse(r.receivables_at) - Date.parse(res.s.period.from)) / 86_400_000) + 1;
-      const contracted = sum(rows, 'amount');
-      expect(card.note).toBe(t('kpi.dso_parts', { receivables: formatMoney(r.receivables, 'en', 'CNY'), contracted: formatMoney(contracted, 'en', 'CNY'), days: days.toLocaleString('en') }));
-      return contracted ? (r.receivables / contracted) * days : null;
+    // receivables at the period end (the rows it opens, 期末应收明细: Σ outstanding on the day they
+    // are measured) ÷ contracted (本期签约明细: Σ amount) × days from the period's first day to
+    // that day. All three parts on the card's note, rebuilt here from the two lists.
+    dso: async (rows, s, card, res, other) => {
+      const at = String(s.outstanding_at);
+      expect(at, 'the list measures on the card’s day').toBe((res.s.rows[0] as { receivables_at: string }).receivables_at);
+      expect(rows.length, 'the receivables list: every receivable counted on the card').toBe(card.n);
+      for (const r of rows) expect(num(r.outstanding), String(r.payment_id)).toBeGreaterThan(0);
+      const receivables = sum(rows, 'outstanding');
+      expect(receivables, 'Σ the list = the card’s receivables, to the cent').toBeCloseTo((res.s.rows[0] as { receivables: number }).receivables, 2);
+      const contracted = sum((await other('contracted')).rows, 'amount');
+      const days = Math.round((Date.parse(at) - Date.parse(res.s.period.from)) / 86_400_000) + 1;
+      expect(card.note).toBe(t('kpi.dso_parts', { receivables: formatMoney(receivables, 'en', 'CNY'), contracted: formatMoney(contracted, 'en', 'CNY'), days: days.toLocaleString('en') }));
+      return contracted ? (receivables / contracted) * days : null;
     }
   },
   team: {

@@ -232,16 +232,17 @@ describe('cards lead to the rows behind them (回款明细, 客户明细)', () =
     await page.close();
   });
 
-  it('the payments board’s ratio cards open their parts: collection rate → 本期应收明细, DSO and contracted → 本期签约明细', async () => {
+  it('the payments board’s ratio cards open their parts: collection rate → 本期应收明细, DSO → 期末应收明细, contracted → 本期签约明细', async () => {
     const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
     const errors = watchErrors(page);
     await page.goto(`${base}/boards/payments?lang=zh-CN&as_of=${AS_OF}`, { waitUntil: 'networkidle' });
-    const s = (await api(`/api/models/payments?${q({ period: 'this_quarter', as_of: AS_OF })}`)).rows[0] as { due: number; due_n: number; contracted_n: number };
+    const s = (await api(`/api/models/payments?${q({ period: 'this_quarter', as_of: AS_OF })}`)).rows[0] as { due: number; due_n: number; contracted_n: number; receivables_n: number };
     expect(s.due_n).toBeGreaterThan(0);
+    expect(s.receivables_n).toBeGreaterThan(0);
     // the rate's two parts are on the card (实收 … ÷ 本期应收 …)
     expect(await page.getByTestId('kpi-collection_rate').textContent()).toMatch(/实收 .+ ÷ 本期应收 /);
     expect(await page.getByTestId('kpi-dso').textContent()).toMatch(/期末应收 .+ ÷ 签约 .+ × \d+ 天/);
-    for (const [card, tile, n] of [['collection_rate', 'due', s.due_n], ['dso', 'contracted', s.contracted_n], ['contracted', 'contracted', s.contracted_n]] as const) {
+    for (const [card, tile, n] of [['collection_rate', 'due', s.due_n], ['dso', 'receivables_end', s.receivables_n], ['contracted', 'contracted', s.contracted_n]] as const) {
       await page.evaluate(() => window.scrollTo(0, 0));
       await page.getByTestId(`kpi-value-${card}`).click();
       const el = page.locator(`[data-tile=${tile}]`);

@@ -136,3 +136,86 @@ describe('the due and contracted lists under a token', () => {
     }
   });
 });
+
+/**
+ * 期末应收明细 (`receivables_end`: payment_list?at_period_end=true, DSO's numerator) under tokens:
+ * a scoped token lists exactly its own receivables at the period end, as an independent query
+ * on the oracle copy counts and sums them (a planned instalment — it has a due date — not tied to
+ * a deal closed after that day, less what had been paid by then, still owed); the flag is fixed
+ * on its tile, so it widens no other tile's token, and its token cannot list anything else.
+ */
+describe('the receivables-at-period-end list (期末应收明细) under a token', () => {
+  /** The period is last year: its last day, 2025-12-31, is before the report date. */
+  const DAY = '2025-12-31';
+  const ends = (extra: Record<string, string> = {}) =>
+    `/api/models/payment_list?${qs({ as_of: AS_OF, from: FROM, to: TO, at_period_end: 'true', limit: '15', sort: 'outstanding', dir: 'desc', ...extra })}`;
+
+  /** Receivables owed on DAY whose owner (the deal's, else the customer's) is one of `owners` (all when null): count, Σ owed, the owners seen. */
+  async function owedOn(owners: string[] | null) {
+    const [r] = await srv.oracle(`WITH owed AS (
+        SELECT p.payment_id, CASE WHEN p.opportunity_id IS NOT NULL THEN o.owner_id ELSE c.owner_id END AS owner,
+               p.amount::DECIMAL(38,2) - CASE WHEN p.paid_at IS NOT NULL AND p.paid_at <= DATE '${DAY}' THEN coalesce(p.paid_amount, p.amount)::DECIMAL(38,2) ELSE 0 END AS owed
+        FROM payments p
+        LEFT JOIN opportunities o ON o.opportunity_id = p.opportunity_id
+        LEFT JOIN customers c ON c.customer_id = coalesce(p.customer_id, o.customer_id)
+        WHERE p.due_date IS NOT NULL AND (o.closed_at IS NULL OR o.closed_at < DATE '${DAY}' + INTERVAL 1 DAY))
+      SELECT count(*)::INTEGER AS n, coalesce(sum(owed), 0)::DOUBLE AS owed FROM owed
+      WHERE owed > 0 ${owners ? `AND owner IN (${litList(owners)})` : ''}`);
+    return r as { n: number; owed: number };
+  }
+
+  it('a manager limited to the tile sees her region’s receivables on the period’s last day, no one else’s', async () => {
+    const t = await sign({ sub: 'm', role: 'manager', scope: { team_ids: ['R1'] }, tiles: ['payments/receivables_end'] });
+    const r = await get(ends(), t);
+    expect(r.status).toBe(200);
+    const owners = await teamOwners('R1');
+    const want = await owedOn(owners);
+    expect(want.n, 'the demo owes R1 something at the end of last year').toBeGreaterThan(15);
+    expect(r.body!.summary.total).toBe(want.n);
+    expect(r.body!.summary.total_outstanding).toBeCloseTo(want.owed, 2);
+    expect(r.body!.summary.outstanding_at as unknown).toBe(DAY);
+    // fewer than the whole company's: the scope narrows it
+    expect((await owedOn(null)).n).toBeGreaterThan(want.n);
+    const r1 = new Set(owners);
+    for (const row of r.body!.rows) {
+      expect(r1.has(row.owner_id as string), `${row.payment_id} of ${row.owner_id}`).toBe(true);
+      expect(row.outstanding as number, String(row.payment_id)).toBeGreaterThan(0);
+    }
+    // another region through a filter: nothing outside the scope
+    const other = await get(ends({ team: 'R2' }), t);
+    expect(other.status).toBe(200);
+    expect(other.body!.summary.total).toBe(0);
+  });
+
+  it('an executive token for the tile sees the company’s receivables, equal to the payments model’s', async () => {
+    const t = await sign({ sub: 'x', role: 'executive', tiles: ['payments/receivables_end', 'payments/summary'] });
+    const r = await get(ends(), t);
+    expect(r.status).toBe(200);
+    const want = await owedOn(null);
+    expect(r.body!.summary.total).toBe(want.n);
+    expect(r.body!.summary.total_outstanding).toBeCloseTo(want.owed, 2);
+  });
+
+  it('the tile’s token may not drop the flag, add a state, received or a bigger page, or list the other payments tiles', async () => {
+    const t = await sign({ sub: 'm', role: 'executive', tiles: ['payments/receivables_end'] });
+    expect((await get(ends(), t)).status).toBe(200);
+    expect((await get(ends({ at_period_end: 'false' }), t)).status).toBe(403);
+    expect((await get(ends({ state: 'overdue' }), t)).status).toBe(403);
+    expect((await get(ends({ received: 'true' }), t)).status).toBe(403);
+    expect((await get(ends({ limit: '1000' }), t)).status).toBe(403);
+    expect((await get(list(), t)).status).toBe(403);
+    expect((await get(`/api/models/payment_list?${qs({ as_of: AS_OF, period: 'all', state: 'overdue', limit: '15', sort: 'days_overdue', dir: 'desc' })}`, t)).status).toBe(403);
+    expect((await get(`/api/models/payment_list?${qs({ as_of: AS_OF, period: 'this_quarter', date_field: 'due_date', limit: '15', sort: 'due_date', dir: 'desc' })}`, t)).status).toBe(403);
+  });
+
+  it('the other payments tiles’ tokens gain no receivables listing from the new parameter', async () => {
+    for (const tile of ['payments/overdue', 'payments/received', 'payments/due', 'payments/contracted', 'payments/summary']) {
+      const t = await sign({ sub: 'm', role: 'executive', tiles: [tile] });
+      expect((await get(ends(), t)).status, tile).toBe(403);
+    }
+    const overdue = await sign({ sub: 'm', role: 'executive', tiles: ['payments/overdue'] });
+    const q = `/api/models/payment_list?${qs({ as_of: AS_OF, period: 'all', state: 'overdue', limit: '15', sort: 'days_overdue', dir: 'desc' })}`;
+    expect((await get(q, overdue)).status).toBe(200);
+    expect((await get(`${q}&at_period_end=true`, overdue)).status).toBe(403);
+  });
+});

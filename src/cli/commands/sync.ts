@@ -201,7 +201,7 @@ exits 1 when nothing could be loaded.
       // A workbook without --sheet: the sheets that hold this entity, the others listed.
       const preview = await inspectFile(path, cfg, { headerRow, sampleRows: 1 });
       const { picked, skipped } = sheetsFor(preview, entity);
-      const list = (xs: { sheet: { name: string | null }; why: string }[]) => xs.map((x) => `"${x.sheet.name}" (${x.why})`).join('; ');
+      const list = (xs: { sheet: { name: string | null }; why: string; reason: { code: string } }[]) => xs.map((x) => `"${x.sheet.name}" (${x.why} [${x.reason.code}])`).join('; ');
       if (picked.length === 0) {
         throw new CliError(
           `${basename(path)}: no sheet holds ${entity}${skipped.length ? `: ${list(skipped)}` : ' (the workbook has no table)'}; sheets: ${preview.sheetNames.join(', ')}. Name one with --sheet`,

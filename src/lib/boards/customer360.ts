@@ -9,6 +9,7 @@ import type { ModelResult } from '$lib/api';
 import { formatDate, formatDateTime, formatMoney } from '$lib/format';
 import type { MessageKey } from '$lib/i18n';
 import { dealsTable, rowsOf } from './tiles';
+import { personLabel } from '$lib/people';
 import type { BoardDef, KpiCardView, TileDef, ViewContext } from './types';
 
 type Header = {
@@ -235,7 +236,8 @@ export function customerBoard(id: string): BoardDef {
           occurred_at: formatDateTime(r.at, ctx.locale),
           activity_type: ctx.t(`activity.${r.type ?? 'other'}` as MessageKey),
           summary: r.text ?? '',
-          owner_name: r.who,
+          // an author outside the viewer's scope: a neutral label (the API sends no id or name)
+          owner_name: personLabel(r.who, ctx.t),
           deal_name: r.deal ?? '—'
         }))
     })

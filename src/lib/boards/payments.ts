@@ -2,10 +2,10 @@
  * 回款分析 — the payments board: collected against what fell due, by team; receivables by
  * age; what falls due next; and the overdue instalments themselves.
  */
-import { formatMoney, formatPercent } from '$lib/format';
+import { formatDate, formatMoney, formatPercent } from '$lib/format';
 import { commonParams } from './state';
 import { bucketLabel } from './format';
-import { dealsTable, orgGroup, orgTitle, paymentsTable, rowsOf } from './tiles';
+import { amountText, dealsTable, orgGroup, orgTitle, paymentsTable, rowsOf } from './tiles';
 import type { ModelResult } from '$lib/api';
 import type { BoardDef, KpiCardView, QueryContext, TileDef } from './types';
 
@@ -23,6 +23,7 @@ export type PaymentSummary = {
   overdue_n: number;
   outstanding: number;
   receivables: number;
+  receivables_n: number;
   receivables_at: string;
   dso: number | null;
 };
@@ -85,10 +86,11 @@ const summary: TileDef = {
           focus: 'overdue'
         },
         {
-          // receivables at the period end ÷ contracted × days: the click opens the contracted deals
-          // (the denominator); the card says the three parts so the figure can be rebuilt.
-          ...c('dso', s?.dso ?? null, 'days', s?.contracted_n ?? 0, s ? ctx.t('kpi.dso_parts', { receivables: money(s.receivables), contracted: money(s.contracted), days: dsoDays(d.s, s).toLocaleString(ctx.locale) }) : null, 'down'),
-          focus: 'contracted'
+          // receivables at the period end ÷ contracted × days: the click opens the receivables
+          // themselves (期末应收明细, the numerator; n = their count); the denominator's list is the
+          // contracted card's. The card says the three parts so the figure can be rebuilt.
+          ...c('dso', s?.dso ?? null, 'days', s?.receivables_n ?? 0, s ? ctx.t('kpi.dso_parts', { receivables: money(s.receivables), contracted: money(s.contracted), days: dsoDays(d.s, s).toLocaleString(ctx.locale) }) : null, 'down'),
+          focus: 'receivables_end'
         },
         // Its deals are the 本期签约 tile (won in the period by close date: Σ amount = the card).
         { ...c('contracted', s?.contracted ?? null, 'money', s?.contracted_n ?? 0, null), focus: 'contracted' }
@@ -223,10 +225,35 @@ export const dueList = paymentsTable('due', 'tile.due_list', {
 });
 dueList.table!.columns = dueList.table!.columns.map((c) => (c.key === 'due_date' || c.key === 'amount' ? { ...c, priority: 1 } : c));
 
+/**
+ * 期末应收明细 — the receivables outstanding at the period end as they stood that day
+ * (`payment_list?at_period_end=true`): DSO's numerator row by row (Σ outstanding = the payments
+ * model's `receivables`, count = `receivables_n`). Its own tile with the flag fixed and no
+ * state/aging refinement (those are as of the report date), so a token for another payments
+ * tile cannot list it, and its token cannot turn it into another listing.
+ */
+export const receivablesEnd = paymentsTable('receivables_end', 'tile.receivables_end', {
+  columns: ['customer_name', 'deal_name', 'owner_name', 'team_name', 'due_date', 'amount', 'outstanding'],
+  base: () => ({ at_period_end: true }),
+  refined: false,
+  sort: 'outstanding',
+  span: [12, 5]
+});
+receivablesEnd.table!.columns = receivablesEnd.table!.columns.map((c) => (c.key === 'due_date' || c.key === 'outstanding' ? { ...c, priority: 1 } : c));
+// The day the receivables are measured on belongs in the subtitle: it is not the report date.
+receivablesEnd.subtitle = (data, ctx) =>
+  data.rows
+    ? ctx.t('table.summary_receivables_end', {
+        date: formatDate(String(data.rows.summary?.outstanding_at ?? ''), ctx.locale),
+        n: Number(data.rows.summary?.total ?? 0).toLocaleString(ctx.locale),
+        amount: amountText((data.rows.summary?.total_outstanding as number) ?? null, ctx)
+      })
+    : null;
+
 export const payments: BoardDef = {
   id: 'payments',
   title: 'board.payments',
   description: 'board.payments_desc',
   defaultPeriod: 'this_quarter',
-  tiles: [summary, collectedVsDue, aging, overdueList, upcoming, received, dueList, contractedDeals]
+  tiles: [summary, collectedVsDue, aging, overdueList, upcoming, received, dueList, receivablesEnd, contractedDeals]
 };

@@ -8,7 +8,7 @@ import { en as movementEn } from './parts/movement';
 import { en as alertsEn } from './parts/alerts';
 import { en as speedEn } from './parts/speed';
 import { en as trackEn } from './parts/track';
-import { en as reasonsEn } from './parts/reasons';
+import { en as reasonsEn, warningsEn } from './parts/reasons';
 
 export const en: Messages = {
   ...hardeningEn,
@@ -21,6 +21,7 @@ export const en: Messages = {
   ...speedEn,
   ...trackEn,
   ...reasonsEn,
+  ...warningsEn,
   'app.name': 'CRM Cockpit',
   'app.tagline': 'Analytics and forecasting over the CRM data you already have',
   'app.company': 'Yunfan Intelligent Technology',
@@ -331,6 +332,9 @@ export const en: Messages = {
   'tile.due_list': 'Payments due in the period',
   'kpi.collection_rate_parts': '{collected} collected ÷ {due} due',
   'kpi.dso_parts': '{receivables} receivable ÷ {contracted} contracted × {days} d',
+  'tile.receivables_end': 'Receivables at period end',
+  'table.summary_receivables_end': 'Owed on {date} · {n} {n|payment|payments} · {amount}',
+  'people.outside_scope': "Another team's member",
   'tile.received_list': 'Payments received',
   'tile.team_summary': 'Team at a glance',
   'kpi.reps_on_target': 'Reps on target',

@@ -7,7 +7,7 @@ import { zh as movementZh } from './parts/movement';
 import { zh as alertsZh } from './parts/alerts';
 import { zh as speedZh } from './parts/speed';
 import { zh as trackZh } from './parts/track';
-import { zh as reasonsZh } from './parts/reasons';
+import { zh as reasonsZh, warningsZh } from './parts/reasons';
 
 /** Simplified Chinese: the reference catalog; every other locale has the same keys. */
 export const zhCN = {
@@ -21,6 +21,7 @@ export const zhCN = {
   ...speedZh,
   ...trackZh,
   ...reasonsZh,
+  ...warningsZh,
   'app.name': '销售驾驶舱',
   'app.tagline': '基于现有 CRM 数据的经营分析与销售预测',
   'app.company': '云帆智能科技',
@@ -331,6 +332,9 @@ export const zhCN = {
   'tile.due_list': '本期应收明细',
   'kpi.collection_rate_parts': '实收 {collected} ÷ 本期应收 {due}',
   'kpi.dso_parts': '期末应收 {receivables} ÷ 签约 {contracted} × {days} 天',
+  'tile.receivables_end': '期末应收明细',
+  'table.summary_receivables_end': '截至 {date} · {n} 笔 · 应收 {amount}',
+  'people.outside_scope': '其他团队成员',
   'tile.received_list': '回款明细',
   'tile.team_summary': '团队概览',
   'kpi.reps_on_target': '达成目标的销售',

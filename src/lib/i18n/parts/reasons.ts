@@ -4,9 +4,9 @@
  * zh-CN is written here, and the type makes it name every code. Spread into ../zh-CN.ts and
  * ../en.ts; `reasonLabel` renders a stored reason (code + parameters, nested reasons too).
  */
-import { REASON_TEMPLATES, type ReasonCode, type ReasonRef } from '../../../../connectors/pipeline/reasons';
+import { REASON_TEMPLATES, WARNING_TEMPLATES, type ReasonCode, type ReasonRef, type WarningCode, type WarningRef } from '../../../../connectors/pipeline/reasons';
 
-export type { ReasonParams } from '../../../../connectors/pipeline/reasons';
+export type { ReasonParams, WarningRef } from '../../../../connectors/pipeline/reasons';
 
 type ReasonKeys = { [K in ReasonCode as `reason.${K}`]: string };
 
@@ -60,4 +60,58 @@ export function reasonLabel(t: T, r: { code?: string | null; params?: ReasonRef[
     else vars[k] = k === 'field' && field ? field(String(v)) : v;
   }
   return t(`reason.${r.code as ReasonCode}`, vars);
+}
+
+/**
+ * Import warnings (connectors/pipeline/reasons.ts WARNING_TEMPLATES): `warning.<code>`, zh-CN
+ * written here (the type makes it name every code), en the connector's own template.
+ */
+type WarningKeys = { [K in WarningCode as `warning.${K}`]: string };
+
+export const warningsZh: WarningKeys = {
+  'warning.note_skipped': '{where} 第 {row} 行：说明行"{note}"已跳过',
+  'warning.summary_row_skipped': '{where} 第 {row} 行：合计行"{label}"已跳过',
+  'warning.sheet_empty': '{where}：工作表为空',
+  'warning.sheet_skipped': '工作表"{sheet}"（列：{columns}）未导入：{why}',
+  'warning.unnamed_sheet_skipped': '一个工作表（列：{columns}）未导入：{why}',
+  'warning.sheet_unmapped': '没有一列能对应到字段',
+  'warning.sheet_looks_like': '看起来是{entity}（有{fields}等列）',
+  'warning.source_error': '数据源设置有误：{message}',
+  'warning.duplicate_id': '{id}"{value}"重复，出现在第 {rows} 行：以第 {last} 行为准，第 {earlier} 行已跳过',
+  'warning.customer_merged_name': '客户"{from}"已合并到"{into}"（名称相同：{key}）',
+  'warning.customer_merged_phone': '客户"{from}"已合并到"{into}"（电话相同：{key}）',
+  'warning.stubs_created': '根据引用新建了 {n} 条{entity}（以编号命名；添加{entity}数据源可补全）',
+  'warning.closed_at_derived': '{n} 个赢单或输单商机没有成交日期：已按进入结果阶段的时间（来自历史记录）设置 closed_at；如要使用源数据的日期，请映射成交日期列',
+  'warning.more_warnings': '……更多警告未显示',
+  'warning.request_retry': '{request}：{error}{retry_after}；{seconds} 秒后重试（第 {attempt} 次，共 {max} 次）',
+  'warning.hubspot_search_cap': 'HubSpot 搜索最多返回 {cap} 条结果：从 hs_lastmodifieddate {from} 起继续读取',
+  'warning.watermark_not_a_time': '第 {row} 条记录：{field} = {value} 不是时间，不推进增量水位'
+};
+
+export const warningsEn = Object.fromEntries(Object.entries(WARNING_TEMPLATES).map(([k, v]) => [`warning.${k}`, v])) as WarningKeys;
+
+type WT = (key: `warning.${WarningCode}`, vars?: Record<string, string | number>) => string;
+
+/**
+ * An import warning in the page's language: its code's text with the parameters filled in —
+ * nested warnings rendered the same way, field names (`id`, each of `fields`) through `field`,
+ * an entity (`entity`) through `entity`, a location (`where`: file [sheet]) through `where`. Without a known code, the English text as sent.
+ */
+export function warningLabel(
+  t: WT,
+  w: { code?: string | null; params?: WarningRef['params'] | null } | null | undefined,
+  text: string,
+  labels: { field?: (name: string) => string; entity?: (name: string) => string; where?: (location: string) => string; sep?: string } = {}
+): string {
+  if (!w?.code || !(w.code in WARNING_TEMPLATES)) return text;
+  const vars: Record<string, string | number> = {};
+  for (const [k, v] of Object.entries(w.params ?? {})) {
+    if (typeof v === 'object') vars[k] = warningLabel(t, v, '', labels);
+    else if (k === 'entity' && labels.entity) vars[k] = labels.entity(String(v));
+    else if (k === 'where' && labels.where) vars[k] = labels.where(String(v));
+    else if (k === 'id' && labels.field) vars[k] = labels.field(String(v));
+    else if (k === 'fields' && labels.field) vars[k] = String(v).split(', ').map(labels.field).join(labels.sep ?? ', ');
+    else vars[k] = v;
+  }
+  return t(`warning.${w.code as WarningCode}`, vars);
 }

@@ -38,7 +38,10 @@ export async function preview(config: CockpitConfig, dir: string, c: ImportChoic
   // notes sheet whose one 日期 column made it look like activities): the best score, the first on a tie.
   const best = file.sheets.reduce<(typeof file.sheets)[number] | undefined>((b, s) => (s.guess && (!b?.guess || s.guess.score > b.guess.score) ? s : b), undefined);
   const entity = c.entity ?? sheet?.guess?.entity ?? best?.guess?.entity ?? 'opportunities';
-  if (!sheet) sheet = sheetsFor(file, entity).picked[0] ?? file.sheets[0];
+  const { picked, skipped } = sheetsFor(file, entity);
+  if (!sheet) sheet = picked[0] ?? file.sheets[0];
+  // Why each other sheet would not be read as the entity (coded, for the page's language).
+  const notRead = new Map(skipped.map((x) => [x.sheet, x.reason]));
   const source = sourceFor({ ...c, entity, sheet: sheet.name ?? undefined }, type);
   let mapped;
   try {
@@ -60,7 +63,7 @@ export async function preview(config: CockpitConfig, dir: string, c: ImportChoic
     unknown_stages: unknownStages,
     stage_map: source.stage_map ?? {},
     sheet_names: file.sheetNames,
-    sheets: file.sheets.map(sheetSummary),
+    sheets: file.sheets.map((s) => ({ ...sheetSummary(s), not_read: notRead.get(s) ?? null })),
     sheet: sheet.name,
     entity,
     source,
