@@ -95,27 +95,34 @@ export const warningsZh: WarningKeys = {
 
 export const warningsEn = Object.fromEntries(Object.entries(WARNING_TEMPLATES).map(([k, v]) => [`warning.${k}`, v])) as WarningKeys;
 
+/** Parameters the importer sends as a list joined with ", " (rows of a duplicate id, a sheet's columns): said with the locale's separator. */
+const WARNING_LIST_PARAMS = new Set(['rows', 'earlier', 'columns']);
+
 type WT = (key: `warning.${WarningCode}`, vars?: Record<string, string | number>) => string;
 
 /**
  * An import warning in the page's language: its code's text with the parameters filled in —
  * nested warnings rendered the same way, field names (`id`, each of `fields`) through `field`,
- * an entity (`entity`) through `entity`, a location (`where`: file [sheet]) through `where`. Without a known code, the English text as sent.
+ * an entity (`entity`) through `entity`, a location (`where`: file [sheet]) through `where`, lists
+ * (`rows`, `earlier`, `columns`, `fields`) joined by `list` (formatList: 、 in Chinese). Without a
+ * known code, the English text as sent.
  */
 export function warningLabel(
   t: WT,
   w: { code?: string | null; params?: WarningRef['params'] | null } | null | undefined,
   text: string,
-  labels: { field?: (name: string) => string; entity?: (name: string) => string; where?: (location: string) => string; sep?: string } = {}
+  labels: { field?: (name: string) => string; entity?: (name: string) => string; where?: (location: string) => string; list?: (items: string[]) => string } = {}
 ): string {
   if (!w?.code || !(w.code in WARNING_TEMPLATES)) return text;
   const vars: Record<string, string | number> = {};
+  const list = labels.list ?? ((xs: string[]) => xs.join(', '));
   for (const [k, v] of Object.entries(w.params ?? {})) {
     if (typeof v === 'object') vars[k] = warningLabel(t, v, '', labels);
     else if (k === 'entity' && labels.entity) vars[k] = labels.entity(String(v));
     else if (k === 'where' && labels.where) vars[k] = labels.where(String(v));
     else if (k === 'id' && labels.field) vars[k] = labels.field(String(v));
-    else if (k === 'fields' && labels.field) vars[k] = String(v).split(', ').map(labels.field).join(labels.sep ?? ', ');
+    else if (k === 'fields') vars[k] = list(String(v).split(', ').map(labels.field ?? ((f) => f)));
+    else if (WARNING_LIST_PARAMS.has(k)) vars[k] = list(String(v).split(', '));
     else vars[k] = v;
   }
   return t(`warning.${w.code as WarningCode}`, vars);
