@@ -8,7 +8,7 @@ import type { ReasonCode, ReasonParams } from '../pipeline/reasons';
 import { basename, dirname, extname } from 'node:path';
 import type { CockpitConfig, SourceConfig } from '../../src/lib/server/config/schema';
 import type { EntityName } from '../../src/lib/schema/tables';
-import { guessEntity, scoreEntities, sheetMismatchWhy, type EntityGuess } from '../pipeline/guess';
+import { guessEntity, scoreEntities, sheetMismatchWhy, summarySheetWhy, type EntityGuess } from '../pipeline/guess';
 import { warning, type Warning } from '../pipeline/reasons';
 import { Pipeline, type FieldMapping, type Outcome } from '../pipeline/pipeline';
 import type { RawRecord } from '../types';
@@ -38,6 +38,8 @@ export interface FilePreview {
   path: string;
   /** Every worksheet of a workbook, including empty ones. */
   sheetNames: string[];
+  /** The configured stage names (a pivot's stages as columns mark it as a summary sheet). */
+  stageNames: string[];
   sheets: SheetPreview[];
 }
 
@@ -116,20 +118,24 @@ export async function inspectFile(
     }
   }
   const names = 'sheetNames' in reader ? (reader as { sheetNames(): string[] }).sheetNames() : [];
-  return { type, path, sheetNames: names, sheets: [...sheets.values()] };
+  return { type, path, sheetNames: names, stageNames: config.stages.map((st) => st.name), sheets: [...sheets.values()] };
 }
 
 /**
  * The sheets of a workbook that hold `entity` (what an import without a sheet name reads), and
  * why each other sheet is not read: `why` in English (the CLI), `reason` coded (a screen says it
- * in its language: `warning.<code>`).
+ * in its language: `warning.<code>`). A sheet is not read when no column maps to a field, when it
+ * is a summary or pivot table (`sheet_summary`, connectors/pipeline/guess.ts), or when it fits
+ * another entity better — the same rules as a source read whole (connectors/load/sync.ts).
  */
 export function sheetsFor(preview: FilePreview, entity: EntityName): { picked: SheetPreview[]; skipped: { sheet: SheetPreview; why: string; reason: Warning }[] } {
   const picked: SheetPreview[] = [];
   const skipped: { sheet: SheetPreview; why: string; reason: Warning }[] = [];
   for (const sp of preview.sheets) {
     const mine = sp.scores.find((s) => s.entity === entity);
-    const reason = !mine || mine.fields.length === 0 ? warning('sheet_unmapped') : sheetMismatchWhy(entity, sp.headers, sp.name ?? '');
+    const reason =
+      summarySheetWhy(entity, sp.headers, sp.name ?? '', preview.stageNames) ??
+      (!mine || mine.fields.length === 0 ? warning('sheet_unmapped') : sheetMismatchWhy(entity, sp.headers, sp.name ?? ''));
     if (reason) skipped.push({ sheet: sp, why: reason.text, reason });
     else picked.push(sp);
   }

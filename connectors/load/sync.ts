@@ -21,7 +21,7 @@ import { readerFor } from '../readers';
 import { idField, Pipeline, SourceError, type FieldMapping, type Outcome, type Rejection } from '../pipeline/pipeline';
 import { wallTime } from '../pipeline/values';
 import { reason, warning, whyOf, type Warning, type WarningRef } from '../pipeline/reasons';
-import { sheetMismatchWhy } from '../pipeline/guess';
+import { sheetMismatchWhy, summarySheetWhy } from '../pipeline/guess';
 import type { ReaderFactory, SkipReason } from '../types';
 import { columnsOf, createStaging, dropStaging, Stager, stgName } from './stage';
 
@@ -263,7 +263,8 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
           const reader = await factory(s, { config, baseDir: opts.baseDir, watermark: watermarks.get(s.name) ?? null, signal: opts.signal, events });
           rep.location = reader.location;
           const pipe = new Pipeline({ config, source: s, now });
-          // A workbook read whole: a sheet whose header maps nothing (a notes sheet) is skipped.
+          // A workbook read whole: a sheet whose header maps nothing (a notes sheet), a summary or pivot
+          // sheet, or one that fits another entity better is skipped (the rules of inspect.ts sheetsFor).
           const wholeWorkbook = s.type === 'excel' && !('sheet' in s && s.sheet);
           const skipHeaders = new Set<string>();
           try {
@@ -274,8 +275,12 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
                 if (!skipHeaders.has(key)) {
                   let why: Warning | null = null;
                   try {
-                    if (pipe.mappingFor(headers, batch[0].values, batch[0].meta).mapping.length === 0) why = warning('sheet_unmapped');
-                    else why = sheetMismatchWhy(s.entity, headers ?? [], batch[0].meta?.sheet ?? '');
+                    const name = batch[0].meta?.sheet ?? '';
+                    const stageNames = [...config.stages.map((st) => st.name), ...Object.keys(('stage_map' in s && s.stage_map) || {})];
+                    const mapped = pipe.mappingFor(headers, batch[0].values, batch[0].meta).mapping.map((m) => m.field);
+                    why =
+                      summarySheetWhy(s.entity, headers ?? [], name, stageNames, mapped) ??
+                      (mapped.length === 0 ? warning('sheet_unmapped') : sheetMismatchWhy(s.entity, headers ?? [], name));
                   } catch (e) {
                     if (!(e instanceof SourceError)) throw e;
                     why = warning('source_error', { message: e.message });

@@ -6,9 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { REASON_CODES, REASON_TEMPLATES, WARNING_CODES, WARNING_TEMPLATES, placeholdersOf, reason, reasonText, warning } from './reasons';
 import { parseAmount, parseDate } from './values';
-import { translator } from '../../src/lib/i18n';
+import { formatList, translator } from '../../src/lib/i18n';
 import { reasonLabel, warningLabel } from '../../src/lib/i18n/parts/reasons';
-import { columnLabel } from '../../src/lib/i18n/columns';
+import { columnLabel, fieldLabel } from '../../src/lib/i18n/columns';
 import { zhCN } from '../../src/lib/i18n/zh-CN';
 import { en } from '../../src/lib/i18n/en';
 
@@ -77,8 +77,14 @@ describe('import warning codes', () => {
     const looks = warning('sheet_looks_like', { entity: 'payments', fields: 'payment_id, amount' });
     const sheet = warning('sheet_skipped', { sheet: '回款', columns: '回款编号, 金额', why: { code: looks.code, params: looks.params } });
     expect(sheet.text).toBe('sheet "回款" (columns 回款编号, 金额) was skipped: it looks like payments (columns for payment_id, amount)');
-    const zh = warningLabel(translator('zh-CN'), sheet, sheet.text, { field: (f) => columnLabel(f, 'zh-CN'), entity: () => '回款', sep: '、' });
-    expect(zh).toBe(`工作表"回款"（列：回款编号, 金额）未导入：看起来是回款（有${columnLabel('payment_id', 'zh-CN')}、${columnLabel('amount', 'zh-CN')}等列）`);
+    const zh = warningLabel(translator('zh-CN'), sheet, sheet.text, { field: (f) => fieldLabel('payments', f, 'zh-CN'), entity: () => '回款', list: (xs) => formatList('zh-CN', xs) });
+    expect(zh).toBe('工作表"回款"（列：回款编号、金额）未导入：看起来是回款（有回款编号、回款金额等列）');
+    // The rows of a duplicate id: joined with ", " by the importer, with 、 on a Chinese page (issue 12).
+    const dup = warning('duplicate_id', { id: 'opportunity_id', value: 'HN25-0041', rows: '13, 27, 50', last: 50, earlier: '13, 27' });
+    expect(dup.text).toBe('duplicate opportunity_id "HN25-0041" in rows 13, 27, 50: row 50 wins, 13, 27 skipped');
+    const labels = (l: 'zh-CN' | 'en') => ({ field: (f: string) => fieldLabel('opportunities', f, l), list: (xs: string[]) => formatList(l, xs) });
+    expect(warningLabel(translator('zh-CN'), dup, dup.text, labels('zh-CN'))).toBe('商机编号"HN25-0041"重复，出现在第 13、27、50 行：以第 50 行为准，第 13、27 行已跳过');
+    expect(warningLabel(translator('en'), dup, dup.text, labels('en'))).toBe('duplicate Opportunity ID "HN25-0041" in rows 13, 27, 50: row 50 wins, 13, 27 skipped');
     // A warning without a code (a REST retry): its English text.
     expect(warningLabel(translator('zh-CN'), null, 'HTTP 429; retrying')).toBe('HTTP 429; retrying');
   });

@@ -115,6 +115,11 @@ export const WARNING_TEMPLATES = {
   unnamed_sheet_skipped: 'a sheet (columns {columns}) was skipped: {why}',
   sheet_unmapped: 'no column maps to a field',
   sheet_looks_like: 'it looks like {entity} (columns for {fields})',
+  sheet_summary: 'it looks like a summary or pivot table ({hint}), not one row per record',
+  summary_hint_aggregate: 'a pivot column "{column}"',
+  summary_hint_values: 'stages or periods as columns: {columns}',
+  summary_hint_total: 'a total column "{column}"',
+  summary_hint_name: 'its name "{name}"',
   source_error: '{message}',
   // connectors/load/sync.ts
   duplicate_id: 'duplicate {id} "{value}" in rows {rows}: row {last} wins, {earlier} skipped',

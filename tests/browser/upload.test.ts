@@ -86,12 +86,18 @@ describe('upload a Chinese ledger in the browser', () => {
     expect(notRead['商机台账']).toBeNull();
     expect(notRead['说明']).toBe('不作为商机导入：没有一列能对应到字段');
     expect(notRead['回款记录']).toMatch(/^不作为商机导入：看起来是回款（有.+等列）$/);
-    expect(Object.values(notRead).join('\n')).not.toMatch(/looks like|no column|maps to/);
+    // The pivot sheet (NOTES.md: junk, a summary by owner and stage) is said to be one.
+    expect(notRead['数据透视']).toMatch(/^不作为商机导入：看起来是汇总表或数据透视表（.+），不是逐条记录$/);
+    expect(Object.values(notRead).join('\n')).not.toMatch(/looks like|no column|maps to|summary|pivot/);
     // The amount is the expected amount in 万元 (not 实际成交金额, not the merged 金额 cell).
     const amountCol = '预计成交金额（万元）';
     expect(await page.locator(`[data-testid=field][data-column="${amountCol}"]`).inputValue()).toBe('amount');
     expect(await page.locator(`[data-testid=field][data-column="实际成交金额（万元）"]`).inputValue()).toBe('');
     expect((await page.locator('[data-testid=mapping] tr', { has: page.locator(`[data-column="${amountCol}"]`) }).locator('td').nth(2).textContent())?.trim()).toBe('万元');
+    // Every field offered in the mapping has a Chinese label (field.<entity>.<name>), not a bare name.
+    const options = await page.locator(`[data-testid=field][data-column="${amountCol}"] option`).allTextContents();
+    expect(options.length).toBeGreaterThan(20);
+    expect(options.filter((o) => !/[\u4e00-\u9fff]/.test(o))).toEqual([]);
 
     // The stage the ledger calls 需求确认 is the configured 需求分析 (the author's stage_map); 暂缓 stays unknown.
     await page.locator('[data-testid=stage-map][data-stage="需求确认"]').selectOption('需求分析');
@@ -122,7 +128,8 @@ describe('upload a Chinese ledger in the browser', () => {
     const summaryRow = notes.find((w) => w.code === 'summary_row_skipped' && w.text.includes('第 115 行'));
     expect(summaryRow?.text, JSON.stringify(notes)).toMatch(/^华南销售台账2025\.xlsx \[商机台账\] 第 115 行：合计行"合计"已跳过$/);
     expect(notes.find((w) => w.code === 'note_skipped')?.text).toMatch(/第 116 行：说明行"注.金额为含税价.*"已跳过$/);
-    expect(notes.find((w) => w.code === 'duplicate_id')?.text).toMatch(/^商机编号"HN25-0041"重复，出现在第 .*13.* 行：以第 50 行为准，第 .*13.* 行已跳过$/);
+    // Rows 13 and 50 (NOTES.md), listed with the Chinese separator 、.
+    expect(notes.find((w) => w.code === 'duplicate_id')?.text).toBe('商机编号"HN25-0041"重复，出现在第 13、50 行：以第 50 行为准，第 13 行已跳过');
     expect(notes.map((w) => w.text).join('\n')).not.toMatch(/ row \d|skipped|summary row|duplicate/);
 
     // Every rejected row with its sheet, row, column and value, as expected.json lists them.
@@ -198,6 +205,28 @@ describe('upload a Chinese ledger in the browser', () => {
     expect(got).toEqual(want);
     await page.screenshot({ path: join(ROOT, 'test-results', 'screenshots', 'upload-result-390-full.png'), fullPage: true });
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('the targets sheet: its columns map to fields named in Chinese (开始日期, 目标指标), not period_start or metric', async () => {
+    const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    const errors = watchErrors(page);
+    await page.goto(`${base}/admin/import?lang=zh-CN`, { waitUntil: 'networkidle' });
+    await page.getByTestId('file-input').setInputFiles(LEDGER);
+    await page.getByTestId('upload').click();
+    await expect.poll(() => page.getByTestId('sheet').count(), { timeout: 60_000 }).toBe(5);
+    await idle(page);
+    await page.locator('[data-testid=sheet][data-sheet="目标"]').click();
+    await expect.poll(() => page.locator('[data-testid=sheet].on').getAttribute('data-sheet'), { timeout: 30_000 }).toBe('目标');
+    await idle(page);
+    expect(await page.getByTestId('entity').inputValue()).toBe('targets');
+    // The sheet's 月份 and 指标 columns (NOTES.md), as the mapping shows the field each maps to.
+    const chosen = (column: string) => page.locator(`[data-testid=field][data-column="${column}"]`).evaluate((el) => (el as HTMLSelectElement).selectedOptions[0]?.textContent?.trim() ?? '');
+    expect(await chosen('月份')).toBe('开始日期 · period_start');
+    expect(await chosen('指标')).toBe('目标指标 · metric');
+    const options = await page.locator('[data-testid=field][data-column="月份"] option').allTextContents();
+    expect(options.filter((o) => !/[\u4e00-\u9fff]/.test(o))).toEqual([]);
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -1,3 +1,4 @@
+import { en as fieldsEn } from './parts/fields';
 import type { Messages } from './zh-CN';
 import { en as hardeningEn } from './parts/hardening';
 import { en as ledgersEn } from './parts/ledgers';
@@ -22,6 +23,7 @@ export const en: Messages = {
   ...trackEn,
   ...reasonsEn,
   ...warningsEn,
+  ...fieldsEn,
   'app.name': 'CRM Cockpit',
   'app.tagline': 'Analytics and forecasting over the CRM data you already have',
   'app.company': 'Yunfan Intelligent Technology',

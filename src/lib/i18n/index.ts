@@ -56,3 +56,12 @@ export function translator(locale: Locale): Translate {
     return plural.replace(/\{(\w+)\}/g, (_, k) => (k in vars ? String(vars[k]) : `{${k}}`));
   };
 }
+
+/**
+ * A list in the locale's way: 13、27、50 in Chinese, 13, 27, 50 in English (`list.sep`). Lists
+ * that the importer sends joined with ", " (rows of a duplicate id, a header's columns) are
+ * split and joined again with this.
+ */
+export function formatList(locale: Locale, items: readonly (string | number)[]): string {
+  return items.map(String).join(translator(locale)('list.sep'));
+}

@@ -1,3 +1,4 @@
+import { zh as fieldsZh } from './parts/fields';
 import { zh as drillsZh } from './parts/drills';
 import { zh as hardeningZh } from './parts/hardening';
 import { zh as ledgersZh } from './parts/ledgers';
@@ -22,6 +23,7 @@ export const zhCN = {
   ...trackZh,
   ...reasonsZh,
   ...warningsZh,
+  ...fieldsZh,
   'app.name': '销售驾驶舱',
   'app.tagline': '基于现有 CRM 数据的经营分析与销售预测',
   'app.company': '云帆智能科技',

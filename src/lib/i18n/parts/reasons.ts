@@ -76,6 +76,11 @@ export const warningsZh: WarningKeys = {
   'warning.unnamed_sheet_skipped': '一个工作表（列：{columns}）未导入：{why}',
   'warning.sheet_unmapped': '没有一列能对应到字段',
   'warning.sheet_looks_like': '看起来是{entity}（有{fields}等列）',
+  'warning.sheet_summary': '看起来是汇总表或数据透视表（{hint}），不是逐条记录',
+  'warning.summary_hint_aggregate': '有透视列"{column}"',
+  'warning.summary_hint_values': '以阶段或期间为列：{columns}',
+  'warning.summary_hint_total': '有合计列"{column}"',
+  'warning.summary_hint_name': '表名为"{name}"',
   'warning.source_error': '数据源设置有误：{message}',
   'warning.duplicate_id': '{id}"{value}"重复，出现在第 {rows} 行：以第 {last} 行为准，第 {earlier} 行已跳过',
   'warning.customer_merged_name': '客户"{from}"已合并到"{into}"（名称相同：{key}）',
@@ -90,27 +95,34 @@ export const warningsZh: WarningKeys = {
 
 export const warningsEn = Object.fromEntries(Object.entries(WARNING_TEMPLATES).map(([k, v]) => [`warning.${k}`, v])) as WarningKeys;
 
+/** Parameters the importer sends as a list joined with ", " (rows of a duplicate id, a sheet's columns): said with the locale's separator. */
+const WARNING_LIST_PARAMS = new Set(['rows', 'earlier', 'columns']);
+
 type WT = (key: `warning.${WarningCode}`, vars?: Record<string, string | number>) => string;
 
 /**
  * An import warning in the page's language: its code's text with the parameters filled in —
  * nested warnings rendered the same way, field names (`id`, each of `fields`) through `field`,
- * an entity (`entity`) through `entity`, a location (`where`: file [sheet]) through `where`. Without a known code, the English text as sent.
+ * an entity (`entity`) through `entity`, a location (`where`: file [sheet]) through `where`, lists
+ * (`rows`, `earlier`, `columns`, `fields`) joined by `list` (formatList: 、 in Chinese). Without a
+ * known code, the English text as sent.
  */
 export function warningLabel(
   t: WT,
   w: { code?: string | null; params?: WarningRef['params'] | null } | null | undefined,
   text: string,
-  labels: { field?: (name: string) => string; entity?: (name: string) => string; where?: (location: string) => string; sep?: string } = {}
+  labels: { field?: (name: string) => string; entity?: (name: string) => string; where?: (location: string) => string; list?: (items: string[]) => string } = {}
 ): string {
   if (!w?.code || !(w.code in WARNING_TEMPLATES)) return text;
   const vars: Record<string, string | number> = {};
+  const list = labels.list ?? ((xs: string[]) => xs.join(', '));
   for (const [k, v] of Object.entries(w.params ?? {})) {
     if (typeof v === 'object') vars[k] = warningLabel(t, v, '', labels);
     else if (k === 'entity' && labels.entity) vars[k] = labels.entity(String(v));
     else if (k === 'where' && labels.where) vars[k] = labels.where(String(v));
     else if (k === 'id' && labels.field) vars[k] = labels.field(String(v));
-    else if (k === 'fields' && labels.field) vars[k] = String(v).split(', ').map(labels.field).join(labels.sep ?? ', ');
+    else if (k === 'fields') vars[k] = list(String(v).split(', ').map(labels.field ?? ((f) => f)));
+    else if (WARNING_LIST_PARAMS.has(k)) vars[k] = list(String(v).split(', '));
     else vars[k] = v;
   }
   return t(`warning.${w.code as WarningCode}`, vars);
