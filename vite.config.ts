@@ -1,5 +1,6 @@
 import { sveltekit } from '@sveltejs/kit/vite';
 import { defineConfig } from 'vitest/config';
+import PlannedSequencer from './tests/helpers/sequencer';
 
 export default defineConfig({
   plugins: [sveltekit()],
@@ -16,6 +17,9 @@ export default defineConfig({
     // servers, CLIs or Chromium.
     testTimeout: 120_000,
     hookTimeout: 180_000,
+    // Starts the browser files one at a time from the beginning, beside the rest, and the
+    // longest files first (tests/helpers/sequencer.ts).
+    sequence: { sequencer: PlannedSequencer },
     // Each suite gets its own project so `npm test` runs them all and a
     // failing browser test is reported as such, not as a unit failure.
     projects: [
@@ -72,11 +76,11 @@ export default defineConfig({
           environment: 'node',
           globalSetup: ['tests/helpers/global-setup.ts'],
           testTimeout: 300_000,
-          hookTimeout: 300_000,
-          // One browser file at a time. Tried in parallel with the rest (6 Dec): two of three full
-          // runs then failed under the load (the cockpit's 5 s playlist rotation, and CLI imports
-          // in the connector suites exiting 1), so they stay serial until those tests are robust.
-          fileParallelism: false
+          hookTimeout: 300_000
+          // Not `fileParallelism: false`: Vitest runs such a project in a group of its own after
+          // all the others, one file at a time with every other worker idle (~7 min at the end
+          // of a run on two cores). The sequencer starts the browser files one after another
+          // from the beginning instead, beside the other suites.
         }
       }
     ]
