@@ -1,6 +1,6 @@
 /**
  * Refreshes tests/helpers/test-durations.json, the per-file durations the test sequencer
- * (tests/helpers/sequencer.ts) plans `npm test` with, from a vitest JSON report:
+ * (PlannedSequencer in vite.config.ts) plans `npm test` with, from a vitest JSON report:
  *
  *   npx vitest run --reporter=json --outputFile=/tmp/vitest.json
  *   npx tsx scripts/test-durations.ts /tmp/vitest.json
