@@ -60,7 +60,8 @@ export const MACROS = [
   // PLACEHOLDER.test(v.trim()): -, —, /, n/a, null, 无, 暂无 in a typed column.
   `CREATE OR REPLACE TEMP MACRO vc_placeholder(s) AS regexp_full_match(regexp_replace(s, '^[${WS}]+|[${WS}]+$', '', 'g'), '(?i)-+|—+|－+|/|n/?a|null|无|暂无')`,
   // Math.round(x * 100) / 100 (half up, towards +∞, as Math.round).
-  `CREATE OR REPLACE TEMP MACRO vc_round2(x) AS (CASE WHEN x * 100 - floor(x * 100) >= 0.5 THEN floor(x * 100) + 1 ELSE floor(x * 100) END) / 100`,
+  `CREATE OR REPLACE TEMP MACRO vc_round2(x) AS CASE WHEN x * 100 >= -0.5 AND x * 100 < 0 THEN -(0.0::DOUBLE)
+     ELSE (CASE WHEN x * 100 - floor(x * 100) >= 0.5 THEN floor(x * 100) + 1 ELSE floor(x * 100) END) / 100 END`,
   // parseAmount on a plain number (`12000`, `-3.50`): the value times the column's unit; NULL for any other form.
   `CREATE OR REPLACE TEMP MACRO vc_amount(s, unit) AS CASE WHEN regexp_full_match(s, '-?[0-9]{1,15}(\\.[0-9]{1,6})?')
      THEN vc_round2(CASE WHEN starts_with(s, '-') THEN -(CAST(substr(s, 2) AS DOUBLE) * unit) ELSE CAST(s AS DOUBLE) * unit END) END`,
@@ -243,7 +244,7 @@ export async function ingestCsvSql(a: Args): Promise<CsvSqlOutcome> {
   const nullstr = '\u0001vcsv-null\u0002';
   try {
     await tx.run(sql`CREATE OR REPLACE TEMP TABLE vc_raw AS SELECT * FROM read_csv(${path}, delim = ${delim}, quote = '"', escape = '"', header = false,
-      skip = ${skip}, auto_detect = false, columns = {${unsafeRaw(cols.map((c) => `'${c}': 'VARCHAR'`).join(', '))}}, null_padding = true,
+      skip = ${skip}, auto_detect = false, columns = {${unsafeRaw([...cols, 'cx'].map((c) => `'${c}': 'VARCHAR'`).join(', '))}}, null_padding = true,
       nullstr = ${nullstr}, allow_quoted_nulls = false, ignore_errors = true)`);
   } catch (e) {
     await drop(tx);
@@ -252,14 +253,18 @@ export async function ingestCsvSql(a: Args): Promise<CsvSqlOutcome> {
   try {
     const nl = quotes ? cols.map((c) => `coalesce(length(${c}) - length(replace(${c}, chr(10), '')), 0)`).join(' + ') : '0';
     const len = cols.map((c) => `coalesce(length(${c}), 0)`).join(' + ');
-    const { rows: stats } = await tx.query<{ n: number; nl: number; maxlen: number }>(
-      `SELECT count(*)::BIGINT::DOUBLE AS n, coalesce(sum(${nl}), 0)::DOUBLE AS nl, coalesce(max(${len}), 0)::DOUBLE AS maxlen FROM vc_raw`
+    // Row ids inside a transaction do not start at 0: rows are numbered from the first one's.
+    const { rows: stats } = await tx.query<{ n: number; nl: number; maxlen: number; rid0: string; wider: number }>(
+      `SELECT count(*)::BIGINT::DOUBLE AS n, coalesce(sum(${nl}), 0)::DOUBLE AS nl, coalesce(max(${len}), 0)::DOUBLE AS maxlen, coalesce(min(rowid), 0)::VARCHAR AS rid0, count(cx)::DOUBLE AS wider FROM vc_raw`
     );
+    const rid0 = BigInt(stats[0].rid0).toString();
     const n = Number(stats[0].n);
+    // One column more than the header: a wider row (the JS reader keeps its extra cells as column_N) goes to JS.
+    if (Number(stats[0].wider) > 0) return await fail(tx, 'rows wider than the header');
     if (skip + n + Number(stats[0].nl) !== lines) return await fail(tx, 'DuckDB read other rows than the JS reader (blank lines?)');
     if (Number(stats[0].maxlen) + width > (s.max_row_chars ?? DEFAULT_MAX_ROW_CHARS) / 2) return await fail(tx, 'a row near max_row_chars');
     // The first data row must be the one our header detection saw.
-    const { rows: firstRow } = await tx.query<Record<string, string | null>>(`SELECT ${cols.join(', ')} FROM vc_raw WHERE rowid = 0`);
+    const { rows: firstRow } = await tx.query<Record<string, string | null>>(`SELECT ${cols.join(', ')} FROM vc_raw WHERE rowid = ${rid0}`);
     for (let k = 0; k < width; k++) {
       const v = firstRow[0]?.[`c${k}`] ?? null;
       if ((v ?? undefined) !== first.cells[k] && !(v === null && first.cells[k] === undefined)) return await fail(tx, 'the first data row differs');
@@ -310,7 +315,7 @@ export async function ingestCsvSql(a: Args): Promise<CsvSqlOutcome> {
       let val = `CASE WHEN ${empty} THEN NULL ${fast ? `WHEN ${fast} IS NOT NULL THEN ${fast}` : ''} ELSE ${d}.val END`;
       if (t === 'text' && fast && ID_FIELDS.has(m.field) && prefix) val = `CASE WHEN ${empty} THEN NULL WHEN ${d}.v IS NOT NULL THEN ${d}.val ELSE ${q(prefix)} || ${fast} END`;
       let bad = `(${d}.v IS NOT NULL AND NOT ${d}.ok)`;
-      if (NON_NEGATIVE.has(m.field)) bad = `(${bad} OR TRY_CAST(${val} AS DOUBLE) < 0)`;
+      if (NON_NEGATIVE.has(m.field)) bad = `(${bad} OR coalesce(TRY_CAST(${val} AS DOUBLE) < 0, FALSE))`;
       fieldSql.set(m.field, { val: unsafeRaw(val), bad: unsafeRaw(bad) });
     }
     // Defaults: parsed once (a default that fails rejects the rows that need it, in JS).
@@ -337,10 +342,10 @@ export async function ingestCsvSql(a: Args): Promise<CsvSqlOutcome> {
     const nb = cols.map((c) => `(NOT vc_blank(r.${c}))::INTEGER`).join(' + ');
     const fnb = `coalesce(${cols.map((c) => `CASE WHEN NOT vc_blank(r.${c}) THEN r.${c} END`).join(', ')})`;
     const lineExpr = quotes
-      ? `${skip + 1} + r.rowid + coalesce(sum(${cols.map((c) => `coalesce(length(r.${c}) - length(replace(r.${c}, chr(10), '')), 0)`).join(' + ')}) OVER (ORDER BY r.rowid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)`
-      : `${skip + 1} + r.rowid`;
-    await tx.run(sql`CREATE OR REPLACE TEMP TABLE vc_v AS SELECT r.rowid AS _id, ${unsafeRaw(lineExpr)} AS _line,
-        (${unsafeRaw(nb)} <= 1 OR coalesce(vc_sumword(${unsafeRaw(fnb)}), FALSE)) ${bads.length ? sql`OR ${join(bads, ' OR ')}` : unsafeRaw('')} OR ${unsafeRaw(attrOdd)} AS _js,
+      ? `${skip + 1} + (r.rowid - ${rid0}) + coalesce(sum(${cols.map((c) => `coalesce(length(r.${c}) - length(replace(r.${c}, chr(10), '')), 0)`).join(' + ')}) OVER (ORDER BY r.rowid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)`
+      : `${skip + 1} + (r.rowid - ${rid0})`;
+    await tx.run(sql`CREATE OR REPLACE TEMP TABLE vc_v AS SELECT r.rowid - ${unsafeRaw(rid0)} AS _id, ${unsafeRaw(lineExpr)} AS _line,
+        coalesce((${unsafeRaw(nb)} <= 1 OR coalesce(vc_sumword(${unsafeRaw(fnb)}), FALSE)) ${bads.length ? sql`OR ${join(bads, ' OR ')}` : unsafeRaw('')} OR ${unsafeRaw(attrOdd)}, TRUE) AS _js,
         ${join(columnsOf('opportunities').filter((c) => c !== 'attributes').map((c) => sql`${v(c)} AS "${unsafeRaw(c)}"`))},
         ${v('customer_name')} AS customer_name, ${v('customer_industry')} AS customer_industry, ${v('customer_region')} AS customer_region,
         ${v('customer_phone')} AS customer_phone, ${v('customer_grade')} AS customer_grade, ${v('owner_name')} AS owner_name, ${v('owner_team')} AS owner_team,
@@ -379,7 +384,7 @@ export async function ingestCsvSql(a: Args): Promise<CsvSqlOutcome> {
     const rejected: Rejection[] = [];
     let jsRows = 0;
     const { rows: jsList } = await tx.query<Record<string, string | null> & { _id: number | bigint; _line: number | bigint }>(
-      `SELECT v._id::DOUBLE AS _id, v._line::DOUBLE AS _line, ${cols.map((c) => `r.${c}`).join(', ')} FROM vc_v v JOIN vc_raw r ON r.rowid = v._id WHERE v._js ORDER BY v._id`
+      `SELECT v._id::DOUBLE AS _id, v._line::DOUBLE AS _line, ${cols.map((c) => `r.${c}`).join(', ')} FROM vc_v v JOIN vc_raw r ON r.rowid = v._id + ${rid0} WHERE v._js ORDER BY v._id`
     );
     for (const r of jsList) {
       jsRows++;
@@ -417,6 +422,9 @@ export async function ingestCsvSql(a: Args): Promise<CsvSqlOutcome> {
       SELECT ${a.src}, ${base} + 3 * _id + 2, _line, TRUE, owner_id, owner_name, owner_team FROM vc_ok
       WHERE owner_id IS NOT NULL AND (owner_name IS NOT NULL OR owner_team IS NOT NULL)`);
     const sqlRows = n - jsRows;
+    const { rows: okCount } = await tx.query<{ n: number }>(`SELECT count(*)::DOUBLE AS n FROM vc_ok`);
+    // Every row went one way: SQL or JS (a NULL flag would lose a row silently).
+    if (Number(okCount[0].n) !== sqlRows) throw new Error(`CSV SQL path: ${sqlRows} rows expected through SQL, ${okCount[0].n} staged`);
     if (!pipe.mappingUsed) {
       pipe.mappingUsed = mapping;
       pipe.unmappedUsed = unmapped;
