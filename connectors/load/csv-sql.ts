@@ -54,7 +54,7 @@ export const MACROS = [
   // halfWidth: full-width ASCII and the ideographic space to half-width.
   `CREATE OR REPLACE TEMP MACRO vc_hw(s) AS translate(s, ${q(FULL)}, ${q(HALF)})`,
   // cleanText: half-width, runs of white space to one space, trimmed.
-  `CREATE OR REPLACE TEMP MACRO vc_clean(s) AS trim(regexp_replace(vc_hw(s), '[${WS}]+', ' ', 'g'), ' ')`,
+  `CREATE OR REPLACE TEMP MACRO vc_clean(s) AS CASE WHEN regexp_matches(s, '[${WS}\\x{FF01}-\\x{FF5E}]') THEN trim(regexp_replace(vc_hw(s), '[${WS}]+', ' ', 'g'), ' ') ELSE s END`,
   // isBlank: null, or white space only.
   `CREATE OR REPLACE TEMP MACRO vc_blank(s) AS s IS NULL OR regexp_full_match(s, '[${WS}]*')`,
   // PLACEHOLDER.test(v.trim()): -, —, /, n/a, null, 无, 暂无 in a typed column.
@@ -119,7 +119,24 @@ const js = (why: string): CsvSqlOutcome => ({ path: 'js', why });
  * nothing was staged). `onRow` is called per record the JS pipeline processes.
  */
 export async function ingestCsvSql(a: Args): Promise<CsvSqlOutcome> {
-  const { tx, source, config, pipe } = a;
+  const { source, config, pipe } = a;
+  const prof = process.env.VC_PROF;
+  const tx: WriteTx = prof
+    ? {
+        connection: a.tx.connection,
+        run: async (q) => {
+          const t = performance.now();
+          await a.tx.run(q);
+          console.log(`    ${(performance.now() - t).toFixed(0)} ms run ${(typeof q === 'string' ? q : q.strings.join('?')).slice(0, 90).replace(/\s+/g, ' ')}`);
+        },
+        query: async (q) => {
+          const t = performance.now();
+          const r = await a.tx.query(q);
+          console.log(`    ${(performance.now() - t).toFixed(0)} ms query ${(typeof q === 'string' ? q : q.strings.join('?')).slice(0, 90).replace(/\s+/g, ' ')}`);
+          return r as never;
+        }
+      }
+    : a.tx;
   if (source.type !== 'csv') return js('not a CSV source');
   if (source.entity !== 'opportunities') return js(`the SQL path covers deals (opportunities) only, not ${source.entity}`);
   if (source.stage_dates && Object.keys(source.stage_dates).length) return js('stage_dates are read by the JS path');
@@ -295,8 +312,15 @@ export async function ingestCsvSql(a: Args): Promise<CsvSqlOutcome> {
       const p = pipe.parseField(field, v, unit);
       return p.ok ? { ok: true, val: TEXT_OF(p.value) } : { ok: false, val: null };
     };
+    // Three levels, so that each macro runs once per cell: (1) per cell, blank, placeholder and
+    // the fast value; (2) per field, the value (fast, or the dictionary's) and whether JS must
+    // take the row; (3) per row, defaults, the JS flag and attributes.
+    const inner: string[] = cols.map((c, k) => `vc_blank(${c}) AS b${k}`);
+    const middle: string[] = [];
+    let j = 0;
     for (const m of mapping) {
       const c = col(m.column);
+      const k = headers.indexOf(m.column);
       const t = typeOf(m.field);
       const factor = m.unit ? (unitFactor(m.unit) ?? 1) : 1;
       let fast: string | null;
@@ -308,15 +332,20 @@ export async function ingestCsvSql(a: Args): Promise<CsvSqlOutcome> {
       else if (t === 'date') fast = `left(vc_date(${c}, ${q(lo)}, ${q(hi)}), 10)`;
       else fast = null;
       // Blank → NULL; a placeholder in a typed column → NULL; else the fast form, else the dictionary.
-      const empty = t === 'text' ? `vc_blank(${c})` : `(vc_blank(${c}) OR vc_placeholder(${c}))`;
-      const needJs = fast ? `NOT ${empty} AND ${fast} IS NULL` : `NOT ${empty}`;
+      const emptyRaw = t === 'text' ? `vc_blank(${c})` : `(vc_blank(${c}) OR vc_placeholder(${c}))`;
+      const needJs = fast ? `NOT ${emptyRaw} AND ${fast} IS NULL` : `NOT ${emptyRaw}`;
       const d = await dictionary(c, 'vc_raw', needJs, parsed(m.field, m.unit));
       dictJoins.push(unsafeRaw(`LEFT JOIN ${d} ON ${d}.v = r.${c}`));
-      let val = `CASE WHEN ${empty} THEN NULL ${fast ? `WHEN ${fast} IS NOT NULL THEN ${fast}` : ''} ELSE ${d}.val END`;
-      if (t === 'text' && fast && ID_FIELDS.has(m.field) && prefix) val = `CASE WHEN ${empty} THEN NULL WHEN ${d}.v IS NOT NULL THEN ${d}.val ELSE ${q(prefix)} || ${fast} END`;
-      let bad = `(${d}.v IS NOT NULL AND NOT ${d}.ok)`;
-      if (NON_NEGATIVE.has(m.field)) bad = `(${bad} OR coalesce(TRY_CAST(${val} AS DOUBLE) < 0, FALSE))`;
-      fieldSql.set(m.field, { val: unsafeRaw(val), bad: unsafeRaw(bad) });
+      if (t !== 'text') inner.push(`vc_placeholder(${c}) AS p${j}`);
+      if (fast) inner.push(`${fast} AS f${j}`);
+      const empty = t === 'text' ? `r.b${k}` : `(r.b${k} OR r.p${j})`;
+      let val = `CASE WHEN ${empty} THEN NULL ${fast ? `WHEN r.f${j} IS NOT NULL THEN r.f${j}` : ''} ELSE ${d}.val END`;
+      if (t === 'text' && fast && ID_FIELDS.has(m.field) && prefix) val = `CASE WHEN ${empty} THEN NULL WHEN ${d}.v IS NOT NULL THEN ${d}.val ELSE ${q(prefix)} || r.f${j} END`;
+      middle.push(`${val} AS v${j}`, `(${d}.v IS NOT NULL AND NOT ${d}.ok) AS d${j}`);
+      let bad = `m.d${j}`;
+      if (NON_NEGATIVE.has(m.field)) bad = `(${bad} OR coalesce(TRY_CAST(m.v${j} AS DOUBLE) < 0, FALSE))`;
+      fieldSql.set(m.field, { val: unsafeRaw(`m.v${j}`), bad: unsafeRaw(bad) });
+      j++;
     }
     // Defaults: parsed once (a default that fails rejects the rows that need it, in JS).
     for (const [field, value] of Object.entries(source.defaults ?? {})) {
@@ -331,26 +360,27 @@ export async function ingestCsvSql(a: Args): Promise<CsvSqlOutcome> {
 
     // Attributes: the unmapped columns' non-blank cells as JSON.stringify writes them.
     const attrCols = objectKeyOrder(unmapped);
-    const attrOdd = attrCols.length ? attrCols.map((h) => `coalesce(vc_json_odd(r.${col(h)}), FALSE)`).join(' OR ') : 'FALSE';
+    const attrOdd = attrCols.length ? attrCols.map((h) => `coalesce(vc_json_odd(m.${col(h)}), FALSE)`).join(' OR ') : 'FALSE';
     const attributes = attrCols.length
-      ? sql`CASE WHEN ${unsafeRaw(attrCols.map((h) => `vc_blank(r.${col(h)})`).join(' AND '))} THEN NULL ELSE '{' || concat_ws(',', ${join(
-          attrCols.map((h) => sql`CASE WHEN NOT vc_blank(r.${unsafeRaw(col(h))}) THEN ${JSON.stringify(h)} || ':' || vc_json(r.${unsafeRaw(col(h))}) END`)
+      ? sql`CASE WHEN ${unsafeRaw(attrCols.map((h) => `m.b${headers.indexOf(h)}`).join(' AND '))} THEN NULL ELSE '{' || concat_ws(',', ${join(
+          attrCols.map((h) => sql`CASE WHEN NOT m.${unsafeRaw(`b${headers.indexOf(h)}`)} THEN ${JSON.stringify(h)} || ':' || vc_json(m.${unsafeRaw(col(h))}) END`)
         )}) || '}' END`
       : unsafeRaw('NULL::VARCHAR');
 
     // Candidate skip rows (blank, note, summary): at most one filled cell, or a summary word in the first filled one.
-    const nb = cols.map((c) => `(NOT vc_blank(r.${c}))::INTEGER`).join(' + ');
-    const fnb = `coalesce(${cols.map((c) => `CASE WHEN NOT vc_blank(r.${c}) THEN r.${c} END`).join(', ')})`;
+    const nb = cols.map((_, k) => `(NOT m.b${k})::INTEGER`).join(' + ');
+    const fnb = `coalesce(${cols.map((c, k) => `CASE WHEN NOT m.b${k} THEN m.${c} END`).join(', ')})`;
     const lineExpr = quotes
-      ? `${skip + 1} + (r.rowid - ${rid0}) + coalesce(sum(${cols.map((c) => `coalesce(length(r.${c}) - length(replace(r.${c}, chr(10), '')), 0)`).join(' + ')}) OVER (ORDER BY r.rowid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)`
-      : `${skip + 1} + (r.rowid - ${rid0})`;
-    await tx.run(sql`CREATE OR REPLACE TEMP TABLE vc_v AS SELECT r.rowid - ${unsafeRaw(rid0)} AS _id, ${unsafeRaw(lineExpr)} AS _line,
+      ? `${skip + 1} + m._id + coalesce(sum(${cols.map((c) => `coalesce(length(m.${c}) - length(replace(m.${c}, chr(10), '')), 0)`).join(' + ')}) OVER (ORDER BY m._id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)`
+      : `${skip + 1} + m._id`;
+    await tx.run(sql`CREATE OR REPLACE TEMP TABLE vc_v AS SELECT m._id, ${unsafeRaw(lineExpr)} AS _line,
         coalesce((${unsafeRaw(nb)} <= 1 OR coalesce(vc_sumword(${unsafeRaw(fnb)}), FALSE)) ${bads.length ? sql`OR ${join(bads, ' OR ')}` : unsafeRaw('')} OR ${unsafeRaw(attrOdd)}, TRUE) AS _js,
         ${join(columnsOf('opportunities').filter((c) => c !== 'attributes').map((c) => sql`${v(c)} AS "${unsafeRaw(c)}"`))},
         ${v('customer_name')} AS customer_name, ${v('customer_industry')} AS customer_industry, ${v('customer_region')} AS customer_region,
         ${v('customer_phone')} AS customer_phone, ${v('customer_grade')} AS customer_grade, ${v('owner_name')} AS owner_name, ${v('owner_team')} AS owner_team,
         ${attributes} AS attributes
-      FROM vc_raw r ${join(dictJoins, ' ')}`);
+      FROM (SELECT r.*${unsafeRaw(middle.length ? ', ' + middle.join(', ') : '')}
+            FROM (SELECT rowid - ${unsafeRaw(rid0)} AS _id, ${unsafeRaw([...cols, ...inner].join(', '))} FROM vc_raw) r ${join(dictJoins, ' ')}) m`);
 
     // Stages, categories and currencies through the pipeline's own lookups.
     const stageD = await dictionary('stage', 'vc_v', 'NOT _js AND stage IS NOT NULL', (x) => {
