@@ -120,7 +120,7 @@ const js = (why: string): CsvSqlOutcome => ({ path: 'js', why });
  */
 export async function ingestCsvSql(a: Args): Promise<CsvSqlOutcome> {
   const { source, config, pipe } = a;
-  const prof = process.env.VC_PROF;
+  const prof = process.env.COCKPIT_CSV_PROFILE; // each statement's time on stdout (measuring this path)
   const tx: WriteTx = prof
     ? {
         connection: a.tx.connection,
@@ -334,7 +334,8 @@ export async function ingestCsvSql(a: Args): Promise<CsvSqlOutcome> {
       // Blank → NULL; a placeholder in a typed column → NULL; else the fast form, else the dictionary.
       const emptyRaw = t === 'text' ? `vc_blank(${c})` : `(vc_blank(${c}) OR vc_placeholder(${c}))`;
       const needJs = fast ? `NOT ${emptyRaw} AND ${fast} IS NULL` : `NOT ${emptyRaw}`;
-      const d = await dictionary(c, 'vc_raw', needJs, parsed(m.field, m.unit));
+      // vc_clean answers every non-blank cell: a text column needs no dictionary scan.
+      const d = await dictionary(c, 'vc_raw', t === 'text' && fast ? 'FALSE' : needJs, parsed(m.field, m.unit));
       dictJoins.push(unsafeRaw(`LEFT JOIN ${d} ON ${d}.v = r.${c}`));
       if (t !== 'text') inner.push(`vc_placeholder(${c}) AS p${j}`);
       if (fast) inner.push(`${fast} AS f${j}`);
