@@ -41,6 +41,10 @@ export type CsvSqlOutcome = { path: 'sql'; location: string; rows: number; jsRow
 
 /** JS `\s` (what cleanText collapses and trim() strips), as an RE2 class body. */
 const WS = '\\t\\n\\x{0B}\\f\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}';
+/** The same characters as SQL string literals, for a cheap first-character test. */
+const WS_CHARS = ['\t', '\n', '\u000b', '\f', '\r', ' ', '\u00a0', '\u1680', ...Array.from({ length: 11 }, (_, i) => String.fromCharCode(0x2000 + i)), '\u2028', '\u2029', '\u202f', '\u205f', '\u3000', '\ufeff']
+  .map((c) => `'${c}'`)
+  .join(', ');
 const FULL = Array.from({ length: 0xff5e - 0xff01 + 1 }, (_, i) => String.fromCharCode(0xff01 + i)).join('') + '\u3000';
 const HALF = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i)).join('') + ' ';
 const q = (s: string) => `'${s.replace(/'/g, "''")}'`;
@@ -56,9 +60,10 @@ export const MACROS = [
   // cleanText: half-width, runs of white space to one space, trimmed.
   `CREATE OR REPLACE TEMP MACRO vc_clean(s) AS CASE WHEN regexp_matches(s, '[${WS}\\x{FF01}-\\x{FF5E}]') THEN trim(regexp_replace(vc_hw(s), '[${WS}]+', ' ', 'g'), ' ') ELSE s END`,
   // isBlank: null, or white space only.
-  `CREATE OR REPLACE TEMP MACRO vc_blank(s) AS s IS NULL OR regexp_full_match(s, '[${WS}]*')`,
+  // (The regular expressions run only when the first character allows a match: most cells start with neither.)
+  `CREATE OR REPLACE TEMP MACRO vc_blank(s) AS s IS NULL OR s = '' OR (left(s, 1) IN (${WS_CHARS}) AND regexp_full_match(s, '[${WS}]*'))`,
   // PLACEHOLDER.test(v.trim()): -, —, /, n/a, null, 无, 暂无 in a typed column.
-  `CREATE OR REPLACE TEMP MACRO vc_placeholder(s) AS regexp_full_match(regexp_replace(s, '^[${WS}]+|[${WS}]+$', '', 'g'), '(?i)-+|—+|－+|/|n/?a|null|无|暂无')`,
+  `CREATE OR REPLACE TEMP MACRO vc_placeholder(s) AS (left(s, 1) IN (${WS_CHARS}, '-', '—', '－', '/', 'n', 'N', '无', '暂')) AND regexp_full_match(regexp_replace(s, '^[${WS}]+|[${WS}]+$', '', 'g'), '(?i)-+|—+|－+|/|n/?a|null|无|暂无')`,
   // Math.round(x * 100) / 100 (half up, towards +∞, as Math.round).
   `CREATE OR REPLACE TEMP MACRO vc_round2(x) AS CASE WHEN x * 100 >= -0.5 AND x * 100 < 0 THEN -(0.0::DOUBLE)
      ELSE (CASE WHEN x * 100 - floor(x * 100) >= 0.5 THEN floor(x * 100) + 1 ELSE floor(x * 100) END) / 100 END`,
