@@ -101,8 +101,18 @@ export class Stager {
     return s;
   }
 
-  private row(entity: EntityName, src: number, row: number, ref: boolean, values: CleanRow, extra: Record<string, unknown> = {}): number {
-    const seq = ++this.seq;
+  /**
+   * Reserves `n` sequence numbers (rows staged by SQL take them): returns the one before the
+   * first. Rows added with `add(…, base)` take `base + 1` … `base + 3`.
+   */
+  reserve(n: number): number {
+    const base = this.seq;
+    this.seq += n;
+    return base;
+  }
+
+  private row(entity: EntityName, src: number, row: number, ref: boolean, values: CleanRow, extra: Record<string, unknown> = {}, at?: number): number {
+    const seq = at ?? ++this.seq;
     const out: DuckDBValue[] = [src, BigInt(seq), BigInt(row), ref];
     for (const c of columnsOf(entity)) out.push(text(values[c]));
     for (const c of EXTRA[entity] ?? []) out.push(text(extra[c]));
@@ -118,12 +128,13 @@ export class Stager {
     };
   }
 
-  add(entity: EntityName, src: number, r: RowResult): void {
-    for (const ref of r.refs) {
-      this.row(ref.entity, src, r.row, true, ref.row, ref.entity === 'customers' ? this.customerExtra(ref.row) : {});
-    }
+  /** Stages a row and its related rows; `base` (from `reserve`) places them at base + 1 … base + 3. */
+  add(entity: EntityName, src: number, r: RowResult, base?: number): void {
+    r.refs.forEach((ref, k) => {
+      this.row(ref.entity, src, r.row, true, ref.row, ref.entity === 'customers' ? this.customerExtra(ref.row) : {}, base === undefined ? undefined : base + 1 + k);
+    });
     const extra = entity === 'customers' ? this.customerExtra(r.main) : entity === 'opportunities' ? { _entered: r.enteredCurrent } : {};
-    const seq = this.row(entity, src, r.row, false, r.main, extra);
+    const seq = this.row(entity, src, r.row, false, r.main, extra, base === undefined ? undefined : base + 3);
     if (r.stageDates.length) {
       const a = this.appenders.get('dates')!;
       for (const d of r.stageDates) a.row([src, BigInt(seq), text(r.main.opportunity_id), d.stage, d.at]);

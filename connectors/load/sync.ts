@@ -24,6 +24,7 @@ import { reason, warning, whyOf, type Warning, type WarningRef } from '../pipeli
 import { sheetMismatchWhy, summarySheetWhy } from '../pipeline/guess';
 import type { ReaderFactory, SkipReason } from '../types';
 import { columnsOf, createStaging, dropStaging, Stager, stgName } from './stage';
+import { ingestCsvSql } from './csv-sql';
 
 export interface SourceReport {
   run_id: string;
@@ -51,6 +52,11 @@ export interface SourceReport {
   unmapped: string[];
   error: string | null;
   ms: number;
+  /**
+   * How a CSV file was read: `sql` (DuckDB's reader and SQL over whole columns,
+   * connectors/load/csv-sql.ts) or `js` (the row-by-row reader and pipeline), and why not SQL.
+   */
+  ingest?: { path: 'sql' | 'js'; why?: string };
 }
 
 export interface SyncReport {
@@ -260,9 +266,35 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
               rep.skipped_by[reason]++;
             }
           };
+          const pipe = new Pipeline({ config, source: s, now });
+          if (s.type === 'csv' && !opts.readers?.csv && process.env.COCKPIT_CSV_PATH !== 'js') {
+            // A UTF-8 CSV file of deals: read by DuckDB and cleaned by SQL over whole columns.
+            const out = await ingestCsvSql({ tx, source: s, src: i, config, baseDir: opts.baseDir, pipe, stager, events, onRow: () => rep.rows++, log });
+            if (out.path === 'sql') {
+              rep.ingest = { path: 'sql' };
+              rep.location = out.location;
+              rep.rows += out.rows;
+              for (const r of out.rejected) {
+                rep.rejected++;
+                if (rep.rejections.length < MAX_REPORTED_REJECTIONS) rep.rejections.push(r);
+                stager.reject(i, out.location, r);
+              }
+              if (sources.some((x) => x.entity === 'payments')) {
+                stager.flush();
+                const { rows } = await tx.query<{ id: string; customer_id: string | null }>(`SELECT opportunity_id AS id, customer_id FROM stg_opportunities WHERE _src = ${i} AND NOT _ref ORDER BY _seq`);
+                for (const r of rows) stagedDeals.set(r.id, r.customer_id);
+              }
+              newWatermarks.set(s.name, null);
+              rep.mapping = pipe.mappingUsed ?? [];
+              rep.unmapped = pipe.unmappedUsed;
+              rep.ms = performance.now() - t0;
+              continue;
+            }
+            rep.ingest = { path: 'js', why: out.why };
+            log(`  ${s.name}: read row by row (JS path): ${out.why}`);
+          }
           const reader = await factory(s, { config, baseDir: opts.baseDir, watermark: watermarks.get(s.name) ?? null, signal: opts.signal, events });
           rep.location = reader.location;
-          const pipe = new Pipeline({ config, source: s, now });
           // A workbook read whole: a sheet whose header maps nothing (a notes sheet), a summary or pivot
           // sheet, or one that fits another entity better is skipped (the rules of inspect.ts sheetsFor).
           const wholeWorkbook = s.type === 'excel' && !('sheet' in s && s.sheet);

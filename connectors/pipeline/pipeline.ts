@@ -302,6 +302,16 @@ export class Pipeline {
     }
   }
 
+  /** The configured stage a value names (by name, `stage_map` or header key), for the SQL ingest's dictionary. */
+  stageOf(v: string): { name: string; outcome?: 'won' | 'lost' } | undefined {
+    return this.stage(v);
+  }
+
+  /** One value parsed for a field, exactly as `process` parses it (the SQL ingest's dictionaries use it). */
+  parseField(field: string, v: unknown, unit?: string): Parsed<string | number | boolean | null> {
+    return this.parse(field, v, unit);
+  }
+
   private stage(v: string): { name: string; outcome?: 'won' | 'lost' } | undefined {
     return this.stageByKey.get(v) ?? this.stageByKey.get(headerKey(v));
   }
