@@ -174,7 +174,7 @@ export function customerBoard(id: string): BoardDef {
     base: () => ({ customer: [id], period: 'all', from: null, to: null, team: null, owner: [], region: [], industry: [], source: [], product: [], grade: [] }),
     sort: 'created_at',
     pageSize: 10,
-    span: [12, 5],
+    span: [12, 4],
     refined: false
   });
   const payments: TileDef = {

@@ -70,7 +70,12 @@ export const zh = {
   'alerts.role.executive': '管理层',
   'alerts.role.manager': '团队经理',
   'alerts.role.rep': '销售本人',
-  'alerts.disabled': '已停用'
+  'alerts.disabled': '已停用',
+  'alerts.aud.teams': '团队 {teams}',
+  'alerts.aud.owners': '负责人 {owners}',
+  'alerts.aud.each_child': '每个下级团队',
+  'alerts.aud.each_leaf': '每个最底层团队',
+  'alerts.source.board': '看板 {board}'
 } as const satisfies Record<string, string>;
 
 export const en: { [K in keyof typeof zh]: string } = {
@@ -140,5 +145,10 @@ export const en: { [K in keyof typeof zh]: string } = {
   'alerts.role.executive': 'executive',
   'alerts.role.manager': 'team manager',
   'alerts.role.rep': 'each rep (own deals)',
-  'alerts.disabled': 'disabled'
+  'alerts.disabled': 'disabled',
+  'alerts.aud.teams': 'teams {teams}',
+  'alerts.aud.owners': 'owners {owners}',
+  'alerts.aud.each_child': 'each child team',
+  'alerts.aud.each_leaf': 'each leaf team',
+  'alerts.source.board': 'board {board}'
 };
