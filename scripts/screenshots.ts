@@ -68,13 +68,9 @@ if (!base) {
     rmSync(dir, { recursive: true, force: true });
   };
 }
-/** A server on an empty database with the fixture author's configuration (stages, time zone) without its sources, as the upload test runs it. */
-async function uploadServer() {
-  const dir = mkdtempSync(join(tmpdir(), 'screenshots-upload-'));
-  const config = JSON.parse(readFileSync(join(FIXTURE, 'cockpit.config.json'), 'utf8'));
-  delete config.sources;
-  writeFileSync(join(dir, 'cockpit.config.json'), JSON.stringify(config));
-  const s = await startServer(['--no-demo', '--db', join(dir, 'upload.duckdb'), '--config', join(dir, 'cockpit.config.json')]);
+/** A server of its own on a database in `dir`; stop() ends it and removes the directory. */
+async function serveIn(dir: string, args: string[]) {
+  const s = await startServer(args);
   return {
     url: s.url,
     stop: async () => {
@@ -83,6 +79,14 @@ async function uploadServer() {
       rmSync(dir, { recursive: true, force: true });
     }
   };
+}
+/** A server on an empty database with the fixture author's configuration (stages, time zone) without its sources, as the upload test runs it. */
+async function uploadServer() {
+  const dir = mkdtempSync(join(tmpdir(), 'screenshots-upload-'));
+  const config = JSON.parse(readFileSync(join(FIXTURE, 'cockpit.config.json'), 'utf8'));
+  delete config.sources;
+  writeFileSync(join(dir, 'cockpit.config.json'), JSON.stringify(config));
+  return serveIn(dir, ['--no-demo', '--db', join(dir, 'upload.duckdb'), '--config', join(dir, 'cockpit.config.json')]);
 }
 
 /**
@@ -123,15 +127,7 @@ async function alertsServer() {
     if (code !== 0 && code !== 1) throw new Error(`cockpit alerts run ${rule} exited with ${code}`);
   }
   rx.close();
-  const s = await startServer(['--db', db, '--config', config]);
-  return {
-    url: s.url,
-    stop: async () => {
-      s.child.kill('SIGTERM');
-      await new Promise((r) => s.child.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
+  return serveIn(dir, ['--db', db, '--config', config]);
 }
 /** Servers of their own, started when a page needs one (the upload result gets a fresh, empty database per shot so it says 新增, not 更新). */
 const own: Record<string, { url: string; stop: () => Promise<void> }> = {};

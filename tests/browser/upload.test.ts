@@ -54,6 +54,18 @@ async function idle(page: Page) {
 const money = (v: number) => v.toLocaleString('zh-CN');
 const previewCell = (page: Page, row: number, field: string) => page.locator(`[data-testid=preview-table] tr[data-row="${row}"] td[data-field="${field}"]`);
 
+/** Uploads the held-out ledger on the Chinese page and picks one of its five sheets. */
+async function openSheet(page: Page, sheet: string) {
+  await page.goto(`${base}/admin/import?lang=zh-CN`, { waitUntil: 'networkidle' });
+  await page.getByTestId('file-input').setInputFiles(LEDGER);
+  await page.getByTestId('upload').click();
+  await expect.poll(() => page.getByTestId('sheet').count(), { timeout: 60_000 }).toBe(5);
+  await idle(page);
+  await page.locator(`[data-testid=sheet][data-sheet="${sheet}"]`).click();
+  await expect.poll(() => page.locator('[data-testid=sheet].on').getAttribute('data-sheet'), { timeout: 30_000 }).toBe(sheet);
+  await idle(page);
+}
+
 async function api(path: string) {
   const r = await fetch(`${base}${path}`);
   expect(r.status, path).toBe(200);
@@ -175,14 +187,7 @@ describe('upload a Chinese ledger in the browser', () => {
   it('the payments sheet of the same file: 元 unit, yyyymmdd and dotted dates, rejected rows named', async () => {
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
     const errors = watchErrors(page);
-    await page.goto(`${base}/admin/import?lang=zh-CN`, { waitUntil: 'networkidle' });
-    await page.getByTestId('file-input').setInputFiles(LEDGER);
-    await page.getByTestId('upload').click();
-    await expect.poll(() => page.getByTestId('sheet').count(), { timeout: 60_000 }).toBe(5);
-    await idle(page);
-    await page.locator('[data-testid=sheet][data-sheet="回款记录"]').click();
-    await expect.poll(() => page.locator('[data-testid=sheet].on').getAttribute('data-sheet'), { timeout: 30_000 }).toBe('回款记录');
-    await idle(page);
+    await openSheet(page, '回款记录');
     expect(await page.getByTestId('entity').inputValue()).toBe('payments');
     expect(await page.getByTestId('unit-line').textContent()).toContain('元');
     const spots = (expected.spot_checks.payments ?? []) as Spot[];
@@ -212,14 +217,7 @@ describe('upload a Chinese ledger in the browser', () => {
   it('the targets sheet: its columns map to fields named in Chinese (开始日期, 目标指标), not period_start or metric', async () => {
     const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
     const errors = watchErrors(page);
-    await page.goto(`${base}/admin/import?lang=zh-CN`, { waitUntil: 'networkidle' });
-    await page.getByTestId('file-input').setInputFiles(LEDGER);
-    await page.getByTestId('upload').click();
-    await expect.poll(() => page.getByTestId('sheet').count(), { timeout: 60_000 }).toBe(5);
-    await idle(page);
-    await page.locator('[data-testid=sheet][data-sheet="目标"]').click();
-    await expect.poll(() => page.locator('[data-testid=sheet].on').getAttribute('data-sheet'), { timeout: 30_000 }).toBe('目标');
-    await idle(page);
+    await openSheet(page, '目标');
     expect(await page.getByTestId('entity').inputValue()).toBe('targets');
     // The sheet's 月份 and 指标 columns (NOTES.md), as the mapping shows the field each maps to.
     const chosen = (column: string) => page.locator(`[data-testid=field][data-column="${column}"]`).evaluate((el) => (el as HTMLSelectElement).selectedOptions[0]?.textContent?.trim() ?? '');
