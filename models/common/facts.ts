@@ -32,6 +32,10 @@
  *   valid_from and valid_to in the history — after it, the deal is in its last version (when
  *   that is open-ended or not yet ended) and in no other; null when the history has two open
  *   versions, or an open one that is not the last (then nothing is read from these columns).
+ * - for the risk flags (models/common/risk.ts) over the whole history: `risk_pushes` (versions
+ *   whose close date is later than the last known one before them), `risk_peak_amount` (the
+ *   highest amount), and `versions_last_from` (the latest valid_from: a report date after it
+ *   sees the whole history, so these, `pit_known_amount` and `last_stage_change_at` hold then).
  *
  * Stored in close-date order (open deals last, by creation): nearly every model filters on a
  * close or creation date, and DuckDB skips the row groups whose min/max rule them out.
@@ -50,7 +54,7 @@ import type { StageInfo } from '../model';
 export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts', 'customer_facts'] as const;
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 11;
+export const FACTS_VERSION = 12;
 
 /**
  * `payment_facts`: every payments column plus the payment's `owner_id` (its deal's owner; its
@@ -232,14 +236,20 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
       FROM main.opportunity_versions v JOIN st ON st.name = v.stage
       GROUP BY v.opportunity_id
     ),
+    -- Stage changes, and the risk flags' history figures (models/common/risk.ts): close-date
+    -- pushes (a close date later than the last known one before it) and the peak amount.
     changes AS (
-      SELECT opportunity_id, max(valid_from) AS last_stage_change_at
+      SELECT opportunity_id,
+        max(valid_from) FILTER (WHERE previous_stage IS NULL OR previous_stage <> stage) AS last_stage_change_at,
+        count(*) FILTER (WHERE expected_close_date > previous_close)::INTEGER AS close_pushes,
+        max(amount) AS peak_amount
       FROM (
-        SELECT opportunity_id, stage, valid_from,
-               lag(stage) OVER (PARTITION BY opportunity_id ORDER BY valid_from) AS previous_stage
+        SELECT opportunity_id, stage, valid_from, amount, expected_close_date,
+               lag(stage) OVER w AS previous_stage,
+               lag(expected_close_date IGNORE NULLS) OVER w AS previous_close
         FROM main.opportunity_versions
+        WINDOW w AS (PARTITION BY opportunity_id ORDER BY valid_from)
       )
-      WHERE previous_stage IS NULL OR previous_stage <> stage
       GROUP BY opportunity_id
     ),
     acts AS (
@@ -285,7 +295,8 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
       pv.last.amount AS pit_amount, pv.last.expected_close_date AS pit_expected_close_date, pv.last.owner_id AS pit_owner_id,
       pv.last.forecast_category AS pit_forecast_category, pv.last.probability AS pit_probability, pv.last.origin AS pit_origin,
       pv.known_amount AS pit_known_amount, pv.known_ecd AS pit_known_expected_close_date, pv.known_owner AS pit_known_owner_id,
-      sfl.entered_at AS pit_stage_entered_at
+      sfl.entered_at AS pit_stage_entered_at,
+      pv.max_from AS versions_last_from, ch.close_pushes AS risk_pushes, ch.peak_amount AS risk_peak_amount
     FROM main.opportunities o
     LEFT JOIN main.users u ON u.user_id = o.owner_id
     LEFT JOIN main.customers c ON c.customer_id = o.customer_id
