@@ -50,11 +50,11 @@ import type { Database, WriteTx } from '../../src/lib/server/db/database';
 import { join, sql, unsafeRaw, type Sql } from '../../src/lib/server/db/sql';
 import type { StageInfo } from '../model';
 
-/** The derived tables refreshFacts builds. */
-export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts', 'customer_facts'] as const;
+/** The derived tables refreshFacts builds (`option_facts`: see OPTION_FACTS_SQL). */
+export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts', 'customer_facts', 'option_facts'] as const;
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 12;
+export const FACTS_VERSION = 13;
 
 /**
  * `payment_facts`: every payments column plus the payment's `owner_id` (its deal's owner; its
@@ -122,6 +122,35 @@ export function customerFactsSelect(deals: string, payments: string): string {
     WHERE customer_id IS NOT NULL
     GROUP BY customer_id`;
 }
+
+/** The deal_facts columns the filter bar lists values of (`options`), by option kind. */
+export const OPTION_DIMS = {
+  region: 'customer_region',
+  industry: 'customer_industry',
+  source: 'source',
+  product: 'product',
+  grade: 'customer_grade',
+  competitor: 'competitor',
+  loss_reason: 'loss_reason'
+} as const;
+
+/**
+ * `option_facts`: the filter bar's counts (the `options` model) counted once at sync, per owner:
+ * one row per owner_id, owner_team, kind and key with `n` that owner's deals — kind `deals`
+ * (key null: all of them), `stage` (key: the current stage) and each of OPTION_DIMS (key: the
+ * value, empty and null values left out, as the options list them). A viewer's options sum the
+ * rows of the owners in their scope (scoped like deal_facts, by owner) instead of counting a
+ * million deals before every board's first byte.
+ */
+export const OPTION_FACTS_SQL = `CREATE OR REPLACE TABLE option_facts AS
+  SELECT owner_id, owner_team, 'deals' AS kind, NULL::VARCHAR AS key, count(*)::BIGINT AS n FROM main.deal_facts GROUP BY ALL
+  UNION ALL
+  SELECT owner_id, owner_team, 'stage', stage, count(*) FROM main.deal_facts GROUP BY ALL
+  ${Object.entries(OPTION_DIMS)
+    .map(([kind, col]) => `UNION ALL
+  SELECT owner_id, owner_team, '${kind}', ${col}, count(*) FROM main.deal_facts WHERE ${col} IS NOT NULL AND ${col} <> '' GROUP BY ALL`)
+    .join('\n  ')}
+  ORDER BY kind, key, owner_id`;
 
 export const CUSTOMER_FACTS_SQL = `CREATE OR REPLACE TABLE customer_facts AS ${customerFactsSelect('main.deal_facts', 'main.payment_facts')} ORDER BY customer_id`;
 
@@ -320,6 +349,7 @@ export async function refreshFacts(tx: WriteTx, stages: StageInfo[]): Promise<vo
   await tx.run(buildFactsSql(stages));
   await tx.run(PAYMENT_FACTS_SQL);
   await tx.run(CUSTOMER_FACTS_SQL);
+  await tx.run(OPTION_FACTS_SQL);
   await tx.run(sql`INSERT OR REPLACE INTO meta VALUES ('facts.signature', ${factsSignature(stages)})`);
   await tx.run(
     `INSERT OR REPLACE INTO meta VALUES ('facts.data_version', coalesce((SELECT value FROM meta WHERE key = 'data_version'), '0'))`
