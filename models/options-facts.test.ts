@@ -16,9 +16,10 @@ import { generateDemo } from '../src/lib/server/demo/generate';
 import { buildContext, compileModel, getModel, parseParams, runModel } from '../src/lib/server/models/run';
 import { dealsRelation, hasFilters } from './common/relations';
 import { ALL_SCOPE, type Scope } from './common/scope';
+import type { ModelQuery } from './model';
 
 /** The first formulation of the options query, verbatim: the reference. */
-function optionsQueryReference(p: Record<string, unknown>) {
+function optionsQueryReference(p: Record<string, unknown>): ModelQuery {
     const dim = (kind: string, col: string) =>
       sql`SELECT ${kind} AS kind, v AS key, v AS label, NULL::VARCHAR AS parent, 0 AS sort, count(*)::INTEGER AS n
           FROM (SELECT ${sql([col])} AS v FROM d) WHERE v IS NOT NULL AND v <> '' GROUP BY v`;
