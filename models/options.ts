@@ -15,7 +15,8 @@ import { z } from 'zod';
 import { defineModel } from './model';
 import { paramsSchema } from './common/params';
 import { dealsRelation, hasFilters } from './common/relations';
-import { sql } from '../src/lib/server/db/sql';
+import { OPTION_DIMS } from './common/facts';
+import { sql, type Sql } from '../src/lib/server/db/sql';
 
 export const OPTION_KINDS = ['team', 'owner', 'region', 'industry', 'source', 'product', 'grade', 'competitor', 'loss_reason', 'stage'] as const;
 
@@ -52,21 +53,35 @@ export const options = defineModel({
   params,
   row,
   query(p) {
-    const dim = (kind: string, col: string) =>
-      sql`SELECT ${kind} AS kind, v AS key, v AS label, NULL::VARCHAR AS parent, 0 AS sort, count(*)::INTEGER AS n
-          FROM (SELECT ${sql([col])} AS v FROM d) WHERE v IS NOT NULL AND v <> '' GROUP BY v`;
+    // Unfiltered (the boards' call): the per-owner counts made at sync (option_facts,
+    // models/common/facts.ts), summed over the owners the scope shows; with a token's locked
+    // filters, the filtered deals counted here.
+    const filtered = hasFilters(p);
+    const dim = (kind: keyof typeof OPTION_DIMS) =>
+      filtered
+        ? sql`SELECT ${kind} AS kind, v AS key, v AS label, NULL::VARCHAR AS parent, 0 AS sort, count(*)::INTEGER AS n
+              FROM (SELECT ${sql([OPTION_DIMS[kind]])} AS v FROM d) WHERE v IS NOT NULL AND v <> '' GROUP BY v`
+        : sql`SELECT ${kind} AS kind, key, key AS label, NULL::VARCHAR AS parent, 0 AS sort, sum(n)::INTEGER AS n
+              FROM option_facts WHERE kind = ${kind} GROUP BY key`;
+    const subtree: [string, Sql] = [
+      'subtree',
+      sql`SELECT tt.ancestor AS team_id, sum(b.n) AS n FROM by_team b JOIN team_tree tt ON tt.team_id = b.team_id GROUP BY tt.ancestor`
+    ];
     return {
-      ctes: [
-        // Unfiltered (the boards' call), the scan of deal_facts each count did before.
-        hasFilters(p) ? ['d', sql`SELECT * FROM ${dealsRelation(p)}`] : ['d', sql`SELECT * FROM deal_facts`, { materialized: false }],
-        ['by_team', sql`SELECT owner_team AS team_id, count(*) AS n FROM d GROUP BY owner_team`, { materialized: true }],
-        [
-          'subtree',
-          sql`SELECT tt.ancestor AS team_id, sum(b.n) AS n FROM by_team b JOIN team_tree tt ON tt.team_id = b.team_id GROUP BY tt.ancestor`
-        ],
-        ['by_owner', sql`SELECT owner_id, count(*) AS n FROM d GROUP BY owner_id`],
-        ['by_stage', sql`SELECT stage, count(*) AS n FROM d GROUP BY stage`]
-      ],
+      ctes: filtered
+        ? [
+            ['d', sql`SELECT * FROM ${dealsRelation(p)}`],
+            ['by_team', sql`SELECT owner_team AS team_id, count(*) AS n FROM d GROUP BY owner_team`, { materialized: true }],
+            ['by_owner', sql`SELECT owner_id, count(*) AS n FROM d GROUP BY owner_id`],
+            ['by_stage', sql`SELECT stage, count(*) AS n FROM d GROUP BY stage`],
+            subtree
+          ]
+        : [
+            ['by_team', sql`SELECT owner_team AS team_id, sum(n) AS n FROM option_facts WHERE kind = 'deals' GROUP BY owner_team`, { materialized: true }],
+            ['by_owner', sql`SELECT owner_id, sum(n) AS n FROM option_facts WHERE kind = 'deals' GROUP BY owner_id`],
+            ['by_stage', sql`SELECT key AS stage, sum(n) AS n FROM option_facts WHERE kind = 'stage' GROUP BY key`],
+            subtree
+          ],
       body: sql`
         SELECT 'team' AS kind, t.team_id AS key, t.name AS label,
                CASE WHEN t.parent_id IN (SELECT team_id FROM teams) THEN t.parent_id END AS parent,
@@ -75,13 +90,13 @@ export const options = defineModel({
         UNION ALL
         SELECT 'owner', u.user_id, u.name, u.team_id, CASE WHEN coalesce(u.active, true) THEN 0 ELSE 1 END, coalesce(b.n, 0)::INTEGER
         FROM users u LEFT JOIN by_owner b ON b.owner_id = u.user_id
-        UNION ALL ${dim('region', 'customer_region')}
-        UNION ALL ${dim('industry', 'customer_industry')}
-        UNION ALL ${dim('source', 'source')}
-        UNION ALL ${dim('product', 'product')}
-        UNION ALL ${dim('grade', 'customer_grade')}
-        UNION ALL ${dim('competitor', 'competitor')}
-        UNION ALL ${dim('loss_reason', 'loss_reason')}
+        UNION ALL ${dim('region')}
+        UNION ALL ${dim('industry')}
+        UNION ALL ${dim('source')}
+        UNION ALL ${dim('product')}
+        UNION ALL ${dim('grade')}
+        UNION ALL ${dim('competitor')}
+        UNION ALL ${dim('loss_reason')}
         UNION ALL
         SELECT 'stage', s.name, s.name, s.kind, CASE WHEN s.kind = 'lost' THEN 100 + s.idx ELSE s.idx END, coalesce(b.n, 0)::INTEGER
         FROM stages s LEFT JOIN by_stage b ON b.stage = s.name

@@ -112,28 +112,36 @@ function flowDealsQuery(p: DealsP, ctx: ModelContext, paged: boolean): ModelQuer
     before_close_date: sql`d.before_close_date`
   };
   const dir = p.dir === 'asc' ? sql`ASC` : sql`DESC`;
-  const rows = sql`SELECT d.opportunity_id, o.name, o.customer_id, c.name AS customer_name, o.owner_id, u.name AS owner_name,
-        ${p.bucket} AS bucket, (${value})::DOUBLE AS change_value, d.before_stage, d.after_stage,
-        d.before_amount::DOUBLE AS before_amount, d.after_amount::DOUBLE AS after_amount, d.before_close_date, d.after_close_date,
-        ub.name AS before_owner_name, ua.name AS after_owner_name, ${sortExpr[p.sort]} AS sort_key
-      FROM pipeline_flow_deals d
-      JOIN opportunities o ON o.opportunity_id = d.opportunity_id
+  // Every flow deal is a deal of the scoped deal_facts, so of `opportunities`: the names are
+  // joined to the page's rows only, unless the search or the sort needs them on every row
+  // (joining a million opportunities and customers to every drill row cost seconds at 1M deals).
+  const nameJoins = sql`JOIN opportunities o ON o.opportunity_id = d.opportunity_id
       LEFT JOIN customers c ON c.customer_id = o.customer_id
-      LEFT JOIN users u ON u.user_id = o.owner_id
-      LEFT JOIN users ub ON ub.user_id = d.before_owner_id
-      LEFT JOIN users ua ON ua.user_id = d.after_owner_id
+      LEFT JOIN users u ON u.user_id = o.owner_id`;
+  const needNames = !!needle || p.sort === 'name' || p.sort === 'customer_name' || p.sort === 'owner_name';
+  const matching = sql`SELECT d.*, (${value})::DOUBLE AS change_value, ${sortExpr[p.sort]} AS sort_key
+      FROM pipeline_flow_deals d
+      ${needNames ? nameJoins : sql``}
       WHERE ${and([
         flowBucketWhere(p.bucket),
         !!needle && sql`(${hit(sql`d.opportunity_id`)} OR ${hit(sql`o.name`)} OR ${hit(sql`c.name`)} OR ${hit(sql`u.name`)})`
       ])}`;
+  const shown = (rows: Sql) => sql`SELECT d.opportunity_id, o.name, o.customer_id, c.name AS customer_name, o.owner_id, u.name AS owner_name,
+        ${p.bucket} AS bucket, d.change_value, d.before_stage, d.after_stage,
+        d.before_amount::DOUBLE AS before_amount, d.after_amount::DOUBLE AS after_amount, d.before_close_date, d.after_close_date,
+        ub.name AS before_owner_name, ua.name AS after_owner_name, d.sort_key
+      FROM (${rows}) d
+      ${nameJoins}
+      LEFT JOIN users ub ON ub.user_id = d.before_owner_id
+      LEFT JOIN users ua ON ua.user_id = d.after_owner_id`;
   const ctes = pipelineFlowDealsCtes(p, flowSpec(ctx, p));
   const order = sql`ORDER BY sort_key ${dir} NULLS LAST, opportunity_id ASC`;
-  if (!paged) return { ctes, body: sql`SELECT * EXCLUDE (sort_key) FROM (${rows}) ${order}` };
+  if (!paged) return { ctes, body: sql`SELECT * EXCLUDE (sort_key) FROM (${shown(matching)}) ${order}` };
   return {
-    ctes: [...ctes, ['flow_drill', rows]],
+    ctes: [...ctes, ['flow_drill', matching]],
     body: sql`SELECT pg.*, t.total_count, t.total_value
       FROM (SELECT count(*)::INTEGER AS total_count, coalesce(sum(change_value), 0)::DOUBLE AS total_value FROM flow_drill) t
-      LEFT JOIN (SELECT * FROM flow_drill ${order} LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT) pg ON TRUE
+      LEFT JOIN (${shown(sql`SELECT * FROM flow_drill ${order} LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT`)}) pg ON TRUE
       ${sql`ORDER BY pg.sort_key ${dir} NULLS LAST, pg.opportunity_id ASC`}`
   };
 }

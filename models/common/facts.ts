@@ -32,6 +32,10 @@
  *   valid_from and valid_to in the history — after it, the deal is in its last version (when
  *   that is open-ended or not yet ended) and in no other; null when the history has two open
  *   versions, or an open one that is not the last (then nothing is read from these columns).
+ * - for the risk flags (models/common/risk.ts) over the whole history: `risk_pushes` (versions
+ *   whose close date is later than the last known one before them), `risk_peak_amount` (the
+ *   highest amount), and `versions_last_from` (the latest valid_from: a report date after it
+ *   sees the whole history, so these, `pit_known_amount` and `last_stage_change_at` hold then).
  *
  * Stored in close-date order (open deals last, by creation): nearly every model filters on a
  * close or creation date, and DuckDB skips the row groups whose min/max rule them out.
@@ -46,11 +50,11 @@ import type { Database, WriteTx } from '../../src/lib/server/db/database';
 import { join, sql, unsafeRaw, type Sql } from '../../src/lib/server/db/sql';
 import type { StageInfo } from '../model';
 
-/** The derived tables refreshFacts builds. */
-export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts', 'customer_facts'] as const;
+/** The derived tables refreshFacts builds (`option_facts`: see OPTION_FACTS_SQL). */
+export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts', 'customer_facts', 'option_facts'] as const;
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 11;
+export const FACTS_VERSION = 13;
 
 /**
  * `payment_facts`: every payments column plus the payment's `owner_id` (its deal's owner; its
@@ -118,6 +122,35 @@ export function customerFactsSelect(deals: string, payments: string): string {
     WHERE customer_id IS NOT NULL
     GROUP BY customer_id`;
 }
+
+/** The deal_facts columns the filter bar lists values of (`options`), by option kind. */
+export const OPTION_DIMS = {
+  region: 'customer_region',
+  industry: 'customer_industry',
+  source: 'source',
+  product: 'product',
+  grade: 'customer_grade',
+  competitor: 'competitor',
+  loss_reason: 'loss_reason'
+} as const;
+
+/**
+ * `option_facts`: the filter bar's counts (the `options` model) counted once at sync, per owner:
+ * one row per owner_id, owner_team, kind and key with `n` that owner's deals — kind `deals`
+ * (key null: all of them), `stage` (key: the current stage) and each of OPTION_DIMS (key: the
+ * value, empty and null values left out, as the options list them). A viewer's options sum the
+ * rows of the owners in their scope (scoped like deal_facts, by owner) instead of counting a
+ * million deals before every board's first byte.
+ */
+export const OPTION_FACTS_SQL = `CREATE OR REPLACE TABLE option_facts AS
+  SELECT owner_id, owner_team, 'deals' AS kind, NULL::VARCHAR AS key, count(*)::BIGINT AS n FROM main.deal_facts GROUP BY ALL
+  UNION ALL
+  SELECT owner_id, owner_team, 'stage', stage, count(*) FROM main.deal_facts GROUP BY ALL
+  ${Object.entries(OPTION_DIMS)
+    .map(([kind, col]) => `UNION ALL
+  SELECT owner_id, owner_team, '${kind}', ${col}, count(*) FROM main.deal_facts WHERE ${col} IS NOT NULL AND ${col} <> '' GROUP BY ALL`)
+    .join('\n  ')}
+  ORDER BY kind, key, owner_id`;
 
 export const CUSTOMER_FACTS_SQL = `CREATE OR REPLACE TABLE customer_facts AS ${customerFactsSelect('main.deal_facts', 'main.payment_facts')} ORDER BY customer_id`;
 
@@ -232,14 +265,20 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
       FROM main.opportunity_versions v JOIN st ON st.name = v.stage
       GROUP BY v.opportunity_id
     ),
+    -- Stage changes, and the risk flags' history figures (models/common/risk.ts): close-date
+    -- pushes (a close date later than the last known one before it) and the peak amount.
     changes AS (
-      SELECT opportunity_id, max(valid_from) AS last_stage_change_at
+      SELECT opportunity_id,
+        max(valid_from) FILTER (WHERE previous_stage IS NULL OR previous_stage <> stage) AS last_stage_change_at,
+        count(*) FILTER (WHERE expected_close_date > previous_close)::INTEGER AS close_pushes,
+        max(amount) AS peak_amount
       FROM (
-        SELECT opportunity_id, stage, valid_from,
-               lag(stage) OVER (PARTITION BY opportunity_id ORDER BY valid_from) AS previous_stage
+        SELECT opportunity_id, stage, valid_from, amount, expected_close_date,
+               lag(stage) OVER w AS previous_stage,
+               lag(expected_close_date IGNORE NULLS) OVER w AS previous_close
         FROM main.opportunity_versions
+        WINDOW w AS (PARTITION BY opportunity_id ORDER BY valid_from)
       )
-      WHERE previous_stage IS NULL OR previous_stage <> stage
       GROUP BY opportunity_id
     ),
     acts AS (
@@ -285,7 +324,8 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
       pv.last.amount AS pit_amount, pv.last.expected_close_date AS pit_expected_close_date, pv.last.owner_id AS pit_owner_id,
       pv.last.forecast_category AS pit_forecast_category, pv.last.probability AS pit_probability, pv.last.origin AS pit_origin,
       pv.known_amount AS pit_known_amount, pv.known_ecd AS pit_known_expected_close_date, pv.known_owner AS pit_known_owner_id,
-      sfl.entered_at AS pit_stage_entered_at
+      sfl.entered_at AS pit_stage_entered_at,
+      pv.max_from AS versions_last_from, ch.close_pushes AS risk_pushes, ch.peak_amount AS risk_peak_amount
     FROM main.opportunities o
     LEFT JOIN main.users u ON u.user_id = o.owner_id
     LEFT JOIN main.customers c ON c.customer_id = o.customer_id
@@ -309,6 +349,7 @@ export async function refreshFacts(tx: WriteTx, stages: StageInfo[]): Promise<vo
   await tx.run(buildFactsSql(stages));
   await tx.run(PAYMENT_FACTS_SQL);
   await tx.run(CUSTOMER_FACTS_SQL);
+  await tx.run(OPTION_FACTS_SQL);
   await tx.run(sql`INSERT OR REPLACE INTO meta VALUES ('facts.signature', ${factsSignature(stages)})`);
   await tx.run(
     `INSERT OR REPLACE INTO meta VALUES ('facts.data_version', coalesce((SELECT value FROM meta WHERE key = 'data_version'), '0'))`

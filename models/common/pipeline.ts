@@ -80,7 +80,7 @@ export function flowSpec(
  * Reads the scoped `deal_facts`, `opportunity_versions`, `users` and the `stages` relation
  * every model has (through `dealStatesAt`).
  */
-export function pipelineStateAt(at: string, p: CommonParams, window: FlowSpec['window']): Sql {
+export function pipelineStateAt(at: string, p: CommonParams, window: FlowSpec['window'], among?: Sql): Sql {
   const inWindow = window ? sql`(s.expected_close_date >= ${window.from}::DATE AND s.expected_close_date < ${window.to}::DATE)` : sql`TRUE`;
   const matches = filterWhere(p, {
     team: sql`s.owner_team`,
@@ -98,7 +98,7 @@ export function pipelineStateAt(at: string, p: CommonParams, window: FlowSpec['w
            coalesce(${matches}, FALSE) AS matches,
            coalesce(${inWindow}, FALSE) AS in_window,
            coalesce(s.stage_kind = 'open' AND ${matches} AND ${inWindow}, FALSE) AS counts
-    FROM ${dealStatesAt(sql`${at}::TIMESTAMP`, { unknown: 'carry' })} s
+    FROM ${dealStatesAt(sql`${at}::TIMESTAMP`, { unknown: 'carry', among })} s
   )`;
 }
 
@@ -117,9 +117,15 @@ export function pipelineFlowDealsCtes(p: CommonParams, spec: FlowSpec): [string,
         ELSE 'removed' END
       ELSE CASE WHEN a.kind = 'open' AND a.matches AND NOT a.in_window THEN 'pulled_in' ELSE 'new' END
     END`;
+  // A deal whose history settled before the first moment (models/common/pit.ts) in a stage
+  // that is not open is closed (or gone) at both moments: in neither pipeline, so it is not
+  // read at all. At a million deals that is most of them (every deal closed before the period
+  // and untouched since), and the two states and their full join shrink to the rest.
+  const live = sql`(f.pit_settled_at IS NULL OR f.pit_settled_at >= ${spec.start}::TIMESTAMP
+    OR f.pit_stage IN (SELECT name FROM stages WHERE kind = 'open'))`;
   return [
-    ['flow_at_start', pipelineStateAt(spec.start, p, spec.window)],
-    ['flow_at_end', pipelineStateAt(spec.end, p, spec.window)],
+    ['flow_at_start', pipelineStateAt(spec.start, p, spec.window, live)],
+    ['flow_at_end', pipelineStateAt(spec.end, p, spec.window, live)],
     [
       'pipeline_flow_deals',
       sql`SELECT f.*,

@@ -63,8 +63,11 @@ export type UnknownRule = 'as_recorded' | 'carry';
  * rebuilt from the versions. At the report date nearly every deal is settled, so the forecast
  * reads one table; a past date rebuilds just the deals that moved since.
  */
-export function dealStatesAt(t: Sql, opts: { unknown: UnknownRule; stageEntered?: boolean }): Sql {
+export function dealStatesAt(t: Sql, opts: { unknown: UnknownRule; stageEntered?: boolean; among?: Sql }): Sql {
   const carry = opts.unknown === 'carry';
+  // `among`: a condition on deal_facts `f` narrowing the deals read (a caller's shortcut: the
+  // deals it rules out must be ones whose state the caller would discard).
+  const among = opts.among ?? sql`TRUE`;
   // Written so that DuckDB pushes them into the scan of deal_facts.
   const isSettled = sql`f.pit_settled_at < ${t}`;
   const notSettled = sql`(f.pit_settled_at IS NULL OR f.pit_settled_at >= ${t})`;
@@ -80,7 +83,7 @@ export function dealStatesAt(t: Sql, opts: { unknown: UnknownRule; stageEntered?
       ${carry ? sql`, f.pit_known_amount AS k_amount, f.pit_known_expected_close_date AS k_ecd, f.pit_known_owner_id AS k_owner` : sql``}
       ${opts.stageEntered ? sql`, f.pit_stage_entered_at AS v_entered` : sql``}
     FROM deal_facts f
-    WHERE ${isSettled} AND f.pit_valid_from < ${t} AND (f.pit_valid_to IS NULL OR f.pit_valid_to >= ${t})`;
+    WHERE ${isSettled} AND f.pit_valid_from < ${t} AND (f.pit_valid_to IS NULL OR f.pit_valid_to >= ${t}) AND ${among}`;
   const rebuilt = sql`SELECT ${fCols}, v.valid_from AS v_from, v.stage AS v_stage, v.amount AS v_amount,
       v.expected_close_date AS v_ecd, v.owner_id AS v_owner, v.forecast_category AS v_category,
       v.probability AS v_probability, v.origin AS v_origin
@@ -98,7 +101,7 @@ export function dealStatesAt(t: Sql, opts: { unknown: UnknownRule; stageEntered?
     ${opts.stageEntered
       ? sql`LEFT JOIN stage_facts sf ON sf.opportunity_id = v.opportunity_id AND sf.entered_at < ${t} AND (sf.left_at IS NULL OR sf.left_at >= ${t})`
       : sql``}
-    WHERE ${notSettled} AND v.valid_from < ${t} AND (v.valid_to IS NULL OR v.valid_to >= ${t})`;
+    WHERE ${notSettled} AND v.valid_from < ${t} AND (v.valid_to IS NULL OR v.valid_to >= ${t}) AND ${among}`;
   const owner = carry ? sql`coalesce(x.k_owner, x.f_owner)` : sql`coalesce(x.v_owner, x.f_owner)`;
   const amount = carry
     ? sql`coalesce(x.k_amount, x.f_amount, 0)`

@@ -15,6 +15,7 @@
  * - customers: owned by a visible user, or customer of a visible opportunity;
  * - payments (and `payment_facts`): of a visible opportunity, or of a visible customer when
  *   not tied to one (precomputed as payment_facts.owner_id);
+ * - `option_facts` (the filter bar's counts per owner): the rows of visible owners;
  * - `customer_facts` (per-customer totals, models/common/facts.ts): the precomputed table for
  *   `all`; for any other scope the same aggregation over the visible deals and payments;
  * - activities: by a visible user or on a visible opportunity;
@@ -52,6 +53,7 @@ export const SCOPED_RELATIONS = [
   'stage_facts',
   'payment_facts',
   'customer_facts',
+  'option_facts',
   'teams',
   'users',
   'customers',
@@ -99,6 +101,7 @@ export function scopeCtes(scope: Scope | null | undefined): Sql[] {
       unsafeRaw(`stage_facts AS NOT MATERIALIZED (SELECT * FROM main.stage_facts)`),
       unsafeRaw(`payment_facts AS NOT MATERIALIZED (SELECT * FROM main.payment_facts)`),
       unsafeRaw(`customer_facts AS NOT MATERIALIZED (SELECT * FROM main.customer_facts)`),
+      unsafeRaw(`option_facts AS NOT MATERIALIZED (SELECT * FROM main.option_facts)`),
       unsafeRaw(`customers AS NOT MATERIALIZED (SELECT * FROM main.customers)`),
       unsafeRaw(`opportunity_versions AS NOT MATERIALIZED (SELECT * FROM main.opportunity_versions)`),
       STAGE_EVENTS,
@@ -131,6 +134,9 @@ export function scopeCtes(scope: Scope | null | undefined): Sql[] {
       SELECT * FROM main.deal_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
     unsafeRaw(`stage_facts AS NOT MATERIALIZED (
       SELECT * FROM main.stage_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
+    // Per-owner counts (models/common/facts.ts): the rows of the visible owners, as deal_facts.
+    unsafeRaw(`option_facts AS NOT MATERIALIZED (
+      SELECT * FROM main.option_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
     // "A or B" conditions are written as the union of two semi-joins: DuckDB evaluates
     // `x IN (…) OR y IN (…)` row by row, which is many times slower at a million rows.
     unsafeRaw(`customers AS NOT MATERIALIZED (

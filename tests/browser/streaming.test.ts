@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { launch, watchErrors } from '../helpers/browser';
 import { getBoard } from '../../src/lib/boards/registry';
+import { WALL_PAGES } from '../../src/lib/boards/wall';
 
 const base = inject('baseUrl');
 let browser: Browser;
@@ -63,5 +64,42 @@ describe('a board streams its tiles', () => {
     expect(tiles.map((t) => t[0])).toEqual(board.tiles.map((t) => t.id));
     expect(tiles.filter((t) => t[1] !== 'ready' && t[1] !== 'empty')).toEqual([]);
     await ctx.close();
+  });
+});
+
+describe('the cockpit streams its tiles like a board', () => {
+  const wall = WALL_PAGES.overview;
+
+  it('sends the wall frame with the tiles computing first, then the results in the same response', async () => {
+    const res = await fetch(`${base}/cockpit?as_of=2026-06-08&lang=en&wait=none`);
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('data-testid="cockpit"');
+    const tiles = states(html);
+    expect(tiles.map((t) => t[0])).toEqual(wall.tiles.map((t) => t.id));
+    expect(tiles.filter((t) => t[1] === 'loading').length).toBeGreaterThan(0);
+    expect(tiles.filter((t) => t[1] === 'error')).toEqual([]);
+    // no "offline"/error banner while nothing has arrived yet
+    expect(html).not.toContain('role="alert"');
+    expect(html.match(/__sveltekit_\w+\.resolve\(/g)?.length ?? 0).toBeGreaterThan(0);
+  });
+
+  it('Chromium fills in every wall tile from the stream, and a refresh still swaps them in place', async () => {
+    const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    const errors = watchErrors(page);
+    await page.goto(`${base}/cockpit?as_of=2026-06-07&lang=en&wait=none`);
+    const tileStates = () => page.locator('[data-tile]').evaluateAll((els) => els.map((e) => e.getAttribute('data-state')));
+    await expect.poll(tileStates, { timeout: 30_000 }).toEqual(wall.tiles.map(() => expect.stringMatching(/^(ready|empty)$/)));
+    // the won amount shown is the API's
+    const kpis = await (await fetch(`${base}/api/models/kpis?period=this_quarter&as_of=2026-06-07`)).json();
+    const won = kpis.rows.find((r: { measure: string }) => r.measure === 'won_amount').value;
+    expect(Number(await page.getByTestId('kpi-value-won_amount').getAttribute('data-value'))).toBeCloseTo(won, 6);
+    // the refresh fetches every streamed tile too (none is taken for a lazy one and skipped)
+    const urls: string[] = await page.evaluate(() => (window as unknown as { __cockpit: { urls: () => string[] } }).__cockpit.urls());
+    expect(urls.length).toBeGreaterThan(wall.tiles.length);
+    expect(await page.evaluate(() => (window as unknown as { __cockpit: { refresh: () => Promise<boolean> } }).__cockpit.refresh())).toBe(true);
+    expect(await tileStates()).toEqual(wall.tiles.map(() => expect.stringMatching(/^(ready|empty)$/)));
+    expect(errors).toEqual([]);
+    await page.close();
   });
 });

@@ -10,6 +10,17 @@ import { commonParams, parseState, type ViewState } from './state';
 import type { BoardDef, QueryContext, QuerySpec, TableSpec, TileDef } from './types';
 
 const TTL_MS = 60_000;
+/**
+ * How long a streamed server render's first bytes wait for tiles (after the organisation is
+ * known): `/boards/<id>` and `/cockpit` alike.
+ */
+export const STREAM_BUDGET_MS = 150;
+
+/** `?wait=all` renders every tile before sending, `?wait=none` streams every tile, else the budget. */
+export function streamBudget(url: URL): number | undefined {
+  const wait = url.searchParams.get('wait');
+  return wait === 'all' ? undefined : wait === 'none' ? 0 : STREAM_BUDGET_MS;
+}
 const MAX_ENTRIES = 200;
 const cache = new Map<string, { at: number; value: Promise<Fetched<unknown>> }>();
 // Results belong to the token that fetched them: another token may see other rows.
@@ -94,6 +105,11 @@ export interface BoardData {
    * slow tiles: ./load.ts `loadBoardStreaming`), by URL; each resolves into `results`' shape.
    */
   pending?: Record<string, Promise<Fetched<ModelResult>>>;
+  /**
+   * URLs of lazy tiles (a backtest), which are in `pending` on every load: a wall screen's
+   * refresh does not hold up the rest for them. Streamed tiles are in `pending` only once.
+   */
+  lazy?: string[];
   /** Each tile's named calls → URL. */
   tiles: Record<string, Record<string, string>>;
   /** The open deal's detail, when `deal=` is set. */
@@ -151,7 +167,7 @@ export async function loadBoard(fetchFn: typeof fetch, url: URL, board: BoardDef
       options,
       optionsError: opts.ok ? null : opts.error,
       results: Object.fromEntries(urls.map((u, i) => [u, fetched[i]])),
-      ...(Object.keys(lazyPending).length ? { pending: lazyPending } : {}),
+      ...(Object.keys(lazyPending).length ? { pending: lazyPending, lazy: Object.keys(lazyPending) } : {}),
       tiles,
       deal,
       dealUrl
@@ -175,6 +191,7 @@ export async function loadBoard(fetchFn: typeof fetch, url: URL, board: BoardDef
     optionsError: opts.ok ? null : opts.error,
     results: { ...results },
     ...(Object.keys(pending).length ? { pending } : {}),
+    ...(Object.keys(lazyPending).length ? { lazy: Object.keys(lazyPending) } : {}),
     tiles,
     // The open deal's drawer is part of the frame: it is waited for.
     deal: deal === undefined ? await dealP : deal,

@@ -21,8 +21,10 @@ export class LiveBoards {
   constructor(pages: BoardData[], status: Status | null) {
     this.pages = pages;
     this.status = status;
-    // Lazy tiles (a backtest) were not waited for: each result lands when it arrives.
-    for (const p of pages) for (const [u, promise] of Object.entries(p.pending ?? {})) void promise.then((r) => this.land(u, r));
+    // Tiles streamed after the page (server rendering) and lazy tiles (a backtest) were not
+    // waited for: each result lands when it arrives, unless a refresh brought a newer one.
+    for (const p of pages)
+      for (const [u, promise] of Object.entries(p.pending ?? {})) void promise.then((r) => this.missing(u) && this.land(u, r));
   }
 
   /** Fetches every query once; keeps the old result of any that fails. */
@@ -38,7 +40,12 @@ export class LiveBoards {
 
   /** URLs of lazy tiles (not waited for by the page load): refreshed without holding up the rest. */
   private lazy(): Set<string> {
-    return new Set(this.pages.flatMap((p) => Object.keys(p.pending ?? {})));
+    return new Set(this.pages.flatMap((p) => p.lazy ?? []));
+  }
+
+  /** Whether a page that shows the URL has no result for it yet. */
+  private missing(u: string): boolean {
+    return this.pages.some((p) => !(u in p.results) && Object.values(p.tiles).some((t) => Object.values(t).includes(u)));
   }
 
   /** Puts a result in every page that shows its URL. */

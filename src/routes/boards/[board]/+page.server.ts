@@ -12,17 +12,12 @@
  */
 import { error } from '@sveltejs/kit';
 import { getBoard } from '$lib/boards/registry';
-import { loadBoard } from '$lib/boards/load';
+import { loadBoard, streamBudget } from '$lib/boards/load';
 import type { PageServerLoad } from './$types';
-
-/** How long the first bytes wait for tiles (after the organisation is known). */
-const BUDGET_MS = 150;
 
 export const load: PageServerLoad = async ({ fetch, url, params, untrack }) => {
   const [u, id] = untrack(() => [new URL(url.href), params.board] as const);
   const board = getBoard(id);
   if (!board) error(404, `unknown board "${id}"`);
-  const wait = u.searchParams.get('wait');
-  const budget = wait === 'all' ? undefined : wait === 'none' ? 0 : BUDGET_MS;
-  return { streamed: { href: u.pathname + u.search, boardData: await loadBoard(fetch, u, board, undefined, budget) } };
+  return { streamed: { href: u.pathname + u.search, boardData: await loadBoard(fetch, u, board, undefined, streamBudget(u)) } };
 };

@@ -1,0 +1,57 @@
+/**
+ * Iteration helper (not a suite): times every model call a board's first load makes, one at a
+ * time, on an existing database (what a page's "ready" is made of).
+ *   npx tsx bench/profile-board.ts /work/xl/large.duckdb pipeline [iterations] [url-regex]
+ * `wall:<page>` times a cockpit page (wall:overview). PROFILE_SQL=1 prints each compiled query.
+ */
+import { loadavg } from 'node:os';
+import { Database } from '../src/lib/server/db/database';
+import { parseConfig } from '../src/lib/server/config/load';
+import { buildContext, compileModel, getModel, parseParams, runModel } from '../src/lib/server/models/run';
+import { compile } from '../src/lib/server/db/sql';
+import { getBoard } from '../src/lib/boards/registry';
+import { WALL_PAGES } from '../src/lib/boards/wall';
+import { tileUrls } from '../src/lib/boards/load';
+import { buildOrg, type OptionRow } from '../src/lib/boards/org';
+import { parseState } from '../src/lib/boards/state';
+
+const [path, boardId = 'pipeline', itArg, re] = process.argv.slice(2);
+const iterations = Number(itArg ?? 3);
+const only = re ? new RegExp(re) : null;
+const cfg = parseConfig({});
+if (!cfg.ok) throw new Error('config');
+const config = cfg.config;
+const board = boardId.startsWith('wall:') ? WALL_PAGES[boardId.slice(5)] : getBoard(boardId);
+if (!board) throw new Error(`unknown board ${boardId}`);
+const db = await Database.open(path);
+const state = parseState(new URLSearchParams({ as_of: '2026-06-15' }));
+const opts = await runModel(db, config, 'options', { as_of: '2026-06-15' }, { all: true });
+const org = buildOrg(opts.rows as unknown as OptionRow[]);
+const urls = [...new Set(Object.values(tileUrls(board, { state, org, period: board.defaultPeriod })).flatMap((t) => Object.values(t)))];
+urls.unshift('/api/models/options?as_of=2026-06-15');
+for (const u of urls) {
+  if (only && !only.test(u)) continue;
+  const url = new URL(u, 'http://x');
+  const model = decodeURIComponent(url.pathname.split('/').pop()!);
+  const params: Record<string, unknown> = {};
+  for (const k of new Set(url.searchParams.keys())) {
+    const v = url.searchParams.getAll(k);
+    params[k] = v.length > 1 ? v : v[0];
+  }
+  if (process.env.PROFILE_SQL) {
+    const m = getModel(model);
+    const p = parseParams(m, params);
+    const { text, params: binds } = compile(compileModel(m, p, buildContext(m, p, config), { all: true }));
+    console.log(`-- ${u}\n${text}\n-- binds ${JSON.stringify(binds)}`);
+    continue;
+  }
+  const t: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const s = performance.now();
+    await runModel(db, config, model, params, { all: true });
+    t.push(performance.now() - s);
+  }
+  t.sort((a, b) => a - b);
+  console.log(`${t[t.length >> 1].toFixed(0).padStart(6)} ms (min ${t[0].toFixed(0)})  load ${loadavg()[0].toFixed(1)}  ${u}`);
+}
+await db.close();
