@@ -193,7 +193,7 @@ describe(`hostile stored values (one seed: ${SEED})`, () => {
   });
 
   it('every cockpit page answers without a 500 or a tile error, in both languages', async () => {
-    const paths = Object.keys(WALL_PAGES).flatMap((p) => ['zh-CN', 'en'].map((lang) => `/cockpit?${qs({ pages: p, as_of: AS_OF, lang })}`));
+    const paths = Object.keys(WALL_PAGES).flatMap((p) => ['zh-CN', 'en'].map((lang) => `/cockpit?${qs({ pages: p, as_of: AS_OF, lang, wait: 'all' })}`));
     expect(await failures(paths, true)).toEqual([]);
   });
 

@@ -148,7 +148,9 @@ describe('sessions', () => {
     expect(cookie).toMatch(/cockpit_session=/);
     expect(cookie).toMatch(/HttpOnly/i);
     expect(cookie).toMatch(/SameSite=Lax/i);
-    const page = await fetch(`${base}/cockpit?as_of=${AS_OF}`, { headers: { cookie: cookie.split(';')[0] } });
+    // wait=all: every tile rendered in the HTML (the default streams a tile that takes longer
+    // than the first byte's budget, which under load is most of them).
+    const page = await fetch(`${base}/cockpit?as_of=${AS_OF}&wait=all`, { headers: { cookie: cookie.split(';')[0] } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('kpi-value-won_amount');
     const out = await fetch(`${base}/logout`, { redirect: 'manual', headers: { cookie: cookie.split(';')[0] } });
