@@ -50,17 +50,23 @@ export const REASON_TEMPLATES = {
 export type ReasonCode = keyof typeof REASON_TEMPLATES;
 export const REASON_CODES = Object.keys(REASON_TEMPLATES) as ReasonCode[];
 
-/** A reason as stored and sent: its code and parameters (a parameter may be a nested reason). */
-export interface ReasonRef {
-  code: ReasonCode;
-  params: ReasonParams;
+/**
+ * A coded message (a rejection reason or an import warning) as stored and sent: its code and
+ * parameters, a parameter possibly a nested message of the same kind; with its English text.
+ */
+export interface CodedRef<C extends string> {
+  code: C;
+  params: CodedParams<C>;
 }
-export type ReasonParams = Record<string, string | number | ReasonRef>;
-
-/** A reason with its English text. */
-export interface Reason extends ReasonRef {
+export type CodedParams<C extends string> = Record<string, string | number | CodedRef<C>>;
+export interface Coded<C extends string> extends CodedRef<C> {
   text: string;
 }
+
+export type ReasonRef = CodedRef<ReasonCode>;
+export type ReasonParams = CodedParams<ReasonCode>;
+/** A reason with its English text. */
+export type Reason = Coded<ReasonCode>;
 
 /** `{name}` placeholders of a template, in order, without repeats. */
 export function placeholdersOf(template: string): string[] {
@@ -71,7 +77,7 @@ export function placeholdersOf(template: string): string[] {
  * Fills a template: each `{name}` with `render(params[name])`. `{"` (JSON in no_fx_rate's hint)
  * is not a placeholder: names are word characters only.
  */
-export function fillTemplate(template: string, params: ReasonParams, render: (v: string | number | ReasonRef) => string): string {
+export function fillTemplate<C extends string>(template: string, params: CodedParams<C>, render: (v: string | number | CodedRef<C>) => string): string {
   return template.replace(/\{(\w+)\}/g, (all, k: string) => (k in params ? render(params[k]) : all));
 }
 
@@ -138,21 +144,14 @@ export const WARNING_TEMPLATES = {
 export type WarningCode = keyof typeof WARNING_TEMPLATES;
 export const WARNING_CODES = Object.keys(WARNING_TEMPLATES) as WarningCode[];
 
-/** A warning as stored and sent: its code and parameters (a parameter may be a nested warning). */
-export interface WarningRef {
-  code: WarningCode;
-  params: WarningParams;
-}
-export type WarningParams = Record<string, string | number | WarningRef>;
-
+export type WarningRef = CodedRef<WarningCode>;
+export type WarningParams = CodedParams<WarningCode>;
 /** A warning with its English text. */
-export interface Warning extends WarningRef {
-  text: string;
-}
+export type Warning = Coded<WarningCode>;
 
 /** The English text of a warning (nested warnings in English too). */
 export function warningText(w: WarningRef): string {
-  return fillTemplate(WARNING_TEMPLATES[w.code], w.params as ReasonParams, (v) => (typeof v === 'object' ? warningText(v as unknown as WarningRef) : String(v)));
+  return fillTemplate(WARNING_TEMPLATES[w.code], w.params, (v) => (typeof v === 'object' ? warningText(v) : String(v)));
 }
 
 /** A warning by code: the code, the parameters and the English text. */
