@@ -14,7 +14,7 @@ import type { Database } from '../../src/lib/server/db/database';
 import { sql } from '../../src/lib/server/db/sql';
 import { REJECT_EXPORT_COLUMNS } from '../pipeline/pipeline';
 import type { ReasonCode, ReasonParams } from '../pipeline/reasons';
-import { translator } from '../../src/lib/i18n';
+import { formatList, translator } from '../../src/lib/i18n';
 import { columnLabel } from '../../src/lib/i18n/columns';
 import { reasonLabel } from '../../src/lib/i18n/parts/reasons';
 
@@ -48,7 +48,7 @@ export interface RejectedExport {
 const zh = translator('zh-CN');
 /** The reason in Chinese (its code through the i18n catalog; the English text for rows stored without a code). */
 function reasonZh(r: RejectedRow): string {
-  return reasonLabel(zh, r, (f) => columnLabel(f, 'zh-CN'));
+  return reasonLabel(zh, r, (f) => columnLabel(f, 'zh-CN'), (xs) => formatList('zh-CN', xs));
 }
 
 function csvCell(v: unknown): string {

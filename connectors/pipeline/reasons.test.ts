@@ -52,6 +52,8 @@ describe('rejection reason codes', () => {
     expect(reasonLabel(translator('en'), stored)).toBe('amount: not an amount (expected e.g. 12000, 1,200.50, ¥3.5万)');
     const stage = reason('unknown_stage', { stage: '不存在的阶段', stages: '初步接洽, 赢单' });
     expect(reasonLabel(translator('zh-CN'), stage)).toBe('未知阶段"不存在的阶段"；已配置的阶段：初步接洽, 赢单');
+    // With the locale's list (as the upload page and the Chinese export column say it): 、 in Chinese.
+    expect(reasonLabel(translator('zh-CN'), stage, undefined, (xs) => formatList('zh-CN', xs))).toBe('未知阶段"不存在的阶段"；已配置的阶段：初步接洽、赢单');
     // A row rejected before codes were stored: its English text.
     expect(reasonLabel(translator('zh-CN'), { code: null, params: null, reason: 'old text' })).toBe('old text');
   });

@@ -87,7 +87,7 @@ describe('cockpit import and cockpit rejected', () => {
     expect(cockpit(['rejected', '--out', out, '--db', db]).status).toBe(0);
     expect(readFileSync(out, 'utf8')).toBe(
       '\uFEFF商机编号,销售阶段,预计成交金额,cockpit_source,cockpit_sheet,cockpit_row,cockpit_column,cockpit_field,cockpit_reason,cockpit_reason_zh\r\n' +
-        'X-1,不存在的阶段,100,import-bad.csv,,2,销售阶段,stage,"unknown stage ""不存在的阶段""; configured stages: 初步接洽, 需求分析, 方案报价, 商务谈判, 赢单, 输单","未知阶段""不存在的阶段""；已配置的阶段：初步接洽, 需求分析, 方案报价, 商务谈判, 赢单, 输单"\r\n'
+        'X-1,不存在的阶段,100,import-bad.csv,,2,销售阶段,stage,"unknown stage ""不存在的阶段""; configured stages: 初步接洽, 需求分析, 方案报价, 商务谈判, 赢单, 输单","未知阶段""不存在的阶段""；已配置的阶段：初步接洽、需求分析、方案报价、商务谈判、赢单、输单"\r\n'
     );
   });
 

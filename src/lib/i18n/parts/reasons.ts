@@ -45,19 +45,30 @@ export const zh: ReasonKeys = {
 
 export const en = Object.fromEntries(Object.entries(REASON_TEMPLATES).map(([k, v]) => [`reason.${k}`, v])) as ReasonKeys;
 
+/** Parameters a reason carries as a list joined with ", " (the configured stages, the categories): said with the locale's separator when `list` is given. */
+const REASON_LIST_PARAMS = new Set(['stages', 'categories']);
+
 type T = (key: `reason.${ReasonCode}`, vars?: Record<string, string | number>) => string;
 
 /**
  * A stored reason in the page's language: its code's text with the parameters filled in
- * (`field` as the column's label, nested reasons rendered the same way). Without a known code
+ * (`field` as the column's label, `stages`/`categories` joined by `list`, nested reasons rendered
+ * the same way). Without a known code
  * (a row rejected before codes were stored), the English text as stored.
  */
-export function reasonLabel(t: T, r: { code?: string | null; params?: ReasonRef['params'] | null; reason?: string | null }, field?: (name: string) => string): string {
+export function reasonLabel(
+  t: T,
+  r: { code?: string | null; params?: ReasonRef['params'] | null; reason?: string | null },
+  field?: (name: string) => string,
+  list?: (items: string[]) => string
+): string {
   if (!r.code || !(r.code in REASON_TEMPLATES)) return r.reason ?? '';
   const vars: Record<string, string | number> = {};
   for (const [k, v] of Object.entries(r.params ?? {})) {
-    if (typeof v === 'object') vars[k] = reasonLabel(t, v, field);
-    else vars[k] = k === 'field' && field ? field(String(v)) : v;
+    if (typeof v === 'object') vars[k] = reasonLabel(t, v, field, list);
+    else if (k === 'field' && field) vars[k] = field(String(v));
+    else if (REASON_LIST_PARAMS.has(k) && list) vars[k] = list(String(v).split(', '));
+    else vars[k] = v;
   }
   return t(`reason.${r.code as ReasonCode}`, vars);
 }
