@@ -165,5 +165,5 @@ describe('channels', () => {
     const again = await runReport({ db, config: cfg, now: () => clock, env: receiverEnv(rx.base), sleep, slot: clock }, cfg.alerts.reports[0]);
     expect(again.members[0].deliveries.map((d) => d.status)).toEqual(['duplicate', 'duplicate']);
     await db.close();
-  });
+  }, 300_000);
 });
