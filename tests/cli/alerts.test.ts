@@ -4,14 +4,17 @@
  * receiver that verifies the signature; `cockpit alerts` lists rules, evaluations and deliveries.
  * Then with `cockpit serve` holding the database (access control on): the CLI hands the run to
  * the server, /api/alerts and /admin/alerts answer an executive and refuse a rep, and the chart
- * image of a report is served at its capability URL.
+ * image of a report is served at its capability URL. The first delivery runs the real binary
+ * (`run`); the other commands run the same main() in-process (`runIn`, tests/helpers/cli.ts:
+ * ~1 CPU s less each).
  */
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { cockpit, DEMO_AS_OF, ROOT, startServer } from '../helpers/global-setup';
+import { DEMO_AS_OF, ROOT, startServer } from '../helpers/global-setup';
+import { cockpitIn } from '../helpers/cli';
 import { KEYS, receiverEnv, startReceivers, type Receivers } from '../helpers/alert-receivers';
 import { signToken } from '../../src/lib/server/auth/sign';
 import { pngSize } from '../../src/lib/server/alerts/render/png';
@@ -72,9 +75,12 @@ function run(args: string[], extra: Record<string, string> = {}): Promise<{ stat
   return new Promise((res) => child.on('close', (status) => res({ status, stdout, stderr })));
 }
 
+/** The same command in this process (the receivers still answer: the CLI's requests are async). */
+const runIn = (args: string[], extra: Record<string, string> = {}) => cockpitIn(['alerts', ...args, '--config', configFile, '--db', db], { ...env, ...extra });
+
 describe('cockpit alerts', () => {
   it('test prints each payload with the secrets masked, and sends nothing', async () => {
-    const r = await run(['test', 'overdue-large', '--member', 'R1']);
+    const r = await runIn(['test', 'overdue-large', '--member', 'R1']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('rule overdue-large: 1 audience member(s) — dry run');
     expect(r.stdout).toMatch(/── R1 华东 \(manager\): firing, \d+ row\(s\)/);
@@ -95,11 +101,11 @@ describe('cockpit alerts', () => {
     expect(rx.received.filter((x) => x.platform === 'webhook')).toHaveLength(firing);
     expect(rx.received.filter((x) => x.platform === 'wecom')).toHaveLength(1);
     expect(rx.received.flatMap((x) => x.problems)).toEqual([]);
-    const second = await run(['run', 'overdue-large']);
+    const second = await runIn(['run', 'overdue-large']);
     expect(second.status).toBe(0);
     expect(second.stdout).toContain('duplicate');
     expect(rx.received).toHaveLength(firing + 1);
-    const list = await run([]);
+    const list = await runIn([]);
     expect(list.status, list.stderr).toBe(0);
     expect(list.stdout).toContain('overdue-large  rule    payment_list');
     expect(list.stdout).toMatch(/overdue-large\s+R1 华东\s+firing|overdue-large\s+R\d \S+\s+(firing|ok)/);
@@ -108,7 +114,7 @@ describe('cockpit alerts', () => {
   });
 
   it('names a missing environment variable, never a value', async () => {
-    const r = await run(['test', 'overdue-large', '--member', 'R1'], { HOOK_SECRET: '' });
+    const r = await runIn(['test', 'overdue-large', '--member', 'R1'], { HOOK_SECRET: '' });
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('channel "hook": environment variable HOOK_SECRET (named by secret_env) is not set');
   });
@@ -116,7 +122,7 @@ describe('cockpit alerts', () => {
   it('with the server holding the database: the CLI asks it; admin page and API for executives only', async () => {
     const server = await startServer(['--db', db, '--config', configFile], { ...env, COCKPIT_SECRET: SECRET });
     try {
-      const r = await run(['run', 'weekly'], { COCKPIT_SECRET: SECRET });
+      const r = await runIn(['run', 'weekly'], { COCKPIT_SECRET: SECRET });
       expect(r.stderr).toContain('held by the running server');
       expect(r.status, r.stdout + r.stderr).toBe(0);
       const report = rx.received.at(-1)!;

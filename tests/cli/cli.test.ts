@@ -1,10 +1,15 @@
-/** The `cockpit` command as a user runs it: real processes, real database files. */
+/**
+ * The `cockpit` command as a user runs it, on real database files: real processes (`cockpit`)
+ * for each command family end to end, the rest in-process (`cockpitIn`, tests/helpers/cli.ts:
+ * the same main(), ~1 CPU s less per run).
+ */
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { cockpit } from '../helpers/global-setup';
+import { cockpitIn } from '../helpers/cli';
 
 const dir = mkdtempSync(join(tmpdir(), 'cli-'));
 const db = join(dir, 'demo.duckdb');
@@ -27,16 +32,16 @@ describe('cockpit', () => {
     expect(bad.stderr).toContain('unknown command "sevre"');
   });
 
-  it('every command answers --help', () => {
+  it('every command answers --help', async () => {
     for (const c of ['demo', 'serve', 'metric', 'build']) {
-      const r = cockpit([c, '--help']);
+      const r = await cockpitIn([c, '--help']);
       expect(r.status, c).toBe(0);
       expect(r.stdout, c).toContain(`Usage: cockpit ${c}`);
     }
   });
 
-  it('rejects an unknown option by name', () => {
-    const r = cockpit(['demo', '--scal', 'small', '--db', db]);
+  it('rejects an unknown option by name', async () => {
+    const r = await cockpitIn(['demo', '--scal', 'small', '--db', db]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("'--scal'");
   });
@@ -52,28 +57,28 @@ describe('cockpit metric', () => {
     expect(cli.n).toBe(api.n);
   });
 
-  it('prints a table by default', () => {
-    const r = cockpit(['metric', 'kpis', '--param', `as_of=${AS_OF}`, '--db', db]);
+  it('prints a table by default', async () => {
+    const r = await cockpitIn(['metric', 'kpis', '--param', `as_of=${AS_OF}`, '--db', db]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('Key metrics / 核心指标');
     expect(r.stdout).toContain('won_amount');
   });
 
   it('takes repeated params as several values', async () => {
-    const one = JSON.parse(cockpit(['metric', 'funnel', '-p', 'owner=U006', '-p', 'period=all', '--json', '--db', db]).stdout);
-    const two = JSON.parse(cockpit(['metric', 'funnel', '-p', 'owner=U006', '-p', 'owner=U007', '-p', 'period=all', '--json', '--db', db]).stdout);
+    const one = JSON.parse((await cockpitIn(['metric', 'funnel', '-p', 'owner=U006', '-p', 'period=all', '--json', '--db', db])).stdout);
+    const two = JSON.parse((await cockpitIn(['metric', 'funnel', '-p', 'owner=U006', '-p', 'owner=U007', '-p', 'period=all', '--json', '--db', db])).stdout);
     expect(one.n).toBeGreaterThan(0);
     expect(two.n).toBeGreaterThan(one.n);
   });
 
-  it('a bad parameter exits 2 and names it', () => {
-    const r = cockpit(['metric', 'funnel', '--param', 'group_by=weekday', '--db', db]);
+  it('a bad parameter exits 2 and names it', async () => {
+    const r = await cockpitIn(['metric', 'funnel', '--param', 'group_by=weekday', '--db', db]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('group_by:');
   });
 
-  it('an unknown model exits 2 and lists the models', () => {
-    const r = cockpit(['metric', 'funel', '--db', db]);
+  it('an unknown model exits 2 and lists the models', async () => {
+    const r = await cockpitIn(['metric', 'funel', '--db', db]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('unknown model "funel"');
     expect(r.stderr).toContain('funnel');
@@ -89,14 +94,14 @@ describe('cockpit metric', () => {
 describe('cockpit demo and configuration', () => {
   it('refuses to replace data that did not come from the generator, unless --force', async () => {
     const other = join(dir, 'real.duckdb');
-    const init = cockpit(['metric', 'kpis', '--db', other]); // creates and migrates the file
+    const init = await cockpitIn(['metric', 'kpis', '--db', other]); // creates and migrates the file
     expect(init.status, init.stderr).toBe(0);
     const inst = await DuckDBInstance.create(other);
     const c = await inst.connect();
     await c.run(`INSERT INTO opportunities (opportunity_id, stage, status) VALUES ('REAL-1', '初步接洽', 'open')`);
     c.closeSync();
     inst.closeSync();
-    const r = cockpit(['demo', '--scale', 'small', '--db', other]);
+    const r = await cockpitIn(['demo', '--scale', 'small', '--db', other]);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('did not come from the demo generator');
     const forced = cockpit(['demo', '--scale', 'small', '--db', other, '--force']);
@@ -104,10 +109,10 @@ describe('cockpit demo and configuration', () => {
     expect(forced.stdout).toMatch(/demo data generated in [\d.]+ s: teams 12, users 72, customers 2,000, opportunities 6,000/);
   });
 
-  it('a bad config exits 2 listing every issue with its path', () => {
+  it('a bad config exits 2 listing every issue with its path', async () => {
     const cfg = join(dir, 'bad.config.json');
     writeFileSync(cfg, JSON.stringify({ curency: 'CNY', fiscal_year_start_month: 0, sources: [{ name: 'x', type: 'csv', entity: 'opportunities', columns: { amout: '金额' } }] }));
-    const r = cockpit(['metric', 'kpis', '--config', cfg, '--db', db]);
+    const r = await cockpitIn(['metric', 'kpis', '--config', cfg, '--db', db]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('curency: unknown field "curency"; did you mean "currency"?');
     expect(r.stderr).toContain('fiscal_year_start_month:');
@@ -129,7 +134,7 @@ describe('cockpit import of a targets sheet with a region column', () => {
           'G-BJ,T00,2026-04-01,2026-07-01,300,北京\n'
       );
       const target = join(dir, `targets-${header}.duckdb`);
-      const r = cockpit(['import', file, '--entity', 'targets', '--db', target]);
+      const r = await cockpitIn(['import', file, '--entity', 'targets', '--db', target]);
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toContain('rows 3: loaded 3, updated 0, rejected 0, skipped 0');
       expect(r.stdout).toMatch(new RegExp(`region\\s+← ${header} {2}\\(auto\\)`));
@@ -144,16 +149,16 @@ describe('cockpit import of a targets sheet with a region column', () => {
         { target_id: 'G-SH', team_id: 'T00', region: '上海', amount: 5_000_000 }
       ]);
       // The kpis model reads the regional row for a region, the company row without one.
-      const k = (region: string | null) => {
+      const k = async (region: string | null) => {
         const args = ['metric', 'kpis', '--param', 'from=2026-04-01', '--param', 'to=2026-07-01', '--json', '--db', target];
         if (region) args.push('--param', `region=${region}`);
-        const out = cockpit(args);
+        const out = await cockpitIn(args);
         expect(out.status, out.stderr).toBe(0);
         return JSON.parse(out.stdout).summary as { target: number | null };
       };
-      expect(k('上海').target).toBe(5_000_000);
-      expect(k(null).target).toBe(8_000_000);
-      expect(k('广东').target).toBeNull();
+      expect((await k('上海')).target).toBe(5_000_000);
+      expect((await k(null)).target).toBe(8_000_000);
+      expect((await k('广东')).target).toBeNull();
     });
   }
 });
@@ -192,7 +197,7 @@ describe('cockpit import reports the forecast’s data-quality counts', () => {
     expect(x).toEqual({ no_amount: 2, undated: 1, past_due: 1, won_with_amount: 1 });
     expect(report.data_quality).toEqual({ amount_fallback: 2, amount_missing: 0, undated: 1, past_due: 1 });
     // The terminal report says it too.
-    const again = cockpit(['import', file, '--entity', 'opportunities', '--db', target]);
+    const again = await cockpitIn(['import', file, '--entity', 'opportunities', '--db', target]);
     expect(again.status, again.stderr).toBe(0);
     expect(again.stdout).toContain("open deals the forecast's data-quality rules touched: amount fallback 2, no amount 0, no close date 1, close date past 1");
   }, 60_000);

@@ -1,7 +1,8 @@
 /**
  * A sync never touches the forecast calls: `cockpit import` (a real process on a real DuckDB
- * file) re-imports the deals — one changed, one gone from the file, a new one — and the calls,
- * their category overrides and their audit are the same rows, byte for byte, as before.
+ * file for the first load; the re-imports run the same main() in-process, tests/helpers/cli.ts)
+ * re-imports the deals — one changed, one gone from the file, a new one — and the calls, their
+ * category overrides and their audit are the same rows, byte for byte, as before.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { cockpit } from '../helpers/global-setup';
+import { cockpitIn } from '../helpers/cli';
 import { Database } from '../../src/lib/server/db/database';
 import { submitCall } from '../../src/lib/server/forecast-call/calls';
 
@@ -58,11 +60,11 @@ describe('forecast calls survive a sync', () => {
       join(dir, 'deals.csv'),
       csv(['D-1,一号,甲公司,张三,商务谈判,90000,2026-05-25', 'D-3,三号,丙公司,李四,初步接洽,8000,2026-06-01', 'D-4,四号,丁公司,李四,需求分析,30000,2026-06-15'])
     );
-    const again = cockpit(['import', join(dir, 'deals.csv'), '--entity', 'opportunities', '--db', file]);
+    const again = await cockpitIn(['import', join(dir, 'deals.csv'), '--entity', 'opportunities', '--db', file]);
     expect(again.status, again.stderr + again.stdout).toBe(0);
     // A failed import (nothing loadable) on top.
     writeFileSync(join(dir, 'bad.csv'), '商机编号,销售阶段,预计成交金额\nX-1,不存在的阶段,100\n');
-    expect(cockpit(['import', join(dir, 'bad.csv'), '--entity', 'opportunities', '--db', file]).status).toBe(1);
+    expect((await cockpitIn(['import', join(dir, 'bad.csv'), '--entity', 'opportunities', '--db', file])).status).toBe(1);
 
     const after = await dump();
     expect(after.deals).not.toEqual(before.deals); // the import did change the deals …

@@ -1,6 +1,7 @@
 /**
- * `cockpit snapshot` and `cockpit metric` for the revenue models, as a user runs them: real
- * processes on a small demo database file.
+ * `cockpit snapshot` and `cockpit metric` for the revenue models, as a user runs them, on a
+ * small demo database file: `cockpit snapshot` once as a real process (`cockpit`), the other
+ * runs in-process (`cockpitIn`, tests/helpers/cli.ts: the same main(), ~1 CPU s less per run).
  */
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { cockpit, DEMO_AS_OF } from '../helpers/global-setup';
+import { cockpitIn } from '../helpers/cli';
 
 const dir = mkdtempSync(join(tmpdir(), 'cli-snapshot-'));
 const db = join(dir, 'demo.duckdb');
@@ -18,21 +20,21 @@ beforeAll(() => {
   copyFileSync(inject('demoTemplate'), db);
 });
 
-const json = (args: string[]) => {
-  const r = cockpit(['metric', ...args, '--json', '--db', db]);
+const json = async (args: string[]) => {
+  const r = await cockpitIn(['metric', ...args, '--json', '--db', db]);
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout);
 };
 
 describe('cockpit metric (trend, leaderboard, payments, forecast)', () => {
-  it('each prints its rows with n, the zh-CN/en definition and the date it filtered on', () => {
+  it('each prints its rows with n, the zh-CN/en definition and the date it filtered on', async () => {
     for (const [name, field] of [
       ['trend', 'opportunities.closed_at'],
       ['leaderboard', 'opportunities.closed_at'],
       ['payments', 'payments.paid_at'],
       ['forecast', 'opportunities.expected_close_date']
     ]) {
-      const out = json([name, '--param', `as_of=${AS_OF}`]);
+      const out = await json([name, '--param', `as_of=${AS_OF}`]);
       expect(out.model).toBe(name);
       expect(out.n, name).toBeGreaterThan(0);
       expect(out.rows.length, name).toBeGreaterThan(0);
@@ -40,13 +42,13 @@ describe('cockpit metric (trend, leaderboard, payments, forecast)', () => {
       expect(out.definition['zh-CN'].length, name).toBeGreaterThan(20);
       expect(out.definition.en.length, name).toBeGreaterThan(20);
     }
-    const table = cockpit(['metric', 'leaderboard', '--param', `as_of=${AS_OF}`, '--param', 'limit=3', '--db', db]);
+    const table = await cockpitIn(['metric', 'leaderboard', '--param', `as_of=${AS_OF}`, '--param', 'limit=3', '--db', db]);
     expect(table.status, table.stderr).toBe(0);
     expect(table.stdout).toContain('Leaderboard / 业绩排行');
   });
 
-  it('a bad parameter exits 2 and names it', () => {
-    const r = cockpit(['metric', 'trend', '--param', 'measure=revenue', '--param', 'grain=weekly', '--db', db]);
+  it('a bad parameter exits 2 and names it', async () => {
+    const r = await cockpitIn(['metric', 'trend', '--param', 'measure=revenue', '--param', 'grain=weekly', '--db', db]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('measure:');
     expect(r.stderr).toContain('grain:');
@@ -54,11 +56,11 @@ describe('cockpit metric (trend, leaderboard, payments, forecast)', () => {
 });
 
 describe('cockpit snapshot', () => {
-  it('answers --help and rejects an unknown period', () => {
-    const help = cockpit(['snapshot', '--help']);
+  it('answers --help and rejects an unknown period', async () => {
+    const help = await cockpitIn(['snapshot', '--help']);
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('Usage: cockpit snapshot');
-    const bad = cockpit(['snapshot', '--period', 'next_quarter', '--db', db]);
+    const bad = await cockpitIn(['snapshot', '--period', 'next_quarter', '--db', db]);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--period: unknown period "next_quarter"');
   });
@@ -68,11 +70,11 @@ describe('cockpit snapshot', () => {
     expect(r.status, r.stderr).toBe(0);
     const m = /froze this_month \[2026-06-01, 2026-07-01\) as of 2026-06-15: (\d+) owners, forecast ([\d,]+)/.exec(r.stdout);
     expect(m, r.stdout).not.toBeNull();
-    const live = json(['forecast', '--param', 'period=this_month', '--param', `as_of=${AS_OF}`]);
+    const live = await json(['forecast', '--param', 'period=this_month', '--param', `as_of=${AS_OF}`]);
     expect(Number(m![2].replace(/,/g, ''))).toBe(Math.round(live.rows[0].forecast));
 
     // on 2026-07-02, June is over: its accuracy against the frozen forecast
-    const acc = json(['forecast', '--param', 'view=accuracy', '--param', 'basis=snapshots', '--param', 'period=last_month', '--param', 'grain=month', '--param', 'as_of=2026-07-02']);
+    const acc = await json(['forecast', '--param', 'view=accuracy', '--param', 'basis=snapshots', '--param', 'period=last_month', '--param', 'grain=month', '--param', 'as_of=2026-07-02']);
     const weighted = acc.rows.find((x: { method: string }) => x.method === 'weighted_configured');
     expect(weighted.frozen_at).toBe(AS_OF);
     expect(weighted.forecast).toBeCloseTo(live.rows[0].forecast, 2);
@@ -85,7 +87,7 @@ describe('cockpit snapshot', () => {
     expect(weighted.accuracy).toBeCloseTo(Math.max(0, 1 - Math.abs(won - weighted.forecast) / won), 12);
   });
   it('freezes the statistical forecast and its P10–P90; accuracy from snapshots scores it and its interval coverage', async () => {
-    const r = cockpit(['snapshot', '--period', 'this_month', '--as-of', AS_OF, '--db', db]);
+    const r = await cockpitIn(['snapshot', '--period', 'this_month', '--as-of', AS_OF, '--db', db]);
     expect(r.status, r.stderr).toBe(0);
     const sqlRows = async (q: string) => {
       const inst = await DuckDBInstance.create(db);
@@ -113,14 +115,14 @@ describe('cockpit snapshot', () => {
     expect(actual).toBeGreaterThan(0);
 
     // What was frozen is what the statistical forecast said that day.
-    const live = json(['forecast', '--param', 'period=this_month', '--param', `as_of=${AS_OF}`, '--param', 'probabilities=statistical']);
+    const live = await json(['forecast', '--param', 'period=this_month', '--param', `as_of=${AS_OF}`, '--param', 'probabilities=statistical']);
     expect(sumF).toBeCloseTo(live.rows[0].forecast, 2);
     expect(frozen[0].total_p10).toBeCloseTo(live.summary.band.p10, 2);
     expect(frozen[0].total_p90).toBeCloseTo(live.summary.band.p90, 2);
 
     const accArgs = ['forecast', '--param', 'view=accuracy', '--param', 'basis=snapshots', '--param', 'period=last_month', '--param', 'grain=month', '--param', 'as_of=2026-07-02', '--param', 'method=statistical', '--param', 'method=weighted_configured'];
     // Company-wide: the frozen total and the total's band.
-    const acc = json(accArgs);
+    const acc = await json(accArgs);
     const stat = acc.rows.find((x: { method: string }) => x.method === 'statistical');
     const inside = actual >= (frozen[0].total_p10 as number) && actual <= (frozen[0].total_p90 as number);
     expect(stat).toMatchObject({ frozen_at: AS_OF, covered: inside });
@@ -132,7 +134,7 @@ describe('cockpit snapshot', () => {
     expect(acc.summary.coverage.statistical).toMatchObject({ covered: inside ? 1 : 0, of: 1 });
 
     // Per owner: each owner's own frozen band.
-    const byOwner = json([...accArgs, '--param', 'group_by=owner']);
+    const byOwner = await json([...accArgs, '--param', 'group_by=owner']);
     const ownerStat = byOwner.rows.filter((x: { method: string; p10: number | null }) => x.method === 'statistical' && x.p10 !== null);
     const expectedCovered = frozen.filter((x) => {
       const a = wonBy.get(x.owner_id) ?? 0;
@@ -151,7 +153,7 @@ describe('cockpit snapshot', () => {
     // other methods scored, the statistical one not frozen (no forecast, no coverage) rather than 0.
     await sqlRows(`UPDATE forecast_snapshots SET forecast_statistical = NULL, stat_p10 = NULL, stat_p50 = NULL, stat_p90 = NULL,
       total_p10 = NULL, total_p50 = NULL, total_p90 = NULL, total_owners = NULL`);
-    const old = json(accArgs);
+    const old = await json(accArgs);
     expect(old.rows.find((x: { method: string }) => x.method === 'statistical')).toMatchObject({ forecast: null, p10: null, covered: null });
     expect(old.rows.find((x: { method: string }) => x.method === 'weighted_configured').forecast).toBeGreaterThan(0);
     expect(old.summary.coverage.statistical).toBeNull();

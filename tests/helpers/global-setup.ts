@@ -71,9 +71,41 @@ export function makeDemoTemplate(dir: string): string {
   return file;
 }
 
+const SHARED = Symbol.for('crm-cockpit.test-template');
+type Shared = { file: string; dir: string; users: number };
+
+/**
+ * The demo template shared by every project's global setup in this run (api, browser and
+ * security each needed one; all global setups run in vitest's main process, so the first one
+ * generates it and the others copy the same file — ~3 CPU s and up to half a minute under
+ * load each). `release` removes it when the last project's teardown runs.
+ */
+export function sharedDemoTemplate(): { file: string; release: () => void } {
+  const g = globalThis as unknown as Record<symbol, Shared | undefined>;
+  let s = g[SHARED];
+  if (!s) {
+    const dir = mkdtempSync(join(tmpdir(), 'cockpit-template-'));
+    s = g[SHARED] = { dir, file: makeDemoTemplate(dir), users: 0 };
+  }
+  s.users++;
+  const shared = s;
+  let released = false;
+  return {
+    file: shared.file,
+    release: () => {
+      if (released) return;
+      released = true;
+      if (--shared.users === 0) {
+        rmSync(shared.dir, { recursive: true, force: true });
+        g[SHARED] = undefined;
+      }
+    }
+  };
+}
+
 export default async function setup(project: TestProject) {
   const dir = mkdtempSync(join(tmpdir(), 'cockpit-test-'));
-  const template = makeDemoTemplate(dir);
+  const { file: template, release } = sharedDemoTemplate();
   const dbPath = join(dir, 'demo.duckdb');
   copyFileSync(template, dbPath);
   const { url, child, output } = await startServer(['--db', dbPath]);
@@ -92,5 +124,6 @@ export default async function setup(project: TestProject) {
       console.error(`[${project.name}] the shared test server logged ${errors.length} error lines (full log: ${file}):\n${errors.slice(0, 40).join('\n')}`);
     }
     rmSync(dir, { recursive: true, force: true });
+    release();
   };
 }

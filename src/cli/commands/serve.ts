@@ -88,9 +88,11 @@ Builds the web app first when it is missing or older than the sources.
     const addr = server.address();
     const actual = typeof addr === 'object' && addr ? addr.port : port;
     const url = `http://localhost:${actual}`;
-    console.log(`crm-cockpit is running at ${url}  (cockpit: ${url}/cockpit)  ready in ${Math.round(performance.now() - t0)} ms`);
     // The CLI finds this server through <db>.server.json and hands it syncs (one process per file).
+    // Written before "running at" is printed: a script (or test) that starts a CLI on that line
+    // must find it, not a locked file.
     const removeServerFile = cfg.database === ':memory:' ? () => undefined : writeServerFile(cfg.database, `http://127.0.0.1:${actual}`);
+    console.log(`crm-cockpit is running at ${url}  (cockpit: ${url}/cockpit)  ready in ${Math.round(performance.now() - t0)} ms`);
     const loaded = loadConfig(values.config);
     const stopSchedule = scheduleSyncs(db, cfg, loaded.ok ? loaded.dir : process.cwd());
     if (cfg.sync.every && cfg.sources.length) console.log(`syncing every ${cfg.sync.every}`);
