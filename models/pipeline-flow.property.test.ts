@@ -38,7 +38,9 @@ const historyArb = fc.record({
         { minLength: 2, maxLength: 6 }
       )
     }),
-    { minLength: 12, maxLength: 30 }
+    // 24–60 deals, 20 histories (12–30 and 40 before 7 Dec: the same deals in all, half the
+    // queries; a query's cost is DuckDB planning it, not the rows).
+    { minLength: 24, maxLength: 60 }
   )
 });
 type History = typeof historyArb extends fc.Arbitrary<infer T> ? T : never;
@@ -175,9 +177,9 @@ describe('pipeline_flow on random histories', () => {
           expect(v.end.deals).toBe(end.size);
         }
       ),
-      { numRuns: Number(process.env.PROPERTY_RUNS ?? 40), seed: 1313 }
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 20), seed: 1313 }
     );
     // The random histories exercise every kind of movement, not only empty pipelines.
     expect([...seen].sort()).toEqual([...FLOW_PARTS].sort());
-  }, 900_000); // 40 random histories: ~1 min idle, over 5 min seen at a load of 15
+  }, 900_000); // 40 random histories (before 7 Dec, 20 now): ~1 min idle, over 5 min seen at a load of 15
 });
