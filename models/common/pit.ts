@@ -60,8 +60,10 @@ export type UnknownRule = 'as_recorded' | 'carry';
  * `pit_*` columns of `deal_facts` (what the last version says, the last known amount, close
  * date and owner, the stage stint it is in) without touching `opportunity_versions`. Only the
  * others (changed at or after t, or with an irregular history: `pit_settled_at` null) are
- * rebuilt from the versions. At the report date nearly every deal is settled, so the forecast
- * reads one table; a past date rebuilds just the deals that moved since.
+ * rebuilt from the versions, read from `version_facts` (the same versions stored in the order of
+ * their deal's `pit_settled_at`), so only the row groups of those deals are read. At the report
+ * date nearly every deal is settled, so the forecast reads one table; a past date rebuilds just
+ * the deals that moved since.
  */
 export function dealStatesAt(t: Sql, opts: { unknown: UnknownRule; stageEntered?: boolean; among?: Sql }): Sql {
   const carry = opts.unknown === 'carry';
