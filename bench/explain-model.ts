@@ -46,7 +46,7 @@ type Node = { operator_type?: string; operator_name?: string; operator_timing?: 
 const root = JSON.parse(readFileSync('/tmp/perfwork/profile.json', 'utf8')) as Node & { latency?: number };
 const flat: [number, string][] = [];
 const walk = (n: Node, depth: number) => {
-  const info = n.extra_info ? JSON.stringify(n.extra_info).slice(0, 140) : '';
+  const info = n.extra_info ? JSON.stringify(n.extra_info).slice(0, Number(process.env.INFO_CHARS ?? 140)) : '';
   flat.push([n.operator_timing ?? 0, `${'  '.repeat(depth)}${n.operator_name ?? n.operator_type ?? '?'} ${((n.operator_timing ?? 0) * 1000).toFixed(1)}ms rows=${n.operator_cardinality ?? ''} ${info}`]);
   for (const c of n.children ?? []) walk(c, depth + 1);
 };

@@ -3,6 +3,7 @@
  * time, on an existing database (what a page's "ready" is made of).
  *   npx tsx bench/profile-board.ts /work/xl/large.duckdb pipeline [iterations] [url-regex]
  * `wall:<page>` times a cockpit page (wall:overview). PROFILE_SQL=1 prints each compiled query.
+ * Each line: median wall (min), median CPU (user+sys of this process, DuckDB's threads included).
  */
 import { loadavg } from 'node:os';
 import { Database } from '../src/lib/server/db/database';
@@ -46,12 +47,19 @@ for (const u of urls) {
     continue;
   }
   const t: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < iterations; i++) {
+    const c = process.cpuUsage();
     const s = performance.now();
     await runModel(db, config, model, params, { all: true });
     t.push(performance.now() - s);
+    const d = process.cpuUsage(c);
+    cpu.push((d.user + d.system) / 1000);
   }
   t.sort((a, b) => a - b);
-  console.log(`${t[t.length >> 1].toFixed(0).padStart(6)} ms (min ${t[0].toFixed(0)})  load ${loadavg()[0].toFixed(1)}  ${u}`);
+  cpu.sort((a, b) => a - b);
+  // CPU: this process's user+sys over the call (DuckDB's threads included), the figure a
+  // shared machine's load distorts least.
+  console.log(`${t[t.length >> 1].toFixed(0).padStart(6)} ms (min ${t[0].toFixed(0)})  cpu ${cpu[cpu.length >> 1].toFixed(0).padStart(5)} ms  load ${loadavg()[0].toFixed(1)}  ${u}`);
 }
 await db.close();

@@ -60,8 +60,10 @@ export type UnknownRule = 'as_recorded' | 'carry';
  * `pit_*` columns of `deal_facts` (what the last version says, the last known amount, close
  * date and owner, the stage stint it is in) without touching `opportunity_versions`. Only the
  * others (changed at or after t, or with an irregular history: `pit_settled_at` null) are
- * rebuilt from the versions. At the report date nearly every deal is settled, so the forecast
- * reads one table; a past date rebuilds just the deals that moved since.
+ * rebuilt from the versions, read from `version_facts` (the same versions stored in the order of
+ * their deal's `pit_settled_at`), so only the row groups of those deals are read. At the report
+ * date nearly every deal is settled, so the forecast reads one table; a past date rebuilds just
+ * the deals that moved since.
  */
 export function dealStatesAt(t: Sql, opts: { unknown: UnknownRule; stageEntered?: boolean; among?: Sql }): Sql {
   const carry = opts.unknown === 'carry';
@@ -84,24 +86,27 @@ export function dealStatesAt(t: Sql, opts: { unknown: UnknownRule; stageEntered?
       ${opts.stageEntered ? sql`, f.pit_stage_entered_at AS v_entered` : sql``}
     FROM deal_facts f
     WHERE ${isSettled} AND f.pit_valid_from < ${t} AND (f.pit_valid_to IS NULL OR f.pit_valid_to >= ${t}) AND ${among}`;
+  // The others, from `version_facts` (models/common/facts.ts): the versions stored in the
+  // order of their deal's settled instant, so `settled_key >= t` — the deals of `notSettled`,
+  // the key being that deal's pit_settled_at ('infinity' when null), made with it at sync —
+  // reads only the row groups of the deals changed at or after t, not every version.
   const rebuilt = sql`SELECT ${fCols}, v.valid_from AS v_from, v.stage AS v_stage, v.amount AS v_amount,
       v.expected_close_date AS v_ecd, v.owner_id AS v_owner, v.forecast_category AS v_category,
       v.probability AS v_probability, v.origin AS v_origin
       ${carry ? sql`, k.amount AS k_amount, k.ecd AS k_ecd, k.owner_id AS k_owner` : sql``}
       ${opts.stageEntered ? sql`, sf.entered_at AS v_entered` : sql``}
     FROM deal_facts f
-    JOIN opportunity_versions v ON v.opportunity_id = f.opportunity_id
+    JOIN version_facts v ON v.opportunity_id = f.opportunity_id
     ${carry
       ? sql`LEFT JOIN (SELECT kv.opportunity_id, arg_max(kv.amount, kv.valid_from) AS amount,
               arg_max(kv.expected_close_date, kv.valid_from) AS ecd, arg_max(kv.owner_id, kv.valid_from) AS owner_id
-            FROM opportunity_versions kv WHERE kv.valid_from < ${t}
-              AND kv.opportunity_id IN (SELECT f2.opportunity_id FROM deal_facts f2 WHERE f2.pit_settled_at IS NULL OR f2.pit_settled_at >= ${t})
+            FROM version_facts kv WHERE kv.settled_key >= ${t} AND kv.valid_from < ${t}
             GROUP BY kv.opportunity_id) k ON k.opportunity_id = f.opportunity_id`
       : sql``}
     ${opts.stageEntered
       ? sql`LEFT JOIN stage_facts sf ON sf.opportunity_id = v.opportunity_id AND sf.entered_at < ${t} AND (sf.left_at IS NULL OR sf.left_at >= ${t})`
       : sql``}
-    WHERE ${notSettled} AND v.valid_from < ${t} AND (v.valid_to IS NULL OR v.valid_to >= ${t}) AND ${among}`;
+    WHERE ${notSettled} AND v.settled_key >= ${t} AND v.valid_from < ${t} AND (v.valid_to IS NULL OR v.valid_to >= ${t}) AND ${among}`;
   const owner = carry ? sql`coalesce(x.k_owner, x.f_owner)` : sql`coalesce(x.v_owner, x.f_owner)`;
   const amount = carry
     ? sql`coalesce(x.k_amount, x.f_amount, 0)`

@@ -11,7 +11,7 @@
  *   (so a rep sees their team's name, not its other members or its target);
  * - users: members of those teams, plus the scope's owner ids;
  * - opportunities (and their precomputed `deal_facts` and `stage_facts`, models/common/facts.ts):
- *   owned by a visible user; versions and stage events of those;
+ *   owned by a visible user; versions (and `version_facts`) and stage events of those;
  * - customers: owned by a visible user, or customer of a visible opportunity;
  * - payments (and `payment_facts`): of a visible opportunity, or of a visible customer when
  *   not tied to one (precomputed as payment_facts.owner_id);
@@ -59,6 +59,7 @@ export const SCOPED_RELATIONS = [
   'customers',
   'opportunities',
   'opportunity_versions',
+  'version_facts',
   'stage_events',
   'payments',
   'activities',
@@ -104,6 +105,7 @@ export function scopeCtes(scope: Scope | null | undefined): Sql[] {
       unsafeRaw(`option_facts AS NOT MATERIALIZED (SELECT * FROM main.option_facts)`),
       unsafeRaw(`customers AS NOT MATERIALIZED (SELECT * FROM main.customers)`),
       unsafeRaw(`opportunity_versions AS NOT MATERIALIZED (SELECT * FROM main.opportunity_versions)`),
+      unsafeRaw(`version_facts AS NOT MATERIALIZED (SELECT * FROM main.version_facts)`),
       STAGE_EVENTS,
       unsafeRaw(`payments AS NOT MATERIALIZED (SELECT * FROM main.payments)`),
       unsafeRaw(`activities AS NOT MATERIALIZED (SELECT * FROM main.activities)`),
@@ -148,6 +150,10 @@ export function scopeCtes(scope: Scope | null | undefined): Sql[] {
     unsafeRaw(`opportunity_versions AS NOT MATERIALIZED (
       SELECT * FROM main.opportunity_versions
       WHERE opportunity_id IN (SELECT opportunity_id FROM main.opportunities WHERE owner_id IN (SELECT user_id FROM scope_users)))`),
+    // The versions in settled order (models/common/facts.ts): those of visible deals, by the
+    // deal's owner as deal_facts.
+    unsafeRaw(`version_facts AS NOT MATERIALIZED (
+      SELECT * FROM main.version_facts WHERE deal_owner_id IN (SELECT user_id FROM scope_users))`),
     STAGE_EVENTS,
     unsafeRaw(`payment_facts AS NOT MATERIALIZED (
       SELECT * FROM main.payment_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
