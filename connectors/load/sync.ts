@@ -25,6 +25,7 @@ import type { ReaderFactory, SkipReason } from '../types';
 import { columnsOf, createStaging, dropStaging, Stager, stgName } from './stage';
 import { ingestCsvSql } from './csv-sql';
 import { ingestXlsxSql, sheetSkipWhy } from './xlsx-sql';
+import { profiled } from './sql-ingest';
 
 export interface SourceReport {
   run_id: string;
@@ -381,7 +382,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
         await tx.run(`SET memory_limit = '${landingMb}MB'`);
       }
       log('loading');
-      await land(tx, sources, reports, report, now, log);
+      await land(profiled(tx), sources, reports, report, now, log);
       // Bookkeeping, in the same transaction as the data it describes.
       const finished = new Date();
       report.finished_at = finished.toISOString();
@@ -409,7 +410,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
         }
       }
       log('refreshing derived tables');
-      await refreshFacts(tx, stageInfos(config));
+      await refreshFacts(profiled(tx), stageInfos(config));
     });
     report.ok = true;
     // The forecast's data-quality rules, defined once below the models (a set-based count over
