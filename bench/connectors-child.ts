@@ -32,7 +32,7 @@ if (mode === 'read' || mode === 'read_exceljs') {
   const ms = performance.now() - t0;
   // CPU time too: on a shared machine it varies far less than the wall time.
   const cpu = process.cpuUsage(cpu0);
-  console.log(JSON.stringify({ rows, ms, cpu_ms: (cpu.user + cpu.system) / 1000, rss_mb: process.resourceUsage().maxRSS / 1024, path }));
+  console.log(JSON.stringify({ rows, ms, cpu_ms: (cpu.user + cpu.system) / 1000, rss_mb: process.resourceUsage().maxRSS / 1024 }));
   process.exit(0);
 }
 if (mode === 'import_js') {

@@ -71,7 +71,7 @@ interface DataSheet {
   gaps: number[];
   /** Rows wider than the header, by `_id`: the JS pipeline takes them with all their cells. */
   wide: Map<number, unknown[]>;
-  /** The data rows as read, while few (MAX_SKIPPED_ROWS): a sheet a rule skips is shaped from them. */
+  /** A sheet a rule skips: its data rows as read (at most MAX_SKIPPED_ROWS), shaped in JS; null for a data sheet. */
   kept: { cells: unknown[]; row: number }[] | null;
   /** The last header row's number. */
   headerEnd: number;
@@ -199,29 +199,27 @@ export async function ingestXlsxSql(a: IngestArgs): Promise<XlsxSqlOutcome> {
       if (wanted && !wanted.includes(sheet.name)) continue;
       found.add(sheet.name);
       const table = `vx_raw${sheets.length}`;
-      const out = await readSheet(tx, wb, sheet, table, s, path);
+      // The JS path's rule (sync.ts), decided once the header is known: a sheet with a header
+      // skipped before, or one its rules skip, is kept in memory to be shaped in JS, not appended.
+      const rule: { why: Warning | null } = { why: null };
+      const skipped = (headers: string[], meta: RecordMeta) => {
+        if (!wholeWorkbook) return false;
+        const key = headers.join('\u0001');
+        rule.why = skipKeys.has(key) ? null : sheetSkipWhy(s, config, pipe, headers, undefined, meta);
+        return rule.why !== null || skipKeys.has(key);
+      };
+      const out = await readSheet(tx, wb, sheet, table, s, path, skipped);
       if (typeof out === 'string') {
         await drop();
         return js(out);
       }
-      const key = out.headers.join('\u0001');
-      if (wholeWorkbook) {
-        // The JS path's rule (sync.ts): a sheet with a header skipped before, or one its rules skip.
-        const why = skipKeys.has(key) ? null : sheetSkipWhy(s, config, pipe, out.headers, undefined, out.meta);
-        if (why || skipKeys.has(key)) {
-          if (!out.kept) {
-            await drop();
-            return js(`sheet ${sheet.name} is skipped by rule and too large to shape from memory`);
-          }
-          await tx.run(`DROP TABLE IF EXISTS temp.${table}`);
-          const sk: SkippedSheet = { kind: 'skipped', name: sheet.name, headers: out.headers, meta: out.meta, rows: out.kept, headerEnd: out.headerEnd, why };
-          // The rule is remembered once the sheet gave a record (sync.ts checks a batch's first record).
-          if (why && countRecords(sk) > 0) skipKeys.add(key);
-          sheets.push(sk);
-          continue;
-        }
+      if (out.kept) {
+        const sk: SkippedSheet = { kind: 'skipped', name: sheet.name, headers: out.headers, meta: out.meta, rows: out.kept, headerEnd: out.headerEnd, why: rule.why };
+        // The rule is remembered once the sheet gave a record (sync.ts checks a batch's first record).
+        if (rule.why && countRecords(sk) > 0) skipKeys.add(out.headers.join('\u0001'));
+        sheets.push(sk);
+        continue;
       }
-      out.kept = null;
       const mapped = sqlMapping(pipe, out.headers, out.meta);
       if ('why' in mapped) {
         await drop();
@@ -349,7 +347,15 @@ function replaySkipped(a: IngestArgs, sh: SkippedSheet, where: string): number {
  * `table`, or (a small sheet that may be skipped by rule) kept in memory. A string says why the
  * SQL path cannot take the file.
  */
-async function readSheet(tx: WriteTx, wb: Workbook, sheet: WorkbookSheet, table: string, s: { header_row?: number }, path: string): Promise<DataSheet | string> {
+async function readSheet(
+  tx: WriteTx,
+  wb: Workbook,
+  sheet: WorkbookSheet,
+  table: string,
+  s: { header_row?: number },
+  path: string,
+  skipped: (headers: string[], meta: RecordMeta) => boolean
+): Promise<DataSheet | string> {
   const first: { cells: unknown[]; row: number }[] = [];
   const need = SCAN_ROWS + (s.header_row ?? 0);
   let layout: ReturnType<typeof layoutHeader> = null;
@@ -360,30 +366,37 @@ async function readSheet(tx: WriteTx, wb: Workbook, sheet: WorkbookSheet, table:
   let id = 0;
   let lastRow = 0;
   let width = 0;
-  const kept: { cells: unknown[]; row: number }[] = [];
-  let keep = true;
+  let kept: { cells: unknown[]; row: number }[] | null = null;
+  let meta: RecordMeta = {};
   const start = async (): Promise<string | null> => {
     layout = layoutHeader(first, s.header_row);
     if (!layout) return `${path} [${sheet.name}]: header row not found (the JS reader reports it)`;
     width = layout.names.length;
-    kinds = Array.from({ length: width }, () => ({ num: false, date: false, bool: false }));
-    const cols = Array.from({ length: width }, (_, k) => `c${k} VARCHAR, n${k} DOUBLE, t${k} UTINYINT`).join(', ');
-    await tx.run(`CREATE OR REPLACE TEMP TABLE ${table} (_id INTEGER, _line INTEGER, _force BOOLEAN${cols ? ', ' + cols : ''})`);
-    app = new RawAppender(await tx.connection.createAppender(table, 'main', 'temp'), width);
+    meta = { sheet: sheet.name, unit: layout.unit, headerRows: layout.rows.map((i) => first[i].row) };
     lastRow = first[layout.dataStart - 1].row;
-    for (const r of first.slice(layout.dataStart)) emit(r.cells, r.row);
+    if (skipped(layout.names, meta)) kept = [];
+    else {
+      kinds = Array.from({ length: width }, () => ({ num: false, date: false, bool: false }));
+      const cols = Array.from({ length: width }, (_, k) => `c${k} VARCHAR, n${k} DOUBLE, t${k} UTINYINT`).join(', ');
+      await tx.run(`CREATE OR REPLACE TEMP TABLE ${table} (_id INTEGER, _line INTEGER, _force BOOLEAN${cols ? ', ' + cols : ''})`);
+      app = new RawAppender(await tx.connection.createAppender(table, 'main', 'temp'), width);
+    }
+    for (const r of first.slice(layout.dataStart)) if (!emit(r.cells, r.row)) return tooBig;
     return null;
   };
-  const emit = (cells: unknown[], row: number) => {
+  const tooBig = `sheet ${sheet.name} is skipped by rule and too large to shape from memory`;
+  /** False when a kept sheet grew too large. */
+  const emit = (cells: unknown[], row: number): boolean => {
+    if (kept) {
+      kept.push({ cells, row });
+      return kept.length <= MAX_SKIPPED_ROWS;
+    }
     for (let r = lastRow + 1; r < row; r++) gaps.push(r);
     lastRow = row;
-    if (keep) {
-      kept.push({ cells, row });
-      if (kept.length > MAX_SKIPPED_ROWS) keep = false;
-    }
     const force = cells.length > width;
     if (force) wide.set(id, cells);
     app!.row(id++, row, force, cells, kinds);
+    return true;
   };
   try {
     for await (const rows of wb.rows(sheet)) {
@@ -394,7 +407,7 @@ async function readSheet(tx: WriteTx, wb: Workbook, sheet: WorkbookSheet, table:
             const why = await start();
             if (why) return why;
           }
-        } else emit(row.cells, row.number);
+        } else if (!emit(row.cells, row.number)) return tooBig;
       }
     }
     if (!layout) {
@@ -406,6 +419,5 @@ async function readSheet(tx: WriteTx, wb: Workbook, sheet: WorkbookSheet, table:
     (app as RawAppender | null)?.close();
   }
   const lay = layout as unknown as NonNullable<ReturnType<typeof layoutHeader>>;
-  const meta: RecordMeta = { sheet: sheet.name, unit: lay.unit, headerRows: lay.rows.map((i) => first[i].row) };
-  return { kind: 'data', table, name: sheet.name, headers: lay.names, meta, mapping: [], unmapped: [], n: id, kinds, gaps, wide, kept: keep ? kept : null, headerEnd: first[lay.dataStart - 1].row };
+  return { kind: 'data', table, name: sheet.name, headers: lay.names, meta, mapping: [], unmapped: [], n: id, kinds, gaps, wide, kept, headerEnd: first[lay.dataStart - 1].row };
 }
