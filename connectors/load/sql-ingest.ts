@@ -446,7 +446,9 @@ export async function cleanRaw(a: IngestArgs, raw: RawTable): Promise<{ rows: nu
     const { rows: okCount } = await tx.query<{ n: number; v: number }>(`SELECT (SELECT count(*) FROM vc_ok)::DOUBLE AS n, (SELECT count(*) FROM vc_v)::DOUBLE AS v`);
     // Every row went one way: SQL or JS (a NULL flag, or a dictionary matching twice, would lose or double a row).
     if (Number(okCount[0].n) !== sqlRows || Number(okCount[0].v) !== n) throw new Error(`SQL ingest: ${n} rows read, ${okCount[0].v} cleaned, ${sqlRows} expected through SQL, ${okCount[0].n} staged`);
-    if (!pipe.mappingUsed) {
+    // The report's mapping is the first record's (Pipeline.process sets it for a JS row); a
+    // sheet or file without records sets none.
+    if (!pipe.mappingUsed && sqlRows > 0) {
       pipe.mappingUsed = mapping;
       pipe.unmappedUsed = unmapped;
     }

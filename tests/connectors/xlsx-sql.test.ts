@@ -145,6 +145,7 @@ const CASES: Case[] = [
   { name: 'held-out ledger read whole by aliases', file: HELDOUT_FILE, source: { path: HELDOUT_FILE, stage_map: { 需求确认: '需求分析' } }, path: 'sql' },
   { name: 'several sheets: notes, two deal sheets, a summary and a payments sheet', file: 'sheets.xlsx', source: {}, path: 'sql' },
   { name: 'several sheets, named', file: 'sheets.xlsx', source: { sheet: ['商机二', '商机'] }, path: 'sql' },
+  { name: 'several sheets, the first without records (the report names the second sheet\'s mapping)', file: 'first-empty.xlsx', source: {}, path: 'sql' },
   { name: 'stage dates (JS path)', file: 'clean.xlsx', source: { stage_dates: { 赢单: '创建日期' } }, path: 'js' },
   { name: 'an empty sheet (JS path)', file: 'empty.xlsx', source: {}, path: 'js' }
 ];
@@ -191,6 +192,10 @@ beforeAll(async () => {
     { name: '汇总', rows: summary },
     { name: '回款', rows: payments },
     { name: '商机二', rows: [{ row: 1, cells: HEAD }, ...second] }
+  ]);
+  await writeBook('first-empty.xlsx', [
+    { name: '商机', rows: [{ row: 1, cells: ['商机编号', '客户名称', '销售阶段', '预计成交金额'] }, { row: 3, cells: ['合计', null, null, 0] }] },
+    { name: '商机二', rows: clean(50) }
   ]);
   const wb = new ExcelJS.Workbook();
   wb.addWorksheet('空');
@@ -247,6 +252,10 @@ describe('an xlsx import through the SQL path equals the JS path', () => {
       if (c.name === 'held-out ledger, its sheet') {
         // tests/fixtures/heldout/NOTES.md: 112 data rows, 98 loaded, 7 rejected, 7 skipped.
         expect([s.rows, s.loaded, s.rejected, s.skipped]).toEqual([112, 98, 7, 7]);
+      }
+      if (c.name.startsWith('several sheets, the first')) {
+        expect(s.mapping.map((m) => m.column)).toContain('所在地区');
+        expect(s.loaded).toBe(50);
       }
       if (c.name.startsWith('several sheets:')) {
         // Both deal sheets load; the notes, summary and payments sheets are skipped with a warning each.
