@@ -90,7 +90,11 @@ export async function defineMacros(tx: Pick<WriteTx, 'run'>): Promise<void> {
   for (const m of MACROS) await tx.run(m);
 }
 
-/** `COCKPIT_CSV_PROFILE`: each statement's time on stdout (measuring the SQL paths). */
+/**
+ * `COCKPIT_CSV_PROFILE=1`: each statement's wall and CPU time on stdout (the SQL ingest paths,
+ * landing and the derived tables); `=explain` also prints the `vc_v` statement's EXPLAIN ANALYZE
+ * (which runs it once more).
+ */
 export function profiled(tx: WriteTx): WriteTx {
   if (!process.env.COCKPIT_CSV_PROFILE) return tx;
   const show = (q: Sql | string) => (typeof q === 'string' ? q : q.strings.join('?')).slice(0, 90).replace(/\s+/g, ' ');
