@@ -4,8 +4,9 @@
  * pipeline → one-transaction load) or `… read_csv FILE DB` (DuckDB's own CSV reader into a
  * table: the floor), `… read FILE` / `… read_exceljs FILE` (an .xlsx through the reader alone:
  * the current one, or the former exceljs-based one it replaced, records counted and dropped), or
- * `… import_exceljs FILE DB` (the whole import with the former reader). Prints one JSON line:
- * rows, ms, peak RSS.
+ * `… import_exceljs FILE DB` (the whole import with the former reader), or `… import_js FILE DB`
+ * (the whole import through the row-by-row JS path, not the SQL path of csv-sql.ts/xlsx-sql.ts).
+ * Prints one JSON line: rows, ms, CPU ms, peak RSS, and which path ran.
  */
 import { dirname } from 'node:path';
 import { Database } from '../src/lib/server/db/database';
@@ -34,6 +35,10 @@ if (mode === 'read' || mode === 'read_exceljs') {
   console.log(JSON.stringify({ rows, ms, cpu_ms: (cpu.user + cpu.system) / 1000, rss_mb: process.resourceUsage().maxRSS / 1024 }));
   process.exit(0);
 }
+if (mode === 'import_js') {
+  process.env.COCKPIT_XLSX_PATH = 'js';
+  process.env.COCKPIT_CSV_PATH = 'js';
+}
 if (mode === 'import_exceljs') {
   const { registerReader } = await import('../connectors/readers');
   const { readXlsxExceljs } = await import('../connectors/file/xlsx-exceljs');
@@ -43,6 +48,7 @@ const db = await Database.open(dbPath);
 const t0 = performance.now();
 const cpu0 = process.cpuUsage();
 let rows = 0;
+let path: string | undefined;
 if (mode === 'read_csv') {
   await db.write((tx) => tx.run(sql`CREATE OR REPLACE TABLE raw_floor AS SELECT * FROM read_csv(${file}, header = true)`));
   rows = (await db.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM raw_floor`)).rows[0].n;
@@ -54,10 +60,11 @@ if (mode === 'read_csv') {
   if (!report.ok) throw new Error(report.error ?? 'failed');
   const s = report.sources[0];
   rows = s.loaded + s.updated;
+  path = s.ingest?.path ?? 'js';
   if (s.rejected) throw new Error(`${s.rejected} rows rejected: ${JSON.stringify(s.rejections[0])}`);
 }
 const ms = performance.now() - t0;
 // CPU time of the process (DuckDB's threads included): on a shared machine it varies far less than the wall time.
 const cpu = process.cpuUsage(cpu0);
 await db.close();
-console.log(JSON.stringify({ rows, ms, cpu_ms: (cpu.user + cpu.system) / 1000, rss_mb: process.resourceUsage().maxRSS / 1024 }));
+console.log(JSON.stringify({ rows, ms, cpu_ms: (cpu.user + cpu.system) / 1000, rss_mb: process.resourceUsage().maxRSS / 1024, path }));

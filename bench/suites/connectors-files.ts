@@ -5,7 +5,8 @@
  * process for an honest peak RSS — beside DuckDB's own `read_csv` of the same rows as CSV
  * into a table, the floor for getting that data into DuckDB at all. For an .xlsx also the
  * reader alone (records counted, nothing loaded) beside the former exceljs-based reader on the
- * same file, and with `BENCH_XLSX_BEFORE=1` the whole import with the former reader.
+ * same file, and with `BENCH_XLSX_BEFORE=1` the whole import with the former reader. With
+ * `BENCH_IMPORT_JS=1`, the import through the row-by-row JS path too (the SQL path's baseline).
  */
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
@@ -50,7 +51,7 @@ async function writeXlsx(path: string, n: number) {
   await wb.commit();
 }
 
-function measure(mode: 'import' | 'read_csv' | 'read' | 'read_exceljs' | 'import_exceljs', file: string, dir: string): { rows: number; ms: number; cpu_ms?: number; rss_mb: number } {
+function measure(mode: 'import' | 'import_js' | 'read_csv' | 'read' | 'read_exceljs' | 'import_exceljs', file: string, dir: string): { rows: number; ms: number; cpu_ms?: number; rss_mb: number; path?: string } {
   const db = join(dir, `${mode}-${Date.now()}.duckdb`);
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/connectors-child.ts'), mode, file, db], {
     cwd: ROOT,
@@ -86,7 +87,7 @@ export const connectorsFiles: Suite = {
         const imp = measure('import', file, dir);
         const floor = measure('read_csv', csv, dir);
         if (imp.rows !== n || floor.rows !== n) throw new Error(`row counts: import ${imp.rows}, read_csv ${floor.rows}, expected ${n}`);
-        log(`  import ${(imp.ms / 1000).toFixed(1)} s (${((imp.cpu_ms ?? 0) / 1000).toFixed(1)} CPU-s), ${Math.round(imp.rss_mb)} MB; read_csv ${(floor.ms / 1000).toFixed(1)} s (${((floor.cpu_ms ?? 0) / 1000).toFixed(1)} CPU-s), ${Math.round(floor.rss_mb)} MB`);
+        log(`  import (${imp.path} path) ${(imp.ms / 1000).toFixed(1)} s (${((imp.cpu_ms ?? 0) / 1000).toFixed(1)} CPU-s), ${Math.round(imp.rss_mb)} MB; read_csv ${(floor.ms / 1000).toFixed(1)} s (${((floor.cpu_ms ?? 0) / 1000).toFixed(1)} CPU-s), ${Math.round(floor.rss_mb)} MB`);
         const label = `DuckDB read_csv of the same rows`;
         rows.push({ case: `${kind} ${n.toLocaleString()} rows: rows/s`, value: n / (imp.ms / 1000), baseline: n / (floor.ms / 1000), baseline_label: label, unit: 'rows/s', note: 'higher is better' });
         rows.push({ case: `${kind} ${n.toLocaleString()} rows: time`, value: imp.ms, baseline: floor.ms, baseline_label: label });
@@ -94,6 +95,23 @@ export const connectorsFiles: Suite = {
           rows.push({ case: `${kind} ${n.toLocaleString()} rows: CPU time`, value: imp.cpu_ms, baseline: floor.cpu_ms, baseline_label: label, note: 'whole process, all threads' });
         }
         rows.push({ case: `${kind} ${n.toLocaleString()} rows: peak RSS`, value: imp.rss_mb, baseline: floor.rss_mb, baseline_label: label, unit: 'MB', note: 'whole process' });
+        if (process.env.BENCH_IMPORT_JS === '1') {
+          // The SQL path (csv-sql.ts / xlsx-sql.ts) against the row-by-row JS path, alternating, two runs each.
+          const sqlRuns = [imp];
+          const jsRuns: typeof imp[] = [];
+          for (let k = 0; k < 2; k++) {
+            const b = measure('import_js', file, dir);
+            if (b.rows !== n) throw new Error(`import through the JS path: ${b.rows} rows, expected ${n}`);
+            jsRuns.push(b);
+            if (k === 0) sqlRuns.push(measure('import', file, dir));
+          }
+          const best = (xs: typeof imp[], f: (x: typeof imp) => number) => Math.min(...xs.map(f));
+          const lj = 'the same import through the row-by-row JS path (best of 2, alternating)';
+          log(`  SQL path: ${sqlRuns.map((x) => `${(x.ms / 1000).toFixed(1)} s / ${((x.cpu_ms ?? 0) / 1000).toFixed(1)} CPU-s (${x.path})`).join(', ')}; JS path: ${jsRuns.map((x) => `${(x.ms / 1000).toFixed(1)} s / ${((x.cpu_ms ?? 0) / 1000).toFixed(1)} CPU-s (${x.path})`).join(', ')}`);
+          rows.push({ case: `${kind} ${n.toLocaleString()} rows: SQL path vs JS path, rows/s`, value: n / (best(sqlRuns, (x) => x.ms) / 1000), baseline: n / (best(jsRuns, (x) => x.ms) / 1000), baseline_label: lj, unit: 'rows/s', note: 'higher is better' });
+          rows.push({ case: `${kind} ${n.toLocaleString()} rows: SQL path vs JS path, rows per CPU-s`, value: n / (best(sqlRuns, (x) => x.cpu_ms ?? Infinity) / 1000), baseline: n / (best(jsRuns, (x) => x.cpu_ms ?? Infinity) / 1000), baseline_label: lj, unit: 'rows/CPU-s', note: 'higher is better; whole process, all threads' });
+          rows.push({ case: `${kind} ${n.toLocaleString()} rows: SQL path vs JS path, peak RSS`, value: Math.max(...sqlRuns.map((x) => x.rss_mb)), baseline: Math.max(...jsRuns.map((x) => x.rss_mb)), baseline_label: lj, unit: 'MB', note: 'whole process' });
+        }
         if (kind === 'xlsx') {
           // The reader alone, alternating with the exceljs-based reader it replaced (two runs each).
           const mine: number[] = [];

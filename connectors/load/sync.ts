@@ -21,10 +21,11 @@ import { readerFor } from '../readers';
 import { idField, Pipeline, SourceError, type FieldMapping, type Outcome, type Rejection } from '../pipeline/pipeline';
 import { wallTime } from '../pipeline/values';
 import { reason, warning, whyOf, type Warning, type WarningRef } from '../pipeline/reasons';
-import { sheetMismatchWhy, summarySheetWhy } from '../pipeline/guess';
 import type { ReaderFactory, SkipReason } from '../types';
 import { columnsOf, createStaging, dropStaging, Stager, stgName } from './stage';
 import { ingestCsvSql } from './csv-sql';
+import { ingestXlsxSql, sheetSkipWhy } from './xlsx-sql';
+import { profiled } from './sql-ingest';
 
 export interface SourceReport {
   run_id: string;
@@ -53,8 +54,9 @@ export interface SourceReport {
   error: string | null;
   ms: number;
   /**
-   * How a CSV file was read: `sql` (DuckDB's reader and SQL over whole columns,
-   * connectors/load/csv-sql.ts) or `js` (the row-by-row reader and pipeline), and why not SQL.
+   * How a CSV or xlsx file was read: `sql` (DuckDB's reader, or our xlsx reader's cells appended
+   * raw, and SQL over whole columns: connectors/load/csv-sql.ts, xlsx-sql.ts) or `js` (the
+   * row-by-row reader and pipeline), and why not SQL.
    */
   ingest?: { path: 'sql' | 'js'; why?: string };
 }
@@ -267,13 +269,23 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
             }
           };
           const pipe = new Pipeline({ config, source: s, now });
-          if (s.type === 'csv' && !opts.readers?.csv && process.env.COCKPIT_CSV_PATH !== 'js') {
-            // A UTF-8 CSV file of deals: read by DuckDB and cleaned by SQL over whole columns.
-            const out = await ingestCsvSql({ tx, source: s, src: i, config, baseDir: opts.baseDir, pipe, stager, events, onRow: () => rep.rows++, log });
+          const sqlPath =
+            (s.type === 'csv' && !opts.readers?.csv && process.env.COCKPIT_CSV_PATH !== 'js') || (s.type === 'excel' && !opts.readers?.excel && process.env.COCKPIT_XLSX_PATH !== 'js');
+          if (sqlPath) {
+            // A UTF-8 CSV file of deals read by DuckDB, or a workbook's cells appended by our reader,
+            // cleaned by SQL over whole columns (csv-sql.ts, xlsx-sql.ts, sql-ingest.ts).
+            const args = { tx, source: s, src: i, config, baseDir: opts.baseDir, pipe, stager, events, onRow: () => rep.rows++, log };
+            const out = s.type === 'csv' ? await ingestCsvSql(args) : await ingestXlsxSql(args);
             if (out.path === 'sql') {
               rep.ingest = { path: 'sql' };
               rep.location = out.location;
               rep.rows += out.rows;
+              const unmappedRows = 'unmappedRows' in out ? Number(out.unmappedRows) : 0;
+              if (unmappedRows) {
+                rep.rows += unmappedRows;
+                rep.skipped += unmappedRows;
+                rep.skipped_by.unmapped += unmappedRows;
+              }
               for (const r of out.rejected) {
                 rep.rejected++;
                 if (rep.rejections.length < MAX_REPORTED_REJECTIONS) rep.rejections.push(r);
@@ -305,18 +317,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
               if (wholeWorkbook && batch.length) {
                 const key = (headers ?? []).join('\u0001');
                 if (!skipHeaders.has(key)) {
-                  let why: Warning | null = null;
-                  try {
-                    const name = batch[0].meta?.sheet ?? '';
-                    const stageNames = [...config.stages.map((st) => st.name), ...Object.keys(('stage_map' in s && s.stage_map) || {})];
-                    const mapped = pipe.mappingFor(headers, batch[0].values, batch[0].meta).mapping.map((m) => m.field);
-                    why =
-                      summarySheetWhy(s.entity, headers ?? [], name, stageNames, mapped) ??
-                      (mapped.length === 0 ? warning('sheet_unmapped') : sheetMismatchWhy(s.entity, headers ?? [], name));
-                  } catch (e) {
-                    if (!(e instanceof SourceError)) throw e;
-                    why = warning('source_error', { message: e.message });
-                  }
+                  const why = sheetSkipWhy(s, config, pipe, headers, batch[0].values, batch[0].meta);
                   if (why) {
                     skipHeaders.add(key);
                     const sheet = batch[0].meta?.sheet;
@@ -381,7 +382,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
         await tx.run(`SET memory_limit = '${landingMb}MB'`);
       }
       log('loading');
-      await land(tx, sources, reports, report, now, log);
+      await land(profiled(tx), sources, reports, report, now, log);
       // Bookkeeping, in the same transaction as the data it describes.
       const finished = new Date();
       report.finished_at = finished.toISOString();
@@ -409,7 +410,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
         }
       }
       log('refreshing derived tables');
-      await refreshFacts(tx, stageInfos(config));
+      await refreshFacts(profiled(tx), stageInfos(config));
     });
     report.ok = true;
     // The forecast's data-quality rules, defined once below the models (a set-based count over
