@@ -19,10 +19,11 @@ export const CONTENT_TYPES: Record<ExportFormat, string> = {
   xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
 };
 
-/** CSV bytes: a header line of `headers`, then every row, pulled chunk by chunk. */
+/** CSV bytes: a header line of `headers`, then every row (DuckDB's text, or rows formatted here). */
 export function csvStream(source: ExportSource, headers: string[]): ReadableStream<Uint8Array> {
   const enc = new TextEncoder();
   let started = false;
+  const bytes = source.csvBytes?.getReader();
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -31,11 +32,11 @@ export function csvStream(source: ExportSource, headers: string[]): ReadableStre
           controller.enqueue(enc.encode('\uFEFF' + csvLine(headers)));
           return;
         }
-        if (source.csv) {
-          // Lines formatted by DuckDB (csv-sql.ts).
-          const next = await source.csv.next();
+        if (bytes) {
+          // Lines formatted in SQL and written by DuckDB (csv-sql.ts, pipe.ts).
+          const next = await bytes.read();
           if (next.done) controller.close();
-          else controller.enqueue(enc.encode(next.value));
+          else controller.enqueue(next.value);
           return;
         }
         const next = await source.chunks.next();
@@ -47,8 +48,8 @@ export function csvStream(source: ExportSource, headers: string[]): ReadableStre
         for (const row of next.value) text += csvLine(row);
         controller.enqueue(enc.encode(text));
       },
-      async cancel() {
-        await source.csv?.return();
+      async cancel(reason) {
+        await bytes?.cancel(reason);
         await source.chunks.return();
       }
     },
