@@ -13,7 +13,8 @@
  *   (a blocked write must be able to return), then removes the pipe.
  * - A blocked writer holds a DuckDB thread and a libuv worker for as long as the client
  *   dawdles, so at most MAX_PIPES run at once; beyond that, and where there is no `mkfifo`
- *   (Windows), `copyStream` returns null and the caller streams values instead.
+ *   (Windows), `copyStream` returns null and the caller streams values instead;
+ *   `COCKPIT_EXPORT_PIPE=0` turns pipes off altogether (the bench's comparison, an escape hatch).
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
@@ -36,7 +37,7 @@ export function pipesInUse(): number {
  * had (none free, or no mkfifo). `options` is a constant of the caller's (never user input).
  */
 export function copyStream(db: Database, select: Sql, options: string): ReadableStream<Uint8Array> | null {
-  if (process.platform === 'win32' || active >= MAX_PIPES) return null;
+  if (process.platform === 'win32' || process.env.COCKPIT_EXPORT_PIPE === '0' || active >= MAX_PIPES) return null;
   let dir: string;
   try {
     dir = mkdtempSync(join(tmpdir(), 'cockpit-export-'));
