@@ -10,6 +10,7 @@ import ExcelJS from 'exceljs';
 import type { ColumnInfo } from '../db/database';
 import type { ExportSource } from '../models/run';
 import { cellText, csvLine } from './cells';
+import { xlsxFromRows } from './xlsx-zip';
 
 export const EXPORT_FORMATS = ['csv', 'xlsx'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -74,8 +75,13 @@ function xlsxCell(v: unknown, col: ColumnInfo): unknown {
   return cellText(v);
 }
 
-/** XLSX bytes from exceljs's streaming writer, paced by the reader (bounded memory). */
+/**
+ * XLSX bytes: DuckDB's rows zipped (xlsx-zip.ts) when the source has them, else exceljs's
+ * streaming writer, paced by the reader (bounded memory).
+ */
 export function xlsxStream(source: ExportSource, headers: string[], sheetName: string): ReadableStream<Uint8Array> {
+  // Rows DuckDB wrote as SpreadsheetML (xlsx-sql.ts): zipped as they come.
+  if (source.xlsxRows) return xlsxFromRows(source.xlsxRows, headers, sheetName);
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useStyles: true, useSharedStrings: false, zip: { zlib: { level: 1 } } } as never);
   const ws = wb.addWorksheet(sheetName.slice(0, 31).replace(/[\\/?*[\]:]/g, ' '), { views: [{ state: 'frozen', ySplit: 1 }] });

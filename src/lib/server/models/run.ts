@@ -16,6 +16,7 @@ import { join, sql, unsafeRaw, type Sql } from '../db/sql';
 import { cacheFor, cacheKey, type CacheState, type CachedResult } from './cache';
 import { CSV_COPY_OPTIONS, csvCopyFields } from '../export/csv-sql';
 import { copyStream } from '../export/pipe';
+import { XLSX_COPY_OPTIONS, xlsxRowField } from '../export/xlsx-sql';
 
 export class ModelError extends Error {
   constructor(
@@ -252,6 +253,8 @@ export interface ExportSource {
    * (export/pipe.ts); `chunks` is then empty.
    */
   csvBytes?: ReadableStream<Uint8Array>;
+  /** The same for `format: 'xlsx'`: the sheet's `<row>` elements (export/xlsx-sql.ts), to be zipped. */
+  xlsxRows?: ReadableStream<Uint8Array>;
 }
 
 /** A row model's column names, in order (its zod shape). */
@@ -300,14 +303,18 @@ export async function openExport(
   if (model.exportQuery) {
     const { statement, ctx, select, ordered } = compileExport(config, name, rawParams, scope, now);
     await ensureFacts(db, ctx.stages);
-    if (options.format === 'csv' && ordered) {
+    // XLSX from DuckDB's rows only when asked for (its cells carry no references: xlsx-sql.ts).
+    if (options.format && ordered && (options.format === 'csv' || process.env.COCKPIT_EXPORT_XLSX === 'sql')) {
       // The columns (names and types) first, from a plan that reads nothing; then the text.
       const { columns } = await db.query(sql`SELECT * FROM (${statement}) LIMIT 0`);
       checkExportColumns(model, columns);
-      const bytes = copyStream(db, select(csvCopyFields(columns)), CSV_COPY_OPTIONS);
+      const bytes =
+        options.format === 'csv'
+          ? copyStream(db, select(csvCopyFields(columns)), CSV_COPY_OPTIONS)
+          : copyStream(db, select(xlsxRowField(columns)), XLSX_COPY_OPTIONS);
       if (bytes) {
         async function* none() {}
-        return { model, asOf: ctx.asOf, columns, chunks: none(), csvBytes: bytes };
+        return { model, asOf: ctx.asOf, columns, chunks: none(), ...(options.format === 'csv' ? { csvBytes: bytes } : { xlsxRows: bytes }) };
       }
     }
     const gen = db.stream(statement);
