@@ -1,7 +1,8 @@
 /**
- * Streaming exports of a model's rows as CSV or XLSX: rows are pulled from DuckDB one chunk at
- * a time only when the HTTP client has read the previous ones, so memory stays bounded for a
- * million rows. CSV is UTF-8 with a BOM (so Excel on Chinese Windows reads it) and CRLF lines;
+ * Streaming exports of a model's rows as CSV or XLSX, paced by the HTTP client so memory stays
+ * bounded for a million rows: for a listing, CSV text written by DuckDB's own COPY into a pipe
+ * (csv-sql.ts, pipe.ts); otherwise rows pulled from DuckDB one chunk at a time only when the
+ * client has read the previous ones. CSV is UTF-8 with a BOM (so Excel on Chinese Windows reads it) and CRLF lines;
  * XLSX is written by exceljs's streaming WorkbookWriter without shared strings, dates and
  * timestamps as real Excel dates. Every text cell is escaped against formula injection.
  */
