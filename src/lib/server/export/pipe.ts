@@ -50,9 +50,21 @@ export function copyStream(db: Database, select: Sql, options: string): Readable
     rmSync(dir, { recursive: true, force: true });
     return null;
   }
+  let readFd: number;
+  let holdFd: number | null;
+  try {
+    readFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      holdFd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (e) {
+      closeSync(readFd);
+      throw e;
+    }
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+    return null;
+  }
   active++;
-  const readFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-  let holdFd: number | null = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
   const socket = new Socket({ fd: readFd, readable: true, writable: false });
   socket.pause();
   const abort = new AbortController();
