@@ -90,7 +90,7 @@ function listQuery(p: P, ctx: ModelContext, paged: boolean): ModelQuery {
             AND ${searchWhere(p.q, [sql`customer_name`, sql`customer_id`, sql`region`, sql`industry`, sql`owner_name`])}`
     ]
   ];
-  if (!paged) return { ctes, body: sql`SELECT ${columns} FROM matching ${order}` };
+  if (!paged) return { ctes, body: sql`SELECT * FROM matching`, order: sql`${ident(p.sort, CUSTOMER_SORTS)} ${dir} NULLS LAST, customer_id ASC` };
   return {
     ctes: [
       ...ctes,

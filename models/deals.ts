@@ -268,16 +268,16 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
   const columns = sql`opportunity_id, name, customer_id, customer_name, owner_id, owner_name, team_id, team_name, stage,
       stage_index, status, amount, probability, weighted_amount, forecast_category, expected_close_date, created_at,
       closed_at, product, source, competitor, loss_reason, region, industry, grade, last_activity_at, days_idle, stalled, risk_flags, pushes`;
-  const order = sql`ORDER BY sort_key ${dir} NULLS LAST, opportunity_id ASC`;
   // Risk flags of every candidate deal, only when the risk filter or sort needs them.
   const riskCtes: [string, Sql][] = needRisk
     ? [['deal_risk', sql`SELECT * FROM ${riskRelation(sql`SELECT opportunity_id FROM ${dealsRelation(p)} dr WHERE dr.status = 'open'`, ctx, p.idle_days)}`]]
     : [];
   if (!paged) {
-    // Every matching row in the pages' order: one sort, then the joins, then that order again.
+    // Every matching row in the pages' order (the export sorts by `order` over these rows).
     return {
       ctes: [...lateCtes, ...riskCtes],
-      body: sql`SELECT ${columns} FROM (${shown(matching(sql`${factCols}, ${sortExpr[p.sort]} AS sort_key`, { late: needIdle, names: needNames, risk: needRisk }))}) ${order}`
+      body: shown(matching(sql`${factCols}, ${sortExpr[p.sort]} AS sort_key`, { late: needIdle, names: needNames, risk: needRisk })),
+      order: sql`sort_key ${dir} NULLS LAST, opportunity_id ASC`
     };
   }
   return {

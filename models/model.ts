@@ -53,6 +53,14 @@ export interface ModelContext {
 export interface ModelQuery {
   ctes?: [name: string, body: Sql, options?: { materialized?: boolean }][];
   body: Sql;
+  /**
+   * For an `exportQuery`: the ORDER BY terms over the body's columns. The body then lists the
+   * row's columns and may carry more (sort keys); the export selects the row's columns (or
+   * their CSV text) from it and sorts in that same top-level SELECT, the only place DuckDB
+   * keeps an order through COPY and a parallel result (a sorted subquery under a projection
+   * comes out in interleaved blocks at a million rows).
+   */
+  order?: Sql;
 }
 
 export interface ModelOutput<Row> {

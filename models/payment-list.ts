@@ -149,9 +149,8 @@ function paymentQuery(p: P, ctx: ModelContext, paged: boolean): ModelQuery {
         ${nameJoins}`;
   const columns = sql`payment_id, opportunity_id, deal_name, customer_id, customer_name, owner_id, owner_name, team_id, team_name,
       amount, due_date, paid_at, paid_amount, outstanding, days_overdue, state, aging`;
-  const order = sql`ORDER BY sort_key ${dir} NULLS LAST, payment_id ASC`;
   if (!paged) {
-    return { body: sql`SELECT ${columns} FROM (${shown(matching(sql`${factCols}, ${sortExpr[p.sort]} AS sort_key`, needNames))}) ${order}` };
+    return { body: shown(matching(sql`${factCols}, ${sortExpr[p.sort]} AS sort_key`, needNames)), order: sql`sort_key ${dir} NULLS LAST, payment_id ASC` };
   }
   return {
     ctes: [

@@ -291,6 +291,23 @@ export class Database {
   }
 
   /**
+   * Runs a statement whose output goes elsewhere (`COPY … TO`, export/pipe.ts) on a reader
+   * connection; aborting `signal` interrupts it (it then rejects).
+   */
+  async execute(query: Sql | string, signal?: AbortSignal): Promise<void> {
+    const conn = await this.acquire();
+    const stop = () => conn.interrupt();
+    signal?.addEventListener('abort', stop);
+    try {
+      if (signal?.aborted) throw new Error('aborted');
+      await runOn(conn, query);
+    } finally {
+      signal?.removeEventListener('abort', stop);
+      this.release(conn);
+    }
+  }
+
+  /**
    * Streams a read query: yields its columns first, then its rows (as JSON-friendly arrays)
    * one DuckDB chunk (≤ 2,048 rows) at a time, so a million-row result never sits in memory.
    * The pooled connection stays held until the generator finishes or is closed early

@@ -24,12 +24,12 @@ export function cellText(v: unknown): string | number | boolean | null {
   return escapeFormula(JSON.stringify(v));
 }
 
-/** One CSV field (RFC 4180): quoted when it holds a comma, quote, or line break. */
+/** One CSV field (RFC 4180): quoted when it holds a comma, quote, line break or `#` (as DuckDB's CSV writer does, so a reader that takes `#` for a comment keeps the row). */
 export function csvField(v: unknown): string {
   const c = cellText(v);
   if (c === null) return '';
   const s = String(c);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  return /[",\r\n#]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 /** One CSV line, CRLF-terminated (what Excel writes). */

@@ -28,7 +28,7 @@ function col(name: string): Sql {
 /** Text made safe for a spreadsheet and quoted as CSV needs; `s` is a non-null VARCHAR. */
 function textField(s: Sql): Sql {
   const safe = sql`(CASE WHEN left(${s}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || ${s} ELSE ${s} END)`;
-  return sql`(CASE WHEN regexp_matches(${s}, '[",\\r\\n]') THEN '"' || replace(${safe}, '"', '""') || '"' ELSE ${safe} END)`;
+  return sql`(CASE WHEN regexp_matches(${s}, '[",\\r\\n#]') THEN '"' || replace(${safe}, '"', '""') || '"' ELSE ${safe} END)`;
 }
 
 /** One column's CSV field as a non-null VARCHAR expression. */
@@ -52,3 +52,40 @@ export function csvLinesSql(query: Sql, columns: ColumnInfo[]): Sql {
   const fields = join(columns.map(csvFieldSql), ` || ',' || `);
   return sql`SELECT ${fields} || chr(13) || chr(10) AS line FROM (${query}) csv_rows`;
 }
+
+/** Text made safe for a spreadsheet, unquoted (DuckDB's CSV writer quotes); '' becomes NULL. */
+function safeText(s: Sql): Sql {
+  return sql`(CASE WHEN ${s} = '' THEN NULL WHEN left(${s}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || ${s} ELSE ${s} END)`;
+}
+
+/**
+ * One column's value for DuckDB's own CSV writer (`COPY … TO` with CSV_COPY_OPTIONS), which
+ * then writes what `csvFieldSql` spells out by hand: it quotes a field holding a comma, a
+ * quote, a line break or `#` (cells.ts quotes `#` too) and writes NULL as an empty field, so
+ * empty text is sent as NULL (the writer would write ""). Integers, booleans and dates are left
+ * to the writer, which prints them as JavaScript does.
+ */
+export function csvCopyFieldSql(c: ColumnInfo): Sql {
+  const v = col(c.name);
+  const t = c.type;
+  if (INTEGER.test(t) || t === 'BOOLEAN' || t === 'DATE') return v;
+  if (t.startsWith('TIMESTAMP') && !t.includes('TIME ZONE')) return sql`replace(${v}::VARCHAR, ' ', 'T')`;
+  if (FRACTIONAL.test(t)) {
+    const x = sql`${v}::DOUBLE`;
+    return sql`(CASE WHEN NOT isfinite(${x}) THEN NULL WHEN ${x} = trunc(${x}) AND abs(${x}) < 1e15 THEN ${x}::BIGINT::VARCHAR ELSE ${x}::VARCHAR END)`;
+  }
+  if (t === 'VARCHAR') return safeText(v);
+  if (/^(VARCHAR|INTEGER|BIGINT|DOUBLE)\[\]$/.test(t)) return sql`(CASE WHEN len(${v}) = 0 THEN NULL ELSE ${safeText(sql`array_to_string(${v}, '; ')`)} END)`;
+  return safeText(sql`to_json(${v})::VARCHAR`);
+}
+
+/** The select list for `COPY … TO` with CSV_COPY_OPTIONS: one field per column, named c0, c1, … (so an ORDER BY beside it still sorts by the row's own columns). */
+export function csvCopyFields(columns: ColumnInfo[]): Sql {
+  return join(
+    columns.map((c, i) => sql`${csvCopyFieldSql(c)} AS ${unsafeRaw(`c${i}`)}`),
+    ', '
+  );
+}
+
+/** DuckDB CSV writer options giving cells.ts's text: RFC 4180 quoting, CRLF, no header (the route writes the translated one). */
+export const CSV_COPY_OPTIONS = `FORMAT csv, HEADER false, DELIMITER ',', QUOTE '"', ESCAPE '"', NEW_LINE '\\r\\n'`;

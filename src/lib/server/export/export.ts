@@ -1,7 +1,8 @@
 /**
- * Streaming exports of a model's rows as CSV or XLSX: rows are pulled from DuckDB one chunk at
- * a time only when the HTTP client has read the previous ones, so memory stays bounded for a
- * million rows. CSV is UTF-8 with a BOM (so Excel on Chinese Windows reads it) and CRLF lines;
+ * Streaming exports of a model's rows as CSV or XLSX, paced by the HTTP client so memory stays
+ * bounded for a million rows: for a listing, CSV text written by DuckDB's own COPY into a pipe
+ * (csv-sql.ts, pipe.ts); otherwise rows pulled from DuckDB one chunk at a time only when the
+ * client has read the previous ones. CSV is UTF-8 with a BOM (so Excel on Chinese Windows reads it) and CRLF lines;
  * XLSX is written by exceljs's streaming WorkbookWriter without shared strings, dates and
  * timestamps as real Excel dates. Every text cell is escaped against formula injection.
  */
@@ -10,6 +11,7 @@ import ExcelJS from 'exceljs';
 import type { ColumnInfo } from '../db/database';
 import type { ExportSource } from '../models/run';
 import { cellText, csvLine } from './cells';
+import { xlsxFromRows } from './xlsx-zip';
 
 export const EXPORT_FORMATS = ['csv', 'xlsx'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -19,10 +21,11 @@ export const CONTENT_TYPES: Record<ExportFormat, string> = {
   xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
 };
 
-/** CSV bytes: a header line of `headers`, then every row, pulled chunk by chunk. */
+/** CSV bytes: a header line of `headers`, then every row (DuckDB's text, or rows formatted here). */
 export function csvStream(source: ExportSource, headers: string[]): ReadableStream<Uint8Array> {
   const enc = new TextEncoder();
   let started = false;
+  const bytes = source.csvBytes?.getReader();
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -31,11 +34,11 @@ export function csvStream(source: ExportSource, headers: string[]): ReadableStre
           controller.enqueue(enc.encode('\uFEFF' + csvLine(headers)));
           return;
         }
-        if (source.csv) {
-          // Lines formatted by DuckDB (csv-sql.ts).
-          const next = await source.csv.next();
+        if (bytes) {
+          // Lines formatted in SQL and written by DuckDB (csv-sql.ts, pipe.ts).
+          const next = await bytes.read();
           if (next.done) controller.close();
-          else controller.enqueue(enc.encode(next.value));
+          else controller.enqueue(next.value);
           return;
         }
         const next = await source.chunks.next();
@@ -47,8 +50,8 @@ export function csvStream(source: ExportSource, headers: string[]): ReadableStre
         for (const row of next.value) text += csvLine(row);
         controller.enqueue(enc.encode(text));
       },
-      async cancel() {
-        await source.csv?.return();
+      async cancel(reason) {
+        await bytes?.cancel(reason);
         await source.chunks.return();
       }
     },
@@ -73,8 +76,13 @@ function xlsxCell(v: unknown, col: ColumnInfo): unknown {
   return cellText(v);
 }
 
-/** XLSX bytes from exceljs's streaming writer, paced by the reader (bounded memory). */
+/**
+ * XLSX bytes: DuckDB's rows zipped (xlsx-zip.ts) when the source has them, else exceljs's
+ * streaming writer, paced by the reader (bounded memory).
+ */
 export function xlsxStream(source: ExportSource, headers: string[], sheetName: string): ReadableStream<Uint8Array> {
+  // Rows DuckDB wrote as SpreadsheetML (xlsx-sql.ts): zipped as they come.
+  if (source.xlsxRows) return xlsxFromRows(source.xlsxRows, headers, sheetName);
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ stream: out, useStyles: true, useSharedStrings: false, zip: { zlib: { level: 1 } } } as never);
   const ws = wb.addWorksheet(sheetName.slice(0, 31).replace(/[\\/?*[\]:]/g, ' '), { views: [{ state: 'frozen', ySplit: 1 }] });

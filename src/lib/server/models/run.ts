@@ -14,7 +14,9 @@ import { formatIssues } from '../config/load';
 import type { ColumnInfo, Database } from '../db/database';
 import { join, sql, unsafeRaw, type Sql } from '../db/sql';
 import { cacheFor, cacheKey, type CacheState, type CachedResult } from './cache';
-import { csvLinesSql } from '../export/csv-sql';
+import { CSV_COPY_OPTIONS, csvCopyFields } from '../export/csv-sql';
+import { copyStream } from '../export/pipe';
+import { XLSX_COPY_OPTIONS, xlsxRowField } from '../export/xlsx-sql';
 
 export class ModelError extends Error {
   constructor(
@@ -246,17 +248,47 @@ export interface ExportSource {
   /** Row arrays in `columns` order; closing it early (`return()`) releases the connection. */
   chunks: AsyncGenerator<unknown[][], void, undefined>;
   /**
-   * For `format: 'csv'` on a row-listing model: the CSV lines (no header) formatted by DuckDB
-   * (export/csv-sql.ts), a chunk of lines at a time; `chunks` is then empty.
+   * For `format: 'csv'` on a row-listing model whose export query names its order: the CSV
+   * lines (no header), formatted in SQL and written by DuckDB's CSV writer into a pipe
+   * (export/pipe.ts); `chunks` is then empty.
    */
-  csv?: AsyncGenerator<string, void, undefined>;
+  csvBytes?: ReadableStream<Uint8Array>;
+  /** The same for `format: 'xlsx'`: the sheet's `<row>` elements (export/xlsx-sql.ts), to be zipped. */
+  xlsxRows?: ReadableStream<Uint8Array>;
+}
+
+/** A row model's column names, in order (its zod shape). */
+function rowColumns(model: Model): string[] {
+  return Object.keys((model.row as unknown as { shape: Record<string, unknown> }).shape ?? {});
+}
+
+/**
+ * The statement a row-listing model's export runs: its `exportQuery` under the viewer's scope
+ * CTEs, every matching row in the listing's order. `select(projection)` is the same rows with
+ * another select list (the CSV text of each column), sorted in that same SELECT when the query
+ * names its `order`; `ordered` says whether it does. Exported for the bench, whose baseline
+ * is DuckDB's COPY of `statement`.
+ */
+export function compileExport(config: CockpitConfig, name: string, rawParams: Record<string, unknown>, scope: Scope | null, now = new Date()) {
+  const model = getModel(name);
+  if (!model.exportQuery) throw new ModelError(400, `model ${name} has no export query`);
+  const params = parseParams(model, rawParams);
+  const ctx = buildContext(model, params, config, now);
+  const q = model.exportQuery(params as never, ctx);
+  const names = rowColumns(model);
+  const compiled = (body: Sql) => compileModel({ ...model, query: () => ({ ctes: q.ctes, body }) }, params, ctx, scope);
+  const select = (projection: Sql) =>
+    compiled(q.order ? sql`SELECT ${projection} FROM (${q.body}) export_rows ORDER BY ${q.order}` : sql`SELECT ${projection} FROM (${q.body}) export_rows`);
+  const statement = q.order && names.length ? select(join(names.map((n) => unsafeRaw(`"${n.replace(/"/g, '""')}"`)))) : compiled(q.body);
+  return { model, ctx, statement, select, ordered: !!q.order && names.length > 0 };
 }
 
 /**
  * Opens a model for export under the viewer's scope. A row-listing model with an
- * `exportQuery` is streamed from DuckDB chunk by chunk (every row the pages would show, in the
- * same order, no paging, no per-row validation); any other model is run as usual and its
- * result rows exported.
+ * `exportQuery` is streamed from DuckDB (every row the pages would show, in the same order,
+ * no paging, no per-row validation): as CSV text written by DuckDB itself when the query names
+ * its order and a pipe is free, else chunk by chunk as values; any other model is run as usual
+ * and its result rows exported.
  */
 export async function openExport(
   db: Database,
@@ -268,18 +300,22 @@ export async function openExport(
   options: { format?: 'csv' | 'xlsx' } = {}
 ): Promise<ExportSource> {
   const model = getModel(name);
-  const params = parseParams(model, rawParams);
-  const ctx = buildContext(model, params, config, now);
   if (model.exportQuery) {
-    const q = model.exportQuery(params as never, ctx);
-    const statement = compileModel({ ...model, query: () => q }, params, ctx, scope);
+    const { statement, ctx, select, ordered } = compileExport(config, name, rawParams, scope, now);
     await ensureFacts(db, ctx.stages);
-    if (options.format === 'csv') {
-      // The columns (names and types) first, from a plan that reads nothing; then the lines.
+    // XLSX from DuckDB's rows only when asked for (its cells carry no references: xlsx-sql.ts).
+    if (options.format && ordered && (options.format === 'csv' || process.env.COCKPIT_EXPORT_XLSX === 'sql')) {
+      // The columns (names and types) first, from a plan that reads nothing; then the text.
       const { columns } = await db.query(sql`SELECT * FROM (${statement}) LIMIT 0`);
       checkExportColumns(model, columns);
-      async function* none() {}
-      return { model, asOf: ctx.asOf, columns, chunks: none(), csv: db.streamText(csvLinesSql(statement, columns)) };
+      const bytes =
+        options.format === 'csv'
+          ? copyStream(db, select(csvCopyFields(columns)), CSV_COPY_OPTIONS)
+          : copyStream(db, select(xlsxRowField(columns)), XLSX_COPY_OPTIONS);
+      if (bytes) {
+        async function* none() {}
+        return { model, asOf: ctx.asOf, columns, chunks: none(), ...(options.format === 'csv' ? { csvBytes: bytes } : { xlsxRows: bytes }) };
+      }
     }
     const gen = db.stream(statement);
     const first = await gen.next();
@@ -302,7 +338,7 @@ export async function openExport(
 
 /** An export query must list exactly the model's row columns, in order. */
 function checkExportColumns(model: Model, columns: ColumnInfo[]) {
-  const expected = Object.keys((model.row as unknown as { shape: Record<string, unknown> }).shape ?? {});
+  const expected = rowColumns(model);
   if (expected.length && columns.map((c) => c.name).join() !== expected.join()) {
     throw new ModelError(500, `model ${model.name}: exportQuery columns (${columns.map((c) => c.name).join(', ')}) differ from its rows (${expected.join(', ')})`);
   }
