@@ -716,6 +716,9 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
     const slices = sliceCount(rep.loaded + rep.updated);
     for (let j = 0; j < slices; j++) {
       const inSlice = sliceWhere(id, slices, j);
+      // The rows to land: one per id. Materialised only when they need work (merged
+      // customers' values, the last row of a duplicated id); else read from staging in place.
+      let cur = `(SELECT * FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref AND ${inSlice}) cur`;
       if (e === 'customers') {
         // Merged customers: the surviving customer's own values first (its last row), the
         // merged rows fill what it lacks.
@@ -724,29 +727,32 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
           .filter((c) => c !== id)
           .map((c) => `arg_max("${c}", ${rank}) FILTER (WHERE "${c}" IS NOT NULL) AS "${c}"`)
           .join(', ')} FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref AND ${inSlice} GROUP BY customer_id`);
-      } else {
-        // The last row of each id (no window needed when the source has no duplicate ids).
+        cur = 'temp.cur cur';
+      } else if (hasDuplicates[i]) {
         await tx.run(`CREATE OR REPLACE TEMP TABLE cur AS SELECT * FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref AND ${inSlice}
-          ${hasDuplicates[i] ? `QUALIFY row_number() OVER (PARTITION BY "${id}" ORDER BY _seq DESC) = 1` : ''}`);
+          QUALIFY row_number() OVER (PARTITION BY "${id}" ORDER BY _seq DESC) = 1`);
+        cur = 'temp.cur cur';
       }
       // Keys already stored take the upsert path; new keys (all of them in a first import) a
       // plain INSERT, which appends instead of probing the index for a conflict row by row
-      // (1M new deals: 20.7 s as one INSERT … ON CONFLICT). The stored keys are marked first,
-      // so the upsert runs before the insert and each key takes exactly one path.
-      // A stored row that already holds every value this source sets is left alone (`changed`
-      // false): re-importing a file rewrites only the rows that differ (docs/decisions.md,
-      // "Incremental sync"). The former path (`incremental` false) upserts every known key.
-      const differs = incremental && update.length ? update.map((c) => `${cast(e, c, 'c.')} IS DISTINCT FROM t."${c}"`).join(' OR ') : 'TRUE';
-      await tx.run(`CREATE OR REPLACE TEMP TABLE cur_known AS SELECT c."${id}", ${differs} AS changed FROM cur c JOIN ${e} t ON t."${id}" = c."${id}"`);
+      // (1M new deals: 20.7 s as one INSERT … ON CONFLICT). The keys are marked first (one
+      // join with the stored table), so the upsert runs before the insert and each key takes
+      // exactly one path. A stored row that already holds every value this source sets is left
+      // alone (not marked): re-importing a file rewrites only the rows that differ
+      // (docs/decisions.md, "Incremental sync"). The former path (`incremental` false) upserts
+      // every known key.
+      const differs = incremental && update.length ? update.map((c) => `${cast(e, c, 'cur.')} IS DISTINCT FROM t."${c}"`).join(' OR ') : 'TRUE';
+      await tx.run(`CREATE OR REPLACE TEMP TABLE cur_chg AS SELECT cur."${id}", t."${id}" IS NOT NULL AS known
+        FROM ${cur} LEFT JOIN ${e} t ON t."${id}" = cur."${id}" WHERE t."${id}" IS NULL OR (${differs})`);
       if (e === 'activities') {
-        await tx.run(`INSERT INTO chg_act_old SELECT t.opportunity_id, t.customer_id FROM activities t SEMI JOIN cur_known k ON k."${id}" = t."${id}" AND k.changed`);
+        await tx.run(`INSERT INTO chg_act_old SELECT t.opportunity_id, t.customer_id FROM activities t SEMI JOIN cur_chg k ON k."${id}" = t."${id}" AND k.known`);
       }
-      await tx.run(`INSERT INTO ${e} (${insertCols}) SELECT ${selectCols} FROM cur SEMI JOIN cur_known k ON k."${id}" = cur."${id}" AND k.changed
+      await tx.run(`INSERT INTO ${e} (${insertCols}) SELECT ${selectCols} FROM ${cur} SEMI JOIN cur_chg k ON k."${id}" = cur."${id}" AND k.known
         ON CONFLICT ("${id}") ${update.length ? `DO UPDATE SET ${update.map((c) => `"${c}" = excluded."${c}"`).join(', ')}` : 'DO NOTHING'}`);
-      await tx.run(`INSERT INTO ${e} (${insertCols}) SELECT ${selectCols} FROM cur ANTI JOIN cur_known k ON k."${id}" = cur."${id}"`);
-      await tx.run(`INSERT INTO chg_keys SELECT '${e}', "${id}" FROM cur_known WHERE changed UNION ALL SELECT '${e}', "${id}" FROM cur ANTI JOIN cur_known k ON k."${id}" = cur."${id}"`);
-      await tx.run(`DROP TABLE temp.cur_known`);
-      await tx.run(`DROP TABLE temp.cur`);
+      await tx.run(`INSERT INTO ${e} (${insertCols}) SELECT ${selectCols} FROM ${cur} SEMI JOIN cur_chg k ON k."${id}" = cur."${id}" AND NOT k.known`);
+      await tx.run(`INSERT INTO chg_keys SELECT '${e}', "${id}" FROM cur_chg`);
+      await tx.run(`DROP TABLE temp.cur_chg`);
+      await tx.run(`DROP TABLE IF EXISTS temp.cur`);
       step(`${s.name}: ${slices > 1 ? `slice ${j + 1}/${slices} ` : ''}written`);
     }
   }
