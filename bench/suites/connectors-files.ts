@@ -51,6 +51,71 @@ async function writeXlsx(path: string, n: number) {
   await wb.commit();
 }
 
+/** The bench file with 1% of its rows changed: every 100th deal moves to the next stage (some into won or lost, so their close dates are derived) and its amount grows by 500. */
+async function writeChangedCsv(path: string, n: number) {
+  const out = createWriteStream(path);
+  const write = (s: string) => (out.write(s) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
+  await write(HEADER.join(',') + '\n');
+  let buf = '';
+  for (let i = 1; i <= n; i++) {
+    const r = row(i);
+    if (i % 100 === 7) {
+      r[3] = STAGES[(i + 1) % 6];
+      r[4] = Number(r[4]) + 500;
+    }
+    buf += r.join(',') + '\n';
+    if (buf.length > 1 << 20) {
+      await write(buf);
+      buf = '';
+    }
+  }
+  await write(buf);
+  await new Promise<void>((r) => out.end(() => r()));
+}
+
+type Run = { rows: number; ms: number; cpu_ms: number; facts: string };
+function measureIncr(mode: 'incr' | 'incr_before', file: string, file2: string, dir: string): { full: Run; changed: Run; versions: number; rss_mb: number } {
+  const db = join(dir, `${mode}-${Date.now()}.duckdb`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/connectors-child.ts'), mode, file, db, file2], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${mode} ${file} failed:\n${r.stderr}`);
+  rmSync(db, { force: true });
+  rmSync(`${db}.wal`, { force: true });
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+/**
+ * `incr:N`: a full import of the N-row bench CSV, then the same file with 1% of its rows changed
+ * into the same database (docs/decisions.md, "Incremental sync"): CPU and wall time of each, in
+ * one process. With BENCH_INCR_BEFORE=1 also the same two imports on the former full path.
+ */
+async function incrCase(n: number, dir: string, log: (m: string) => void): Promise<BenchRow[]> {
+  const csv = join(dir, `deals-${n}.csv`);
+  const changed = join(dir, `deals-${n}-changed.csv`);
+  log(`writing ${n.toLocaleString()} rows as CSV, and a copy with 1% of the rows changed…`);
+  await writeCsv(csv, n);
+  await writeChangedCsv(changed, n);
+  const rows: BenchRow[] = [];
+  const m = measureIncr('incr', csv, changed, dir);
+  if (m.full.rows !== n || m.changed.rows !== n) throw new Error(`row counts: ${m.full.rows}, ${m.changed.rows}, expected ${n}`);
+  const s = (x: number) => (x / 1000).toFixed(1);
+  log(`  full import ${s(m.full.ms)} s (${s(m.full.cpu_ms)} CPU-s); 1% changed ${s(m.changed.ms)} s (${s(m.changed.cpu_ms)} CPU-s); ${m.changed.facts}; ${m.versions} versions`);
+  const label = 'the full import of the same file, same process';
+  const k = `csv ${n.toLocaleString()} rows, 1% changed, re-imported`;
+  rows.push({ case: `${k}: CPU time`, value: m.changed.cpu_ms, baseline: m.full.cpu_ms, baseline_label: label, note: 'whole process, all threads; target < 0.10×' });
+  rows.push({ case: `${k}: time`, value: m.changed.ms, baseline: m.full.ms, baseline_label: label, note: m.changed.facts });
+  if (process.env.BENCH_INCR_BEFORE === '1') {
+    const b = measureIncr('incr_before', csv, changed, dir);
+    if (b.versions !== m.versions) throw new Error(`versions: ${m.versions} incremental, ${b.versions} on the full path`);
+    log(`  former full path: full import ${s(b.full.ms)} s (${s(b.full.cpu_ms)} CPU-s); 1% changed ${s(b.changed.ms)} s (${s(b.changed.cpu_ms)} CPU-s)`);
+    const bl = 'the same re-import on the former full path (every row upserted, every derived table rebuilt)';
+    rows.push({ case: `${k}: CPU time vs the former path`, value: m.changed.cpu_ms, baseline: b.changed.cpu_ms, baseline_label: bl, note: 'whole process, all threads' });
+    rows.push({ case: `${k}: time vs the former path`, value: m.changed.ms, baseline: b.changed.ms, baseline_label: bl });
+  }
+  rmSync(csv, { force: true });
+  rmSync(changed, { force: true });
+  return rows;
+}
+
 function measure(mode: 'import' | 'import_js' | 'read_csv' | 'read' | 'read_exceljs' | 'import_exceljs', file: string, dir: string): { rows: number; ms: number; cpu_ms?: number; rss_mb: number; path?: string } {
   const db = join(dir, `${mode}-${Date.now()}.duckdb`);
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/connectors-child.ts'), mode, file, db], {
@@ -66,15 +131,20 @@ function measure(mode: 'import' | 'import_js' | 'read_csv' | 'read' | 'read_exce
 
 export const connectorsFiles: Suite = {
   name: 'connectors-files',
-  description: 'xlsx 200k / 1M and CSV 10M deals through the connector path vs DuckDB read_csv of the same rows; the xlsx reader alone vs the former exceljs reader',
+  description:
+    'xlsx 200k / 1M and CSV 10M deals through the connector path vs DuckDB read_csv of the same rows; the xlsx reader alone vs the former exceljs reader; a 1M CSV re-imported with 1% of its rows changed vs its full import',
   async run(log) {
     const dir = mkdtempSync(join(tmpdir(), 'bench-connectors-'));
     const rows: BenchRow[] = [];
-    const sizes = (process.env.BENCH_CONNECTORS_SIZES ?? 'xlsx:200000,xlsx:1000000,csv:10000000').split(',');
+    const sizes = (process.env.BENCH_CONNECTORS_SIZES ?? 'xlsx:200000,xlsx:1000000,csv:10000000,incr:1000000').split(',');
     try {
       for (const spec of sizes) {
         const [kind, nText] = spec.split(':');
         const n = Number(nText);
+        if (kind === 'incr') {
+          rows.push(...(await incrCase(n, dir, log)));
+          continue;
+        }
         const csv = join(dir, `deals-${n}.csv`);
         log(`writing ${n.toLocaleString()} rows as CSV${kind === 'xlsx' ? ' and xlsx' : ''}…`);
         await writeCsv(csv, n);

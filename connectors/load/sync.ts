@@ -14,7 +14,7 @@ import type { Database, WriteTx } from '../../src/lib/server/db/database';
 import type { CockpitConfig, SourceConfig } from '../../src/lib/server/config/schema';
 import { ident, join, sql, unsafeRaw } from '../../src/lib/server/db/sql';
 import { DUCKDB_TYPES, TABLES, type EntityName } from '../../src/lib/schema/tables';
-import { refreshFacts } from '../../models/common/facts';
+import { factsFreshAtStart, refreshFacts, refreshFactsFor } from '../../models/common/facts';
 import { stageInfos } from '../../src/lib/server/models/run';
 import { dataQualityToday, type DataQuality } from '../../models/common/data-quality';
 import { readerFor } from '../readers';
@@ -100,6 +100,14 @@ export interface SyncOptions {
   memoryLimit?: string;
   /** @internal set on the one retry after DuckDB ran out of memory under a lowered limit. */
   retry?: boolean;
+  /**
+   * @internal `false`: the former full path — every known row upserted, history judged for every
+   * staged deal, every derived table rebuilt (the reference tests compare the incremental path
+   * with). Default: COCKPIT_SYNC_INCREMENTAL unless `0`.
+   */
+  incremental?: boolean;
+  /** @internal the sync's clock (tests compare two databases' histories at one instant). */
+  now?: Date;
 }
 
 const MAX_WARNINGS = 200;
@@ -203,8 +211,9 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
     }
   }
   const sources = opts.only?.length ? all.filter((s) => opts.only!.includes(s.name)) : all;
-  const startedAt = new Date();
+  const startedAt = opts.now ?? new Date();
   const now = wallNow(config.timezone, startedAt);
+  const incremental = opts.incremental ?? process.env.COCKPIT_SYNC_INCREMENTAL !== '0';
   const reports = sources.map((s) => emptyReport(s, randomUUID()));
   const report: SyncReport = {
     ok: false,
@@ -244,6 +253,9 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
   let failedAt = -1;
   try {
     await db.write(async (tx) => {
+      const stages = stageInfos(config);
+      // Derived tables fresh before this sync can be refreshed for what it changed only.
+      const factsAtStart = incremental ? { ...(await factsFreshAtStart(tx, stages)), checked: true } : { fresh: false, incrementalDeals: 0, checked: false };
       await createStaging(tx);
       const stager = await Stager.open(tx);
       const newWatermarks = new Map<string, string | null>();
@@ -382,7 +394,9 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
         await tx.run(`SET memory_limit = '${landingMb}MB'`);
       }
       log('loading');
-      await land(profiled(tx), sources, reports, report, now, log);
+      const track = factsAtStart.fresh;
+      if (track) await snapshotDimensions(tx);
+      await land(profiled(tx), sources, reports, report, now, log, incremental);
       // Bookkeeping, in the same transaction as the data it describes.
       const finished = new Date();
       report.finished_at = finished.toISOString();
@@ -397,12 +411,31 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
         }
       }
       await dropStaging(tx);
+      const { rows: dealCount } = await tx.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM opportunities`);
+      // Incremental refresh: only the deals and payments this sync changed (or whose owner's
+      // team, customer or activities it changed) — unless the facts were stale, or so many
+      // deals changed (now, or added up since the last full rebuild, whose rows sit out of
+      // date order) that a full rebuild costs about as much and restores the order.
+      let partial = false;
+      if (!track && factsAtStart.checked) log('derived tables: not fresh before this sync → full rebuild');
+      if (track) {
+        const n = await affectedDeals(tx);
+        const total = dealCount[0].n;
+        partial = n <= 0.1 * total && factsAtStart.incrementalDeals + n <= 0.3 * total;
+        log(`derived tables: ${n.toLocaleString()} of ${total.toLocaleString()} deals changed → ${partial ? 'incremental refresh' : 'full rebuild'}`);
+      }
+      for (const t of ['pre_customers', 'pre_users', 'chg_keys', 'chg_act_old']) await tx.run(`DROP TABLE IF EXISTS temp.${t}`);
+      if (partial) {
+        log('refreshing derived tables for the changed deals');
+        await refreshFactsFor(tx, stages);
+      }
+      for (const t of ['facts_deals', 'facts_payments']) await tx.run(`DROP TABLE IF EXISTS temp.${t}`);
+      if (partial) return;
       // The derived tables are rebuilt over every stored deal (joins and the ordered
       // deal_facts), which at 1M deals does not fit the staging limit: the sync ran out of
       // memory at 400MB and was run again from the start under DuckDB's own limit (twice the
       // time, 3.1 GB). About 1 KB per stored deal above the staging limit is enough.
       if (!opts.memoryLimit) {
-        const { rows: dealCount } = await tx.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM opportunities`);
         const factsMb = Math.ceil(Math.max(landingMb, parseSizeMb(limit) + (Math.max(0, dealCount[0].n - 200_000) * 1024) / 2 ** 20));
         if (factsMb > landingMb) {
           log(`derived tables over ${dealCount[0].n.toLocaleString()} deals: DuckDB memory limit ${factsMb}MB`);
@@ -410,7 +443,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
         }
       }
       log('refreshing derived tables');
-      await refreshFacts(profiled(tx), stageInfos(config));
+      await refreshFacts(profiled(tx), stages);
     });
     report.ok = true;
     // The forecast's data-quality rules, defined once below the models (a set-based count over
@@ -502,10 +535,15 @@ async function checkContracts(tx: WriteTx, outs: Outcome[], staged: Map<string, 
 }
 
 /** The upserts, merges, stubs and history, inside the sync's transaction. */
-async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[], report: SyncReport, now: string, log: (m: string) => void) {
+async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[], report: SyncReport, now: string, log: (m: string) => void, incremental: boolean) {
   const t0 = performance.now();
+  // Keys this sync inserted or changed, per entity (history and the derived tables' refresh
+  // start from them), and the former deal/customer of activities it changed.
+  await tx.run(`CREATE OR REPLACE TEMP TABLE chg_keys (entity VARCHAR, id VARCHAR)`);
+  await tx.run(`CREATE OR REPLACE TEMP TABLE chg_act_old (opportunity_id VARCHAR, customer_id VARCHAR)`);
   const step = (m: string) => log(`  ${m} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   // 1. Duplicate ids within one source: the last row wins; a warning names both rows.
+  const hasDuplicates: boolean[] = [];
   for (let i = 0; i < sources.length; i++) {
     const e = sources[i].entity;
     const id = idField(e);
@@ -516,6 +554,7 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
           FROM ${stg} s JOIN dup ON dup.id = s.${ident(id)}
           WHERE _src = ${i} AND NOT _ref GROUP BY ALL ORDER BY min(_seq)`
     );
+    hasDuplicates[i] = rows.length > 0;
     for (const d of rows) {
       const list = d.rows.map(Number);
       const last = list[list.length - 1];
@@ -678,6 +717,9 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
     const slices = sliceCount(rep.loaded + rep.updated);
     for (let j = 0; j < slices; j++) {
       const inSlice = sliceWhere(id, slices, j);
+      // The rows to land: one per id. Materialised only when they need work (merged
+      // customers' values, the last row of a duplicated id); else read from staging in place.
+      let cur = `(SELECT * FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref AND ${inSlice}) cur`;
       if (e === 'customers') {
         // Merged customers: the surviving customer's own values first (its last row), the
         // merged rows fill what it lacks.
@@ -686,21 +728,33 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
           .filter((c) => c !== id)
           .map((c) => `arg_max("${c}", ${rank}) FILTER (WHERE "${c}" IS NOT NULL) AS "${c}"`)
           .join(', ')} FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref AND ${inSlice} GROUP BY customer_id`);
-      } else {
+        cur = 'temp.cur cur';
+      } else if (hasDuplicates[i]) {
         await tx.run(`CREATE OR REPLACE TEMP TABLE cur AS SELECT * FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref AND ${inSlice}
           QUALIFY row_number() OVER (PARTITION BY "${id}" ORDER BY _seq DESC) = 1`);
+        cur = 'temp.cur cur';
       }
       // Keys already stored take the upsert path; new keys (all of them in a first import) a
       // plain INSERT, which appends instead of probing the index for a conflict row by row
-      // (1M new deals: 20.7 s as one INSERT … ON CONFLICT). The stored keys are marked first,
-      // so the upsert runs before the insert and each key takes exactly one path.
-      await tx.run(`CREATE OR REPLACE TEMP TABLE cur_known AS SELECT c."${id}" FROM cur c SEMI JOIN ${e} t ON t."${id}" = c."${id}"`);
-      await tx.run(`INSERT INTO ${e} (${insertCols}) SELECT ${selectCols} FROM cur SEMI JOIN cur_known k ON k."${id}" = cur."${id}"
+      // (1M new deals: 20.7 s as one INSERT … ON CONFLICT). The keys are marked first (one
+      // join with the stored table), so the upsert runs before the insert and each key takes
+      // exactly one path. A stored row that already holds every value this source sets is left
+      // alone (not marked): re-importing a file rewrites only the rows that differ
+      // (docs/decisions.md, "Incremental sync"). The former path (`incremental` false) upserts
+      // every known key.
+      const differs = incremental && update.length ? update.map((c) => `${cast(e, c, 'cur.')} IS DISTINCT FROM t."${c}"`).join(' OR ') : 'TRUE';
+      await tx.run(`CREATE OR REPLACE TEMP TABLE cur_chg AS SELECT cur."${id}", t."${id}" IS NOT NULL AS known
+        FROM ${cur} LEFT JOIN ${e} t ON t."${id}" = cur."${id}" WHERE t."${id}" IS NULL OR (${differs})`);
+      if (e === 'activities') {
+        await tx.run(`INSERT INTO chg_act_old SELECT t.opportunity_id, t.customer_id FROM activities t SEMI JOIN cur_chg k ON k."${id}" = t."${id}" AND k.known`);
+      }
+      await tx.run(`INSERT INTO ${e} (${insertCols}) SELECT ${selectCols} FROM ${cur} SEMI JOIN cur_chg k ON k."${id}" = cur."${id}" AND k.known
         ON CONFLICT ("${id}") ${update.length ? `DO UPDATE SET ${update.map((c) => `"${c}" = excluded."${c}"`).join(', ')}` : 'DO NOTHING'}`);
-      await tx.run(`INSERT INTO ${e} (${insertCols}) SELECT ${selectCols} FROM cur ANTI JOIN cur_known k ON k."${id}" = cur."${id}"`);
-      await tx.run(`DROP TABLE temp.cur_known`);
-      await tx.run(`DROP TABLE temp.cur`);
-      if (slices > 1) step(`${s.name}: slice ${j + 1}/${slices} written`);
+      await tx.run(`INSERT INTO ${e} (${insertCols}) SELECT ${selectCols} FROM ${cur} SEMI JOIN cur_chg k ON k."${id}" = cur."${id}" AND NOT k.known`);
+      await tx.run(`INSERT INTO chg_keys SELECT '${e}', "${id}" FROM cur_chg`);
+      await tx.run(`DROP TABLE temp.cur_chg`);
+      await tx.run(`DROP TABLE IF EXISTS temp.cur`);
+      step(`${s.name}: ${slices > 1 ? `slice ${j + 1}/${slices} ` : ''}written`);
     }
   }
 
@@ -708,7 +762,9 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
   const adopt = await tx.query<{ from_id: string; to_id: string; name_key: string }>(`SELECT * FROM cust_adopt`);
   for (const a of adopt.rows) report.merges.push({ from: a.from_id, into: a.to_id, by: 'existing name', key: a.name_key });
   if (adopt.rows.length) {
+    await tx.run(`INSERT INTO chg_act_old SELECT opportunity_id, customer_id FROM activities WHERE customer_id IN (SELECT from_id FROM cust_adopt)`);
     for (const e of ['opportunities', 'payments', 'activities'] as const) {
+      await tx.run(`INSERT INTO chg_keys SELECT '${e}', "${idField(e)}" FROM ${e} WHERE customer_id IN (SELECT from_id FROM cust_adopt)`);
       await tx.run(`UPDATE ${e} SET customer_id = a.to_id FROM cust_adopt a WHERE ${e}.customer_id = a.from_id`);
     }
     await tx.run(`DELETE FROM customers WHERE customer_id IN (SELECT from_id FROM cust_adopt)`);
@@ -716,10 +772,15 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
   await tx.run(`DROP TABLE temp.cust_adopt`);
 
   // 5. References nothing defines become stub rows named by their id (data-model.md).
+  // Incrementally, only deals, payments and activities this sync inserted or changed can hold a
+  // new reference: every earlier reference got its row when it was written, and no sync deletes
+  // a customer or user except an adopted customer, whose references moved (and are in chg_keys).
+  const written = (e: 'opportunities' | 'payments' | 'activities') =>
+    incremental ? `(SELECT * FROM ${e} WHERE "${idField(e)}" IN (SELECT id FROM chg_keys WHERE entity = '${e}'))` : e;
   const stubSpecs: [('customers' | 'users' | 'teams'), string][] = [
-    ['customers', `SELECT customer_id AS id FROM opportunities UNION SELECT customer_id FROM payments UNION SELECT customer_id FROM activities`],
+    ['customers', `SELECT customer_id AS id FROM ${written('opportunities')} UNION SELECT customer_id FROM ${written('payments')} UNION SELECT customer_id FROM ${written('activities')}`],
     ['teams', `SELECT team_id FROM users UNION SELECT parent_id FROM teams UNION SELECT team_id FROM targets`],
-    ['users', `SELECT owner_id FROM opportunities UNION SELECT owner_id FROM customers UNION SELECT owner_id FROM activities UNION SELECT manager_id FROM teams UNION SELECT owner_id FROM targets`]
+    ['users', `SELECT owner_id FROM ${written('opportunities')} UNION SELECT owner_id FROM customers UNION SELECT owner_id FROM ${written('activities')} UNION SELECT manager_id FROM teams UNION SELECT owner_id FROM targets`]
   ];
   for (const [e, refs] of stubSpecs) {
     const id = idField(e);
@@ -738,7 +799,7 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
   const deals = sources.reduce((n, s, i) => n + (s.entity === 'opportunities' ? reports[i].loaded + reports[i].updated : 0), 0);
   if (sources.some((s) => s.entity === 'opportunities')) {
     const slices = sliceCount(deals);
-    for (let j = 0; j < slices; j++) await writeHistory(tx, now, slices, j);
+    for (let j = 0; j < slices; j++) await writeHistory(tx, now, slices, j, incremental);
     const derived = await deriveClosedAt(tx);
     const first = sources.findIndex((s) => s.entity === 'opportunities');
     if (derived > 0) {
@@ -765,7 +826,8 @@ async function deriveClosedAt(tx: WriteTx): Promise<number> {
   await tx.run(`CREATE OR REPLACE TEMP TABLE derived_close AS
       WITH need AS (SELECT opportunity_id, stage, updated_at FROM opportunities WHERE status IN ('won', 'lost') AND closed_at IS NULL),
       src AS (
-        SELECT opportunity_id, TRY_CAST(_entered AS TIMESTAMP) AS entered_src FROM stg_opportunities WHERE NOT _ref
+        SELECT opportunity_id, TRY_CAST(_entered AS TIMESTAMP) AS entered_src FROM stg_opportunities
+        WHERE NOT _ref AND opportunity_id IN (SELECT opportunity_id FROM need)
         QUALIFY row_number() OVER (PARTITION BY opportunity_id ORDER BY _seq DESC) = 1),
       last_other AS (
         SELECT v.opportunity_id, max(v.valid_from) AS t
@@ -793,6 +855,7 @@ async function deriveClosedAt(tx: WriteTx): Promise<number> {
   const { rows } = await tx.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM derived_close WHERE closed_at IS NOT NULL`);
   await tx.run(`UPDATE opportunities SET closed_at = e.closed_at FROM derived_close e
     WHERE opportunities.opportunity_id = e.opportunity_id AND e.closed_at IS NOT NULL`);
+  await tx.run(`INSERT INTO chg_keys SELECT 'opportunities', opportunity_id FROM derived_close WHERE closed_at IS NOT NULL`);
   await tx.run(`DROP TABLE temp.derived_close`);
   return rows[0].n;
 }
@@ -802,8 +865,14 @@ async function deriveClosedAt(tx: WriteTx): Promise<number> {
  * stage-date entries and its current state; a known deal whose stage, amount, close date,
  * owner, category or probability changed gets its current version closed and a new one.
  */
-async function writeHistory(tx: WriteTx, now: string, slices: number, slice: number) {
-  const inSlice = unsafeRaw(sliceWhere('opportunity_id', slices, slice));
+async function writeHistory(tx: WriteTx, now: string, slices: number, slice: number, incremental: boolean) {
+  // Only deals this sync inserted or changed can get a version: every write of a versioned
+  // column (stage, amount, close date, owner, category, probability) is an upsert of the sync,
+  // followed by this in the same transaction, so an untouched deal's current version already
+  // holds its row's values. The former path (`incremental` false) judged every staged deal.
+  const inSlice = unsafeRaw(
+    sliceWhere('opportunity_id', slices, slice) + (incremental ? ` AND opportunity_id IN (SELECT id FROM chg_keys WHERE entity = 'opportunities')` : '')
+  );
   await tx.run(sql`CREATE OR REPLACE TEMP TABLE v_in AS
     SELECT o.opportunity_id, o.stage, o.amount, o.expected_close_date, o.owner_id, o.forecast_category, o.probability,
            TRY_CAST(s._entered AS TIMESTAMP) AS entered_src,
@@ -842,6 +911,50 @@ async function writeHistory(tx: WriteTx, now: string, slices: number, slice: num
     SELECT opportunity_id, change_at, NULL, stage, amount, expected_close_date, owner_id, forecast_category, probability, 'sync' FROM v_changed`);
   await tx.run(`DROP TABLE temp.v_in`);
   await tx.run(`DROP TABLE temp.v_changed`);
+}
+
+/**
+ * The customers' and users' rows before landing: what changed in them (a region, a customer's
+ * owner, a user's team …) changes the derived rows of their deals and payments. Both tables
+ * are small beside the deals (one customer per several deals).
+ */
+async function snapshotDimensions(tx: WriteTx) {
+  await tx.run(`CREATE OR REPLACE TEMP TABLE pre_customers AS SELECT * FROM customers`);
+  await tx.run(`CREATE OR REPLACE TEMP TABLE pre_users AS SELECT * FROM users`);
+}
+
+/**
+ * Fills `temp.facts_deals` and `temp.facts_payments` with what the derived tables must rebuild
+ * after this sync (models/common/facts.ts refreshFactsFor): deals it inserted or changed
+ * (upserts, adopted customers, derived close dates; their versions too), deals of customers
+ * whose row changed (dimensions, name) or of users whose row changed (team), deals and
+ * customers of activities it inserted or changed (before and after), and payments it inserted or changed,
+ * of changed customers, or of customers whose owner's row changed. Returns the number of deals.
+ */
+async function affectedDeals(tx: WriteTx): Promise<number> {
+  await tx.run(`CREATE OR REPLACE TEMP TABLE chg_customers AS
+    SELECT customer_id FROM (SELECT * FROM customers EXCEPT ALL SELECT * FROM pre_customers)
+    UNION SELECT customer_id FROM (SELECT * FROM pre_customers EXCEPT ALL SELECT * FROM customers)`);
+  await tx.run(`CREATE OR REPLACE TEMP TABLE chg_users AS
+    SELECT user_id FROM (SELECT * FROM users EXCEPT ALL SELECT * FROM pre_users)
+    UNION SELECT user_id FROM (SELECT * FROM pre_users EXCEPT ALL SELECT * FROM users)`);
+  await tx.run(`CREATE OR REPLACE TEMP TABLE chg_acts AS
+    SELECT opportunity_id, customer_id FROM activities WHERE activity_id IN (SELECT id FROM chg_keys WHERE entity = 'activities')
+    UNION ALL SELECT opportunity_id, customer_id FROM chg_act_old`);
+  await tx.run(`CREATE OR REPLACE TEMP TABLE facts_deals AS
+    SELECT id AS opportunity_id FROM chg_keys WHERE entity = 'opportunities'
+    UNION SELECT opportunity_id FROM opportunities
+    WHERE customer_id IN (SELECT customer_id FROM chg_customers UNION ALL SELECT customer_id FROM chg_acts)
+       OR owner_id IN (SELECT user_id FROM chg_users)
+       OR opportunity_id IN (SELECT opportunity_id FROM chg_acts)`);
+  await tx.run(`CREATE OR REPLACE TEMP TABLE facts_payments AS
+    SELECT id AS payment_id FROM chg_keys WHERE entity = 'payments'
+    UNION SELECT payment_id FROM payments
+    WHERE customer_id IN (SELECT customer_id FROM chg_customers
+                          UNION ALL SELECT customer_id FROM customers WHERE owner_id IN (SELECT user_id FROM chg_users))`);
+  for (const t of ['chg_customers', 'chg_users', 'chg_acts']) await tx.run(`DROP TABLE temp.${t}`);
+  const { rows } = await tx.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM facts_deals`);
+  return rows[0].n;
 }
 
 export { join };

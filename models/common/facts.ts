@@ -67,11 +67,16 @@ export const FACTS_VERSION = 14;
  * Sorted on the key alone (not also by deal and valid_from): nothing reads the order within a
  * key, and the longer sort cost seconds of CPU at sync.
  */
-export const VERSION_FACTS_SQL = `CREATE OR REPLACE TABLE version_facts AS
-  SELECT ov.*, f.owner_id AS deal_owner_id, coalesce(f.pit_settled_at, 'infinity'::TIMESTAMP) AS settled_key
+export const VERSION_FACTS_SQL = `CREATE OR REPLACE TABLE version_facts AS ${versionFactsSelect()}`;
+
+/** version_facts' rows, of every deal or (incremental refresh) of the deals in `only` (a temp table of opportunity_id). */
+function versionFactsSelect(only?: DealSet): string {
+  return `SELECT ov.*, f.owner_id AS deal_owner_id, coalesce(f.pit_settled_at, 'infinity'::TIMESTAMP) AS settled_key
   FROM main.opportunity_versions ov
   JOIN main.deal_facts f ON f.opportunity_id = ov.opportunity_id
+  ${only ? `WHERE ov.opportunity_id IN (SELECT opportunity_id FROM ${only})` : ''}
   ORDER BY settled_key`;
+}
 
 /**
  * `payment_facts`: every payments column plus the payment's `owner_id` (its deal's owner; its
@@ -81,8 +86,11 @@ export const VERSION_FACTS_SQL = `CREATE OR REPLACE TABLE version_facts AS
  * `effective_customer_id` (its own customer, else its deal's), `customer_name` and `deal_name`.
  * Stored in paid_at order, so a period of payments is a range of row groups.
  */
-export const PAYMENT_FACTS_SQL = `CREATE OR REPLACE TABLE payment_facts AS
-  SELECT pm.*,
+export const PAYMENT_FACTS_SQL = `CREATE OR REPLACE TABLE payment_facts AS ${paymentFactsSelect()}`;
+
+/** payment_facts' rows, of every payment or (incremental refresh) of those in `only` (a temp table of payment_id). */
+function paymentFactsSelect(only?: string): string {
+  return `  SELECT pm.*,
     CASE WHEN pm.opportunity_id IS NOT NULL THEN o.owner_id ELSE c.owner_id END AS owner_id,
     u.team_id AS owner_team,
     c.region AS customer_region, c.industry AS customer_industry, c.grade AS customer_grade,
@@ -92,7 +100,9 @@ export const PAYMENT_FACTS_SQL = `CREATE OR REPLACE TABLE payment_facts AS
   LEFT JOIN main.opportunities o ON o.opportunity_id = pm.opportunity_id
   LEFT JOIN main.customers c ON c.customer_id = coalesce(pm.customer_id, o.customer_id)
   LEFT JOIN main.users u ON u.user_id = CASE WHEN pm.opportunity_id IS NOT NULL THEN o.owner_id ELSE c.owner_id END
+  ${only ? `WHERE pm.payment_id IN (SELECT payment_id FROM ${only})` : ''}
   ORDER BY pm.paid_at NULLS LAST, pm.due_date`;
+}
 
 /**
  * `customer_facts`: one row per customer with a deal or a received payment, aggregated over
@@ -159,15 +169,19 @@ export const OPTION_DIMS = {
  * rows of the owners in their scope (scoped like deal_facts, by owner) instead of counting a
  * million deals before every board's first byte.
  */
-export const OPTION_FACTS_SQL = `CREATE OR REPLACE TABLE option_facts AS
-  SELECT owner_id, owner_team, 'deals' AS kind, NULL::VARCHAR AS key, count(*)::BIGINT AS n FROM main.deal_facts GROUP BY ALL
+export const OPTION_FACTS_SQL = `CREATE OR REPLACE TABLE option_facts AS ${optionFactsSelect('main.deal_facts')}`;
+
+/** option_facts' rows counted over `deals` (deal_facts, or the deals of some owners). */
+function optionFactsSelect(deals: string): string {
+  return `SELECT owner_id, owner_team, 'deals' AS kind, NULL::VARCHAR AS key, count(*)::BIGINT AS n FROM ${deals} GROUP BY ALL
   UNION ALL
-  SELECT owner_id, owner_team, 'stage', stage, count(*) FROM main.deal_facts GROUP BY ALL
+  SELECT owner_id, owner_team, 'stage', stage, count(*) FROM ${deals} GROUP BY ALL
   ${Object.entries(OPTION_DIMS)
     .map(([kind, col]) => `UNION ALL
-  SELECT owner_id, owner_team, '${kind}', ${col}, count(*) FROM main.deal_facts WHERE ${col} IS NOT NULL AND ${col} <> '' GROUP BY ALL`)
+  SELECT owner_id, owner_team, '${kind}', ${col}, count(*) FROM ${deals} WHERE ${col} IS NOT NULL AND ${col} <> '' GROUP BY ALL`)
     .join('\n  ')}
   ORDER BY kind, key, owner_id`;
+}
 
 export const CUSTOMER_FACTS_SQL = `CREATE OR REPLACE TABLE customer_facts AS ${customerFactsSelect('main.deal_facts', 'main.payment_facts')} ORDER BY customer_id`;
 
@@ -188,13 +202,13 @@ export const CUSTOMER_FACTS_SQL = `CREATE OR REPLACE TABLE customer_facts AS ${c
  * `previous_stint_no`, `previous_next_same_left_at`. Stored in `entered_at` order, so entries
  * and exits in a period are both one date filter that skips most row groups.
  */
-export function buildStageFactsSql(stages: StageInfo[]): Sql {
-  return sql`CREATE OR REPLACE TABLE stage_facts AS
+export function buildStageFactsSql(stages: StageInfo[], only?: DealSet): Sql {
+  return sql`${only ? unsafeRaw('INSERT INTO stage_facts') : unsafeRaw('CREATE OR REPLACE TABLE stage_facts AS')}
     WITH st AS ${stagesValues(stages)},
     v AS (
       SELECT opportunity_id, stage, valid_from, amount,
              lag(stage) OVER (PARTITION BY opportunity_id ORDER BY valid_from) AS previous_stage
-      FROM main.opportunity_versions
+      FROM main.opportunity_versions ${inDeals(only)}
     ),
     changes AS (
       SELECT opportunity_id, stage, valid_from AS entered_at, amount AS entered_amount,
@@ -243,6 +257,17 @@ export function factsSignature(stages: StageInfo[]): string {
   return h.digest('hex').slice(0, 16);
 }
 
+/**
+ * A set of deals whose derived rows an incremental refresh rebuilds: the name of a temp table
+ * with an `opportunity_id` column (a constant chosen by the caller, never input).
+ */
+export type DealSet = 'temp.facts_deals';
+
+/** `WHERE opportunity_id IN (the set)`, or nothing for a full rebuild. */
+function inDeals(only: DealSet | undefined, alias = ''): Sql {
+  return unsafeRaw(only ? `WHERE ${alias}opportunity_id IN (SELECT opportunity_id FROM ${only})` : '');
+}
+
 function stagesValues(stages: StageInfo[]): Sql {
   return sql`(SELECT * FROM (VALUES ${join(
     stages.map((s) => sql`(${s.name}, ${s.index}::INTEGER, ${s.kind}, ${s.probability}::DOUBLE, ${s.forecast_category})`)
@@ -253,7 +278,7 @@ function stagesValues(stages: StageInfo[]): Sql {
  * The statement that (re)builds `deal_facts` from the raw tables; first entries are written
  * out as one `min(valid_from) FILTER (idx = k)` per stage.
  */
-export function buildFactsSql(stages: StageInfo[]): Sql {
+export function buildFactsSql(stages: StageInfo[], only?: DealSet): Sql {
   const maxIdx = Math.max(...stages.map((s) => s.index));
   const firstEntries = join(
     Array.from({ length: maxIdx }, (_, i) => sql`min(v.valid_from) FILTER (WHERE st.idx = ${i + 1}::INTEGER)`),
@@ -272,7 +297,7 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
     }),
     ', '
   );
-  return sql`CREATE OR REPLACE TABLE deal_facts AS
+  return sql`${only ? unsafeRaw('INSERT INTO deal_facts') : unsafeRaw('CREATE OR REPLACE TABLE deal_facts AS')}
     WITH st AS ${stagesValues(stages)},
     h AS (
       SELECT v.opportunity_id,
@@ -280,6 +305,7 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
         [${firstEntries}] AS entered,
         arg_max(v.amount, v.valid_from) FILTER (WHERE st.kind = 'open') AS last_open_amount
       FROM main.opportunity_versions v JOIN st ON st.name = v.stage
+      ${inDeals(only, 'v.')}
       GROUP BY v.opportunity_id
     ),
     -- Stage changes, and the risk flags' history figures (models/common/risk.ts): close-date
@@ -293,18 +319,20 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
         SELECT opportunity_id, stage, valid_from, amount, expected_close_date,
                lag(stage) OVER w AS previous_stage,
                lag(expected_close_date IGNORE NULLS) OVER w AS previous_close
-        FROM main.opportunity_versions
+        FROM main.opportunity_versions ${inDeals(only)}
         WINDOW w AS (PARTITION BY opportunity_id ORDER BY valid_from)
       )
       GROUP BY opportunity_id
     ),
     acts AS (
       SELECT opportunity_id, max(occurred_at) AS last_activity_at
-      FROM main.activities WHERE opportunity_id IS NOT NULL GROUP BY opportunity_id
+      FROM main.activities WHERE opportunity_id IS NOT NULL ${only ? unsafeRaw(`AND opportunity_id IN (SELECT opportunity_id FROM ${only})`) : unsafeRaw('')}
+      GROUP BY opportunity_id
     ),
     cacts AS (
       SELECT customer_id, owner_id, max(occurred_at) AS customer_activity_at
       FROM main.activities WHERE opportunity_id IS NULL AND customer_id IS NOT NULL AND owner_id IS NOT NULL
+      ${only ? unsafeRaw(`AND customer_id IN (SELECT customer_id FROM main.opportunities WHERE opportunity_id IN (SELECT opportunity_id FROM ${only}))`) : unsafeRaw('')}
       GROUP BY customer_id, owner_id
     ),
     -- The settled state (models/common/pit.ts, dealStatesAt): the last version, the last known
@@ -317,9 +345,10 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
         count(*) FILTER (WHERE valid_to IS NULL) AS n_open, max(valid_from) AS max_from, max(valid_to) AS max_to,
         arg_max(amount, valid_from) AS known_amount, arg_max(expected_close_date, valid_from) AS known_ecd,
         arg_max(owner_id, valid_from) AS known_owner
-      FROM main.opportunity_versions GROUP BY opportunity_id
+      FROM main.opportunity_versions ${inDeals(only)} GROUP BY opportunity_id
     ),
-    sfl AS (SELECT opportunity_id, max(entered_at) AS entered_at FROM main.stage_facts WHERE left_at IS NULL GROUP BY opportunity_id)
+    sfl AS (SELECT opportunity_id, max(entered_at) AS entered_at FROM main.stage_facts WHERE left_at IS NULL
+            ${only ? unsafeRaw(`AND opportunity_id IN (SELECT opportunity_id FROM ${only})`) : unsafeRaw('')} GROUP BY opportunity_id)
     SELECT o.*,
       u.team_id AS owner_team,
       c.region AS customer_region, c.industry AS customer_industry, c.grade AS customer_grade, c.source AS customer_source,
@@ -353,12 +382,14 @@ export function buildFactsSql(stages: StageInfo[]): Sql {
     LEFT JOIN cacts ca ON ca.customer_id = o.customer_id AND ca.owner_id = o.owner_id
     LEFT JOIN pv ON pv.opportunity_id = o.opportunity_id
     LEFT JOIN sfl ON sfl.opportunity_id = o.opportunity_id
+    ${inDeals(only, 'o.')}
     ORDER BY o.closed_at NULLS LAST, o.created_at`;
 }
 
 /**
  * Rebuilds every derived table (`deal_facts`, `stage_facts`, `payment_facts`, `customer_facts`,
  * `option_facts`, `version_facts`) inside an existing write transaction and records what they were built for.
+ * The reference for the incremental refresh below.
  */
 export async function refreshFacts(tx: WriteTx, stages: StageInfo[]): Promise<void> {
   // stage_facts first: deal_facts' pit_stage_entered_at reads it.
@@ -369,10 +400,91 @@ export async function refreshFacts(tx: WriteTx, stages: StageInfo[]): Promise<vo
   await tx.run(OPTION_FACTS_SQL);
   // after deal_facts: it stores each version beside its deal's settled instant
   await tx.run(VERSION_FACTS_SQL);
+  await recordFacts(tx, stages, null);
+}
+
+async function recordFacts(tx: WriteTx, stages: StageInfo[], incrementalDeals: number | null) {
   await tx.run(sql`INSERT OR REPLACE INTO meta VALUES ('facts.signature', ${factsSignature(stages)})`);
   await tx.run(
     `INSERT OR REPLACE INTO meta VALUES ('facts.data_version', coalesce((SELECT value FROM meta WHERE key = 'data_version'), '0'))`
   );
+  // Deals rebuilt incrementally since the last full rebuild (their rows sit out of date order).
+  if (incrementalDeals === null) await tx.run(`INSERT OR REPLACE INTO meta VALUES ('facts.incremental_deals', '0')`);
+  else
+    await tx.run(sql`INSERT OR REPLACE INTO meta VALUES ('facts.incremental_deals',
+      (coalesce((SELECT value FROM meta WHERE key = 'facts.incremental_deals')::BIGINT, 0) + ${incrementalDeals}::BIGINT)::VARCHAR)`);
+}
+
+/**
+ * Whether the derived tables were fresh when this write transaction began (it bumped
+ * `data_version` by one first thing), for these stages: only then can an incremental refresh
+ * start from them. Also how many deals were refreshed incrementally since the last full rebuild.
+ */
+export async function factsFreshAtStart(tx: WriteTx, stages: StageInfo[]): Promise<{ fresh: boolean; incrementalDeals: number }> {
+  const { rows } = await tx.query<{ sig: string | null; built: string | null; data: string | null; inc: string | null; present: number }>(
+    `SELECT (SELECT value FROM meta WHERE key = 'facts.signature') AS sig,
+            (SELECT value FROM meta WHERE key = 'facts.data_version') AS built,
+            (SELECT value FROM meta WHERE key = 'data_version') AS data,
+            (SELECT value FROM meta WHERE key = 'facts.incremental_deals') AS inc,
+            (SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name IN (${FACT_TABLES.map((t) => `'${t}'`).join(', ')}))::INTEGER AS present`
+  );
+  const r = rows[0];
+  const fresh = r.present === FACT_TABLES.length && r.sig === factsSignature(stages) && r.built !== null && r.data !== null && Number(r.built) === Number(r.data) - 1;
+  return { fresh, incrementalDeals: Number(r.inc ?? 0) };
+}
+
+/**
+ * Rebuilds the derived rows of some deals and payments only, inside the writer's transaction:
+ * `temp.facts_deals (opportunity_id)` and `temp.facts_payments (payment_id)` name every deal
+ * and payment whose inputs changed (the caller's duty: the row itself, its versions, its
+ * activities, its owner's team, its customer's dimensions). Each table's rows for them are
+ * deleted and inserted from the same SELECT a full rebuild runs, restricted to them:
+ * stage_facts, deal_facts and version_facts per deal; payment_facts per payment (with every payment of those
+ * deals); customer_facts per customer any deleted or inserted deal/payment row names; option_facts
+ * per owner any deleted or inserted deal row names. The result equals a full rebuild
+ * (tests/connectors/incremental-sync.test.ts compares every table with EXCEPT ALL both ways);
+ * only the physical order differs (the rebuilt rows are appended), which is why the caller
+ * rebuilds fully once many deals were refreshed this way.
+ */
+export async function refreshFactsFor(tx: WriteTx, stages: StageInfo[]): Promise<void> {
+  const D = 'temp.facts_deals';
+  const inD = `IN (SELECT opportunity_id FROM ${D})`;
+  await tx.run(`INSERT INTO temp.facts_payments SELECT payment_id FROM main.payments WHERE opportunity_id ${inD}`);
+  const inP = `IN (SELECT payment_id FROM temp.facts_payments)`;
+  // The customers and owners whose aggregates the old rows fed …
+  await tx.run(`CREATE OR REPLACE TEMP TABLE facts_customers AS
+    SELECT customer_id FROM main.deal_facts WHERE opportunity_id ${inD}
+    UNION ALL SELECT effective_customer_id FROM main.payment_facts WHERE payment_id ${inP}`);
+  await tx.run(`CREATE OR REPLACE TEMP TABLE facts_owners AS SELECT owner_id FROM main.deal_facts WHERE opportunity_id ${inD}`);
+  await tx.run(`DELETE FROM main.stage_facts WHERE opportunity_id ${inD}`);
+  await tx.run(`DELETE FROM main.deal_facts WHERE opportunity_id ${inD}`);
+  await tx.run(`DELETE FROM main.payment_facts WHERE payment_id ${inP}`);
+  await tx.run(buildStageFactsSql(stages, D));
+  await tx.run(buildFactsSql(stages, D));
+  await tx.run(`INSERT INTO main.payment_facts ${paymentFactsSelect('temp.facts_payments')}`);
+  // version_facts after deal_facts (each version carries its deal's settled instant and owner);
+  // appended rows sit after the ordered ones: the range condition stays exact, only fewer row
+  // groups are skipped until the next full rebuild.
+  await tx.run(`DELETE FROM main.version_facts WHERE opportunity_id ${inD}`);
+  await tx.run(`INSERT INTO main.version_facts ${versionFactsSelect(D)}`);
+  // … and the new rows feed.
+  await tx.run(`INSERT INTO temp.facts_customers
+    SELECT customer_id FROM main.deal_facts WHERE opportunity_id ${inD}
+    UNION ALL SELECT effective_customer_id FROM main.payment_facts WHERE payment_id ${inP}`);
+  await tx.run(`INSERT INTO temp.facts_owners SELECT owner_id FROM main.deal_facts WHERE opportunity_id ${inD}`);
+  const inC = `IN (SELECT customer_id FROM temp.facts_customers)`;
+  await tx.run(`DELETE FROM main.customer_facts WHERE customer_id ${inC}`);
+  await tx.run(`INSERT INTO main.customer_facts ${customerFactsSelect(
+    `(SELECT * FROM main.deal_facts WHERE customer_id ${inC})`,
+    `(SELECT * FROM main.payment_facts WHERE effective_customer_id ${inC})`
+  )} ORDER BY customer_id`);
+  // Deals without an owner have their own option rows (owner_id null): matched null-safely.
+  const inO = `IN (SELECT DISTINCT coalesce(owner_id, chr(0)) FROM temp.facts_owners)`;
+  await tx.run(`DELETE FROM main.option_facts WHERE coalesce(owner_id, chr(0)) ${inO}`);
+  await tx.run(`INSERT INTO main.option_facts ${optionFactsSelect(`(SELECT * FROM main.deal_facts WHERE coalesce(owner_id, chr(0)) ${inO})`)}`);
+  const { rows } = await tx.query<{ n: number }>(`SELECT count(DISTINCT opportunity_id)::INTEGER AS n FROM ${D}`);
+  for (const t of ['facts_customers', 'facts_owners']) await tx.run(`DROP TABLE temp.${t}`);
+  await recordFacts(tx, stages, rows[0].n);
 }
 
 /**
