@@ -23,6 +23,7 @@ import { Database } from '../../src/lib/server/db/database';
 import { parseConfig } from '../../src/lib/server/config/load';
 import { runSync, type SyncReport } from '../../connectors/load/sync';
 import { FACT_TABLES, refreshFacts } from '../../models/common/facts';
+import { mulberry32 } from '../../models/common/prng';
 import { stageInfos } from '../../src/lib/server/models/run';
 
 const dir = mkdtempSync(join(tmpdir(), 'incremental-sync-'));
@@ -35,17 +36,7 @@ const N_DEALS = 800;
 const N_CUSTOMERS = 250;
 const N_USERS = 40;
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = rng(20261207);
+const rand = mulberry32(20261207);
 const pick = <T,>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
 const int = (n: number) => Math.floor(rand() * n);
 const day = (d: number) => new Date(Date.UTC(2025, 0, 1) + d * 86_400_000).toISOString().slice(0, 10);

@@ -15,10 +15,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import ExcelJS from 'exceljs';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { Database } from '../../src/lib/server/db/database';
-import { parseConfig } from '../../src/lib/server/config/load';
-import { runSync, type SyncReport } from '../../connectors/load/sync';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { expectSameImport, importOnce, type Imported } from '../helpers/both-paths';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const HELDOUT_DIR = join(ROOT, 'tests/fixtures/heldout');
@@ -150,15 +148,6 @@ const CASES: Case[] = [
   { name: 'an empty sheet (JS path)', file: 'empty.xlsx', source: {}, path: 'js' }
 ];
 
-const TABLE_QUERIES: Record<string, string> = {
-  opportunities: `SELECT * EXCLUDE (attributes), attributes::VARCHAR AS attributes FROM opportunities ORDER BY opportunity_id`,
-  customers: `SELECT * EXCLUDE (attributes), attributes::VARCHAR AS attributes FROM customers ORDER BY customer_id`,
-  users: `SELECT * FROM users ORDER BY user_id`,
-  teams: `SELECT * FROM teams ORDER BY team_id`,
-  opportunity_versions: `SELECT * FROM opportunity_versions ORDER BY opportunity_id, valid_from, stage`,
-  rejected_rows: `SELECT file, row_number, field, value, reason, raw::VARCHAR AS raw, sheet, column_name, reason_code, reason_params::VARCHAR AS params FROM rejected_rows ORDER BY sheet, row_number, field`,
-  sync_runs: `SELECT * EXCLUDE (run_id, started_at, finished_at, warnings), warnings::VARCHAR AS warnings FROM sync_runs ORDER BY source`
-};
 
 beforeAll(async () => {
   await writeBook('clean.xlsx', [{ name: '商机', rows: clean(3000) }]);
@@ -202,29 +191,11 @@ beforeAll(async () => {
   await wb.xlsx.writeFile(join(dir, 'empty.xlsx'));
 });
 
-async function importWith(c: Case, path: 'sql' | 'js', tag: string): Promise<{ report: SyncReport; tables: Record<string, unknown[]> }> {
+function importWith(c: Case, path: 'sql' | 'js', tag: string): Promise<Imported> {
   const file = c.file.startsWith('/') ? c.file : join(dir, c.file);
   const src = { name: 'deals', type: 'excel', entity: 'opportunities', ...c.source, path: file };
-  const r = parseConfig({ database: join(dir, 'x.duckdb'), sync: { allow_dirs: [join(ROOT, 'tests/fixtures')] }, ...(c.extra ?? {}), sources: [JSON.parse(JSON.stringify(src))] });
-  if (!r.ok) throw new Error(r.issues.join('\n'));
-  const db = await Database.open(join(dir, `${tag}-${path}.duckdb`));
-  const before = process.env.COCKPIT_XLSX_PATH;
-  if (path === 'js') process.env.COCKPIT_XLSX_PATH = 'js';
-  else delete process.env.COCKPIT_XLSX_PATH;
-  // Both imports at the same wall time (a deal without a creation date enters its stage "now").
-  vi.useFakeTimers({ toFake: ['Date'] });
-  vi.setSystemTime(new Date('2026-12-01T04:00:00Z'));
-  try {
-    const report = await runSync(db, { config: r.config, baseDir: dir, kind: 'import' });
-    const tables: Record<string, unknown[]> = {};
-    for (const [t, q] of Object.entries(TABLE_QUERIES)) tables[t] = (await db.query(q)).rows.map((x) => JSON.parse(JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? String(v) : v))));
-    return { report, tables };
-  } finally {
-    vi.useRealTimers();
-    if (before === undefined) delete process.env.COCKPIT_XLSX_PATH;
-    else process.env.COCKPIT_XLSX_PATH = before;
-    await db.close();
-  }
+  const config = { database: join(dir, 'x.duckdb'), sync: { allow_dirs: [join(ROOT, 'tests/fixtures')] }, ...(c.extra ?? {}), sources: [JSON.parse(JSON.stringify(src))] };
+  return importOnce({ config, dbFile: join(dir, `${tag}-${path}.duckdb`), baseDir: dir, envVar: 'COCKPIT_XLSX_PATH', path });
 }
 
 describe('an xlsx import through the SQL path equals the JS path', () => {
@@ -232,15 +203,7 @@ describe('an xlsx import through the SQL path equals the JS path', () => {
     it(`${c.name}: same tables, history, rejected rows and report (${c.path} path)`, { timeout: 240_000 }, async () => {
       const a = await importWith(c, 'js', `x${k}`);
       const b = await importWith(c, 'sql', `x${k}`);
-      expect(a.report.sources[0].ingest?.path).toBeUndefined();
-      expect(b.report.sources[0].ingest?.path, JSON.stringify(b.report.sources[0].ingest)).toBe(c.path);
-      expect(b.report.ok).toBe(a.report.ok);
-      expect(b.report.error).toBe(a.report.error);
-      const pick = (s: SyncReport['sources'][number]) => ({ ...s, run_id: null, ms: null, ingest: null });
-      expect(pick(b.report.sources[0])).toEqual(pick(a.report.sources[0]));
-      expect(b.report.merges).toEqual(a.report.merges);
-      expect(b.report.stubs).toEqual(a.report.stubs);
-      for (const t of Object.keys(TABLE_QUERIES)) expect([t, b.tables[t]]).toEqual([t, a.tables[t]]);
+      expectSameImport(a, b, c.path);
       const s = a.report.sources[0];
       if (c.name.startsWith('messy')) {
         // The ledger exercised what it is meant to: loads, rejections, skipped summary and blank rows.
