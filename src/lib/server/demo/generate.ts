@@ -235,7 +235,7 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
         SELECT *, (j * 1000003 + getvariable('seed')) % ${N_NAME_SPACE} AS kk FROM b
       )
       SELECT i AS cust_idx,
-             'C' || lpad((i + 1)::VARCHAR, 7, '0') AS customer_id,
+             printf('C%07d', i + 1) AS customer_id,
              city.city || w1.w || w2.w || ind.suffix || CASE WHEN blk = 0 THEN '有限公司' ELSE '股份有限公司' END AS name,
              ind.industry, city.province AS region, src.name AS source,
              CASE WHEN i < getvariable('n_cust') * 0.04 THEN '战略客户'
@@ -359,7 +359,7 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
 
     await run(`CREATE OR REPLACE TEMP TABLE g_opp_final AS
       SELECT i, customer_id, owner_id, cust_name, product, created_s, end_s, closed, won_path, stage_now,
-        'OPP-' || lpad((i + 1)::VARCHAR, 7, '0') AS opportunity_id,
+        printf('OPP-%07d', i + 1) AS opportunity_id, -- printf, not lpad: lpad truncates 'OPP-10000000' at 10M
         CASE WHEN closed THEN (CASE WHEN won_path THEN 5 ELSE 6 END) ELSE stage_now END AS stage_idx,
         CASE WHEN disc_s IS NOT NULL THEN amount_disc ELSE amount0 END AS amount_open,
         CASE WHEN closed AND NOT won_path AND rnd(i, 'zero') < 0.12 THEN 0
