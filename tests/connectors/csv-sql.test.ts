@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../models/common/prng';
 import { expectSameImport, importOnce, type Imported } from '../helpers/both-paths';
 import { MACROS } from '../../connectors/load/csv-sql';
 import { cleanText, isBlank, parseAmount, parseDate, PLACEHOLDER } from '../../connectors/pipeline/values';
@@ -23,16 +24,8 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'csv-sql-'));
 
 // ---------------------------------------------------------------- values
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers (the demo's and the forecast's mulberry32). */
+const rng = mulberry32;
 
 const FORMS = [
   '', ' ', '  ', '\t', '\u3000', '\u00a0', '\u2003x\u2003', ' a  b ', 'Ａｂｃ　１２３', '１２３４５', '－', '-', '--', '—', '/', 'N/A', 'n/a', 'NA', 'null', 'NULL', '无', '暂无', ' - ',

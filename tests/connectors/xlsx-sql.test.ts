@@ -16,22 +16,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import ExcelJS from 'exceljs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../models/common/prng';
 import { expectSameImport, importOnce, type Imported } from '../helpers/both-paths';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const HELDOUT_DIR = join(ROOT, 'tests/fixtures/heldout');
 const dir = mkdtempSync(join(tmpdir(), 'xlsx-sql-'));
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers (the demo's and the forecast's mulberry32). */
+const rng = mulberry32;
 
 const HEAD = ['商机编号', '商机名称', '客户名称', '负责人', '销售阶段', '预计成交金额', '币种', '赢率', '预测类别', '创建日期', '预计成交日期', '赢单/输单日期', '所在地区', '备注', '2024', '折扣', '最近跟进'];
 const d = (y: number, m: number, day: number) => new Date(Date.UTC(y, m - 1, day));
