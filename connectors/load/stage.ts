@@ -53,19 +53,26 @@ const CHUNK = 2048;
 
 /**
  * An appender fed whole data chunks (2,048 rows, column by column): far fewer native calls
- * than one call per value.
+ * than one call per value. A subclass may fill `cols` itself and call `rowDone()` (the xlsx
+ * SQL path's raw cells, connectors/load/xlsx-sql.ts); `flushEachChunk: false` leaves DuckDB's
+ * own flush to close().
  */
-class ChunkAppender {
-  private cols: DuckDBValue[][];
+export class ChunkAppender {
+  protected cols: DuckDBValue[][];
   private n = 0;
   constructor(
     private readonly appender: DuckDBAppender,
-    private readonly types: DuckDBType[]
+    private readonly types: DuckDBType[],
+    private readonly flushEachChunk = true
   ) {
     this.cols = types.map(() => []);
   }
   row(values: DuckDBValue[]) {
     for (let i = 0; i < values.length; i++) this.cols[i].push(values[i]);
+    this.rowDone();
+  }
+  /** Counts a row whose values are in `cols`; a full chunk is appended. */
+  protected rowDone() {
     if (++this.n === CHUNK) this.flush();
   }
   flush() {
@@ -73,7 +80,7 @@ class ChunkAppender {
     const chunk = DuckDBDataChunk.create(this.types, this.n);
     for (let i = 0; i < this.types.length; i++) chunk.setColumnValues(i, this.cols[i]);
     this.appender.appendDataChunk(chunk);
-    this.appender.flushSync();
+    if (this.flushEachChunk) this.appender.flushSync();
     this.cols = this.types.map(() => []);
     this.n = 0;
   }

@@ -15,7 +15,7 @@
  * skips sheets by the JS path's rules (sheetSkipWhy, shared with sync.ts): those sheets' rows
  * are shaped and counted in JS, as the JS path does.
  */
-import { BOOLEAN, DOUBLE, DuckDBDataChunk, INTEGER, UTINYINT, VARCHAR, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { BOOLEAN, DOUBLE, INTEGER, UTINYINT, VARCHAR } from '@duckdb/node-api';
 import type { WriteTx } from '../../src/lib/server/db/database';
 import type { CockpitConfig, SourceConfig } from '../../src/lib/server/config/schema';
 import { confinedPath, DEFAULT_MAX_ROW_CHARS } from '../file/guard';
@@ -25,6 +25,7 @@ import { sheetMismatchWhy, summarySheetWhy } from '../pipeline/guess';
 import { SourceError, type FieldMapping, type Pipeline, type Rejection } from '../pipeline/pipeline';
 import { warning, type Warning } from '../pipeline/reasons';
 import type { RecordMeta } from '../types';
+import { ChunkAppender } from './stage';
 import { cleanRaw, dropTemp, profiled, sqlMapping, type CellKinds, type IngestArgs } from './sql-ingest';
 
 export type XlsxSqlOutcome =
@@ -53,7 +54,6 @@ export function sheetSkipWhy(s: SourceConfig, config: CockpitConfig, pipe: Pipel
 /** The reader's batch size (xlsx.ts): a skipped sheet's warning follows its first batch's rows. */
 const BATCH = 2048;
 /** Rows per data chunk appended to `vc_raw`. */
-const CHUNK = 2048;
 /** A sheet skipped by rule is shaped in JS from memory: a larger one sends the file to the JS path. */
 const MAX_SKIPPED_ROWS = 200_000;
 
@@ -89,23 +89,19 @@ interface SkippedSheet {
 }
 
 /**
- * Appends a sheet's data rows to a temp table, a data chunk per CHUNK rows. No cell is NULL:
+ * Appends a sheet's data rows to a temp table, a data chunk per 2,048 rows (ChunkAppender). No cell is NULL:
  * `t<k>` says what the cell is (0 empty, 1 text, 2 number, 3 boolean, 4 date), `c<k>` is ''
  * and `n<k>` 0 where they do not apply — a chunk column with a NULL makes the client library set
  * each row's validity bit with BigInt arithmetic (1 of the 2.6 CPU-s of appending 200,000 rows).
  */
-class RawAppender {
-  private readonly types: DuckDBType[];
-  private cols: DuckDBValue[][];
-  private n = 0;
+class RawAppender extends ChunkAppender {
   constructor(
-    private readonly appender: Awaited<ReturnType<WriteTx['connection']['createAppender']>>,
+    appender: Awaited<ReturnType<WriteTx['connection']['createAppender']>>,
     readonly width: number
   ) {
-    this.types = [INTEGER, INTEGER, BOOLEAN, ...Array.from({ length: width }, () => [VARCHAR, DOUBLE, UTINYINT]).flat()];
-    this.cols = this.types.map(() => []);
+    super(appender, [INTEGER, INTEGER, BOOLEAN, ...Array.from({ length: width }, () => [VARCHAR, DOUBLE, UTINYINT]).flat()], false);
   }
-  row(id: number, line: number, force: boolean, cells: unknown[], kinds: CellKinds[]) {
+  cells(id: number, line: number, force: boolean, cells: unknown[], kinds: CellKinds[]) {
     const c = this.cols;
     c[0].push(id);
     c[1].push(line);
@@ -141,20 +137,11 @@ class RawAppender {
         t.push(0);
       }
     }
-    if (++this.n === CHUNK) this.flush();
-  }
-  flush() {
-    if (this.n === 0) return;
-    const chunk = DuckDBDataChunk.create(this.types, this.n);
-    for (let i = 0; i < this.types.length; i++) chunk.setColumnValues(i, this.cols[i]);
-    this.appender.appendDataChunk(chunk);
-    this.cols = this.types.map(() => []);
-    this.n = 0;
+    this.rowDone();
   }
   close() {
     this.flush();
-    this.appender.flushSync();
-    this.appender.closeSync();
+    super.close();
   }
 }
 
@@ -395,7 +382,7 @@ async function readSheet(
     lastRow = row;
     const force = cells.length > width;
     if (force) wide.set(id, cells);
-    app!.row(id++, row, force, cells, kinds);
+    app!.cells(id++, row, force, cells, kinds);
     return true;
   };
   try {
