@@ -42,31 +42,19 @@ afterAll(() => db.close());
 describe('CSV formatted in SQL', () => {
   it('equals the JavaScript formatter row by row', async () => {
     const query = 'SELECT * FROM t ORDER BY id';
-    const gen = db.stream(query);
-    const columns = (await gen.next()).value as ColumnInfo[];
-    let expected = '';
-    for await (const chunk of gen) for (const row of chunk as unknown[][]) expected += csvLine(row);
+    const { text: expected, columns } = await reference(query);
     let actual = '';
     for await (const text of db.streamText(csvLinesSql(unsafeRaw(query), columns))) actual += text;
     const a = actual.split('\r\n');
     const e = expected.split('\r\n');
     // Compared as numbers where the texts differ only in exponent notation (1e-7 vs 1e-07).
     expect(a.length).toBe(15);
-    for (let i = 0; i < e.length; i++) {
-      if (a[i] === e[i]) continue;
-      const af = a[i].split(',');
-      const ef = e[i].split(',');
-      expect(af.length, `line ${i}: ${a[i]} vs ${e[i]}`).toBe(ef.length);
-      for (let j = 0; j < ef.length; j++) if (af[j] !== ef[j]) expect(Number(af[j]), `line ${i} field ${j}`).toBe(Number(ef[j]));
-    }
+    expectSameLines(a, e);
   });
 
   it('writes a list (a deal’s risk flags) as its items joined by "; ", as the JavaScript formatter does', async () => {
     const query = `SELECT * FROM (VALUES (1, ['pushed', 'stalled']), (2, []::VARCHAR[]), (3, NULL::VARCHAR[]), (4, ['=x', 'a,b'])) l(id, flags) ORDER BY id`;
-    const gen = db.stream(query);
-    const columns = (await gen.next()).value as ColumnInfo[];
-    let expected = '';
-    for await (const chunk of gen) for (const row of chunk as unknown[][]) expected += csvLine(row);
+    const { text: expected, columns } = await reference(query);
     let actual = '';
     for await (const text of db.streamText(csvLinesSql(unsafeRaw(query), columns))) actual += text;
     expect(actual).toBe(expected);
@@ -86,14 +74,21 @@ describe('CSV formatted in SQL', () => {
 
 async function text(s: ReadableStream<Uint8Array> | null): Promise<string> {
   if (!s) throw new Error('no pipe');
-  const parts: Buffer[] = [];
-  const r = s.getReader();
-  for (;;) {
-    const { done, value } = await r.read();
-    if (done) break;
-    parts.push(Buffer.from(value));
+  return new Response(s).text();
+}
+
+/**
+ * The lines agree; where two texts differ they must be the same fields and numbers that differ
+ * only in notation (1e-7 vs 1e-07).
+ */
+function expectSameLines(a: string[], e: string[]) {
+  for (let i = 0; i < e.length; i++) {
+    if (a[i] === e[i]) continue;
+    const af = a[i].split(',');
+    const ef = e[i].split(',');
+    expect(af.length, `line ${i}: ${a[i]} vs ${e[i]}`).toBe(ef.length);
+    for (let j = 0; j < ef.length; j++) if (af[j] !== ef[j]) expect(Number(af[j]), `line ${i} field ${j}`).toBe(Number(ef[j]));
   }
-  return Buffer.concat(parts).toString('utf8');
 }
 
 /** The JS formatter's text for a query's rows (the reference). */
@@ -116,13 +111,7 @@ describe('CSV written by DuckDB (COPY into a pipe)', () => {
     expect(a[9]).toMatch(/^10,,0\.01,/);
     expect(a[12]).toMatch(/^13,"#1 客户",/);
     expect(a[1]).toMatch(/^2,"'=HYPERLINK\(""http:\/\/x"",""y""\)",-1200\.5,/);
-    for (let i = 0; i < e.length; i++) {
-      if (a[i] === e[i]) continue;
-      const af = a[i].split(',');
-      const ef = e[i].split(',');
-      expect(af.length, `line ${i}: ${a[i]} vs ${e[i]}`).toBe(ef.length);
-      for (let j = 0; j < ef.length; j++) if (af[j] !== ef[j]) expect(Number(af[j]), `line ${i} field ${j}`).toBe(Number(ef[j]));
-    }
+    expectSameLines(a, e);
   });
 
   it('writes lists as the JavaScript formatter does', async () => {

@@ -38,14 +38,7 @@ beforeAll(async () => {
 afterAll(() => db.close());
 
 async function bytes(s: ReadableStream<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  const r = s.getReader();
-  for (;;) {
-    const { done, value } = await r.read();
-    if (done) break;
-    parts.push(Buffer.from(value));
-  }
-  return Buffer.concat(parts);
+  return Buffer.from(await new Response(s).arrayBuffer());
 }
 
 let dir: string;
