@@ -347,51 +347,6 @@ export class Database {
   }
 
   /**
-   * Streams the first column of a read query as text, one DuckDB chunk (≤ 2,048 rows) joined
-   * into one string at a time: for output DuckDB formats itself (CSV lines, export/csv-sql.ts),
-   * so JavaScript handles one string per row and never a cell. Held connection and early
-   * close as for `stream`.
-   */
-  async *streamText(query: Sql | string): AsyncGenerator<string, void, undefined> {
-    const gen = this.rawChunks(query);
-    try {
-      for await (const chunk of gen) {
-        const values = chunk.getColumnValues(0);
-        let text = '';
-        for (const v of values) if (v !== null) text += v as string;
-        yield text;
-      }
-    } finally {
-      await gen.return();
-    }
-  }
-
-  private async *rawChunks(query: Sql | string) {
-    const conn = await this.acquire();
-    try {
-      let result;
-      if (typeof query === 'string') result = await conn.stream(query);
-      else {
-        const { text, params } = compile(query);
-        const { values, types } = bindTypes(params);
-        result = params.length ? await conn.stream(text, values, types) : await conn.stream(text);
-      }
-      for (;;) {
-        const chunk = await result.fetchChunk();
-        if (!chunk || chunk.rowCount === 0) break;
-        yield chunk;
-      }
-    } finally {
-      try {
-        await conn.run('SELECT 1');
-      } catch {
-        // the connection is still usable for the next query
-      }
-      this.release(conn);
-    }
-  }
-
-  /**
    * Runs `fn` in one write transaction on the writer connection. Commits when it resolves,
    * rolls back when it throws (and rethrows). Concurrent calls queue; readers never wait.
    * Every write bumps `meta.data_version` unless `derived` (a rebuild of derived tables).

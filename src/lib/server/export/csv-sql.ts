@@ -1,18 +1,18 @@
 /**
- * CSV formatted by DuckDB: one text line per row, computed column-wise in SQL, so a
- * million-row export costs what DuckDB takes to produce the text plus one string per row in
- * JavaScript (instead of converting every cell to a JS value and formatting it in a loop).
- *
- * The text is the same as ./cells.ts writes (the tests compare the two):
+ * CSV fields prepared in SQL for DuckDB's own CSV writer (`COPY … TO` into a pipe,
+ * ./pipe.ts), so a million-row export costs what COPY costs plus moving the bytes. The text is
+ * the same as ./cells.ts writes (the tests compare the two):
  * - null → empty field; text and JSON escaped against formula injection (a leading `=`, `+`,
- *   `-`, `@`, tab or carriage return gets a `'`), then quoted (RFC 4180) when it holds a
- *   comma, a quote or a line break;
+ *   `-`, `@`, tab or carriage return gets a `'`), then quoted by the writer (RFC 4180) when it
+ *   holds a comma, a quote, a line break or `#`;
  * - numbers (integers, decimals, doubles) as JavaScript prints them: integral values without a
  *   decimal point, non-finite values empty; booleans `true`/`false`;
  * - dates `YYYY-MM-DD`, timestamps `YYYY-MM-DDTHH:MM:SS` (the API's form);
  * - a list of text or numbers (a deal's risk flags) as its items joined by `; ` (empty for
  *   none), which reads in a spreadsheet; other nested values as JSON.
- * Every line ends with CRLF (what Excel writes).
+ * Every line ends with CRLF (what Excel writes). An earlier version built whole lines in SQL
+ * (one string per row to JavaScript): 3× COPY's CPU before any JS (docs/decisions.md, "Exports:
+ * DuckDB writes the text").
  */
 import type { ColumnInfo } from '../db/database';
 import { join, sql, unsafeRaw, type Sql } from '../db/sql';
@@ -25,34 +25,6 @@ function col(name: string): Sql {
   return unsafeRaw(`"${name.replace(/"/g, '""')}"`);
 }
 
-/** Text made safe for a spreadsheet and quoted as CSV needs; `s` is a non-null VARCHAR. */
-function textField(s: Sql): Sql {
-  const safe = sql`(CASE WHEN left(${s}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || ${s} ELSE ${s} END)`;
-  return sql`(CASE WHEN regexp_matches(${s}, '[",\\r\\n#]') THEN '"' || replace(${safe}, '"', '""') || '"' ELSE ${safe} END)`;
-}
-
-/** One column's CSV field as a non-null VARCHAR expression. */
-export function csvFieldSql(c: ColumnInfo): Sql {
-  const v = col(c.name);
-  const t = c.type;
-  let text: Sql;
-  if (INTEGER.test(t) || t === 'BOOLEAN' || t === 'DATE') text = sql`${v}::VARCHAR`;
-  else if (t.startsWith('TIMESTAMP') && !t.includes('TIME ZONE')) text = sql`replace(${v}::VARCHAR, ' ', 'T')`;
-  else if (FRACTIONAL.test(t)) {
-    const x = sql`${v}::DOUBLE`;
-    text = sql`(CASE WHEN NOT isfinite(${x}) THEN NULL WHEN ${x} = trunc(${x}) AND abs(${x}) < 1e15 THEN ${x}::BIGINT::VARCHAR ELSE ${x}::VARCHAR END)`;
-  } else if (t === 'VARCHAR') text = textField(v);
-  else if (/^(VARCHAR|INTEGER|BIGINT|DOUBLE)\[\]$/.test(t)) text = sql`(CASE WHEN len(${v}) = 0 THEN NULL ELSE ${textField(sql`array_to_string(${v}, '; ')`)} END)`;
-  else text = textField(sql`to_json(${v})::VARCHAR`);
-  return sql`coalesce(${text}, '')`;
-}
-
-/** `SELECT <csv line> AS line FROM (<query>)`, in the query's order. */
-export function csvLinesSql(query: Sql, columns: ColumnInfo[]): Sql {
-  const fields = join(columns.map(csvFieldSql), ` || ',' || `);
-  return sql`SELECT ${fields} || chr(13) || chr(10) AS line FROM (${query}) csv_rows`;
-}
-
 /** Text made safe for a spreadsheet, unquoted (DuckDB's CSV writer quotes); '' becomes NULL. */
 function safeText(s: Sql): Sql {
   return sql`(CASE WHEN ${s} = '' THEN NULL WHEN left(${s}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || ${s} ELSE ${s} END)`;
@@ -60,7 +32,7 @@ function safeText(s: Sql): Sql {
 
 /**
  * One column's value for DuckDB's own CSV writer (`COPY … TO` with CSV_COPY_OPTIONS), which
- * then writes what `csvFieldSql` spells out by hand: it quotes a field holding a comma, a
+ * then quotes a field holding a comma, a
  * quote, a line break or `#` (cells.ts quotes `#` too) and writes NULL as an empty field, so
  * empty text is sent as NULL (the writer would write ""). Integers, booleans and dates are left
  * to the writer, which prints them as JavaScript does.
