@@ -83,7 +83,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['src/**/*.test.ts', 'models/**/*.test.ts'],
+          include: ['src/**/*.test.ts', 'models/**/*.test.ts', 'warehouse/**/*.test.ts'],
           environment: 'node',
           // The unit files (~60, most under 3 s) share their workers instead of each paying a
           // fresh process and fresh imports (vitest, zod, DuckDB's native module, the models):

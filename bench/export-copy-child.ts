@@ -9,7 +9,7 @@ import { Database } from '../src/lib/server/db/database';
 import { sql, unsafeRaw } from '../src/lib/server/db/sql';
 import { parseConfig } from '../src/lib/server/config/load';
 import { compileExport } from '../src/lib/server/models/run';
-import { ensureFacts } from '../models/common/facts';
+import { ensureFacts } from '../warehouse/facts';
 import { ALL_SCOPE } from '../models/common/scope';
 
 const [file, asOf, out] = process.argv.slice(2);

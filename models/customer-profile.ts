@@ -203,7 +203,7 @@ function grid(p: ProfileParams, ctx: ModelContext): ModelQuery {
   const asOfEnd = addDays(ctx.asOf, 1);
   const product = p.product?.length ? sql`AND list_contains(${p.product}::VARCHAR[], o.product)` : sql``;
   // Without a product filter, value and potential come from customer_facts (per-customer
-  // totals over the viewer's deals and payments, models/common/facts.ts), exact up to the
+  // totals over the viewer's deals and payments, warehouse/facts.ts), exact up to the
   // report date: a customer with a payment, win or open deal dated after it is recomputed
   // from its events instead.
   const pre = !p.product?.length;

@@ -169,7 +169,7 @@ export const cycleTime = defineModel({
 type CycleParams = z.output<typeof params>;
 
 function timeInStage(p: CycleParams, ctx: ModelContext): ModelQuery {
-  // stage_facts (models/common/facts.ts) has one row per stint with its days, the days of all
+  // stage_facts (warehouse/facts.ts) has one row per stint with its days, the days of all
   // the deal's stints in that stage so far, its number among them, and when the deal next
   // left the same stage: the last exit of the period is the one not followed by another in it.
   const filtered = hasFilters(p);

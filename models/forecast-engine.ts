@@ -20,7 +20,7 @@ import type { Dimension } from './common/params';
 import { dealsRelation, dimensionKey, filterWhere } from './common/relations';
 import { pitDealsWithDims, pitOpenStates } from './common/pit';
 import { daysBetween } from './common/period';
-import { amountEstimate, amountFallbackCtes, amountRule, dataQualityCounts, lookbackDays as learningLookbackDays } from './common/data-quality';
+import { amountEstimate, amountFallbackCtes, amountRule, dataQualityCounts, lookbackDays as learningLookbackDays } from '../warehouse/data-quality';
 import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 
 export interface EngineParams {
@@ -111,7 +111,7 @@ export function momentCtes(
       -- Only what the forecast reads below (open deals, deals won in the period): lost and
       -- earlier wins are most of the deals and are not kept.
       AND (r.status = 'open' OR (r.status = 'won' AND r.closed_at >= ${m.from}::TIMESTAMP AND r.closed_at < ${m.to}::TIMESTAMP))`);
-  // Amount fallback (models/common/data-quality.ts): the average won amount of the deal's
+  // Amount fallback (warehouse/data-quality.ts): the average won amount of the deal's
   // product over the learning window (deals won before t, every deal in view), else of every
   // product.
   ctes.push(...amountFallbackCtes(P, t, lookFrom));
@@ -300,7 +300,7 @@ export function momentCtes(
       ${stat ? sql`coalesce(sum(o.amount_est * ps.p), 0)::DOUBLE` : sql`NULL::DOUBLE`} AS stat_pipeline,
       ${stat ? sql`coalesce(sum(o.amount_est * o.amount_est * ps.p * (1 - ps.p)), 0)::DOUBLE` : sql`NULL::DOUBLE`} AS stat_var,
       ${stat ? sql`count(*) FILTER (WHERE ps.p > 0)` : sql`0`}::INTEGER AS stat_open_n,
-      -- Data quality (models/common/data-quality.ts): the amount rules count the deals whose
+      -- Data quality (warehouse/data-quality.ts): the amount rules count the deals whose
       -- amount this forecast uses (the statistical one: every open deal).
       ${dataQualityCounts({ t, rule: sql`o.amount_rule`, expectedClose: sql`o.expected_close_date`, amountCounted: sql`o.in_period OR ${stat}` })}
     FROM ${n('open')} o

@@ -49,7 +49,7 @@ import { grainParam, groupByParam, paramsSchema, type Dimension } from './common
 import { addDays, ALL_FROM, type Grain } from './common/period';
 import { bucketLabel, bucketsRelation } from './common/grain';
 import { momentCtes, type Moment } from './forecast-engine';
-import { DEFAULT_WINDOW_MONTHS, type DataQuality } from './common/data-quality';
+import { DEFAULT_WINDOW_MONTHS, type DataQuality } from '../warehouse/data-quality';
 import { shockSigma, simulate } from './common/simulate';
 import { dealsRelation, dimensionKey, dimensionLabel, inPeriod, teamGroupCtes } from './common/relations';
 import { targetRows } from './common/targets';

@@ -180,7 +180,7 @@ function flowQuery(p: z.output<typeof params>, ctx: ModelContext): ModelQuery {
     ...(p.group_by === 'team' ? teamGroupCtes(p) : []),
     ...(needDeals ? ([['flow_deals', sql`SELECT r.opportunity_id, ${key}::VARCHAR AS group_key FROM ${dealsRelation(p)} r`]] as [string, Sql][]) : []),
     [
-      // stage_facts has one row per stage change (models/common/facts.ts): entries are the rows
+      // stage_facts has one row per stage change (warehouse/facts.ts): entries are the rows
       // entered in the period, exits the rows left in it.
       'flow_entries',
       sql`SELECT ${needDeals ? sql`fd.group_key` : sql`NULL::VARCHAR AS group_key`}, sf.stage, sf.stage_kind, sf.entered_amount,

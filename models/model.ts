@@ -9,22 +9,14 @@ import type { z } from 'zod';
 import type { Sql } from '../src/lib/server/db/sql';
 import type { StageConfig } from '../src/lib/server/config/schema';
 import type { Period, PeriodPreset } from './common/period';
+import type { StageInfo } from '../warehouse/stages';
 
 export interface Localized {
   'zh-CN': string;
   en: string;
 }
 
-/** A stage as models see it: ordered, with its kind and default probability and category. */
-export interface StageInfo {
-  name: string;
-  /** 1-based position among open stages; the won stage is open count + 1; lost stages 0. */
-  index: number;
-  kind: 'open' | 'won' | 'lost';
-  probability: number;
-  forecast_category: string;
-  stalled_after_days: number | null;
-}
+export type { StageInfo } from '../warehouse/stages';
 
 export interface ModelContext {
   /** The report date, `YYYY-MM-DD` ("today" unless the request says otherwise). */

@@ -1,6 +1,6 @@
 /**
  * The filter bar's options (models/options.ts) sum per-owner counts made at sync (`option_facts`,
- * models/common/facts.ts) when no filter is locked. Their first formulation — every count taken
+ * warehouse/facts.ts) when no filter is locked. Their first formulation — every count taken
  * over `deal_facts` on each call — is kept here verbatim as the reference, and the two must give
  * the same rows (kind, key, label, parent, sort, n, in order) on the small demo company for every
  * viewer: everyone, each team (with its subtree), a rep alone, a rep and a team together.

@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { defineModel } from './model';
 import { paramsSchema } from './common/params';
 import { dealsRelation, hasFilters } from './common/relations';
-import { OPTION_DIMS } from './common/facts';
+import { OPTION_DIMS } from '../warehouse/facts';
 import { sql, type Sql } from '../src/lib/server/db/sql';
 
 export const OPTION_KINDS = ['team', 'owner', 'region', 'industry', 'source', 'product', 'grade', 'competitor', 'loss_reason', 'stage'] as const;
@@ -54,7 +54,7 @@ export const options = defineModel({
   row,
   query(p) {
     // Unfiltered (the boards' call): the per-owner counts made at sync (option_facts,
-    // models/common/facts.ts), summed over the owners the scope shows; with a token's locked
+    // warehouse/facts.ts), summed over the owners the scope shows; with a token's locked
     // filters, the filtered deals counted here.
     const filtered = hasFilters(p);
     const dim = (kind: keyof typeof OPTION_DIMS) =>

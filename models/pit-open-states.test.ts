@@ -22,7 +22,7 @@ import { openDatabase, type Database } from '../src/lib/server/db/database';
 import { compile, sql, unsafeRaw, type Sql, type SqlValue } from '../src/lib/server/db/sql';
 import { generateDemo } from '../src/lib/server/demo/generate';
 import { buildContext, compileModel, getModel, parseParams } from '../src/lib/server/models/run';
-import { ensureFacts } from './common/facts';
+import { ensureFacts } from '../warehouse/facts';
 import { pitOpenStates } from './common/pit';
 import { ALL_SCOPE } from './common/scope';
 

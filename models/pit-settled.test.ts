@@ -19,7 +19,7 @@ import { runModel, stageInfos } from '../src/lib/server/models/run';
 import { DEFAULT_STAGES } from '../src/lib/server/config/schema';
 import { generateDemo } from '../src/lib/server/demo/generate';
 import { join, sql, type Sql } from '../src/lib/server/db/sql';
-import { ensureFacts } from './common/facts';
+import { ensureFacts } from '../warehouse/facts';
 import { dealStatesAt, type UnknownRule } from './common/pit';
 
 const cfg = parseConfig({});
@@ -44,7 +44,7 @@ const stagesRel = sql`stages AS (SELECT * FROM (VALUES ${join(
 /** Every deal's state at `t` through `dealStatesAt`; `rebuild` sends every deal through the versions. */
 async function statesAt(db: Database, t: string, unknown: UnknownRule, rebuild: boolean) {
   // Rebuilding every deal: no deal settled, and every version in version_facts under the
-  // key of a deal never settled (its copy of pit_settled_at, models/common/facts.ts).
+  // key of a deal never settled (its copy of pit_settled_at, warehouse/facts.ts).
   const facts = rebuild ? sql`SELECT * REPLACE (NULL::TIMESTAMP AS pit_settled_at) FROM main.deal_facts` : sql`SELECT * FROM main.deal_facts`;
   const versions = rebuild ? sql`SELECT * REPLACE ('infinity'::TIMESTAMP AS settled_key) FROM main.version_facts` : sql`SELECT * FROM main.version_facts`;
   const q: Sql = sql`WITH users AS (SELECT * FROM main.users), deal_facts AS (${facts}), stage_facts AS (SELECT * FROM main.stage_facts),

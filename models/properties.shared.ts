@@ -21,7 +21,7 @@ import { catalog, MODEL_NAMES } from './index';
 import { Database } from '../src/lib/server/db/database';
 import { parseConfig } from '../src/lib/server/config/load';
 import type { Scope } from './common/scope';
-import { ensureFacts } from './common/facts';
+import { ensureFacts } from '../warehouse/facts';
 import { runModel, stageInfos, type ModelResult } from '../src/lib/server/models/run';
 import { crmArb, loadRandomCrm, periodArb, RANDOM_AS_OF, scopeArb, type RandomCrm } from '../tests/helpers/random-crm';
 

@@ -1,6 +1,6 @@
 /**
  * The risk flags (models/common/risk.ts) read each deal's history figures from `deal_facts`
- * (built at sync, models/common/facts.ts) and recompute from the raw versions and activities only
+ * (built at sync, warehouse/facts.ts) and recompute from the raw versions and activities only
  * the parts with events after the report date. Their first formulation — every figure recomputed
  * from `opportunity_versions` and `activities` on every call — is kept here verbatim as the
  * reference, and the two must give the same rows, every column, for every deal of the small demo
@@ -18,7 +18,7 @@ import { sql, type Sql } from '../src/lib/server/db/sql';
 import { generateDemo } from '../src/lib/server/demo/generate';
 import { buildContext, compileModel, getModel, parseParams } from '../src/lib/server/models/run';
 import type { ModelContext } from './model';
-import { ensureFacts } from './common/facts';
+import { ensureFacts } from '../warehouse/facts';
 import { addDays } from './common/period';
 import { DEFAULT_IDLE_DAYS, riskRelation, stageLimit } from './common/risk';
 import { ALL_SCOPE, type Scope } from './common/scope';

@@ -1,7 +1,7 @@
 /**
  * The point-in-time rebuild (models/common/pit.ts, `dealStatesAt`) reads the versions of the
  * deals not settled at the instant from `version_facts` — the versions stored in the order of
- * their deal's settled instant at sync (models/common/facts.ts), so it reads only the row groups
+ * their deal's settled instant at sync (warehouse/facts.ts), so it reads only the row groups
  * of deals changed since — instead of scanning every version of `opportunity_versions` twice.
  * Its first formulation is kept here verbatim as the reference, and the two must give the same
  * rows, every column, for every deal of the small demo company (with irregular histories added:
@@ -20,7 +20,7 @@ import { sql, type Sql } from '../src/lib/server/db/sql';
 import { generateDemo } from '../src/lib/server/demo/generate';
 import { buildContext, compileModel, getModel, parseParams } from '../src/lib/server/models/run';
 import type { ModelContext } from './model';
-import { ensureFacts } from './common/facts';
+import { ensureFacts } from '../warehouse/facts';
 import { dealStatesAt, type UnknownRule } from './common/pit';
 import { ALL_SCOPE, type Scope } from './common/scope';
 

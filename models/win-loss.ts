@@ -121,7 +121,7 @@ export const winLoss = defineModel({
       ...(p.group_by === 'team' ? teamGroupCtes(p) : []),
       [
         // deal_facts.effective_amount is the amount, or for a lost deal the source zeroed its last
-        // amount while open (models/common/facts.ts), so no history is read here.
+        // amount while open (warehouse/facts.ts), so no history is read here.
         'valued',
         sql`SELECT r.opportunity_id, r.status, r.closed_at, r.loss_reason, ${key}::VARCHAR AS group_key,
               (r.status = 'lost' AND coalesce(r.amount, 0) = 0 AND coalesce(r.last_open_amount, 0) <> 0) AS from_history,

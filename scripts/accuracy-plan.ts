@@ -12,7 +12,7 @@ import { parseConfig } from '../src/lib/server/config/load';
 import { openDatabase } from '../src/lib/server/db/database';
 import { compile, sql } from '../src/lib/server/db/sql';
 import { buildContext, compileModel, getModel, parseParams } from '../src/lib/server/models/run';
-import { ensureFacts } from '../models/common/facts';
+import { ensureFacts } from '../warehouse/facts';
 import { ALL_SCOPE } from '../models/common/scope';
 
 const args = process.argv.slice(2);

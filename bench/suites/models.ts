@@ -25,7 +25,7 @@ import { Database } from '../../src/lib/server/db/database';
 import { generateDemo } from '../../src/lib/server/demo/generate';
 import { parseConfig } from '../../src/lib/server/config/load';
 import { runModel, stageInfos, type ModelResult } from '../../src/lib/server/models/run';
-import { ensureFacts } from '../../models/common/facts';
+import { ensureFacts } from '../../warehouse/facts';
 import { MODEL_NAMES } from '../../models/index';
 import type { BenchRow } from '../run';
 import type { Suite } from './index';

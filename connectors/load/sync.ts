@@ -14,9 +14,9 @@ import type { Database, WriteTx } from '../../src/lib/server/db/database';
 import type { CockpitConfig, SourceConfig } from '../../src/lib/server/config/schema';
 import { ident, join, sql, unsafeRaw } from '../../src/lib/server/db/sql';
 import { DUCKDB_TYPES, TABLES, type EntityName } from '../../src/lib/schema/tables';
-import { factsFreshAtStart, refreshFacts, refreshFactsFor } from '../../models/common/facts';
-import { stageInfos } from '../../src/lib/server/models/run';
-import { dataQualityToday, type DataQuality } from '../../models/common/data-quality';
+import { factsFreshAtStart, refreshFacts, refreshFactsFor } from '../../warehouse/facts';
+import { stageInfos } from '../../warehouse/stages';
+import { dataQualityToday, type DataQuality } from '../../warehouse/data-quality';
 import { readerFor } from '../readers';
 import { idField, Pipeline, SourceError, type FieldMapping, type Outcome, type Rejection } from '../pipeline/pipeline';
 import { wallTime } from '../pipeline/values';
@@ -72,7 +72,7 @@ export interface SyncReport {
   /** Rows created for references nothing defined (an owner name, a team). */
   stubs: Record<'customers' | 'users' | 'teams', number>;
   /**
-   * The forecast's data-quality rules (models/common/data-quality.ts, the same definition the
+   * The forecast's data-quality rules (warehouse/data-quality.ts, the same definition the
    * forecast's summary.data_quality applies) over the stored open deals as of today: amount
    * fallback used / no amount at all, no expected close date, expected close date past. Null
    * when the sync failed.
@@ -925,7 +925,7 @@ async function snapshotDimensions(tx: WriteTx) {
 
 /**
  * Fills `temp.facts_deals` and `temp.facts_payments` with what the derived tables must rebuild
- * after this sync (models/common/facts.ts refreshFactsFor): deals it inserted or changed
+ * after this sync (warehouse/facts.ts refreshFactsFor): deals it inserted or changed
  * (upserts, adopted customers, derived close dates; their versions too), deals of customers
  * whose row changed (dimensions, name) or of users whose row changed (team), deals and
  * customers of activities it inserted or changed (before and after), and payments it inserted or changed,

@@ -4,6 +4,10 @@
  * All dates are calendar dates `YYYY-MM-DD` in the business time zone; pure functions only.
  */
 
+import { addDays, daysBetween, formatDate, parseDate, type YMD } from '../../warehouse/dates';
+
+export { addDays, daysBetween, formatDate, parseDate };
+
 export const PERIOD_PRESETS = [
   'this_month',
   'last_month',
@@ -31,41 +35,10 @@ export interface Period {
 export const ALL_FROM = '1900-01-01';
 export const ALL_TO = '2200-01-01';
 
-interface YMD {
-  y: number;
-  m: number; // 1-12
-  d: number;
-}
-
-export function parseDate(s: string): YMD {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
-  if (!m) throw new Error(`invalid date "${s}" (expected YYYY-MM-DD)`);
-  const ymd = { y: Number(m[1]), m: Number(m[2]), d: Number(m[3]) };
-  const check = new Date(Date.UTC(ymd.y, ymd.m - 1, ymd.d));
-  if (check.getUTCMonth() !== ymd.m - 1 || check.getUTCDate() !== ymd.d) throw new Error(`invalid date "${s}"`);
-  return ymd;
-}
-
-export function formatDate(d: YMD): string {
-  const date = new Date(Date.UTC(d.y, d.m - 1, d.d));
-  return date.toISOString().slice(0, 10);
-}
-
 /** Adds months to the first day of a month (day is kept at 1). */
 function addMonths(y: number, m: number, n: number): YMD {
   const idx = y * 12 + (m - 1) + n;
   return { y: Math.floor(idx / 12), m: (idx % 12 + 12) % 12 + 1, d: 1 };
-}
-
-export function addDays(date: string, n: number): string {
-  const { y, m, d } = parseDate(date);
-  return new Date(Date.UTC(y, m - 1, d + n)).toISOString().slice(0, 10);
-}
-
-export function daysBetween(from: string, to: string): number {
-  const a = parseDate(from);
-  const b = parseDate(to);
-  return Math.round((Date.UTC(b.y, b.m - 1, b.d) - Date.UTC(a.y, a.m - 1, a.d)) / 86_400_000);
 }
 
 /** First month of the fiscal quarter containing (y, m). */

@@ -55,7 +55,7 @@ export type UnknownRule = 'as_recorded' | 'carry';
  *
  * Two paths, one answer. A deal whose history has not changed since before t — its last
  * version starts before t and every other version ended before t (`deal_facts.pit_settled_at`
- * < t, built at sync from the same versions, models/common/facts.ts) — is in its last version
+ * < t, built at sync from the same versions, warehouse/facts.ts) — is in its last version
  * at t if that version is still open at t, and in none otherwise: its state is read from the
  * `pit_*` columns of `deal_facts` (what the last version says, the last known amount, close
  * date and owner, the stage stint it is in) without touching `opportunity_versions`. Only the
@@ -86,7 +86,7 @@ export function dealStatesAt(t: Sql, opts: { unknown: UnknownRule; stageEntered?
       ${opts.stageEntered ? sql`, f.pit_stage_entered_at AS v_entered` : sql``}
     FROM deal_facts f
     WHERE ${isSettled} AND f.pit_valid_from < ${t} AND (f.pit_valid_to IS NULL OR f.pit_valid_to >= ${t}) AND ${among}`;
-  // The others, from `version_facts` (models/common/facts.ts): the versions stored in the
+  // The others, from `version_facts` (warehouse/facts.ts): the versions stored in the
   // order of their deal's settled instant, so `settled_key >= t` — the deals of `notSettled`,
   // the key being that deal's pit_settled_at ('infinity' when null), made with it at sync —
   // reads only the row groups of the deals changed at or after t, not every version.

@@ -21,14 +21,14 @@ const has = (v: string[] | undefined): v is string[] => !!v && v.length > 0;
 /**
  * Whether any of the common filters is set. Without one, `dealsRelation` is every deal the
  * viewer may see, so per-customer facts over those deals (`customer_facts`, scoped like the
- * deals: models/common/facts.ts) give the same answer as aggregating the relation.
+ * deals: warehouse/facts.ts) give the same answer as aggregating the relation.
  */
 export function hasFilters(p: Partial<Record<FilterName, unknown>>): boolean {
   return FILTERS.some((k) => Array.isArray(p[k]) && (p[k] as unknown[]).length > 0);
 }
 
 /**
- * Deals (from the precomputed `deal_facts`, models/common/facts.ts) with the filters applied
+ * Deals (from the precomputed `deal_facts`, warehouse/facts.ts) with the filters applied
  * and dimension columns added: `dim_team_leaf`, `dim_owner`, `dim_region`, `dim_industry`,
  * `dim_source`, `dim_product`, `dim_grade`, `dim_stage`, `dim_competitor`, plus every `deal_facts` column
  * (every opportunities column, `furthest_idx`, `entered`, `effective_amount`, …).

@@ -41,7 +41,7 @@ export function riskRelation(ids: Sql, ctx: Pick<ModelContext, 'asOf' | 'stages'
   const dayEnd = addDays(D, 1);
   // Two paths, one answer (like models/common/pit.ts): `deal_facts` carries each deal's history
   // figures over all time (pushes, peak and last known amount, last close date, last stage
-  // change, last activities: models/common/facts.ts). A deal whose history, activities and
+  // change, last activities: warehouse/facts.ts). A deal whose history, activities and
   // customer follow-ups all lie before the end of D reads them from there; only the parts that
   // have events after D (a past report date) are recomputed from the raw tables, for those
   // deals alone. At the report date nearly every deal takes the first path, and the at-risk

@@ -10,13 +10,13 @@
  * - teams: the scope's teams and every team below them, and the own team of each visible user
  *   (so a rep sees their team's name, not its other members or its target);
  * - users: members of those teams, plus the scope's owner ids;
- * - opportunities (and their precomputed `deal_facts` and `stage_facts`, models/common/facts.ts):
+ * - opportunities (and their precomputed `deal_facts` and `stage_facts`, warehouse/facts.ts):
  *   owned by a visible user; versions (and `version_facts`) and stage events of those;
  * - customers: owned by a visible user, or customer of a visible opportunity;
  * - payments (and `payment_facts`): of a visible opportunity, or of a visible customer when
  *   not tied to one (precomputed as payment_facts.owner_id);
  * - `option_facts` (the filter bar's counts per owner): the rows of visible owners;
- * - `customer_facts` (per-customer totals, models/common/facts.ts): the precomputed table for
+ * - `customer_facts` (per-customer totals, warehouse/facts.ts): the precomputed table for
  *   `all`; for any other scope the same aggregation over the visible deals and payments;
  * - activities: by a visible user or on a visible opportunity;
  * - targets: of a visible user or a visible team;
@@ -28,7 +28,7 @@
  */
 import { z } from 'zod';
 import { sql, unsafeRaw, type Sql } from '../../src/lib/server/db/sql';
-import { customerFactsSelect } from './facts';
+import { customerFactsSelect } from '../../warehouse/facts';
 
 export const scopeSchema = z.union([
   z.strictObject({ all: z.literal(true) }),
@@ -136,7 +136,7 @@ export function scopeCtes(scope: Scope | null | undefined): Sql[] {
       SELECT * FROM main.deal_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
     unsafeRaw(`stage_facts AS NOT MATERIALIZED (
       SELECT * FROM main.stage_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
-    // Per-owner counts (models/common/facts.ts): the rows of the visible owners, as deal_facts.
+    // Per-owner counts (warehouse/facts.ts): the rows of the visible owners, as deal_facts.
     unsafeRaw(`option_facts AS NOT MATERIALIZED (
       SELECT * FROM main.option_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
     // "A or B" conditions are written as the union of two semi-joins: DuckDB evaluates
@@ -150,7 +150,7 @@ export function scopeCtes(scope: Scope | null | undefined): Sql[] {
     unsafeRaw(`opportunity_versions AS NOT MATERIALIZED (
       SELECT * FROM main.opportunity_versions
       WHERE opportunity_id IN (SELECT opportunity_id FROM main.opportunities WHERE owner_id IN (SELECT user_id FROM scope_users)))`),
-    // The versions in settled order (models/common/facts.ts): those of visible deals, by the
+    // The versions in settled order (warehouse/facts.ts): those of visible deals, by the
     // deal's owner as deal_facts.
     unsafeRaw(`version_facts AS NOT MATERIALIZED (
       SELECT * FROM main.version_facts WHERE deal_owner_id IN (SELECT user_id FROM scope_users))`),
@@ -158,7 +158,7 @@ export function scopeCtes(scope: Scope | null | undefined): Sql[] {
     unsafeRaw(`payment_facts AS NOT MATERIALIZED (
       SELECT * FROM main.payment_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
     // Per-customer totals over every owner would leak other owners' deals: recomputed from the
-    // deals and payments this scope sees (models/common/facts.ts).
+    // deals and payments this scope sees (warehouse/facts.ts).
     unsafeRaw(`customer_facts AS NOT MATERIALIZED (${customerFactsSelect('deal_facts', 'payment_facts')})`),
     unsafeRaw(`payments AS NOT MATERIALIZED (
       SELECT * FROM main.payments

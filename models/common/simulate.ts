@@ -1,4 +1,4 @@
-import { mulberry32 } from './prng';
+import { mulberry32 } from '../../warehouse/prng';
 /**
  * The statistical forecast's band (docs/metrics.md, "Intervals"): a seeded Monte Carlo, so the
  * same data, parameters and seed always give the same P10/P50/P90.

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../models/common/prng';
+import { mulberry32 } from '../../warehouse/prng';
 import { expectSameImport, importOnce, type Imported } from '../helpers/both-paths';
 import { MACROS } from '../../connectors/load/csv-sql';
 import { cleanText, isBlank, parseAmount, parseDate, PLACEHOLDER } from '../../connectors/pipeline/values';

@@ -22,8 +22,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database } from '../../src/lib/server/db/database';
 import { parseConfig } from '../../src/lib/server/config/load';
 import { runSync, type SyncReport } from '../../connectors/load/sync';
-import { FACT_TABLES, refreshFacts } from '../../models/common/facts';
-import { mulberry32 } from '../../models/common/prng';
+import { FACT_TABLES, refreshFacts } from '../../warehouse/facts';
+import { mulberry32 } from '../../warehouse/prng';
 import { stageInfos } from '../../src/lib/server/models/run';
 
 const dir = mkdtempSync(join(tmpdir(), 'incremental-sync-'));

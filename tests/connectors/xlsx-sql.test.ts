@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import ExcelJS from 'exceljs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../models/common/prng';
+import { mulberry32 } from '../../warehouse/prng';
 import { expectSameImport, importOnce, type Imported } from '../helpers/both-paths';
 
 const ROOT = resolve(import.meta.dirname, '../..');

@@ -1,6 +1,6 @@
-import { ensureFacts } from '../../../models/common/facts';
+import { ensureFacts } from '../../../warehouse/facts';
 import { todayIn } from '../../../models/common/period';
-import { stageInfos } from '../../lib/server/models/run';
+import { stageInfos } from '../../../warehouse/stages';
 import { generateDemo, SCALES, type Scale } from '../../lib/server/demo/generate';
 import { CliError, configFrom, databaseFor, parse, type Command } from '../command';
 
@@ -51,7 +51,7 @@ replaces the database's CRM tables with it. Deterministic for a seed and as-of d
         .map(([t, c]) => `${t} ${c.toLocaleString()}`)
         .join(', ');
       console.log(`demo data generated in ${(r.ms / 1000).toFixed(1)} s: ${counts}`);
-      // The models' derived tables (models/common/facts.ts) as a step of their own, so its cost
+      // The models' derived tables (warehouse/facts.ts) as a step of their own, so its cost
       // is visible; the models would otherwise build them on their first query.
       const t0 = performance.now();
       await ensureFacts(db, stageInfos(cfg));

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { stageInfos } from '../../lib/server/models/run';
+import { stageInfos } from '../../../warehouse/stages';
 import { generateDemo } from '../../lib/server/demo/generate';
 import { todayIn } from '../../../models/common/period';
 import { CliError, configFrom, databaseFor, parse, type Command } from '../command';

@@ -198,7 +198,7 @@ export class Database {
    * Counts the write transactions (and migrations) this instance has run, committed or not.
    * DuckDB lets one process at a time open a file for writing, so while this instance is open
    * every change goes through it: an unchanged generation means unchanged data, which lets
-   * callers cache checks in memory (models/common/facts.ts, `ensureFacts`).
+   * callers cache checks in memory (warehouse/facts.ts, `ensureFacts`).
    */
   get writeGeneration(): number {
     return this.writes;
@@ -206,7 +206,7 @@ export class Database {
 
   /**
    * Increases with every committed write transaction (persisted in `meta.data_version`), so
-   * derived tables (models/common/facts.ts) know when they are stale, across processes too.
+   * derived tables (warehouse/facts.ts) know when they are stale, across processes too.
    */
   async dataVersion(): Promise<number> {
     const r = await this.query<{ v: number | null }>(`SELECT (SELECT value FROM meta WHERE key = 'data_version')::BIGINT AS v`, { priority: true });

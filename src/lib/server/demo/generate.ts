@@ -20,10 +20,10 @@
  * team's target is also set per customer region (targets.region), adding up to the team's.
  */
 import type { Database } from '../db/database';
-import type { StageInfo } from '../../../../models/model';
-import { refreshFacts } from '../../../../models/common/facts';
+import type { StageInfo } from '../../../../warehouse/stages';
+import { refreshFacts } from '../../../../warehouse/facts';
 import { sql, unsafeRaw } from '../db/sql';
-import { mulberry32 } from '../../../../models/common/prng';
+import { mulberry32 } from '../../../../warehouse/prng';
 import {
   ACTIVITY_TYPES,
   COMPANY,

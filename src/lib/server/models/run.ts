@@ -8,7 +8,7 @@ import { catalog, type CatalogName } from '../../../../models/index';
 import type { Model, ModelContext, ModelOutput, StageInfo } from '../../../../models/model';
 import { previousPeriod, resolvePreset, todayIn, type Period, type PeriodPreset } from '../../../../models/common/period';
 import { scopeCtes, type Scope } from '../../../../models/common/scope';
-import { ensureFacts } from '../../../../models/common/facts';
+import { ensureFacts } from '../../../../warehouse/facts';
 import type { CockpitConfig } from '../config/schema';
 import { formatIssues } from '../config/load';
 import type { ColumnInfo, Database } from '../db/database';
@@ -46,23 +46,9 @@ export interface ModelResult {
   ms: number;
 }
 
-/** Stages from the configuration, as models see them. */
-export function stageInfos(config: Pick<CockpitConfig, 'stages'>): StageInfo[] {
-  const open = config.stages.filter((s) => !s.outcome);
-  return config.stages.map((s) => {
-    const openIdx = open.indexOf(s);
-    const kind = s.outcome ?? 'open';
-    const index = kind === 'open' ? openIdx + 1 : kind === 'won' ? open.length + 1 : 0;
-    return {
-      name: s.name,
-      index,
-      kind,
-      probability: s.probability ?? (kind === 'won' ? 1 : kind === 'lost' ? 0 : index / (open.length + 1)),
-      forecast_category: s.forecast_category ?? (kind === 'lost' ? 'omitted' : kind === 'won' ? 'commit' : 'pipeline'),
-      stalled_after_days: s.stalled_after_days ?? null
-    };
-  });
-}
+import { stageInfos } from '../../../../warehouse/stages';
+
+export { stageInfos };
 
 /** Looks a model up by name; 404 when it is not in the catalog. */
 export function getModel(name: string): Model {

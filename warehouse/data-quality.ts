@@ -19,8 +19,8 @@
  * - `past_due`: an expected close date before the report date (t − 1 day).
  * A deal can hit several rules (no amount and no close date: counted in both).
  */
-import { sql, unsafeRaw, type Sql } from '../../src/lib/server/db/sql';
-import { addDays } from './period';
+import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
+import { addDays } from './dates';
 
 export interface DataQuality {
   amount_fallback: number;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Database } from '../../src/lib/server/db/database';
-import { generateDemo } from '../../src/lib/server/demo/generate';
-import { parseConfig } from '../../src/lib/server/config/load';
-import { stageInfos } from '../../src/lib/server/models/run';
+import { Database } from '../src/lib/server/db/database';
+import { generateDemo } from '../src/lib/server/demo/generate';
+import { parseConfig } from '../src/lib/server/config/load';
+import { stageInfos } from './stages';
 import { ensureFacts, refreshFacts } from './facts';
 
 const cfg = parseConfig({});
@@ -134,8 +134,8 @@ describe('customer_facts, the precomputed per-customer totals', () => {
   });
 
   it('a restricted scope gets totals over its own deals and payments only, never the precomputed all-owner table', async () => {
-    const { scopeCtes } = await import('./scope');
-    const { join, sql } = await import('../../src/lib/server/db/sql');
+    const { scopeCtes } = await import('../models/common/scope');
+    const { join, sql } = await import('../src/lib/server/db/sql');
     const owner = (await one(`SELECT owner_id FROM opportunities WHERE status = 'won' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1`)).owner_id as string;
     const scoped = await db.query(
       sql`WITH RECURSIVE ${join(scopeCtes({ team_ids: [], owner_ids: [owner] }), ',\n')} SELECT customer_id, won_total FROM customer_facts`
@@ -153,7 +153,7 @@ describe('customer_facts, the precomputed per-customer totals', () => {
 describe('models reading customer_facts', () => {
   const AS_OF = '2025-03-10'; // payments, wins and open deals exist after it: the totals need their late part removed
   const run = async (name: string, params: Record<string, unknown>) => {
-    const { runModel } = await import('../../src/lib/server/models/run');
+    const { runModel } = await import('../src/lib/server/models/run');
     return runModel(db, cfg.ok ? cfg.config : (undefined as never), name, { as_of: AS_OF, ...params }, { all: true });
   };
 

@@ -46,9 +46,9 @@
  * before the next query (`ensureFacts`). Tests compare it with the raw tables.
  */
 import { createHash } from 'node:crypto';
-import type { Database, WriteTx } from '../../src/lib/server/db/database';
-import { join, sql, unsafeRaw, type Sql } from '../../src/lib/server/db/sql';
-import type { StageInfo } from '../model';
+import type { Database, WriteTx } from '../src/lib/server/db/database';
+import { join, sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
+import type { StageInfo } from './stages';
 
 /** The derived tables refreshFacts builds (`option_facts`: see OPTION_FACTS_SQL; `version_facts`: VERSION_FACTS_SQL). */
 export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts', 'customer_facts', 'option_facts', 'version_facts'] as const;

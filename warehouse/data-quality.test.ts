@@ -1,5 +1,5 @@
 /**
- * The four data-quality rules (models/common/data-quality.ts), defined once: the sync report's
+ * The four data-quality rules (warehouse/data-quality.ts), defined once: the sync report's
  * cheap count and the forecast's summary.data_quality both equal a hand-written query over the
  * stored deals, on a small ledger where each rule is hit a known number of times (worked out
  * by hand from the rows below).
@@ -8,13 +8,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Database } from '../../src/lib/server/db/database';
-import { parseConfig } from '../../src/lib/server/config/load';
-import type { CockpitConfig } from '../../src/lib/server/config/schema';
-import { runSync, type SyncReport } from '../../connectors/load/sync';
-import { runModel } from '../../src/lib/server/models/run';
-import { ALL_SCOPE } from './scope';
-import { addDays, todayIn } from './period';
+import { Database } from '../src/lib/server/db/database';
+import { parseConfig } from '../src/lib/server/config/load';
+import type { CockpitConfig } from '../src/lib/server/config/schema';
+import { runSync, type SyncReport } from '../connectors/load/sync';
+import { runModel } from '../src/lib/server/models/run';
+import { ALL_SCOPE } from '../models/common/scope';
+import { addDays, todayIn } from '../models/common/period';
 import { dataQualityToday } from './data-quality';
 
 const dir = mkdtempSync(join(tmpdir(), 'data-quality-'));
