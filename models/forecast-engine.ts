@@ -64,13 +64,16 @@ const ecdBucket = (ecd: Sql, c: Sql, o: number, h: number) =>
            ELSE 'later' END`;
 
 /**
- * Activity recency at an instant `c`: days since the deal's last activity before c — 0 none
- * ever, 1 under 14 days, 2 under 45, 3 older.
+ * Activity recency at an instant `c` from `last`, the deal's last activity before c: days since
+ * it — 0 none ever, 1 under 14 days, 2 under 45, 3 older.
  */
+const recencyBucket = (last: Sql, c: Sql) =>
+  sql`CASE WHEN ${last} IS NULL THEN 0 WHEN date_diff('day', ${last}, ${c}) < 14 THEN 1
+           WHEN date_diff('day', ${last}, ${c}) < 45 THEN 2 ELSE 3 END`;
+
+/** Activity recency at an instant `c` of the deal `id`, from its activities (the past states'). */
 const actBucket = (id: Sql, c: Sql) =>
-  sql`(SELECT CASE WHEN max(a.occurred_at) IS NULL THEN 0 WHEN date_diff('day', max(a.occurred_at), ${c}) < 14 THEN 1
-                   WHEN date_diff('day', max(a.occurred_at), ${c}) < 45 THEN 2 ELSE 3 END
-       FROM activities a WHERE a.opportunity_id = ${id} AND a.occurred_at < ${c})`;
+  sql`(SELECT ${recencyBucket(sql`max(a.occurred_at)`, c)} FROM activities a WHERE a.opportunity_id = ${id} AND a.occurred_at < ${c})`;
 
 /** Position of a date's month in its fiscal quarter, 1–3. */
 /** The weight of all past windows at other places in the quarter together (one same-place window weighs 1). */
@@ -103,10 +106,16 @@ export function momentCtes(
   const ctes: [string, Sql, { materialized?: boolean }?][] = [];
   const add = (name: string, body: Sql, opts?: { materialized?: boolean }) => ctes.push(opts ? [`${P}${name}`, body, opts] : [`${P}${name}`, body]);
 
-  // The deals as at t, filtered, with their group key.
+  // The deals as at t, filtered, with their group key. A deal whose history settled before t
+  // (models/common/pit.ts) is in its last version then, and only one open in it, or won in it
+  // with a close date that can fall in the period (its recorded one, else the version's start:
+  // `pit_forecast_until`, warehouse/facts.ts), can be kept below: one range condition, so the
+  // scan of deal_facts skips the row groups of the deals closed before the period — most of a
+  // million.
+  const amongSettled = sql`f.pit_forecast_until >= ${m.from}::TIMESTAMP`;
   add('fd', sql`SELECT r.*, ${key} AS group_key,
       greatest(0, date_diff('day', r.stage_entered_at, ${t}))::INTEGER AS age_days
-    FROM ${pitDealsWithDims(t, { stageEntered: opts.statistical })} r
+    FROM ${pitDealsWithDims(t, { stageEntered: opts.statistical, activity: opts.statistical, amongSettled })} r
     WHERE ${filterWhere(p, { team: sql`r.owner_team`, owner: sql`r.owner_id`, region: sql`r.customer_region`, industry: sql`r.customer_industry`, source: sql`r.source`, product: sql`r.product`, grade: sql`r.customer_grade` })}
       -- Only what the forecast reads below (open deals, deals won in the period): lost and
       -- earlier wins are most of the deals and are not kept.
@@ -121,8 +130,10 @@ export function momentCtes(
       ${amountRule(sql`d.amount`, sql`a.avg_amount`, allAvg)} AS amount_rule,
       d.expected_close_date >= ${m.from}::DATE AND d.expected_close_date < ${m.to}::DATE AS in_period,
       ${ageBucket(sql`d.age_days`)} AS age_b,
-      ${ecdBucket(sql`d.expected_close_date`, t, o, h)} AS ecd_b,
-      ${actBucket(sql`d.opportunity_id`, t)} AS act_b
+      ${ecdBucket(sql`d.expected_close_date`, t, o, h)} AS ecd_b
+      -- Activity recency: the statistical method's alone (its lift on the close-in-period rate);
+      -- the deal's last activity before t comes with its state (models/common/pit.ts).
+      ${opts.statistical ? sql`, ${recencyBucket(sql`d.last_activity_at`, t)} AS act_b` : sql``}
     FROM ${n('fd')} d LEFT JOIN ${n('amt')} a ON a.product IS NOT DISTINCT FROM d.product
     WHERE d.status = 'open'`);
 

@@ -20,6 +20,10 @@
  * - `effective_amount`: the amount, or for a lost deal whose amount the source zeroed, its
  *   last amount while open (metrics.md, win_rate_value);
  * - `last_stage_change_at`, `last_activity_at`: for stalled-deal rules;
+ * - `activity_times`: every activity time on the deal, ascending (null: none), so the last
+ *   activity before any instant t is read from the deal's row (models/common/pit.ts,
+ *   `lastActivityBefore`) instead of joining every activity: the statistical forecast's
+ *   activity recency and the risk flags' idle days, as of any report date;
  * - `customer_activity_at`: the last activity by the deal's owner on its customer tied to no
  *   deal (which counts towards the deal's idle days: the stalled rule), all history;
  * - `customer_name`: the customer's name, so the deals listing sorts and searches one table;
@@ -28,7 +32,11 @@
  *   `pit_owner_id`, `pit_forecast_category`, `pit_probability`, `pit_origin` (the version with
  *   the latest valid_from), `pit_known_amount`, `pit_known_expected_close_date`,
  *   `pit_known_owner_id` (the last non-null ones over all versions), `pit_stage_entered_at`
- *   (the entry of the stint in `stage_facts` with no end), and `pit_settled_at`: the latest
+ *   (the entry of the stint in `stage_facts` with no end), `pit_forecast_until` (in that last
+ *   version, the latest instant the deal can count in a forecast as won: 'infinity' in an open
+ *   stage, the later of its close date and the version's start when won, '-infinity'
+ *   otherwise — in close-date order like the table, so a forecast skips the row groups of the
+ *   deals closed before its period), and `pit_settled_at`: the latest
  *   valid_from and valid_to in the history — after it, the deal is in its last version (when
  *   that is open-ended or not yet ended) and in no other; null when the history has two open
  *   versions, or an open one that is not the last (then nothing is read from these columns).
@@ -54,7 +62,7 @@ import type { StageInfo } from './stages';
 export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts', 'customer_facts', 'option_facts', 'version_facts'] as const;
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 14;
+export const FACTS_VERSION = 15;
 
 /**
  * `version_facts`: every version of `opportunity_versions` whose deal is in `deal_facts`, with
@@ -325,7 +333,8 @@ export function buildFactsSql(stages: StageInfo[], only?: DealSet): Sql {
       GROUP BY opportunity_id
     ),
     acts AS (
-      SELECT opportunity_id, max(occurred_at) AS last_activity_at
+      SELECT opportunity_id, max(occurred_at) AS last_activity_at,
+        list(occurred_at ORDER BY occurred_at) FILTER (WHERE occurred_at IS NOT NULL) AS activity_times
       FROM main.activities WHERE opportunity_id IS NOT NULL ${only ? unsafeRaw(`AND opportunity_id IN (SELECT opportunity_id FROM ${only})`) : unsafeRaw('')}
       GROUP BY opportunity_id
     ),
@@ -362,6 +371,7 @@ export function buildFactsSql(stages: StageInfo[], only?: DealSet): Sql {
       CASE WHEN o.status = 'lost' AND coalesce(o.amount, 0) = 0 THEN coalesce(h.last_open_amount, o.amount) ELSE o.amount END AS effective_amount,
       coalesce(ch.last_stage_change_at, o.created_at) AS last_stage_change_at,
       a.last_activity_at,
+      a.activity_times,
       ca.customer_activity_at,
       c.name AS customer_name,
       CASE WHEN pv.n_open > 1 OR (pv.n_open = 1 AND pv.last.valid_to IS NOT NULL) THEN NULL
@@ -371,6 +381,8 @@ export function buildFactsSql(stages: StageInfo[], only?: DealSet): Sql {
       pv.last.forecast_category AS pit_forecast_category, pv.last.probability AS pit_probability, pv.last.origin AS pit_origin,
       pv.known_amount AS pit_known_amount, pv.known_ecd AS pit_known_expected_close_date, pv.known_owner AS pit_known_owner_id,
       sfl.entered_at AS pit_stage_entered_at,
+      CASE ls.kind WHEN 'open' THEN 'infinity'::TIMESTAMP WHEN 'won' THEN greatest(o.closed_at, pv.last.valid_from)
+           ELSE '-infinity'::TIMESTAMP END AS pit_forecast_until,
       pv.max_from AS versions_last_from, ch.close_pushes AS risk_pushes, ch.peak_amount AS risk_peak_amount
     FROM main.opportunities o
     LEFT JOIN main.users u ON u.user_id = o.owner_id
@@ -382,6 +394,7 @@ export function buildFactsSql(stages: StageInfo[], only?: DealSet): Sql {
     LEFT JOIN cacts ca ON ca.customer_id = o.customer_id AND ca.owner_id = o.owner_id
     LEFT JOIN pv ON pv.opportunity_id = o.opportunity_id
     LEFT JOIN sfl ON sfl.opportunity_id = o.opportunity_id
+    LEFT JOIN st ls ON ls.name = pv.last.stage
     ${inDeals(only, 'o.')}
     ORDER BY o.closed_at NULLS LAST, o.created_at`;
 }

@@ -51,7 +51,8 @@ export type UnknownRule = 'as_recorded' | 'carry';
  * status (= stage_kind), amount (DECIMAL, by `unknown`), expected_close_date, probability (the
  * override), win_probability, effective_forecast_category, closed_at (a closed deal's recorded
  * close date when that is before t, else the start of its closed version), and with
- * `stageEntered` stage_entered_at (when it entered the stage it was in at t: age in stage).
+ * `stageEntered` stage_entered_at (when it entered the stage it was in at t: age in stage), and
+ * with `activity` last_activity_at (its last activity before t, `lastActivityBefore`).
  *
  * Two paths, one answer. A deal whose history has not changed since before t — its last
  * version starts before t and every other version ended before t (`deal_facts.pit_settled_at`
@@ -65,11 +66,16 @@ export type UnknownRule = 'as_recorded' | 'carry';
  * date nearly every deal is settled, so the forecast reads one table; a past date rebuilds just
  * the deals that moved since.
  */
-export function dealStatesAt(t: Sql, opts: { unknown: UnknownRule; stageEntered?: boolean; among?: Sql }): Sql {
+export function dealStatesAt(
+  t: Sql,
+  opts: { unknown: UnknownRule; stageEntered?: boolean; activity?: boolean; among?: Sql; amongSettled?: Sql }
+): Sql {
   const carry = opts.unknown === 'carry';
   // `among`: a condition on deal_facts `f` narrowing the deals read (a caller's shortcut: the
-  // deals it rules out must be ones whose state the caller would discard).
+  // deals it rules out must be ones whose state the caller would discard); `amongSettled` the
+  // same for the settled deals only (their state is their last version: the pit_* columns).
   const among = opts.among ?? sql`TRUE`;
+  const amongSettled = opts.amongSettled ?? sql`TRUE`;
   // Written so that DuckDB pushes them into the scan of deal_facts.
   const isSettled = sql`f.pit_settled_at < ${t}`;
   const notSettled = sql`(f.pit_settled_at IS NULL OR f.pit_settled_at >= ${t})`;
@@ -78,14 +84,15 @@ export function dealStatesAt(t: Sql, opts: { unknown: UnknownRule; stageEntered?
   // ones known before t; (stageEntered) v_entered.
   const fCols = sql`f.opportunity_id, f.name, f.customer_id, f.product, f.source, f.competitor,
       f.customer_region, f.customer_industry, f.customer_grade, f.owner_id AS f_owner, f.owner_team AS f_owner_team,
-      f.amount AS f_amount, f.expected_close_date AS f_ecd, f.status AS f_status, f.closed_at AS f_closed_at`;
+      f.amount AS f_amount, f.expected_close_date AS f_ecd, f.status AS f_status, f.closed_at AS f_closed_at
+      ${opts.activity ? sql`, ${lastActivityBefore(sql`f`, t)} AS f_activity_at` : sql``}`;
   const settled = sql`SELECT ${fCols}, f.pit_valid_from AS v_from, f.pit_stage AS v_stage, f.pit_amount AS v_amount,
       f.pit_expected_close_date AS v_ecd, f.pit_owner_id AS v_owner, f.pit_forecast_category AS v_category,
       f.pit_probability AS v_probability, f.pit_origin AS v_origin
       ${carry ? sql`, f.pit_known_amount AS k_amount, f.pit_known_expected_close_date AS k_ecd, f.pit_known_owner_id AS k_owner` : sql``}
       ${opts.stageEntered ? sql`, f.pit_stage_entered_at AS v_entered` : sql``}
     FROM deal_facts f
-    WHERE ${isSettled} AND f.pit_valid_from < ${t} AND (f.pit_valid_to IS NULL OR f.pit_valid_to >= ${t}) AND ${among}`;
+    WHERE ${isSettled} AND f.pit_valid_from < ${t} AND (f.pit_valid_to IS NULL OR f.pit_valid_to >= ${t}) AND ${among} AND ${amongSettled}`;
   // The others, from `version_facts` (warehouse/facts.ts): the versions stored in the
   // order of their deal's settled instant, so `settled_key >= t` — the deals of `notSettled`,
   // the key being that deal's pit_settled_at ('infinity' when null), made with it at sync —
@@ -125,10 +132,25 @@ export function dealStatesAt(t: Sql, opts: { unknown: UnknownRule; stageEntered?
       CASE WHEN st.kind <> 'open' THEN
         CASE WHEN x.f_status = st.kind AND x.f_closed_at < ${t} THEN x.f_closed_at ELSE x.v_from END END AS closed_at
       ${opts.stageEntered ? sql`, coalesce(x.v_entered, x.v_from) AS stage_entered_at` : sql``}
+      ${opts.activity ? sql`, x.f_activity_at AS last_activity_at` : sql``}
     FROM (${settled} UNION ALL ${rebuilt}) x
     LEFT JOIN stages st ON st.name = x.v_stage
     LEFT JOIN users u ON u.user_id = ${owner}
   )`;
+}
+
+/**
+ * The last activity on the deal of a `deal_facts` row aliased `f` strictly before the instant
+ * `t` (null: none before t), from the row alone (warehouse/facts.ts: `last_activity_at`, and
+ * `activity_times`, every activity time on the deal). A deal whose activities all lie before t
+ * (at the report date, nearly every one) reads its last one; only the others (a past date)
+ * look through their own list. Equal to `max(occurred_at)` over the deal's activities with
+ * `occurred_at < t` (models/activity-recency.test.ts); every activity on a visible deal is
+ * visible (models/common/scope.ts), so the row's list is the scoped one.
+ */
+export function lastActivityBefore(f: Sql, t: Sql): Sql {
+  return sql`CASE WHEN ${f}.last_activity_at IS NULL OR ${f}.last_activity_at < ${t} THEN ${f}.last_activity_at
+    ELSE list_max(list_filter(${f}.activity_times, a -> a < ${t})) END`;
 }
 
 /**
@@ -137,20 +159,21 @@ export function dealStatesAt(t: Sql, opts: { unknown: UnknownRule; stageEntered?
  * owner_team, stage, stage_kind, stage_idx, status (open / won / lost), amount (DOUBLE, null
  * when unknown then), expected_close_date, probability (the override), win_probability,
  * effective_forecast_category, closed_at, stage_entered_at (null without `stageEntered`: it
- * costs a range join with stage_facts for the deals rebuilt), plus the `dim_*` columns of
- * models/common/relations.ts in `pitDealsWithDims`.
+ * costs a range join with stage_facts for the deals rebuilt), with `activity` last_activity_at
+ * (the last activity before t), its settled deals narrowed by `amongSettled` as in `dealStatesAt`, plus the `dim_*` columns of models/common/relations.ts in
+ * `pitDealsWithDims`.
  */
-export function pitDeals(t: Sql, opts: { stageEntered?: boolean } = {}): Sql {
+export function pitDeals(t: Sql, opts: { stageEntered?: boolean; activity?: boolean; amongSettled?: Sql } = {}): Sql {
   const stageEntered = opts.stageEntered ?? true;
   return sql`(
     SELECT d.* REPLACE (d.amount::DOUBLE AS amount)${stageEntered ? sql`` : sql`, NULL::TIMESTAMP AS stage_entered_at`}
-    FROM ${dealStatesAt(t, { unknown: 'as_recorded', stageEntered })} d
+    FROM ${dealStatesAt(t, { unknown: 'as_recorded', stageEntered, activity: opts.activity, amongSettled: opts.amongSettled })} d
     WHERE d.stage_kind IS NOT NULL
   )`;
 }
 
 /** `pitDeals` with the `dim_*` columns of models/common/relations.ts added (aliased `r` by callers). */
-export function pitDealsWithDims(t: Sql, opts: { stageEntered?: boolean } = {}): Sql {
+export function pitDealsWithDims(t: Sql, opts: { stageEntered?: boolean; activity?: boolean; amongSettled?: Sql } = {}): Sql {
   return sql`(
     SELECT d.*, d.owner_team AS dim_team_leaf, d.owner_id AS dim_owner, d.customer_region AS dim_region,
       d.customer_industry AS dim_industry, d.source AS dim_source, d.product AS dim_product,
