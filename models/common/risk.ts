@@ -18,6 +18,7 @@ import { join, sql, unsafeRaw, type Sql } from '../../src/lib/server/db/sql';
 import type { ModelContext } from '../model';
 import { addDays } from './period';
 import { RISK_FLAGS } from './risk-flags';
+import { lastActivityBefore } from './pit';
 export { RISK_FLAGS, type RiskFlag } from './risk-flags';
 
 export const DEFAULT_IDLE_DAYS = 30;
@@ -44,7 +45,8 @@ export function riskRelation(ids: Sql, ctx: Pick<ModelContext, 'asOf' | 'stages'
   // change, last activities: warehouse/facts.ts). A deal whose history, activities and
   // customer follow-ups all lie before the end of D reads them from there; only the parts that
   // have events after D (a past report date) are recomputed from the raw tables, for those
-  // deals alone. At the report date nearly every deal takes the first path, and the at-risk
+  // deals alone — except the deal's own follow-ups, whose times its row lists
+  // (`lastActivityBefore`). At the report date nearly every deal takes the first path, and the at-risk
   // tile no longer scans every version and activity (8 s at 1M deals under load).
   const late = (col: string) => sql`coalesce(f.${unsafeRaw(col)} >= ${dayEnd}::TIMESTAMP, FALSE)`;
   return sql`(
@@ -52,8 +54,10 @@ export function riskRelation(ids: Sql, ctx: Pick<ModelContext, 'asOf' | 'stages'
     rf AS MATERIALIZED (
       SELECT f.opportunity_id, f.customer_id, f.owner_id, f.status, f.stage, f.created_at, f.amount, f.expected_close_date,
              f.risk_pushes, f.risk_peak_amount, f.pit_known_amount, f.pit_known_expected_close_date, f.last_stage_change_at,
-             f.last_activity_at, f.customer_activity_at,
-             ${late('versions_last_from')} AS v_late, ${late('last_activity_at')} AS a_late, ${late('customer_activity_at')} AS c_late
+             f.customer_activity_at,
+             -- the last follow-up on the deal before the end of D, from its row (models/common/pit.ts)
+             ${lastActivityBefore(sql`f`, sql`${dayEnd}::TIMESTAMP`)} AS activity_at,
+             ${late('versions_last_from')} AS v_late, ${late('customer_activity_at')} AS c_late
       FROM deal_facts f WHERE f.opportunity_id IN (SELECT opportunity_id FROM rd)
     ),
     rv AS (
@@ -73,11 +77,6 @@ export function riskRelation(ids: Sql, ctx: Pick<ModelContext, 'asOf' | 'stages'
              max(valid_from) FILTER (WHERE prev_stage IS NULL OR prev_stage <> stage) AS stage_since
       FROM rv GROUP BY opportunity_id
     ),
-    ra AS (
-      SELECT opportunity_id, max(occurred_at) AS at FROM activities
-      WHERE occurred_at < ${dayEnd}::TIMESTAMP AND opportunity_id IN (SELECT opportunity_id FROM rf WHERE a_late)
-      GROUP BY opportunity_id
-    ),
     rc AS (
       SELECT a.customer_id, a.owner_id, max(a.occurred_at) AS at FROM activities a
       JOIN (SELECT DISTINCT customer_id, owner_id FROM rf WHERE c_late) k
@@ -92,12 +91,11 @@ export function riskRelation(ids: Sql, ctx: Pick<ModelContext, 'asOf' | 'stages'
              coalesce(CASE WHEN o.v_late THEN h.last_amount ELSE o.pit_known_amount END, o.amount)::DOUBLE AS risk_amount,
              coalesce(CASE WHEN o.v_late THEN h.last_close ELSE o.pit_known_expected_close_date END, o.expected_close_date) AS risk_close,
              date_diff('day', coalesce(CASE WHEN o.v_late THEN h.stage_since ELSE o.last_stage_change_at END, o.created_at)::DATE, ${D}::DATE)::INTEGER AS days_in_stage,
-             date_diff('day', greatest(coalesce(CASE WHEN o.a_late THEN ra.at ELSE o.last_activity_at END, o.created_at),
+             date_diff('day', greatest(coalesce(o.activity_at, o.created_at),
                                        coalesce(CASE WHEN o.c_late THEN rc.at ELSE o.customer_activity_at END, o.created_at),
                                        o.created_at)::DATE, ${D}::DATE)::INTEGER AS days_no_activity
       FROM rf o
       LEFT JOIN rh h ON h.opportunity_id = o.opportunity_id
-      LEFT JOIN ra ON ra.opportunity_id = o.opportunity_id
       LEFT JOIN rc ON rc.customer_id = o.customer_id AND rc.owner_id = o.owner_id
     ),
     flagged AS (
