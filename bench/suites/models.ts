@@ -50,6 +50,73 @@ interface Case {
 
 const num = (v: unknown) => Math.round(Number(v) * 100) / 100;
 
+/**
+ * The weighted forecast by hand, as at instant `t` (the end of the report date) for the period
+ * [from, to): what the forecast computes (docs/metrics.md) from the same tables. Each deal's
+ * state at t: a deal whose history settled before t is in its last version (deal_facts' pit_*
+ * columns; only those open then, or won with a close date that can fall in the period), the
+ * others in their version valid at t (version_facts, the row groups of the deals changed since
+ * t). Won in the period: Σ amount; open and expected in it: Σ amount × (its probability, else
+ * its stage's), the amount being its own (unknown for a stage-dates version), else its
+ * product's average won amount over the 365 days before t (12 × 30.44), else every product's;
+ * beside them what the model's row also says: the categories, the open pipeline, the counts and
+ * the data-quality counts (the target and its ratios aside). The stages are the default
+ * configuration's.
+ * (The weighted forecast has no activity recency: only the statistical method uses it.)
+ */
+/** The forecast, its categories and its counts agree. */
+function forecastCheck(m: ModelResult, r: Record<string, unknown>[]): [unknown, unknown] {
+  const a = m.rows[0];
+  const b = r[0];
+  const closedWon = Number(b.closed_won ?? 0);
+  const commit = closedWon + Number(b.commit_open ?? 0);
+  const best = commit + Number(b.best_case_open ?? 0);
+  return [
+    [num(a.forecast), num(a.commit), num(a.best_case), num(a.pipeline), num(a.omitted), num(a.open_pipeline), a.closed_won_n, a.open_n, a.amount_fallback_n, a.undated_n, a.past_due_n],
+    [num(closedWon + Number(b.weighted ?? 0)), num(commit), num(best), num(best + Number(b.pipeline_open ?? 0)), num(b.omitted ?? 0), num(b.open_pipeline ?? 0),
+      Number(b.closed_won_n), Number(b.open_n), Number(b.amount_fallback_n), Number(b.undated_n), Number(b.past_due_n)]
+  ];
+}
+
+function forecastRaw(t: string, p: { from: string; to: string }): string {
+  const T = `TIMESTAMP '${t}'`;
+  return `WITH st(name, kind, probability, category) AS (VALUES ('初步接洽', 'open', 0.1, 'pipeline'), ('需求分析', 'open', 0.25, 'pipeline'),
+        ('方案报价', 'open', 0.5, 'best_case'), ('商务谈判', 'open', 0.75, 'commit'), ('赢单', 'won', 1.0, 'commit'), ('输单', 'lost', 0.0, 'omitted')),
+      won12 AS (SELECT product, amount FROM deal_facts WHERE status = 'won' AND amount > 0 AND closed_at >= ${T} - INTERVAL 365 DAY AND closed_at < ${T}),
+      amt AS (SELECT product, avg(amount)::DOUBLE AS a FROM won12 GROUP BY product),
+      s AS (
+        SELECT f.product, f.status, f.closed_at AS f_closed, f.pit_valid_from AS v_from, f.pit_stage AS stage, f.pit_amount AS amount,
+               f.pit_expected_close_date AS ecd, f.pit_probability AS prob, f.pit_forecast_category AS cat, f.pit_origin AS origin
+        FROM deal_facts f
+        WHERE f.pit_settled_at < ${T} AND f.pit_valid_from < ${T} AND (f.pit_valid_to IS NULL OR f.pit_valid_to >= ${T})
+          AND f.pit_forecast_until >= '${p.from}'
+        UNION ALL
+        SELECT f.product, f.status, f.closed_at, v.valid_from, v.stage, v.amount, v.expected_close_date, v.probability, v.forecast_category, v.origin
+        FROM deal_facts f JOIN version_facts v ON v.opportunity_id = f.opportunity_id
+        WHERE (f.pit_settled_at IS NULL OR f.pit_settled_at >= ${T}) AND v.settled_key >= ${T} AND v.valid_from < ${T} AND (v.valid_to IS NULL OR v.valid_to >= ${T})
+      ),
+      d AS (
+        SELECT st.kind, CASE WHEN s.status = st.kind AND s.f_closed < ${T} THEN s.f_closed ELSE s.v_from END AS closed_at, s.ecd,
+               s.amount, coalesce(CASE WHEN s.origin = 'stage_dates' THEN NULL ELSE s.amount END, amt.a, (SELECT avg(amount) FROM won12), 0)::DOUBLE AS est,
+               CASE WHEN s.origin = 'stage_dates' THEN NULL ELSE s.amount END IS NULL AS no_amount,
+               coalesce(s.prob, st.probability) AS p, coalesce(s.cat, st.category) AS cat
+        FROM s JOIN st ON st.name = s.stage LEFT JOIN amt ON amt.product IS NOT DISTINCT FROM s.product
+      )
+      SELECT sum(amount) FILTER (WHERE kind = 'won' AND closed_at >= '${p.from}' AND closed_at < '${p.to}') AS closed_won,
+        sum(est * p) FILTER (WHERE kind = 'open' AND ecd >= '${p.from}' AND ecd < '${p.to}') AS weighted,
+        sum(est) FILTER (WHERE kind = 'open' AND ecd >= '${p.from}' AND ecd < '${p.to}' AND cat = 'commit') AS commit_open,
+        sum(est) FILTER (WHERE kind = 'open' AND ecd >= '${p.from}' AND ecd < '${p.to}' AND cat = 'best_case') AS best_case_open,
+        sum(est) FILTER (WHERE kind = 'open' AND ecd >= '${p.from}' AND ecd < '${p.to}' AND cat = 'pipeline') AS pipeline_open,
+        sum(est) FILTER (WHERE kind = 'open' AND ecd >= '${p.from}' AND ecd < '${p.to}' AND cat NOT IN ('commit', 'best_case', 'pipeline')) AS omitted,
+        sum(est) FILTER (WHERE kind = 'open' AND ecd >= '${p.from}' AND ecd < '${p.to}') AS open_pipeline,
+        count(*) FILTER (WHERE kind = 'won' AND closed_at >= '${p.from}' AND closed_at < '${p.to}') AS closed_won_n,
+        count(*) FILTER (WHERE kind = 'open' AND ecd >= '${p.from}' AND ecd < '${p.to}') AS open_n,
+        count(*) FILTER (WHERE kind = 'open' AND ecd >= '${p.from}' AND ecd < '${p.to}' AND no_amount) AS amount_fallback_n,
+        count(*) FILTER (WHERE kind = 'open' AND ecd IS NULL) AS undated_n,
+        count(*) FILTER (WHERE kind = 'open' AND ecd < ${T}::DATE - INTERVAL 1 DAY) AS past_due_n
+      FROM d`;
+}
+
 /** Default-parameter cases, one per model (more for the models whose other views boards use). */
 const CASES: Case[] = [
   {
@@ -137,20 +204,18 @@ const CASES: Case[] = [
   {
     name: 'forecast (weighted, this quarter)',
     model: 'forecast',
-    raw: `SELECT sum(amount) FILTER (WHERE status = 'won' AND closed_at >= '${Q2.from}' AND closed_at < '${Q2.to}') AS closed_won,
-        sum(amount * win_probability) FILTER (WHERE status = 'open' AND expected_close_date >= '${Q2.from}' AND expected_close_date < '${Q2.to}') AS weighted,
-        sum(amount) FILTER (WHERE status = 'open' AND expected_close_date >= '${Q2.from}' AND expected_close_date < '${Q2.to}' AND effective_forecast_category = 'commit') AS commit_open
-      FROM deal_facts WHERE (status = 'won' AND closed_at >= '${Q2.from}' AND closed_at < '${Q2.to}')
-         OR (status = 'open' AND expected_close_date >= '${Q2.from}' AND expected_close_date < '${Q2.to}')`,
-    check: (m, r) => [num(m.rows[0].forecast), num(Number(r[0].closed_won) + Number(r[0].weighted))]
+    raw: forecastRaw('2026-06-16', Q2),
+    check: forecastCheck
   },
   {
     // The same forecast as of a past report date (2026-03-15, this quarter = Q1): deals changed
-    // since then are rebuilt from opportunity_versions (models/common/pit.ts), the rest read
-    // their settled state from deal_facts.
+    // since then are rebuilt from their versions (models/common/pit.ts), the rest read their
+    // settled state from deal_facts — and so does the baseline.
     name: 'forecast (weighted, as of a past date)',
     model: 'forecast',
-    params: { as_of: '2026-03-15' }
+    params: { as_of: '2026-03-15' },
+    raw: forecastRaw('2026-03-16', { from: '2026-01-01', to: '2026-04-01' }),
+    check: forecastCheck
   },
   {
     name: 'win_loss (this year)',
