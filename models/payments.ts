@@ -32,7 +32,7 @@ import { daysBetween, type Grain } from './common/period';
 import { bucketsRelation, bucketStart } from './common/grain';
 import { dealsRelation, dimensionKey, dimensionLabel, inPeriod, paymentsRelation, teamGroupCtes } from './common/relations';
 import { sql, type Sql } from '../src/lib/server/db/sql';
-import { outstandingAt, overdueAt, receivableAt, receivablesDay } from './common/receivables';
+import { outstandingAt, overdueAt, owedAt, paidBy, receivableAt, receivablesDay } from './common/receivables';
 
 const PAYMENT_DIMENSIONS = ['team', 'team_leaf', 'owner', 'region', 'industry', 'source', 'product', 'grade'] as const;
 export const PAYMENT_VIEWS = ['summary', 'aging', 'upcoming', 'overdue'] as const;
@@ -125,6 +125,9 @@ const row = z.union([summaryRow, agingRow, upcomingRow, overdueRow]);
 
 /** Payments (relation aliased `r` inside) with `recv_asof`/`recv_end`: receivable on the report date / the period end. */
 function withReceivable(pays: Sql, asOf: string, end: string): Sql {
+  // During the period (end = the report date) the two are one test: made once, since each is
+  // an anti-join of every payment (issue 15.2).
+  if (end === asOf) return sql`SELECT r.*, r.recv_asof AS recv_end FROM (SELECT r.*, ${receivableAt(asOf)} AS recv_asof FROM (${pays}) r) r`;
   return sql`SELECT r.*, ${receivableAt(asOf)} AS recv_asof, ${receivableAt(end)} AS recv_end FROM (${pays}) r`;
 }
 
@@ -173,24 +176,58 @@ export const payments = defineModel({
       return {
         ctes: [
           ...teamCtes,
-          ['pays', pays],
+          // The payments with their group, and those owing something on the report date or the
+          // receivables day, with the receivable test (an anti-join per row) made on those only.
+          ['pay_rows', sql`SELECT r.*, ${key} AS group_key FROM ${paymentsRelation(p)} r`, { materialized: false }],
+          ['owing', withReceivable(day === asOf
+              ? sql`SELECT r.*, true AS owed_asof, true AS owed_end FROM pay_rows r WHERE ${owedAt(asOf)}`
+              : sql`SELECT r.*, ${owedAt(asOf)} AS owed_asof, ${owedAt(day)} AS owed_end FROM pay_rows r WHERE ${owedAt(asOf)} OR ${owedAt(day)}`, asOf, day)],
           ['won', sql`SELECT ${key} AS group_key, sum(r.amount)::DOUBLE AS contracted, count(*)::INTEGER AS contracted_n
             FROM ${dealsRelation(p)} r WHERE r.status = 'won' AND ${inPeriod(sql`r.closed_at`, ctx.period)} ${groupBy1}`],
-          // Ungrouped, a plain aggregate (no GROUP BY): DuckDB's hash grouping on a constant key
-          // costs 3× more over 440k payments.
-          ['pay_agg', sql`SELECT ${g ? sql`r.group_key` : sql`NULL::VARCHAR AS group_key`},
-              coalesce(sum(coalesce(r.paid_amount, r.amount)) FILTER (WHERE ${inPeriod(sql`r.paid_at`, ctx.period)}), 0)::DOUBLE AS collected,
-              count(*) FILTER (WHERE ${inPeriod(sql`r.paid_at`, ctx.period)})::INTEGER AS collected_n,
-              coalesce(sum(r.amount) FILTER (WHERE ${inPeriod(sql`r.due_date`, ctx.period)}), 0)::DOUBLE AS due,
-              count(*) FILTER (WHERE ${inPeriod(sql`r.due_date`, ctx.period)})::INTEGER AS due_n,
-              coalesce(sum(${outstandingAt(asOf)}) FILTER (WHERE r.due_date < ${asOf}::DATE AND ${outstandingAt(asOf)} > 0 AND r.recv_asof), 0)::DOUBLE AS overdue,
-              count(*) FILTER (WHERE r.due_date < ${asOf}::DATE AND ${outstandingAt(asOf)} > 0 AND r.recv_asof)::INTEGER AS overdue_n,
-              coalesce(sum(${outstandingAt(asOf)}) FILTER (WHERE ${outstandingAt(asOf)} > 0 AND r.recv_asof), 0)::DOUBLE AS outstanding,
-              coalesce(sum(${outstandingAt(day)}) FILTER (WHERE ${outstandingAt(day)} > 0 AND r.recv_end), 0)::DOUBLE AS receivables,
-              count(*) FILTER (WHERE ${outstandingAt(day)} > 0 AND r.recv_end)::INTEGER AS receivables_n,
-              count(*) FILTER (WHERE ${inPeriod(sql`r.paid_at`, ctx.period)} OR ${inPeriod(sql`r.due_date`, ctx.period)}
-                                  OR (${outstandingAt(asOf)} > 0 AND r.recv_asof) OR (${outstandingAt(day)} > 0 AND r.recv_end))::INTEGER AS n
-            FROM pays r ${groupBy1}`],
+          // Each figure from the rows it concerns (paid in the period, due in it, owing), so the
+          // date filters reach the scans, instead of a dozen filtered aggregates over every
+          // payment; Σ outstanding = Σ amount − Σ paid by the day over the rows owing something
+          // (owedAt): the same exact sums as Σ outstandingAt without its per-row DECIMAL(38,2)
+          // arithmetic. n: the rows paid or due in the period, plus the receivables owing on
+          // either day that are neither (issue 15.2).
+          ['pay_agg', sql`SELECT ${g ? sql`group_key` : sql`NULL::VARCHAR AS group_key`},
+              coalesce(sum(collected), 0)::DOUBLE AS collected, coalesce(sum(collected_n), 0)::INTEGER AS collected_n,
+              coalesce(sum(due), 0)::DOUBLE AS due, coalesce(sum(due_n), 0)::INTEGER AS due_n,
+              coalesce(sum(overdue), 0)::DOUBLE AS overdue, coalesce(sum(overdue_n), 0)::INTEGER AS overdue_n,
+              coalesce(sum(outstanding), 0)::DOUBLE AS outstanding,
+              coalesce(sum(receivables), 0)::DOUBLE AS receivables, coalesce(sum(receivables_n), 0)::INTEGER AS receivables_n,
+              coalesce(sum(n), 0)::INTEGER AS n
+            FROM (
+              SELECT ${g ? sql`r.group_key,` : sql``} sum(coalesce(r.paid_amount, r.amount)) AS collected, count(*) AS collected_n,
+                  NULL::DECIMAL(38,2) AS due, 0 AS due_n, NULL::DECIMAL(38,2) AS overdue, 0 AS overdue_n, NULL::DECIMAL(38,2) AS outstanding,
+                  NULL::DECIMAL(38,2) AS receivables, 0 AS receivables_n, 0 AS n
+                FROM pay_rows r WHERE ${inPeriod(sql`r.paid_at`, ctx.period)} ${groupBy1}
+              UNION ALL
+              SELECT ${g ? sql`r.group_key,` : sql``} NULL, 0, sum(r.amount), count(*), NULL, 0, NULL, NULL, 0, 0
+                FROM pay_rows r WHERE ${inPeriod(sql`r.due_date`, ctx.period)} ${groupBy1}
+              UNION ALL
+              ${day === asOf
+                ? // During the period both days are the report date: one receivable test, in the WHERE.
+                  sql`SELECT ${g ? sql`r.group_key,` : sql``} NULL, 0, NULL, 0,
+                  sum(r.amount) FILTER (WHERE r.due_date < ${asOf}::DATE) - sum(${paidBy(asOf)}) FILTER (WHERE r.due_date < ${asOf}::DATE),
+                  count(*) FILTER (WHERE r.due_date < ${asOf}::DATE),
+                  sum(r.amount) - sum(${paidBy(asOf)}), sum(r.amount) - sum(${paidBy(asOf)}), count(*),
+                  count(*) FILTER (WHERE NOT coalesce(${inPeriod(sql`r.paid_at`, ctx.period)} OR ${inPeriod(sql`r.due_date`, ctx.period)}, false))
+                FROM owing r WHERE r.recv_asof ${groupBy1}`
+                : sql`SELECT ${g ? sql`r.group_key,` : sql``} NULL, 0, NULL, 0,
+                  sum(r.amount) FILTER (WHERE r.due_date < ${asOf}::DATE AND r.owed_asof AND r.recv_asof)
+                    - sum(${paidBy(asOf)}) FILTER (WHERE r.due_date < ${asOf}::DATE AND r.owed_asof AND r.recv_asof),
+                  count(*) FILTER (WHERE r.due_date < ${asOf}::DATE AND r.owed_asof AND r.recv_asof),
+                  sum(r.amount) FILTER (WHERE r.owed_asof AND r.recv_asof) - sum(${paidBy(asOf)}) FILTER (WHERE r.owed_asof AND r.recv_asof),
+                  sum(r.amount) FILTER (WHERE r.owed_end AND r.recv_end) - sum(${paidBy(day)}) FILTER (WHERE r.owed_end AND r.recv_end),
+                  count(*) FILTER (WHERE r.owed_end AND r.recv_end),
+                  count(*) FILTER (WHERE ((r.owed_asof AND r.recv_asof) OR (r.owed_end AND r.recv_end))
+                                     AND NOT coalesce(${inPeriod(sql`r.paid_at`, ctx.period)} OR ${inPeriod(sql`r.due_date`, ctx.period)}, false))
+                FROM owing r ${groupBy1}`}
+              UNION ALL
+              SELECT ${g ? sql`r.group_key,` : sql``} NULL, 0, NULL, 0, NULL, 0, NULL, NULL, 0, count(*)
+                FROM pay_rows r WHERE ${inPeriod(sql`r.paid_at`, ctx.period)} OR ${inPeriod(sql`r.due_date`, ctx.period)} ${groupBy1}
+            ) ${groupBy1}`],
           ['x', sql`SELECT coalesce(w.group_key, a.group_key) AS group_key,
               coalesce(w.contracted, 0)::DOUBLE AS contracted, coalesce(w.contracted_n, 0)::INTEGER AS contracted_n,
               coalesce(a.collected, 0)::DOUBLE AS collected, coalesce(a.collected_n, 0)::INTEGER AS collected_n,

@@ -128,8 +128,10 @@ export const winLoss = defineModel({
               coalesce(r.effective_amount, 0) AS value
             FROM ${dealsRelation(p)} r
             WHERE r.status IN ('won', 'lost') AND ${inPeriod(sql`r.closed_at`, ctx.period)}`,
-        // read by several CTEs: a few hundred thousand narrow rows cost less than rescanning deal_facts
-        { materialized: true }
+        // The series reads it three times: a few hundred thousand narrow rows cost less than
+        // rescanning deal_facts. The outcome and reasons views read it once: materializing
+        // would only copy it (issue 15.2).
+        { materialized: p.view === 'series' }
       ]
     ];
 

@@ -118,7 +118,7 @@ function forecastRaw(t: string, p: { from: string; to: string }): string {
 }
 
 /** Default-parameter cases, one per model (more for the models whose other views boards use). */
-const CASES: Case[] = [
+export const CASES: Case[] = [
   {
     name: 'funnel (cohort, this year)',
     model: 'funnel',
@@ -193,13 +193,31 @@ const CASES: Case[] = [
   {
     name: 'payments (this quarter: contracted, collected, overdue, DSO)',
     model: 'payments',
-    raw: `SELECT
+    // Every figure of the summary row with its count (it used to compute 4 of the 11): the
+    // receivables are the planned instalments owing on the report date, not of a deal closed
+    // after it; n = payments paid or due in the quarter, or owing.
+    raw: `WITH late AS (SELECT opportunity_id FROM deal_facts WHERE closed_at >= '2026-06-16'),
+      owing AS (SELECT amount, amount - CASE WHEN paid_at <= '${AS_OF}' THEN coalesce(paid_amount, amount) ELSE 0 END AS owed, due_date, paid_at
+                FROM payment_facts
+                WHERE amount > CASE WHEN paid_at <= '${AS_OF}' THEN coalesce(paid_amount, amount) ELSE 0 END
+                  AND due_date IS NOT NULL AND (opportunity_id IS NULL OR opportunity_id NOT IN (SELECT opportunity_id FROM late)))
+      SELECT
         (SELECT sum(amount) FROM deal_facts WHERE status = 'won' AND closed_at >= '${Q2.from}' AND closed_at < '${Q2.to}') AS contracted,
+        (SELECT count(*) FROM deal_facts WHERE status = 'won' AND closed_at >= '${Q2.from}' AND closed_at < '${Q2.to}') AS contracted_n,
         (SELECT sum(coalesce(paid_amount, amount)) FROM payment_facts WHERE paid_at >= '${Q2.from}' AND paid_at < '${Q2.to}') AS collected,
+        (SELECT count(*) FROM payment_facts WHERE paid_at >= '${Q2.from}' AND paid_at < '${Q2.to}') AS collected_n,
         (SELECT sum(amount) FROM payment_facts WHERE due_date >= '${Q2.from}' AND due_date < '${Q2.to}') AS due,
-        (SELECT sum(amount - CASE WHEN paid_at <= '${AS_OF}' THEN coalesce(paid_amount, amount) ELSE 0 END) FROM payment_facts
-           WHERE due_date < '${AS_OF}' AND amount - CASE WHEN paid_at <= '${AS_OF}' THEN coalesce(paid_amount, amount) ELSE 0 END > 0) AS overdue`,
-    check: (m, r) => [num(m.rows[0].collected), num(r[0].collected)]
+        (SELECT count(*) FROM payment_facts WHERE due_date >= '${Q2.from}' AND due_date < '${Q2.to}') AS due_n,
+        (SELECT sum(owed) FROM owing WHERE due_date < '${AS_OF}') AS overdue,
+        (SELECT count(*) FROM owing WHERE due_date < '${AS_OF}') AS overdue_n,
+        (SELECT sum(owed) FROM owing) AS outstanding,
+        (SELECT count(*) FROM owing) AS receivables_n,
+        (SELECT count(*) FROM payment_facts WHERE (paid_at >= '${Q2.from}' AND paid_at < '${Q2.to}') OR (due_date >= '${Q2.from}' AND due_date < '${Q2.to}'))
+          + (SELECT count(*) FROM owing WHERE NOT coalesce((paid_at >= '${Q2.from}' AND paid_at < '${Q2.to}') OR (due_date >= '${Q2.from}' AND due_date < '${Q2.to}'), false)) AS n`,
+    check: (m, r) => [
+      [num(m.rows[0].collected), num(m.rows[0].overdue), num(m.rows[0].outstanding), m.rows[0].receivables_n, m.n],
+      [num(r[0].collected), num(r[0].overdue), num(r[0].outstanding), Number(r[0].receivables_n), Number(r[0].n)]
+    ]
   },
   {
     name: 'forecast (weighted, this quarter)',
@@ -265,19 +283,19 @@ const CASES: Case[] = [
     name: 'cycle_time view=stalled (top 100)',
     model: 'cycle_time',
     params: { view: 'stalled' },
-    raw: `WITH ca AS (SELECT customer_id, owner_id, max(occurred_at) AS at FROM activities
-                    WHERE opportunity_id IS NULL AND occurred_at < '2026-06-16' GROUP BY ALL),
-      idle AS (
-        SELECT f.opportunity_id, f.name, f.customer_id, f.owner_id, f.stage, f.amount,
-               date_diff('day', greatest(f.last_stage_change_at, f.last_activity_at, ca.at)::DATE, DATE '${AS_OF}') AS idle
-        FROM deal_facts f LEFT JOIN ca ON ca.customer_id = f.customer_id AND ca.owner_id = f.owner_id
+    // The owner's last activity on the customer and the customer's name from deal_facts, as
+    // the model reads them (no activity or stage change in the demo is after the report date).
+    raw: `WITH idle AS (
+        SELECT f.opportunity_id, f.name, f.customer_id, f.customer_name, f.owner_id, f.stage, f.amount,
+               date_diff('day', greatest(f.last_stage_change_at, f.last_activity_at, f.customer_activity_at)::DATE, DATE '${AS_OF}') AS idle
+        FROM deal_facts f
         WHERE f.status = 'open' AND f.created_at < '2026-06-16'),
       by_stage AS (SELECT stage, count(*) AS open, count(*) FILTER (WHERE idle > 15) AS stalled,
                           sum(amount) FILTER (WHERE idle > 15) AS amount FROM idle GROUP BY stage),
       top AS (SELECT * FROM idle WHERE idle > 15 ORDER BY idle DESC, amount DESC LIMIT 100)
-      SELECT t.*, c.name AS customer_name, u.name AS owner_name, (SELECT sum(stalled) FROM by_stage) AS total,
+      SELECT t.*, u.name AS owner_name, (SELECT sum(stalled) FROM by_stage) AS total,
              (SELECT list(by_stage) FROM by_stage) AS stages
-      FROM top t LEFT JOIN customers c ON c.customer_id = t.customer_id LEFT JOIN users u ON u.user_id = t.owner_id`,
+      FROM top t LEFT JOIN users u ON u.user_id = t.owner_id`,
     check: (m, r) => [m.n, Number(r[0].total)]
   },
   {

@@ -16,6 +16,23 @@ export function outstandingAt(day: string, alias = 'r'): Sql {
   return sql`(${a}.amount::DECIMAL(38,2) - CASE WHEN ${a}.paid_at IS NOT NULL AND ${a}.paid_at <= ${day}::DATE THEN coalesce(${a}.paid_amount, ${a}.amount)::DECIMAL(38,2) ELSE 0 END)`;
 }
 
+/**
+ * What of the payment row aliased `alias` was paid on or before day D: `outstandingAt` is its
+ * amount less this. For aggregates over many rows: Σ outstanding over rows = Σ amount − Σ
+ * paidBy, and "outstanding > 0" is `owedAt`, both in the columns' own DECIMAL(18,2) with no
+ * per-row DECIMAL(38,2) arithmetic (a third of the payments summary's time at 440k rows) and
+ * the same exact sums.
+ */
+export function paidBy(day: string, alias = 'r'): Sql {
+  const a = unsafeRaw(alias);
+  return sql`CASE WHEN ${a}.paid_at IS NOT NULL AND ${a}.paid_at <= ${day}::DATE THEN coalesce(${a}.paid_amount, ${a}.amount) ELSE 0 END`;
+}
+
+/** `outstandingAt(day) > 0`, as a comparison (no arithmetic, so no overflow either). */
+export function owedAt(day: string, alias = 'r'): Sql {
+  return sql`(${unsafeRaw(alias)}.amount > ${paidBy(day, alias)})`;
+}
+
 /** Past due and not fully paid on day D. */
 export function overdueAt(day: string, alias = 'r'): Sql {
   return sql`(${unsafeRaw(alias)}.due_date < ${day}::DATE AND ${outstandingAt(day, alias)} > 0)`;

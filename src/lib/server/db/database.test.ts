@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Database, openDatabase } from './database';
 import { LATEST_VERSION, MIGRATIONS } from './migrations';
 import { rowsToArrowTable, toArrowIPC } from './arrow';
-import { sql } from './sql';
+import { sql, unsafeRaw } from './sql';
 import { DUCKDB_TYPES, TABLES } from '../../schema/tables';
 
 const dirs: string[] = [];
@@ -166,6 +166,37 @@ describe('reader pool', () => {
     expect(ordinaryDone).toBe(false);
     for (const g of held) await g.return(undefined);
     expect((await ordinary).rows[0].v).toBe(1);
+    await db.close();
+  }, 30_000);
+});
+
+describe('kept prepared statements', () => {
+  it('answer from the current data and tables: new rows, a table replaced with other columns and types, other bound values', async () => {
+    const db = await Database.open(':memory:', { readers: 1 });
+    const q = (min: number) => db.query(sql`SELECT * FROM t WHERE k >= ${min} ORDER BY k`, { prepared: true });
+    await db.write((tx) => tx.run(`CREATE TABLE t (k INTEGER, v VARCHAR); INSERT INTO t VALUES (1, 'a'), (2, 'b')`));
+    expect((await q(2)).rows).toEqual([{ k: 2, v: 'b' }]);
+    // Same text, other value: the kept statement with the new binding.
+    expect((await q(1)).rows).toEqual([{ k: 1, v: 'a' }, { k: 2, v: 'b' }]);
+    await db.write((tx) => tx.run(`INSERT INTO t VALUES (3, 'c')`));
+    expect((await q(2)).rows).toEqual([{ k: 2, v: 'b' }, { k: 3, v: 'c' }]);
+    // A derived table is rebuilt with CREATE OR REPLACE (warehouse/facts.ts): other columns and types.
+    await db.write((tx) => tx.run(`CREATE OR REPLACE TABLE t AS SELECT 5::DOUBLE AS k, 1.5::DECIMAL(4,1) AS amount, DATE '2026-01-02' AS d`));
+    const r = await q(2);
+    expect(r.rows).toEqual([{ k: 5, amount: 1.5, d: '2026-01-02' }]);
+    expect(r.columns.map((c) => c.type)).toEqual(['DOUBLE', 'DECIMAL(4,1)', 'DATE']);
+    // A table gone: the error a fresh statement gives, and nothing kept afterwards.
+    await db.write((tx) => tx.run(`DROP TABLE t`));
+    await expect(q(2)).rejects.toThrow(/t does not exist/i);
+    await db.write((tx) => tx.run(`CREATE TABLE t (k INTEGER)`));
+    expect((await q(0)).rows).toEqual([]);
+    await db.close();
+  }, 30_000);
+
+  it('answer right past the number kept per connection (the least recently used are dropped)', async () => {
+    const db = await Database.open(':memory:', { readers: 1 });
+    for (let i = 0; i < 100; i++) expect((await db.query(sql`SELECT ${i}::INTEGER + ${i}::INTEGER AS x, ${'n' + i} AS y`, { prepared: true })).rows).toEqual([{ x: 2 * i, y: 'n' + i }]);
+    for (let i = 0; i < 100; i++) expect((await db.query(unsafeRaw(`SELECT ${i} AS x`), { prepared: true })).rows).toEqual([{ x: i }]);
     await db.close();
   }, 30_000);
 });

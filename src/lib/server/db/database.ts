@@ -20,6 +20,7 @@ import {
   VARCHAR,
   BIGINT,
   listValue,
+  type DuckDBPreparedStatement,
   type DuckDBResultReader,
   type DuckDBType,
   type DuckDBValue
@@ -89,6 +90,56 @@ async function runOn(conn: DuckDBConnection, query: Sql | string): Promise<DuckD
   if (params.length === 0) return conn.runAndReadAll(text);
   const { values, types } = bindTypes(params);
   return conn.runAndReadAll(text, values, types);
+}
+
+/**
+ * Prepared statements kept per reader connection, by statement text, most recently used last.
+ * A model's statement text depends only on the model and the shape of its parameters (values
+ * are bound), so a board's repeated tiles skip DuckDB's parse and plan: at 1M deals that was
+ * most of the small aggregates' time beside their hand-written SQL (issue 15.2,
+ * docs/decisions.md). A statement is used by one query at a time (its connection is), DuckDB
+ * rebinds it by itself when the tables it reads change, and one that fails is dropped and the
+ * query prepared afresh, so a kept statement never changes an answer.
+ */
+const PREPARED_PER_CONNECTION = 64;
+const preparedBy = new WeakMap<DuckDBConnection, Map<string, DuckDBPreparedStatement>>();
+
+async function runPrepared(conn: DuckDBConnection, query: Sql): Promise<DuckDBResultReader> {
+  const { text, params } = compile(query);
+  const { values, types } = bindTypes(params);
+  let kept = preparedBy.get(conn);
+  if (!kept) preparedBy.set(conn, (kept = new Map()));
+  let stmt = kept.get(text);
+  if (stmt) {
+    kept.delete(text);
+    try {
+      stmt.clearBindings();
+      if (params.length) stmt.bind(values, types);
+      const reader = await stmt.runAndReadAll();
+      kept.set(text, stmt);
+      return reader;
+    } catch (e) {
+      stmt.destroySync();
+      // An interrupted query is not run again; any other failure (a table it read replaced by
+      // one of other types) is retried prepared afresh, where a real error surfaces as usual.
+      if (/interrupt/i.test(e instanceof Error ? e.message : String(e))) throw e;
+    }
+  }
+  stmt = await conn.prepare(text);
+  try {
+    if (params.length) stmt.bind(values, types);
+    const reader = await stmt.runAndReadAll();
+    kept.set(text, stmt);
+    if (kept.size > PREPARED_PER_CONNECTION) {
+      const [oldest, s] = kept.entries().next().value!;
+      kept.delete(oldest);
+      s.destroySync();
+    }
+    return reader;
+  } catch (e) {
+    stmt.destroySync();
+    throw e;
+  }
 }
 
 function columnsOf(reader: DuckDBResultReader): ColumnInfo[] {
@@ -262,14 +313,18 @@ export class Database {
     else this.idle.push(conn);
   }
 
-  /** Runs a read query on a pooled connection and returns JSON-friendly rows. */
-  async query<R = Row>(query: Sql | string, options: { priority?: boolean } = {}): Promise<QueryResult<R>> {
+  /**
+   * Runs a read query on a pooled connection and returns JSON-friendly rows. `prepared`: keep
+   * the statement prepared on the connection for the next call with the same text (one
+   * statement, no DDL; see `runPrepared`).
+   */
+  async query<R = Row>(query: Sql | string, options: { priority?: boolean; prepared?: boolean } = {}): Promise<QueryResult<R>> {
     const priority = options.priority ?? false;
     const t0 = TRACE ? performance.now() : 0;
     const conn = await this.acquire(priority);
     const t1 = TRACE ? performance.now() : 0;
     try {
-      const reader = await runOn(conn, query);
+      const reader = options.prepared && typeof query !== 'string' ? await runPrepared(conn, query) : await runOn(conn, query);
       return { columns: columnsOf(reader), rows: toJsonRows(reader) as R[] };
     } finally {
       this.release(conn, priority);

@@ -133,7 +133,7 @@ export async function runModel(
   const statement = compileModel(model, params, ctx, scope);
   await ensureFacts(db, ctx.stages);
   const t0 = performance.now();
-  const result = await db.query(statement, { priority: model.priority });
+  const result = await db.query(statement, { priority: model.priority, prepared: true });
   const ms = Math.round((performance.now() - t0) * 10) / 10;
 
   const out: ModelOutput<unknown> = model.finalize
