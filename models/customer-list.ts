@@ -16,7 +16,8 @@ import { z } from 'zod';
 import { defineModel, type ModelContext, type ModelQuery } from './model';
 import { paramsSchema } from './common/params';
 import { pagingShape, searchParam, searchWhere } from './common/listing';
-import { LTV_BASES, ltvBaseCtes, ltvPerCustomerCte, type LtvParams } from './ltv';
+import { LTV_BASES, ltvBaseCtes, ltvPerCustomerCte, ltvWindows, type LtvParams } from './ltv';
+import { customersRelation, inPeriod } from './common/relations';
 import { ident, sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 
 export const CUSTOMER_SEGMENTS = ['all', 'with_revenue', 'won', 'active', 'active_last_year', 'churned'] as const;
@@ -59,7 +60,172 @@ const SEGMENT_WHERE: Record<(typeof CUSTOMER_SEGMENTS)[number], string> = {
   churned: 'active_last_year AND NOT active_year'
 };
 
-function listQuery(p: P, ctx: ModelContext, paged: boolean): ModelQuery {
+/** Segments and sorts known from the precomputed per-customer totals (customer_facts) alone. */
+const FAST_SEGMENTS: readonly string[] = ['all', 'with_revenue'];
+const FAST_SORTS: readonly string[] = ['customer_name', 'owner_name', 'region', 'industry', 'ltv'];
+
+/**
+ * The revenue and activity events (as ltvBaseCtes' `rev_events`: customer, time, amount, kind,
+ * is_revenue) of the customers in `ids` only (a one-column relation), before the end of the
+ * report date. A payment's customer is its own, else its deal's: payment_facts'
+ * `effective_customer_id`, which the scope layer serves exactly as ltv's join (a visible
+ * payment tied to a deal has a visible deal).
+ */
+function eventsOf(ids: Sql, from: string | null, asOfEnd: string): Sql {
+  const payFrom = from ? sql`AND pf.paid_at >= ${from.slice(0, 10)}::DATE` : sql``;
+  const dealFrom = from ? sql`AND f.closed_at >= ${from}::TIMESTAMP` : sql``;
+  return sql`SELECT pf.effective_customer_id AS customer_id, pf.paid_at::TIMESTAMP AS event_at,
+        coalesce(pf.paid_amount, pf.amount)::DOUBLE AS amount, 'payments' AS kind, (SELECT basis FROM ltv_basis) = 'payments' AS is_revenue
+      FROM payment_facts pf
+      WHERE pf.paid_at IS NOT NULL AND pf.paid_at < ${asOfEnd}::DATE ${payFrom} AND pf.effective_customer_id IN (${ids})
+      UNION ALL
+      SELECT f.customer_id, f.closed_at, coalesce(f.amount, 0)::DOUBLE, 'won_amount', (SELECT basis FROM ltv_basis) = 'won_amount'
+      FROM deal_facts f
+      WHERE f.status = 'won' AND f.closed_at < ${asOfEnd}::TIMESTAMP ${dealFrom} AND f.customer_id IN (${ids})`;
+}
+
+/**
+ * The first page and the totals without aggregating every customer's events (1 s at 1M deals):
+ * for the segments and sorts that need only the historical LTV (`all`, `with_revenue`; by LTV
+ * or a name), the LTV is customer_facts' all-time total of the basis less what the few events
+ * after the report date add; the page's other figures come from the page's customers' events;
+ * the totals from the events of the period and the trailing year (date ranges of the ordered
+ * facts), and the churned count from each customer's last event (customer_facts), recomputed
+ * from the events for the customers with an event after the year's end. customer_facts is the
+ * scoped one (warehouse/facts.ts: computed from the visible deals and payments for any scope but
+ * `all`), and counts every product: a product filter takes the exact path.
+ */
+function fastQuery(p: P, ctx: ModelContext): ModelQuery {
+  const w = ltvWindows(ctx.period, ctx.asOf);
+  const dir = p.dir === 'asc' ? sql`ASC` : sql`DESC`;
+  const sortCol = ident(p.sort, CUSTOMER_SORTS);
+  const lastEvent = sql`greatest(cf.last_paid_at::TIMESTAMP, cf.last_won_at)`;
+  const from = ctx.period.from < w.lastYearFrom ? ctx.period.from : w.lastYearFrom;
+  const wide = !!p.q || p.sort !== 'ltv';
+  // A customer seen through one of the viewer's deals may be owned by someone outside the scope:
+  // that owner is not shown (customersRelation's owner is the scoped users').
+  const ltvCol = sql`(coalesce(CASE WHEN (SELECT basis FROM ltv_basis) = 'payments' THEN cf.paid_total ELSE cf.won_total END, 0)::DOUBLE
+                - coalesce(l.amount, 0))::DOUBLE`;
+  return {
+    ctes: [
+      [
+        'ltv_basis',
+        sql`SELECT CASE ${p.basis} WHEN 'payments' THEN 'payments' WHEN 'won_amount' THEN 'won_amount'
+              ELSE (CASE WHEN EXISTS (SELECT 1 FROM payments) THEN 'payments' ELSE 'won_amount' END) END AS basis`
+      ],
+      // revenue at or after the end of the report date, per customer (none in a snapshot as of today)
+      [
+        'late',
+        sql`SELECT customer_id, sum(amount) AS amount FROM (
+              SELECT pf.effective_customer_id AS customer_id, coalesce(pf.paid_amount, pf.amount)::DOUBLE AS amount
+              FROM payment_facts pf WHERE pf.paid_at >= ${w.asOfEnd}::DATE AND (SELECT basis FROM ltv_basis) = 'payments'
+              UNION ALL
+              SELECT f.customer_id, coalesce(f.amount, 0)::DOUBLE FROM deal_facts f
+              WHERE f.status = 'won' AND f.closed_at >= ${w.asOfEnd}::TIMESTAMP AND (SELECT basis FROM ltv_basis) = 'won_amount')
+            WHERE customer_id IS NOT NULL GROUP BY customer_id`
+      ],
+      [
+        'base',
+        // Listed by LTV without a search, only the page needs the customers' names: the others are
+        // carried through the join and the sort for the page's rows only.
+        wide
+          ? sql`SELECT r.customer_id, r.name AS customer_name, r.industry, r.region, r.grade, r.dim_owner AS owner_id, u.name AS owner_name,
+                ${ltvCol} AS ltv, ${lastEvent} AS last_event_at
+              FROM ${customersRelation(p)} r
+              LEFT JOIN customer_facts cf ON cf.customer_id = r.customer_id
+              LEFT JOIN late l ON l.customer_id = r.customer_id
+              LEFT JOIN users u ON u.user_id = r.dim_owner`
+          : sql`SELECT r.customer_id, ${ltvCol} AS ltv, ${lastEvent} AS last_event_at
+              FROM ${customersRelation(p)} r
+              LEFT JOIN customer_facts cf ON cf.customer_id = r.customer_id
+              LEFT JOIN late l ON l.customer_id = r.customer_id`
+      ],
+      [
+        'matching',
+        sql`SELECT * FROM base
+            WHERE ${unsafeRaw(SEGMENT_WHERE[p.segment])}
+              AND ${searchWhere(p.q, [sql`customer_name`, sql`customer_id`, sql`region`, sql`industry`, sql`owner_name`])}`
+      ],
+      [
+        'page_ids',
+        wide
+          ? sql`SELECT * FROM matching ORDER BY ${sortCol} ${dir} NULLS LAST, customer_id ASC LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT`
+          : sql`SELECT pg.customer_id, r.name AS customer_name, r.industry, r.region, r.grade, u.user_id AS owner_id, u.name AS owner_name, pg.ltv
+              FROM (SELECT * FROM matching ORDER BY ltv ${dir} NULLS LAST, customer_id ASC LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT) pg
+              JOIN customers r ON r.customer_id = pg.customer_id
+              LEFT JOIN users u ON u.user_id = r.owner_id`
+      ],
+      // the page's figures other than the LTV need the events of the period and the two trailing years only
+      ['rev_events', eventsOf(sql`SELECT customer_id FROM page_ids`, from, w.asOfEnd)],
+      ltvPerCustomerCte(ctx),
+      [
+        'page',
+        sql`SELECT pg.customer_id, pg.customer_name, pg.industry, pg.region, pg.grade, pg.owner_id, pg.owner_name,
+              (SELECT basis FROM ltv_basis) AS basis, pg.ltv,
+              coalesce(pc.won_amount, 0)::DOUBLE AS won_amount, coalesce(pc.won_deals, 0)::INTEGER AS won_deals,
+              coalesce(pc.revenue_year, 0)::DOUBLE AS revenue_year,
+              coalesce(pc.active_year, false) AS active_year, coalesce(pc.active_last_year, false) AS active_last_year,
+              coalesce(pc.active_last_year AND NOT pc.active_year, false) AS churned
+            FROM page_ids pg LEFT JOIN per_customer pc ON pc.customer_id = pg.customer_id`
+      ],
+      // the customers whose last event is at or after the year's end (none when the year ends at the
+      // report date): their churn from their events
+      ['later', sql`SELECT customer_id FROM matching WHERE last_event_at >= ${w.end}::TIMESTAMP`],
+      [
+        // churned: a revenue or activity event in last year's window and none in this year's
+        // (each test an EXISTS per customer of `later`: the planner drives it from those few)
+        'later_churned',
+        sql`SELECT count(*)::INTEGER AS n FROM later l
+            WHERE (EXISTS (SELECT 1 FROM payment_facts pf WHERE pf.effective_customer_id = l.customer_id
+                             AND pf.paid_at >= ${w.lastYearFrom}::DATE AND pf.paid_at < ${w.yearFrom}::DATE)
+                   OR EXISTS (SELECT 1 FROM deal_facts f WHERE f.customer_id = l.customer_id AND f.status = 'won'
+                             AND f.closed_at >= ${w.lastYearFrom}::TIMESTAMP AND f.closed_at < ${w.yearFrom}::TIMESTAMP))
+              AND NOT EXISTS (SELECT 1 FROM payment_facts pf WHERE pf.effective_customer_id = l.customer_id
+                             AND pf.paid_at >= ${w.yearFrom}::DATE AND pf.paid_at::TIMESTAMP < ${w.end}::TIMESTAMP)
+              AND NOT EXISTS (SELECT 1 FROM deal_facts f WHERE f.customer_id = l.customer_id AND f.status = 'won'
+                             AND f.closed_at >= ${w.yearFrom}::TIMESTAMP AND f.closed_at < ${w.end}::TIMESTAMP)`
+      ],
+      [
+        // the won deals of the period and the revenue of the trailing year, of the matching customers
+        'window_totals',
+        sql`SELECT coalesce(sum(won_amount), 0)::DOUBLE AS won_amount, coalesce(sum(won_deals), 0)::INTEGER AS won_deals,
+              coalesce(sum(revenue_year), 0)::DOUBLE AS revenue_year
+            FROM (
+              SELECT f.customer_id, coalesce(f.amount, 0)::DOUBLE AS won_amount, 1 AS won_deals, 0::DOUBLE AS revenue_year FROM deal_facts f
+              WHERE f.status = 'won' AND f.closed_at < ${w.asOfEnd}::TIMESTAMP AND ${inPeriod(sql`f.closed_at`, ctx.period)}
+              UNION ALL
+              SELECT pf.effective_customer_id, 0, 0, coalesce(pf.paid_amount, pf.amount)::DOUBLE FROM payment_facts pf
+              WHERE (SELECT basis FROM ltv_basis) = 'payments' AND pf.paid_at < ${w.asOfEnd}::DATE
+                AND pf.paid_at::TIMESTAMP >= ${w.yearFrom}::TIMESTAMP AND pf.paid_at::TIMESTAMP < ${w.end}::TIMESTAMP
+              UNION ALL
+              SELECT f.customer_id, 0, 0, coalesce(f.amount, 0)::DOUBLE FROM deal_facts f
+              WHERE (SELECT basis FROM ltv_basis) = 'won_amount' AND f.status = 'won' AND f.closed_at < ${w.asOfEnd}::TIMESTAMP
+                AND f.closed_at >= ${w.yearFrom}::TIMESTAMP AND f.closed_at < ${w.end}::TIMESTAMP)
+            WHERE customer_id IN (SELECT customer_id FROM matching)`
+      ],
+      [
+        'totals',
+        sql`SELECT count(*)::INTEGER AS total_count, coalesce(sum(ltv), 0)::DOUBLE AS total_ltv,
+              (SELECT won_amount FROM window_totals) AS total_won_amount, (SELECT won_deals FROM window_totals) AS total_won_deals,
+              (SELECT revenue_year FROM window_totals) AS total_revenue_year,
+              ((count(*) FILTER (WHERE last_event_at < ${w.end}::TIMESTAMP AND last_event_at >= ${w.lastYearFrom}::TIMESTAMP
+                                   AND last_event_at < ${w.yearFrom}::TIMESTAMP))
+               + (SELECT n FROM later_churned))::INTEGER AS total_churned,
+              (SELECT basis FROM ltv_basis) AS total_basis
+            FROM matching`
+      ]
+    ],
+    body: sql`SELECT pg.*, t.* FROM totals t LEFT JOIN page pg ON TRUE
+      ORDER BY pg.${sortCol} ${dir} NULLS LAST, pg.customer_id ASC`
+  };
+}
+
+/**
+ * The listing by the per-request aggregation of every customer's events (ltv's own CTEs): the
+ * segments and sorts fastQuery does not serve, the export, and the reference fastQuery is
+ * tested against (customer-list-facts.test.ts).
+ */
+export function listQuery(p: P, ctx: ModelContext, paged: boolean): ModelQuery {
   const dir = p.dir === 'asc' ? sql`ASC` : sql`DESC`;
   const order = sql`ORDER BY ${ident(p.sort, CUSTOMER_SORTS)} ${dir} NULLS LAST, customer_id ASC`;
   const columns = sql`customer_id, customer_name, industry, region, grade, owner_id, owner_name, basis, ltv, won_amount, won_deals,
@@ -123,7 +289,8 @@ export const customerList = defineModel({
   defaultPeriod: 'this_year',
   params,
   row: customerListRow,
-  query: (p, ctx) => listQuery(p, ctx, true),
+  query: (p, ctx) =>
+    FAST_SEGMENTS.includes(p.segment) && FAST_SORTS.includes(p.sort) && !p.product?.length ? fastQuery(p, ctx) : listQuery(p, ctx, true),
   exportQuery: (p, ctx) => listQuery(p, ctx, false),
   finalize(rows, p) {
     const first = rows[0] ?? {};

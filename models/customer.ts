@@ -103,16 +103,34 @@ export const customer = defineModel({
       ctes: [
         ['cu', sql`SELECT * FROM customers WHERE customer_id = ${id}`, { materialized: true }],
         ['cd', sql`SELECT * FROM opportunities WHERE customer_id = ${id} AND customer_id IN (SELECT customer_id FROM cu)`, { materialized: true }],
+        // A payment or follow-up belongs to the customer by its own customer_id, or, when it has
+        // none, by its deal's. Payments: payment_facts has that customer (effective_customer_id)
+        // and the deal's name precomputed, and is scoped like payments (a visible payment tied to a
+        // deal has a visible deal). Follow-ups: two constant-id branches, the second through the
+        // customer's few deals. Both replace `coalesce(x.customer_id, d.customer_id) = id` over a
+        // join of every payment/activity with every deal (3.4 s at 1M deals).
         [
           'cp',
-          sql`SELECT pm.*, d.name AS deal_name FROM payments pm LEFT JOIN opportunities d ON d.opportunity_id = pm.opportunity_id
-              WHERE coalesce(pm.customer_id, d.customer_id) = ${id} AND ${id} IN (SELECT customer_id FROM cu)`,
+          sql`SELECT pf.* FROM payment_facts pf WHERE pf.effective_customer_id = ${id} AND ${id} IN (SELECT customer_id FROM cu)`,
+          { materialized: true }
+        ],
+        [
+          'ca0',
+          sql`SELECT * FROM activities WHERE customer_id = ${id} AND ${id} IN (SELECT customer_id FROM cu) AND occurred_at < ${dayEnd}::TIMESTAMP
+              UNION ALL
+              SELECT * FROM activities
+              WHERE customer_id IS NULL AND opportunity_id IN (SELECT opportunity_id FROM cd) AND occurred_at < ${dayEnd}::TIMESTAMP`,
           { materialized: true }
         ],
         [
           'ca',
-          sql`SELECT a.*, d.name AS deal_name FROM activities a LEFT JOIN opportunities d ON d.opportunity_id = a.opportunity_id
-              WHERE coalesce(a.customer_id, d.customer_id) = ${id} AND ${id} IN (SELECT customer_id FROM cu) AND a.occurred_at < ${dayEnd}::TIMESTAMP`,
+          // The deal's name from the customer's deals; a follow-up on this customer tied to another
+          // customer's deal looks that one up (no such row, no scan: the lookup's list is empty).
+          sql`SELECT a.*, coalesce(d.name, o.name) AS deal_name FROM ca0 a
+              LEFT JOIN cd d ON d.opportunity_id = a.opportunity_id
+              LEFT JOIN (SELECT opportunity_id, name FROM opportunities
+                         WHERE opportunity_id IN (SELECT opportunity_id FROM ca0 WHERE opportunity_id NOT IN (SELECT opportunity_id FROM cd))) o
+                ON o.opportunity_id = a.opportunity_id`,
           { materialized: true }
         ],
         [

@@ -388,6 +388,65 @@ export const CASES: Case[] = [
     check: (m, r) => [[m.n, m.rows.map((x) => x.payment_id)], [Number(r[0].n), r[0].ids]]
   },
   {
+    // The customer page of the demo's biggest customer (440 deals, 180 payments, 995 follow-ups):
+    // its deals, its payments (payment_facts: own customer, else the deal's), its follow-ups
+    // (own customer, or a deal of it when none) with the deal's name, won by month, and totals.
+    name: 'customer (one customer: header, won by month, payments, follow-ups)',
+    model: 'customer',
+    params: { id: 'C0000001' },
+    raw: `WITH cd AS (SELECT opportunity_id, name, status, amount, closed_at FROM opportunities WHERE customer_id = 'C0000001'),
+      cp AS (SELECT payment_id, amount, due_date, paid_at, paid_amount, deal_name FROM payment_facts WHERE effective_customer_id = 'C0000001'),
+      ca AS (SELECT a.activity_id, a.occurred_at, a.type, a.summary, u.name AS who, d.name AS deal
+             FROM activities a LEFT JOIN cd d ON d.opportunity_id = a.opportunity_id LEFT JOIN users u ON u.user_id = a.owner_id
+             WHERE (a.customer_id = 'C0000001' OR (a.customer_id IS NULL AND a.opportunity_id IN (SELECT opportunity_id FROM cd)))
+               AND a.occurred_at < '2026-06-16'),
+      w AS (SELECT date_trunc('month', closed_at) AS m, sum(amount) AS amount FROM cd WHERE status = 'won' AND closed_at < '2026-06-16' GROUP BY 1),
+      months AS (SELECT unnest(range((SELECT min(m) FROM w), TIMESTAMP '2026-07-01', INTERVAL 1 MONTH)) AS m)
+      SELECT c.name, u.name AS owner, t.name AS team,
+        (SELECT count(*) FROM cd) AS deals, (SELECT sum(amount) FROM cd WHERE status = 'won') AS won_amount,
+        (SELECT sum(amount) FROM cd WHERE status = 'open') AS open_amount,
+        (SELECT sum(coalesce(paid_amount, amount)) FILTER (WHERE paid_at <= '2026-06-15') FROM cp) AS paid_total,
+        (SELECT list({m: months.m, amount: coalesce(w.amount, 0)} ORDER BY months.m) FROM months LEFT JOIN w USING (m)) AS won_months,
+        (SELECT list(cp ORDER BY coalesce(due_date, paid_at), payment_id) FROM cp) AS payments,
+        (SELECT list(ca ORDER BY occurred_at, activity_id) FROM ca) AS activities
+      FROM customers c LEFT JOIN users u ON u.user_id = c.owner_id LEFT JOIN teams t ON t.team_id = u.team_id
+      WHERE c.customer_id = 'C0000001'`,
+    check: (m, r) => {
+      const h = m.summary?.customer as Record<string, unknown>;
+      return [
+        [num(h.won_amount), num(h.paid_total), m.rows.filter((x) => x.kind === 'payment').length, m.rows.filter((x) => x.kind === 'activity').length],
+        [num(r[0].won_amount), num(r[0].paid_total), (r[0].payments as unknown[]).length, (r[0].activities as unknown[]).length]
+      ];
+    }
+  },
+  {
+    // The customers board's listing: every customer by historical LTV (basis payments), page 1,
+    // with the totals its cards' subtitles use. The LTV from customer_facts (the demo has no
+    // payment after the report date), the page's other figures from the page's events, the
+    // totals from the period's and the trailing year's events, churn from each customer's last event.
+    name: 'customer_list (all customers, page 1 by LTV)',
+    model: 'customer_list',
+    raw: `WITH c AS (SELECT c.customer_id, c.name, c.region, u.name AS owner_name, coalesce(f.paid_total, 0) AS ltv,
+                          greatest(f.last_paid_at::TIMESTAMP, f.last_won_at) AS last_event
+                   FROM customers c LEFT JOIN customer_facts f USING (customer_id) LEFT JOIN users u ON u.user_id = c.owner_id),
+      pg AS (SELECT * FROM c ORDER BY ltv DESC, customer_id LIMIT 50),
+      e AS (SELECT effective_customer_id AS customer_id, paid_at::TIMESTAMP AS t, coalesce(paid_amount, amount) AS amount, true AS rev
+            FROM payment_facts WHERE paid_at < '2026-06-16' AND effective_customer_id IN (SELECT customer_id FROM pg)
+            UNION ALL SELECT customer_id, closed_at, amount, false FROM deal_facts
+            WHERE status = 'won' AND closed_at < '2026-06-16' AND customer_id IN (SELECT customer_id FROM pg)),
+      pe AS (SELECT customer_id, sum(amount) FILTER (WHERE rev AND t >= '2025-06-16') AS revenue_year,
+               bool_or(t >= '2025-06-16') AS active, bool_or(t >= '2024-06-16' AND t < '2025-06-16') AS active_last,
+               count(*) FILTER (WHERE NOT rev AND t >= '2026-01-01') AS won_deals, sum(amount) FILTER (WHERE NOT rev AND t >= '2026-01-01') AS won_amount
+             FROM e GROUP BY customer_id)
+      SELECT (SELECT count(*) FROM c) AS total, (SELECT sum(ltv) FROM c) AS total_ltv,
+        (SELECT sum(amount) FROM deal_facts WHERE status = 'won' AND closed_at >= '2026-01-01' AND closed_at < '2026-06-16') AS won_amount,
+        (SELECT sum(coalesce(paid_amount, amount)) FROM payment_facts WHERE paid_at >= '2025-06-16' AND paid_at < '2026-06-16') AS revenue_year,
+        (SELECT count(*) FROM c WHERE last_event >= '2024-06-16' AND last_event < '2025-06-16') AS churned,
+        (SELECT list(customer_id ORDER BY ltv DESC, customer_id) FROM pg) AS ids,
+        (SELECT list(pe) FROM pe) AS page_figures`,
+    check: (m, r) => [[m.n, num(m.summary?.total_ltv), m.summary?.total_churned, m.rows.map((x) => x.customer_id)], [Number(r[0].total), num(r[0].total_ltv), Number(r[0].churned), r[0].ids]]
+  },
+  {
     name: 'deal (one deal: header, history, payments, activities)',
     model: 'deal',
     params: { id: 'OPP-0000777' },
