@@ -21,7 +21,8 @@ const iterations = Number(itArg ?? 3);
 const only = re ? new RegExp(re) : null;
 // Result cache off: each call computes what it reads (a relation shared between models lives
 // only while calls that asked for it run: src/lib/server/models/shared.ts). TOGETHER=1 also
-// runs the board's calls all at once, as a page load does, and prints their wall and CPU.
+// runs the board's calls all at once, as a page load does, and prints their wall and CPU
+// (TOGETHER=only: that alone).
 const cfg = parseConfig({ server: { result_cache_mb: 0 } });
 if (!cfg.ok) throw new Error('config');
 const config = cfg.config;
@@ -34,7 +35,7 @@ const org = buildOrg(opts.rows as unknown as OptionRow[]);
 const urls = [...new Set(Object.values(tileUrls(board, { state, org, period: board.defaultPeriod })).flatMap((t) => Object.values(t)))];
 urls.unshift('/api/models/options?as_of=2026-06-15');
 for (const u of urls) {
-  if (only && !only.test(u)) continue;
+  if ((only && !only.test(u)) || process.env.TOGETHER === 'only') continue;
   const url = new URL(u, 'http://x');
   const model = decodeURIComponent(url.pathname.split('/').pop()!);
   const params: Record<string, unknown> = {};
