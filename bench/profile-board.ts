@@ -19,7 +19,11 @@ import { parseState } from '../src/lib/boards/state';
 const [path, boardId = 'pipeline', itArg, re] = process.argv.slice(2);
 const iterations = Number(itArg ?? 3);
 const only = re ? new RegExp(re) : null;
-const cfg = parseConfig({});
+// Result cache off: each call computes what it reads (a relation shared between models lives
+// only while calls that asked for it run: src/lib/server/models/shared.ts). TOGETHER=1 also
+// runs the board's calls all at once, as a page load does, and prints their wall and CPU
+// (TOGETHER=only: that alone).
+const cfg = parseConfig({ server: { result_cache_mb: 0 } });
 if (!cfg.ok) throw new Error('config');
 const config = cfg.config;
 const board = boardId.startsWith('wall:') ? WALL_PAGES[boardId.slice(5)] : getBoard(boardId);
@@ -31,7 +35,7 @@ const org = buildOrg(opts.rows as unknown as OptionRow[]);
 const urls = [...new Set(Object.values(tileUrls(board, { state, org, period: board.defaultPeriod })).flatMap((t) => Object.values(t)))];
 urls.unshift('/api/models/options?as_of=2026-06-15');
 for (const u of urls) {
-  if (only && !only.test(u)) continue;
+  if ((only && !only.test(u)) || process.env.TOGETHER === 'only') continue;
   const url = new URL(u, 'http://x');
   const model = decodeURIComponent(url.pathname.split('/').pop()!);
   const params: Record<string, unknown> = {};
@@ -61,5 +65,23 @@ for (const u of urls) {
   // CPU: this process's user+sys over the call (DuckDB's threads included), the figure a
   // shared machine's load distorts least.
   console.log(`${t[t.length >> 1].toFixed(0).padStart(6)} ms (min ${t[0].toFixed(0)})  cpu ${cpu[cpu.length >> 1].toFixed(0).padStart(5)} ms  load ${loadavg()[0].toFixed(1)}  ${u}`);
+}
+if (process.env.TOGETHER) {
+  const calls = urls.filter((u) => !only || only.test(u)).map((u) => {
+    const url = new URL(u, 'http://x');
+    const params: Record<string, unknown> = {};
+    for (const k of new Set(url.searchParams.keys())) {
+      const v = url.searchParams.getAll(k);
+      params[k] = v.length > 1 ? v : v[0];
+    }
+    return () => runModel(db, config, decodeURIComponent(url.pathname.split('/').pop()!), params, { all: true });
+  });
+  for (let i = 0; i < iterations; i++) {
+    const c = process.cpuUsage();
+    const s = performance.now();
+    await Promise.all(calls.map((f) => f()));
+    const d = process.cpuUsage(c);
+    console.log(`together: ${(performance.now() - s).toFixed(0)} ms, cpu ${((d.user + d.system) / 1000).toFixed(0)} ms, load ${loadavg()[0].toFixed(1)} (${calls.length} calls at once)`);
+  }
 }
 await db.close();

@@ -46,6 +46,14 @@ export interface ModelQuery {
   ctes?: [name: string, body: Sql, options?: { materialized?: boolean }][];
   body: Sql;
   /**
+   * The name of one of `ctes` that several models compute alike (the pipeline flow's per-deal
+   * movements, read by the waterfall and its drill): the runner computes it — with the CTEs
+   * before it, under the viewer's scope — once per data version into a table shared by every
+   * call that compiles to the same relation, and the query reads that table instead
+   * (src/lib/server/models/shared.ts). The CTEs after it, and the body, read it by name as usual.
+   */
+  shared?: string;
+  /**
    * For an `exportQuery`: the ORDER BY terms over the body's columns. The body then lists the
    * row's columns and may carry more (sort keys); the export selects the row's columns (or
    * their CSV text) from it and sorts in that same top-level SELECT, the only place DuckDB

@@ -29,7 +29,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database } from '../src/lib/server/db/database';
 import { parseConfig } from '../src/lib/server/config/load';
-import { runModel } from '../src/lib/server/models/run';
+import { buildContext, compileModel, getModel, parseParams, runModel } from '../src/lib/server/models/run';
+import { sharedRelations } from '../src/lib/server/models/shared';
+import { FLOW_BUCKETS } from './common/pipeline';
 import type { Scope } from './common/scope';
 
 type V = [from: string, stage: string, amount: number, close: string | null, owner?: string];
@@ -182,4 +184,102 @@ describe('pipeline_flow on the hand-computed history', () => {
     await expect(run('pipeline_flow', { close_from: '2026-04-01' })).rejects.toThrow(/close_from and close_to/);
     await expect(run('pipeline_flow_deals', { bucket: 'sideways' })).rejects.toThrow();
   });
+});
+
+/** The model's query as one statement, its shared relation computed inline (as before 7 Dec): the reference. */
+async function inline(name: string, params: Record<string, unknown>, scope: Scope | null = { all: true }) {
+  if (!cfg.ok) throw new Error('config');
+  const model = getModel(name);
+  const p = parseParams(model, { as_of: '2026-06-15', from: '2026-04-01', to: '2026-07-01', ...params });
+  const ctx = buildContext(model, p, cfg.config);
+  const rows = (await db.query(compileModel(model, p, ctx, scope))).rows;
+  const out = model.finalize!(rows, p as never, ctx);
+  return { rows: out.rows, summary: out.summary, n: out.n };
+}
+
+describe('the waterfall and its drill compute the flow once (src/lib/server/models/shared.ts)', () => {
+  const cases: Record<string, unknown>[] = [{}, { team: 'T11' }, { team: 'T12' }, { window: 'all' }, { as_of: '2026-05-01' }, { close_from: '2026-05-01', close_to: '2026-06-01' }, { from: '2026-01-01', to: '2027-01-01', as_of: '2026-06-15' }];
+
+  it("every bar and every bucket's drill equals the statement that computes the flow inline", async () => {
+    for (const c of cases) {
+      const r = await run('pipeline_flow', c);
+      const want = await inline('pipeline_flow', c);
+      expect({ rows: r.rows, summary: r.summary, n: r.n }).toEqual(want);
+      const drills: Record<string, unknown>[] = [
+        ...FLOW_BUCKETS.map((bucket) => ({ bucket, limit: 4, offset: 1 })),
+        { bucket: 'start', sort: 'name', dir: 'asc' },
+        { bucket: 'end', sort: 'after_close_date', q: '商机' }
+      ];
+      for (const x of drills) {
+        const q = { ...c, ...x };
+        const d = await run('pipeline_flow_deals', q);
+        expect({ rows: d.rows, summary: d.summary, n: d.n }).toEqual(await inline('pipeline_flow_deals', q));
+      }
+    }
+    // A viewer's scope: its own relation, never another scope's table.
+    const u3 = { team_ids: [], owner_ids: ['U3'] };
+    expect((await run('pipeline_flow_deals', { bucket: 'end' }, u3)).rows.map((x) => x.opportunity_id)).toEqual(['I']);
+    expect((await run('pipeline_flow', {}, u3)).rows).toEqual((await inline('pipeline_flow', {}, u3)).rows);
+  }, 900_000); // ~10 s idle; 2 min seen at a load of 20
+
+  it('calls made together build one table; a write makes the next call rebuild it (no stale answer)', async () => {
+    const shared = sharedRelations(db);
+    const params = { from: '2026-04-01', to: '2026-06-01' }; // a period no other test asked for
+    const before = shared.builds;
+    const [f, d1, d2] = await Promise.all([
+      run('pipeline_flow', params),
+      run('pipeline_flow_deals', { ...params, bucket: 'new' }),
+      run('pipeline_flow_deals', { ...params, bucket: 'start', limit: 2 })
+    ]);
+    expect(shared.builds).toBe(before + 1);
+    expect(f.rows.find((r) => r.bucket === 'new')).toMatchObject({ deals: d1.n, value: d1.summary?.total_value });
+    expect(d2.n).toBe(f.rows.find((r) => r.bucket === 'start')!.deals);
+    // Kept (the result cache is on): another bar's drill reads the same table.
+    await run('pipeline_flow_deals', { ...params, bucket: 'won' });
+    expect(shared.builds).toBe(before + 1);
+
+    // M (created 04-01, 40, closing 05-10: new) is raised to 55 on 05-01: the new bar follows at once.
+    const newBar = async () => (await run('pipeline_flow', params)).rows.find((r) => r.bucket === 'new');
+    const was = await newBar();
+    await db.write(async (tx) => {
+      await tx.run(`UPDATE opportunity_versions SET valid_to = '2026-05-01' WHERE opportunity_id = 'M'`);
+      await tx.run(`INSERT INTO opportunity_versions (opportunity_id, valid_from, valid_to, stage, amount, expected_close_date, owner_id, origin)
+        VALUES ('M', '2026-05-01', NULL, '初步接洽', 55, '2026-05-10', 'U1', 'source')`);
+      await tx.run(`UPDATE opportunities SET amount = 55 WHERE opportunity_id = 'M'`);
+    });
+    try {
+      const now = await newBar();
+      expect(now!.value).toBe((was!.value as number) + 15);
+      expect(shared.builds).toBe(before + 2);
+    } finally {
+      await db.write(async (tx) => {
+        await tx.run(`DELETE FROM opportunity_versions WHERE opportunity_id = 'M' AND valid_from = '2026-05-01'`);
+        await tx.run(`UPDATE opportunity_versions SET valid_to = NULL WHERE opportunity_id = 'M'`);
+        await tx.run(`UPDATE opportunities SET amount = 40 WHERE opportunity_id = 'M'`);
+      });
+    }
+    expect(await newBar()).toEqual(was);
+  }, 300_000);
+
+  it('with the result cache off, the calls in flight share a table and it is dropped after them', async () => {
+    if (!cfg.ok) throw new Error('config');
+    const off = { ...cfg.config, server: { ...cfg.config.server, result_cache_mb: 0 } };
+    const shared = sharedRelations(db);
+    const tables = async () => (await db.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM duckdb_tables() WHERE database_name = 'cockpit_shared'`)).rows[0].n;
+    const settled = () => new Promise((r) => setTimeout(r, 100)); // a table is dropped just after its last call returns
+    const params = { as_of: '2026-06-15', from: '2026-04-15', to: '2026-06-15' };
+    const before = shared.builds;
+    const [f, d] = await Promise.all([
+      runModel(db, off, 'pipeline_flow', params, { all: true }),
+      runModel(db, off, 'pipeline_flow_deals', { ...params, bucket: 'end' }, { all: true })
+    ]);
+    expect(shared.builds).toBe(before + 1);
+    expect(d.n).toBe(f.rows.find((r) => r.bucket === 'end')!.deals);
+    await settled();
+    expect(await tables()).toBe(0); // nothing is kept with the cache off
+    await runModel(db, off, 'pipeline_flow', params, { all: true });
+    expect(shared.builds).toBe(before + 2); // built again
+    await settled();
+    expect(await tables()).toBe(0);
+  }, 300_000);
 });

@@ -50,8 +50,10 @@ export const pipelineFlow = defineModel({
   defaultPeriod: 'this_quarter',
   params: flowParams,
   row: flowRow,
+  // The per-deal movements are the drill's too: computed once for both (ModelQuery.shared).
   query: (p, ctx): ModelQuery => ({
     ctes: pipelineFlowDealsCtes(p, flowSpec(ctx, p)),
+    shared: 'pipeline_flow_deals',
     body: pipelineFlowSelect()
   }),
   finalize(rows, p, ctx) {
@@ -139,6 +141,7 @@ function flowDealsQuery(p: DealsP, ctx: ModelContext, paged: boolean): ModelQuer
   if (!paged) return { ctes, body: sql`SELECT * EXCLUDE (sort_key) FROM (${shown(matching)}) ${order}` };
   return {
     ctes: [...ctes, ['flow_drill', matching]],
+    shared: 'pipeline_flow_deals',
     body: sql`SELECT pg.*, t.total_count, t.total_value
       FROM (SELECT count(*)::INTEGER AS total_count, coalesce(sum(change_value), 0)::DOUBLE AS total_value FROM flow_drill) t
       LEFT JOIN (${shown(sql`SELECT * FROM flow_drill ${order} LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT`)}) pg ON TRUE

@@ -516,8 +516,29 @@ const freshFor = new WeakMap<Database, { generation: number; sig: string }>();
  */
 export async function ensureFacts(db: Database, stages: StageInfo[]): Promise<void> {
   const sig = factsSignature(stages);
-  const known = freshFor.get(db);
-  if (known && known.sig === sig && known.generation === db.writeGeneration) return;
+  // One check at a time per database: the calls of a page arriving together after a write used
+  // to check (and, facts stale, queue a rebuild) each, every one a write of its own after the
+  // first, so each moved the write generation and the relations they share
+  // (src/lib/server/models/shared.ts) were built once per call instead of once.
+  for (;;) {
+    const known = freshFor.get(db);
+    if (known && known.sig === sig && known.generation === db.writeGeneration) return;
+    const running = checking.get(db);
+    if (!running) break;
+    await running.catch(() => undefined);
+  }
+  const run = checkFacts(db, stages, sig);
+  checking.set(db, run);
+  try {
+    await run;
+  } finally {
+    if (checking.get(db) === run) checking.delete(db);
+  }
+}
+
+const checking = new WeakMap<Database, Promise<void>>();
+
+async function checkFacts(db: Database, stages: StageInfo[], sig: string): Promise<void> {
   const CHECK = `SELECT (SELECT value FROM meta WHERE key = 'facts.signature') AS sig,
                         (SELECT value FROM meta WHERE key = 'facts.data_version') AS built,
                         coalesce((SELECT value FROM meta WHERE key = 'data_version'), '0') AS data,

@@ -5,15 +5,16 @@
  */
 import type { z } from 'zod';
 import { catalog, type CatalogName } from '../../../../models/index';
-import type { Model, ModelContext, ModelOutput, StageInfo } from '../../../../models/model';
+import type { Model, ModelContext, ModelOutput, ModelQuery, StageInfo } from '../../../../models/model';
 import { previousPeriod, resolvePreset, todayIn, type Period, type PeriodPreset } from '../../../../models/common/period';
 import { scopeCtes, type Scope } from '../../../../models/common/scope';
 import { ensureFacts } from '../../../../warehouse/facts';
 import type { CockpitConfig } from '../config/schema';
 import { formatIssues } from '../config/load';
 import type { ColumnInfo, Database } from '../db/database';
-import { join, sql, unsafeRaw, type Sql } from '../db/sql';
+import { compile, join, sql, unsafeRaw, type Sql } from '../db/sql';
 import { cacheFor, cacheKey, type CacheState, type CachedResult } from './cache';
+import { sharedRelations } from './shared';
 import { CSV_COPY_OPTIONS, csvCopyFields } from '../export/csv-sql';
 import { copyStream } from '../export/pipe';
 import { XLSX_COPY_OPTIONS, xlsxRowField } from '../export/xlsx-sql';
@@ -103,16 +104,41 @@ function stagesCte(stages: StageInfo[]): Sql {
   return sql`stages AS (SELECT * FROM (VALUES ${join(rows)}) t(name, idx, kind, probability, forecast_category, stalled_after_days))`;
 }
 
-/** The full statement for a model: scope CTEs, the stages relation, the model's CTEs, its body. */
+/**
+ * The full statement for a model: scope CTEs, the stages relation, the model's CTEs, its body
+ * (a `shared` CTE computed inline, as in any single call).
+ */
 export function compileModel(model: Model, params: Record<string, unknown>, ctx: ModelContext, scope: Scope | null): Sql {
-  const q = model.query(params as never, ctx);
-  const own = (q.ctes ?? []).map(([name, body, opts]) => {
-    if (BASE_NAMES.has(name)) throw new Error(`model ${model.name} defines CTE "${name}", which is reserved for scoping`);
-    if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`invalid CTE name "${name}"`);
+  return compileQuery(model.name, model.query(params as never, ctx), ctx, scope);
+}
+
+function compileQuery(name: string, q: ModelQuery, ctx: ModelContext, scope: Scope | null): Sql {
+  const own = (q.ctes ?? []).map(([cte, body, opts]) => {
+    if (BASE_NAMES.has(cte)) throw new Error(`model ${name} defines CTE "${cte}", which is reserved for scoping`);
+    if (!/^[a-z_][a-z0-9_]*$/.test(cte)) throw new Error(`invalid CTE name "${cte}"`);
     const mat = opts?.materialized === true ? 'MATERIALIZED ' : opts?.materialized === false ? 'NOT MATERIALIZED ' : '';
-    return sql`${unsafeRaw(name)} AS ${unsafeRaw(mat)}(${body})`;
+    return sql`${unsafeRaw(cte)} AS ${unsafeRaw(mat)}(${body})`;
   });
   return sql`WITH RECURSIVE ${join([...scopeCtes(scope), stagesCte(ctx.stages), ...own], ',\n')}\n${q.body}`;
+}
+
+/**
+ * Runs a model's query, its `shared` CTE read from the table of the calls that compute the
+ * same relation (./shared.ts): the statement of that CTE alone (scope, stages, the CTEs up to
+ * it) is the key, and the query reads `SELECT * FROM` the table in its place.
+ */
+async function runQuery(db: Database, config: CockpitConfig, model: Model, q: ModelQuery, ctx: ModelContext, scope: Scope | null) {
+  const at = q.shared ? (q.ctes ?? []).findIndex(([n]) => n === q.shared) : -1;
+  if (at < 0) return db.query(compileQuery(model.name, q, ctx, scope), { priority: model.priority, prepared: true });
+  const ctes = q.ctes!;
+  const relation = compileQuery(model.name, { ctes: ctes.slice(0, at + 1), body: sql`SELECT * FROM ${unsafeRaw(q.shared!)}` }, ctx, scope);
+  const { text, params } = compile(relation);
+  const keep = config.server.result_cache_mb > 0;
+  return sharedRelations(db).use(cacheKey([text, params]), relation, keep, (table) =>
+    db.query(compileQuery(model.name, { ctes: [[q.shared!, sql`SELECT * FROM ${table}`], ...ctes.slice(at + 1)], body: q.body }, ctx, scope), {
+      priority: model.priority
+    })
+  );
 }
 
 /**
@@ -130,10 +156,10 @@ export async function runModel(
   const model = getModel(name);
   const params = parseParams(model, rawParams);
   const ctx = buildContext(model, params, config, now);
-  const statement = compileModel(model, params, ctx, scope);
+  const q = model.query(params as never, ctx);
   await ensureFacts(db, ctx.stages);
   const t0 = performance.now();
-  const result = await db.query(statement, { priority: model.priority, prepared: true });
+  const result = await runQuery(db, config, model, q, ctx, scope);
   const ms = Math.round((performance.now() - t0) * 10) / 10;
 
   const out: ModelOutput<unknown> = model.finalize
