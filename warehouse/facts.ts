@@ -8,6 +8,9 @@
  *   `customer_source`;
  * - `stage_idx`, `stage_kind`: the current stage's position and kind (open/won/lost) by the
  *   configured stages; `win_probability`: the deal's probability, else its stage's;
+ *   `weighted_amount` (DOUBLE): amount × win_probability for an open deal, the amount for a
+ *   won one, 0 for a lost one (the deals listing's weighted amount and total, summed over
+ *   every matching deal: precomputed, since the per-row product cost more than the scan);
  *   `effective_forecast_category`: the deal's category, else its stage's;
  * - `furthest_idx`: the furthest open stage or won its history (or current stage) shows — the
  *   funnel's "reached" (metrics.md: a lost deal reached the furthest open stage it showed);
@@ -54,7 +57,7 @@ import type { StageInfo } from './stages';
 export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts', 'customer_facts', 'option_facts', 'version_facts'] as const;
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 14;
+export const FACTS_VERSION = 15;
 
 /**
  * `version_facts`: every version of `opportunity_versions` whose deal is in `deal_facts`, with
@@ -354,6 +357,7 @@ export function buildFactsSql(stages: StageInfo[], only?: DealSet): Sql {
       c.region AS customer_region, c.industry AS customer_industry, c.grade AS customer_grade, c.source AS customer_source,
       cs.idx AS stage_idx, cs.kind AS stage_kind,
       coalesce(o.probability, cs.probability) AS win_probability,
+      (CASE WHEN o.status = 'won' THEN o.amount WHEN o.status = 'lost' THEN 0 ELSE o.amount * coalesce(o.probability, cs.probability) END)::DOUBLE AS weighted_amount,
       coalesce(o.forecast_category, cs.forecast_category) AS effective_forecast_category,
       greatest(coalesce(h.furthest_hist, 0), CASE WHEN cs.kind IN ('open', 'won') THEN cs.idx ELSE 0 END)::INTEGER AS furthest_idx,
       coalesce(h.entered, [${join(Array.from({ length: maxIdx }, () => sql`NULL::TIMESTAMP`), ', ')}]) AS entered,

@@ -37,6 +37,27 @@ export function stageLimit(stage: Sql, ctx: Pick<ModelContext, 'stages' | 'stall
  * closed deals) and `risk_count`.
  */
 export function riskRelation(ids: Sql, ctx: Pick<ModelContext, 'asOf' | 'stages' | 'stalledAfterDays'>, idleDays = DEFAULT_IDLE_DAYS): Sql {
+  return riskFromFacts(
+    sql`SELECT f.* FROM deal_facts f WHERE f.opportunity_id IN (SELECT opportunity_id FROM (${ids}) WHERE opportunity_id IS NOT NULL)`,
+    ctx,
+    idleDays
+  );
+}
+
+/** The `deal_facts` columns `riskFromFacts` reads from its rows. */
+export const RISK_FACT_COLUMNS = [
+  'opportunity_id', 'customer_id', 'owner_id', 'status', 'stage', 'created_at', 'amount', 'expected_close_date',
+  'risk_pushes', 'risk_peak_amount', 'pit_known_amount', 'pit_known_expected_close_date', 'last_stage_change_at',
+  'last_activity_at', 'customer_activity_at', 'versions_last_from'
+] as const;
+
+/**
+ * `riskRelation` over rows the caller already read from `deal_facts` (a SELECT with at least
+ * RISK_FACT_COLUMNS, one row per deal): a listing that has its page's rows in hand computes
+ * their flags from them instead of looking the same deals up in `deal_facts` again — a scan of
+ * the whole table for a page of 50 ids (issue 15.3).
+ */
+export function riskFromFacts(factRows: Sql, ctx: Pick<ModelContext, 'asOf' | 'stages' | 'stalledAfterDays'>, idleDays = DEFAULT_IDLE_DAYS): Sql {
   const D = ctx.asOf;
   const dayEnd = addDays(D, 1);
   // Two paths, one answer (like models/common/pit.ts): `deal_facts` carries each deal's history
@@ -48,13 +69,12 @@ export function riskRelation(ids: Sql, ctx: Pick<ModelContext, 'asOf' | 'stages'
   // tile no longer scans every version and activity (8 s at 1M deals under load).
   const late = (col: string) => sql`coalesce(f.${unsafeRaw(col)} >= ${dayEnd}::TIMESTAMP, FALSE)`;
   return sql`(
-    WITH rd AS (SELECT DISTINCT opportunity_id FROM (${ids}) WHERE opportunity_id IS NOT NULL),
-    rf AS MATERIALIZED (
+    WITH rf AS MATERIALIZED (
       SELECT f.opportunity_id, f.customer_id, f.owner_id, f.status, f.stage, f.created_at, f.amount, f.expected_close_date,
              f.risk_pushes, f.risk_peak_amount, f.pit_known_amount, f.pit_known_expected_close_date, f.last_stage_change_at,
              f.last_activity_at, f.customer_activity_at,
              ${late('versions_last_from')} AS v_late, ${late('last_activity_at')} AS a_late, ${late('customer_activity_at')} AS c_late
-      FROM deal_facts f WHERE f.opportunity_id IN (SELECT opportunity_id FROM rd)
+      FROM (${factRows}) f
     ),
     rv AS (
       SELECT v.opportunity_id, v.valid_from, v.stage, v.amount, v.expected_close_date,
