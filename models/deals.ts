@@ -41,7 +41,7 @@ import { filterList, paramsSchema } from './common/params';
 import { addDays } from './common/period';
 import { boolParam, boundedTotals, countedTotals, countParam, pagingShape, searchParam } from './common/listing';
 import { dealsRelation, inPeriod } from './common/relations';
-import { DEFAULT_IDLE_DAYS, RISK_FLAGS, riskFromFacts, riskWhere } from './common/risk';
+import { DEFAULT_IDLE_DAYS, lateEventsPossible, RISK_FLAGS, riskFromFacts, riskWhere } from './common/risk';
 import { and, ident, join, sql, type Sql } from '../src/lib/server/db/sql';
 
 export const DEAL_DATE_FIELDS = ['created_at', 'closed_at', 'expected_close_date', 'forecast_date'] as const;
@@ -156,7 +156,10 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
   // deal_facts carries the last stage change and activities over all time; for a report date in
   // the past, the deals with later events get theirs recomputed up to that date (none when the
   // report date is today: each late CTE is then empty and costs a scan of one facts column).
-  const lateCtes: [string, Sql][] = [
+  // When no deal has an event after the report date (ctx.factsHorizon), they are all empty and
+  // left out of the statement, with the joins and CASEs that read them (planning cost more than running).
+  const late = lateEventsPossible(ctx);
+  const lateCtes: [string, Sql][] = !late ? [] : [
     [
       'late_activity',
       sql`SELECT opportunity_id, max(occurred_at) AS at FROM activities
@@ -188,12 +191,16 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
           GROUP BY a.customer_id, a.owner_id`
     ]
   ];
-  const lateJoins = sql`LEFT JOIN late_activity la ON la.opportunity_id = r.opportunity_id
+  const lateJoins = !late ? sql`` : sql`LEFT JOIN late_activity la ON la.opportunity_id = r.opportunity_id
         LEFT JOIN late_stage_change ls ON ls.opportunity_id = r.opportunity_id
         LEFT JOIN late_customer_activity lca ON lca.customer_id = r.customer_id AND lca.owner_id = r.owner_id`;
-  const activityAt = sql`CASE WHEN r.last_activity_at >= ${dayEnd}::TIMESTAMP THEN la.at ELSE r.last_activity_at END`;
-  const customerActivityAt = sql`CASE WHEN r.customer_activity_at >= ${dayEnd}::TIMESTAMP THEN lca.at ELSE r.customer_activity_at END`;
-  const stageChangeAt = sql`CASE WHEN r.last_stage_change_at >= ${dayEnd}::TIMESTAMP THEN ls.at ELSE r.last_stage_change_at END`;
+  const activityAt = !late ? sql`r.last_activity_at` : sql`CASE WHEN r.last_activity_at >= ${dayEnd}::TIMESTAMP THEN la.at ELSE r.last_activity_at END`;
+  const customerActivityAt = !late
+    ? sql`r.customer_activity_at`
+    : sql`CASE WHEN r.customer_activity_at >= ${dayEnd}::TIMESTAMP THEN lca.at ELSE r.customer_activity_at END`;
+  const stageChangeAt = !late
+    ? sql`r.last_stage_change_at`
+    : sql`CASE WHEN r.last_stage_change_at >= ${dayEnd}::TIMESTAMP THEN ls.at ELSE r.last_stage_change_at END`;
   const needIdle = p.stalled !== undefined || IDLE_SORTS.has(p.sort);
   const needNames = p.sort === 'owner_name' || p.sort === 'team_name';
   // amount × probability for open deals, amount for won, 0 for lost: precomputed in deal_facts

@@ -531,3 +531,24 @@ export async function ensureFacts(db: Database, stages: StageInfo[]): Promise<vo
   );
   freshFor.set(db, { generation: committed, sig });
 }
+
+/** Per database instance: the facts horizon found at a write generation. */
+const horizonFor = new WeakMap<Database, { generation: number; horizon: string | null }>();
+
+/**
+ * The latest event instant in `deal_facts` over every deal (its last version, last stage change,
+ * last activity, its owner's last activity on its customer) as `YYYY-MM-DD HH:MM:SS.ffffff`, or
+ * null when there is none. Any viewer's deals are a subset, so a report date ending after it has
+ * no deal with a later event. Looked up once per write generation (call after ensureFacts).
+ */
+export async function factsHorizon(db: Database): Promise<string | null> {
+  const generation = db.writeGeneration;
+  const known = horizonFor.get(db);
+  if (known && known.generation === generation) return known.horizon;
+  const { rows } = await db.query<{ h: string | null }>(
+    `SELECT strftime(max(greatest(versions_last_from, last_stage_change_at, last_activity_at, customer_activity_at)), '%Y-%m-%d %H:%M:%S.%f') AS h FROM main.deal_facts`
+  );
+  const horizon = rows[0]?.h ?? null;
+  horizonFor.set(db, { generation, horizon });
+  return horizon;
+}

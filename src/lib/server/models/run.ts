@@ -8,7 +8,7 @@ import { catalog, type CatalogName } from '../../../../models/index';
 import type { Model, ModelContext, ModelOutput, StageInfo } from '../../../../models/model';
 import { previousPeriod, resolvePreset, todayIn, type Period, type PeriodPreset } from '../../../../models/common/period';
 import { scopeCtes, type Scope } from '../../../../models/common/scope';
-import { ensureFacts } from '../../../../warehouse/facts';
+import { ensureFacts, factsHorizon } from '../../../../warehouse/facts';
 import type { CockpitConfig } from '../config/schema';
 import { formatIssues } from '../config/load';
 import type { ColumnInfo, Database } from '../db/database';
@@ -130,8 +130,10 @@ export async function runModel(
   const model = getModel(name);
   const params = parseParams(model, rawParams);
   const ctx = buildContext(model, params, config, now);
-  const statement = compileModel(model, params, ctx, scope);
   await ensureFacts(db, ctx.stages);
+  // Lets the listings leave out the paths for events after the report date when there are none.
+  ctx.factsHorizon = await factsHorizon(db);
+  const statement = compileModel(model, params, ctx, scope);
   const t0 = performance.now();
   const result = await db.query(statement, { priority: model.priority });
   const ms = Math.round((performance.now() - t0) * 10) / 10;
