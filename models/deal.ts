@@ -21,7 +21,7 @@ import { z } from 'zod';
 import { defineModel } from './model';
 import { paramsSchema } from './common/params';
 import { dealsRelation } from './common/relations';
-import { RISK_FLAGS, riskRelation } from './common/risk';
+import { RISK_FLAGS, riskFromFacts } from './common/risk';
 import { personName } from './common/people';
 import { sql } from '../src/lib/server/db/sql';
 
@@ -183,7 +183,7 @@ export const deal = defineModel({
                 coalesce(rk.risk_flags, []::VARCHAR[]) AS risk_flags, coalesce(rk.pushes, 0) AS pushes, rk.peak_amount,
                 rk.days_in_stage, rk.days_no_activity
               FROM d LEFT JOIN customers c ON c.customer_id = d.customer_id
-              LEFT JOIN ${riskRelation(sql`SELECT opportunity_id FROM d`, ctx)} rk ON rk.opportunity_id = d.opportunity_id
+              LEFT JOIN ${riskFromFacts(sql`SELECT * FROM d`, ctx)} rk ON rk.opportunity_id = d.opportunity_id
               LEFT JOIN users u ON u.user_id = d.owner_id
               LEFT JOIN teams t ON t.team_id = u.team_id
               LEFT JOIN stages s ON s.name = d.stage`

@@ -39,9 +39,9 @@ import { dealIdentityShape } from './common/rows';
 import { defineModel, type ModelContext, type ModelQuery } from './model';
 import { filterList, paramsSchema } from './common/params';
 import { addDays } from './common/period';
-import { boolParam, pagingShape, searchParam } from './common/listing';
+import { boolParam, boundedTotals, countedTotals, countParam, pagingShape, searchParam } from './common/listing';
 import { dealsRelation, inPeriod } from './common/relations';
-import { DEFAULT_IDLE_DAYS, RISK_FLAGS, riskRelation, riskWhere } from './common/risk';
+import { DEFAULT_IDLE_DAYS, lateEventsPossible, RISK_FLAGS, riskFromFacts, riskWhere } from './common/risk';
 import { and, ident, join, sql, type Sql } from '../src/lib/server/db/sql';
 
 export const DEAL_DATE_FIELDS = ['created_at', 'closed_at', 'expected_close_date', 'forecast_date'] as const;
@@ -87,6 +87,7 @@ const params = paramsSchema({
   idle_days: z.coerce.number().int().min(1).max(3650).default(DEFAULT_IDLE_DAYS),
   q: searchParam.optional(),
   sort: z.enum(DEAL_SORTS).default('amount'),
+  count: countParam,
   ...pagingShape
 });
 
@@ -155,7 +156,10 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
   // deal_facts carries the last stage change and activities over all time; for a report date in
   // the past, the deals with later events get theirs recomputed up to that date (none when the
   // report date is today: each late CTE is then empty and costs a scan of one facts column).
-  const lateCtes: [string, Sql][] = [
+  // When no deal has an event after the report date (ctx.factsHorizon), they are all empty and
+  // left out of the statement, with the joins and CASEs that read them (planning cost more than running).
+  const late = lateEventsPossible(ctx);
+  const lateCtes: [string, Sql][] = !late ? [] : [
     [
       'late_activity',
       sql`SELECT opportunity_id, max(occurred_at) AS at FROM activities
@@ -187,15 +191,21 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
           GROUP BY a.customer_id, a.owner_id`
     ]
   ];
-  const lateJoins = sql`LEFT JOIN late_activity la ON la.opportunity_id = r.opportunity_id
+  const lateJoins = !late ? sql`` : sql`LEFT JOIN late_activity la ON la.opportunity_id = r.opportunity_id
         LEFT JOIN late_stage_change ls ON ls.opportunity_id = r.opportunity_id
         LEFT JOIN late_customer_activity lca ON lca.customer_id = r.customer_id AND lca.owner_id = r.owner_id`;
-  const activityAt = sql`CASE WHEN r.last_activity_at >= ${dayEnd}::TIMESTAMP THEN la.at ELSE r.last_activity_at END`;
-  const customerActivityAt = sql`CASE WHEN r.customer_activity_at >= ${dayEnd}::TIMESTAMP THEN lca.at ELSE r.customer_activity_at END`;
-  const stageChangeAt = sql`CASE WHEN r.last_stage_change_at >= ${dayEnd}::TIMESTAMP THEN ls.at ELSE r.last_stage_change_at END`;
+  const activityAt = !late ? sql`r.last_activity_at` : sql`CASE WHEN r.last_activity_at >= ${dayEnd}::TIMESTAMP THEN la.at ELSE r.last_activity_at END`;
+  const customerActivityAt = !late
+    ? sql`r.customer_activity_at`
+    : sql`CASE WHEN r.customer_activity_at >= ${dayEnd}::TIMESTAMP THEN lca.at ELSE r.customer_activity_at END`;
+  const stageChangeAt = !late
+    ? sql`r.last_stage_change_at`
+    : sql`CASE WHEN r.last_stage_change_at >= ${dayEnd}::TIMESTAMP THEN ls.at ELSE r.last_stage_change_at END`;
   const needIdle = p.stalled !== undefined || IDLE_SORTS.has(p.sort);
   const needNames = p.sort === 'owner_name' || p.sort === 'team_name';
-  const weighted = sql`(CASE WHEN r.status = 'won' THEN r.amount WHEN r.status = 'lost' THEN 0 ELSE r.amount * r.win_probability END)::DOUBLE`;
+  // amount × probability for open deals, amount for won, 0 for lost: precomputed in deal_facts
+  // (a per-row product over every matching deal cost the totals more than the rest together).
+  const weighted = sql`r.weighted_amount`;
   const daysIdle = sql`CASE WHEN r.status = 'open' THEN date_diff('day', greatest(
                coalesce(${activityAt}, r.created_at), coalesce(${customerActivityAt}, r.created_at),
                coalesce(${stageChangeAt}, r.created_at), r.created_at)::DATE, ${ctx.asOf}::DATE)::INTEGER END`;
@@ -253,7 +263,8 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
   const factCols = sql`r.opportunity_id, r.name, r.customer_id, r.customer_name, r.owner_id, r.dim_team_leaf, r.stage, r.stage_idx,
       r.status, r.amount, r.win_probability, r.effective_forecast_category, r.expected_close_date, r.created_at, r.closed_at,
       r.product, r.source, r.competitor, r.loss_reason, r.dim_region, r.dim_industry, r.dim_grade,
-      r.last_activity_at, r.customer_activity_at, r.last_stage_change_at`;
+      r.last_activity_at, r.customer_activity_at, r.last_stage_change_at, r.weighted_amount,
+      r.risk_pushes, r.risk_peak_amount, r.pit_known_amount, r.pit_known_expected_close_date, r.versions_last_from`;
   const shown = (rows: Sql) => sql`SELECT r.opportunity_id, r.name, r.customer_id, r.customer_name, r.owner_id, u.name AS owner_name,
           r.dim_team_leaf AS team_id, t.name AS team_name, r.stage, r.stage_idx AS stage_index, r.status,
           r.amount::DOUBLE AS amount, r.win_probability::DOUBLE AS probability, ${weighted} AS weighted_amount,
@@ -264,13 +275,13 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
         FROM (${rows}) r
         ${nameJoins}
         ${lateJoins}
-        LEFT JOIN ${riskRelation(sql`SELECT opportunity_id FROM (${rows})`, ctx, p.idle_days)} sk ON sk.opportunity_id = r.opportunity_id`;
+        LEFT JOIN ${riskFromFacts(rows, ctx, p.idle_days)} sk ON sk.opportunity_id = r.opportunity_id`;
   const columns = sql`opportunity_id, name, customer_id, customer_name, owner_id, owner_name, team_id, team_name, stage,
       stage_index, status, amount, probability, weighted_amount, forecast_category, expected_close_date, created_at,
       closed_at, product, source, competitor, loss_reason, region, industry, grade, last_activity_at, days_idle, stalled, risk_flags, pushes`;
   // Risk flags of every candidate deal, only when the risk filter or sort needs them.
   const riskCtes: [string, Sql][] = needRisk
-    ? [['deal_risk', sql`SELECT * FROM ${riskRelation(sql`SELECT opportunity_id FROM ${dealsRelation(p)} dr WHERE dr.status = 'open'`, ctx, p.idle_days)}`]]
+    ? [['deal_risk', sql`SELECT * FROM ${riskFromFacts(sql`SELECT * FROM ${dealsRelation(p)} dr WHERE dr.status = 'open'`, ctx, p.idle_days)}`]]
     : [];
   if (!paged) {
     // Every matching row in the pages' order (the export sorts by `order` over these rows).
@@ -293,11 +304,15 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
       // Totals: count and sum over the same filter, no sort.
       // total_value values the rows as the funnel and value win rate do (a lost deal whose amount
       // the source zeroed at its last open amount), so a drill can show both and say why they differ.
+      // count=bounded counts (and sums) at most COUNT_CAP + 1 rows: listing/boundedTotals.
       ['totals', sql`SELECT count(*)::INTEGER AS total_count, coalesce(sum(amount), 0)::DOUBLE AS total_amount,
             coalesce(sum(effective_amount), 0)::DOUBLE AS total_value,
             count(*) FILTER (WHERE effective_amount IS DISTINCT FROM amount)::INTEGER AS valued_from_history,
             coalesce(sum(weighted_amount), 0)::DOUBLE AS total_weighted
-          FROM (${matching(sql`r.amount, r.effective_amount, ${weighted} AS weighted_amount`, { late: p.stalled !== undefined, names: false, risk: has(p.risk) })})`]
+          FROM (${boundedTotals(
+            matching(sql`r.amount, r.effective_amount, ${weighted} AS weighted_amount`, { late: p.stalled !== undefined, names: false, risk: has(p.risk) }),
+            p.count
+          )})`]
     ],
     // The totals row always exists, so a page past the end still reports how many rows match.
     body: sql`SELECT pg.*, t.total_count, t.total_amount, t.total_value, t.valued_from_history, t.total_weighted
@@ -323,19 +338,21 @@ export const deals = defineModel({
   query: (p, ctx) => dealsQuery(p, ctx, true),
   exportQuery: (p, ctx) => dealsQuery(p, ctx, false),
   finalize(rows, p) {
-    const total = Number(rows[0]?.total_count ?? 0);
-    const totalAmount = Number(rows[0]?.total_amount ?? 0);
-    const totalValue = Number(rows[0]?.total_value ?? 0);
-    const valuedFromHistory = Number(rows[0]?.valued_from_history ?? 0);
-    const totalWeighted = Number(rows[0]?.total_weighted ?? 0);
+    const first = rows[0] ?? {};
     const out = pageRow
       .array()
       .parse(rows.filter((r) => r.opportunity_id !== null))
       .map(({ total_count: _t, total_amount: _a, total_value: _v, valued_from_history: _h, total_weighted: _w, sort_key: _k, ...r }) => r);
-    return {
-      rows: out,
-      n: total,
-      summary: { total, total_amount: totalAmount, total_value: totalValue, valued_from_history: valuedFromHistory, total_weighted: totalWeighted, limit: p.limit, offset: p.offset }
-    };
+    const totals = countedTotals(
+      Number(first.total_count ?? 0),
+      {
+        total_amount: Number(first.total_amount ?? 0),
+        total_value: Number(first.total_value ?? 0),
+        valued_from_history: Number(first.valued_from_history ?? 0),
+        total_weighted: Number(first.total_weighted ?? 0)
+      },
+      p.count
+    );
+    return { rows: out, n: totals.total, summary: { ...totals, limit: p.limit, offset: p.offset } };
   }
 });

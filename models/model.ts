@@ -34,6 +34,14 @@ export interface ModelContext {
   fiscalYearStartMonth: number;
   stalledAfterDays: number;
   currency: string;
+  /**
+   * The latest instant any deal's history reaches in `deal_facts` (versions, stage changes, its
+   * and its customer's activities: warehouse/facts.ts factsHorizon), `null` when none; absent
+   * when not looked up. A report date whose end is after it sees every deal's whole history, so
+   * the "events after the report date" paths (models/common/risk.ts lateEventsPossible) are
+   * empty and can be left out of the statement.
+   */
+  factsHorizon?: string | null;
 }
 
 /**

@@ -29,7 +29,7 @@
 import { z } from 'zod';
 import { defineModel, type ModelContext, type ModelQuery } from './model';
 import { filterList, paramsSchema } from './common/params';
-import { boolParam, pagingShape, searchParam } from './common/listing';
+import { boolParam, boundedTotals, countedTotals, countParam, pagingShape, searchParam } from './common/listing';
 import { inPeriod, paymentsRelation } from './common/relations';
 import { and, ident, sql, type Sql } from '../src/lib/server/db/sql';
 import { openReceivableAt, receivablesDay } from './common/receivables';
@@ -59,6 +59,7 @@ const params = paramsSchema({
   at_period_end: boolParam.optional(),
   q: searchParam.optional(),
   sort: z.enum(PAYMENT_SORTS).default('due_date'),
+  count: countParam,
   ...pagingShape
 }).superRefine((p, ctx) => {
   if (p.received && p.at_period_end) {
@@ -161,10 +162,13 @@ function paymentQuery(p: P, ctx: ModelContext, paged: boolean): ModelQuery {
       ],
       [
         'totals',
+        // Sums of the same per-row figures, taken apart: Σ outstanding = Σ amount − Σ what was paid
+        // by D, summed as exact decimals and converted once (the per-row DECIMAL(38,2) difference
+        // over every matching payment cost ten times the scan). count=bounded: listing/boundedTotals.
         sql`SELECT count(*)::INTEGER AS total_count, coalesce(sum(amount), 0)::DOUBLE AS total_amount,
-                   coalesce(sum(outstanding), 0)::DOUBLE AS total_outstanding,
-                   coalesce(sum(paid_amount), 0)::DOUBLE AS total_paid
-            FROM (${matching(sql`r.amount::DOUBLE AS amount, ${outstanding} AS outstanding, ${paidAmount} AS paid_amount`, false)})`
+                   (coalesce(sum(coalesce(amount, 0)), 0) - coalesce(sum(coalesce(paid_amount, amount, 0)) FILTER (WHERE paid_at <= ${d}::DATE), 0))::DOUBLE AS total_outstanding,
+                   coalesce(sum(coalesce(paid_amount, amount)) FILTER (WHERE paid_at IS NOT NULL), 0)::DOUBLE AS total_paid
+            FROM (${boundedTotals(matching(sql`r.amount, r.paid_at, r.paid_amount`, false), p.count)})`
       ]
     ],
     body: sql`SELECT pg.*, t.total_count, t.total_amount, t.total_outstanding, t.total_paid
@@ -195,12 +199,15 @@ export const paymentList = defineModel({
       .array()
       .parse(rows.filter((r) => r.payment_id !== null))
       .map(({ total_count: _t, total_amount: _a, total_outstanding: _o, total_paid: _p, sort_key: _k, ...r }) => r);
-    const total = Number(first.total_count ?? 0);
+    const totals = countedTotals(
+      Number(first.total_count ?? 0),
+      { total_amount: Number(first.total_amount ?? 0), total_outstanding: Number(first.total_outstanding ?? 0), total_paid: Number(first.total_paid ?? 0) },
+      p.count
+    );
     return {
       rows: out,
-      n: total,
-      summary: { total, total_amount: Number(first.total_amount ?? 0), total_outstanding: Number(first.total_outstanding ?? 0), total_paid: Number(first.total_paid ?? 0), limit: p.limit, offset: p.offset,
-        ...(p.at_period_end ? { outstanding_at: receivablesDay(ctx.period, ctx.asOf) } : {}) }
+      n: totals.total,
+      summary: { ...totals, limit: p.limit, offset: p.offset, ...(p.at_period_end ? { outstanding_at: receivablesDay(ctx.period, ctx.asOf) } : {}) }
     };
   }
 });

@@ -50,6 +50,23 @@ describe('deal_facts, the precomputed per-deal table', () => {
     expect(r.restored).toBe(r.zeroed);
   });
 
+  it('weighted amount: open amount × (own else stage probability), won in full, lost 0 — equal to the raw table', async () => {
+    // The stage probabilities from the configuration, the deal's own probability from opportunities.
+    const probs = stages.map((s) => `('${s.name}', ${s.probability ?? 'NULL'}::DOUBLE)`).join(', ');
+    const r = await one(`
+      WITH st AS (SELECT * FROM (VALUES ${probs}) t(name, p)),
+      raw AS (
+        SELECT o.opportunity_id,
+          CASE o.status WHEN 'won' THEN o.amount::DOUBLE WHEN 'lost' THEN 0 ELSE o.amount::DOUBLE * coalesce(o.probability, st.p) END AS w
+        FROM opportunities o LEFT JOIN st ON st.name = o.stage
+      )
+      SELECT count(*) AS n, count(*) FILTER (WHERE abs(f.weighted_amount - raw.w) > 1e-6 OR (f.weighted_amount IS NULL) <> (raw.w IS NULL)) AS bad,
+             count(*) FILTER (WHERE f.status = 'open' AND f.weighted_amount > 0 AND f.weighted_amount < f.amount) AS partly_weighted
+      FROM deal_facts f JOIN raw USING (opportunity_id)`);
+    expect(r.bad).toBe(0);
+    expect(r.partly_weighted as number).toBeGreaterThan(10);
+  });
+
   it('goes stale with any write and is rebuilt before the next use', async () => {
     await db.write((tx) => tx.run(`UPDATE opportunities SET owner_id = 'U006' WHERE opportunity_id = 'OPP-0000001'`));
     await ensureFacts(db, stages);

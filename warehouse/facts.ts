@@ -8,6 +8,9 @@
  *   `customer_source`;
  * - `stage_idx`, `stage_kind`: the current stage's position and kind (open/won/lost) by the
  *   configured stages; `win_probability`: the deal's probability, else its stage's;
+ *   `weighted_amount` (DOUBLE): amount × win_probability for an open deal, the amount for a
+ *   won one, 0 for a lost one (the deals listing's weighted amount and total, summed over
+ *   every matching deal: precomputed, since the per-row product cost more than the scan);
  *   `effective_forecast_category`: the deal's category, else its stage's;
  * - `furthest_idx`: the furthest open stage or won its history (or current stage) shows — the
  *   funnel's "reached" (metrics.md: a lost deal reached the furthest open stage it showed);
@@ -62,7 +65,7 @@ import type { StageInfo } from './stages';
 export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts', 'customer_facts', 'option_facts', 'version_facts'] as const;
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 15;
+export const FACTS_VERSION = 16;
 
 /**
  * `version_facts`: every version of `opportunity_versions` whose deal is in `deal_facts`, with
@@ -363,6 +366,7 @@ export function buildFactsSql(stages: StageInfo[], only?: DealSet): Sql {
       c.region AS customer_region, c.industry AS customer_industry, c.grade AS customer_grade, c.source AS customer_source,
       cs.idx AS stage_idx, cs.kind AS stage_kind,
       coalesce(o.probability, cs.probability) AS win_probability,
+      (CASE WHEN o.status = 'won' THEN o.amount WHEN o.status = 'lost' THEN 0 ELSE o.amount * coalesce(o.probability, cs.probability) END)::DOUBLE AS weighted_amount,
       coalesce(o.forecast_category, cs.forecast_category) AS effective_forecast_category,
       greatest(coalesce(h.furthest_hist, 0), CASE WHEN cs.kind IN ('open', 'won') THEN cs.idx ELSE 0 END)::INTEGER AS furthest_idx,
       coalesce(h.entered, [${join(Array.from({ length: maxIdx }, () => sql`NULL::TIMESTAMP`), ', ')}]) AS entered,
@@ -560,4 +564,25 @@ async function checkFacts(db: Database, stages: StageInfo[], sig: string): Promi
     { derived: true }
   );
   freshFor.set(db, { generation: committed, sig });
+}
+
+/** Per database instance: the facts horizon found at a write generation. */
+const horizonFor = new WeakMap<Database, { generation: number; horizon: string | null }>();
+
+/**
+ * The latest event instant in `deal_facts` over every deal (its last version, last stage change,
+ * last activity, its owner's last activity on its customer) as `YYYY-MM-DD HH:MM:SS.ffffff`, or
+ * null when there is none. Any viewer's deals are a subset, so a report date ending after it has
+ * no deal with a later event. Looked up once per write generation (call after ensureFacts).
+ */
+export async function factsHorizon(db: Database): Promise<string | null> {
+  const generation = db.writeGeneration;
+  const known = horizonFor.get(db);
+  if (known && known.generation === generation) return known.horizon;
+  const { rows } = await db.query<{ h: string | null }>(
+    `SELECT strftime(max(greatest(versions_last_from, last_stage_change_at, last_activity_at, customer_activity_at)), '%Y-%m-%d %H:%M:%S.%f') AS h FROM main.deal_facts`
+  );
+  const horizon = rows[0]?.h ?? null;
+  horizonFor.set(db, { generation, horizon });
+  return horizon;
 }

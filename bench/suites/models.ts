@@ -407,25 +407,32 @@ export const CASES: Case[] = [
   {
     name: 'deals (all deals, page 1 by amount)',
     model: 'deals',
-    raw: `SELECT (SELECT count(*) FROM deal_facts) AS n, (SELECT sum(amount) FROM deal_facts) AS amount,
-        (SELECT list(opportunity_id) FROM (SELECT opportunity_id FROM deal_facts ORDER BY amount DESC NULLS LAST, opportunity_id LIMIT 50)) AS ids`,
+    // The page's rows with the columns the listing shows (owner and team names joined), and the
+    // totals it reports (count, amount, value) — a page of ids alone is not the same answer.
+    raw: rawDealsPage('TRUE', 'amount DESC NULLS LAST'),
     check: (m, r) => [[m.n, m.rows.map((x) => x.opportunity_id)], [Number(r[0].n), r[0].ids]]
   },
   {
     name: 'deals (open, this year by expected close, page 1 by expected close)',
     model: 'deals',
     params: { status: 'open', date_field: 'expected_close_date', period: 'this_year', sort: 'expected_close_date', dir: 'asc' },
-    raw: `WITH f AS (SELECT opportunity_id, amount, expected_close_date FROM deal_facts
-                   WHERE status = 'open' AND expected_close_date >= '2026-01-01' AND expected_close_date < '2027-01-01')
-      SELECT (SELECT count(*) FROM f) AS n, (SELECT sum(amount) FROM f) AS amount,
-        (SELECT list(opportunity_id) FROM (SELECT opportunity_id FROM f ORDER BY expected_close_date ASC NULLS LAST, opportunity_id LIMIT 50)) AS ids`,
+    raw: rawDealsPage(`status = 'open' AND expected_close_date >= '2026-01-01' AND expected_close_date < '2027-01-01'`, 'expected_close_date ASC NULLS LAST'),
     check: (m, r) => [[m.n, m.rows.map((x) => x.opportunity_id)], [Number(r[0].n), r[0].ids]]
   },
   {
     name: 'payment_list (all payments, page 1 by due date)',
     model: 'payment_list',
-    raw: `SELECT (SELECT count(*) FROM payment_facts) AS n, (SELECT sum(amount) FROM payment_facts) AS amount,
-        (SELECT list(payment_id) FROM (SELECT payment_id FROM payment_facts ORDER BY due_date DESC NULLS LAST, payment_id LIMIT 50)) AS ids`,
+    raw: `WITH page AS (
+        SELECT p.payment_id, p.opportunity_id, p.deal_name, p.effective_customer_id, p.customer_name, p.owner_id, u.name AS owner_name,
+               p.owner_team, t.name AS team_name, p.amount, p.due_date, p.paid_at, p.paid_amount
+        FROM (SELECT payment_id, opportunity_id, deal_name, effective_customer_id, customer_name, owner_id, owner_team, amount, due_date, paid_at, paid_amount
+              FROM payment_facts ORDER BY due_date DESC NULLS LAST, payment_id LIMIT 50) p
+        LEFT JOIN users u ON u.user_id = p.owner_id LEFT JOIN teams t ON t.team_id = p.owner_team)
+      SELECT count(*) AS n, sum(amount) AS amount,
+        sum(amount) - sum(coalesce(paid_amount, amount)) FILTER (WHERE paid_at <= DATE '${AS_OF}') AS outstanding,
+        sum(coalesce(paid_amount, amount)) FILTER (WHERE paid_at IS NOT NULL) AS paid,
+        (SELECT list(payment_id ORDER BY due_date DESC NULLS LAST, payment_id) FROM page) AS ids, (SELECT list(page) FROM page) AS rows
+      FROM payment_facts`,
     check: (m, r) => [[m.n, m.rows.map((x) => x.payment_id)], [Number(r[0].n), r[0].ids]]
   },
   {
@@ -527,16 +534,43 @@ export const CASES: Case[] = [
     name: 'deal (one deal: header, history, payments, activities)',
     model: 'deal',
     params: { id: 'OPP-0000777' },
-    raw: `SELECT (SELECT count(*) FROM deal_facts WHERE opportunity_id = 'OPP-0000777') AS deals,
-        (SELECT count(*) FROM opportunity_versions WHERE opportunity_id = 'OPP-0000777') AS versions,
-        (SELECT count(*) FROM payments WHERE opportunity_id = 'OPP-0000777') AS payments,
-        (SELECT count(*) FROM activities WHERE opportunity_id = 'OPP-0000777') AS activities`,
+    // The deal's own rows, read as a person would for its page: its facts row with customer,
+    // owner and team, its versions, payments and activities (the model builds its events from these).
+    raw: `WITH pr AS (SELECT list(p) AS l FROM payments p WHERE opportunity_id = 'OPP-0000777'),
+        ar AS (SELECT list(a ORDER BY a.occurred_at) AS l FROM activities a WHERE opportunity_id = 'OPP-0000777')
+      SELECT (SELECT list(d) FROM (SELECT f.*, c.name AS customer, u.name AS owner, t.name AS team FROM deal_facts f
+                LEFT JOIN customers c ON c.customer_id = f.customer_id LEFT JOIN users u ON u.user_id = f.owner_id
+                LEFT JOIN teams t ON t.team_id = u.team_id WHERE f.opportunity_id = 'OPP-0000777') d) AS deal,
+        (SELECT list(v ORDER BY v.valid_from) FROM opportunity_versions v WHERE opportunity_id = 'OPP-0000777') AS versions,
+        pr.l AS payment_rows, ar.l AS activity_rows, len(coalesce(pr.l, [])) AS payments, len(coalesce(ar.l, [])) AS activities
+      FROM pr, ar`,
     check: (m, r) => [
       [m.rows.filter((x) => x.kind === 'payment').length, m.rows.filter((x) => x.kind === 'activity').length],
       [Number(r[0].payments), Number(r[0].activities)]
     ]
   }
 ];
+
+/**
+ * The raw SQL of a deals page: the matching deal_facts rows' top N with the listing's columns
+ * and the owner and team names, the count, amount and value of every matching deal.
+ */
+function rawDealsPage(where: string, order: string): string {
+  return `WITH page AS (
+      SELECT f.opportunity_id, f.name, f.customer_id, f.customer_name, f.owner_id, u.name AS owner_name, f.owner_team, t.name AS team_name,
+             f.stage, f.stage_idx, f.status, f.amount, f.win_probability, f.effective_forecast_category, f.expected_close_date,
+             f.created_at, f.closed_at, f.product, f.source, f.competitor, f.loss_reason, f.customer_region, f.customer_industry,
+             f.customer_grade, f.last_activity_at, f.customer_activity_at, f.last_stage_change_at, f.risk_pushes, f.risk_peak_amount
+      FROM (SELECT opportunity_id, name, customer_id, customer_name, owner_id, owner_team, stage, stage_idx, status, amount, win_probability,
+                   effective_forecast_category, expected_close_date, created_at, closed_at, product, source, competitor, loss_reason,
+                   customer_region, customer_industry, customer_grade, last_activity_at, customer_activity_at, last_stage_change_at,
+                   risk_pushes, risk_peak_amount
+            FROM deal_facts WHERE ${where} ORDER BY ${order}, opportunity_id LIMIT 50) f
+      LEFT JOIN users u ON u.user_id = f.owner_id LEFT JOIN teams t ON t.team_id = f.owner_team)
+    SELECT count(*) AS n, sum(amount) AS amount, sum(effective_amount) AS value,
+      (SELECT list(opportunity_id ORDER BY ${order}, opportunity_id) FROM page) AS ids, (SELECT list(page) FROM page) AS rows
+    FROM deal_facts WHERE ${where}`;
+}
 
 function pct(sorted: number[], p: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));

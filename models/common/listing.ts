@@ -37,3 +37,36 @@ export function searchWhere(q: string | undefined, columns: Sql[]): Sql {
 export function orderBy(column: string, allowed: readonly string[], dir: 'asc' | 'desc', key: string): Sql {
   return sql`ORDER BY ${ident(column, allowed)} ${dir === 'asc' ? sql`ASC` : sql`DESC`} NULLS LAST, ${ident(key)} ASC`;
 }
+
+/**
+ * How many matching rows a listing counts (issue 15.3): `exact` (the default) counts and sums
+ * every one; `bounded` stops at COUNT_CAP + 1, so a listing of millions of rows answers
+ * "more than 10,000" without a second pass over all of them. Exports never page or count.
+ */
+export const countParam = z.enum(['exact', 'bounded']).default('exact');
+export type CountMode = z.output<typeof countParam>;
+
+/** The bound of `count=bounded`: at most this many rows are counted, one more says "more". */
+export const COUNT_CAP = 10_000;
+
+/** The rows a listing's totals aggregate: every matching row, or at most COUNT_CAP + 1 of them. */
+export function boundedTotals(rows: Sql, count: CountMode): Sql {
+  return count === 'bounded' ? sql`SELECT * FROM (${rows}) LIMIT ${COUNT_CAP + 1}::BIGINT` : rows;
+}
+
+/**
+ * The summary's count and sums from a totals row. Capped (more than COUNT_CAP rows matched
+ * under `count=bounded`): `total` is COUNT_CAP with `total_capped: true` — "at least 10,000",
+ * never a wrong exact figure — and the sums, which would cover only some of the rows, are
+ * null. Otherwise the exact count and sums, `total_capped: false`.
+ */
+export function countedTotals<K extends string>(
+  n: number,
+  sums: Record<K, number>,
+  count: CountMode
+): { total: number; total_capped: boolean } & Record<K, number | null> {
+  const capped = count === 'bounded' && n > COUNT_CAP;
+  const out = { total: capped ? COUNT_CAP : n, total_capped: capped } as { total: number; total_capped: boolean } & Record<K, number | null>;
+  for (const k of Object.keys(sums) as K[]) (out as Record<K, number | null>)[k] = capped ? null : sums[k];
+  return out;
+}

@@ -37,7 +37,45 @@ export function stageLimit(stage: Sql, ctx: Pick<ModelContext, 'stages' | 'stall
  * `days_in_stage`, `days_no_activity`, `risk_flags` (VARCHAR[] in RISK_FLAGS order; empty for
  * closed deals) and `risk_count`.
  */
-export function riskRelation(ids: Sql, ctx: Pick<ModelContext, 'asOf' | 'stages' | 'stalledAfterDays'>, idleDays = DEFAULT_IDLE_DAYS): Sql {
+export function riskRelation(ids: Sql, ctx: Pick<ModelContext, 'asOf' | 'stages' | 'stalledAfterDays' | 'factsHorizon'>, idleDays = DEFAULT_IDLE_DAYS): Sql {
+  return riskFromFacts(
+    sql`SELECT f.* FROM deal_facts f WHERE f.opportunity_id IN (SELECT opportunity_id FROM (${ids}) WHERE opportunity_id IS NOT NULL)`,
+    ctx,
+    idleDays
+  );
+}
+
+/**
+ * Whether some deal may have a version, stage change or activity after the end of the report
+ * date: always, unless `ctx.factsHorizon` (the latest such instant over every deal, looked up
+ * by the model runner) is known and earlier. When not, every `deal_facts` history figure holds
+ * as of the report date and no path that recomputes them from the raw tables is needed.
+ */
+export function lateEventsPossible(ctx: Pick<ModelContext, 'asOf' | 'factsHorizon'>): boolean {
+  if (ctx.factsHorizon === undefined) return true;
+  if (ctx.factsHorizon === null) return false;
+  // 'YYYY-MM-DD HH:MM:SS.ffffff' against the next day's 'YYYY-MM-DD' (its midnight): text order is time order.
+  return ctx.factsHorizon >= addDays(ctx.asOf, 1);
+}
+
+/** The `deal_facts` columns `riskFromFacts` reads from its rows. */
+export const RISK_FACT_COLUMNS = [
+  'opportunity_id', 'customer_id', 'owner_id', 'status', 'stage', 'created_at', 'amount', 'expected_close_date',
+  'risk_pushes', 'risk_peak_amount', 'pit_known_amount', 'pit_known_expected_close_date', 'last_stage_change_at',
+  'last_activity_at', 'activity_times', 'customer_activity_at', 'versions_last_from'
+] as const;
+
+/**
+ * `riskRelation` over rows the caller already read from `deal_facts` (a SELECT with at least
+ * RISK_FACT_COLUMNS, one row per deal): a listing that has its page's rows in hand computes
+ * their flags from them instead of looking the same deals up in `deal_facts` again — a scan of
+ * the whole table for a page of 50 ids (issue 15.3).
+ */
+export function riskFromFacts(
+  factRows: Sql,
+  ctx: Pick<ModelContext, 'asOf' | 'stages' | 'stalledAfterDays' | 'factsHorizon'>,
+  idleDays = DEFAULT_IDLE_DAYS
+): Sql {
   const D = ctx.asOf;
   const dayEnd = addDays(D, 1);
   // Two paths, one answer (like models/common/pit.ts): `deal_facts` carries each deal's history
@@ -49,16 +87,17 @@ export function riskRelation(ids: Sql, ctx: Pick<ModelContext, 'asOf' | 'stages'
   // (`lastActivityBefore`). At the report date nearly every deal takes the first path, and the at-risk
   // tile no longer scans every version and activity (8 s at 1M deals under load).
   const late = (col: string) => sql`coalesce(f.${unsafeRaw(col)} >= ${dayEnd}::TIMESTAMP, FALSE)`;
-  return sql`(
-    WITH rd AS (SELECT DISTINCT opportunity_id FROM (${ids}) WHERE opportunity_id IS NOT NULL),
-    rf AS MATERIALIZED (
+  // When no deal has any event after the end of D (ctx.factsHorizon), the second path is empty
+  // for every deal: the statement leaves it out (planning it cost more than running it).
+  const head = lateEventsPossible(ctx)
+    ? sql`    WITH rf AS MATERIALIZED (
       SELECT f.opportunity_id, f.customer_id, f.owner_id, f.status, f.stage, f.created_at, f.amount, f.expected_close_date,
              f.risk_pushes, f.risk_peak_amount, f.pit_known_amount, f.pit_known_expected_close_date, f.last_stage_change_at,
              f.customer_activity_at,
              -- the last follow-up on the deal before the end of D, from its row (models/common/pit.ts)
              ${lastActivityBefore(sql`f`, sql`${dayEnd}::TIMESTAMP`)} AS activity_at,
              ${late('versions_last_from')} AS v_late, ${late('customer_activity_at')} AS c_late
-      FROM deal_facts f WHERE f.opportunity_id IN (SELECT opportunity_id FROM rd)
+      FROM (${factRows}) f
     ),
     rv AS (
       SELECT v.opportunity_id, v.valid_from, v.stage, v.amount, v.expected_close_date,
@@ -98,6 +137,21 @@ export function riskRelation(ids: Sql, ctx: Pick<ModelContext, 'asOf' | 'stages'
       LEFT JOIN rh h ON h.opportunity_id = o.opportunity_id
       LEFT JOIN rc ON rc.customer_id = o.customer_id AND rc.owner_id = o.owner_id
     ),
+`
+    : sql`    WITH base AS (
+      SELECT f.opportunity_id, f.status, f.stage, f.created_at,
+             coalesce(f.risk_pushes, 0)::INTEGER AS pushes,
+             f.risk_peak_amount::DOUBLE AS peak_amount,
+             coalesce(f.pit_known_amount, f.amount)::DOUBLE AS risk_amount,
+             coalesce(f.pit_known_expected_close_date, f.expected_close_date) AS risk_close,
+             date_diff('day', coalesce(f.last_stage_change_at, f.created_at)::DATE, ${D}::DATE)::INTEGER AS days_in_stage,
+             date_diff('day', greatest(coalesce(f.last_activity_at, f.created_at), coalesce(f.customer_activity_at, f.created_at),
+                                       f.created_at)::DATE, ${D}::DATE)::INTEGER AS days_no_activity
+      FROM (${factRows}) f
+    ),
+`;
+  return sql`(
+    ${head}
     flagged AS (
       SELECT b.*, CASE WHEN b.status = 'open' THEN list_filter([
           CASE WHEN b.pushes >= 1 THEN 'pushed' END,

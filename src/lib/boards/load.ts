@@ -63,6 +63,15 @@ export function dealQuery(s: ViewState, id: string): QuerySpec {
 }
 
 /** A table's call: its base parameters (filters and its refinements) plus its sort, page and search. */
+/** The listings that can bound their count (`count=bounded`: models/common/listing.ts). */
+const BOUNDED_COUNT_MODELS = new Set(['deals', 'payment_list']);
+
+/**
+ * A table tile's call. While the user searches, the count is bounded: the search runs over
+ * every row for the page, and counting all its matches again cost as much (issue 15.3); the
+ * table says "more than 10,000" then (tiles.ts cappedSubtitle). Without a search the count and
+ * sums are exact — they are what the card clicked on shows.
+ */
 export function tableQuery(tileId: string, spec: TableSpec, ctx: QueryContext): QuerySpec {
   const t = ctx.state.tables[tileId];
   const page = t?.page ?? 1;
@@ -74,7 +83,8 @@ export function tableQuery(tileId: string, spec: TableSpec, ctx: QueryContext): 
       dir: t?.dir ?? spec.defaultDir,
       limit: spec.pageSize,
       offset: (page - 1) * spec.pageSize,
-      q: t?.q || null
+      q: t?.q || null,
+      ...(t?.q && BOUNDED_COUNT_MODELS.has(spec.model) ? { count: 'bounded' } : {})
     }
   };
 }

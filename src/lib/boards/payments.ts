@@ -5,7 +5,7 @@
 import { formatDate, formatMoney, formatPercent } from '$lib/format';
 import { commonParams } from './state';
 import { bucketLabel } from './format';
-import { amountText, dealsTable, orgGroup, orgTitle, paymentsTable, rowsOf } from './tiles';
+import { amountText, cappedSubtitle, dealsTable, orgGroup, orgTitle, paymentsTable, rowsOf } from './tiles';
 import type { ModelResult } from '$lib/api';
 import type { BoardDef, KpiCardView, QueryContext, TileDef } from './types';
 
@@ -243,11 +243,12 @@ receivablesEnd.table!.columns = receivablesEnd.table!.columns.map((c) => (c.key 
 // The day the receivables are measured on belongs in the subtitle: it is not the report date.
 receivablesEnd.subtitle = (data, ctx) =>
   data.rows
-    ? ctx.t('table.summary_receivables_end', {
+    ? (cappedSubtitle(data.rows, ctx, 'payments') ??
+      ctx.t('table.summary_receivables_end', {
         date: formatDate(String(data.rows.summary?.outstanding_at ?? ''), ctx.locale),
         n: Number(data.rows.summary?.total ?? 0).toLocaleString(ctx.locale),
         amount: amountText((data.rows.summary?.total_outstanding as number) ?? null, ctx)
-      })
+      }))
     : null;
 
 export const payments: BoardDef = {

@@ -119,8 +119,28 @@ export function dealsTable(
   return { id, title, span: opts.span ?? [12, 5], table, subtitle: (data, ctx) => tableSubtitle(data.rows, ctx) };
 }
 
+/**
+ * Whether a listing's count stopped at its cap (`count=bounded`, asked for while searching:
+ * load.ts tableQuery): `summary.total` is then a lower bound and the sums are not given.
+ */
+export function countCapped(r: ModelResult | undefined): boolean {
+  return r?.summary?.total_capped === true;
+}
+
+/**
+ * The subtitle of a listing whose count was capped: "more than 10,000 … match", never a total or
+ * an amount it did not compute. Null when the count is exact.
+ */
+export function cappedSubtitle(r: ModelResult | undefined, ctx: ViewContext, kind: 'deals' | 'payments'): string | null {
+  if (!countCapped(r)) return null;
+  const n = Number(r!.summary!.total).toLocaleString(ctx.locale);
+  return ctx.t(kind === 'deals' ? 'table.summary_capped' : 'table.summary_capped_payments', { n });
+}
+
 function tableSubtitle(r: ModelResult | undefined, ctx: ViewContext): string | null {
   if (!r) return null;
+  const capped = cappedSubtitle(r, ctx, 'deals');
+  if (capped) return capped;
   const total = Number(r.summary?.total ?? 0);
   const amount = r.summary?.total_amount as number | undefined;
   const text = ctx.t('table.summary', { n: total.toLocaleString(ctx.locale), amount: amountText(amount ?? null, ctx) });
@@ -204,10 +224,11 @@ export function paymentsTable(
     table,
     subtitle: (data, ctx) =>
       data.rows
-        ? ctx.t(opts.total === 'paid' ? 'table.summary_paid' : opts.total === 'amount' ? 'table.summary_due' : 'table.summary_outstanding', {
+        ? (cappedSubtitle(data.rows, ctx, 'payments') ??
+          ctx.t(opts.total === 'paid' ? 'table.summary_paid' : opts.total === 'amount' ? 'table.summary_due' : 'table.summary_outstanding', {
             n: Number(data.rows.summary?.total ?? 0).toLocaleString(ctx.locale),
             amount: amountText((data.rows.summary?.[opts.total === 'paid' ? 'total_paid' : opts.total === 'amount' ? 'total_amount' : 'total_outstanding'] as number) ?? null, ctx)
-          })
+          }))
         : null
   };
 }

@@ -8,7 +8,7 @@ import { catalog, type CatalogName } from '../../../../models/index';
 import type { Model, ModelContext, ModelOutput, ModelQuery, StageInfo } from '../../../../models/model';
 import { previousPeriod, resolvePreset, todayIn, type Period, type PeriodPreset } from '../../../../models/common/period';
 import { scopeCtes, type Scope } from '../../../../models/common/scope';
-import { ensureFacts } from '../../../../warehouse/facts';
+import { ensureFacts, factsHorizon } from '../../../../warehouse/facts';
 import type { CockpitConfig } from '../config/schema';
 import { formatIssues } from '../config/load';
 import type { ColumnInfo, Database } from '../db/database';
@@ -156,8 +156,10 @@ export async function runModel(
   const model = getModel(name);
   const params = parseParams(model, rawParams);
   const ctx = buildContext(model, params, config, now);
-  const q = model.query(params as never, ctx);
   await ensureFacts(db, ctx.stages);
+  // Lets the listings leave out the paths for events after the report date when there are none.
+  ctx.factsHorizon = await factsHorizon(db);
+  const q = model.query(params as never, ctx);
   const t0 = performance.now();
   const result = await runQuery(db, config, model, q, ctx, scope);
   const ms = Math.round((performance.now() - t0) * 10) / 10;
