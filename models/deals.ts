@@ -263,7 +263,7 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
   const factCols = sql`r.opportunity_id, r.name, r.customer_id, r.customer_name, r.owner_id, r.dim_team_leaf, r.stage, r.stage_idx,
       r.status, r.amount, r.win_probability, r.effective_forecast_category, r.expected_close_date, r.created_at, r.closed_at,
       r.product, r.source, r.competitor, r.loss_reason, r.dim_region, r.dim_industry, r.dim_grade,
-      r.last_activity_at, r.customer_activity_at, r.last_stage_change_at, r.weighted_amount,
+      r.last_activity_at, r.activity_times, r.customer_activity_at, r.last_stage_change_at, r.weighted_amount,
       r.risk_pushes, r.risk_peak_amount, r.pit_known_amount, r.pit_known_expected_close_date, r.versions_last_from`;
   const shown = (rows: Sql) => sql`SELECT r.opportunity_id, r.name, r.customer_id, r.customer_name, r.owner_id, u.name AS owner_name,
           r.dim_team_leaf AS team_id, t.name AS team_name, r.stage, r.stage_idx AS stage_index, r.status,
