@@ -699,6 +699,15 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
   }
 
   step('related rows written');
+  // Tables holding no row before this sync writes its own (a first import): afterwards every
+  // row in them was written by this sync (stubs below need not look them up in chg_keys).
+  const emptyBefore = new Set<string>();
+  if (emptyFast) {
+    for (const e of ['opportunities', 'payments', 'activities'] as const) {
+      const { rows } = await tx.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${e}) AS any`);
+      if (!rows[0].any) emptyBefore.add(e);
+    }
+  }
   // 4. Each source's own rows, in config order (a later source wins for the same id).
   for (let i = 0; i < sources.length; i++) {
     const s = sources[i];
@@ -796,7 +805,7 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
   // new reference: every earlier reference got its row when it was written, and no sync deletes
   // a customer or user except an adopted customer, whose references moved (and are in chg_keys).
   const written = (e: 'opportunities' | 'payments' | 'activities') =>
-    incremental ? `(SELECT * FROM ${e} WHERE "${idField(e)}" IN (SELECT id FROM chg_keys WHERE entity = '${e}'))` : e;
+    incremental && !emptyBefore.has(e) ? `(SELECT * FROM ${e} WHERE "${idField(e)}" IN (SELECT id FROM chg_keys WHERE entity = '${e}'))` : e;
   const stubSpecs: [('customers' | 'users' | 'teams'), string][] = [
     ['customers', `SELECT customer_id AS id FROM ${written('opportunities')} UNION SELECT customer_id FROM ${written('payments')} UNION SELECT customer_id FROM ${written('activities')}`],
     ['teams', `SELECT team_id FROM users UNION SELECT parent_id FROM teams UNION SELECT team_id FROM targets`],
@@ -819,7 +828,11 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
   const deals = sources.reduce((n, s, i) => n + (s.entity === 'opportunities' ? reports[i].loaded + reports[i].updated : 0), 0);
   if (sources.some((s) => s.entity === 'opportunities')) {
     const slices = sliceCount(deals);
-    for (let j = 0; j < slices; j++) await writeHistory(tx, now, slices, j, incremental, emptyFast);
+    // One source of deals without a duplicate id: each staged deal row is its id's only one.
+    const dealSources = sources.map((s, i) => i).filter((i) => sources[i].entity === 'opportunities');
+    const unique = emptyFast && dealSources.length === 1 && !hasDuplicates[dealSources[0]];
+    const firstImport = { unique, allWritten: emptyBefore.has('opportunities') };
+    for (let j = 0; j < slices; j++) await writeHistory(tx, now, slices, j, incremental, emptyFast, firstImport);
     const derived = await deriveClosedAt(tx);
     const first = sources.findIndex((s) => s.entity === 'opportunities');
     if (derived > 0) {
@@ -885,20 +898,31 @@ async function deriveClosedAt(tx: WriteTx): Promise<number> {
  * stage-date entries and its current state; a known deal whose stage, amount, close date,
  * owner, category or probability changed gets its current version closed and a new one.
  */
-async function writeHistory(tx: WriteTx, now: string, slices: number, slice: number, incremental: boolean, emptyFast: boolean) {
+async function writeHistory(
+  tx: WriteTx,
+  now: string,
+  slices: number,
+  slice: number,
+  incremental: boolean,
+  emptyFast: boolean,
+  first: { unique: boolean; allWritten: boolean }
+) {
   // Only deals this sync inserted or changed can get a version: every write of a versioned
   // column (stage, amount, close date, owner, category, probability) is an upsert of the sync,
   // followed by this in the same transaction, so an untouched deal's current version already
   // holds its row's values. The former path (`incremental` false) judged every staged deal.
+  // (`first.allWritten`: no deal was stored before this sync, so every deal was written by it;
+  // `first.unique`: one source of deals and no duplicate id in it, so no staged deal row has a
+  // later one to give way to.)
   const inSlice = unsafeRaw(
-    sliceWhere('opportunity_id', slices, slice) + (incremental ? ` AND opportunity_id IN (SELECT id FROM chg_keys WHERE entity = 'opportunities')` : '')
+    sliceWhere('opportunity_id', slices, slice) + (incremental && !first.allWritten ? ` AND opportunity_id IN (SELECT id FROM chg_keys WHERE entity = 'opportunities')` : '')
   );
   await tx.run(sql`CREATE OR REPLACE TEMP TABLE v_in AS
     SELECT o.opportunity_id, o.stage, o.amount, o.expected_close_date, o.owner_id, o.forecast_category, o.probability,
            TRY_CAST(s._entered AS TIMESTAMP) AS entered_src,
            coalesce(TRY_CAST(s._entered AS TIMESTAMP), o.created_at, ${now}::TIMESTAMP) AS entered, s._seq
     FROM (SELECT opportunity_id, _entered, _seq FROM stg_opportunities WHERE NOT _ref AND ${inSlice}
-          QUALIFY row_number() OVER (PARTITION BY opportunity_id ORDER BY _seq DESC) = 1) s
+          ${unsafeRaw(first.unique ? '' : 'QUALIFY row_number() OVER (PARTITION BY opportunity_id ORDER BY _seq DESC) = 1')}) s
     JOIN opportunities o USING (opportunity_id)`);
   // A slice without any version yet (every slice of a first import): every deal in it is new,
   // and none can have a changed version, since each open version inserted below holds its
