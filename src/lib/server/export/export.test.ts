@@ -113,8 +113,8 @@ describe('XLSX export', () => {
     expect(ws.rowCount).toBe(2);
   });
 
-  it('streams 200,000 rows in bounded memory (no shared strings; the zip paced by the producer)', async () => {
-    const N = 200_000;
+  it('streams 300,000 rows in bounded memory (no shared strings; the zip paced by the producer)', async () => {
+    const N = 300_000;
     const s = await source(`SELECT i AS id, 'OPP-' || i || ' 上海' || md5(i::VARCHAR) AS name, (i % 1000)::DOUBLE AS amount FROM range(${N}) t(i) ORDER BY i`);
     const m0 = process.memoryUsage();
     let peakHeap = 0;
@@ -125,9 +125,11 @@ describe('XLSX export', () => {
       // What the writer holds: buffers in use less what this test keeps of the file.
       peakBuffers = Math.max(peakBuffers, m.arrayBuffers - m0.arrayBuffers - kept);
     });
-    // The sheet's XML is ~40 MB and, unpaced, most of it piles up here (measured: 60 MB at 300k rows);
-    // paced, the writer holds its 1 MB backlogs plus garbage not yet collected (~15 MB).
-    expect(peakBuffers).toBeLessThan(30_000_000);
+    // The sheet's XML is ~60 MB and, unpaced, most of it piles up here (measured: 60 MB at 300k rows);
+    // paced, the writer holds its 1 MB backlogs plus garbage not yet collected (~15 MB alone; up to
+    // 35 MB seen at 200k rows in a worker shared with other files under load, whence 300k rows and
+    // this bound, still well under the unpaced figure).
+    expect(peakBuffers).toBeLessThan(45_000_000);
     expect(peakHeap).toBeLessThan(120_000_000);
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.load(buf as unknown as ArrayBuffer);
