@@ -20,6 +20,14 @@ import { LTV_BASES, ltvBaseCtes, ltvPerCustomerCte, ltvWindows, type LtvParams }
 import { customersRelation, inPeriod } from './common/relations';
 import { ident, sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 
+
+/** The listed customers the segment and the search keep: one definition for both paths. */
+function matching(from: Sql, p: { segment: keyof typeof SEGMENT_WHERE; q?: string }): Sql {
+  return sql`SELECT * FROM ${from}
+      WHERE ${unsafeRaw(SEGMENT_WHERE[p.segment])}
+        AND ${searchWhere(p.q, [sql`customer_name`, sql`customer_id`, sql`region`, sql`industry`, sql`owner_name`])}`;
+}
+
 export const CUSTOMER_SEGMENTS = ['all', 'with_revenue', 'won', 'active', 'active_last_year', 'churned'] as const;
 export const CUSTOMER_SORTS = ['customer_name', 'owner_name', 'region', 'industry', 'ltv', 'won_amount', 'won_deals', 'revenue_year'] as const;
 
@@ -142,9 +150,7 @@ function fastQuery(p: P, ctx: ModelContext): ModelQuery {
       ],
       [
         'matching',
-        sql`SELECT * FROM base
-            WHERE ${unsafeRaw(SEGMENT_WHERE[p.segment])}
-              AND ${searchWhere(p.q, [sql`customer_name`, sql`customer_id`, sql`region`, sql`industry`, sql`owner_name`])}`
+        matching(sql`base`, p)
       ],
       [
         'page_ids',
@@ -251,9 +257,7 @@ export function listQuery(p: P, ctx: ModelContext, paged: boolean): ModelQuery {
     ],
     [
       'matching',
-      sql`SELECT * FROM listed
-          WHERE ${unsafeRaw(SEGMENT_WHERE[p.segment])}
-            AND ${searchWhere(p.q, [sql`customer_name`, sql`customer_id`, sql`region`, sql`industry`, sql`owner_name`])}`
+      matching(sql`listed`, p)
     ]
   ];
   if (!paged) return { ctes, body: sql`SELECT * FROM matching`, order: sql`${ident(p.sort, CUSTOMER_SORTS)} ${dir} NULLS LAST, customer_id ASC` };
