@@ -96,7 +96,6 @@ export async function stageHitRefs(tx: WriteTx, source: string, src: number, bas
       UNION SELECT c_phone_key FROM vc_hit WHERE c_ref AND c_customer_id IN (SELECT id FROM vc_ac))
     SELECT count(*)::DOUBLE AS n FROM vc_hit WHERE c_ref AND c_customer_id NOT IN (SELECT id FROM vc_ac)
       AND (c_name_key IN (SELECT k FROM k WHERE k <> '') OR c_phone_key IN (SELECT k FROM k WHERE k <> ''))`);
-  await tx.run(`DROP TABLE temp.vc_gone`);
   if (Number(dup[0].n) > 0 || Number(keys[0].n) > 0) {
     await tx.run(`DROP TABLE temp.vc_ac`);
     await tx.run(`DROP TABLE temp.vc_au`);
@@ -124,7 +123,11 @@ export async function writeMemo(tx: WriteTx, source: string, src: number, m: Mem
   const S = unsafeRaw(String(src));
   const B = unsafeRaw(String(m.base));
   await tx.run(`CREATE OR REPLACE TEMP TABLE vc_dupids AS SELECT opportunity_id FROM stg_opportunities WHERE _src = ${src} AND NOT _ref GROUP BY 1 HAVING count(*) > 1`);
-  await tx.run(sql`DELETE FROM sync_memo WHERE source = ${source} AND h NOT IN (SELECT h FROM vc_hit WHERE pos = old_pos)`);
+  // Everything but the hits kept at their position goes: with hits, the entries gone from the
+  // file (stageHitRefs kept them in vc_gone) and the hits that moved — a small list probed
+  // against the memo, not the memo anti-joined with every hit.
+  if (m.hits) await tx.run(sql`DELETE FROM sync_memo WHERE source = ${source} AND h IN (SELECT h FROM vc_gone UNION ALL SELECT h FROM vc_hit WHERE pos <> old_pos)`);
+  else await tx.run(sql`DELETE FROM sync_memo WHERE source = ${source}`);
   const opp = OPP();
   await tx.run(sql`INSERT INTO sync_memo
     SELECT ${source}, x.h, q.pos, o.opportunity_id, ${unsafeRaw(presentBits('o'))},

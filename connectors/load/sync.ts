@@ -408,7 +408,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
         if (m && sources.length === 1 && report.merges.length === 0) {
           const s = sources[i];
           // A source that sets close dates clears a derived one on every sync: such rows are cleaned every time.
-          const kept = await writeMemo(tx, s.name, i, m, closedStaged[i] ?? true);
+          const kept = await writeMemo(profiled(tx), s.name, i, m, closedStaged[i] ?? true);
           log(`  ${s.name}: memo of ${kept.toLocaleString()} raw rows written`);
         } else await dropMemo(tx, sources[i].name);
       }
