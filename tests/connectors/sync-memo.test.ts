@@ -26,7 +26,7 @@ let ref: Database;
 
 const STAGES = ['初步接洽', '需求分析', '方案报价', '商务谈判', '赢单', '输单'];
 const REGIONS = ['上海市', '浙江省', '江苏省', '广东省', '北京市'];
-const N = 3000;
+const N = 600;
 const rand = mulberry32(20261207);
 const int = (n: number) => Math.floor(rand() * n);
 const pick = <T,>(xs: T[]) => xs[int(xs.length)];
@@ -253,8 +253,7 @@ describe('re-import with the memo of raw rows equals the full path', () => {
   }, 120_000);
 
   it('rows swapped: every row cleaned (which row of a customer is last changed)', async () => {
-    write();
-    await importBoth(9);
+    // Against the memo the step above wrote (every row but the two with the duplicated id).
     [rows[5], rows[rows.length - 5]] = [rows[rows.length - 5], rows[5]];
     write();
     const { a, b, log } = await importBoth(10);
