@@ -33,7 +33,7 @@ import { layoutHeader, SCAN_ROWS } from '../file/header';
 import type { Rejection } from '../pipeline/pipeline';
 import type { RecordMeta } from '../types';
 import { cleanRaw, dropTemp, profiled, sqlMapping, type IngestArgs } from './sql-ingest';
-import { MEMO_NEW, memoSignature, memoValid, presentColumns, stageHitRefs, type MemoOut } from './sync-memo';
+import { memoSignature, memoValid, presentColumns, stageHitRefs, type MemoOut } from './sync-memo';
 
 export { MACROS, defineMacros } from './sql-ingest';
 
@@ -203,11 +203,10 @@ export async function ingestCsvSql(a: IngestArgs): Promise<CsvSqlOutcome> {
       // The memo of raw rows (./sync-memo.ts): every row hashed over its cells, whole columns;
       // rows whose hash the source's memo holds (hits) are not cleaned.
       const signature = memoSignature({ source: s, config, headers, meta, mapping: mapped.mapping, unmapped: mapped.unmapped, delim, skip });
-      const valid = await memoValid(tx, source.name, signature);
-      // Without a valid memo nothing can be a hit: the rows are hashed while staged (MEMO_NEW) only.
-      await tx.run(`CREATE OR REPLACE TEMP TABLE vc_hash AS SELECT rowid - ${rid0} AS pos, hash(${cols.join(', ')}) AS h FROM vc_raw${valid ? '' : ' LIMIT 0'}`);
-      await tx.run(`CREATE OR REPLACE TEMP TABLE vc_memo_new (${MEMO_NEW})`);
+      await tx.run(`CREATE OR REPLACE TEMP TABLE vc_hash AS SELECT rowid - ${rid0} AS pos, hash(${cols.join(', ')}) AS h FROM vc_raw`);
+      await tx.run(`CREATE OR REPLACE TEMP TABLE vc_sqlids (pos BIGINT)`);
       const base = a.stager.reserve(3 * n + 3);
+      const valid = await memoValid(tx, source.name, signature);
       await tx.run(sql`CREATE OR REPLACE TEMP TABLE vc_hit AS SELECT x.pos, m.* EXCLUDE (source, pos), m.pos AS old_pos
         FROM vc_hash x JOIN sync_memo m ON m.h = x.h WHERE m.source = ${source.name} AND ${valid}`);
       // Hits in their former order, each once (a repeated row, or rows swapped, change which row wins).

@@ -200,11 +200,7 @@ export interface RawTable {
    * only some of its rows (`rawId` then gives each row's position in the whole file).
    */
   base?: number;
-  /**
-   * Also appends the memo's candidate entries to `temp.vc_memo_new` (./sync-memo.ts, `MEMO_NEW`):
-   * per row SQL staged, the hash of its raw cells, its position, and what it staged (deal id,
-   * columns set, its customer and owner rows), from the same relation the staging reads.
-   */
+  /** Also appends the positions of the rows SQL staged to `temp.vc_sqlids (pos)` (the memo's candidates). */
   keepSqlIds?: boolean;
 }
 
@@ -384,7 +380,7 @@ export async function cleanRaw(a: IngestArgs, raw: RawTable): Promise<{ rows: nu
         ${join(columnsOf('opportunities').filter((c) => c !== 'attributes').map((c) => sql`${v(c)} AS "${unsafeRaw(c)}"`))},
         ${v('customer_name')} AS customer_name, ${v('customer_industry')} AS customer_industry, ${v('customer_region')} AS customer_region,
         ${v('customer_phone')} AS customer_phone, ${v('customer_grade')} AS customer_grade, ${v('owner_name')} AS owner_name, ${v('owner_team')} AS owner_team,
-        ${attributes} AS attributes${unsafeRaw(raw.keepSqlIds ? `, hash(${cols.map((c) => `m.${c}`).join(', ')}) AS _h` : '')}
+        ${attributes} AS attributes
       FROM (SELECT r.*${unsafeRaw(middle.length ? ', ' + middle.join(', ') : '')}
             FROM (SELECT ${unsafeRaw(raw.rawId('vc_raw'))} AS _id, ${unsafeRaw([...cols, ...(kinds ? ['_line'] : []), ...(raw.force ? ['_force'] : []), ...(kinds ? headers.flatMap((_, k) => [`n${k}`, `t${k}`]) : []), ...inner].join(', '))} FROM vc_raw) r ${join(dictJoins, ' ')}) m`);
 
@@ -467,23 +463,7 @@ export async function cleanRaw(a: IngestArgs, raw: RawTable): Promise<{ rows: nu
     const { rows: vCount } = await tx.query<{ v: number }>(`SELECT count(*)::DOUBLE AS v FROM vc_v`);
     // Every row went one way: SQL or JS (a NULL flag, or a dictionary matching twice, would lose or double a row).
     if (staged !== sqlRows || Number(vCount[0].v) !== n) throw new Error(`SQL ingest: ${n} rows read, ${vCount[0].v} cleaned, ${sqlRows} expected through SQL, ${staged} staged`);
-    // The memo's candidates (./sync-memo.ts): what the three INSERTs above staged per row, read
-    // from vc_v again — not joined back from the staging tables by sequence number (that join
-    // cost 10.6 CPU-s at 1M rows; this pass ~1).
-    if (raw.keepSqlIds) {
-      const custRef = `${custId} IS NOT NULL AND (x.customer_name IS NOT NULL OR x.customer_industry IS NOT NULL OR x.customer_region IS NOT NULL OR x.customer_phone IS NOT NULL OR x.customer_grade IS NOT NULL)`;
-      const bits = mainSel.map((e, k) => `(CASE WHEN (${e}) IS NOT NULL THEN ${2 ** k} ELSE 0 END)`).join(' + ');
-      const si = oppCols.indexOf('status');
-      const unclosed = si >= 0 && oppCols.includes('closed_at') ? `(${mainSel[si]}) IN ('won', 'lost') AND x.closed_at IS NULL` : 'FALSE';
-      await tx.run(`INSERT INTO vc_memo_new
-        SELECT x._h, x._id, x.opportunity_id, ${bits}, coalesce(${custRef}, FALSE),
-          ${custId}, x.customer_name, x.customer_industry, x.customer_region, x.customer_phone, x.customer_grade, k.val, p.val, ${custId},
-          coalesce(x.owner_id IS NOT NULL AND (x.owner_name IS NOT NULL OR x.owner_team IS NOT NULL), FALSE), x.owner_id, x.owner_name, x.owner_team,
-          coalesce(${unclosed}, FALSE)
-        FROM vc_v x LEFT JOIN ${stageD} s ON s.v = x.stage LEFT JOIN ${fcD} f ON f.v = x.forecast_category LEFT JOIN ${curD} c ON c.v = x.currency
-          LEFT JOIN ${keyD} k ON k.v = x.customer_name LEFT JOIN ${phoneD} p ON p.v = x.customer_phone
-        WHERE NOT x._js`);
-    }
+    if (raw.keepSqlIds) await tx.run(`INSERT INTO vc_sqlids SELECT _id FROM vc_v WHERE NOT _js`);
     // The report's mapping is the first record's (Pipeline.process sets it for a JS row); a
     // sheet or file without records sets none.
     if (!pipe.mappingUsed && sqlRows > 0) {

@@ -67,17 +67,8 @@ export async function memoValid(tx: WriteTx, source: string, signature: string):
   return rows.length === 1 && rows[0].sig === signature && rows[0].cur !== null && Number(rows[0].v) === Number(rows[0].cur) - 1;
 }
 
-/**
- * The memo's candidate entries of one sync (`temp.vc_memo_new`), written by cleanRaw while it
- * stages (sql-ingest.ts, `keepSqlIds`) from the relation the staged rows come from: the
- * sync_memo columns without the source, and whether the row is won/lost without a close date.
- */
-export const MEMO_NEW = `h UBIGINT, pos BIGINT, opportunity_id VARCHAR, present BIGINT,
-  c_ref BOOLEAN, c_customer_id VARCHAR, c_name VARCHAR, c_industry VARCHAR, c_region VARCHAR, c_phone VARCHAR,
-  c_grade VARCHAR, c_name_key VARCHAR, c_phone_key VARCHAR, c_orig_id VARCHAR,
-  u_ref BOOLEAN, u_user_id VARCHAR, u_name VARCHAR, u_team_id VARCHAR, unclosed BOOLEAN`;
-
 const OPP = () => columnsOf('opportunities');
+export const presentBits = (alias: string) => OPP().map((c, k) => `(CASE WHEN ${alias}."${c}" IS NOT NULL THEN ${2 ** k} ELSE 0 END)`).join(' + ');
 export const presentColumns = (bits: number) => OPP().filter((_, k) => Math.floor(bits / 2 ** k) % 2 === 1);
 
 /**
@@ -129,16 +120,25 @@ export async function stageHitRefs(tx: WriteTx, source: string, src: number, bas
  */
 export async function writeMemo(tx: WriteTx, source: string, src: number, m: MemoOut, unclosed: boolean): Promise<number> {
   if (!Number.isInteger(src) || !Number.isInteger(m.base)) throw new Error('memo: integer source index and base expected');
+  const S = unsafeRaw(String(src));
+  const B = unsafeRaw(String(m.base));
   await tx.run(`CREATE OR REPLACE TEMP TABLE vc_dupids AS SELECT opportunity_id FROM stg_opportunities WHERE _src = ${src} AND NOT _ref GROUP BY 1 HAVING count(*) > 1`);
   // Everything but the hits kept at their position goes: with hits, the entries gone from the
   // file (stageHitRefs kept them in vc_gone) and the hits that moved — a small list probed
   // against the memo, not the memo anti-joined with every hit.
   if (m.hits) await tx.run(sql`DELETE FROM sync_memo WHERE source = ${source} AND h IN (SELECT h FROM vc_gone UNION ALL SELECT h FROM vc_hit WHERE pos <> old_pos)`);
   else await tx.run(sql`DELETE FROM sync_memo WHERE source = ${source}`);
-  // The new entries were written while staging (MEMO_NEW): no join back to the staging tables.
+  const opp = OPP();
   await tx.run(sql`INSERT INTO sync_memo
-    SELECT ${source}, * EXCLUDE (unclosed) FROM vc_memo_new
-    WHERE opportunity_id NOT IN (SELECT opportunity_id FROM vc_dupids) ${unsafeRaw(unclosed ? 'AND NOT unclosed' : '')}
+    SELECT ${source}, x.h, q.pos, o.opportunity_id, ${unsafeRaw(presentBits('o'))},
+           c._seq IS NOT NULL, c.customer_id, c.name, c.industry, c.region, c.phone, c.grade, c._name_key, c._phone_key, c._orig_id,
+           u._seq IS NOT NULL, u.user_id, u.name, u.team_id
+    FROM vc_sqlids q JOIN vc_hash x ON x.pos = q.pos
+    JOIN stg_opportunities o ON o._src = ${S} AND NOT o._ref AND o._seq = ${B} + 3 * q.pos + 3
+    LEFT JOIN stg_customers c ON c._src = ${S} AND c._ref AND c._seq = ${B} + 3 * q.pos + 1
+    LEFT JOIN stg_users u ON u._src = ${S} AND u._ref AND u._seq = ${B} + 3 * q.pos + 2
+    WHERE o.opportunity_id NOT IN (SELECT opportunity_id FROM vc_dupids)
+      ${unsafeRaw(unclosed && opp.includes('closed_at') ? `AND NOT (o.status IN ('won', 'lost') AND o.closed_at IS NULL)` : '')}
     UNION ALL
     SELECT ${source}, h, pos, opportunity_id, present, c_ref, c_customer_id, c_name, c_industry, c_region, c_phone, c_grade, c_name_key, c_phone_key, c_orig_id,
            u_ref, u_user_id, u_name, u_team_id
@@ -159,5 +159,5 @@ export async function dropMemo(tx: WriteTx, source: string): Promise<void> {
 
 /** The ingest's temp tables of the memo. */
 export async function dropMemoTemp(tx: WriteTx): Promise<void> {
-  for (const t of ['vc_hash', 'vc_hit', 'vc_memo_new', 'vc_all', 'vc_ac', 'vc_au', 'vc_gone', 'vc_dupids']) await tx.run(`DROP TABLE IF EXISTS temp.${t}`);
+  for (const t of ['vc_hash', 'vc_hit', 'vc_sqlids', 'vc_all', 'vc_ac', 'vc_au', 'vc_gone', 'vc_dupids']) await tx.run(`DROP TABLE IF EXISTS temp.${t}`);
 }
