@@ -33,10 +33,11 @@ import { layoutHeader, SCAN_ROWS } from '../file/header';
 import type { Rejection } from '../pipeline/pipeline';
 import type { RecordMeta } from '../types';
 import { cleanRaw, dropTemp, profiled, sqlMapping, type IngestArgs } from './sql-ingest';
+import { memoSignature, memoValid, presentColumns, stageHitRefs, type MemoOut } from './sync-memo';
 
 export { MACROS, defineMacros } from './sql-ingest';
 
-export type CsvSqlOutcome = { path: 'sql'; location: string; rows: number; jsRows: number; rejected: Rejection[] } | { path: 'js'; why: string };
+export type CsvSqlOutcome = { path: 'sql'; location: string; rows: number; jsRows: number; rejected: Rejection[]; memo?: MemoOut } | { path: 'js'; why: string };
 
 const js = (why: string): CsvSqlOutcome => ({ path: 'js', why });
 
@@ -193,20 +194,66 @@ export async function ingestCsvSql(a: IngestArgs): Promise<CsvSqlOutcome> {
     const lineExpr = quotes
       ? `${skip + 1} + m._id + coalesce(sum(${cols.map((c) => `coalesce(length(m.${c}) - length(replace(m.${c}, chr(10), '')), 0)`).join(' + ')}) OVER (ORDER BY m._id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)`
       : `${skip + 1} + m._id`;
-    const out = await cleanRaw(a, {
-      headers,
-      meta,
-      mapping: mapped.mapping,
-      unmapped: mapped.unmapped,
-      where: path,
-      n,
-      rawId: (alias) => `${alias}.rowid - ${rid0}`,
-      lineSql: lineExpr,
-      cellColumns: cols.map((c) => `r.${c}`),
-      cells: (r) => cols.map((c) => r[c] ?? null)
-    });
+    const rawTable = { headers, meta, mapping: mapped.mapping, unmapped: mapped.unmapped, where: path, cellColumns: cols.map((c) => `r.${c}`), cells: (r: Record<string, unknown>) => cols.map((c) => r[c] ?? null) };
+    let out: { rows: number; jsRows: number; rejected: Rejection[] };
+    let memo: MemoOut | undefined;
+    if (!a.memo || Number(stats[0].nl) > 0) {
+      out = await cleanRaw(a, { ...rawTable, n, rawId: (alias) => `${alias}.rowid - ${rid0}`, lineSql: lineExpr });
+    } else {
+      // The memo of raw rows (./sync-memo.ts): every row hashed over its cells, whole columns;
+      // rows whose hash the source's memo holds (hits) are not cleaned.
+      const signature = memoSignature({ source: s, config, headers, meta, mapping: mapped.mapping, unmapped: mapped.unmapped, delim, skip });
+      await tx.run(`CREATE OR REPLACE TEMP TABLE vc_hash AS SELECT rowid - ${rid0} AS pos, hash(${cols.join(', ')}) AS h FROM vc_raw`);
+      await tx.run(`CREATE OR REPLACE TEMP TABLE vc_sqlids (pos BIGINT)`);
+      const base = a.stager.reserve(3 * n + 3);
+      const valid = await memoValid(tx, source.name, signature);
+      await tx.run(sql`CREATE OR REPLACE TEMP TABLE vc_hit AS SELECT x.pos, m.* EXCLUDE (source, pos), m.pos AS old_pos
+        FROM vc_hash x JOIN sync_memo m ON m.h = x.h WHERE m.source = ${source.name} AND ${valid}`);
+      // Hits in their former order, each once (a repeated row, or rows swapped, change which row wins).
+      const { rows: hs } = await tx.query<{ n: number; bad: number }>(
+        `SELECT count(*)::DOUBLE AS n, count(*) FILTER (WHERE prev >= old_pos)::DOUBLE AS bad FROM (SELECT old_pos, lag(old_pos) OVER (ORDER BY pos) AS prev FROM vc_hit)`
+      );
+      let hits = Number(hs[0].n);
+      if (hits && Number(hs[0].bad)) {
+        a.log(`  ${source.name}: memo not used (rows repeated or out of their former order)`);
+        await tx.run(`DELETE FROM vc_hit`);
+        hits = 0;
+      }
+      const whole = { ...rawTable, base, keepSqlIds: true, lineSql: `${skip + 1} + m._id` };
+      if (!hits) {
+        out = await cleanRaw(a, { ...whole, n, rawId: (alias) => `${alias}.rowid - ${rid0}` });
+      } else {
+        // Pass 1: the rows that are not hits, at their positions in the file.
+        await tx.run(`ALTER TABLE vc_raw RENAME TO vc_all`);
+        const subset = async (which: 'ANTI' | 'SEMI') => {
+          await tx.run(`CREATE OR REPLACE TEMP TABLE vc_raw AS SELECT a.rowid - ${rid0} AS _pos, ${cols.map((c) => `a.${c}`).join(', ')} FROM vc_all a ${which} JOIN vc_hit h ON h.pos = a.rowid - ${rid0}`);
+          const k = Number((await tx.query<{ n: number }>(`SELECT count(*)::DOUBLE AS n FROM vc_raw`)).rows[0].n);
+          return k ? await cleanRaw(a, { ...whole, n: k, rawId: (alias) => `${alias}._pos` }) : { rows: 0, jsRows: 0, rejected: [] as Rejection[] };
+        };
+        out = await subset('ANTI');
+        a.stager.flush();
+        if (await stageHitRefs(tx, source.name, a.src, base, skip)) {
+          const { rows: pr } = await tx.query<{ p: number }>(`SELECT coalesce(bit_or(present), 0)::DOUBLE AS p FROM vc_hit`);
+          memo = { signature, base, hits, present: presentColumns(Number(pr[0].p)) };
+          out = { ...out, rows: out.rows + hits };
+          if (!pipe.mappingUsed) {
+            pipe.mappingUsed = mapped.mapping;
+            pipe.unmappedUsed = mapped.unmapped;
+          }
+        } else {
+          // Pass 2: skipping would not be exact (see stageHitRefs): the hits cleaned too.
+          a.log(`  ${source.name}: memo not used (a cleaned row shares a deal id or a customer key with unchanged rows)`);
+          const more = await subset('SEMI');
+          await tx.run(`DELETE FROM vc_hit`);
+          out = { rows: out.rows + more.rows, jsRows: out.jsRows + more.jsRows, rejected: [...out.rejected, ...more.rejected] };
+        }
+        await tx.run(`DROP TABLE IF EXISTS temp.vc_all`);
+      }
+      memo ??= { signature, base, hits: 0, present: [] };
+      a.log(`  ${source.name}: ${memo.hits.toLocaleString()} of ${n.toLocaleString()} rows unchanged since the last sync (memo), not cleaned`);
+    }
     a.log(`  ${source.name}: read by DuckDB (SQL path): ${n.toLocaleString()} rows, ${out.jsRows.toLocaleString()} through the JS pipeline`);
-    return { path: 'sql', location: path, ...out };
+    return { path: 'sql', location: path, ...out, memo };
   } catch (e) {
     await dropTemp(tx, 64).catch(() => undefined);
     throw e;

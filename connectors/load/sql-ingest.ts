@@ -149,6 +149,8 @@ export interface IngestArgs {
   events: ReaderEvents;
   /** Rows the JS pipeline processed (counted into the report as the JS path counts them). */
   onRow: () => void;
+  /** Use and prepare the source's memo of raw rows (a CSV source synced alone, incrementally: ./sync-memo.ts). */
+  memo?: boolean;
   log: (m: string) => void;
 }
 
@@ -193,6 +195,13 @@ export interface RawTable {
   cells: (r: Record<string, unknown>) => unknown[];
   /** What the JS rows need of `vc_raw` (alias `r`), beside `_id` and `_line`: select-list expressions. */
   cellColumns: string[];
+  /**
+   * Sequence numbers already reserved for the whole file (`Stager.reserve`), when `vc_raw` holds
+   * only some of its rows (`rawId` then gives each row's position in the whole file).
+   */
+  base?: number;
+  /** Also appends the positions of the rows SQL staged to `temp.vc_sqlids (pos)` (the memo's candidates). */
+  keepSqlIds?: boolean;
 }
 
 /** Temp tables of one ingest (dictionaries are `vc_d<i>`). */
@@ -402,7 +411,7 @@ export async function cleanRaw(a: IngestArgs, raw: RawTable): Promise<{ rows: nu
       WHERE vc_v._id = j._id`);
 
     // The JS rows, in file order, through the reader's row shaper and the pipeline.
-    const base = a.stager.reserve(3 * n + 3);
+    const base = raw.base ?? a.stager.reserve(3 * n + 3);
     const shaper = new RowShaper(headers, a.events, raw.where, raw.meta);
     const rejected: Rejection[] = [];
     let jsRows = 0;
@@ -454,6 +463,7 @@ export async function cleanRaw(a: IngestArgs, raw: RawTable): Promise<{ rows: nu
     const { rows: vCount } = await tx.query<{ v: number }>(`SELECT count(*)::DOUBLE AS v FROM vc_v`);
     // Every row went one way: SQL or JS (a NULL flag, or a dictionary matching twice, would lose or double a row).
     if (staged !== sqlRows || Number(vCount[0].v) !== n) throw new Error(`SQL ingest: ${n} rows read, ${vCount[0].v} cleaned, ${sqlRows} expected through SQL, ${staged} staged`);
+    if (raw.keepSqlIds) await tx.run(`INSERT INTO vc_sqlids SELECT _id FROM vc_v WHERE NOT _js`);
     // The report's mapping is the first record's (Pipeline.process sets it for a JS row); a
     // sheet or file without records sets none.
     if (!pipe.mappingUsed && sqlRows > 0) {

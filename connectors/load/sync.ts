@@ -26,6 +26,7 @@ import { columnsOf, createStaging, dropStaging, Stager, stgName } from './stage'
 import { ingestCsvSql } from './csv-sql';
 import { ingestXlsxSql, sheetSkipWhy } from './xlsx-sql';
 import { profiled } from './sql-ingest';
+import { dropMemo, dropMemoTemp, writeMemo, type MemoOut } from './sync-memo';
 
 export interface SourceReport {
   run_id: string;
@@ -265,6 +266,8 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       await createStaging(tx);
       const stager = await Stager.open(tx);
       const newWatermarks = new Map<string, string | null>();
+      // The memo of raw rows each SQL-read CSV source prepared (./sync-memo.ts).
+      const memos: (MemoOut | undefined)[] = sources.map(() => undefined);
       // Contracts (opportunity ids) staged so far and their customers: a payment must name one.
       const stagedDeals = new Map<string, string | null>();
       // Read deals before the payments that refer to them (the landing order stays the config's).
@@ -292,10 +295,11 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
           if (sqlPath) {
             // A UTF-8 CSV file of deals read by DuckDB, or a workbook's cells appended by our reader,
             // cleaned by SQL over whole columns (csv-sql.ts, xlsx-sql.ts, sql-ingest.ts).
-            const args = { tx, source: s, src: i, config, baseDir: opts.baseDir, pipe, stager, events, onRow: () => rep.rows++, log };
+            const args = { tx, source: s, src: i, config, baseDir: opts.baseDir, pipe, stager, events, onRow: () => rep.rows++, log, memo: incremental && sources.length === 1 };
             const out = s.type === 'csv' ? await ingestCsvSql(args) : await ingestXlsxSql(args);
             if (out.path === 'sql') {
               rep.ingest = { path: 'sql' };
+              if ('memo' in out) memos[i] = out.memo;
               rep.location = out.location;
               rep.rows += out.rows;
               const unmappedRows = 'unmappedRows' in out ? Number(out.unmappedRows) : 0;
@@ -402,7 +406,19 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       log('loading');
       const track = factsAtStart.fresh;
       if (track) await snapshotDimensions(tx);
-      await land(profiled(tx), sources, reports, report, now, log, incremental, opts.emptyFastPath ?? true);
+      const closedStaged: boolean[] = [];
+      await land(profiled(tx), sources, reports, report, now, log, incremental, opts.emptyFastPath ?? true, memos, closedStaged);
+      // The memo of raw rows for the next sync: only a source synced alone, without customer merges.
+      for (let i = 0; i < sources.length; i++) {
+        const m = memos[i];
+        if (m && sources.length === 1 && report.merges.length === 0) {
+          const s = sources[i];
+          // A source that sets close dates clears a derived one on every sync: such rows are cleaned every time.
+          const kept = await writeMemo(profiled(tx), s.name, i, m, closedStaged[i] ?? true);
+          log(`  ${s.name}: memo of ${kept.toLocaleString()} raw rows written`);
+        } else await dropMemo(tx, sources[i].name);
+      }
+      await dropMemoTemp(tx);
       // Bookkeeping, in the same transaction as the data it describes.
       const finished = new Date();
       report.finished_at = finished.toISOString();
@@ -493,6 +509,9 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
         await tx.run(sql`INSERT INTO sync_runs VALUES (${rep.run_id}, ${rep.source}, ${kind === 'import' ? 'import' : rep.type}, ${utc(startedAt)}::TIMESTAMP, ${utc(finished)}::TIMESTAMP,
           'failed', 0, 0, ${rep.rejected}, ${rep.skipped}, ${JSON.stringify(rep.warnings)}::JSON, ${rep.error})`);
       }
+      // This write changes no data the memos of raw rows describe: a memo valid before it stays valid.
+      await tx.run(`UPDATE sync_memo_state SET data_version = data_version + 1
+        WHERE data_version = (SELECT value::BIGINT FROM meta WHERE key = 'data_version') - 1`);
     });
   }
   return report;
@@ -541,7 +560,19 @@ async function checkContracts(tx: WriteTx, outs: Outcome[], staged: Map<string, 
 }
 
 /** The upserts, merges, stubs and history, inside the sync's transaction. */
-async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[], report: SyncReport, now: string, log: (m: string) => void, incremental: boolean, emptyFast: boolean) {
+async function land(
+  tx: WriteTx,
+  sources: SourceConfig[],
+  reports: SourceReport[],
+  report: SyncReport,
+  now: string,
+  log: (m: string) => void,
+  incremental: boolean,
+  emptyFast: boolean,
+  memos: (MemoOut | undefined)[] = [],
+  /** Out: per deal source, whether it sets closed_at. */
+  closedStaged: boolean[] = []
+) {
   const t0 = performance.now();
   // Keys this sync inserted or changed, per entity (history and the derived tables' refresh
   // start from them), and the former deal/customer of activities it changed.
@@ -665,7 +696,8 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
     );
     const rep = reports[i];
     rep.loaded = counts[0].fresh;
-    rep.updated = counts[0].total - counts[0].fresh;
+    // Rows the memo recognised (not staged): stored deals the full path would find equal.
+    rep.updated = counts[0].total - counts[0].fresh + (memos[i]?.hits ?? 0);
     // Rows that merged into another row of the same source (same customer) were skipped.
     const staged = await tx.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ${stgName(e)} WHERE _src = ${i} AND NOT _ref`);
     const merged = staged.rows[0].n - counts[0].total - rep.skipped_by.duplicate;
@@ -722,7 +754,8 @@ async function land(tx: WriteTx, sources: SourceConfig[], reports: SourceReport[
     // cleared), and derived ones it produced.
     const mapped = new Set([...rep.mapping.map((m) => m.field), ...Object.keys(s.defaults ?? {}), id]);
     if (e === 'opportunities') ['status', 'amount_original', 'currency'].forEach((c) => mapped.add(c));
-    const setCols = canonical.filter((c) => c === id || mapped.has(c) || present[0]?.[c] || (c === 'attributes' && rep.unmapped.length > 0));
+    const setCols = canonical.filter((c) => c === id || mapped.has(c) || present[0]?.[c] || memos[i]?.present.includes(c) || (c === 'attributes' && rep.unmapped.length > 0));
+    if (e === 'opportunities') closedStaged[i] = setCols.includes('closed_at');
     const insertCols = setCols.map((c) => `"${c}"`).join(', ');
     const selectCols = setCols.map((c) => cast(e, c)).join(', ');
     const update = setCols.filter((c) => c !== id);

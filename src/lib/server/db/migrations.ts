@@ -367,6 +367,24 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE rejected_rows ADD COLUMN reason_code VARCHAR`,
       `ALTER TABLE rejected_rows ADD COLUMN reason_params JSON`
     ]
+  },
+  {
+    version: 18,
+    name: 'sync memo of raw rows',
+    statements: [
+      // Per source, what each raw CSV row (by a hash of its cells) cleaned into at the last
+      // sync: its deal id, which columns it set, and the customer and owner rows it described
+      // (connectors/load/sync-memo.ts). A re-import cleans and stages only rows whose hash is
+      // new. Valid only under the same signature (mapping, config, cleaning code) and while
+      // nothing else has written since (`data_version` one below the sync's).
+      `CREATE TABLE sync_memo (
+        source VARCHAR NOT NULL, h UBIGINT NOT NULL, pos BIGINT NOT NULL, opportunity_id VARCHAR, present BIGINT,
+        c_ref BOOLEAN, c_customer_id VARCHAR, c_name VARCHAR, c_industry VARCHAR, c_region VARCHAR, c_phone VARCHAR,
+        c_grade VARCHAR, c_name_key VARCHAR, c_phone_key VARCHAR, c_orig_id VARCHAR,
+        u_ref BOOLEAN, u_user_id VARCHAR, u_name VARCHAR, u_team_id VARCHAR
+      )`,
+      `CREATE TABLE sync_memo_state (source VARCHAR PRIMARY KEY, signature VARCHAR NOT NULL, data_version BIGINT NOT NULL)`
+    ]
   }
 ];
 
