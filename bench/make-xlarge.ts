@@ -17,6 +17,6 @@ if (!cfg.ok) throw new Error(cfg.issues.join('; '));
 const db = await Database.open(file);
 await db.write((tx) => tx.run(`SET memory_limit = '${process.env.BENCH_MEMORY_LIMIT ?? '6GB'}'`), { derived: true });
 const t0 = performance.now();
-const r = await generateDemo(db, { scale, seed: 42, asOf: '2026-06-15', stages: stageInfos(cfg.config), log: (m) => console.error(`  ${m}`) });
+const r = await generateDemo(db, { scale, seed: 42, asOf: '2026-06-15', stages: stageInfos(cfg.config), sliceRows: Number(process.env.BENCH_SLICE_ROWS ?? 1_000_000), log: (m) => console.error(`  ${m}`) });
 console.error(`demo ${scale} with its derived tables in ${((performance.now() - t0) / 1000).toFixed(0)} s: ${JSON.stringify(r.counts)}`);
 await db.close();

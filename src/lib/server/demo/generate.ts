@@ -56,6 +56,14 @@ export interface DemoOptions {
   /** The last day of history, `YYYY-MM-DD` (default: today in the business time zone). */
   asOf: string;
   log?: (msg: string) => void;
+  /**
+   * Insert the large tables in slices of this many rows, each slice committed on its own
+   * (bench/make-xlarge.ts at 10M deals). In one transaction, the primary keys' in-memory indexes
+   * and the transaction's own storage of 80M new rows exceeded 12 GB (docs/decisions.md, "The
+   * 10M demo, second attempt"). A failure part-way then leaves a partly written demo, so every
+   * other caller keeps the default: one transaction, all or nothing.
+   */
+  sliceRows?: number;
 }
 
 export interface DemoSummary {
@@ -470,6 +478,27 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
       FROM g_rep r CROSS JOIN g_quarters q CROSS JOIN nq LEFT JOIN won ON won.owner_id = r.user_id`);
 
     log('writing tables');
+    // sliceRows: commit and go on in a new transaction on the same connection (temp tables live
+    // as long as the connection does).
+    const commitPoint = async () => {
+      if (!opts.sliceRows) return;
+      await tx.connection.run('COMMIT');
+      await tx.connection.run('BEGIN TRANSACTION');
+    };
+    /** `insert(where)` over `source` (a temp table aliased `alias` in it), in slices of rowids. */
+    const sliced = async (label: string, source: string, alias: string, insert: (where: string) => string) => {
+      const t = performance.now();
+      if (!opts.sliceRows) {
+        await run(insert('TRUE'));
+      } else {
+        const n = (await tx.query<{ n: number }>(unsafeRaw(`SELECT count(*)::BIGINT AS n FROM ${source}`))).rows[0].n;
+        for (let lo = 0; lo < n; lo += opts.sliceRows) {
+          await run(insert(`${alias}.rowid >= ${lo} AND ${alias}.rowid < ${lo + opts.sliceRows}`));
+          await commitPoint();
+        }
+      }
+      log(`  ${label} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    };
     for (const t of ['opportunity_versions', 'activities', 'payments', 'opportunities', 'customers', 'targets', 'users', 'teams']) {
       await run(`DELETE FROM ${t}`);
     }
@@ -490,6 +519,7 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
     );
     await run(`INSERT INTO users (user_id, name, team_id, email, active) SELECT user_id, name, team_id, email, TRUE FROM g_users`);
 
+    const tc = performance.now();
     await run(`INSERT INTO customers
       WITH o AS (
         SELECT customer_id, min(created_s) AS first_s, bool_or(closed AND won_path) AS has_won,
@@ -506,8 +536,10 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
         a.last_contact AS last_contact_at,
         NULL AS attributes
       FROM g_customers c LEFT JOIN o USING (customer_id) LEFT JOIN a USING (customer_id)`);
+    log(`  customers in ${((performance.now() - tc) / 1000).toFixed(1)} s`);
+    await commitPoint();
 
-    await run(`INSERT INTO opportunities
+    await sliced('opportunities', 'g_opp_final', 'o', (where) => `INSERT INTO opportunities
       SELECT o.opportunity_id,
         replace(replace(o.cust_name, '有限公司', ''), '股份', '') || ' · ' || o.product AS name,
         o.customer_id, o.owner_id, st.name AS stage,
@@ -521,17 +553,21 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
         o.loss_reason, o.product, o.source, o.competitor,
         ts(greatest(o.created_s, coalesce(CASE WHEN o.closed THEN o.end_s END, o.push_at, o.disc_s, o.e4, o.e3, o.e2, o.e1))) AS updated_at,
         NULL AS attributes
-      FROM g_opp_final o JOIN g_stage st ON st.idx = o.stage_idx`);
-    await run(`INSERT INTO opportunity_versions SELECT * FROM g_versions`);
+      FROM g_opp_final o JOIN g_stage st ON st.idx = o.stage_idx
+      WHERE ${where}`);
+    await sliced('history', 'g_versions', 'v', (where) => `INSERT INTO opportunity_versions SELECT * FROM g_versions v WHERE ${where}`);
     // The deal's current overrides belong to its current version too.
     await run(`UPDATE opportunity_versions v SET probability = o.probability, forecast_category = o.forecast_category,
                  amount = o.amount, expected_close_date = o.expected_close_date
                FROM opportunities o WHERE v.opportunity_id = o.opportunity_id AND v.valid_to IS NULL`);
-    await run(`INSERT INTO payments SELECT payment_id, customer_id, opportunity_id, amount, due_date, paid_at, paid_amount, NULL FROM g_payments`);
-    await run(`INSERT INTO activities
+    await commitPoint();
+    await sliced('payments', 'g_payments', 'p', (where) => `INSERT INTO payments
+      SELECT payment_id, customer_id, opportunity_id, amount, due_date, paid_at, paid_amount, NULL FROM g_payments p WHERE ${where}`);
+    await sliced('activities', 'g_activities', 'a', (where) => `INSERT INTO activities
       SELECT a.activity_id, a.customer_id, a.opportunity_id, a.owner_id, a.type, a.occurred_at,
              a.summary || '：' || c.name, NULL
-      FROM g_activities a JOIN g_customers c USING (customer_id)`);
+      FROM g_activities a JOIN g_customers c USING (customer_id)
+      WHERE ${where}`);
     await run(`INSERT INTO targets (target_id, owner_id, team_id, metric, period_start, period_end, amount)
       SELECT 'TG-' || owner_id || '-' || strftime(q_start, '%Y%m'), owner_id, NULL, 'won_amount', q_start, q_end, amount
       FROM g_rep_targets`);
@@ -600,7 +636,13 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
       sql`INSERT INTO sync_runs (run_id, source, kind, started_at, finished_at, status, rows_loaded)
           VALUES (${runId}, 'demo', 'demo', now()::TIMESTAMP - to_milliseconds(${Math.round(performance.now() - t0)}::BIGINT), now()::TIMESTAMP, 'ok', ${counts.opportunities})`
     );
-    if (opts.stages) await refreshFacts(tx, opts.stages);
+    if (opts.stages) {
+      await commitPoint();
+      log('derived tables');
+      const tf = performance.now();
+      await refreshFacts(tx, opts.stages);
+      log(`  derived tables in ${((performance.now() - tf) / 1000).toFixed(1)} s`);
+    }
     for (const t of ['g_customers', 'g_o1', 'g_o2', 'g_o3', 'g_opps', 'g_opp_final', 'g_events', 'g_versions', 'g_payments', 'g_activities', 'g_rep_targets']) {
       await run(`DROP TABLE IF EXISTS ${t}`);
     }
