@@ -26,7 +26,7 @@ function row(i: number): (string | number)[] {
   return [`OPP-${i}`, `客户${i % 20000}`, `销售${i % 300}`, STAGES[i % 6], 1000 + ((i * 7919) % 900000), `2024-${String(1 + (i % 12)).padStart(2, '0')}-${String(day).padStart(2, '0')}`, REGIONS[i % 5]];
 }
 
-async function writeCsv(path: string, n: number) {
+export async function writeCsv(path: string, n: number) {
   const out = createWriteStream(path);
   const write = (s: string) => (out.write(s) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
   await write(HEADER.join(',') + '\n');
@@ -52,7 +52,7 @@ async function writeXlsx(path: string, n: number) {
 }
 
 /** The bench file with 1% of its rows changed: every 100th deal moves to the next stage (some into won or lost, so their close dates are derived) and its amount grows by 500. */
-async function writeChangedCsv(path: string, n: number) {
+export async function writeChangedCsv(path: string, n: number) {
   const out = createWriteStream(path);
   const write = (s: string) => (out.write(s) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
   await write(HEADER.join(',') + '\n');

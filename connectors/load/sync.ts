@@ -450,6 +450,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       if (partial) {
         log('refreshing derived tables for the changed deals');
         await refreshFactsFor(tx, stages);
+        log('derived tables refreshed; committing');
       }
       for (const t of ['facts_deals', 'facts_payments']) await tx.run(`DROP TABLE IF EXISTS temp.${t}`);
       if (partial) return;
@@ -466,8 +467,10 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       }
       log('refreshing derived tables');
       await refreshFacts(profiled(tx), stages);
+      log('derived tables refreshed; committing');
     });
     report.ok = true;
+    log('committed');
     // The forecast's data-quality rules, defined once below the models (a set-based count over
     // deal_facts; it used to run the whole statistical forecast for these four numbers).
     // The load is committed: a failure here leaves the counts out, not the sync failed.
