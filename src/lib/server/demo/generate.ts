@@ -555,11 +555,21 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
         NULL AS attributes
       FROM g_opp_final o JOIN g_stage st ON st.idx = o.stage_idx
       WHERE ${where}`);
-    await sliced('history', 'g_versions', 'v', (where) => `INSERT INTO opportunity_versions SELECT * FROM g_versions v WHERE ${where}`);
-    // The deal's current overrides belong to its current version too.
-    await run(`UPDATE opportunity_versions v SET probability = o.probability, forecast_category = o.forecast_category,
-                 amount = o.amount, expected_close_date = o.expected_close_date
-               FROM opportunities o WHERE v.opportunity_id = o.opportunity_id AND v.valid_to IS NULL`);
+    // The deal's current overrides (probability, forecast category, amount, close date, as the
+    // opportunities row above has them) belong to its current version too. Set as the rows are
+    // inserted: an UPDATE of the 10M current versions afterwards ran for over 8 minutes at the
+    // DuckDB memory limit.
+    await sliced('history', 'g_versions', 'v', (where) => `INSERT INTO opportunity_versions
+      SELECT v.opportunity_id, v.valid_from, v.valid_to, v.stage,
+        CASE WHEN o.opportunity_id IS NULL THEN v.amount ELSE o.amount::DECIMAL(18,2) END,
+        CASE WHEN o.opportunity_id IS NULL THEN v.expected_close_date ELSE o.expected_close_date END,
+        v.owner_id,
+        CASE WHEN o.opportunity_id IS NULL THEN v.forecast_category ELSE coalesce(o.fc_override, st.category) END,
+        CASE WHEN o.opportunity_id IS NULL THEN v.probability ELSE o.probability END,
+        v.origin
+      FROM g_versions v
+      LEFT JOIN (g_opp_final o JOIN g_stage st ON st.idx = o.stage_idx) ON v.valid_to IS NULL AND o.opportunity_id = v.opportunity_id
+      WHERE ${where}`);
     await commitPoint();
     await sliced('payments', 'g_payments', 'p', (where) => `INSERT INTO payments
       SELECT payment_id, customer_id, opportunity_id, amount, due_date, paid_at, paid_amount, NULL FROM g_payments p WHERE ${where}`);
