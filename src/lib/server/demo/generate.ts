@@ -384,6 +384,9 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
                         WHEN rnd(i, 'fc.v') < 0.5 THEN 'best_case' ELSE 'pipeline' END) END AS fc_override,
         e1, e2, e3, e4, disc_s, amount0, planned_s, push_at, pushed_date
       FROM g_opps`);
+    // Intermediate tables go as soon as they are used: at 10M deals they filled the memory limit
+    // (and spilled) while the tables were written.
+    for (const t of ['g_o1', 'g_o2', 'g_o3', 'g_opps']) await run(`DROP TABLE ${t}`);
 
     log('history');
     // Events: stage entries, the discount, the pushed close date, the outcome; the state at
@@ -406,10 +409,19 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
         FROM g_events
         WINDOW w AS (PARTITION BY opportunity_id ORDER BY t, stage_idx NULLS FIRST ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
       )
+      -- The deal's current overrides (probability, forecast category, amount, close date, as its
+      -- opportunities row has them) belong to its current version too (cur: the last version).
       SELECT s.opportunity_id, ts(t) AS valid_from, ts(t_next) AS valid_to, st.name AS stage,
-             amount::DECIMAL(18,2) AS amount, ecd AS expected_close_date, owner_id,
-             st.category AS forecast_category, NULL::DOUBLE AS probability, 'source' AS origin
-      FROM s JOIN g_stage st ON st.idx = s.stage_idx`);
+             CASE WHEN cur.opportunity_id IS NULL THEN s.amount::DECIMAL(18,2) ELSE cur.amount::DECIMAL(18,2) END AS amount,
+             CASE WHEN cur.opportunity_id IS NULL THEN ecd ELSE cur.expected_close_date END AS expected_close_date,
+             s.owner_id,
+             CASE WHEN cur.opportunity_id IS NULL THEN st.category ELSE coalesce(cur.fc_override, cst.category) END AS forecast_category,
+             CASE WHEN cur.opportunity_id IS NULL THEN NULL::DOUBLE ELSE cur.probability END AS probability,
+             'source' AS origin
+      FROM s JOIN g_stage st ON st.idx = s.stage_idx
+      LEFT JOIN g_opp_final cur ON s.t_next IS NULL AND cur.opportunity_id = s.opportunity_id
+      LEFT JOIN g_stage cst ON cst.idx = cur.stage_idx`);
+    await run(`DROP TABLE g_events`);
 
     log('payments');
     // Instalment plans: 40% one payment (+30d), 35% two (50% +15d, 50% +90d),
@@ -558,22 +570,6 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
         NULL AS attributes
       FROM g_opp_final o JOIN g_stage st ON st.idx = o.stage_idx
       WHERE ${where}`);
-    // The deal's current overrides (probability, forecast category, amount, close date, as the
-    // opportunities row above has them) belong to its current version too. Set in the temp
-    // table, once, before the rows are inserted: an UPDATE of the 10M current versions
-    // afterwards ran for over 8 minutes at the DuckDB memory limit, and the same join inside each
-    // sliced insert did not finish its first slice in 6 minutes.
-    await run(`CREATE OR REPLACE TEMP TABLE g_versions AS
-      SELECT v.opportunity_id, v.valid_from, v.valid_to, v.stage,
-        CASE WHEN o.opportunity_id IS NULL THEN v.amount ELSE o.amount::DECIMAL(18,2) END AS amount,
-        CASE WHEN o.opportunity_id IS NULL THEN v.expected_close_date ELSE o.expected_close_date END AS expected_close_date,
-        v.owner_id,
-        CASE WHEN o.opportunity_id IS NULL THEN v.forecast_category ELSE coalesce(o.fc_override, o.category) END AS forecast_category,
-        CASE WHEN o.opportunity_id IS NULL THEN v.probability ELSE o.probability END AS probability,
-        v.origin
-      FROM g_versions v
-      LEFT JOIN (SELECT o.*, st.category FROM g_opp_final o JOIN g_stage st ON st.idx = o.stage_idx) o
-        ON v.valid_to IS NULL AND o.opportunity_id = v.opportunity_id`);
     await sliced('history', 'g_versions', 'v', (where) => `INSERT INTO opportunity_versions SELECT * FROM g_versions v WHERE ${where}`);
     await commitPoint();
     await sliced('payments', 'g_payments', 'p', (where) => `INSERT INTO payments
