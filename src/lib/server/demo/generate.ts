@@ -651,15 +651,17 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
       sql`INSERT INTO sync_runs (run_id, source, kind, started_at, finished_at, status, rows_loaded)
           VALUES (${runId}, 'demo', 'demo', now()::TIMESTAMP - to_milliseconds(${Math.round(performance.now() - t0)}::BIGINT), now()::TIMESTAMP, 'ok', ${counts.opportunities})`
     );
+    // The generator's tables go before the derived tables are built: at 10M deals they held
+    // most of a 10 GB memory limit, and building deal_facts beside them ran out of memory.
+    for (const t of ['g_customers', 'g_o1', 'g_o2', 'g_o3', 'g_opps', 'g_opp_final', 'g_events', 'g_versions', 'g_payments', 'g_activities', 'g_rep_targets']) {
+      await run(`DROP TABLE IF EXISTS ${t}`);
+    }
     if (opts.stages) {
       await commitPoint();
       log('derived tables');
       const tf = performance.now();
       await refreshFacts(tx, opts.stages);
       log(`  derived tables in ${((performance.now() - tf) / 1000).toFixed(1)} s`);
-    }
-    for (const t of ['g_customers', 'g_o1', 'g_o2', 'g_o3', 'g_opps', 'g_opp_final', 'g_events', 'g_versions', 'g_payments', 'g_activities', 'g_rep_targets']) {
-      await run(`DROP TABLE IF EXISTS ${t}`);
     }
     return { scale: opts.scale, seed: opts.seed, asOf: opts.asOf, counts, ms: Math.round(performance.now() - t0) };
   });
