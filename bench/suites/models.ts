@@ -224,12 +224,22 @@ export const CASES: Case[] = [
                   FROM deal_facts WHERE status IN ('won', 'lost') AND closed_at >= '${Q2.from}' AND closed_at < '${Q2.to}' GROUP BY 1),
       p AS (SELECT owner_id, sum(coalesce(paid_amount, amount)) AS collected FROM payment_facts WHERE paid_at >= '${Q2.from}' AND paid_at < '${Q2.to}' GROUP BY 1),
       a AS (SELECT owner_id, count(*) AS activities FROM activities WHERE occurred_at >= '${Q2.from}' AND occurred_at < '${Q2.to}' GROUP BY 1),
-      t AS (SELECT owner_id, sum(amount) AS target FROM targets WHERE owner_id IS NOT NULL AND period_start >= '${Q2.from}' AND period_end <= '${Q2.to}' GROUP BY 1)
+      t AS (SELECT owner_id, sum(amount) AS target FROM targets WHERE owner_id IS NOT NULL AND period_start >= '${Q2.from}' AND period_end <= '${Q2.to}' GROUP BY 1),
+      -- new customers: first won this quarter (customer_facts), credited to the owner of that first win
+      nc AS (SELECT owner_id, count(*) AS new_customers FROM (
+               SELECT arg_min(owner_id, closed_at) AS owner_id FROM deal_facts
+               WHERE status = 'won' AND closed_at >= '${Q2.from}' AND closed_at < '${Q2.to}'
+                 AND customer_id IN (SELECT customer_id FROM customer_facts WHERE first_won_at >= '${Q2.from}' AND first_won_at < '${Q2.to}')
+               GROUP BY customer_id) GROUP BY 1)
       SELECT u.user_id, d.won_amount, d.won / (d.won + d.lost) AS win_rate, p.collected, a.activities, d.won_amount / t.target AS attainment,
-             rank() OVER (ORDER BY d.won_amount DESC NULLS LAST) AS rank
+             coalesce(nc.new_customers, 0) AS new_customers, rank() OVER (ORDER BY d.won_amount DESC NULLS LAST) AS rank
       FROM users u LEFT JOIN d ON d.owner_id = u.user_id LEFT JOIN p ON p.owner_id = u.user_id
-      LEFT JOIN a ON a.owner_id = u.user_id LEFT JOIN t ON t.owner_id = u.user_id ORDER BY rank`,
-    check: (m, r) => [num(m.rows[0].won_amount), num(r[0].won_amount)]
+      LEFT JOIN a ON a.owner_id = u.user_id LEFT JOIN t ON t.owner_id = u.user_id LEFT JOIN nc ON nc.owner_id = u.user_id ORDER BY rank`,
+    // the leader's won amount, and the new customers of every owner (the raw SQL's own formulation)
+    check: (m, r) => [
+      [num(m.rows[0].won_amount), m.rows.reduce((s, x) => s + Number(x.new_customers), 0)],
+      [num(r[0].won_amount), r.reduce((s, x) => s + Number(x.new_customers), 0)]
+    ]
   },
   {
     name: 'payments (this quarter: contracted, collected, overdue, DSO)',
