@@ -298,8 +298,13 @@ export const CASES: Case[] = [
     name: 'win_loss view=series (by close month)',
     model: 'win_loss',
     params: { view: 'series' },
+    // every figure of the series row: counts, amounts (a lost deal zeroed by the source valued at
+    // its last open amount: effective_amount) and how many were so valued
     raw: `SELECT date_trunc('month', closed_at) AS m, count(*) FILTER (WHERE status = 'won') AS won, count(*) AS closed,
-        count(*) FILTER (WHERE status = 'won') / count(*) AS win_rate
+        count(*) FILTER (WHERE status = 'won') / count(*) AS win_rate,
+        coalesce(sum(effective_amount) FILTER (WHERE status = 'won'), 0) AS won_amount,
+        coalesce(sum(effective_amount) FILTER (WHERE status = 'lost'), 0) AS lost_amount,
+        count(*) FILTER (WHERE status = 'lost' AND coalesce(amount, 0) = 0 AND coalesce(last_open_amount, 0) <> 0) AS from_history
       FROM deal_facts WHERE status IN ('won', 'lost') AND closed_at >= ${YEAR} GROUP BY 1 ORDER BY 1`,
     check: (m, r) => [m.rows.reduce((s, x) => s + Number(x.won), 0), r.reduce((s, x) => s + Number(x.won), 0)]
   },
