@@ -62,6 +62,8 @@ describe('the facts horizon', () => {
     ['deals', { sort: 'days_idle' }],
     ['deals', { risk: 'any', sort: 'risk_count' }],
     ['deals', { stalled: 'true' }],
+    ['cycle_time', { view: 'stalled' }],
+    ['cycle_time', { view: 'stalled', owner: 'U2', limit: 1 }],
     ['deals', { status: 'open', sort: 'last_activity_at', dir: 'asc' }],
     ['deal', { id: 'O4' }],
     ['deal', { id: 'O7' }],
