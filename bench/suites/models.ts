@@ -523,12 +523,19 @@ export const CASES: Case[] = [
                count(*) FILTER (WHERE NOT rev AND t >= '2026-01-01') AS won_deals, sum(amount) FILTER (WHERE NOT rev AND t >= '2026-01-01') AS won_amount
              FROM e GROUP BY customer_id)
       SELECT (SELECT count(*) FROM c) AS total, (SELECT sum(ltv) FROM c) AS total_ltv,
-        (SELECT sum(amount) FROM deal_facts WHERE status = 'won' AND closed_at >= '2026-01-01' AND closed_at < '2026-06-16') AS won_amount,
-        (SELECT sum(coalesce(paid_amount, amount)) FROM payment_facts WHERE paid_at >= '2025-06-16' AND paid_at < '2026-06-16') AS revenue_year,
+        -- the period's wins and the trailing year's revenue of the listed customers (a deal or
+        -- payment whose customer is not one is not theirs), as the model sums them
+        (SELECT sum(amount) FROM deal_facts WHERE status = 'won' AND closed_at >= '2026-01-01' AND closed_at < '2026-06-16'
+           AND customer_id IN (SELECT customer_id FROM customers)) AS won_amount,
+        (SELECT sum(coalesce(paid_amount, amount)) FROM payment_facts WHERE paid_at >= '2025-06-16' AND paid_at < '2026-06-16'
+           AND effective_customer_id IN (SELECT customer_id FROM customers)) AS revenue_year,
         (SELECT count(*) FROM c WHERE last_event >= '2024-06-16' AND last_event < '2025-06-16') AS churned,
         (SELECT list(customer_id ORDER BY ltv DESC, customer_id) FROM pg) AS ids,
         (SELECT list(pe) FROM pe) AS page_figures`,
-    check: (m, r) => [[m.n, num(m.summary?.total_ltv), m.summary?.total_churned, m.rows.map((x) => x.customer_id)], [Number(r[0].total), num(r[0].total_ltv), Number(r[0].churned), r[0].ids]]
+    check: (m, r) => [
+      [m.n, num(m.summary?.total_ltv), m.summary?.total_churned, num(m.summary?.total_won_amount), num(m.summary?.total_revenue_year), m.rows.map((x) => x.customer_id)],
+      [Number(r[0].total), num(r[0].total_ltv), Number(r[0].churned), num(r[0].won_amount), num(r[0].revenue_year), r[0].ids]
+    ]
   },
   {
     name: 'pipeline_flow_deals (this quarter, the start bar, page 1 by |value|)',
