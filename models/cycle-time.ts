@@ -30,6 +30,7 @@ import { defineModel, type ModelContext, type ModelQuery } from './model';
 import { groupByParam, paramsSchema } from './common/params';
 import { addDays } from './common/period';
 import { lateEventsPossible } from './common/risk';
+import { lastStageChangeBefore } from './common/pit';
 import { dealsRelation, dimensionKey, hasFilters, dimensionLabel, inPeriod, teamGroupCtes } from './common/relations';
 import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 
@@ -220,15 +221,7 @@ function stalled(p: CycleParams, ctx: ModelContext): ModelQuery {
   const recomputed: ModelQuery['ctes'] = [
     [
       'late_change',
-      sql`SELECT opportunity_id, max(valid_from) AS at
-          FROM (
-            SELECT ov.opportunity_id, ov.stage, ov.valid_from,
-                   lag(ov.stage) OVER (PARTITION BY ov.opportunity_id ORDER BY ov.valid_from) AS previous_stage
-            FROM opportunity_versions ov
-            WHERE ov.valid_from < ${end}::TIMESTAMP AND ov.opportunity_id IN (SELECT opportunity_id FROM open_deals WHERE late)
-          )
-          WHERE previous_stage IS NULL OR previous_stage <> stage
-          GROUP BY opportunity_id`
+      lastStageChangeBefore(sql`${end}::TIMESTAMP`, sql`SELECT opportunity_id FROM open_deals WHERE late`)
     ],
     [
       'late_activity',

@@ -42,6 +42,7 @@ import { addDays } from './common/period';
 import { boolParam, boundedTotals, countedTotals, countParam, pagingShape, searchParam } from './common/listing';
 import { dealsRelation, inPeriod } from './common/relations';
 import { DEFAULT_IDLE_DAYS, lateEventsPossible, RISK_FLAGS, riskFromFacts, riskWhere } from './common/risk';
+import { lastStageChangeBefore } from './common/pit';
 import { and, ident, join, sql, type Sql } from '../src/lib/server/db/sql';
 
 export const DEAL_DATE_FIELDS = ['created_at', 'closed_at', 'expected_close_date', 'forecast_date'] as const;
@@ -169,16 +170,7 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
     ],
     [
       'late_stage_change',
-      sql`SELECT opportunity_id, max(valid_from) AS at
-          FROM (
-            SELECT v.opportunity_id, v.stage, v.valid_from,
-                   lag(v.stage) OVER (PARTITION BY v.opportunity_id ORDER BY v.valid_from) AS previous_stage
-            FROM opportunity_versions v
-            WHERE v.valid_from < ${dayEnd}::TIMESTAMP
-              AND v.opportunity_id IN (SELECT opportunity_id FROM deal_facts WHERE last_stage_change_at >= ${dayEnd}::TIMESTAMP)
-          )
-          WHERE previous_stage IS NULL OR previous_stage <> stage
-          GROUP BY opportunity_id`
+      lastStageChangeBefore(sql`${dayEnd}::TIMESTAMP`, sql`SELECT opportunity_id FROM deal_facts WHERE last_stage_change_at >= ${dayEnd}::TIMESTAMP`)
     ],
     [
       // Follow-ups logged on the customer but on no deal count for each open deal of the same

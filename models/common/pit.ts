@@ -154,6 +154,24 @@ export function lastActivityBefore(f: Sql, t: Sql): Sql {
 }
 
 /**
+ * Each listed deal's last stage change before `t` (a TIMESTAMP expression): the latest version
+ * whose stage differs from the one before it, or its first version. `ids` is a subquery of
+ * opportunity ids: the deals whose stored last change (`deal_facts.last_stage_change_at`) is
+ * after the report date, which the deals listing and the stalled view recompute.
+ */
+export function lastStageChangeBefore(t: Sql, ids: Sql): Sql {
+  return sql`SELECT opportunity_id, max(valid_from) AS at
+    FROM (
+      SELECT v.opportunity_id, v.stage, v.valid_from,
+             lag(v.stage) OVER (PARTITION BY v.opportunity_id ORDER BY v.valid_from) AS previous_stage
+      FROM opportunity_versions v
+      WHERE v.valid_from < ${t} AND v.opportunity_id IN (${ids})
+    )
+    WHERE previous_stage IS NULL OR previous_stage <> stage
+    GROUP BY opportunity_id`;
+}
+
+/**
  * Every deal in view as at `t` (a TIMESTAMP expression), in a configured stage, read as
  * recorded (`dealStatesAt` with `as_recorded`): the `deal_facts` dimension columns, owner_id,
  * owner_team, stage, stage_kind, stage_idx, status (open / won / lost), amount (DOUBLE, null
