@@ -200,7 +200,7 @@ export async function loadBoard(fetchFn: typeof fetch, url: URL, board: BoardDef
     };
   }
   // Streaming: whatever is done within the budget goes in the page, the rest follows it —
-  // unless none of this board's tiles answered within it last time (see quickLastTime).
+  // unless fewer than half of this board's calls answered within it last time (quickLastTime).
   const results: Record<string, Fetched<ModelResult>> = {};
   const budgetLeft = Math.max(0, budgetMs - (Date.now() - startedAt));
   let inTime = 0;

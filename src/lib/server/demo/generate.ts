@@ -501,23 +501,28 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
       await tx.connection.run('COMMIT');
       await tx.connection.run('BEGIN TRANSACTION');
     };
-    /** `insert(where)` over `source` (a temp table aliased `alias` in it), in slices of rowids. */
-    const sliced = async (label: string, source: string, alias: string, insert: (where: string) => string) => {
+    /** Runs `fn` and logs how long it took under `label`. */
+    const timed = async (label: string, fn: () => Promise<void>) => {
       const t = performance.now();
-      if (!opts.sliceRows) {
-        await run(insert('TRUE'));
-      } else {
-        // Committed first: a table made inside the open transaction has transaction-local rowids
-        // (from 2^55 on) that become 0…n−1 only at its commit, so the first slice saw nothing.
-        await commitPoint();
-        const n = (await tx.query<{ n: number }>(unsafeRaw(`SELECT count(*)::BIGINT AS n FROM ${source}`))).rows[0].n;
-        for (let lo = 0; lo < n; lo += opts.sliceRows) {
-          await run(insert(`${alias}.rowid >= ${lo} AND ${alias}.rowid < ${lo + opts.sliceRows}`));
-          await commitPoint();
-        }
-      }
+      await fn();
       log(`  ${label} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     };
+    /** `insert(where)` over `source` (a temp table aliased `alias` in it), in slices of rowids. */
+    const sliced = (label: string, source: string, alias: string, insert: (where: string) => string) =>
+      timed(label, async () => {
+        if (!opts.sliceRows) {
+          await run(insert('TRUE'));
+        } else {
+          // Committed first: a table made inside the open transaction has transaction-local rowids
+          // (from 2^55 on) that become 0…n−1 only at its commit, so the first slice saw nothing.
+          await commitPoint();
+          const n = (await tx.query<{ n: number }>(unsafeRaw(`SELECT count(*)::BIGINT AS n FROM ${source}`))).rows[0].n;
+          for (let lo = 0; lo < n; lo += opts.sliceRows) {
+            await run(insert(`${alias}.rowid >= ${lo} AND ${alias}.rowid < ${lo + opts.sliceRows}`));
+            await commitPoint();
+          }
+        }
+      });
     for (const t of ['opportunity_versions', 'activities', 'payments', 'opportunities', 'customers', 'targets', 'users', 'teams']) {
       await run(`DELETE FROM ${t}`);
     }
@@ -538,8 +543,7 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
     );
     await run(`INSERT INTO users (user_id, name, team_id, email, active) SELECT user_id, name, team_id, email, TRUE FROM g_users`);
 
-    const tc = performance.now();
-    await run(`INSERT INTO customers
+    await timed('customers', () => run(`INSERT INTO customers
       WITH o AS (
         SELECT customer_id, min(created_s) AS first_s, bool_or(closed AND won_path) AS has_won,
                max(CASE WHEN closed AND won_path THEN end_s END) AS last_won_s, bool_or(NOT closed) AS has_open
@@ -554,8 +558,7 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
                     epoch(getvariable('start_d')::TIMESTAMP) + rnd(c.cust_idx, 'c.created2') * (getvariable('now_s') - epoch(getvariable('start_d')::TIMESTAMP)))) AS created_at,
         a.last_contact AS last_contact_at,
         NULL AS attributes
-      FROM g_customers c LEFT JOIN o USING (customer_id) LEFT JOIN a USING (customer_id)`);
-    log(`  customers in ${((performance.now() - tc) / 1000).toFixed(1)} s`);
+      FROM g_customers c LEFT JOIN o USING (customer_id) LEFT JOIN a USING (customer_id)`));
     await commitPoint();
 
     await sliced('opportunities', 'g_opp_final', 'o', (where) => `INSERT INTO opportunities
@@ -575,7 +578,6 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
       FROM g_opp_final o JOIN g_stage st ON st.idx = o.stage_idx
       WHERE ${where}`);
     await sliced('history', 'g_versions', 'v', (where) => `INSERT INTO opportunity_versions SELECT * FROM g_versions v WHERE ${where}`);
-    await commitPoint();
     await sliced('payments', 'g_payments', 'p', (where) => `INSERT INTO payments
       SELECT payment_id, customer_id, opportunity_id, amount, due_date, paid_at, paid_amount, NULL FROM g_payments p WHERE ${where}`);
     await sliced('activities', 'g_activities', 'a', (where) => `INSERT INTO activities
@@ -653,15 +655,15 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
     );
     // The generator's tables go before the derived tables are built: at 10M deals they held
     // most of a 10 GB memory limit, and building deal_facts beside them ran out of memory.
-    for (const t of ['g_customers', 'g_o1', 'g_o2', 'g_o3', 'g_opps', 'g_opp_final', 'g_events', 'g_versions', 'g_payments', 'g_activities', 'g_rep_targets']) {
+    // (g_o1…g_opps and g_events went as soon as they were used.)
+    for (const t of ['g_customers', 'g_opp_final', 'g_versions', 'g_payments', 'g_activities', 'g_rep_targets']) {
       await run(`DROP TABLE IF EXISTS ${t}`);
     }
-    if (opts.stages) {
+    const stages = opts.stages;
+    if (stages) {
       await commitPoint();
       log('derived tables');
-      const tf = performance.now();
-      await refreshFacts(tx, opts.stages);
-      log(`  derived tables in ${((performance.now() - tf) / 1000).toFixed(1)} s`);
+      await timed('derived tables', () => refreshFacts(tx, stages));
     }
     return { scale: opts.scale, seed: opts.seed, asOf: opts.asOf, counts, ms: Math.round(performance.now() - t0) };
   });
