@@ -432,12 +432,8 @@ async function recordFacts(tx: WriteTx, stages: StageInfo[], incrementalDeals: n
       (coalesce((SELECT value FROM meta WHERE key = 'facts.incremental_deals')::BIGINT, 0) + ${incrementalDeals}::BIGINT)::VARCHAR)`);
 }
 
-/**
- * Whether the derived tables were fresh when this write transaction began (it bumped
- * `data_version` by one first thing), for these stages: only then can an incremental refresh
- * start from them. Also how many deals were refreshed incrementally since the last full rebuild.
- */
-export async function factsFreshAtStart(tx: WriteTx, stages: StageInfo[]): Promise<{ fresh: boolean; incrementalDeals: number }> {
+/** The derived tables' bookkeeping: whether all are there for these stages, the data version they were built for, and the current one. */
+async function factsState(tx: WriteTx, stages: StageInfo[]): Promise<{ complete: boolean; built: number | null; data: number | null; incrementalDeals: number }> {
   const { rows } = await tx.query<{ sig: string | null; built: string | null; data: string | null; inc: string | null; present: number }>(
     `SELECT (SELECT value FROM meta WHERE key = 'facts.signature') AS sig,
             (SELECT value FROM meta WHERE key = 'facts.data_version') AS built,
@@ -446,8 +442,29 @@ export async function factsFreshAtStart(tx: WriteTx, stages: StageInfo[]): Promi
             (SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name IN (${FACT_TABLES.map((t) => `'${t}'`).join(', ')}))::INTEGER AS present`
   );
   const r = rows[0];
-  const fresh = r.present === FACT_TABLES.length && r.sig === factsSignature(stages) && r.built !== null && r.data !== null && Number(r.built) === Number(r.data) - 1;
-  return { fresh, incrementalDeals: Number(r.inc ?? 0) };
+  return {
+    complete: r.present === FACT_TABLES.length && r.sig === factsSignature(stages),
+    built: r.built === null ? null : Number(r.built),
+    data: r.data === null ? null : Number(r.data),
+    incrementalDeals: Number(r.inc ?? 0)
+  };
+}
+
+/**
+ * Whether the derived tables were fresh when this write transaction began (it bumped
+ * `data_version` by one first thing), for these stages: only then can an incremental refresh
+ * start from them. Also how many deals were refreshed incrementally since the last full rebuild.
+ */
+export async function factsFreshAtStart(tx: WriteTx, stages: StageInfo[]): Promise<{ fresh: boolean; incrementalDeals: number }> {
+  const r = await factsState(tx, stages);
+  const fresh = r.complete && r.built !== null && r.data !== null && r.built === r.data - 1;
+  return { fresh, incrementalDeals: r.incrementalDeals };
+}
+
+/** Whether the derived tables are fresh for the current data, inside a `derived` write transaction (one that did not bump the data version). */
+export async function factsFresh(tx: WriteTx, stages: StageInfo[]): Promise<boolean> {
+  const r = await factsState(tx, stages);
+  return r.complete && r.built !== null && r.data !== null && r.built === r.data;
 }
 
 /**

@@ -1,0 +1,182 @@
+/**
+ * A sync that rebuilds the derived tables fully does it after the landing commits, in a write
+ * transaction of its own (connectors/load/sync.ts, `rebuildAfterCommit`; docs/decisions.md,
+ * "Derived tables rebuilt after the landing commits"). What a user relies on:
+ * - after the sync returns, the derived tables are fresh and equal a rebuild from scratch, and
+ *   the first read does not rebuild them again;
+ * - a reader arriving between the two transactions never reads the former derived tables beside
+ *   the new data: its own check finds them stale, and whichever rebuild takes the write lock
+ *   first does the work once;
+ * - a rebuild that fails loses no data: the sync's rows stay loaded, the facts stay marked
+ *   stale, and the next read rebuilds them.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Database } from '../../src/lib/server/db/database';
+import { parseConfig } from '../../src/lib/server/config/load';
+import { runSync } from '../../connectors/load/sync';
+import { ensureFacts, FACT_TABLES, refreshFacts } from '../../warehouse/facts';
+import { stageInfos } from '../../warehouse/stages';
+
+const dir = mkdtempSync(join(tmpdir(), 'facts-after-commit-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const STAGES = ['初步接洽', '需求分析', '方案报价', '商务谈判', '赢单', '输单'];
+function writeDeals(file: string, n: number, amountOf = (i: number) => 1000 + i * 10) {
+  const lines = ['商机编号,客户名称,负责人,销售阶段,预计成交金额,创建日期,预计成交日期'];
+  for (let i = 1; i <= n; i++) lines.push(`OPP-${i},客户${i % 40},销售${i % 7},${STAGES[i % 6]},${amountOf(i)},2025-0${1 + (i % 9)}-1${i % 10},2026-0${1 + (i % 9)}-2${i % 9}`);
+  writeFileSync(join(dir, file), lines.join('\n') + '\n');
+}
+function configFor(file: string) {
+  const r = parseConfig({ sources: [{ name: 'deals', type: 'csv', entity: 'opportunities', path: file }] }, null, dir);
+  if (!r.ok) throw new Error(r.issues.join('\n'));
+  return r.config;
+}
+const stages = stageInfos(configFor('x.csv'));
+
+/** The meta rows saying for which data version the derived tables were built. */
+async function versions(db: Database) {
+  const { rows } = await db.query<{ built: string | null; data: string | null }>(
+    `SELECT (SELECT value FROM meta WHERE key = 'facts.data_version') AS built, (SELECT value FROM meta WHERE key = 'data_version') AS data`
+  );
+  return rows[0];
+}
+
+/** Rows of each derived table that differ from a rebuild from scratch over the same base tables (both ways), inside a rolled-back transaction. */
+async function diffFromScratch(db: Database): Promise<Record<string, [number, number]>> {
+  const out: Record<string, [number, number]> = {};
+  const rollback = new Error('rollback');
+  await db
+    .write(
+      async (tx) => {
+        for (const t of FACT_TABLES) await tx.run(`CREATE TEMP TABLE was_${t} AS SELECT * FROM main.${t}`);
+        await refreshFacts(tx, stages);
+        for (const t of FACT_TABLES) {
+          const { rows } = await tx.query<{ a: number; b: number }>(
+            `SELECT (SELECT count(*) FROM (SELECT * FROM temp.was_${t} EXCEPT ALL SELECT * FROM main.${t}))::INTEGER AS a,
+                    (SELECT count(*) FROM (SELECT * FROM main.${t} EXCEPT ALL SELECT * FROM temp.was_${t}))::INTEGER AS b`
+          );
+          out[t] = [rows[0].a, rows[0].b];
+        }
+        throw rollback;
+      },
+      { derived: true }
+    )
+    .catch((e) => {
+      if (e !== rollback) throw e;
+    });
+  return out;
+}
+
+const dealCount = async (db: Database, table: string) => (await db.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ${table}`)).rows[0].n;
+
+describe('the full rebuild of the derived tables after the landing commits', () => {
+  it('leaves fresh derived tables equal to a rebuild from scratch; the first read rebuilds nothing', async () => {
+    const db = await Database.open(join(dir, 'a.duckdb'));
+    try {
+      writeDeals('a.csv', 300);
+      const log: string[] = [];
+      const r = await runSync(db, { config: configFor('a.csv'), baseDir: dir, kind: 'import', log: (m) => log.push(m) });
+      expect(r.ok, r.error ?? '').toBe(true);
+      // The rebuild runs after the landing's commit, and commits itself.
+      const at = (s: string) => log.findIndex((m) => m.startsWith(s));
+      expect(at('committed')).toBeGreaterThan(-1);
+      expect(at('refreshing derived tables')).toBeGreaterThan(at('committed'));
+      expect(at('derived tables committed')).toBeGreaterThan(at('refreshing derived tables'));
+      const v = await versions(db);
+      expect(v.built).toBe(v.data);
+      expect(await dealCount(db, 'deal_facts')).toBe(300);
+      const generation = db.writeGeneration;
+      await ensureFacts(db, stages);
+      expect(db.writeGeneration, 'the first read found the facts fresh: no write').toBe(generation);
+      const diff = await diffFromScratch(db);
+      for (const t of FACT_TABLES) expect(diff[t], t).toEqual([0, 0]);
+    } finally {
+      await db.close();
+    }
+  }, 120_000);
+
+  it('a reader between the landing and the rebuild sees the new data with its facts; the rebuild is done once', async () => {
+    const db = await Database.open(join(dir, 'b.duckdb'));
+    try {
+      writeDeals('b.csv', 200);
+      expect((await runSync(db, { config: configFor('b.csv'), baseDir: dir, kind: 'import' })).ok).toBe(true);
+      // The same deals with new amounts, and 100 more: a full rebuild (more than 10% changed).
+      writeDeals('b.csv', 300, (i) => 5000 + i);
+      const log: string[] = [];
+      let reader: Promise<number> | null = null;
+      const r = await runSync(db, {
+        config: configFor('b.csv'),
+        baseDir: dir,
+        kind: 'import',
+        log: (m) => {
+          log.push(m);
+          // Right after the landing's commit, before the sync's rebuild asks for the write lock:
+          // a model's own freshness check queues a rebuild first, then reads deal_facts.
+          if (m === 'committed')
+            reader = (async () => {
+              const w = db.write((tx) => refreshFacts(tx, stages), { derived: true });
+              await ensureFacts(db, stages);
+              await w;
+              return (await db.query<{ s: number }>(`SELECT sum(amount)::DOUBLE AS s FROM deal_facts`)).rows[0].s;
+            })();
+        }
+      });
+      expect(r.ok, r.error ?? '').toBe(true);
+      expect(reader).not.toBeNull();
+      // Σ (5000 + i) for i = 1 … 300, by hand: 300 × 5000 + 300 × 301 / 2.
+      expect(await reader!).toBe(300 * 5000 + (300 * 301) / 2);
+      expect(log).toContain('derived tables: already rebuilt by a reader');
+      expect(log.filter((m) => m === 'refreshing derived tables')).toHaveLength(0);
+      const v = await versions(db);
+      expect(v.built).toBe(v.data);
+      const diff = await diffFromScratch(db);
+      for (const t of FACT_TABLES) expect(diff[t], t).toEqual([0, 0]);
+    } finally {
+      await db.close();
+    }
+  }, 120_000);
+
+  it('a rebuild that fails keeps the data loaded and the facts stale; the next read rebuilds them', async () => {
+    const db = await Database.open(join(dir, 'c.duckdb'));
+    try {
+      writeDeals('c.csv', 120);
+      expect((await runSync(db, { config: configFor('c.csv'), baseDir: dir, kind: 'import' })).ok).toBe(true);
+      writeDeals('c.csv', 250);
+      const log: string[] = [];
+      const r = await runSync(db, {
+        config: configFor('c.csv'),
+        baseDir: dir,
+        kind: 'import',
+        log: (m) => {
+          log.push(m);
+          // Between the two transactions, something takes a derived table's name (a view): the
+          // rebuild's CREATE OR REPLACE TABLE stage_facts fails.
+          if (m === 'committed') void db.write(
+              async (tx) => {
+                await tx.run(`DROP TABLE stage_facts`);
+                await tx.run(`CREATE VIEW stage_facts AS SELECT 1 AS x`);
+              },
+              { derived: true }
+            );
+        }
+      });
+      expect(r.ok, 'the landing committed: the sync succeeded').toBe(true);
+      expect(log.some((m) => m.startsWith('derived tables not rebuilt (') && m.endsWith('the data is loaded, and the next read rebuilds them'))).toBe(true);
+      expect(await dealCount(db, 'opportunities')).toBe(250);
+      expect(r.data_quality, 'no data-quality counts from stale facts').toBeNull();
+      const v = await versions(db);
+      expect(v.built).not.toBe(v.data);
+      // Whatever broke it gone, the next read rebuilds the derived tables over the loaded rows.
+      await db.write((tx) => tx.run(`DROP VIEW stage_facts`), { derived: true });
+      await ensureFacts(db, stages);
+      expect(await dealCount(db, 'deal_facts')).toBe(250);
+      const after = await versions(db);
+      expect(after.built).toBe(after.data);
+    } finally {
+      await db.close();
+    }
+  }, 120_000);
+});
