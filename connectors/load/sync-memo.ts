@@ -59,12 +59,16 @@ export function memoSignature(p: { source: SourceConfig; config: CockpitConfig; 
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** The source's memo is under this signature and nothing has written since it (this sync bumped data_version once). */
+/**
+ * The source's memo is under this signature and nothing has written since it. Asked while the
+ * sync reads, before its landing transaction bumps data_version: the memo's version is the
+ * current one.
+ */
 export async function memoValid(tx: WriteTx, source: string, signature: string): Promise<boolean> {
   const { rows } = await tx.query<{ sig: string; v: number; cur: number | null }>(
     sql`SELECT signature AS sig, data_version::DOUBLE AS v, (SELECT value::DOUBLE FROM meta WHERE key = 'data_version') AS cur FROM sync_memo_state WHERE source = ${source}`
   );
-  return rows.length === 1 && rows[0].sig === signature && rows[0].cur !== null && Number(rows[0].v) === Number(rows[0].cur) - 1;
+  return rows.length === 1 && rows[0].sig === signature && rows[0].cur !== null && Number(rows[0].v) === Number(rows[0].cur);
 }
 
 const OPP = () => columnsOf('opportunities');

@@ -261,17 +261,20 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
   // Set when the derived tables need a full rebuild: done after the landing commits (rebuildAfterCommit).
   let fullRebuild: FullRebuild | null = null;
   try {
-    await db.write(async (tx) => {
-      const stages = stageInfos(config);
-      // Derived tables fresh before this sync can be refreshed for what it changed only.
-      const factsAtStart = incremental ? { ...(await factsFreshAtStart(tx, stages)), checked: true } : { fresh: false, incrementalDeals: 0, checked: false };
+    const stages = stageInfos(config);
+    const newWatermarks = new Map<string, string | null>();
+    // The memo of raw rows each SQL-read CSV source prepared (./sync-memo.ts).
+    const memos: (MemoOut | undefined)[] = sources.map(() => undefined);
+    // Contracts (opportunity ids) staged so far and their customers: a payment must name one.
+    const stagedDeals = new Map<string, string | null>();
+    // Reading, cleaning and staging run on the writer's temp tables before the landing's
+    // transaction (Database.write's `prepare`, each statement committed on its own): DuckDB
+    // scans a table created in the running transaction on one thread, a committed one on all
+    // (docs/decisions.md, "Staging committed before the landing"). Nothing here writes the
+    // database's own tables; on failure the temp tables are dropped (below).
+    const stageAll = async (tx: WriteTx) => {
       await createStaging(tx);
       const stager = await Stager.open(tx);
-      const newWatermarks = new Map<string, string | null>();
-      // The memo of raw rows each SQL-read CSV source prepared (./sync-memo.ts).
-      const memos: (MemoOut | undefined)[] = sources.map(() => undefined);
-      // Contracts (opportunity ids) staged so far and their customers: a payment must name one.
-      const stagedDeals = new Map<string, string | null>();
       // Read deals before the payments that refer to them (the landing order stays the config's).
       const RANK: Record<string, number> = { teams: 0, users: 1, customers: 2, opportunities: 3 };
       const order = sources.map((_, i) => i).sort((a, b) => (RANK[sources[a].entity] ?? 4) - (RANK[sources[b].entity] ?? 4) || a - b);
@@ -396,6 +399,10 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       } finally {
         stager.close();
       }
+    };
+    await db.write(async (tx) => {
+      // Derived tables fresh before this sync can be refreshed for what it changed only.
+      const factsAtStart = incremental ? { ...(await factsFreshAtStart(tx, stages)), checked: true } : { fresh: false, incrementalDeals: 0, checked: false };
       // Landing grows the keys' indexes, which cannot spill and are held by the transaction
       // until it commits: 1M keys land within the staging limit (measured at 400MB), each
       // key beyond that gets ~200 bytes more (2M rows: ~590MB; 10M: ~2.1GB).
@@ -459,7 +466,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       // A full rebuild runs after this commit, in a transaction of its own (below).
       fullRebuild = { deals: dealCount[0].n, landingMb, stages };
       log('committing; the derived tables are rebuilt next');
-    });
+    }, { prepare: stageAll });
     report.ok = true;
     log('committed');
     const factsOk = fullRebuild ? await rebuildAfterCommit(db, fullRebuild, { limit, previousLimit, fixed: !!opts.memoryLimit, log }) : true;
@@ -477,6 +484,17 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     report.error = msg;
+    // The staging tables were committed before the landing's transaction (stageAll): a rollback
+    // does not take them; drop them, and the memo's, here.
+    await db
+      .write(
+        async (tx) => {
+          await dropStaging(tx);
+          await dropMemoTemp(tx);
+        },
+        { untracked: true }
+      )
+      .catch(() => undefined);
     report.finished_at = new Date().toISOString();
     for (let i = 0; i < reports.length; i++) {
       const rep = reports[i];

@@ -408,7 +408,7 @@ export class Database {
    * `untracked`: a write to bookkeeping no model reads (revoked sessions) moves neither the
    * data version nor `writeGeneration`, so it does not empty the caches keyed by them.
    */
-  write<T>(fn: (tx: WriteTx) => Promise<T>, options: { derived?: boolean; untracked?: boolean } = {}): Promise<T> {
+  write<T>(fn: (tx: WriteTx) => Promise<T>, options: { derived?: boolean; untracked?: boolean; prepare?: (tx: WriteTx) => Promise<void> } = {}): Promise<T> {
     const counted = options.untracked ? 0 : 1;
     return this.writeLock.lock(async () => {
       if (this.closed) throw new Error('database is closed');
@@ -424,6 +424,19 @@ export class Database {
           return { columns: columnsOf(reader), rows: toJsonRows(reader) as R[] };
         }
       };
+      // `prepare`: under the write lock, before the transaction, each statement committing on its
+      // own — for work on the writer's own temp tables (a sync's reading and staging), which
+      // DuckDB scans on one thread while they are uncommitted (docs/decisions.md, "Staging
+      // committed before the landing"). It must not write the database's own tables: a failure
+      // here has no transaction to roll back (the caller drops its temp tables).
+      if (options.prepare) {
+        try {
+          await options.prepare(tx);
+        } catch (e) {
+          this.writes += counted;
+          throw e;
+        }
+      }
       await conn.run('BEGIN TRANSACTION');
       try {
         // First, so derived tables rebuilt inside this transaction record the new version.
