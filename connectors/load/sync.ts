@@ -458,7 +458,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       for (const t of ['pre_customers', 'pre_users', 'chg_keys', 'chg_act_old']) await tx.run(`DROP TABLE IF EXISTS temp.${t}`);
       if (partial) {
         log('refreshing derived tables for the changed deals');
-        await refreshFactsFor(tx, stages);
+        await refreshFactsFor(profiled(tx), stages);
         log('derived tables refreshed; committing');
       }
       for (const t of ['facts_deals', 'facts_payments']) await tx.run(`DROP TABLE IF EXISTS temp.${t}`);
