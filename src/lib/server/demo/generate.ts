@@ -19,7 +19,7 @@
  * activities; reps and teams (regions and the company included) get quarterly targets, and each
  * team's target is also set per customer region (targets.region), adding up to the team's.
  */
-import type { Database } from '../db/database';
+import type { Database, WriteTx } from '../db/database';
 import type { StageInfo } from '../../../../warehouse/stages';
 import { refreshFacts } from '../../../../warehouse/facts';
 import { sql, unsafeRaw } from '../db/sql';
@@ -166,7 +166,12 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
   const { teams, users } = demoOrg(opts.seed);
   const reps = users.filter((u) => u.role === 'rep');
 
-  return db.write(async (tx) => {
+  // The generator's own tables (g_*) are built before the transaction that replaces the canonical
+  // tables (Database.write's `prepare`: each statement commits on its own, on the writer's temp
+  // tables), since DuckDB scans a table made inside the running transaction on one thread
+  // (docs/decisions.md, "Staging committed before the landing"). Nothing canonical is touched
+  // until the transaction: a failure leaves the database as it was.
+  const prepare = async (tx: WriteTx) => {
     const run = (q: string) => tx.run(q);
     await tx.run(sql`SET VARIABLE seed = ${opts.seed}::BIGINT`);
     await tx.run(sql`SET VARIABLE as_of = ${opts.asOf}::DATE`);
@@ -493,178 +498,185 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
                  * (1 + 0.8 * (q.qn - 0.5) / nq.n) / 1.4 * (1.0 + 0.3 * rnd(hash(r.user_id) % 100000 * 100 + q.qn, 'tgt')), -4)) AS amount
       FROM g_rep r CROSS JOIN g_quarters q CROSS JOIN nq LEFT JOIN won ON won.owner_id = r.user_id`);
 
-    log('writing tables');
-    // sliceRows: commit and go on in a new transaction on the same connection (temp tables live
-    // as long as the connection does).
-    const commitPoint = async () => {
-      if (!opts.sliceRows) return;
-      await tx.connection.run('COMMIT');
-      await tx.connection.run('BEGIN TRANSACTION');
-    };
-    /** Runs `fn` and logs how long it took under `label`. */
-    const timed = async (label: string, fn: () => Promise<void>) => {
-      const t = performance.now();
-      await fn();
-      log(`  ${label} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    };
-    /** `insert(where)` over `source` (a temp table aliased `alias` in it), in slices of rowids. */
-    const sliced = (label: string, source: string, alias: string, insert: (where: string) => string) =>
-      timed(label, async () => {
-        if (!opts.sliceRows) {
-          await run(insert('TRUE'));
-        } else {
-          // Committed first: a table made inside the open transaction has transaction-local rowids
-          // (from 2^55 on) that become 0…n−1 only at its commit, so the first slice saw nothing.
-          await commitPoint();
-          const n = (await tx.query<{ n: number }>(unsafeRaw(`SELECT count(*)::BIGINT AS n FROM ${source}`))).rows[0].n;
-          for (let lo = 0; lo < n; lo += opts.sliceRows) {
-            await run(insert(`${alias}.rowid >= ${lo} AND ${alias}.rowid < ${lo + opts.sliceRows}`));
+  };
+
+  return db.write(
+    async (tx) => {
+      const run = (q: string) => tx.run(q);
+      log('writing tables');
+      // sliceRows: commit and go on in a new transaction on the same connection (temp tables live
+      // as long as the connection does).
+      const commitPoint = async () => {
+        if (!opts.sliceRows) return;
+        await tx.connection.run('COMMIT');
+        await tx.connection.run('BEGIN TRANSACTION');
+      };
+      /** Runs `fn` and logs how long it took under `label`. */
+      const timed = async (label: string, fn: () => Promise<void>) => {
+        const t = performance.now();
+        await fn();
+        log(`  ${label} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+      };
+      /** `insert(where)` over `source` (a temp table aliased `alias` in it), in slices of rowids. */
+      const sliced = (label: string, source: string, alias: string, insert: (where: string) => string) =>
+        timed(label, async () => {
+          if (!opts.sliceRows) {
+            await run(insert('TRUE'));
+          } else {
+            // Committed first: a table made inside the open transaction has transaction-local rowids
+            // (from 2^55 on) that become 0…n−1 only at its commit, so the first slice saw nothing.
             await commitPoint();
+            const n = (await tx.query<{ n: number }>(unsafeRaw(`SELECT count(*)::BIGINT AS n FROM ${source}`))).rows[0].n;
+            for (let lo = 0; lo < n; lo += opts.sliceRows) {
+              await run(insert(`${alias}.rowid >= ${lo} AND ${alias}.rowid < ${lo + opts.sliceRows}`));
+              await commitPoint();
+            }
           }
-        }
-      });
-    for (const t of ['opportunity_versions', 'activities', 'payments', 'opportunities', 'customers', 'targets', 'users', 'teams']) {
-      await run(`DELETE FROM ${t}`);
-    }
-    await run(
-      valuesTable(
-        'g_teams',
-        ['team_id', 'name', 'parent_id', 'manager_id'],
-        teams.map((t) => [t.team_id, t.name, t.parent_id, t.manager_id])
-      )
-    );
-    await run(`INSERT INTO teams SELECT * FROM g_teams`);
-    await run(
-      valuesTable(
-        'g_users',
-        ['user_id', 'name', 'team_id', 'email', 'role'],
-        users.map((u) => [u.user_id, u.name, u.team_id, u.email, u.role])
-      )
-    );
-    await run(`INSERT INTO users (user_id, name, team_id, email, active) SELECT user_id, name, team_id, email, TRUE FROM g_users`);
+        });
+      for (const t of ['opportunity_versions', 'activities', 'payments', 'opportunities', 'customers', 'targets', 'users', 'teams']) {
+        await run(`DELETE FROM ${t}`);
+      }
+      await run(
+        valuesTable(
+          'g_teams',
+          ['team_id', 'name', 'parent_id', 'manager_id'],
+          teams.map((t) => [t.team_id, t.name, t.parent_id, t.manager_id])
+        )
+      );
+      await run(`INSERT INTO teams SELECT * FROM g_teams`);
+      await run(
+        valuesTable(
+          'g_users',
+          ['user_id', 'name', 'team_id', 'email', 'role'],
+          users.map((u) => [u.user_id, u.name, u.team_id, u.email, u.role])
+        )
+      );
+      await run(`INSERT INTO users (user_id, name, team_id, email, active) SELECT user_id, name, team_id, email, TRUE FROM g_users`);
 
-    await timed('customers', () => run(`INSERT INTO customers
-      WITH o AS (
-        SELECT customer_id, min(created_s) AS first_s, bool_or(closed AND won_path) AS has_won,
-               max(CASE WHEN closed AND won_path THEN end_s END) AS last_won_s, bool_or(NOT closed) AS has_open
-        FROM g_opp_final GROUP BY customer_id
-      ), a AS (SELECT customer_id, max(occurred_at) AS last_contact FROM g_activities GROUP BY customer_id)
-      SELECT c.customer_id, c.name, c.industry, c.region, c.source, c.grade, c.owner_id,
-        CASE WHEN o.has_won AND o.last_won_s >= getvariable('now_s') - 540 * 86400 THEN 'customer'
-             WHEN o.has_won THEN 'churned'
-             WHEN o.has_open THEN 'prospect' ELSE 'lead' END AS status,
-        c.phone,
-        ts(coalesce(o.first_s - rnd(c.cust_idx, 'c.created') * 60 * 86400,
-                    epoch(getvariable('start_d')::TIMESTAMP) + rnd(c.cust_idx, 'c.created2') * (getvariable('now_s') - epoch(getvariable('start_d')::TIMESTAMP)))) AS created_at,
-        a.last_contact AS last_contact_at,
-        NULL AS attributes
-      FROM g_customers c LEFT JOIN o USING (customer_id) LEFT JOIN a USING (customer_id)`));
-    await commitPoint();
-
-    await sliced('opportunities', 'g_opp_final', 'o', (where) => `INSERT INTO opportunities
-      SELECT o.opportunity_id,
-        replace(replace(o.cust_name, '有限公司', ''), '股份', '') || ' · ' || o.product AS name,
-        o.customer_id, o.owner_id, st.name AS stage,
-        CASE WHEN o.stage_idx = 5 THEN 'won' WHEN o.stage_idx = 6 THEN 'lost' ELSE 'open' END AS status,
-        o.amount, o.amount AS amount_original, 'CNY' AS currency,
-        o.probability,
-        coalesce(o.fc_override, st.category) AS forecast_category,
-        o.expected_close_date,
-        ts(o.created_s) AS created_at,
-        CASE WHEN o.closed THEN ts(o.end_s) END AS closed_at,
-        o.loss_reason, o.product, o.source, o.competitor,
-        ts(greatest(o.created_s, coalesce(CASE WHEN o.closed THEN o.end_s END, o.push_at, o.disc_s, o.e4, o.e3, o.e2, o.e1))) AS updated_at,
-        NULL AS attributes
-      FROM g_opp_final o JOIN g_stage st ON st.idx = o.stage_idx
-      WHERE ${where}`);
-    await sliced('history', 'g_versions', 'v', (where) => `INSERT INTO opportunity_versions SELECT * FROM g_versions v WHERE ${where}`);
-    await sliced('payments', 'g_payments', 'p', (where) => `INSERT INTO payments
-      SELECT payment_id, customer_id, opportunity_id, amount, due_date, paid_at, paid_amount, NULL FROM g_payments p WHERE ${where}`);
-    await sliced('activities', 'g_activities', 'a', (where) => `INSERT INTO activities
-      SELECT a.activity_id, a.customer_id, a.opportunity_id, a.owner_id, a.type, a.occurred_at,
-             a.summary || '：' || c.name, NULL
-      FROM g_activities a JOIN g_customers c USING (customer_id)
-      WHERE ${where}`);
-    await run(`INSERT INTO targets (target_id, owner_id, team_id, metric, period_start, period_end, amount)
-      SELECT 'TG-' || owner_id || '-' || strftime(q_start, '%Y%m'), owner_id, NULL, 'won_amount', q_start, q_end, amount
-      FROM g_rep_targets`);
-    // Team targets (teams, regions, the company): their members' targets with a manager's
-    // adjustment; a team's target is its own row, not a sum computed at query time.
-    await run(`INSERT INTO targets (target_id, owner_id, team_id, metric, period_start, period_end, amount)
-      WITH RECURSIVE tree(team_id, member_team) AS (
-        SELECT team_id, team_id FROM teams
-        UNION ALL
-        SELECT tree.team_id, t.team_id FROM tree JOIN teams t ON t.parent_id = tree.member_team
-      ), s AS (
-        SELECT tree.team_id, rt.q_start, rt.q_end, sum(rt.amount) AS amount
-        FROM tree JOIN users u ON u.team_id = tree.member_team JOIN g_rep_targets rt ON rt.owner_id = u.user_id
-        GROUP BY ALL
-      )
-      SELECT 'TG-' || team_id || '-' || strftime(q_start, '%Y%m'), NULL, team_id, 'won_amount', q_start, q_end,
-             round(amount * (0.92 + 0.1 * rnd(hash(team_id) % 100000, 'tt' || strftime(q_start, '%Y%m'))), -4)
-      FROM s`);
-    // Regional targets (targets.region): each team's quarterly target split over its customers'
-    // regions by the share of the team's wins there, rounded to ¥10,000, the largest region
-    // taking the rounding so a team's regions add up to its own target exactly. A region the
-    // team never sold into gets no row (its attainment there says no target is set).
-    await run(`INSERT INTO targets (target_id, owner_id, team_id, metric, period_start, period_end, amount, region)
-      WITH RECURSIVE tree(team_id, member_team) AS (
-        SELECT team_id, team_id FROM teams
-        UNION ALL
-        SELECT tree.team_id, t.team_id FROM tree JOIN teams t ON t.parent_id = tree.member_team
-      ), won AS (
-        SELECT tree.team_id, c.region, sum(o.amount) AS won
-        FROM tree JOIN users u ON u.team_id = tree.member_team
-        JOIN g_opp_final o ON o.owner_id = u.user_id AND o.closed AND o.won_path
-        JOIN g_customers c ON c.customer_id = o.customer_id
-        WHERE c.region IS NOT NULL AND o.amount > 0
-        GROUP BY ALL
-      ), share AS (
-        SELECT team_id, region, won / sum(won) OVER (PARTITION BY team_id) AS share,
-               row_number() OVER (PARTITION BY team_id ORDER BY won DESC, region) AS rk
-        FROM won
-      ), split AS (
-        SELECT t.team_id, t.metric, t.period_start, t.period_end, t.amount AS total, s.region,
-               CASE WHEN s.rk > 1 THEN round(t.amount * s.share, -4) END AS part
-        FROM targets t JOIN share s ON s.team_id = t.team_id
-        WHERE t.team_id IS NOT NULL AND t.region IS NULL
-      )
-      SELECT 'TG-' || team_id || '-' || region || '-' || strftime(period_start, '%Y%m'), NULL, team_id, metric, period_start, period_end,
-             coalesce(part, total - coalesce(sum(part) OVER (PARTITION BY team_id, period_start), 0)), region
-      FROM split`);
-
-    const meta: [string, string][] = [
-      ['demo.seed', String(opts.seed)],
-      ['demo.scale', opts.scale],
-      ['demo.as_of', opts.asOf],
-      ['demo.company', COMPANY.company]
-    ];
-    for (const [k, v] of meta) {
-      await tx.run(sql`INSERT OR REPLACE INTO meta VALUES (${k}, ${v})`);
-    }
-
-    const counts: Record<string, number> = {};
-    for (const t of ['teams', 'users', 'customers', 'opportunities', 'opportunity_versions', 'payments', 'activities', 'targets']) {
-      const r = await tx.query<{ n: number }>(unsafeRaw(`SELECT count(*) AS n FROM ${t}`));
-      counts[t] = r.rows[0].n;
-    }
-    const runId = `demo-${Date.now()}`;
-    await tx.run(
-      sql`INSERT INTO sync_runs (run_id, source, kind, started_at, finished_at, status, rows_loaded)
-          VALUES (${runId}, 'demo', 'demo', now()::TIMESTAMP - to_milliseconds(${Math.round(performance.now() - t0)}::BIGINT), now()::TIMESTAMP, 'ok', ${counts.opportunities})`
-    );
-    // The generator's tables go before the derived tables are built: at 10M deals they held
-    // most of a 10 GB memory limit, and building deal_facts beside them ran out of memory.
-    // (g_o1…g_opps and g_events went as soon as they were used.)
-    for (const t of ['g_customers', 'g_opp_final', 'g_versions', 'g_payments', 'g_activities', 'g_rep_targets']) {
-      await run(`DROP TABLE IF EXISTS ${t}`);
-    }
-    const stages = opts.stages;
-    if (stages) {
+      await timed('customers', () => run(`INSERT INTO customers
+        WITH o AS (
+          SELECT customer_id, min(created_s) AS first_s, bool_or(closed AND won_path) AS has_won,
+                 max(CASE WHEN closed AND won_path THEN end_s END) AS last_won_s, bool_or(NOT closed) AS has_open
+          FROM g_opp_final GROUP BY customer_id
+        ), a AS (SELECT customer_id, max(occurred_at) AS last_contact FROM g_activities GROUP BY customer_id)
+        SELECT c.customer_id, c.name, c.industry, c.region, c.source, c.grade, c.owner_id,
+          CASE WHEN o.has_won AND o.last_won_s >= getvariable('now_s') - 540 * 86400 THEN 'customer'
+               WHEN o.has_won THEN 'churned'
+               WHEN o.has_open THEN 'prospect' ELSE 'lead' END AS status,
+          c.phone,
+          ts(coalesce(o.first_s - rnd(c.cust_idx, 'c.created') * 60 * 86400,
+                      epoch(getvariable('start_d')::TIMESTAMP) + rnd(c.cust_idx, 'c.created2') * (getvariable('now_s') - epoch(getvariable('start_d')::TIMESTAMP)))) AS created_at,
+          a.last_contact AS last_contact_at,
+          NULL AS attributes
+        FROM g_customers c LEFT JOIN o USING (customer_id) LEFT JOIN a USING (customer_id)`));
       await commitPoint();
-      log('derived tables');
-      await timed('derived tables', () => refreshFacts(tx, stages));
-    }
-    return { scale: opts.scale, seed: opts.seed, asOf: opts.asOf, counts, ms: Math.round(performance.now() - t0) };
-  });
+
+      await sliced('opportunities', 'g_opp_final', 'o', (where) => `INSERT INTO opportunities
+        SELECT o.opportunity_id,
+          replace(replace(o.cust_name, '有限公司', ''), '股份', '') || ' · ' || o.product AS name,
+          o.customer_id, o.owner_id, st.name AS stage,
+          CASE WHEN o.stage_idx = 5 THEN 'won' WHEN o.stage_idx = 6 THEN 'lost' ELSE 'open' END AS status,
+          o.amount, o.amount AS amount_original, 'CNY' AS currency,
+          o.probability,
+          coalesce(o.fc_override, st.category) AS forecast_category,
+          o.expected_close_date,
+          ts(o.created_s) AS created_at,
+          CASE WHEN o.closed THEN ts(o.end_s) END AS closed_at,
+          o.loss_reason, o.product, o.source, o.competitor,
+          ts(greatest(o.created_s, coalesce(CASE WHEN o.closed THEN o.end_s END, o.push_at, o.disc_s, o.e4, o.e3, o.e2, o.e1))) AS updated_at,
+          NULL AS attributes
+        FROM g_opp_final o JOIN g_stage st ON st.idx = o.stage_idx
+        WHERE ${where}`);
+      await sliced('history', 'g_versions', 'v', (where) => `INSERT INTO opportunity_versions SELECT * FROM g_versions v WHERE ${where}`);
+      await sliced('payments', 'g_payments', 'p', (where) => `INSERT INTO payments
+        SELECT payment_id, customer_id, opportunity_id, amount, due_date, paid_at, paid_amount, NULL FROM g_payments p WHERE ${where}`);
+      await sliced('activities', 'g_activities', 'a', (where) => `INSERT INTO activities
+        SELECT a.activity_id, a.customer_id, a.opportunity_id, a.owner_id, a.type, a.occurred_at,
+               a.summary || '：' || c.name, NULL
+        FROM g_activities a JOIN g_customers c USING (customer_id)
+        WHERE ${where}`);
+      await run(`INSERT INTO targets (target_id, owner_id, team_id, metric, period_start, period_end, amount)
+        SELECT 'TG-' || owner_id || '-' || strftime(q_start, '%Y%m'), owner_id, NULL, 'won_amount', q_start, q_end, amount
+        FROM g_rep_targets`);
+      // Team targets (teams, regions, the company): their members' targets with a manager's
+      // adjustment; a team's target is its own row, not a sum computed at query time.
+      await run(`INSERT INTO targets (target_id, owner_id, team_id, metric, period_start, period_end, amount)
+        WITH RECURSIVE tree(team_id, member_team) AS (
+          SELECT team_id, team_id FROM teams
+          UNION ALL
+          SELECT tree.team_id, t.team_id FROM tree JOIN teams t ON t.parent_id = tree.member_team
+        ), s AS (
+          SELECT tree.team_id, rt.q_start, rt.q_end, sum(rt.amount) AS amount
+          FROM tree JOIN users u ON u.team_id = tree.member_team JOIN g_rep_targets rt ON rt.owner_id = u.user_id
+          GROUP BY ALL
+        )
+        SELECT 'TG-' || team_id || '-' || strftime(q_start, '%Y%m'), NULL, team_id, 'won_amount', q_start, q_end,
+               round(amount * (0.92 + 0.1 * rnd(hash(team_id) % 100000, 'tt' || strftime(q_start, '%Y%m'))), -4)
+        FROM s`);
+      // Regional targets (targets.region): each team's quarterly target split over its customers'
+      // regions by the share of the team's wins there, rounded to ¥10,000, the largest region
+      // taking the rounding so a team's regions add up to its own target exactly. A region the
+      // team never sold into gets no row (its attainment there says no target is set).
+      await run(`INSERT INTO targets (target_id, owner_id, team_id, metric, period_start, period_end, amount, region)
+        WITH RECURSIVE tree(team_id, member_team) AS (
+          SELECT team_id, team_id FROM teams
+          UNION ALL
+          SELECT tree.team_id, t.team_id FROM tree JOIN teams t ON t.parent_id = tree.member_team
+        ), won AS (
+          SELECT tree.team_id, c.region, sum(o.amount) AS won
+          FROM tree JOIN users u ON u.team_id = tree.member_team
+          JOIN g_opp_final o ON o.owner_id = u.user_id AND o.closed AND o.won_path
+          JOIN g_customers c ON c.customer_id = o.customer_id
+          WHERE c.region IS NOT NULL AND o.amount > 0
+          GROUP BY ALL
+        ), share AS (
+          SELECT team_id, region, won / sum(won) OVER (PARTITION BY team_id) AS share,
+                 row_number() OVER (PARTITION BY team_id ORDER BY won DESC, region) AS rk
+          FROM won
+        ), split AS (
+          SELECT t.team_id, t.metric, t.period_start, t.period_end, t.amount AS total, s.region,
+                 CASE WHEN s.rk > 1 THEN round(t.amount * s.share, -4) END AS part
+          FROM targets t JOIN share s ON s.team_id = t.team_id
+          WHERE t.team_id IS NOT NULL AND t.region IS NULL
+        )
+        SELECT 'TG-' || team_id || '-' || region || '-' || strftime(period_start, '%Y%m'), NULL, team_id, metric, period_start, period_end,
+               coalesce(part, total - coalesce(sum(part) OVER (PARTITION BY team_id, period_start), 0)), region
+        FROM split`);
+
+      const meta: [string, string][] = [
+        ['demo.seed', String(opts.seed)],
+        ['demo.scale', opts.scale],
+        ['demo.as_of', opts.asOf],
+        ['demo.company', COMPANY.company]
+      ];
+      for (const [k, v] of meta) {
+        await tx.run(sql`INSERT OR REPLACE INTO meta VALUES (${k}, ${v})`);
+      }
+
+      const counts: Record<string, number> = {};
+      for (const t of ['teams', 'users', 'customers', 'opportunities', 'opportunity_versions', 'payments', 'activities', 'targets']) {
+        const r = await tx.query<{ n: number }>(unsafeRaw(`SELECT count(*) AS n FROM ${t}`));
+        counts[t] = r.rows[0].n;
+      }
+      const runId = `demo-${Date.now()}`;
+      await tx.run(
+        sql`INSERT INTO sync_runs (run_id, source, kind, started_at, finished_at, status, rows_loaded)
+            VALUES (${runId}, 'demo', 'demo', now()::TIMESTAMP - to_milliseconds(${Math.round(performance.now() - t0)}::BIGINT), now()::TIMESTAMP, 'ok', ${counts.opportunities})`
+      );
+      // The generator's tables go before the derived tables are built: at 10M deals they held
+      // most of a 10 GB memory limit, and building deal_facts beside them ran out of memory.
+      // (g_o1…g_opps and g_events went as soon as they were used.)
+      for (const t of ['g_customers', 'g_opp_final', 'g_versions', 'g_payments', 'g_activities', 'g_rep_targets']) {
+        await run(`DROP TABLE IF EXISTS ${t}`);
+      }
+      const stages = opts.stages;
+      if (stages) {
+        await commitPoint();
+        log('derived tables');
+        await timed('derived tables', () => refreshFacts(tx, stages));
+      }
+      return { scale: opts.scale, seed: opts.seed, asOf: opts.asOf, counts, ms: Math.round(performance.now() - t0) };
+    },
+    { prepare }
+  );
 }
