@@ -422,6 +422,15 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
         const m = memos[i];
         if (m && sources.length === 1 && report.merges.length === 0) {
           const s = sources[i];
+          // Writing the memo joins every staged row of the file three ways, beside everything the
+          // landing holds until its commit: at 10M rows it ran out of memory under the landing's
+          // limit (2.1 GB), and the whole sync ran again under DuckDB's own (145 s lost). About
+          // 1 KB per staged row above 200,000, as the derived tables get.
+          const memoMb = Math.ceil(parseSizeMb(limit) + (Math.max(0, staged - 200_000) * 1024) / 2 ** 20);
+          if (!opts.memoryLimit && memoMb > landingMb) {
+            log(`memo of ${staged.toLocaleString()} rows: DuckDB memory limit ${memoMb}MB`);
+            await tx.run(`SET memory_limit = '${memoMb}MB'`);
+          }
           // A source that sets close dates clears a derived one on every sync: such rows are cleaned every time.
           const kept = await writeMemo(profiled(tx), s.name, i, m, closedStaged[i] ?? true);
           log(`  ${s.name}: memo of ${kept.toLocaleString()} raw rows written`);
