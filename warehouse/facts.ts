@@ -52,9 +52,11 @@
  * close or creation date, and DuckDB skips the row groups whose min/max rule them out.
  *
  * It is derived data: rebuilt (never migrated) whenever the data or the stage configuration
- * changed. Writers that can should rebuild it inside their own transaction (`refreshFacts`),
- * so readers see new data and new facts together; otherwise the model runner rebuilds it
- * before the next query (`ensureFacts`). Tests compare it with the raw tables.
+ * changed. A sync refreshes the changed deals' rows inside its own transaction
+ * (`refreshFactsFor`) and rebuilds everything right after its commit when many changed
+ * (connectors/load/sync.ts, `rebuildAfterCommit`); otherwise the model runner rebuilds it before
+ * the next query (`ensureFacts`), and runs a query again when a write moved meanwhile
+ * (src/lib/server/models/run.ts). Tests compare it with the raw tables.
  */
 import { createHash } from 'node:crypto';
 import type { Database, WriteTx } from '../src/lib/server/db/database';

@@ -174,7 +174,8 @@ export async function ingestCsvSql(a: IngestArgs): Promise<CsvSqlOutcome> {
   try {
     const nl = quotes ? cols.map((c) => `coalesce(length(${c}) - length(replace(${c}, chr(10), '')), 0)`).join(' + ') : '0';
     const len = cols.map((c) => `coalesce(length(${c}), 0)`).join(' + ');
-    // Row ids inside a transaction do not start at 0: rows are numbered from the first one's.
+    // Row ids of a table made inside a transaction do not start at 0 (the ingest runs before the
+    // sync's transaction now, but xlsx and tests call it inside one): rows are numbered from the first one's.
     const { rows: stats } = await tx.query<{ n: number; nl: number; maxlen: number; rid0: string; wider: number }>(
       `SELECT count(*)::BIGINT::DOUBLE AS n, coalesce(sum(${nl}), 0)::DOUBLE AS nl, coalesce(max(${len}), 0)::DOUBLE AS maxlen, coalesce(min(rowid), 0)::VARCHAR AS rid0, count(cx)::DOUBLE AS wider FROM vc_raw`
     );

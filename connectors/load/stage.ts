@@ -1,6 +1,8 @@
 /**
- * Staging: clean rows go into temp tables through DuckDB appenders (all text, cast on
- * upsert), inside the sync's write transaction, so nothing of a failed sync survives.
+ * Staging: clean rows go into the writer connection's temp tables through DuckDB appenders (all
+ * text, cast on upsert), before the sync's write transaction (committed temp tables are scanned
+ * on every core); no other connection sees them, and a failed sync drops them (sync.ts), so
+ * nothing of it survives.
  */
 import { BIGINT, BOOLEAN, DuckDBDataChunk, INTEGER, VARCHAR, type DuckDBAppender, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import type { WriteTx } from '../../src/lib/server/db/database';

@@ -1,13 +1,16 @@
 /**
- * A sync: every selected source read, mapped, staged and landed in ONE write transaction
- * (docs/connectors.md, "Loading"). Readers of the database see the old data or the new,
- * never half; a failure anywhere rolls everything back and is then recorded in `sync_runs`.
+ * A sync: every selected source read, mapped and staged (before the transaction, on the writer's
+ * temp tables), then landed in ONE write transaction (docs/connectors.md, "Loading"). Readers of
+ * the database see the old data or the new, never half; a failure anywhere rolls the landing back
+ * and is then recorded in `sync_runs`.
  *
- * Order inside the transaction: stage every source → duplicate warnings → customer merges
- * (same normalised name or phone) → related rows (customers/users/teams an opportunity row
- * describes) → each source's rows (upsert, in config order) → stub rows for references
- * nothing defines → opportunity history → rejected rows, sync runs, watermarks → derived
- * facts (refreshFacts).
+ * Staged first (`stageAll`, Database.write's `prepare`): every source. Then, inside the
+ * transaction: duplicate warnings → customer merges (same normalised name or phone) → related
+ * rows (customers/users/teams an opportunity row describes) → each source's rows (upsert, in
+ * config order) → stub rows for references nothing defines → opportunity history → the memo of
+ * raw rows → rejected rows, sync runs, watermarks → the derived facts of the changed deals
+ * (refreshFactsFor). A full rebuild of the derived facts (refreshFacts) follows the commit, in a
+ * transaction of its own (`rebuildAfterCommit`).
  */
 import { randomUUID } from 'node:crypto';
 import type { Database, WriteTx } from '../../src/lib/server/db/database';
@@ -407,11 +410,15 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       // until it commits: 1M keys land within the staging limit (measured at 400MB), each
       // key beyond that gets ~200 bytes more (2M rows: ~590MB; 10M: ~2.1GB).
       const staged = reports.reduce((n, r) => n + r.rows, 0);
-      const landingMb = Math.ceil(parseSizeMb(limit) + (Math.max(0, staged - 1_000_000) * 200) / 2 ** 20);
-      if (!opts.memoryLimit && landingMb > parseSizeMb(limit)) {
-        log(`landing ${staged.toLocaleString()} rows: DuckDB memory limit ${landingMb}MB`);
-        await tx.run(`SET memory_limit = '${landingMb}MB'`);
-      }
+      // The limit in effect, raised (never lowered) for the steps below that need more.
+      let limitMb = parseSizeMb(limit);
+      const raiseLimit = async (mb: number, what: string) => {
+        if (opts.memoryLimit || mb <= limitMb) return;
+        log(`${what}: DuckDB memory limit ${mb}MB`);
+        await tx.run(`SET memory_limit = '${mb}MB'`);
+        limitMb = mb;
+      };
+      await raiseLimit(Math.ceil(parseSizeMb(limit) + (Math.max(0, staged - 1_000_000) * 200) / 2 ** 20), `landing ${staged.toLocaleString()} rows`);
       log('loading');
       const track = factsAtStart.fresh;
       if (track) await snapshotDimensions(tx);
@@ -426,11 +433,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
           // landing holds until its commit: at 10M rows it ran out of memory under the landing's
           // limit (2.1 GB), and the whole sync ran again under DuckDB's own (145 s lost). About
           // 1 KB per staged row above 200,000, as the derived tables get.
-          const memoMb = Math.ceil(parseSizeMb(limit) + (Math.max(0, staged - 200_000) * 1024) / 2 ** 20);
-          if (!opts.memoryLimit && memoMb > landingMb) {
-            log(`memo of ${staged.toLocaleString()} rows: DuckDB memory limit ${memoMb}MB`);
-            await tx.run(`SET memory_limit = '${memoMb}MB'`);
-          }
+          await raiseLimit(Math.ceil(parseSizeMb(limit) + (Math.max(0, staged - 200_000) * 1024) / 2 ** 20), `memo of ${staged.toLocaleString()} rows`);
           // A source that sets close dates clears a derived one on every sync: such rows are cleaned every time.
           const kept = await writeMemo(profiled(tx), s.name, i, m, closedStaged[i] ?? true);
           log(`  ${s.name}: memo of ${kept.toLocaleString()} raw rows written`);
@@ -473,12 +476,17 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       for (const t of ['facts_deals', 'facts_payments']) await tx.run(`DROP TABLE IF EXISTS temp.${t}`);
       if (partial) return;
       // A full rebuild runs after this commit, in a transaction of its own (below).
-      fullRebuild = { deals: dealCount[0].n, landingMb, stages };
+      fullRebuild = { deals: dealCount[0].n, stages };
+      // The rebuild runs over every stored deal (joins, windows, the ordered deal_facts), which at
+      // 1M deals does not fit the staging limit: about 1 KB per stored deal above it. Set before
+      // this commit, so that a reader's own rebuild, should it take the write lock first (its
+      // facts were stale before this sync), runs under it too.
+      await raiseLimit(Math.ceil(parseSizeMb(limit) + (Math.max(0, dealCount[0].n - 200_000) * 1024) / 2 ** 20), `derived tables over ${dealCount[0].n.toLocaleString()} deals`);
       log('committing; the derived tables are rebuilt next');
     }, { prepare: stageAll });
     report.ok = true;
     log('committed');
-    const factsOk = fullRebuild ? await rebuildAfterCommit(db, fullRebuild, { limit, previousLimit, fixed: !!opts.memoryLimit, log }) : true;
+    const factsOk = fullRebuild ? await rebuildAfterCommit(db, fullRebuild, { previousLimit, fixed: !!opts.memoryLimit, log }) : true;
     // The forecast's data-quality rules, defined once below the models (a set-based count over
     // deal_facts; it used to run the whole statistical forecast for these four numbers).
     // The load is committed: a failure here leaves the counts out, not the sync failed.
@@ -542,7 +550,6 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
 
 interface FullRebuild {
   deals: number;
-  landingMb: number;
   stages: ReturnType<typeof stageInfos>;
 }
 
@@ -560,10 +567,8 @@ interface FullRebuild {
  * fails (out of memory twice, a crash), the data stays loaded and the facts stay marked stale,
  * so the next read or sync rebuilds them; the sync reports the failure in its log.
  */
-async function rebuildAfterCommit(db: Database, r: FullRebuild, o: { limit: string; previousLimit: string; fixed: boolean; log: (m: string) => void }): Promise<boolean> {
-  // Over every stored deal (joins and the ordered deal_facts), which at 1M deals does not fit the
-  // staging limit: about 1 KB per stored deal above it is enough.
-  const factsMb = Math.ceil(Math.max(r.landingMb, parseSizeMb(o.limit) + (Math.max(0, r.deals - 200_000) * 1024) / 2 ** 20));
+async function rebuildAfterCommit(db: Database, r: FullRebuild, o: { previousLimit: string; fixed: boolean; log: (m: string) => void }): Promise<boolean> {
+  // Under the limit the landing's transaction set for it (or, after running out of memory, DuckDB's own).
   const run = (limit: string | null) =>
     db.write(
       async (tx) => {
@@ -578,10 +583,8 @@ async function rebuildAfterCommit(db: Database, r: FullRebuild, o: { limit: stri
       },
       { derived: true }
     );
-  const first = !o.fixed && factsMb > parseSizeMb(o.limit) ? `${factsMb}MB` : null;
-  if (first) o.log(`derived tables over ${r.deals.toLocaleString()} deals: DuckDB memory limit ${first}`);
   try {
-    await run(first);
+    await run(null);
   } catch (e) {
     const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
     if (!/out of memory/i.test(msg) || o.fixed) {

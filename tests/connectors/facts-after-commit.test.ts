@@ -8,7 +8,9 @@
  *   the new data: its own check finds them stale, and whichever rebuild takes the write lock
  *   first does the work once;
  * - a rebuild that fails loses no data: the sync's rows stay loaded, the facts stay marked
- *   stale, and the next read rebuilds them.
+ *   stale, and the next read rebuilds them;
+ * - a model query that passed its freshness check before a write committed but ran after it
+ *   (new rows, former facts) is run again once the facts are rebuilt (models/run.ts).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +21,8 @@ import { parseConfig } from '../../src/lib/server/config/load';
 import { runSync } from '../../connectors/load/sync';
 import { ensureFacts, FACT_TABLES, refreshFacts } from '../../warehouse/facts';
 import { stageInfos } from '../../warehouse/stages';
+import { runModel } from '../../src/lib/server/models/run';
+import { ALL_SCOPE } from '../../models/common/scope';
 
 const dir = mkdtempSync(join(tmpdir(), 'facts-after-commit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -179,6 +183,42 @@ describe('the full rebuild of the derived tables after the landing commits', () 
       expect(await dealCount(db, 'deal_facts')).toBe(250);
       const after = await versions(db);
       expect(after.built).toBe(after.data);
+    } finally {
+      await db.close();
+    }
+  }, 120_000);
+
+  it('a model query that started after a write committed, its facts not yet rebuilt, runs again and answers from the new data', async () => {
+    const db = await Database.open(join(dir, 'd.duckdb'));
+    try {
+      writeDeals('d.csv', 50);
+      const config = configFor('d.csv');
+      expect((await runSync(db, { config, baseDir: dir, kind: 'import' })).ok).toBe(true);
+      // The largest deal is OPP-50 (1000 + 50 × 10). The first time the model's own statement
+      // is about to run (its freshness check passed), a write commits a new amount for OPP-1
+      // without rebuilding the facts: what a sync's landing does just before its rebuild.
+      let injected = false;
+      const racing = new Proxy(db, {
+        get(target, prop, receiver) {
+          if (prop !== 'query') return Reflect.get(target, prop, receiver);
+          return async (q: Parameters<Database['query']>[0], o?: Parameters<Database['query']>[1]) => {
+            const text = typeof q === 'string' ? q : q.strings.join('?');
+            if (!injected && text.startsWith('WITH RECURSIVE')) {
+              injected = true;
+              await target.write((tx) => tx.run(`UPDATE opportunities SET amount = 999999 WHERE opportunity_id = 'OPP-1'`));
+            }
+            return target.query(q, o);
+          };
+        }
+      }) as Database;
+      const r = await runModel(racing, config, 'deals', { sort: 'amount', dir: 'desc', limit: 3 }, ALL_SCOPE);
+      expect(injected).toBe(true);
+      // Without the second run the listing came from the former deal_facts: OPP-50 first at 1,500.
+      expect(r.rows.map((x) => [x.opportunity_id, x.amount])).toEqual([
+        ['OPP-1', 999999],
+        ['OPP-50', 1500],
+        ['OPP-49', 1490]
+      ]);
     } finally {
       await db.close();
     }

@@ -1,10 +1,12 @@
 /**
  * The DuckDB service: one database file, one instance per process.
  *
- * - Reads go through a small pool of connections. DuckDB is MVCC, so a reader sees the last
- *   committed state and never waits for a sync in progress.
- * - Writes go through one writer connection, one transaction at a time (`write`): a sync lands
- *   all of its rows or none, and readers see the old data or the new, never half.
+ * - Reads go through a small pool of connections. DuckDB is MVCC, so a query sees the last
+ *   committed state and never waits for a sync in progress. (A model's `ensureFacts` does wait
+ *   for the derived tables' rebuild that follows a sync's commit: warehouse/facts.ts.)
+ * - Writes go through one writer connection, one transaction at a time (`write`, with an
+ *   optional `prepare` step on the writer's temp tables first): a sync lands all of its rows or
+ *   none, and a query sees the old data or the new, never half.
  * - Results come back as JSON-friendly rows or as an Arrow IPC stream (see arrow.ts).
  */
 import { mkdirSync } from 'node:fs';

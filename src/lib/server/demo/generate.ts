@@ -500,6 +500,16 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
 
   };
 
+  const dropGenerated = () =>
+    db
+      .write(
+        async (tx) => {
+          const { rows } = await tx.query<{ t: string }>(`SELECT table_name AS t FROM duckdb_tables() WHERE database_name = 'temp' AND table_name LIKE 'g\\_%' ESCAPE '\\'`);
+          for (const { t } of rows) await tx.run(`DROP TABLE IF EXISTS temp."${t.replace(/"/g, '""')}"`);
+        },
+        { untracked: true }
+      )
+      .catch(() => undefined);
   return db.write(
     async (tx) => {
       const run = (q: string) => tx.run(q);
@@ -665,7 +675,9 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
       );
       // The generator's tables go before the derived tables are built: at 10M deals they held
       // most of a 10 GB memory limit, and building deal_facts beside them ran out of memory.
-      // (g_o1…g_opps and g_events went as soon as they were used.)
+      // (g_o1…g_opps and g_events went as soon as they were used.) A drop inside the transaction
+      // frees their memory at its commit: the sliced build commits before the derived tables.
+      // On failure they are dropped below (they were committed in \`prepare\`).
       for (const t of ['g_customers', 'g_opp_final', 'g_versions', 'g_payments', 'g_activities', 'g_rep_targets']) {
         await run(`DROP TABLE IF EXISTS ${t}`);
       }
@@ -678,5 +690,8 @@ export async function generateDemo(db: Database, opts: DemoOptions): Promise<Dem
       return { scale: opts.scale, seed: opts.seed, asOf: opts.asOf, counts, ms: Math.round(performance.now() - t0) };
     },
     { prepare }
-  );
+  ).catch(async (e) => {
+    await dropGenerated();
+    throw e;
+  });
 }

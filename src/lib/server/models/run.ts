@@ -156,12 +156,25 @@ export async function runModel(
   const model = getModel(name);
   const params = parseParams(model, rawParams);
   const ctx = buildContext(model, params, config, now);
-  await ensureFacts(db, ctx.stages);
-  // Lets the listings leave out the paths for events after the report date when there are none.
-  ctx.factsHorizon = await factsHorizon(db);
-  const q = model.query(params as never, ctx);
-  const t0 = performance.now();
-  const result = await runQuery(db, config, model, q, ctx, scope);
+  let result: Awaited<ReturnType<typeof runQuery>>;
+  let t0: number;
+  // The derived tables are fresh for the data the query reads: a sync commits its rows first and
+  // rebuilds them in a transaction of its own right after (connectors/load/sync.ts,
+  // rebuildAfterCommit), so a query that passed ensureFacts before that commit but started
+  // after it would read the new rows beside the former facts. Any write that began or ended
+  // while the query ran (the write generation moved) makes it run again, after ensureFacts,
+  // which then waits for the rebuild (docs/decisions.md, "Derived tables rebuilt after the
+  // landing commits"). Twice at most: a third answer is served as it is.
+  for (let attempt = 0; ; attempt++) {
+    await ensureFacts(db, ctx.stages);
+    const generation = db.writeGeneration;
+    // Lets the listings leave out the paths for events after the report date when there are none.
+    ctx.factsHorizon = await factsHorizon(db);
+    const q = model.query(params as never, ctx);
+    t0 = performance.now();
+    result = await runQuery(db, config, model, q, ctx, scope);
+    if (db.writeGeneration === generation || attempt === 2) break;
+  }
   const ms = Math.round((performance.now() - t0) * 10) / 10;
 
   const out: ModelOutput<unknown> = model.finalize
