@@ -82,15 +82,43 @@ async function expectFreshAsFromScratch(db: Database) {
   for (const t of FACT_TABLES) expect(diff[t], t).toEqual([0, 0]);
 }
 
+/** Opens `<name>.duckdb`, imports `first` deals from `<name>.csv` into it (none: an empty database), runs `fn`, closes. */
+async function withDb(name: string, first: number, fn: (db: Database) => Promise<void>) {
+  const db = await Database.open(join(dir, `${name}.duckdb`));
+  try {
+    if (first > 0) {
+      writeDeals(`${name}.csv`, first);
+      const r = await runSync(db, { config: configFor(`${name}.csv`), baseDir: dir, kind: 'import' });
+      expect(r.ok, r.error ?? '').toBe(true);
+    }
+    await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+/** Imports `<name>.csv` again, calling `atCommit` when the sync logs its landing's commit (before the rebuild after it); the report and the sync's log. */
+async function importSeeingCommit(db: Database, name: string, atCommit: () => void = () => undefined) {
+  const log: string[] = [];
+  const r = await runSync(db, {
+    config: configFor(`${name}.csv`),
+    baseDir: dir,
+    kind: 'import',
+    log: (m) => {
+      log.push(m);
+      if (m === 'committed') atCommit();
+    }
+  });
+  return { r, log };
+}
+
 const dealCount = async (db: Database, table: string) => (await db.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ${table}`)).rows[0].n;
 
 describe('the full rebuild of the derived tables after the landing commits', () => {
   it('leaves fresh derived tables equal to a rebuild from scratch; the first read rebuilds nothing', async () => {
-    const db = await Database.open(join(dir, 'a.duckdb'));
-    try {
+    await withDb('a', 0, async (db) => {
       writeDeals('a.csv', 300);
-      const log: string[] = [];
-      const r = await runSync(db, { config: configFor('a.csv'), baseDir: dir, kind: 'import', log: (m) => log.push(m) });
+      const { r, log } = await importSeeingCommit(db, 'a');
       expect(r.ok, r.error ?? '').toBe(true);
       // The rebuild runs after the landing's commit, and commits itself.
       const at = (s: string) => log.findIndex((m) => m.startsWith(s));
@@ -102,38 +130,25 @@ describe('the full rebuild of the derived tables after the landing commits', () 
       await ensureFacts(db, stages);
       expect(db.writeGeneration, 'the first read found the facts fresh: no write').toBe(generation);
       await expectFreshAsFromScratch(db);
-    } finally {
-      await db.close();
-    }
+    });
   }, 120_000);
 
   it('a reader between the landing and the rebuild sees the new data with its facts; the rebuild is done once', async () => {
-    const db = await Database.open(join(dir, 'b.duckdb'));
-    try {
-      writeDeals('b.csv', 200);
-      expect((await runSync(db, { config: configFor('b.csv'), baseDir: dir, kind: 'import' })).ok).toBe(true);
+    await withDb('b', 200, async (db) => {
       // The same deals with new amounts, and 100 more: a full rebuild (more than 10% changed).
       writeDeals('b.csv', 300, (i) => 5000 + i);
-      const log: string[] = [];
       let reader: Promise<number> | null = null;
-      const r = await runSync(db, {
-        config: configFor('b.csv'),
-        baseDir: dir,
-        kind: 'import',
-        log: (m) => {
-          log.push(m);
-          // Right after the landing's commit, before the sync's rebuild asks for the write lock:
-          // a reader takes the lock first and rebuilds (as ensureFacts does on stale facts; a
-          // real one checks meta first, so the sync usually wins the race: the other branch),
-          // then reads deal_facts through ensureFacts.
-          if (m === 'committed')
-            reader = (async () => {
-              const w = db.write((tx) => refreshFacts(tx, stages), { derived: true });
-              await ensureFacts(db, stages);
-              await w;
-              return (await db.query<{ s: number }>(`SELECT sum(amount)::DOUBLE AS s FROM deal_facts`)).rows[0].s;
-            })();
-        }
+      // Right after the landing's commit, before the sync's rebuild asks for the write lock: a
+      // reader takes the lock first and rebuilds (as ensureFacts does on stale facts; a real one
+      // checks meta first, so the sync usually wins the race: the other branch), then reads
+      // deal_facts through ensureFacts.
+      const { r, log } = await importSeeingCommit(db, 'b', () => {
+        reader = (async () => {
+          const w = db.write((tx) => refreshFacts(tx, stages), { derived: true });
+          await ensureFacts(db, stages);
+          await w;
+          return (await db.query<{ s: number }>(`SELECT sum(amount)::DOUBLE AS s FROM deal_facts`)).rows[0].s;
+        })();
       });
       expect(r.ok, r.error ?? '').toBe(true);
       expect(reader).not.toBeNull();
@@ -142,34 +157,22 @@ describe('the full rebuild of the derived tables after the landing commits', () 
       expect(log).toContain('derived tables: already rebuilt by a reader');
       expect(log.filter((m) => m === 'refreshing derived tables')).toHaveLength(0);
       await expectFreshAsFromScratch(db);
-    } finally {
-      await db.close();
-    }
+    });
   }, 120_000);
 
   it('a rebuild that fails keeps the data loaded and the facts stale; the next read rebuilds them', async () => {
-    const db = await Database.open(join(dir, 'c.duckdb'));
-    try {
-      writeDeals('c.csv', 120);
-      expect((await runSync(db, { config: configFor('c.csv'), baseDir: dir, kind: 'import' })).ok).toBe(true);
+    await withDb('c', 120, async (db) => {
       writeDeals('c.csv', 250);
-      const log: string[] = [];
-      const r = await runSync(db, {
-        config: configFor('c.csv'),
-        baseDir: dir,
-        kind: 'import',
-        log: (m) => {
-          log.push(m);
-          // Between the two transactions, something takes a derived table's name (a view): the
-          // rebuild's CREATE OR REPLACE TABLE stage_facts fails.
-          if (m === 'committed') void db.write(
-              async (tx) => {
-                await tx.run(`DROP TABLE stage_facts`);
-                await tx.run(`CREATE VIEW stage_facts AS SELECT 1 AS x`);
-              },
-              { derived: true }
-            );
-        }
+      // Between the two transactions, something takes a derived table's name (a view): the
+      // rebuild's CREATE OR REPLACE TABLE stage_facts fails.
+      const { r, log } = await importSeeingCommit(db, 'c', () => {
+        void db.write(
+          async (tx) => {
+            await tx.run(`DROP TABLE stage_facts`);
+            await tx.run(`CREATE VIEW stage_facts AS SELECT 1 AS x`);
+          },
+          { derived: true }
+        );
       });
       expect(r.ok, 'the landing committed: the sync succeeded').toBe(true);
       expect(log.some((m) => m.startsWith('derived tables not rebuilt (') && m.endsWith('the data is loaded, and the next read rebuilds them'))).toBe(true);
@@ -183,17 +186,12 @@ describe('the full rebuild of the derived tables after the landing commits', () 
       expect(await dealCount(db, 'deal_facts')).toBe(250);
       const after = await versions(db);
       expect(after.built).toBe(after.data);
-    } finally {
-      await db.close();
-    }
+    });
   }, 120_000);
 
   it('a model query that started after a write committed, its facts not yet rebuilt, runs again and answers from the new data', async () => {
-    const db = await Database.open(join(dir, 'd.duckdb'));
-    try {
-      writeDeals('d.csv', 50);
+    await withDb('d', 50, async (db) => {
       const config = configFor('d.csv');
-      expect((await runSync(db, { config, baseDir: dir, kind: 'import' })).ok).toBe(true);
       // The largest deal is OPP-50 (1000 + 50 × 10). The first time the model's own statement
       // is about to run (its freshness check passed), a write commits a new amount for OPP-1
       // without rebuilding the facts: what a sync's landing does just before its rebuild.
@@ -219,8 +217,6 @@ describe('the full rebuild of the derived tables after the landing commits', () 
         ['OPP-50', 1500],
         ['OPP-49', 1490]
       ]);
-    } finally {
-      await db.close();
-    }
+    });
   }, 120_000);
 });
