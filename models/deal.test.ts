@@ -89,3 +89,63 @@ describe('deal detail under filters', () => {
     expect((await run({ period: 'last_year' })).summary?.deal).not.toBeNull();
   });
 });
+
+describe('deal detail: found by its sort key, for every viewer who sees it', () => {
+  // The deal is located through opportunities' primary key and read from deal_facts by its
+  // closed_at (or, while open, created_at): three branches, one per kind of key. Each viewer who
+  // sees a deal must get the page `all` gets, including another team's follow-up on it.
+  let db2: Database;
+  beforeAll(async () => {
+    db2 = await fixtureDb();
+    await db2.write(async (tx) => {
+      await tx.run(`INSERT INTO opportunities (opportunity_id, name, customer_id, owner_id, stage, status, amount, created_at, closed_at) VALUES
+        ('N1', '无日期', 'C1', 'U1', '初步接洽', 'open', 1000, NULL, NULL),
+        ('N2', '仅创建', 'C1', 'U1', '需求分析', 'open', 2000, '2026-03-01 09:00:00', NULL),
+        ('N3', '已赢单', 'C1', 'U1', '赢单', 'won', 3000, '2026-01-05 09:00:00', '2026-04-01 10:00:00')`);
+      await tx.run(`INSERT INTO opportunity_versions (opportunity_id, valid_from, valid_to, stage, amount, owner_id, origin) VALUES
+        ('N1', '2026-02-01 09:00:00', NULL, '初步接洽', 1000, 'U1', 'source'),
+        ('N2', '2026-03-01 09:00:00', '2026-03-10 09:00:00', '初步接洽', 2000, 'U1', 'source'),
+        ('N2', '2026-03-10 09:00:00', NULL, '需求分析', 2000, 'U1', 'source'),
+        ('N3', '2026-01-05 09:00:00', '2026-04-01 10:00:00', '商务谈判', 3000, 'U1', 'source'),
+        ('N3', '2026-04-01 10:00:00', NULL, '赢单', 3000, 'U1', 'source')`);
+      // U3 (team T2) follows up on U1's deals: U1's scope does not see U3, but sees these.
+      await tx.run(`INSERT INTO activities (activity_id, customer_id, opportunity_id, owner_id, type, occurred_at, summary) VALUES
+        ('AN1', 'C1', 'N1', 'U3', 'call', '2026-02-03 10:00:00', '电话'),
+        ('AN3', 'C1', 'N3', 'U3', 'visit', '2026-03-03 10:00:00', '拜访')`);
+      await tx.run(`INSERT INTO payments (payment_id, customer_id, opportunity_id, amount, due_date, paid_at, paid_amount) VALUES
+        ('PN3', 'C1', 'N3', 3000, '2026-04-30', '2026-04-28', 3000)`);
+    });
+  });
+  afterAll(() => db2.close());
+  const open = (id: string, scope: Scope | null) => {
+    if (!cfg.ok) throw new Error('config');
+    return runModel(db2, cfg.config, 'deal', { id, as_of: FIXTURE_AS_OF }, scope);
+  };
+
+  it('a deal with neither date, an open one and a closed one each open in full, for all and for their owner', async () => {
+    for (const [id, stints, kinds] of [
+      ['N1', 1, ['stage', 'activity']],
+      ['N2', 2, ['stage', 'stage']],
+      ['N3', 2, ['stage', 'activity', 'stage', 'payment']]
+    ] as const) {
+      const all = await open(id, { all: true });
+      expect((all.summary?.deal as { opportunity_id: string }).opportunity_id).toBe(id);
+      expect(all.rows.filter((r) => r.kind === 'stage')).toHaveLength(stints);
+      expect(all.rows.map((r) => r.kind)).toEqual(kinds);
+      const own = await open(id, { team_ids: [], owner_ids: ['U1'] });
+      // the same rows, but for the name of a follow-up's author outside U1's scope (people.ts)
+      expect(own.rows).toEqual(all.rows.map((r) => (r.kind === 'activity' ? { ...r, who: '~outside_scope' } : r)));
+      expect(own.summary?.deal).toEqual(all.summary?.deal);
+      const other = await open(id, { team_ids: ['T2'], owner_ids: [] });
+      expect(other.rows).toEqual([]);
+      expect(other.summary?.deal).toBeNull();
+    }
+    // the follow-up by U3 (outside U1's scope) is on U1's deal: both see it, only `all` by name
+    const n3 = await open('N3', { team_ids: [], owner_ids: ['U1'] });
+    expect(n3.rows.find((r) => r.kind === 'activity')?.text).toBe('拜访');
+    expect((await open('N3', { all: true })).rows.find((r) => r.kind === 'activity')?.who).toBe('李娜');
+    expect((n3.summary?.deal as { customer_name: string; region: string }).customer_name).toBe('上海甲公司');
+    expect((n3.summary?.deal as { region: string }).region).toBe('上海');
+  });
+});
+

@@ -107,14 +107,36 @@ export const deal = defineModel({
     return {
       ctes: [
         // The filters apply too (a token's locked filters narrow which deals open), the period does not.
-        ['d', sql`SELECT r.* FROM ${dealsRelation(p)} r WHERE r.opportunity_id = ${id}`, { materialized: true }],
-        // This deal's versions and payments, each read once (every later CTE reads these few rows).
+        // deal_locator (the scope's: this id, when visible) carries the deal's sort key in deal_facts
+        // (closed_at, created_at): joined on it, DuckDB reads one row group of 10M deals, not all.
+        // Each branch below has an empty build side but one, and DuckDB does not read the probe
+        // side of an inner join whose build side is empty; the others' equality on closed_at or
+        // created_at becomes a range filter on the scan, which skips row groups by their min/max.
         [
-          'dv',
-          sql`SELECT * FROM opportunity_versions WHERE opportunity_id = ${id} AND opportunity_id IN (SELECT opportunity_id FROM d)`,
+          'd',
+          sql`SELECT r.* FROM (SELECT * FROM deal_locator WHERE closed_at IS NOT NULL) k
+                JOIN ${dealsRelation(p)} r ON r.closed_at = k.closed_at AND r.opportunity_id = k.opportunity_id
+              UNION ALL
+              -- open: closed_at null (deal_facts keeps those last, by created_at)
+              SELECT r.* FROM (SELECT * FROM deal_locator WHERE closed_at IS NULL AND created_at IS NOT NULL) k
+                JOIN ${dealsRelation(p)} r ON r.created_at = k.created_at AND r.opportunity_id = k.opportunity_id
+              WHERE r.closed_at IS NULL
+              UNION ALL
+              SELECT r.* FROM (SELECT * FROM deal_locator WHERE closed_at IS NULL AND created_at IS NULL) k
+                JOIN ${dealsRelation(p)} r ON r.opportunity_id = k.opportunity_id`,
           { materialized: true }
         ],
-        ['dp', sql`SELECT * FROM payments WHERE opportunity_id = ${id} AND opportunity_id IN (SELECT opportunity_id FROM d)`, { materialized: true }],
+        // This deal's versions and payments, each read once (every later CTE reads these few rows).
+        // Its versions from version_facts (the same rows, stored by the deal's settled instant):
+        // joined on that key too, a few row groups are read instead of every version.
+        [
+          'dv',
+          sql`SELECT v.* EXCLUDE (deal_owner_id, settled_key)
+              FROM d JOIN version_facts v
+                ON v.settled_key = coalesce(d.pit_settled_at, 'infinity'::TIMESTAMP) AND v.opportunity_id = d.opportunity_id`,
+          { materialized: true }
+        ],
+        ['dp', sql`SELECT * FROM payment_facts WHERE opportunity_id = ${id} AND opportunity_id IN (SELECT opportunity_id FROM d)`, { materialized: true }],
         [
           'vers',
           sql`SELECT v.*, lag(v.amount) OVER w AS prev_amount, lag(v.expected_close_date) OVER w AS prev_close,
@@ -165,12 +187,16 @@ export const deal = defineModel({
             UNION ALL
             SELECT 6, 'activity', a.occurred_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, a.activity_id, a.type, a.summary,
                 ${personName(sql`a.owner_id`)}
-              FROM activities a
+              FROM deal_activities a
               WHERE a.opportunity_id = ${id} AND a.opportunity_id IN (SELECT opportunity_id FROM d)`
         ],
         [
           'header',
-          sql`SELECT d.opportunity_id, d.name, d.customer_id, c.name AS customer_name, c.industry, c.region, c.grade,
+          // The customer's name and segments as deal_facts stores them (from customers): a visible
+          // deal's customer is visible, and a restricted scope's customers relation would work out
+          // every visible deal's customer first.
+          sql`SELECT d.opportunity_id, d.name, d.customer_id, d.customer_name, d.customer_industry AS industry,
+                d.customer_region AS region, d.customer_grade AS grade,
                 d.owner_id, u.name AS owner_name, u.team_id, t.name AS team_name, d.stage, d.status, d.amount::DOUBLE AS amount,
                 coalesce(d.probability, s.probability)::DOUBLE AS probability, d.forecast_category, d.expected_close_date,
                 d.created_at, d.closed_at, d.product, d.source, d.competitor, d.loss_reason,
@@ -182,7 +208,7 @@ export const deal = defineModel({
                    FROM dp) AS overdue,
                 coalesce(rk.risk_flags, []::VARCHAR[]) AS risk_flags, coalesce(rk.pushes, 0) AS pushes, rk.peak_amount,
                 rk.days_in_stage, rk.days_no_activity
-              FROM d LEFT JOIN customers c ON c.customer_id = d.customer_id
+              FROM d
               LEFT JOIN ${riskFromFacts(sql`SELECT * FROM d`, ctx)} rk ON rk.opportunity_id = d.opportunity_id
               LEFT JOIN users u ON u.user_id = d.owner_id
               LEFT JOIN teams t ON t.team_id = u.team_id
@@ -192,7 +218,8 @@ export const deal = defineModel({
       // The header rides along as JSON on every row (and alone on a deal without events).
       body: sql`SELECT e.*, (SELECT to_json(header)::VARCHAR FROM header) AS h
         FROM (SELECT 1) one LEFT JOIN events e ON TRUE
-        ORDER BY e.at, e.seq, e.ref`
+        ORDER BY e.at, e.seq, e.ref`,
+      deal: id
     };
   },
   finalize(rows) {

@@ -69,6 +69,12 @@ export interface ModelQuery {
    * comes out in interleaved blocks at a million rows).
    */
   order?: Sql;
+  /**
+   * The id of the one deal this query reads: the scope then defines `deal_locator` as that deal
+   * (when visible) with its `closed_at` and `created_at`, found by the primary key, so a join
+   * with `deal_facts` on those reads one row group instead of every deal (models/common/scope.ts).
+   */
+  deal?: string;
 }
 
 export interface ModelOutput<Row> {

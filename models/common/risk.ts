@@ -103,8 +103,12 @@ export function riskFromFacts(
       SELECT v.opportunity_id, v.valid_from, v.stage, v.amount, v.expected_close_date,
              lag(v.stage) OVER w AS prev_stage,
              lag(v.expected_close_date IGNORE NULLS) OVER w AS prev_close
-      FROM opportunity_versions v
-      WHERE v.valid_from < ${dayEnd}::TIMESTAMP AND v.opportunity_id IN (SELECT opportunity_id FROM rf WHERE v_late)
+      -- version_facts: the same versions, scoped by the deal's owner (no working out of every
+      -- visible deal, as opportunity_versions needs for a restricted scope) and stored by the
+      -- deal's settled instant, which for a deal with versions after D is after D too.
+      FROM version_facts v
+      WHERE v.valid_from < ${dayEnd}::TIMESTAMP AND v.settled_key >= ${dayEnd}::TIMESTAMP
+        AND v.opportunity_id IN (SELECT opportunity_id FROM rf WHERE v_late)
       WINDOW w AS (PARTITION BY v.opportunity_id ORDER BY v.valid_from)
     ),
     rh AS (

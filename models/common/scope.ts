@@ -24,6 +24,14 @@
  * - forecast_calls (submitted calls, src/lib/server/forecast-call): a rep's of a visible user, a
  *   team's of a team in the scope's subtrees (not the own team a rep sees by name) — who reads
  *   the calls on /forecast-call reads the same ones in the accuracy ledger.
+ * - `deal_locator` (opportunity_id, closed_at, created_at): the one deal a query names in
+ *   `ModelQuery.deal` (models/model.ts), when visible; empty otherwise. It is found through
+ *   the primary key of `opportunities` (an index lookup, which DuckDB uses only when the id is
+ *   the scan's sole filter: the scope is applied to the row found), and a join with
+ *   `deal_facts` on its sort key (closed_at, created_at) lets DuckDB skip every other row group
+ *   of a table ordered by dates, not by id (docs/decisions.md, "One deal at 10M deals").
+ *   `deal_activities`: that deal's follow-ups (all of them are visible: see activities), read
+ *   without working out every visible deal as `activities` must for a restricted scope.
  * An absent scope sees nothing (fail closed); `all` sees everything.
  */
 import { z } from 'zod';
@@ -65,7 +73,9 @@ export const SCOPED_RELATIONS = [
   'activities',
   'targets',
   'forecast_snapshots',
-  'forecast_calls'
+  'forecast_calls',
+  'deal_locator',
+  'deal_activities'
 ] as const;
 
 /** The closure of the team tree over all teams (structure, not row data): ancestor → team. */
@@ -88,10 +98,32 @@ const STAGE_EVENTS = unsafeRaw(`stage_events AS NOT MATERIALIZED (
   )`);
 
 /**
+ * `deal_locator`: the deal `id` names, found by the primary key alone (a MATERIALIZED lookup, so
+ * the scope's condition, applied after it, cannot turn the index lookup into a scan), when
+ * `visible` holds for it; with no id, no row.
+ */
+function dealLocator(id: string | undefined, visible: Sql | null): Sql[] {
+  // Every follow-up on a visible deal is visible (see activities): no reading of which deals are.
+  const dealActivities = unsafeRaw(`deal_activities AS NOT MATERIALIZED (
+      SELECT * FROM main.activities WHERE opportunity_id IN (SELECT opportunity_id FROM deal_locator))`);
+  if (id === undefined) {
+    return [
+      unsafeRaw(`deal_locator AS (SELECT NULL::VARCHAR AS opportunity_id, NULL::TIMESTAMP AS closed_at, NULL::TIMESTAMP AS created_at WHERE FALSE)`),
+      dealActivities
+    ];
+  }
+  return [
+    sql`deal_lookup AS MATERIALIZED (SELECT opportunity_id, owner_id, closed_at, created_at FROM main.opportunities WHERE opportunity_id = ${id})`,
+    sql`deal_locator AS (SELECT opportunity_id, closed_at, created_at FROM deal_lookup WHERE ${visible ?? unsafeRaw('TRUE')})`,
+    dealActivities
+  ];
+}
+
+/**
  * The CTEs (without the leading `WITH RECURSIVE`) that scope every canonical relation.
  * `scope` null or undefined means no access: every relation is empty.
  */
-export function scopeCtes(scope: Scope | null | undefined): Sql[] {
+export function scopeCtes(scope: Scope | null | undefined, deal?: string): Sql[] {
   if (isAll(scope)) {
     return [
       TEAM_TREE,
@@ -111,7 +143,8 @@ export function scopeCtes(scope: Scope | null | undefined): Sql[] {
       unsafeRaw(`activities AS NOT MATERIALIZED (SELECT * FROM main.activities)`),
       unsafeRaw(`targets AS NOT MATERIALIZED (SELECT * FROM main.targets)`),
       unsafeRaw(`forecast_snapshots AS NOT MATERIALIZED (SELECT * FROM main.forecast_snapshots)`),
-      unsafeRaw(`forecast_calls AS NOT MATERIALIZED (SELECT *, rowid AS seq FROM main.forecast_calls)`)
+      unsafeRaw(`forecast_calls AS NOT MATERIALIZED (SELECT *, rowid AS seq FROM main.forecast_calls)`),
+      ...dealLocator(deal, null)
     ];
   }
   const teamIds: string[] = scope ? [...scope.team_ids] : [];
@@ -177,6 +210,7 @@ export function scopeCtes(scope: Scope | null | undefined): Sql[] {
     unsafeRaw(`forecast_calls AS NOT MATERIALIZED (
       SELECT *, rowid AS seq FROM main.forecast_calls
       WHERE (level = 'rep' AND subject IN (SELECT user_id FROM scope_users))
-         OR (level = 'team' AND subject IN (SELECT team_id FROM scope_teams)))`)
+         OR (level = 'team' AND subject IN (SELECT team_id FROM scope_teams)))`),
+    ...dealLocator(deal, unsafeRaw('owner_id IN (SELECT user_id FROM scope_users)'))
   ];
 }

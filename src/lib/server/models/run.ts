@@ -94,7 +94,7 @@ export function buildContext(
   };
 }
 
-const BASE_NAMES = new Set(['deal_facts', 'stage_facts', 'payment_facts', 'customer_facts', 'team_tree', 'scope_teams', 'scope_users', 'stages', 'teams', 'users', 'customers', 'opportunities', 'opportunity_versions', 'stage_events', 'payments', 'activities', 'targets', 'forecast_snapshots']);
+const BASE_NAMES = new Set(['deal_facts', 'stage_facts', 'payment_facts', 'customer_facts', 'team_tree', 'scope_teams', 'scope_users', 'stages', 'teams', 'users', 'customers', 'opportunities', 'opportunity_versions', 'stage_events', 'payments', 'activities', 'targets', 'forecast_snapshots', 'deal_lookup', 'deal_locator', 'deal_activities']);
 
 /** The `stages` relation from the configuration: name, idx, kind, probability, forecast_category, stalled_after_days. */
 function stagesCte(stages: StageInfo[]): Sql {
@@ -119,7 +119,7 @@ function compileQuery(name: string, q: ModelQuery, ctx: ModelContext, scope: Sco
     const mat = opts?.materialized === true ? 'MATERIALIZED ' : opts?.materialized === false ? 'NOT MATERIALIZED ' : '';
     return sql`${unsafeRaw(cte)} AS ${unsafeRaw(mat)}(${body})`;
   });
-  return sql`WITH RECURSIVE ${join([...scopeCtes(scope), stagesCte(ctx.stages), ...own], ',\n')}\n${q.body}`;
+  return sql`WITH RECURSIVE ${join([...scopeCtes(scope, q.deal), stagesCte(ctx.stages), ...own], ',\n')}\n${q.body}`;
 }
 
 /**
