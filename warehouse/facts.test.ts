@@ -167,6 +167,73 @@ describe('customer_facts, the precomputed per-customer totals', () => {
   });
 });
 
+describe('customer_facts for a restricted scope, summed from customer_owner_facts', () => {
+  // A demo whose customers have deals of several owners (a third of the deals handed to the
+  // next user) and payments owned through their deal or, without one, their customer.
+  let mixed: Database;
+  beforeAll(async () => {
+    mixed = await Database.open(':memory:');
+    await generateDemo(mixed, { scale: 'small', seed: 5, asOf: '2026-06-15', stages });
+    await mixed.write(async (tx) => {
+      await tx.run(`UPDATE opportunities SET owner_id = (
+          SELECT u2.user_id FROM users u2 WHERE u2.user_id > opportunities.owner_id ORDER BY u2.user_id LIMIT 1)
+        WHERE hash(opportunity_id) % 3 = 0 AND owner_id < (SELECT max(user_id) FROM users)`);
+      await tx.run(`UPDATE payments SET opportunity_id = NULL WHERE hash(payment_id) % 5 = 0 AND customer_id IS NOT NULL`);
+    });
+    await ensureFacts(mixed, stages);
+  }, 120_000);
+  afterAll(() => mixed.close());
+
+  it('equals the totals over the scope\'s own deals and payments, computed from the raw tables, for owners, a team and a region', async () => {
+    const { scopeCtes } = await import('../models/common/scope');
+    const { join, sql } = await import('../src/lib/server/db/sql');
+    const multi = (await mixed.query(`SELECT count(*) AS n FROM (SELECT customer_id FROM opportunities GROUP BY 1 HAVING count(DISTINCT owner_id) > 1)`)).rows[0];
+    expect(Number(multi.n)).toBeGreaterThan(50);
+    const users = (await mixed.query(`SELECT owner_id FROM opportunities GROUP BY 1 ORDER BY count(*) DESC, 1`)).rows.map((r) => r.owner_id as string);
+    const regions = (await mixed.query(`SELECT team_id FROM teams WHERE parent_id IS NOT NULL AND team_id IN (SELECT parent_id FROM teams) ORDER BY 1`)).rows.map((r) => r.team_id as string);
+    const leaf = (await mixed.query(`SELECT team_id FROM users GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1`)).rows[0].team_id as string;
+    const scopes = [
+      { team_ids: [], owner_ids: [users[3]] },
+      { team_ids: [], owner_ids: [users[3], users[4], users[20]] },
+      { team_ids: [leaf], owner_ids: [] },
+      { team_ids: [regions[0]], owner_ids: [] }
+    ];
+    for (const scope of scopes) {
+      // the visible users, worked out here from the team tree (not by the scope layer)
+      const visible = `(WITH RECURSIVE sub(team_id) AS (
+          SELECT team_id FROM teams WHERE list_contains(${JSON.stringify(scope.team_ids).replace(/"/g, "'")}::VARCHAR[], team_id)
+          UNION SELECT t.team_id FROM teams t JOIN sub ON t.parent_id = sub.team_id)
+        SELECT user_id FROM users WHERE team_id IN (SELECT team_id FROM sub)
+           OR list_contains(${JSON.stringify(scope.owner_ids).replace(/"/g, "'")}::VARCHAR[], user_id))`;
+      const independent = await mixed.query(`
+        WITH deals AS (
+          SELECT customer_id, min(closed_at) FILTER (WHERE status = 'won') AS first_won_at,
+                 sum(amount) FILTER (WHERE status = 'won' AND closed_at IS NOT NULL) AS won_total,
+                 max(closed_at) FILTER (WHERE status = 'won') AS last_won_at,
+                 sum(amount) FILTER (WHERE status = 'open') AS open_total,
+                 max(created_at) FILTER (WHERE status = 'open') AS last_open_created_at
+          FROM opportunities WHERE customer_id IS NOT NULL AND status IN ('won', 'open') AND owner_id IN ${visible} GROUP BY 1),
+        pay AS (
+          SELECT coalesce(p.customer_id, o.customer_id) AS customer_id, sum(coalesce(p.paid_amount, p.amount)) AS paid_total, max(p.paid_at) AS last_paid_at
+          FROM payments p LEFT JOIN opportunities o ON o.opportunity_id = p.opportunity_id
+          LEFT JOIN customers c ON c.customer_id = coalesce(p.customer_id, o.customer_id)
+          WHERE p.paid_at IS NOT NULL AND (CASE WHEN p.opportunity_id IS NOT NULL THEN o.owner_id ELSE c.owner_id END) IN ${visible}
+          GROUP BY 1)
+        SELECT customer_id, d.first_won_at, p.paid_total::DOUBLE AS paid_total, p.last_paid_at, d.won_total::DOUBLE AS won_total, d.last_won_at,
+               d.open_total::DOUBLE AS open_total, d.last_open_created_at
+        FROM deals d FULL JOIN pay p USING (customer_id) WHERE customer_id IS NOT NULL ORDER BY customer_id`);
+      const scoped = await mixed.query(
+        sql`WITH RECURSIVE ${join(scopeCtes(scope), ',\n')}
+            SELECT customer_id, first_won_at, paid_total::DOUBLE AS paid_total, last_paid_at, won_total::DOUBLE AS won_total, last_won_at,
+                   open_total::DOUBLE AS open_total, last_open_created_at
+            FROM customer_facts ORDER BY customer_id`
+      );
+      expect(independent.rows.length, JSON.stringify(scope)).toBeGreaterThan(10);
+      expect(scoped.rows, JSON.stringify(scope)).toEqual(independent.rows);
+    }
+  });
+});
+
 describe('models reading customer_facts', () => {
   const AS_OF = '2025-03-10'; // payments, wins and open deals exist after it: the totals need their late part removed
   const run = async (name: string, params: Record<string, unknown>) => {

@@ -17,7 +17,8 @@
  *   not tied to one (precomputed as payment_facts.owner_id);
  * - `option_facts` (the filter bar's counts per owner): the rows of visible owners;
  * - `customer_facts` (per-customer totals, warehouse/facts.ts): the precomputed table for
- *   `all`; for any other scope the same aggregation over the visible deals and payments;
+ *   `all`; for any other scope the same totals over the visible deals and payments, summed
+ *   from `customer_owner_facts` (the totals per customer and owner) of its owners;
  * - activities: by a visible user or on a visible opportunity;
  * - targets: of a visible user or a visible team;
  * - forecast_snapshots (frozen forecasts, kept per owner): of a visible user;
@@ -36,7 +37,7 @@
  */
 import { z } from 'zod';
 import { sql, unsafeRaw, type Sql } from '../../src/lib/server/db/sql';
-import { customerFactsSelect } from '../../warehouse/facts';
+import { customerFactsFromOwners } from '../../warehouse/facts';
 
 export const scopeSchema = z.union([
   z.strictObject({ all: z.literal(true) }),
@@ -190,9 +191,11 @@ export function scopeCtes(scope: Scope | null | undefined, deal?: string): Sql[]
     STAGE_EVENTS,
     unsafeRaw(`payment_facts AS NOT MATERIALIZED (
       SELECT * FROM main.payment_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
-    // Per-customer totals over every owner would leak other owners' deals: recomputed from the
-    // deals and payments this scope sees (warehouse/facts.ts).
-    unsafeRaw(`customer_facts AS NOT MATERIALIZED (${customerFactsSelect('deal_facts', 'payment_facts')})`),
+    // Per-customer totals over every owner would leak other owners' deals: the totals over the
+    // deals and payments this scope sees, from their owners' rows (warehouse/facts.ts).
+    unsafeRaw(`customer_facts AS NOT MATERIALIZED (${customerFactsFromOwners(
+      '(SELECT * FROM main.customer_owner_facts WHERE owner_id IN (SELECT user_id FROM scope_users))'
+    )})`),
     unsafeRaw(`payments AS NOT MATERIALIZED (
       SELECT * FROM main.payments
       WHERE payment_id IN (SELECT payment_id FROM main.payment_facts WHERE owner_id IN (SELECT user_id FROM scope_users)))`),
