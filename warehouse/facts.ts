@@ -64,10 +64,10 @@ import { join, sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 import type { StageInfo } from './stages';
 
 /** The derived tables refreshFacts builds (`option_facts`: see OPTION_FACTS_SQL; `version_facts`: VERSION_FACTS_SQL). */
-export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts', 'customer_owner_facts', 'customer_facts', 'option_facts', 'version_facts'] as const;
+export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts', 'customer_owner_facts', 'customer_facts', 'option_facts', 'version_facts', 'cross_activities', 'cross_customers'] as const;
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 17;
+export const FACTS_VERSION = 18;
 
 /**
  * `version_facts`: every version of `opportunity_versions` whose deal is in `deal_facts`, with
@@ -100,6 +100,9 @@ function versionFactsSelect(only?: DealSet): string {
  * Stored in paid_at order, so a period of payments is a range of row groups.
  */
 export const PAYMENT_FACTS_SQL = `CREATE OR REPLACE TABLE payment_facts AS ${paymentFactsSelect()}`;
+
+/** payment_facts' columns after the payments columns (what the scope layer drops to serve `payments` from it). */
+export const PAYMENT_FACTS_EXTRA = ['owner_id', 'owner_team', 'customer_region', 'customer_industry', 'customer_grade', 'source', 'product', 'effective_customer_id', 'customer_name', 'deal_name'] as const;
 
 /** payment_facts' rows, of every payment or (incremental refresh) of those in `only` (a temp table of payment_id). */
 function paymentFactsSelect(only?: string): string {
@@ -440,6 +443,29 @@ export function buildFactsSql(stages: StageInfo[], only?: DealSet): Sql {
 }
 
 /**
+ * `cross_activities`: every follow-up on a deal by someone other than the deal's owner (or by
+ * no one), with `deal_owner_id`; `cross_customers`: every (customer_id, deal_owner_id) of a deal
+ * whose owner is not its customer's owner. A restricted scope shows a follow-up by someone it
+ * does not see when it is on a deal it sees, and a customer it does not own when it sees one of
+ * its deals (models/common/scope.ts): those are exactly rows of these tables whose deal owner
+ * it sees, so the scope reads these (usually few) rows instead of working out every visible
+ * deal and probing every follow-up and customer with them (a region's deals listing at 10M
+ * deals: 3.8 s).
+ */
+function crossActivitiesSelect(only?: DealSet): string {
+  return `SELECT a.*, f.owner_id AS deal_owner_id
+  FROM main.activities a JOIN main.deal_facts f ON f.opportunity_id = a.opportunity_id
+  WHERE a.owner_id IS DISTINCT FROM f.owner_id ${only ? `AND a.opportunity_id IN (SELECT opportunity_id FROM ${only})` : ''}`;
+}
+function crossCustomersSelect(customers?: string): string {
+  return `SELECT DISTINCT f.customer_id, f.owner_id AS deal_owner_id
+  FROM main.deal_facts f JOIN main.customers c ON c.customer_id = f.customer_id
+  WHERE f.owner_id IS DISTINCT FROM c.owner_id ${customers ? `AND f.customer_id IN (SELECT customer_id FROM ${customers})` : ''}`;
+}
+export const CROSS_ACTIVITIES_SQL = `CREATE OR REPLACE TABLE cross_activities AS ${crossActivitiesSelect()}`;
+export const CROSS_CUSTOMERS_SQL = `CREATE OR REPLACE TABLE cross_customers AS ${crossCustomersSelect()}`;
+
+/**
  * Rebuilds every derived table (`deal_facts`, `stage_facts`, `payment_facts`, `customer_facts`,
  * `option_facts`, `version_facts`) inside an existing write transaction and records what they were built for.
  * The reference for the incremental refresh below.
@@ -454,6 +480,8 @@ export async function refreshFacts(tx: WriteTx, stages: StageInfo[]): Promise<vo
   await tx.run(OPTION_FACTS_SQL);
   // after deal_facts: it stores each version beside its deal's settled instant
   await tx.run(VERSION_FACTS_SQL);
+  await tx.run(CROSS_ACTIVITIES_SQL);
+  await tx.run(CROSS_CUSTOMERS_SQL);
   await recordFacts(tx, stages, null);
 }
 
@@ -511,7 +539,8 @@ export async function factsFresh(tx: WriteTx, stages: StageInfo[]): Promise<bool
  * activities, its owner's team, its customer's dimensions). Each table's rows for them are
  * deleted and inserted from the same SELECT a full rebuild runs, restricted to them:
  * stage_facts, deal_facts and version_facts per deal; payment_facts per payment (with every payment of those
- * deals); customer_owner_facts and customer_facts per customer any deleted or inserted deal/payment row names; option_facts
+ * deals); customer_owner_facts, customer_facts and cross_customers per customer any deleted or inserted deal/payment row names
+ * (a customer whose row changed has every deal of it refreshed); cross_activities per deal; option_facts
  * per owner any deleted or inserted deal row names. The result equals a full rebuild
  * (tests/connectors/incremental-sync.test.ts compares every table with EXCEPT ALL both ways);
  * only the physical order differs (the rebuilt rows are appended), which is why the caller
@@ -549,6 +578,10 @@ export async function refreshFactsFor(tx: WriteTx, stages: StageInfo[]): Promise
     `(SELECT * FROM main.deal_facts WHERE customer_id ${inC})`,
     `(SELECT * FROM main.payment_facts WHERE effective_customer_id ${inC})`
   )} ORDER BY owner_id, customer_id`);
+  await tx.run(`DELETE FROM main.cross_activities WHERE opportunity_id ${inD}`);
+  await tx.run(`INSERT INTO main.cross_activities ${crossActivitiesSelect(D)}`);
+  await tx.run(`DELETE FROM main.cross_customers WHERE customer_id ${inC}`);
+  await tx.run(`INSERT INTO main.cross_customers ${crossCustomersSelect('temp.facts_customers')}`);
   await tx.run(`DELETE FROM main.customer_facts WHERE customer_id ${inC}`);
   await tx.run(`INSERT INTO main.customer_facts ${customerFactsFromOwners(`(SELECT * FROM main.customer_owner_facts WHERE customer_id ${inC})`)} ORDER BY customer_id`);
   // Deals without an owner have their own option rows (owner_id null): matched null-safely.

@@ -37,7 +37,7 @@
  */
 import { z } from 'zod';
 import { sql, unsafeRaw, type Sql } from '../../src/lib/server/db/sql';
-import { customerFactsFromOwners } from '../../warehouse/facts';
+import { customerFactsFromOwners, PAYMENT_FACTS_EXTRA } from '../../warehouse/facts';
 
 export const scopeSchema = z.union([
   z.strictObject({ all: z.literal(true) }),
@@ -175,15 +175,18 @@ export function scopeCtes(scope: Scope | null | undefined, deal?: string): Sql[]
       SELECT * FROM main.option_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
     // "A or B" conditions are written as the union of two semi-joins: DuckDB evaluates
     // `x IN (…) OR y IN (…)` row by row, which is many times slower at a million rows.
+    // The second branch: customers of a visible deal whose owner is not visible — such a deal's
+    // owner differs from its customer's, so it is a row of cross_customers (warehouse/facts.ts).
     unsafeRaw(`customers AS NOT MATERIALIZED (
       SELECT * FROM main.customers WHERE owner_id IN (SELECT user_id FROM scope_users)
       UNION ALL
       SELECT * FROM main.customers
       WHERE (owner_id IS NULL OR owner_id NOT IN (SELECT user_id FROM scope_users))
-        AND customer_id IN (SELECT customer_id FROM main.opportunities WHERE owner_id IN (SELECT user_id FROM scope_users)))`),
+        AND customer_id IN (SELECT customer_id FROM main.cross_customers WHERE deal_owner_id IN (SELECT user_id FROM scope_users)))`),
+    // The versions of visible deals: version_facts holds every version of every deal with the
+    // deal's owner (no semi join over every visible deal).
     unsafeRaw(`opportunity_versions AS NOT MATERIALIZED (
-      SELECT * FROM main.opportunity_versions
-      WHERE opportunity_id IN (SELECT opportunity_id FROM main.opportunities WHERE owner_id IN (SELECT user_id FROM scope_users)))`),
+      SELECT * EXCLUDE (deal_owner_id, settled_key) FROM main.version_facts WHERE deal_owner_id IN (SELECT user_id FROM scope_users))`),
     // The versions in settled order (warehouse/facts.ts): those of visible deals, by the
     // deal's owner as deal_facts.
     unsafeRaw(`version_facts AS NOT MATERIALIZED (
@@ -196,15 +199,17 @@ export function scopeCtes(scope: Scope | null | undefined, deal?: string): Sql[]
     unsafeRaw(`customer_facts AS NOT MATERIALIZED (${customerFactsFromOwners(
       '(SELECT * FROM main.customer_owner_facts WHERE owner_id IN (SELECT user_id FROM scope_users))'
     )})`),
+    // payment_facts is one row per payment with the payments columns first (warehouse/facts.ts).
     unsafeRaw(`payments AS NOT MATERIALIZED (
-      SELECT * FROM main.payments
-      WHERE payment_id IN (SELECT payment_id FROM main.payment_facts WHERE owner_id IN (SELECT user_id FROM scope_users)))`),
+      SELECT * EXCLUDE (${PAYMENT_FACTS_EXTRA.join(', ')}) FROM main.payment_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
+    // The second branch: follow-ups by someone not visible on a visible deal — someone other
+    // than the deal's owner, so a row of cross_activities (warehouse/facts.ts).
     unsafeRaw(`activities AS NOT MATERIALIZED (
       SELECT * FROM main.activities WHERE owner_id IN (SELECT user_id FROM scope_users)
       UNION ALL
-      SELECT * FROM main.activities
+      SELECT * EXCLUDE (deal_owner_id) FROM main.cross_activities
       WHERE (owner_id IS NULL OR owner_id NOT IN (SELECT user_id FROM scope_users))
-        AND opportunity_id IN (SELECT opportunity_id FROM main.opportunities WHERE owner_id IN (SELECT user_id FROM scope_users)))`),
+        AND deal_owner_id IN (SELECT user_id FROM scope_users))`),
     unsafeRaw(`targets AS NOT MATERIALIZED (
       SELECT * FROM main.targets
       WHERE owner_id IN (SELECT user_id FROM scope_users) OR team_id IN (SELECT team_id FROM scope_teams))`),
