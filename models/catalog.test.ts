@@ -16,6 +16,8 @@ describe('the model catalog', () => {
       const q = m.query(params as never, ctx);
       const text = [...(q.ctes ?? []).map(([, body]) => compile(body).text), compile(q.body).text].join('\n');
       expect(text).not.toMatch(/\bmain\./);
+      // deal_lookup is the scope layer's unscoped primary-key lookup behind deal_locator: never read by a model
+      expect(text).not.toMatch(/\bdeal_lookup\b/);
       expect(m.definition['zh-CN'].length).toBeGreaterThan(20);
       expect(m.definition.en.length).toBeGreaterThan(20);
       expect(m.title['zh-CN'] && m.title.en).toBeTruthy();
