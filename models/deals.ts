@@ -229,8 +229,8 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
   // The matching deals: one scan of deal_facts with every filter pushed into it (the late
   // activities and the names joined only when the stalled filter or the sort needs them).
   const needRisk = has(p.risk) || p.sort === 'risk_count' || p.sort === 'risk_flags';
-  const matching = (cols: Sql, joins: { late: boolean; names: boolean; risk?: boolean }) => sql`SELECT ${cols}
-      FROM ${dealsRelation(p)} r
+  const matching = (cols: Sql, joins: { late: boolean; names: boolean; risk?: boolean }, rows: 'deal_facts' | 'deal_facts_rows' = 'deal_facts') => sql`SELECT ${cols}
+      FROM ${dealsRelation(p, rows)} r
       ${joins.late ? lateJoins : sql``}
       ${joins.names ? nameJoins : sql``}
       ${joins.risk ? sql`LEFT JOIN deal_risk rk ON rk.opportunity_id = r.opportunity_id` : sql``}
@@ -287,11 +287,19 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
     ctes: [
       ...lateCtes,
       ...riskCtes,
-      // The page: a top-N over the matching rows (DuckDB keeps only offset + limit rows).
+      // The page: a top-N over the matching rows of their row ids and sort keys alone (DuckDB
+      // keeps only offset + limit rows), then those rows read by row id. Sorted with every shown
+      // column, a region's page at 10M deals read 32 columns of its 5M deals: DuckDB defers the
+      // other columns by itself only when no semi join (the scope's) filters the scan.
+      [
+        'page_keys',
+        sql`${matching(sql`r.fact_rowid, ${sortExpr[p.sort]} AS sort_key`, { late: needIdle, names: needNames, risk: needRisk }, 'deal_facts_rows')}
+            ORDER BY sort_key ${dir} NULLS LAST, r.opportunity_id ASC LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT`
+      ],
       [
         'page',
-        sql`${matching(sql`${factCols}, ${sortExpr[p.sort]} AS sort_key`, { late: needIdle, names: needNames, risk: needRisk })}
-            ORDER BY sort_key ${dir} NULLS LAST, r.opportunity_id ASC LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT`
+        sql`SELECT ${factCols}, k.sort_key FROM ${dealsRelation(p, 'deal_facts_rows')} r JOIN page_keys k ON k.fact_rowid = r.fact_rowid
+            WHERE r.fact_rowid IN (SELECT fact_rowid FROM page_keys)`
       ],
       // Totals: count and sum over the same filter, no sort.
       // total_value values the rows as the funnel and value win rate do (a lost deal whose amount

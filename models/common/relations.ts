@@ -33,13 +33,15 @@ export function hasFilters(p: Partial<Record<FilterName, unknown>>): boolean {
  * `dim_source`, `dim_product`, `dim_grade`, `dim_stage`, `dim_competitor`, plus every `deal_facts` column
  * (every opportunities column, `furthest_idx`, `entered`, `effective_amount`, …).
  */
-export function dealsRelation(p: CommonParams): Sql {
+export function dealsRelation(p: CommonParams, rows: 'deal_facts' | 'deal_facts_rows' = 'deal_facts'): Sql {
+  // deal_facts_rows: the same rows with `fact_rowid` first (scope.ts), for a listing that sorts
+  // the row ids alone and reads the page's rows by them.
   return sql`(
     SELECT f.*,
            f.owner_team AS dim_team_leaf, f.owner_id AS dim_owner, f.customer_region AS dim_region,
            f.customer_industry AS dim_industry, f.source AS dim_source, f.product AS dim_product,
            f.customer_grade AS dim_grade, f.stage AS dim_stage, f.competitor AS dim_competitor
-    FROM deal_facts f
+    FROM ${unsafeRaw(rows)} f
     WHERE ${filterWhere(p, { team: sql`f.owner_team`, owner: sql`f.owner_id`, region: sql`f.customer_region`, industry: sql`f.customer_industry`, source: sql`f.source`, product: sql`f.product`, grade: sql`f.customer_grade` })}
   )`;
 }

@@ -10,7 +10,8 @@
  * - teams: the scope's teams and every team below them, and the own team of each visible user
  *   (so a rep sees their team's name, not its other members or its target);
  * - users: members of those teams, plus the scope's owner ids;
- * - opportunities (and their precomputed `deal_facts` and `stage_facts`, warehouse/facts.ts):
+ * - opportunities (and their precomputed `deal_facts` and `stage_facts`, warehouse/facts.ts;
+ *   `deal_facts_rows` is deal_facts with its row id first, `fact_rowid`, for a listing's page):
  *   owned by a visible user; versions (and `version_facts`) and stage events of those;
  * - customers: owned by a visible user, or customer of a visible opportunity;
  * - payments (and `payment_facts`): of a visible opportunity, or of a visible customer when
@@ -76,7 +77,8 @@ export const SCOPED_RELATIONS = [
   'forecast_snapshots',
   'forecast_calls',
   'deal_locator',
-  'deal_activities'
+  'deal_activities',
+  'deal_facts_rows'
 ] as const;
 
 /** The closure of the team tree over all teams (structure, not row data): ancestor → team. */
@@ -132,6 +134,7 @@ export function scopeCtes(scope: Scope | null | undefined, deal?: string): Sql[]
       unsafeRaw(`users AS NOT MATERIALIZED (SELECT * FROM main.users)`),
       unsafeRaw(`opportunities AS NOT MATERIALIZED (SELECT * FROM main.opportunities)`),
       unsafeRaw(`deal_facts AS NOT MATERIALIZED (SELECT * FROM main.deal_facts)`),
+      unsafeRaw(`deal_facts_rows AS NOT MATERIALIZED (SELECT rowid AS fact_rowid, * FROM main.deal_facts)`),
       unsafeRaw(`stage_facts AS NOT MATERIALIZED (SELECT * FROM main.stage_facts)`),
       unsafeRaw(`payment_facts AS NOT MATERIALIZED (SELECT * FROM main.payment_facts)`),
       unsafeRaw(`customer_facts AS NOT MATERIALIZED (SELECT * FROM main.customer_facts)`),
@@ -168,6 +171,8 @@ export function scopeCtes(scope: Scope | null | undefined, deal?: string): Sql[]
       SELECT * FROM main.opportunities WHERE owner_id IN (SELECT user_id FROM scope_users))`),
     unsafeRaw(`deal_facts AS NOT MATERIALIZED (
       SELECT * FROM main.deal_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
+    unsafeRaw(`deal_facts_rows AS NOT MATERIALIZED (
+      SELECT rowid AS fact_rowid, * FROM main.deal_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
     unsafeRaw(`stage_facts AS NOT MATERIALIZED (
       SELECT * FROM main.stage_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
     // Per-owner counts (warehouse/facts.ts): the rows of the visible owners, as deal_facts.
