@@ -126,8 +126,8 @@ function paymentQuery(p: P, ctx: ModelContext, paged: boolean): ModelQuery {
   // The matching payments: one scan of payment_facts with every filter in it (names joined only
   // when the sort is by them).
   const dateField = p.received ? 'paid_at' : p.date_field;
-  const matching = (cols: Sql, names: boolean) => sql`SELECT ${cols}
-      FROM ${paymentsRelation(p)} r
+  const matching = (cols: Sql, names: boolean, rows: 'payment_facts' | 'payment_facts_rows' = 'payment_facts') => sql`SELECT ${cols}
+      FROM ${paymentsRelation(p, rows)} r
       ${names ? nameJoins : sql``}
       WHERE ${and([
         !!p.at_period_end && openReceivableAt(d),
@@ -155,10 +155,17 @@ function paymentQuery(p: P, ctx: ModelContext, paged: boolean): ModelQuery {
   }
   return {
     ctes: [
+      // The page's row ids and sort keys first, then those rows (as the deals listing: a scoped
+      // top-N with every shown column read them for all of a region's payments).
+      [
+        'page_keys',
+        sql`${matching(sql`r.fact_rowid, ${sortExpr[p.sort]} AS sort_key`, needNames, 'payment_facts_rows')}
+            ORDER BY sort_key ${dir} NULLS LAST, r.payment_id ASC LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT`
+      ],
       [
         'page',
-        sql`${matching(sql`${factCols}, ${sortExpr[p.sort]} AS sort_key`, needNames)}
-            ORDER BY sort_key ${dir} NULLS LAST, r.payment_id ASC LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT`
+        sql`SELECT ${factCols}, k.sort_key FROM ${paymentsRelation(p, 'payment_facts_rows')} r JOIN page_keys k ON k.fact_rowid = r.fact_rowid
+            WHERE r.fact_rowid IN (SELECT fact_rowid FROM page_keys)`
       ],
       [
         'totals',

@@ -73,12 +73,13 @@ export function customersRelation(p: CommonParams): Sql {
  * Payments (from the precomputed `payment_facts`) with the filters applied and dimension
  * columns added; a payment's owner is its deal's owner, or its customer's when it has no deal.
  */
-export function paymentsRelation(p: CommonParams): Sql {
+export function paymentsRelation(p: CommonParams, rows: 'payment_facts' | 'payment_facts_rows' = 'payment_facts'): Sql {
+  // payment_facts_rows: the same rows with `fact_rowid` first (scope.ts), for the listing's page.
   return sql`(
     SELECT pf.*,
            pf.owner_id AS dim_owner, pf.owner_team AS dim_team_leaf, pf.customer_region AS dim_region,
            pf.customer_industry AS dim_industry, pf.source AS dim_source, pf.product AS dim_product, pf.customer_grade AS dim_grade
-    FROM payment_facts pf
+    FROM ${unsafeRaw(rows)} pf
     WHERE ${filterWhere(p, { team: sql`pf.owner_team`, owner: sql`pf.owner_id`, region: sql`pf.customer_region`, industry: sql`pf.customer_industry`, source: sql`pf.source`, product: sql`pf.product`, grade: sql`pf.customer_grade` })}
   )`;
 }

@@ -11,7 +11,8 @@
  *   (so a rep sees their team's name, not its other members or its target);
  * - users: members of those teams, plus the scope's owner ids;
  * - opportunities (and their precomputed `deal_facts` and `stage_facts`, warehouse/facts.ts;
- *   `deal_facts_rows` is deal_facts with its row id first, `fact_rowid`, for a listing's page):
+ *   `deal_facts_rows` is deal_facts with its row id first, `fact_rowid`, for a listing's page;
+ *   `payment_facts_rows` likewise for payment_facts):
  *   owned by a visible user; versions (and `version_facts`) and stage events of those;
  * - customers: owned by a visible user, or customer of a visible opportunity;
  * - payments (and `payment_facts`): of a visible opportunity, or of a visible customer when
@@ -78,7 +79,8 @@ export const SCOPED_RELATIONS = [
   'forecast_calls',
   'deal_locator',
   'deal_activities',
-  'deal_facts_rows'
+  'deal_facts_rows',
+  'payment_facts_rows'
 ] as const;
 
 /** The closure of the team tree over all teams (structure, not row data): ancestor → team. */
@@ -137,6 +139,7 @@ export function scopeCtes(scope: Scope | null | undefined, deal?: string): Sql[]
       unsafeRaw(`deal_facts_rows AS NOT MATERIALIZED (SELECT rowid AS fact_rowid, * FROM main.deal_facts)`),
       unsafeRaw(`stage_facts AS NOT MATERIALIZED (SELECT * FROM main.stage_facts)`),
       unsafeRaw(`payment_facts AS NOT MATERIALIZED (SELECT * FROM main.payment_facts)`),
+      unsafeRaw(`payment_facts_rows AS NOT MATERIALIZED (SELECT rowid AS fact_rowid, * FROM main.payment_facts)`),
       unsafeRaw(`customer_facts AS NOT MATERIALIZED (SELECT * FROM main.customer_facts)`),
       unsafeRaw(`option_facts AS NOT MATERIALIZED (SELECT * FROM main.option_facts)`),
       unsafeRaw(`customers AS NOT MATERIALIZED (SELECT * FROM main.customers)`),
@@ -199,6 +202,8 @@ export function scopeCtes(scope: Scope | null | undefined, deal?: string): Sql[]
     STAGE_EVENTS,
     unsafeRaw(`payment_facts AS NOT MATERIALIZED (
       SELECT * FROM main.payment_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
+    unsafeRaw(`payment_facts_rows AS NOT MATERIALIZED (
+      SELECT rowid AS fact_rowid, * FROM main.payment_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
     // Per-customer totals over every owner would leak other owners' deals: the totals over the
     // deals and payments this scope sees, from their owners' rows (warehouse/facts.ts).
     unsafeRaw(`customer_facts AS NOT MATERIALIZED (${customerFactsFromOwners(

@@ -94,7 +94,7 @@ export function buildContext(
   };
 }
 
-const BASE_NAMES = new Set(['deal_facts', 'stage_facts', 'payment_facts', 'customer_facts', 'team_tree', 'scope_teams', 'scope_users', 'stages', 'teams', 'users', 'customers', 'opportunities', 'opportunity_versions', 'stage_events', 'payments', 'activities', 'targets', 'forecast_snapshots', 'deal_lookup', 'deal_locator', 'deal_activities', 'deal_facts_rows']);
+const BASE_NAMES = new Set(['deal_facts', 'stage_facts', 'payment_facts', 'customer_facts', 'team_tree', 'scope_teams', 'scope_users', 'stages', 'teams', 'users', 'customers', 'opportunities', 'opportunity_versions', 'stage_events', 'payments', 'activities', 'targets', 'forecast_snapshots', 'deal_lookup', 'deal_locator', 'deal_activities', 'deal_facts_rows', 'payment_facts_rows']);
 
 /** The `stages` relation from the configuration: name, idx, kind, probability, forecast_category, stalled_after_days. */
 function stagesCte(stages: StageInfo[]): Sql {
