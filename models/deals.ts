@@ -39,7 +39,7 @@ import { dealIdentityShape } from './common/rows';
 import { defineModel, type ModelContext, type ModelQuery } from './model';
 import { filterList, paramsSchema } from './common/params';
 import { addDays } from './common/period';
-import { boolParam, boundedTotals, countedTotals, countParam, pagingShape, searchParam } from './common/listing';
+import { boolParam, boundedTotals, countedTotals, countParam, pagingShape, rowIdPage, searchParam } from './common/listing';
 import { dealsRelation, inPeriod } from './common/relations';
 import { DEFAULT_IDLE_DAYS, lateEventsPossible, RISK_FLAGS, riskFromFacts, riskWhere } from './common/risk';
 import { lastStageChangeBefore } from './common/pit';
@@ -287,20 +287,13 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
     ctes: [
       ...lateCtes,
       ...riskCtes,
-      // The page: a top-N over the matching rows of their row ids and sort keys alone (DuckDB
-      // keeps only offset + limit rows), then those rows read by row id. Sorted with every shown
-      // column, a region's page at 10M deals read 32 columns of its 5M deals: DuckDB defers the
-      // other columns by itself only when no semi join (the scope's) filters the scan.
-      [
-        'page_keys',
+      // The page: a top-N of the matching rows' row ids and sort keys, then those rows (listing.ts).
+      ...rowIdPage(
         sql`${matching(sql`r.fact_rowid, ${sortExpr[p.sort]} AS sort_key`, { late: needIdle, names: needNames, risk: needRisk }, 'deal_facts_rows')}
-            ORDER BY sort_key ${dir} NULLS LAST, r.opportunity_id ASC LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT`
-      ],
-      [
-        'page',
-        sql`SELECT ${factCols}, k.sort_key FROM ${dealsRelation(p, 'deal_facts_rows')} r JOIN page_keys k ON k.fact_rowid = r.fact_rowid
-            WHERE r.fact_rowid IN (SELECT fact_rowid FROM page_keys)`
-      ],
+            ORDER BY sort_key ${dir} NULLS LAST, r.opportunity_id ASC LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT`,
+        dealsRelation(p, 'deal_facts_rows'),
+        factCols
+      ),
       // Totals: count and sum over the same filter, no sort.
       // total_value values the rows as the funnel and value win rate do (a lost deal whose amount
       // the source zeroed at its last open amount), so a drill can show both and say why they differ.

@@ -29,7 +29,7 @@
 import { z } from 'zod';
 import { defineModel, type ModelContext, type ModelQuery } from './model';
 import { filterList, paramsSchema } from './common/params';
-import { boolParam, boundedTotals, countedTotals, countParam, pagingShape, searchParam } from './common/listing';
+import { boolParam, boundedTotals, countedTotals, countParam, pagingShape, rowIdPage, searchParam } from './common/listing';
 import { inPeriod, paymentsRelation } from './common/relations';
 import { and, ident, sql, type Sql } from '../src/lib/server/db/sql';
 import { openReceivableAt, receivablesDay } from './common/receivables';
@@ -155,18 +155,13 @@ function paymentQuery(p: P, ctx: ModelContext, paged: boolean): ModelQuery {
   }
   return {
     ctes: [
-      // The page's row ids and sort keys first, then those rows (as the deals listing: a scoped
-      // top-N with every shown column read them for all of a region's payments).
-      [
-        'page_keys',
+      // The page: a top-N of the matching rows' row ids and sort keys, then those rows (listing.ts).
+      ...rowIdPage(
         sql`${matching(sql`r.fact_rowid, ${sortExpr[p.sort]} AS sort_key`, needNames, 'payment_facts_rows')}
-            ORDER BY sort_key ${dir} NULLS LAST, r.payment_id ASC LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT`
-      ],
-      [
-        'page',
-        sql`SELECT ${factCols}, k.sort_key FROM ${paymentsRelation(p, 'payment_facts_rows')} r JOIN page_keys k ON k.fact_rowid = r.fact_rowid
-            WHERE r.fact_rowid IN (SELECT fact_rowid FROM page_keys)`
-      ],
+            ORDER BY sort_key ${dir} NULLS LAST, r.payment_id ASC LIMIT ${p.limit}::BIGINT OFFSET ${p.offset}::BIGINT`,
+        paymentsRelation(p, 'payment_facts_rows'),
+        factCols
+      ),
       [
         'totals',
         // Sums of the same per-row figures, taken apart: Σ outstanding = Σ amount − Σ what was paid

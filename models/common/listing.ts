@@ -70,3 +70,22 @@ export function countedTotals<K extends string>(
   for (const k of Object.keys(sums) as K[]) (out as Record<K, number | null>)[k] = capped ? null : sums[k];
   return out;
 }
+
+/**
+ * A listing's page read late (issue 15.3): `page_keys` is `keys`, a top-N over the matching rows
+ * of `r.fact_rowid` and `sort_key` alone (with its ORDER BY, LIMIT and OFFSET); `page` reads those
+ * rows of `rows` (a relation over the scope's `*_facts_rows`, aliased `r`) with `cols` and the
+ * sort key. A scoped top-N carrying every shown column read them for all of a region's rows at
+ * 10M deals: DuckDB defers the other columns by itself only when no semi join filters the scan.
+ */
+export function rowIdPage(keys: Sql, rows: Sql, cols: Sql): [string, Sql][] {
+  return [
+    ['page_keys', keys],
+    [
+      'page',
+      sql`SELECT ${cols}, k.sort_key FROM ${rows} r JOIN page_keys k ON k.fact_rowid = r.fact_rowid
+          WHERE r.fact_rowid IN (SELECT fact_rowid FROM page_keys)`
+    ]
+  ];
+}
+
