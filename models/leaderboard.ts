@@ -25,7 +25,7 @@
 import { z } from 'zod';
 import { defineModel } from './model';
 import { groupByParam, paramsSchema, type Dimension } from './common/params';
-import { dealsRelation, dimensionKey, dimensionLabel, hasFilters, inPeriod, paymentsRelation, teamGroupCtes } from './common/relations';
+import { dealDaysRelation, dealsRelation, dimensionKey, dimensionLabel, hasFilters, inDays, inPeriod, paymentDaysRelation, paymentsRelation, rollupServes, teamGroupCtes } from './common/relations';
 import { activitiesRelation } from './common/activities';
 import { targetRows } from './common/targets';
 import { ident, sql } from '../src/lib/server/db/sql';
@@ -92,18 +92,34 @@ export const leaderboard = defineModel({
     const isTeam = g === 'team';
     // Sort key: highest first, a null (no win rate, no target) last, then by group key.
     const measure = ident(p.rank_by, LEADERBOARD_MEASURES);
+    const R = rollupServes(p);
     return {
       ctes: [
         ...(isTeam ? teamGroupCtes(p) : []),
-        ['closed', sql`SELECT ${key} AS group_key,
+        // Won, lost and collected per owner or team: unfiltered but for team and owner, summed from
+        // the rollups by owner and day (warehouse/facts.ts), else from the deals and payments.
+        [
+          'closed',
+          R
+            ? sql`SELECT ${key} AS group_key,
+                coalesce(sum(r.amount) FILTER (WHERE r.status = 'won'), 0)::DOUBLE AS won_amount,
+                coalesce(sum(r.n) FILTER (WHERE r.status = 'won'), 0)::INTEGER AS won_count,
+                coalesce(sum(r.n) FILTER (WHERE r.status = 'lost'), 0)::INTEGER AS lost_count
+              FROM ${dealDaysRelation(p, 'closed')} r WHERE r.status IN ('won', 'lost') AND ${inDays(sql`r.day`, period)} GROUP BY 1`
+            : sql`SELECT ${key} AS group_key,
             coalesce(sum(r.amount) FILTER (WHERE r.status = 'won'), 0)::DOUBLE AS won_amount,
             count(*) FILTER (WHERE r.status = 'won')::INTEGER AS won_count,
             count(*) FILTER (WHERE r.status = 'lost')::INTEGER AS lost_count
-          FROM ${deals} r WHERE r.status IN ('won', 'lost') AND ${inPeriod(sql`r.closed_at`, period)} GROUP BY 1`],
-        ['collected', sql`SELECT ${key} AS group_key, sum(coalesce(r.paid_amount, r.amount))::DOUBLE AS collected_amount, count(*)::INTEGER AS collected_n
-          FROM ${paymentsRelation(p)} r WHERE ${inPeriod(sql`r.paid_at`, period)} GROUP BY 1`],
-        // First wins: customers whose earliest won deal (among the deals in view) closed in
-        // the period, credited to the group of that deal.
+          FROM ${deals} r WHERE r.status IN ('won', 'lost') AND ${inPeriod(sql`r.closed_at`, period)} GROUP BY 1`
+        ],
+        [
+          'collected',
+          R
+            ? sql`SELECT ${key} AS group_key, sum(r.collected)::DOUBLE AS collected_amount, sum(r.n)::INTEGER AS collected_n
+              FROM ${paymentDaysRelation(p)} r WHERE ${inDays(sql`r.day`, period)} GROUP BY 1`
+            : sql`SELECT ${key} AS group_key, sum(coalesce(r.paid_amount, r.amount))::DOUBLE AS collected_amount, count(*)::INTEGER AS collected_n
+          FROM ${paymentsRelation(p)} r WHERE ${inPeriod(sql`r.paid_at`, period)} GROUP BY 1`
+        ],
         ['won_upto', sql`SELECT r.customer_id, r.closed_at, ${key} AS group_key FROM ${deals} r
           WHERE r.status = 'won' AND r.customer_id IS NOT NULL AND r.closed_at < ${period.to}::TIMESTAMP`],
         [

@@ -64,10 +64,22 @@ import { join, sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 import type { StageInfo } from './stages';
 
 /** The derived tables refreshFacts builds (`option_facts`: see OPTION_FACTS_SQL; `version_facts`: VERSION_FACTS_SQL). */
-export const FACT_TABLES = ['deal_facts', 'stage_facts', 'payment_facts', 'customer_owner_facts', 'customer_facts', 'option_facts', 'version_facts', 'cross_activities', 'cross_customers'] as const;
+export const FACT_TABLES = [
+  'deal_facts',
+  'stage_facts',
+  'payment_facts',
+  'customer_owner_facts',
+  'customer_facts',
+  'option_facts',
+  'version_facts',
+  'cross_activities',
+  'cross_customers',
+  'deal_day_facts',
+  'payment_day_facts'
+] as const;
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 18;
+export const FACTS_VERSION = 19;
 
 /**
  * `version_facts`: every version of `opportunity_versions` whose deal is in `deal_facts`, with
@@ -226,6 +238,67 @@ function optionFactsSelect(deals: string): string {
   SELECT owner_id, owner_team, '${kind}', ${col}, count(*) FROM ${deals} WHERE ${col} IS NOT NULL AND ${col} <> '' GROUP BY ALL`)
     .join('\n  ')}
   ORDER BY kind, key, owner_id`;
+}
+
+/**
+ * Rollups by owner and day, for the tiles that sum deals or payments over a period (issue 15.2:
+ * at 10M deals a quarter's kpis scanned a million deal rows; these hold a few rows per owner and
+ * day). Keyed by owner, so a scope (which shows deals and payments by their owner: scope.ts) and
+ * the `team` and `owner` filters select whole rows and the sums stay exact; a model whose
+ * request has any other filter (region, industry, source, product, grade: the customer's or the
+ * deal's) reads deal_facts and payment_facts as before (models/common/relations.ts,
+ * `rollupServes`).
+ *
+ * `deal_day_facts`: one row per role, day, owner_id (with that owner's `owner_team`) and the
+ * deal's current `status`, over deal_facts —
+ * - role `closed`: deals with a close date, `day` = closed_at's date;
+ * - role `created`: deals with a creation date, `day` = created_at's date;
+ * - role `expected`: open deals with an expected close date, `day` = that date;
+ * with `n` (deals), `amount` (Σ amount; null amounts add nothing, as in a sum over the deals),
+ * `effective_amount` (Σ effective_amount, null as 0: win/loss by value), `weighted` (Σ amount ×
+ * win_probability, each deal's product rounded to 6 decimals so that a group's sum does not
+ * depend on the order DuckDB adds it in: the incremental refresh regroups some rows and must
+ * equal a full rebuild bit for bit) and `from_history` (lost deals valued at their last open
+ * amount). Periods are whole days, so `day` in [from, to) is exactly the timestamps in it.
+ * Stored by role and day: a period is a range of row groups.
+ */
+/** Each role of deal_day_facts: its day, and which deals have one. */
+const DAY_ROLES = [
+  ['closed', 'closed_at::DATE', 'closed_at IS NOT NULL'],
+  ['created', 'created_at::DATE', 'created_at IS NOT NULL'],
+  ['expected', 'expected_close_date::DATE', "status = 'open' AND expected_close_date IS NOT NULL"]
+] as const;
+
+export const DEAL_DAY_FACTS_SQL = `CREATE OR REPLACE TABLE deal_day_facts AS ${dealDayFactsSelect(() => 'main.deal_facts')} ORDER BY role, day, owner_id, status`;
+
+/** deal_day_facts' rows over `deals(role)` (deal_facts, or per role the deals of some keys). */
+function dealDayFactsSelect(deals: (role: string) => string): string {
+  const measures = `count(*)::BIGINT AS n, sum(amount)::DECIMAL(38,2) AS amount,
+      sum(coalesce(effective_amount, 0))::DECIMAL(38,2) AS effective_amount,
+      sum((amount * win_probability)::DECIMAL(38,6))::DECIMAL(38,6) AS weighted,
+      count(*) FILTER (WHERE status = 'lost' AND coalesce(amount, 0) = 0 AND coalesce(last_open_amount, 0) <> 0)::BIGINT AS from_history`;
+  return DAY_ROLES.map(
+    ([role, day, has]) => `SELECT '${role}' AS role, ${day} AS day, owner_id, owner_team, status, ${measures}
+    FROM ${deals(role)} WHERE ${has} GROUP BY ALL`
+  ).join('\n    UNION ALL\n    ');
+}
+
+/** The (role, day, owner) keys of deal_day_facts the deals in `only` feed (owner null as chr(0)). */
+function dealDayKeys(only: DealSet): string {
+  return DAY_ROLES.map(([role, day, has]) => `SELECT '${role}' AS role, ${day} AS day, coalesce(owner_id, chr(0)) AS o
+    FROM main.deal_facts WHERE ${has} AND opportunity_id IN (SELECT opportunity_id FROM ${only})`).join('\n    UNION ALL\n    ');
+}
+
+/**
+ * `payment_day_facts`: one row per paid day and owner (payment_facts.owner_id: the deal's, else
+ * the customer's; with `owner_team`) of the payments received: `n` and `collected` (Σ
+ * paid_amount, amount when none). Stored by day.
+ */
+export const PAYMENT_DAY_FACTS_SQL = `CREATE OR REPLACE TABLE payment_day_facts AS ${paymentDayFactsSelect('main.payment_facts')} ORDER BY day, owner_id`;
+
+function paymentDayFactsSelect(payments: string): string {
+  return `SELECT paid_at::DATE AS day, owner_id, owner_team, count(*)::BIGINT AS n, sum(coalesce(paid_amount, amount))::DECIMAL(38,2) AS collected
+    FROM ${payments} WHERE paid_at IS NOT NULL GROUP BY ALL`;
 }
 
 export const CUSTOMER_OWNER_FACTS_SQL = `CREATE OR REPLACE TABLE customer_owner_facts AS ${customerOwnerFactsSelect('main.deal_facts', 'main.payment_facts')} ORDER BY owner_id, customer_id`;
@@ -482,6 +555,8 @@ export async function refreshFacts(tx: WriteTx, stages: StageInfo[]): Promise<vo
   await tx.run(VERSION_FACTS_SQL);
   await tx.run(CROSS_ACTIVITIES_SQL);
   await tx.run(CROSS_CUSTOMERS_SQL);
+  await tx.run(DEAL_DAY_FACTS_SQL);
+  await tx.run(PAYMENT_DAY_FACTS_SQL);
   await recordFacts(tx, stages, null);
 }
 
@@ -556,6 +631,10 @@ export async function refreshFactsFor(tx: WriteTx, stages: StageInfo[]): Promise
     SELECT customer_id FROM main.deal_facts WHERE opportunity_id ${inD}
     UNION ALL SELECT effective_customer_id FROM main.payment_facts WHERE payment_id ${inP}`);
   await tx.run(`CREATE OR REPLACE TEMP TABLE facts_owners AS SELECT owner_id FROM main.deal_facts WHERE opportunity_id ${inD}`);
+  // The rollups' keys (role, day, owner) the old rows fed (the new ones are added below).
+  await tx.run(`CREATE OR REPLACE TEMP TABLE facts_day_keys AS ${dealDayKeys(D)}`);
+  await tx.run(`CREATE OR REPLACE TEMP TABLE facts_pay_keys AS
+    SELECT paid_at::DATE AS day, coalesce(owner_id, chr(0)) AS o FROM main.payment_facts WHERE paid_at IS NOT NULL AND payment_id ${inP}`);
   await tx.run(`DELETE FROM main.stage_facts WHERE opportunity_id ${inD}`);
   await tx.run(`DELETE FROM main.deal_facts WHERE opportunity_id ${inD}`);
   await tx.run(`DELETE FROM main.payment_facts WHERE payment_id ${inP}`);
@@ -588,8 +667,24 @@ export async function refreshFactsFor(tx: WriteTx, stages: StageInfo[]): Promise
   const inO = `IN (SELECT DISTINCT coalesce(owner_id, chr(0)) FROM temp.facts_owners)`;
   await tx.run(`DELETE FROM main.option_facts WHERE coalesce(owner_id, chr(0)) ${inO}`);
   await tx.run(`INSERT INTO main.option_facts ${optionFactsSelect(`(SELECT * FROM main.deal_facts WHERE coalesce(owner_id, chr(0)) ${inO})`)}`);
+  // The rollups: every (role, day, owner) group an old or a new row feeds, regrouped from the
+  // deal_facts and payment_facts rows of that group (one semi join of each role's day and owner).
+  await tx.run(`INSERT INTO temp.facts_day_keys ${dealDayKeys(D)}`);
+  await tx.run(`INSERT INTO temp.facts_pay_keys
+    SELECT paid_at::DATE, coalesce(owner_id, chr(0)) FROM main.payment_facts WHERE paid_at IS NOT NULL AND payment_id ${inP}`);
+  await tx.run(`DELETE FROM main.deal_day_facts t
+    WHERE EXISTS (SELECT 1 FROM temp.facts_day_keys k WHERE k.role = t.role AND k.day = t.day AND k.o = coalesce(t.owner_id, chr(0)))`);
+  await tx.run(`INSERT INTO main.deal_day_facts ${dealDayFactsSelect((role) => {
+    const day = DAY_ROLES.find(([r]) => r === role)![1];
+    return `(SELECT * FROM main.deal_facts f
+      WHERE EXISTS (SELECT 1 FROM temp.facts_day_keys k WHERE k.role = '${role}' AND k.day = f.${day} AND k.o = coalesce(f.owner_id, chr(0))))`;
+  })}`);
+  await tx.run(`DELETE FROM main.payment_day_facts t
+    WHERE EXISTS (SELECT 1 FROM temp.facts_pay_keys k WHERE k.day = t.day AND k.o = coalesce(t.owner_id, chr(0)))`);
+  await tx.run(`INSERT INTO main.payment_day_facts ${paymentDayFactsSelect(`(SELECT * FROM main.payment_facts f
+      WHERE EXISTS (SELECT 1 FROM temp.facts_pay_keys k WHERE k.day = f.paid_at::DATE AND k.o = coalesce(f.owner_id, chr(0))))`)}`);
   const { rows } = await tx.query<{ n: number }>(`SELECT count(DISTINCT opportunity_id)::INTEGER AS n FROM ${D}`);
-  for (const t of ['facts_customers', 'facts_owners']) await tx.run(`DROP TABLE temp.${t}`);
+  for (const t of ['facts_customers', 'facts_owners', 'facts_day_keys', 'facts_pay_keys']) await tx.run(`DROP TABLE temp.${t}`);
   await recordFacts(tx, stages, rows[0].n);
 }
 

@@ -46,6 +46,47 @@ export function dealsRelation(p: CommonParams, rows: 'deal_facts' | 'deal_facts_
   )`;
 }
 
+/** The filters the rollups by owner and day cannot answer (the customer's or the deal's own dimensions). */
+const NOT_BY_OWNER = ['region', 'industry', 'source', 'product', 'grade'] as const;
+
+/**
+ * Whether the rollups by owner and day (`deal_day_facts`, `payment_day_facts`: warehouse/facts.ts)
+ * answer a request with these filters exactly: they are keyed by owner (and the owner's team), so
+ * the scope and the `team` and `owner` filters select whole rows; any other filter needs the
+ * deals themselves. `COCKPIT_ROLLUPS=0` turns them off (every model then reads deal_facts and
+ * payment_facts; the tests compare both paths).
+ */
+export function rollupServes(p: Partial<Record<FilterName, unknown>>): boolean {
+  if (process.env.COCKPIT_ROLLUPS === '0') return false;
+  return !NOT_BY_OWNER.some((k) => Array.isArray(p[k]) && (p[k] as unknown[]).length > 0);
+}
+
+const onlyByOwner = (p: CommonParams, team: Sql, owner: Sql) =>
+  filterWhere(p, { team, owner, region: sql`NULL`, industry: sql`NULL`, source: sql`NULL`, product: sql`NULL`, grade: sql`NULL` });
+
+/**
+ * The rows of one role of `deal_day_facts` (`closed`: by close date; `created`; `expected`: open
+ * deals by expected close date) with the team and owner filters applied and the `dim_owner`,
+ * `dim_team_leaf` columns: `day`, `status`, `n`, `amount`, `effective_amount`, `weighted`,
+ * `from_history`. Only where `rollupServes(p)`.
+ */
+export function dealDaysRelation(p: CommonParams, role: 'closed' | 'created' | 'expected'): Sql {
+  return sql`(
+    SELECT d.*, d.owner_team AS dim_team_leaf, d.owner_id AS dim_owner
+    FROM deal_day_facts d
+    WHERE d.role = ${unsafeRaw(`'${role}'`)} AND ${onlyByOwner(p, sql`d.owner_team`, sql`d.owner_id`)}
+  )`;
+}
+
+/** `payment_day_facts` with the team and owner filters applied: `day` (paid), `n`, `collected`. Only where `rollupServes(p)`. */
+export function paymentDaysRelation(p: CommonParams): Sql {
+  return sql`(
+    SELECT d.*, d.owner_team AS dim_team_leaf, d.owner_id AS dim_owner
+    FROM payment_day_facts d
+    WHERE ${onlyByOwner(p, sql`d.owner_team`, sql`d.owner_id`)}
+  )`;
+}
+
 /**
  * Customers with the filters applied, for customer-level models (LTV, profile): `team` and
  * `owner` are the customer's owner (and the owner's team with every team below it), `region`,
@@ -102,6 +143,11 @@ export function filterWhere(p: CommonParams, cols: FilterColumns): Sql {
 /** `ts >= from AND ts < to` for a period on a timestamp or date column. */
 export function inPeriod(column: Sql, period: { from: string; to: string }): Sql {
   return sql`(${column} >= ${period.from}::TIMESTAMP AND ${column} < ${period.to}::TIMESTAMP)`;
+}
+
+/** `day >= from AND day < to` for a period on a DATE column (a rollup's `day`: compared as dates, so its zone maps apply). */
+export function inDays(column: Sql, period: { from: string; to: string }): Sql {
+  return sql`(${column} >= ${period.from}::DATE AND ${column} < ${period.to}::DATE)`;
 }
 
 /** Fiscal quarter start of a date expression. */

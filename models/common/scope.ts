@@ -17,7 +17,8 @@
  * - customers: owned by a visible user, or customer of a visible opportunity;
  * - payments (and `payment_facts`): of a visible opportunity, or of a visible customer when
  *   not tied to one (precomputed as payment_facts.owner_id);
- * - `option_facts` (the filter bar's counts per owner): the rows of visible owners;
+ * - `option_facts` (the filter bar's counts per owner), `deal_day_facts` and `payment_day_facts`
+ *   (the rollups by owner and day): the rows of visible owners;
  * - `customer_facts` (per-customer totals, warehouse/facts.ts): the precomputed table for
  *   `all`; for any other scope the same totals over the visible deals and payments, summed
  *   from `customer_owner_facts` (the totals per customer and owner) of its owners;
@@ -80,7 +81,9 @@ export const SCOPED_RELATIONS = [
   'deal_locator',
   'deal_activities',
   'deal_facts_rows',
-  'payment_facts_rows'
+  'payment_facts_rows',
+  'deal_day_facts',
+  'payment_day_facts'
 ] as const;
 
 /** The closure of the team tree over all teams (structure, not row data): ancestor → team. */
@@ -142,6 +145,8 @@ export function scopeCtes(scope: Scope | null | undefined, deal?: string): Sql[]
       unsafeRaw(`payment_facts_rows AS NOT MATERIALIZED (SELECT rowid AS fact_rowid, * FROM main.payment_facts)`),
       unsafeRaw(`customer_facts AS NOT MATERIALIZED (SELECT * FROM main.customer_facts)`),
       unsafeRaw(`option_facts AS NOT MATERIALIZED (SELECT * FROM main.option_facts)`),
+      unsafeRaw(`deal_day_facts AS NOT MATERIALIZED (SELECT * FROM main.deal_day_facts)`),
+      unsafeRaw(`payment_day_facts AS NOT MATERIALIZED (SELECT * FROM main.payment_day_facts)`),
       unsafeRaw(`customers AS NOT MATERIALIZED (SELECT * FROM main.customers)`),
       unsafeRaw(`opportunity_versions AS NOT MATERIALIZED (SELECT * FROM main.opportunity_versions)`),
       unsafeRaw(`version_facts AS NOT MATERIALIZED (SELECT * FROM main.version_facts)`),
@@ -181,6 +186,12 @@ export function scopeCtes(scope: Scope | null | undefined, deal?: string): Sql[]
     // Per-owner counts (warehouse/facts.ts): the rows of the visible owners, as deal_facts.
     unsafeRaw(`option_facts AS NOT MATERIALIZED (
       SELECT * FROM main.option_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
+    // The rollups by owner and day (warehouse/facts.ts): the rows of the visible owners, as
+    // deal_facts and payment_facts are scoped by owner.
+    unsafeRaw(`deal_day_facts AS NOT MATERIALIZED (
+      SELECT * FROM main.deal_day_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
+    unsafeRaw(`payment_day_facts AS NOT MATERIALIZED (
+      SELECT * FROM main.payment_day_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
     // "A or B" conditions are written as the union of two semi-joins: DuckDB evaluates
     // `x IN (…) OR y IN (…)` row by row, which is many times slower at a million rows.
     // The second branch: customers of a visible deal whose owner is not visible — such a deal's
