@@ -108,6 +108,12 @@ const CASES: Case[] = [
   ['win_loss', { view: 'series', group_by: 'team_leaf' }],
   ['win_loss', { view: 'series', group_by: 'quarter', period: 'all' }],
   ['win_loss', { group_by: 'month', period: 'last_year' }],
+  ['trend', {}],
+  ['trend', { measure: 'collected_amount', grain: 'week', period: 'this_quarter' }],
+  ['trend', { measure: 'new_opportunities', group_by: 'team', period: 'all', grain: 'quarter' }],
+  ['trend', { measure: 'win_rate', group_by: 'owner' }],
+  ['trend', { measure: 'weighted_forecast', period: 'this_year', grain: 'month' }],
+  ['trend', { measure: 'weighted_forecast', group_by: 'team_leaf', from: '2026-06-01', to: '2026-09-30', grain: 'day' }],
   ['leaderboard', {}],
   ['leaderboard', { group_by: 'team', period: 'this_year' }],
   ['leaderboard', { group_by: 'team_leaf', rank_by: 'collected_amount' }],
@@ -168,10 +174,10 @@ describe('models summing the rollups answer as they do over the deals', () => {
   });
 
   it('read the rollups where they may, and the deals where a filter or a grouping needs them', () => {
-    for (const [model, params] of [['kpis', {}], ['kpis', { team: [leafTeam] }], ['win_loss', { view: 'series', group_by: 'owner' }], ['leaderboard', {}], ['leaderboard', { owner: ['U001'] }]] as const) {
+    for (const [model, params] of [['kpis', {}], ['kpis', { team: [leafTeam] }], ['win_loss', { view: 'series', group_by: 'owner' }], ['leaderboard', {}], ['leaderboard', { owner: ['U001'] }], ['trend', { measure: 'weighted_forecast' }]] as const) {
       expect(statement(model, params), `${model} ${JSON.stringify(params)}`).toMatch(ROLLUP_READ);
     }
-    for (const [model, params] of [['kpis', { region: ['华东'] }], ['win_loss', { product: ['x'] }], ['win_loss', { group_by: 'product' }], ['win_loss', { view: 'loss_reasons' }], ['leaderboard', { grade: ['A'] }]] as const) {
+    for (const [model, params] of [['kpis', { region: ['华东'] }], ['win_loss', { product: ['x'] }], ['win_loss', { group_by: 'product' }], ['win_loss', { view: 'loss_reasons' }], ['leaderboard', { grade: ['A'] }], ['trend', { measure: 'new_customers' }], ['trend', { group_by: 'region' }]] as const) {
       expect(statement(model, params), `${model} ${JSON.stringify(params)}`).not.toMatch(ROLLUP_READ);
     }
     process.env.COCKPIT_ROLLUPS = '0';
