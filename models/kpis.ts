@@ -196,7 +196,10 @@ export const kpis = defineModel({
                   ? sql`(SELECT customer_id, min(closed_at) AS first_won FROM deals WHERE status = 'won' AND customer_id IS NOT NULL GROUP BY customer_id)`
                   : // the same first wins, precomputed over the viewer's deals (scoped like them)
                     sql`(SELECT first_won_at AS first_won FROM customer_facts)`
-              }`
+              }
+              -- only the span's first wins count (a condition DuckDB applies in the scan, before
+              -- projecting both periods' tests over every customer: 2.5M at 10M deals)
+              WHERE ${inPeriod(sql`first_won`, span)}`
         ],
         // Payments in two scans like the deals: what was collected in either period (a range on
         // paid_at), and what was owing on either overdue day. Only a payment due before the later

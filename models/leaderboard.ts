@@ -25,7 +25,7 @@
 import { z } from 'zod';
 import { defineModel } from './model';
 import { groupByParam, paramsSchema, type Dimension } from './common/params';
-import { dealDaysRelation, dealsRelation, dimensionKey, dimensionLabel, hasFilters, inDays, inPeriod, paymentDaysRelation, paymentsRelation, rollupServes, teamGroupCtes } from './common/relations';
+import { activityDaysRelation, dealDaysRelation, dealsRelation, dimensionKey, dimensionLabel, hasFilters, inDays, inPeriod, paymentDaysRelation, paymentsRelation, rollupServes, teamGroupCtes } from './common/relations';
 import { activitiesRelation } from './common/activities';
 import { targetRows } from './common/targets';
 import { ident, sql } from '../src/lib/server/db/sql';
@@ -133,10 +133,17 @@ export const leaderboard = defineModel({
           FROM won_upto w WHERE w.closed_at >= ${period.from}::TIMESTAMP AND w.customer_id IN (SELECT customer_id FROM first_won)
           GROUP BY w.customer_id`],
         ['new_cust', sql`SELECT group_key, count(*)::INTEGER AS new_customers FROM firsts GROUP BY 1`],
-        ['acts', sql`SELECT ${key} AS group_key, count(*)::INTEGER AS activities
+        [
+          'acts',
+          R
+            ? sql`SELECT ${key} AS group_key, sum(r.n)::INTEGER AS activities
+              FROM ${activityDaysRelation(p)} r
+              WHERE ${inDays(sql`r.day`, period)} AND r.owner_id IN (SELECT user_id FROM users) GROUP BY 1`
+            : sql`SELECT ${key} AS group_key, count(*)::INTEGER AS activities
           FROM ${activitiesRelation(p, [g])} r
           -- by the people the viewer may see (a visible deal's activity by someone else is theirs, not on this board)
-          WHERE ${inPeriod(sql`r.occurred_at`, period)} AND r.owner_id IN (SELECT user_id FROM users) GROUP BY 1`],
+          WHERE ${inPeriod(sql`r.occurred_at`, period)} AND r.owner_id IN (SELECT user_id FROM users) GROUP BY 1`
+        ],
         ['tgt', sql`SELECT group_key, sum(amount)::DOUBLE AS target FROM (${targetRows(p, g, 'won_amount', period)}) GROUP BY 1`],
         ['keys', sql`SELECT group_key FROM closed UNION SELECT group_key FROM collected UNION SELECT group_key FROM new_cust
             UNION SELECT group_key FROM acts UNION SELECT group_key FROM tgt`],

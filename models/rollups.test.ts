@@ -1,7 +1,7 @@
 /**
  * The rollups by owner and day (warehouse/facts.ts: `deal_day_facts`, `payment_day_facts`) and
- * the models that sum them instead of the deals and payments (kpis, win_loss, leaderboard):
- * - the tables equal a GROUP BY over the raw `opportunities` and `payments` (not deal_facts);
+ * the models that sum them instead of the deals and payments (kpis, win_loss, trend, leaderboard):
+ * - the tables equal a GROUP BY over the raw `opportunities`, `payments` and `activities` (not deal_facts);
  * - every such model answers exactly as it does with the rollups off (`COCKPIT_ROLLUPS=0`, the
  *   path over deal_facts and payment_facts), for viewers who see everything, one owner, a team
  *   and a region, with and without team and owner filters, over several periods; and it did
@@ -51,7 +51,7 @@ afterEach(() => {
 
 const one = async (q: string) => (await db.query(q)).rows[0];
 
-describe('deal_day_facts and payment_day_facts', () => {
+describe('deal_day_facts, payment_day_facts and activity_day_facts', () => {
   it('equal a GROUP BY over the raw opportunities and payments, by owner and day', async () => {
     // Independent of deal_facts: the raw tables, the configured probabilities, the demo's stage kinds.
     const probs = stages.map((s) => `('${s.name}', ${s.probability ?? 'NULL'}::DOUBLE)`).join(', ');
@@ -84,12 +84,16 @@ describe('deal_day_facts and payment_day_facts', () => {
         (SELECT count(*) FROM (SELECT day, owner_id, n, collected FROM payment_day_facts EXCEPT ALL SELECT * FROM pay)) AS pay_extra,
         (SELECT count(*) FROM (SELECT * FROM pay EXCEPT ALL SELECT day, owner_id, n, collected FROM payment_day_facts)) AS pay_missing,
         (SELECT count(*) FROM deal_day_facts WHERE owner_id IS NULL) AS ownerless_rows,
+        (SELECT count(*) FROM (SELECT day, owner_id, owner_team, n FROM activity_day_facts EXCEPT ALL
+           SELECT a.occurred_at::DATE, a.owner_id, u.team_id, count(*) FROM activities a LEFT JOIN users u ON u.user_id = a.owner_id GROUP BY ALL)) AS act_extra,
+        (SELECT count(*) FROM (SELECT a.occurred_at::DATE, a.owner_id, u.team_id, count(*) FROM activities a LEFT JOIN users u ON u.user_id = a.owner_id GROUP BY ALL
+           EXCEPT ALL SELECT day, owner_id, owner_team, n FROM activity_day_facts)) AS act_missing,
         (SELECT count(*) FROM payments WHERE opportunity_id IS NULL AND paid_at IS NOT NULL) AS dealless_paid`);
     expect(Number(r.raw_rows)).toBeGreaterThan(1000);
     expect(Number(r.pay_rows)).toBeGreaterThan(100);
     expect(Number(r.ownerless_rows)).toBeGreaterThan(0);
     expect(Number(r.dealless_paid)).toBeGreaterThan(0);
-    expect([r.extra, r.missing, r.bad_weighted, r.pay_extra, r.pay_missing].map(Number)).toEqual([0, 0, 0, 0, 0]);
+    expect([r.extra, r.missing, r.bad_weighted, r.pay_extra, r.pay_missing, r.act_extra, r.act_missing].map(Number)).toEqual([0, 0, 0, 0, 0, 0, 0]);
   });
 });
 
@@ -117,7 +121,8 @@ const CASES: Case[] = [
   ['leaderboard', {}],
   ['leaderboard', { group_by: 'team', period: 'this_year' }],
   ['leaderboard', { group_by: 'team_leaf', rank_by: 'collected_amount' }],
-  ['leaderboard', { period: 'all', rank_by: 'win_rate' }]
+  ['leaderboard', { period: 'all', rank_by: 'win_rate' }],
+  ['leaderboard', { rank_by: 'activities', period: 'last_quarter' }]
 ];
 
 /** Numbers equal to 1e-9 of their size (the weighted sums: each deal's product rounded to 6 decimals), everything else exactly. */

@@ -75,11 +75,12 @@ export const FACT_TABLES = [
   'cross_activities',
   'cross_customers',
   'deal_day_facts',
-  'payment_day_facts'
+  'payment_day_facts',
+  'activity_day_facts'
 ] as const;
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 19;
+export const FACTS_VERSION = 20;
 
 /**
  * `version_facts`: every version of `opportunity_versions` whose deal is in `deal_facts`, with
@@ -299,6 +300,23 @@ export const PAYMENT_DAY_FACTS_SQL = `CREATE OR REPLACE TABLE payment_day_facts 
 function paymentDayFactsSelect(payments: string): string {
   return `SELECT paid_at::DATE AS day, owner_id, owner_team, count(*)::BIGINT AS n, sum(coalesce(paid_amount, amount))::DECIMAL(38,2) AS collected
     FROM ${payments} WHERE paid_at IS NOT NULL GROUP BY ALL`;
+}
+
+/**
+ * `activity_day_facts`: one row per day and author (`owner_id`, with the author's team
+ * `owner_team`) of the follow-ups done (`occurred_at` set): `n`. The leaderboard's follow-ups per
+ * person (by the people the viewer may see: the scope layer serves a restricted viewer the rows
+ * of its own users, as the first branch of its `activities`) and the team and owner filters,
+ * which are the author's. Stored by day.
+ */
+export const ACTIVITY_DAY_FACTS_SQL = `CREATE OR REPLACE TABLE activity_day_facts AS ${activityDayFactsSelect()} ORDER BY day, owner_id`;
+
+/** activity_day_facts' rows, of every author or of the authors in `owners` (a relation of owner_id; null matched as null). */
+function activityDayFactsSelect(owners?: string): string {
+  return `SELECT a.occurred_at::DATE AS day, a.owner_id, u.team_id AS owner_team, count(*)::BIGINT AS n
+    FROM main.activities a LEFT JOIN main.users u ON u.user_id = a.owner_id
+    WHERE a.occurred_at IS NOT NULL ${owners ? `AND coalesce(a.owner_id, chr(0)) IN (SELECT coalesce(owner_id, chr(0)) FROM ${owners})` : ''}
+    GROUP BY ALL`;
 }
 
 export const CUSTOMER_OWNER_FACTS_SQL = `CREATE OR REPLACE TABLE customer_owner_facts AS ${customerOwnerFactsSelect('main.deal_facts', 'main.payment_facts')} ORDER BY owner_id, customer_id`;
@@ -539,8 +557,8 @@ export const CROSS_ACTIVITIES_SQL = `CREATE OR REPLACE TABLE cross_activities AS
 export const CROSS_CUSTOMERS_SQL = `CREATE OR REPLACE TABLE cross_customers AS ${crossCustomersSelect()}`;
 
 /**
- * Rebuilds every derived table (`deal_facts`, `stage_facts`, `payment_facts`, `customer_facts`,
- * `option_facts`, `version_facts`) inside an existing write transaction and records what they were built for.
+ * Rebuilds every derived table (FACT_TABLES) inside an existing write transaction and records
+ * what they were built for.
  * The reference for the incremental refresh below.
  */
 export async function refreshFacts(tx: WriteTx, stages: StageInfo[]): Promise<void> {
@@ -557,6 +575,7 @@ export async function refreshFacts(tx: WriteTx, stages: StageInfo[]): Promise<vo
   await tx.run(CROSS_CUSTOMERS_SQL);
   await tx.run(DEAL_DAY_FACTS_SQL);
   await tx.run(PAYMENT_DAY_FACTS_SQL);
+  await tx.run(ACTIVITY_DAY_FACTS_SQL);
   await recordFacts(tx, stages, null);
 }
 
@@ -616,7 +635,10 @@ export async function factsFresh(tx: WriteTx, stages: StageInfo[]): Promise<bool
  * stage_facts, deal_facts and version_facts per deal; payment_facts per payment (with every payment of those
  * deals); customer_owner_facts, customer_facts and cross_customers per customer any deleted or inserted deal/payment row names
  * (a customer whose row changed has every deal of it refreshed); cross_activities per deal; option_facts
- * per owner any deleted or inserted deal row names. The result equals a full rebuild
+ * per owner any deleted or inserted deal row names; deal_day_facts and payment_day_facts per
+ * (role, day, owner) key any deleted or inserted deal or payment row names; activity_day_facts
+ * per author named in `temp.facts_activity_owners` (the caller's: authors of changed follow-ups,
+ * before and after, and users whose row changed; rebuilt whole when that table is absent). The result equals a full rebuild
  * (tests/connectors/incremental-sync.test.ts compares every table with EXCEPT ALL both ways);
  * only the physical order differs (the rebuilt rows are appended), which is why the caller
  * rebuilds fully once many deals were refreshed this way.
@@ -683,6 +705,16 @@ export async function refreshFactsFor(tx: WriteTx, stages: StageInfo[]): Promise
     WHERE EXISTS (SELECT 1 FROM temp.facts_pay_keys k WHERE k.day = t.day AND k.o = coalesce(t.owner_id, chr(0)))`);
   await tx.run(`INSERT INTO main.payment_day_facts ${paymentDayFactsSelect(`(SELECT * FROM main.payment_facts f
       WHERE EXISTS (SELECT 1 FROM temp.facts_pay_keys k WHERE k.day = f.paid_at::DATE AND k.o = coalesce(f.owner_id, chr(0))))`)}`);
+  // Follow-ups by author: every row of the authors `temp.facts_activity_owners` names (those of
+  // changed follow-ups, before and after, and users whose row changed); without that table, all.
+  const { rows: named } = await tx.query<{ n: number }>(
+    `SELECT count(*)::INTEGER AS n FROM duckdb_tables() WHERE temporary AND table_name = 'facts_activity_owners'`
+  );
+  if (named[0].n > 0) {
+    await tx.run(`DELETE FROM main.activity_day_facts
+      WHERE coalesce(owner_id, chr(0)) IN (SELECT coalesce(owner_id, chr(0)) FROM temp.facts_activity_owners)`);
+    await tx.run(`INSERT INTO main.activity_day_facts ${activityDayFactsSelect('temp.facts_activity_owners')}`);
+  } else await tx.run(ACTIVITY_DAY_FACTS_SQL);
   const { rows } = await tx.query<{ n: number }>(`SELECT count(DISTINCT opportunity_id)::INTEGER AS n FROM ${D}`);
   for (const t of ['facts_customers', 'facts_owners', 'facts_day_keys', 'facts_pay_keys']) await tx.run(`DROP TABLE temp.${t}`);
   await recordFacts(tx, stages, rows[0].n);

@@ -474,7 +474,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
         await refreshFactsFor(profiled(tx), stages);
         log('derived tables refreshed; committing');
       }
-      for (const t of ['facts_deals', 'facts_payments']) await tx.run(`DROP TABLE IF EXISTS temp.${t}`);
+      for (const t of ['facts_deals', 'facts_payments', 'facts_activity_owners']) await tx.run(`DROP TABLE IF EXISTS temp.${t}`);
       if (partial) return;
       // A full rebuild runs after this commit, in a transaction of its own (below).
       fullRebuild = { deals: dealCount[0].n, stages };
@@ -664,7 +664,7 @@ async function land(
   // Keys this sync inserted or changed, per entity (history and the derived tables' refresh
   // start from them), and the former deal/customer of activities it changed.
   await tx.run(`CREATE OR REPLACE TEMP TABLE chg_keys (entity VARCHAR, id VARCHAR)`);
-  await tx.run(`CREATE OR REPLACE TEMP TABLE chg_act_old (opportunity_id VARCHAR, customer_id VARCHAR)`);
+  await tx.run(`CREATE OR REPLACE TEMP TABLE chg_act_old (opportunity_id VARCHAR, customer_id VARCHAR, owner_id VARCHAR)`);
   const step = (m: string) => log(`  ${m} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   // 1. Duplicate ids within one source: the last row wins; a warning names both rows.
   const hasDuplicates: boolean[] = [];
@@ -895,7 +895,7 @@ async function land(
       await tx.run(`CREATE OR REPLACE TEMP TABLE cur_chg AS SELECT cur."${id}", t."${id}" IS NOT NULL AS known
         FROM ${cur} LEFT JOIN ${e} t ON t."${id}" = cur."${id}" WHERE t."${id}" IS NULL OR (${differs})`);
       if (e === 'activities') {
-        await tx.run(`INSERT INTO chg_act_old SELECT t.opportunity_id, t.customer_id FROM activities t SEMI JOIN cur_chg k ON k."${id}" = t."${id}" AND k.known`);
+        await tx.run(`INSERT INTO chg_act_old SELECT t.opportunity_id, t.customer_id, t.owner_id FROM activities t SEMI JOIN cur_chg k ON k."${id}" = t."${id}" AND k.known`);
       }
       await tx.run(`INSERT INTO ${e} (${insertCols}) SELECT ${selectCols} FROM ${cur} SEMI JOIN cur_chg k ON k."${id}" = cur."${id}" AND k.known
         ON CONFLICT ("${id}") ${update.length ? `DO UPDATE SET ${update.map((c) => `"${c}" = excluded."${c}"`).join(', ')}` : 'DO NOTHING'}`);
@@ -911,7 +911,7 @@ async function land(
   const adopt = await tx.query<{ from_id: string; to_id: string; name_key: string }>(`SELECT * FROM cust_adopt`);
   for (const a of adopt.rows) report.merges.push({ from: a.from_id, into: a.to_id, by: 'existing name', key: a.name_key });
   if (adopt.rows.length) {
-    await tx.run(`INSERT INTO chg_act_old SELECT opportunity_id, customer_id FROM activities WHERE customer_id IN (SELECT from_id FROM cust_adopt)`);
+    await tx.run(`INSERT INTO chg_act_old SELECT opportunity_id, customer_id, owner_id FROM activities WHERE customer_id IN (SELECT from_id FROM cust_adopt)`);
     for (const e of ['opportunities', 'payments', 'activities'] as const) {
       await tx.run(`INSERT INTO chg_keys SELECT '${e}', "${idField(e)}" FROM ${e} WHERE customer_id IN (SELECT from_id FROM cust_adopt)`);
       await tx.run(`UPDATE ${e} SET customer_id = a.to_id FROM cust_adopt a WHERE ${e}.customer_id = a.from_id`);
@@ -1103,7 +1103,9 @@ async function snapshotDimensions(tx: WriteTx) {
  * (upserts, adopted customers, derived close dates; their versions too), deals of customers
  * whose row changed (dimensions, name) or of users whose row changed (team), deals and
  * customers of activities it inserted or changed (before and after), and payments it inserted or changed,
- * of changed customers, or of customers whose owner's row changed. Returns the number of deals.
+ * of changed customers, or of customers whose owner's row changed; and `temp.facts_activity_owners`,
+ * the authors of follow-ups it inserted or changed (before and after) and users whose row
+ * changed. Returns the number of deals.
  */
 async function affectedDeals(tx: WriteTx): Promise<number> {
   await tx.run(`CREATE OR REPLACE TEMP TABLE chg_customers AS
@@ -1113,8 +1115,12 @@ async function affectedDeals(tx: WriteTx): Promise<number> {
     SELECT user_id FROM (SELECT * FROM users EXCEPT ALL SELECT * FROM pre_users)
     UNION SELECT user_id FROM (SELECT * FROM pre_users EXCEPT ALL SELECT * FROM users)`);
   await tx.run(`CREATE OR REPLACE TEMP TABLE chg_acts AS
-    SELECT opportunity_id, customer_id FROM activities WHERE activity_id IN (SELECT id FROM chg_keys WHERE entity = 'activities')
-    UNION ALL SELECT opportunity_id, customer_id FROM chg_act_old`);
+    SELECT opportunity_id, customer_id, owner_id FROM activities WHERE activity_id IN (SELECT id FROM chg_keys WHERE entity = 'activities')
+    UNION ALL SELECT opportunity_id, customer_id, owner_id FROM chg_act_old`);
+  // The authors whose follow-ups per day change (activity_day_facts): of changed follow-ups,
+  // before and after, and users whose row (team) changed.
+  await tx.run(`CREATE OR REPLACE TEMP TABLE facts_activity_owners AS
+    SELECT DISTINCT owner_id FROM (SELECT owner_id FROM chg_acts UNION ALL SELECT user_id FROM chg_users)`);
   await tx.run(`CREATE OR REPLACE TEMP TABLE facts_deals AS
     SELECT id AS opportunity_id FROM chg_keys WHERE entity = 'opportunities'
     UNION SELECT opportunity_id FROM opportunities

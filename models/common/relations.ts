@@ -87,6 +87,15 @@ export function paymentDaysRelation(p: CommonParams): Sql {
   )`;
 }
 
+/** `activity_day_facts` (follow-ups per author and day) with the team and owner filters (the author's) applied: `day`, `n`, `dim_owner`, `dim_team_leaf`. Only where `rollupServes(p)`. */
+export function activityDaysRelation(p: CommonParams): Sql {
+  return sql`(
+    SELECT d.*, d.owner_team AS dim_team_leaf, d.owner_id AS dim_owner
+    FROM activity_day_facts d
+    WHERE ${onlyByOwner(p, sql`d.owner_team`, sql`d.owner_id`)}
+  )`;
+}
+
 /**
  * Customers with the filters applied, for customer-level models (LTV, profile): `team` and
  * `owner` are the customer's owner (and the owner's team with every team below it), `region`,

@@ -18,7 +18,8 @@
  * - payments (and `payment_facts`): of a visible opportunity, or of a visible customer when
  *   not tied to one (precomputed as payment_facts.owner_id);
  * - `option_facts` (the filter bar's counts per owner), `deal_day_facts` and `payment_day_facts`
- *   (the rollups by owner and day): the rows of visible owners;
+ *   (the rollups by owner and day): the rows of visible owners; `activity_day_facts` (follow-ups
+ *   per author and day): the rows of visible authors;
  * - `customer_facts` (per-customer totals, warehouse/facts.ts): the precomputed table for
  *   `all`; for any other scope the same totals over the visible deals and payments, summed
  *   from `customer_owner_facts` (the totals per customer and owner) of its owners;
@@ -83,7 +84,8 @@ export const SCOPED_RELATIONS = [
   'deal_facts_rows',
   'payment_facts_rows',
   'deal_day_facts',
-  'payment_day_facts'
+  'payment_day_facts',
+  'activity_day_facts'
 ] as const;
 
 /** The closure of the team tree over all teams (structure, not row data): ancestor → team. */
@@ -147,6 +149,7 @@ export function scopeCtes(scope: Scope | null | undefined, deal?: string): Sql[]
       unsafeRaw(`option_facts AS NOT MATERIALIZED (SELECT * FROM main.option_facts)`),
       unsafeRaw(`deal_day_facts AS NOT MATERIALIZED (SELECT * FROM main.deal_day_facts)`),
       unsafeRaw(`payment_day_facts AS NOT MATERIALIZED (SELECT * FROM main.payment_day_facts)`),
+      unsafeRaw(`activity_day_facts AS NOT MATERIALIZED (SELECT * FROM main.activity_day_facts)`),
       unsafeRaw(`customers AS NOT MATERIALIZED (SELECT * FROM main.customers)`),
       unsafeRaw(`opportunity_versions AS NOT MATERIALIZED (SELECT * FROM main.opportunity_versions)`),
       unsafeRaw(`version_facts AS NOT MATERIALIZED (SELECT * FROM main.version_facts)`),
@@ -192,6 +195,10 @@ export function scopeCtes(scope: Scope | null | undefined, deal?: string): Sql[]
       SELECT * FROM main.deal_day_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
     unsafeRaw(`payment_day_facts AS NOT MATERIALIZED (
       SELECT * FROM main.payment_day_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
+    // Follow-ups per author and day: the visible users' own (the first branch of `activities`;
+    // not others' follow-ups on visible deals, which the leaderboard does not count either).
+    unsafeRaw(`activity_day_facts AS NOT MATERIALIZED (
+      SELECT * FROM main.activity_day_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
     // "A or B" conditions are written as the union of two semi-joins: DuckDB evaluates
     // `x IN (…) OR y IN (…)` row by row, which is many times slower at a million rows.
     // The second branch: customers of a visible deal whose owner is not visible — such a deal's

@@ -7,7 +7,8 @@
  * incremental path, one on the former full path (`incremental: false`: every known row upserted,
  * every staged deal's history judged, every derived table rebuilt). Each round changes stages,
  * amounts, close dates and owners of some deals, a user's team, customers' regions and owners,
- * payments and activities (also moved to another deal), adds deals, drops rows from the files
+ * payments (also paid another day) and activities (also moved to another deal, done by someone
+ * else), adds deals, drops rows from the files
  * (the sync deletes nothing: they stay as they were) and rejects a bad row. After every round:
  * - every derived table of the incremental database equals the one a full rebuild makes over
  *   its own base tables (EXCEPT ALL both ways, every row, every column);
@@ -121,12 +122,16 @@ function mutate() {
     const p = payments[int(payments.length)];
     p.amount = 100 + int(5000);
     if (rand() < 0.3) p.deal = `D${int(N_DEALS)}`;
+    // another paid day: the day rollup's old and new rows (payment_day_facts)
+    if (rand() < 0.3) p.paid = day(100 + int(500));
   }
   payments = [...payments, { id: `P${payments.length}`, deal: `D${int(N_DEALS)}`, customer: '', amount: 777, paid: day(400) }];
   for (let k = 0; k < 6; k++) {
     const a = activities[int(activities.length)];
     a.at = `${day(int(600))} 15:00:00`;
     if (rand() < 0.5) a.deal = rand() < 0.3 ? '' : `D${int(N_DEALS)}`;
+    // another author: both authors' follow-ups per day change (activity_day_facts)
+    if (rand() < 0.3) a.owner = `U${int(N_USERS)}`;
   }
   activities = [...activities, { id: `A${activities.length}`, deal: '', customer: `C${int(N_CUSTOMERS)}`, owner: `U${int(N_USERS)}`, at: `${day(590)} 09:00:00` }];
 }
