@@ -8,8 +8,8 @@
  * - The baseline is the shortest SQL a person would write for the same figures, straight on
  *   the tables (no scope CTEs, no validation), run on the same pooled connection. It reads the
  *   same precomputed tables the model reads (deal_facts, stage_facts, payment_facts,
- *   customer_facts, and the rollups by owner and day deal_day_facts and payment_day_facts where
- *   the model sums them: kpis, trend, win/loss, the leaderboard's won and collected), so the
+ *   customer_facts, and the rollups by owner and day deal_day_facts, payment_day_facts and
+ *   activity_day_facts where the model sums them: kpis, trend, win/loss, the leaderboard), so the
  *   ratio is the framework's overhead, not a difference of physical design.
  * - Before timing, each pair must agree on a headline figure (`check`), so the baseline is
  *   the same aggregate and not an easier one.
@@ -226,7 +226,7 @@ export const CASES: Case[] = [
                          sum(n) FILTER (WHERE status = 'lost') AS lost
                   FROM deal_day_facts WHERE role = 'closed' AND status IN ('won', 'lost') AND day >= '${Q2.from}' AND day < '${Q2.to}' GROUP BY 1),
       p AS (SELECT owner_id, sum(collected) AS collected FROM payment_day_facts WHERE day >= '${Q2.from}' AND day < '${Q2.to}' GROUP BY 1),
-      a AS (SELECT owner_id, count(*) AS activities FROM activities WHERE occurred_at >= '${Q2.from}' AND occurred_at < '${Q2.to}' GROUP BY 1),
+      a AS (SELECT owner_id, sum(n) AS activities FROM activity_day_facts WHERE day >= '${Q2.from}' AND day < '${Q2.to}' GROUP BY 1),
       t AS (SELECT owner_id, sum(amount) AS target FROM targets WHERE owner_id IS NOT NULL AND period_start >= '${Q2.from}' AND period_end <= '${Q2.to}' GROUP BY 1),
       -- new customers: first won this quarter (customer_facts), credited to the owner of that first win
       nc AS (SELECT owner_id, count(*) AS new_customers FROM (
