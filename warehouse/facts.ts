@@ -80,7 +80,7 @@ export const FACT_TABLES = [
 ] as const;
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 20;
+export const FACTS_VERSION = 21;
 
 /**
  * `version_facts`: every version of `opportunity_versions` whose deal is in `deal_facts`, with
@@ -109,13 +109,15 @@ function versionFactsSelect(only?: DealSet): string {
  * customer's owner when it is tied to no deal — the scope rule of models/common/scope.ts) and
  * the dimensions filters use: `owner_team`, `customer_region`, `customer_industry`,
  * `customer_grade`, `source` and `product` (of its deal), and for the payments listing
- * `effective_customer_id` (its own customer, else its deal's), `customer_name` and `deal_name`.
+ * `effective_customer_id` (its own customer, else its deal's), `customer_name` and `deal_name`,
+ * and `deal_closed_at` (its deal's close date: a payment of a deal signed after a day D is not a
+ * receivable on D, models/common/receivables.ts).
  * Stored in paid_at order, so a period of payments is a range of row groups.
  */
 export const PAYMENT_FACTS_SQL = `CREATE OR REPLACE TABLE payment_facts AS ${paymentFactsSelect()}`;
 
 /** payment_facts' columns after the payments columns (what the scope layer drops to serve `payments` from it). */
-export const PAYMENT_FACTS_EXTRA = ['owner_id', 'owner_team', 'customer_region', 'customer_industry', 'customer_grade', 'source', 'product', 'effective_customer_id', 'customer_name', 'deal_name'] as const;
+export const PAYMENT_FACTS_EXTRA = ['owner_id', 'owner_team', 'customer_region', 'customer_industry', 'customer_grade', 'source', 'product', 'effective_customer_id', 'customer_name', 'deal_name', 'deal_closed_at'] as const;
 
 /** payment_facts' rows, of every payment or (incremental refresh) of those in `only` (a temp table of payment_id). */
 function paymentFactsSelect(only?: string): string {
@@ -124,7 +126,8 @@ function paymentFactsSelect(only?: string): string {
     u.team_id AS owner_team,
     c.region AS customer_region, c.industry AS customer_industry, c.grade AS customer_grade,
     o.source AS source, o.product AS product,
-    coalesce(pm.customer_id, o.customer_id) AS effective_customer_id, c.name AS customer_name, o.name AS deal_name
+    coalesce(pm.customer_id, o.customer_id) AS effective_customer_id, c.name AS customer_name, o.name AS deal_name,
+    o.closed_at AS deal_closed_at
   FROM main.payments pm
   LEFT JOIN main.opportunities o ON o.opportunity_id = pm.opportunity_id
   LEFT JOIN main.customers c ON c.customer_id = coalesce(pm.customer_id, o.customer_id)

@@ -250,11 +250,10 @@ export const CASES: Case[] = [
     // Every figure of the summary row with its count (it used to compute 4 of the 11): the
     // receivables are the planned instalments owing on the report date, not of a deal closed
     // after it; n = payments paid or due in the quarter, or owing.
-    raw: `WITH late AS (SELECT opportunity_id FROM deal_facts WHERE closed_at >= '2026-06-16'),
-      owing AS (SELECT amount, amount - CASE WHEN paid_at <= '${AS_OF}' THEN coalesce(paid_amount, amount) ELSE 0 END AS owed, due_date, paid_at
+    raw: `WITH owing AS (SELECT amount, amount - CASE WHEN paid_at <= '${AS_OF}' THEN coalesce(paid_amount, amount) ELSE 0 END AS owed, due_date, paid_at
                 FROM payment_facts
                 WHERE amount > CASE WHEN paid_at <= '${AS_OF}' THEN coalesce(paid_amount, amount) ELSE 0 END
-                  AND due_date IS NOT NULL AND (opportunity_id IS NULL OR opportunity_id NOT IN (SELECT opportunity_id FROM late)))
+                  AND due_date IS NOT NULL AND coalesce(deal_closed_at < '2026-06-16', TRUE))
       SELECT
         (SELECT sum(amount) FROM deal_facts WHERE status = 'won' AND closed_at >= '${Q2.from}' AND closed_at < '${Q2.to}') AS contracted,
         (SELECT count(*) FROM deal_facts WHERE status = 'won' AND closed_at >= '${Q2.from}' AND closed_at < '${Q2.to}') AS contracted_n,
