@@ -64,6 +64,15 @@ export function rollupServes(p: Partial<Record<FilterName, unknown>>): boolean {
 const onlyByOwner = (p: CommonParams, team: Sql, owner: Sql) =>
   filterWhere(p, { team, owner, region: sql`NULL`, industry: sql`NULL`, source: sql`NULL`, product: sql`NULL`, grade: sql`NULL` });
 
+/** A rollup by owner (or author) and day with the team and owner filters applied and `dim_owner`, `dim_team_leaf`; `where` narrows it further. */
+function byOwnerRows(table: 'deal_day_facts' | 'payment_day_facts' | 'activity_day_facts', p: CommonParams, where?: Sql): Sql {
+  return sql`(
+    SELECT d.*, d.owner_team AS dim_team_leaf, d.owner_id AS dim_owner
+    FROM ${unsafeRaw(table)} d
+    WHERE ${and([where ?? false, onlyByOwner(p, sql`d.owner_team`, sql`d.owner_id`)])}
+  )`;
+}
+
 /**
  * The rows of one role of `deal_day_facts` (`closed`: by close date; `created`; `expected`: open
  * deals by expected close date) with the team and owner filters applied and the `dim_owner`,
@@ -71,29 +80,17 @@ const onlyByOwner = (p: CommonParams, team: Sql, owner: Sql) =>
  * `from_history`. Only where `rollupServes(p)`.
  */
 export function dealDaysRelation(p: CommonParams, role: 'closed' | 'created' | 'expected'): Sql {
-  return sql`(
-    SELECT d.*, d.owner_team AS dim_team_leaf, d.owner_id AS dim_owner
-    FROM deal_day_facts d
-    WHERE d.role = ${unsafeRaw(`'${role}'`)} AND ${onlyByOwner(p, sql`d.owner_team`, sql`d.owner_id`)}
-  )`;
+  return byOwnerRows('deal_day_facts', p, sql`d.role = ${unsafeRaw(`'${role}'`)}`);
 }
 
 /** `payment_day_facts` with the team and owner filters applied: `day` (paid), `n`, `collected`. Only where `rollupServes(p)`. */
 export function paymentDaysRelation(p: CommonParams): Sql {
-  return sql`(
-    SELECT d.*, d.owner_team AS dim_team_leaf, d.owner_id AS dim_owner
-    FROM payment_day_facts d
-    WHERE ${onlyByOwner(p, sql`d.owner_team`, sql`d.owner_id`)}
-  )`;
+  return byOwnerRows('payment_day_facts', p);
 }
 
 /** `activity_day_facts` (follow-ups per author and day) with the team and owner filters (the author's) applied: `day`, `n`, `dim_owner`, `dim_team_leaf`. Only where `rollupServes(p)`. */
 export function activityDaysRelation(p: CommonParams): Sql {
-  return sql`(
-    SELECT d.*, d.owner_team AS dim_team_leaf, d.owner_id AS dim_owner
-    FROM activity_day_facts d
-    WHERE ${onlyByOwner(p, sql`d.owner_team`, sql`d.owner_id`)}
-  )`;
+  return byOwnerRows('activity_day_facts', p);
 }
 
 /**
