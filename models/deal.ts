@@ -133,7 +133,7 @@ export const deal = defineModel({
           'dv',
           sql`SELECT v.* EXCLUDE (deal_owner_id, settled_key)
               FROM d JOIN version_facts v
-                ON v.settled_key = coalesce(d.pit_settled_at, 'infinity'::TIMESTAMP) AND v.opportunity_id = d.opportunity_id`,
+                ON v.settled_key = d.pit_settled_key AND v.opportunity_id = d.opportunity_id`,
           { materialized: true }
         ],
         ['dp', sql`SELECT * FROM payment_facts WHERE opportunity_id = ${id} AND opportunity_id IN (SELECT opportunity_id FROM d)`, { materialized: true }],

@@ -42,7 +42,11 @@
  *   deals closed before its period), and `pit_settled_at`: the latest
  *   valid_from and valid_to in the history — after it, the deal is in its last version (when
  *   that is open-ended or not yet ended) and in no other; null when the history has two open
- *   versions, or an open one that is not the last (then nothing is read from these columns).
+ *   versions, or an open one that is not the last (then nothing is read from these columns);
+ *   `pit_settled_key`: the same, 'infinity' where null, so "settled before t" and "not" are
+ *   each one range condition, which DuckDB applies in the scan and prunes row groups with (the
+ *   close-date order clusters it: at 10M deals those not settled before this quarter lie in
+ *   13 of 82 row groups).
  * - for the risk flags (models/common/risk.ts) over the whole history: `risk_pushes` (versions
  *   whose close date is later than the last known one before them), `risk_peak_amount` (the
  *   highest amount), and `versions_last_from` (the latest valid_from: a report date after it
@@ -80,7 +84,7 @@ export const FACT_TABLES = [
 ] as const;
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 21;
+export const FACTS_VERSION = 22;
 
 /**
  * `version_facts`: every version of `opportunity_versions` whose deal is in `deal_facts`, with
@@ -97,7 +101,7 @@ export const VERSION_FACTS_SQL = `CREATE OR REPLACE TABLE version_facts AS ${ver
 
 /** version_facts' rows, of every deal or (incremental refresh) of the deals in `only` (a temp table of opportunity_id). */
 function versionFactsSelect(only?: DealSet): string {
-  return `SELECT ov.*, f.owner_id AS deal_owner_id, coalesce(f.pit_settled_at, 'infinity'::TIMESTAMP) AS settled_key
+  return `SELECT ov.*, f.owner_id AS deal_owner_id, f.pit_settled_key AS settled_key
   FROM main.opportunity_versions ov
   JOIN main.deal_facts f ON f.opportunity_id = ov.opportunity_id
   ${only ? `WHERE ov.opportunity_id IN (SELECT opportunity_id FROM ${only})` : ''}
@@ -512,6 +516,7 @@ export function buildFactsSql(stages: StageInfo[], only?: DealSet): Sql {
       c.name AS customer_name,
       CASE WHEN h.n_open > 1 OR (h.n_open = 1 AND h.last.valid_to IS NOT NULL) THEN NULL
            ELSE greatest(h.max_from, coalesce(h.max_to, h.max_from)) END AS pit_settled_at,
+      coalesce(pit_settled_at, 'infinity'::TIMESTAMP) AS pit_settled_key,
       h.last.valid_from AS pit_valid_from, h.last.valid_to AS pit_valid_to, h.last.stage AS pit_stage,
       h.last.amount AS pit_amount, h.last.expected_close_date AS pit_expected_close_date, h.last.owner_id AS pit_owner_id,
       h.last.forecast_category AS pit_forecast_category, h.last.probability AS pit_probability, h.last.origin AS pit_origin,

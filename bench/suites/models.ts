@@ -91,12 +91,12 @@ function forecastRaw(t: string, p: { from: string; to: string }): string {
         SELECT f.product, f.status, f.closed_at AS f_closed, f.pit_valid_from AS v_from, f.pit_stage AS stage, f.pit_amount AS amount,
                f.pit_expected_close_date AS ecd, f.pit_probability AS prob, f.pit_forecast_category AS cat, f.pit_origin AS origin
         FROM deal_facts f
-        WHERE f.pit_settled_at < ${T} AND f.pit_valid_from < ${T} AND (f.pit_valid_to IS NULL OR f.pit_valid_to >= ${T})
+        WHERE f.pit_settled_key < ${T} AND f.pit_valid_from < ${T} AND (f.pit_valid_to IS NULL OR f.pit_valid_to >= ${T})
           AND f.pit_forecast_until >= '${p.from}'
         UNION ALL
         SELECT f.product, f.status, f.closed_at, v.valid_from, v.stage, v.amount, v.expected_close_date, v.probability, v.forecast_category, v.origin
         FROM deal_facts f JOIN version_facts v ON v.opportunity_id = f.opportunity_id
-        WHERE (f.pit_settled_at IS NULL OR f.pit_settled_at >= ${T}) AND v.settled_key >= ${T} AND v.valid_from < ${T} AND (v.valid_to IS NULL OR v.valid_to >= ${T})
+        WHERE f.pit_settled_key >= ${T} AND v.settled_key >= ${T} AND v.valid_from < ${T} AND (v.valid_to IS NULL OR v.valid_to >= ${T})
       ),
       d AS (
         SELECT st.kind, CASE WHEN s.status = st.kind AND s.f_closed < ${T} THEN s.f_closed ELSE s.v_from END AS closed_at, s.ecd,
@@ -134,15 +134,15 @@ const flowStateAt = (t: string) => `(
     SELECT f.opportunity_id, f.pit_stage AS stage, coalesce(f.pit_known_amount, f.amount, 0) AS amount,
            coalesce(f.pit_known_expected_close_date, f.expected_close_date) AS ecd, coalesce(f.pit_known_owner_id, f.owner_id) AS owner_id
     FROM deal_facts f
-    WHERE f.pit_settled_at < '${t}' AND f.pit_valid_from < '${t}' AND (f.pit_valid_to IS NULL OR f.pit_valid_to >= '${t}')
-      AND (f.pit_settled_at >= '${Q2.from}' OR f.pit_stage IN (SELECT name FROM stages WHERE kind = 'open'))
+    WHERE f.pit_settled_key < '${t}' AND f.pit_valid_from < '${t}' AND (f.pit_valid_to IS NULL OR f.pit_valid_to >= '${t}')
+      AND (f.pit_settled_key >= '${Q2.from}' OR f.pit_stage IN (SELECT name FROM stages WHERE kind = 'open'))
     UNION ALL
     SELECT f.opportunity_id, v.stage, coalesce(k.amount, f.amount, 0), coalesce(k.ecd, f.expected_close_date), coalesce(k.owner_id, f.owner_id)
     FROM version_facts v JOIN deal_facts f ON f.opportunity_id = v.opportunity_id
     LEFT JOIN (SELECT opportunity_id, arg_max(amount, valid_from) AS amount, arg_max(expected_close_date, valid_from) AS ecd,
                       arg_max(owner_id, valid_from) AS owner_id
                FROM version_facts WHERE settled_key >= '${t}' AND valid_from < '${t}' GROUP BY opportunity_id) k ON k.opportunity_id = f.opportunity_id
-    WHERE (f.pit_settled_at IS NULL OR f.pit_settled_at >= '${t}') AND v.settled_key >= '${t}'
+    WHERE f.pit_settled_key >= '${t}' AND v.settled_key >= '${t}'
       AND v.valid_from < '${t}' AND (v.valid_to IS NULL OR v.valid_to >= '${t}')
   ) x LEFT JOIN stages st ON st.name = x.stage)`;
 const FLOW_DEALS = `WITH stages AS (${FLOW_STAGES}),

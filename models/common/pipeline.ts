@@ -126,13 +126,13 @@ export function pipelineFlowDealsCtes(p: CommonParams, spec: FlowSpec): [name: s
   // open stages as a bound list, the configured ones of the `stages` relation: a plain
   // condition DuckDB applies in the scan, where a subquery was a join over every row.)
   const openStage = sql`list_contains(${spec.openStages}::VARCHAR[], f.pit_stage)`;
-  const live = sql`(f.pit_settled_at IS NULL OR f.pit_settled_at >= ${spec.start}::TIMESTAMP OR ${openStage})`;
+  const live = sql`(f.pit_settled_key >= ${spec.start}::TIMESTAMP OR ${openStage})`;
   // At the end, only the deals that may count then, and those that counted at the start, are
   // needed (a row is kept when either counts). A deal whose history settled before the end is
   // in its last version then, so it can count only if that version's stage is open: the deals
   // created and closed within the period (most of the live ones at a million deals: 180k of
   // 241k this year) are not carried into the join.
-  const atEnd = sql`(${live} AND (f.pit_settled_at IS NULL OR f.pit_settled_at >= ${spec.end}::TIMESTAMP OR ${openStage}
+  const atEnd = sql`(${live} AND (f.pit_settled_key >= ${spec.end}::TIMESTAMP OR ${openStage}
     OR f.opportunity_id IN (SELECT opportunity_id FROM flow_at_start WHERE counts)))`;
   return [
     ['flow_at_start', pipelineStateAt(spec.start, p, spec.window, live), { materialized: true }],

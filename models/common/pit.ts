@@ -76,9 +76,11 @@ export function dealStatesAt(
   // same for the settled deals only (their state is their last version: the pit_* columns).
   const among = opts.among ?? sql`TRUE`;
   const amongSettled = opts.amongSettled ?? sql`TRUE`;
-  // Written so that DuckDB pushes them into the scan of deal_facts.
-  const isSettled = sql`f.pit_settled_at < ${t}`;
-  const notSettled = sql`(f.pit_settled_at IS NULL OR f.pit_settled_at >= ${t})`;
+  // One range condition each on pit_settled_key (pit_settled_at, 'infinity' where null), which
+  // DuckDB applies in the scan of deal_facts and skips the row groups of the deals settled long
+  // before t with (the rebuilt path's join probed every deal when this was an OR with IS NULL).
+  const isSettled = sql`f.pit_settled_key < ${t}`;
+  const notSettled = sql`f.pit_settled_key >= ${t}`;
   // Each path's version columns under one set of names: v_from, v_stage, v_amount, v_ecd,
   // v_owner, v_category, v_probability, v_origin, and (carry) k_amount, k_ecd, k_owner: the last
   // ones known before t; (stageEntered) v_entered.
