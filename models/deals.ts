@@ -39,8 +39,8 @@ import { dealIdentityShape } from './common/rows';
 import { defineModel, type ModelContext, type ModelQuery } from './model';
 import { filterList, paramsSchema } from './common/params';
 import { addDays } from './common/period';
-import { boolParam, boundedTotals, countedTotals, countParam, pagingShape, rowIdPage, searchParam } from './common/listing';
-import { dealsRelation, inPeriod } from './common/relations';
+import { boolParam, boundedTotals, COUNT_CAP, countedTotals, countParam, pagingShape, rowIdPage, searchParam } from './common/listing';
+import { dealDaysRelation, dealsRelation, inDays, inPeriod, rollupServes } from './common/relations';
 import { DEFAULT_IDLE_DAYS, lateEventsPossible, RISK_FLAGS, riskFromFacts, riskWhere } from './common/risk';
 import { lastStageChangeBefore } from './common/pit';
 import { and, ident, join, sql, type Sql } from '../src/lib/server/db/sql';
@@ -128,6 +128,30 @@ const has = (v: string[] | undefined): v is string[] => !!v && v.length > 0;
 
 /** Sort keys that need the idle figures (activities as of the report date) for every candidate row. */
 const IDLE_SORTS = new Set(['days_idle', 'last_activity_at']);
+
+/**
+ * The listing's totals from the rollup by owner and day (warehouse/facts.ts, deal_day_facts),
+ * when its filters are all the rollup's keys: team and owner (rollupServes), status, and the
+ * period on the creation or close date (or every deal: role `any`; open deals by expected close
+ * date: role `expected`). The same count, sums and "valued from history" count as over the
+ * matching deals; `count=bounded` reports at most COUNT_CAP + 1 as the scan would. Null when
+ * any other filter is set (stage, reached, search, stalled, risk …): the totals scan the deals.
+ */
+function rollupTotals(p: DealParams, ctx: ModelContext): Sql | null {
+  if (!rollupServes(p)) return null;
+  if (has(p.stage) || has(p.competitor) || has(p.loss_reason) || has(p.customer) || has(p.category) || has(p.risk)) return null;
+  if (p.reached !== undefined || p.q || p.stalled !== undefined) return null;
+  const all = ctx.period.preset === 'all';
+  const onlyOpen = has(p.status) && p.status.every((x) => x === 'open');
+  const role = all ? 'any' : p.date_field === 'created_at' ? 'created' : p.date_field === 'closed_at' ? 'closed' : p.date_field === 'expected_close_date' && onlyOpen ? 'expected' : null;
+  if (!role) return null;
+  const count = sql`coalesce(sum(r.n), 0)`;
+  return sql`SELECT ${p.count === 'bounded' ? sql`least(${count}, ${COUNT_CAP + 1}::BIGINT)` : count}::INTEGER AS total_count,
+      coalesce(sum(r.amount), 0)::DOUBLE AS total_amount, coalesce(sum(r.effective_amount), 0)::DOUBLE AS total_value,
+      coalesce(sum(r.revalued), 0)::INTEGER AS valued_from_history, coalesce(sum(r.listing_weighted), 0)::DOUBLE AS total_weighted
+    FROM ${dealDaysRelation(p, role)} r
+    WHERE ${and([!all && inDays(sql`r.day`, ctx.period), has(p.status) && sql`list_contains(${p.status}::VARCHAR[], r.status)`])}`;
+}
 
 /**
  * The listing query. Filters, search and the sort key are evaluated on `deal_facts` alone (its
@@ -298,7 +322,7 @@ function dealsQuery(p: DealParams, ctx: ModelContext, paged: boolean): ModelQuer
       // total_value values the rows as the funnel and value win rate do (a lost deal whose amount
       // the source zeroed at its last open amount), so a drill can show both and say why they differ.
       // count=bounded counts (and sums) at most COUNT_CAP + 1 rows: listing/boundedTotals.
-      ['totals', sql`SELECT count(*)::INTEGER AS total_count, coalesce(sum(amount), 0)::DOUBLE AS total_amount,
+      ['totals', rollupTotals(p, ctx) ?? sql`SELECT count(*)::INTEGER AS total_count, coalesce(sum(amount), 0)::DOUBLE AS total_amount,
             coalesce(sum(effective_amount), 0)::DOUBLE AS total_value,
             count(*) FILTER (WHERE effective_amount IS DISTINCT FROM amount)::INTEGER AS valued_from_history,
             coalesce(sum(weighted_amount), 0)::DOUBLE AS total_weighted

@@ -1,6 +1,6 @@
 /**
  * The rollups by owner and day (warehouse/facts.ts: `deal_day_facts`, `payment_day_facts`) and
- * the models that sum them instead of the deals and payments (kpis, win_loss, trend, leaderboard):
+ * the models that sum them instead of the deals and payments (kpis, win_loss, trend, leaderboard, the deals listing's totals):
  * - the tables equal a GROUP BY over the raw `opportunities`, `payments` and `activities` (not deal_facts);
  * - every such model answers exactly as it does with the rollups off (`COCKPIT_ROLLUPS=0`, the
  *   path over deal_facts and payment_facts), for viewers who see everything, one owner, a team
@@ -64,7 +64,8 @@ describe('deal_day_facts, payment_day_facts and activity_day_facts', () => {
         FROM o WHERE closed_at IS NOT NULL GROUP BY ALL
         UNION ALL SELECT 'created', created_at::DATE, owner_id, team, status, count(*), sum(amount) FROM o WHERE created_at IS NOT NULL GROUP BY ALL
         UNION ALL SELECT 'expected', expected_close_date, owner_id, team, status, count(*), sum(amount)
-        FROM o WHERE status = 'open' AND expected_close_date IS NOT NULL GROUP BY ALL),
+        FROM o WHERE status = 'open' AND expected_close_date IS NOT NULL GROUP BY ALL
+        UNION ALL SELECT 'any', NULL::DATE, owner_id, team, status, count(*), sum(amount) FROM o GROUP BY ALL),
       w AS (SELECT expected_close_date AS day, owner_id, sum(amount::DOUBLE * prob) AS weighted FROM o
             WHERE status = 'open' AND expected_close_date IS NOT NULL GROUP BY ALL),
       pay AS (SELECT pm.paid_at AS day, CASE WHEN pm.opportunity_id IS NOT NULL THEN op.owner_id ELSE c.owner_id END AS owner_id,
@@ -118,6 +119,12 @@ const CASES: Case[] = [
   ['trend', { measure: 'win_rate', group_by: 'owner' }],
   ['trend', { measure: 'weighted_forecast', period: 'this_year', grain: 'month' }],
   ['trend', { measure: 'weighted_forecast', group_by: 'team_leaf', from: '2026-06-01', to: '2026-09-30', grain: 'day' }],
+  ['deals', {}],
+  ['deals', { period: 'this_year', date_field: 'created_at', sort: 'amount' }],
+  ['deals', { period: 'this_quarter', date_field: 'closed_at', status: ['won'] }],
+  ['deals', { period: 'last_year', date_field: 'closed_at', status: ['won', 'lost'], count: 'bounded' }],
+  ['deals', { period: 'this_quarter', date_field: 'expected_close_date', status: 'open', limit: 5 }],
+  ['deals', { period: 'all', status: 'lost', count: 'bounded', sort: 'closed_at' }],
   ['leaderboard', {}],
   ['leaderboard', { group_by: 'team', period: 'this_year' }],
   ['leaderboard', { group_by: 'team_leaf', rank_by: 'collected_amount' }],
@@ -179,10 +186,10 @@ describe('models summing the rollups answer as they do over the deals', () => {
   });
 
   it('read the rollups where they may, and the deals where a filter or a grouping needs them', () => {
-    for (const [model, params] of [['kpis', {}], ['kpis', { team: [leafTeam] }], ['win_loss', { view: 'series', group_by: 'owner' }], ['leaderboard', {}], ['leaderboard', { owner: ['U001'] }], ['trend', { measure: 'weighted_forecast' }]] as const) {
+    for (const [model, params] of [['kpis', {}], ['kpis', { team: [leafTeam] }], ['win_loss', { view: 'series', group_by: 'owner' }], ['leaderboard', {}], ['leaderboard', { owner: ['U001'] }], ['trend', { measure: 'weighted_forecast' }], ['deals', {}], ['deals', { status: 'won', date_field: 'closed_at' }]] as const) {
       expect(statement(model, params), `${model} ${JSON.stringify(params)}`).toMatch(ROLLUP_READ);
     }
-    for (const [model, params] of [['kpis', { region: ['华东'] }], ['win_loss', { product: ['x'] }], ['win_loss', { group_by: 'product' }], ['win_loss', { view: 'loss_reasons' }], ['leaderboard', { grade: ['A'] }], ['trend', { measure: 'new_customers' }], ['trend', { group_by: 'region' }]] as const) {
+    for (const [model, params] of [['kpis', { region: ['华东'] }], ['win_loss', { product: ['x'] }], ['win_loss', { group_by: 'product' }], ['win_loss', { view: 'loss_reasons' }], ['leaderboard', { grade: ['A'] }], ['trend', { measure: 'new_customers' }], ['trend', { group_by: 'region' }], ['deals', { stage: ['方案报价'] }], ['deals', { q: 'OPP' }], ['deals', { date_field: 'forecast_date', period: 'this_year' }], ['deals', { date_field: 'expected_close_date', period: 'this_year' }]] as const) {
       expect(statement(model, params), `${model} ${JSON.stringify(params)}`).not.toMatch(ROLLUP_READ);
     }
     process.env.COCKPIT_ROLLUPS = '0';

@@ -84,7 +84,7 @@ export const FACT_TABLES = [
 ] as const;
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 22;
+export const FACTS_VERSION = 23;
 
 /**
  * `version_facts`: every version of `opportunity_versions` whose deal is in `deal_facts`, with
@@ -262,19 +262,23 @@ function optionFactsSelect(deals: string): string {
  * - role `closed`: deals with a close date, `day` = closed_at's date;
  * - role `created`: deals with a creation date, `day` = created_at's date;
  * - role `expected`: open deals with an expected close date, `day` = that date;
+ * - role `any`: every deal, `day` null (the deals listing's totals over all dates);
  * with `n` (deals), `amount` (Σ amount; null amounts add nothing, as in a sum over the deals),
  * `effective_amount` (Σ effective_amount, null as 0: win/loss by value), `weighted` (Σ amount ×
  * win_probability, each deal's product rounded to 6 decimals so that a group's sum does not
  * depend on the order DuckDB adds it in: the incremental refresh regroups some rows and must
  * equal a full rebuild bit for bit) and `from_history` (lost deals valued at their last open
- * amount). Periods are whole days, so `day` in [from, to) is exactly the timestamps in it.
+ * amount), and for the deals listing's totals `listing_weighted` (Σ deal_facts.weighted_amount,
+ * rounded alike) and `revalued` (deals whose effective_amount differs from their amount).
+ * Periods are whole days, so `day` in [from, to) is exactly the timestamps in it.
  * Stored by role and day: a period is a range of row groups.
  */
 /** Each role of deal_day_facts: its day, and which deals have one. */
 const DAY_ROLES = [
   ['closed', 'closed_at::DATE', 'closed_at IS NOT NULL'],
   ['created', 'created_at::DATE', 'created_at IS NOT NULL'],
-  ['expected', 'expected_close_date::DATE', "status = 'open' AND expected_close_date IS NOT NULL"]
+  ['expected', 'expected_close_date::DATE', "status = 'open' AND expected_close_date IS NOT NULL"],
+  ['any', 'NULL::DATE', 'TRUE']
 ] as const;
 
 export const DEAL_DAY_FACTS_SQL = `CREATE OR REPLACE TABLE deal_day_facts AS ${dealDayFactsSelect(() => 'main.deal_facts')} ORDER BY role, day, owner_id, status`;
@@ -284,7 +288,9 @@ function dealDayFactsSelect(deals: (role: string) => string): string {
   const measures = `count(*)::BIGINT AS n, sum(amount)::DECIMAL(38,2) AS amount,
       sum(coalesce(effective_amount, 0))::DECIMAL(38,2) AS effective_amount,
       sum((amount * win_probability)::DECIMAL(38,6))::DECIMAL(38,6) AS weighted,
-      count(*) FILTER (WHERE status = 'lost' AND coalesce(amount, 0) = 0 AND coalesce(last_open_amount, 0) <> 0)::BIGINT AS from_history`;
+      count(*) FILTER (WHERE status = 'lost' AND coalesce(amount, 0) = 0 AND coalesce(last_open_amount, 0) <> 0)::BIGINT AS from_history,
+      sum(weighted_amount::DECIMAL(38,6))::DECIMAL(38,6) AS listing_weighted,
+      count(*) FILTER (WHERE effective_amount IS DISTINCT FROM amount)::BIGINT AS revalued`;
   return DAY_ROLES.map(
     ([role, day, has]) => `SELECT '${role}' AS role, ${day} AS day, owner_id, owner_team, status, ${measures}
     FROM ${deals(role)} WHERE ${has} GROUP BY ALL`
@@ -703,11 +709,13 @@ export async function refreshFactsFor(tx: WriteTx, stages: StageInfo[]): Promise
   await tx.run(`INSERT INTO temp.facts_pay_keys
     SELECT paid_at::DATE, coalesce(owner_id, chr(0)) FROM main.payment_facts WHERE paid_at IS NOT NULL AND payment_id ${inP}`);
   await tx.run(`DELETE FROM main.deal_day_facts t
-    WHERE EXISTS (SELECT 1 FROM temp.facts_day_keys k WHERE k.role = t.role AND k.day = t.day AND k.o = coalesce(t.owner_id, chr(0)))`);
+    WHERE EXISTS (SELECT 1 FROM temp.facts_day_keys k WHERE k.role = t.role AND k.day IS NOT DISTINCT FROM t.day AND k.o = coalesce(t.owner_id, chr(0)))`);
   await tx.run(`INSERT INTO main.deal_day_facts ${dealDayFactsSelect((role) => {
     const day = DAY_ROLES.find(([r]) => r === role)![1];
+    // role 'any' has no day: its groups are per owner (and status)
+    const onDay = role === 'any' ? '' : `AND k.day = f.${day}`;
     return `(SELECT * FROM main.deal_facts f
-      WHERE EXISTS (SELECT 1 FROM temp.facts_day_keys k WHERE k.role = '${role}' AND k.day = f.${day} AND k.o = coalesce(f.owner_id, chr(0))))`;
+      WHERE EXISTS (SELECT 1 FROM temp.facts_day_keys k WHERE k.role = '${role}' ${onDay} AND k.o = coalesce(f.owner_id, chr(0))))`;
   })}`);
   await tx.run(`DELETE FROM main.payment_day_facts t
     WHERE EXISTS (SELECT 1 FROM temp.facts_pay_keys k WHERE k.day = t.day AND k.o = coalesce(t.owner_id, chr(0)))`);

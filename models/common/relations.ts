@@ -79,7 +79,7 @@ function byOwnerRows(table: 'deal_day_facts' | 'payment_day_facts' | 'activity_d
  * `dim_team_leaf` columns: `day`, `status`, `n`, `amount`, `effective_amount`, `weighted`,
  * `from_history`. Only where `rollupServes(p)`.
  */
-export function dealDaysRelation(p: CommonParams, role: 'closed' | 'created' | 'expected'): Sql {
+export function dealDaysRelation(p: CommonParams, role: 'closed' | 'created' | 'expected' | 'any'): Sql {
   return byOwnerRows('deal_day_facts', p, sql`d.role = ${unsafeRaw(`'${role}'`)}`);
 }
 
