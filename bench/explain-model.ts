@@ -19,9 +19,14 @@ if (!cfg.ok) throw new Error('config');
 const m = getModel(name);
 const p = parseParams(m, { as_of: '2026-06-15', ...JSON.parse(json ?? '{}') });
 const ctx = buildContext(m, p, cfg.config);
-const st = compileModel(m, p, ctx, process.env.PROFILE_SCOPE ? { team_ids: [process.env.PROFILE_SCOPE], owner_ids: [] } : { all: true });
 const inst = await DuckDBInstance.create(path);
 const conn = await inst.connect();
+// The facts horizon, as the runner sets it (src/lib/server/models/run.ts, warehouse/facts.ts
+// factsHorizon): without it the models plan for events after the report date (the slower path).
+ctx.factsHorizon = ((await conn.runAndReadAll(
+  `SELECT strftime(max(greatest(versions_last_from, last_stage_change_at, last_activity_at, customer_activity_at)), '%Y-%m-%d %H:%M:%S.%f') AS h FROM main.deal_facts`
+)).getRowObjectsJson()[0].h ?? null) as string | null;
+const st = compileModel(m, p, ctx, process.env.PROFILE_SCOPE ? { team_ids: [process.env.PROFILE_SCOPE], owner_ids: [] } : { all: true });
 const { text, params } = compile(st);
 if (process.env.PROFILE_SQL) console.log(text, JSON.stringify(params));
 const bound = process.env.BOUND ? bindTypes(params) : null;

@@ -128,7 +128,7 @@ export function riskFromFacts(
       GROUP BY a.customer_id, a.owner_id
     ),
     base AS (
-      SELECT o.opportunity_id, o.status, o.stage, o.created_at,
+      SELECT o.opportunity_id, o.status, o.stage, o.created_at, o.amount AS deal_amount,
              (CASE WHEN o.v_late THEN coalesce(h.pushes, 0) ELSE coalesce(o.risk_pushes, 0) END)::INTEGER AS pushes,
              (CASE WHEN o.v_late THEN h.peak_amount ELSE o.risk_peak_amount END)::DOUBLE AS peak_amount,
              coalesce(CASE WHEN o.v_late THEN h.last_amount ELSE o.pit_known_amount END, o.amount)::DOUBLE AS risk_amount,
@@ -143,7 +143,7 @@ export function riskFromFacts(
     ),
 `
     : sql`    WITH base AS (
-      SELECT f.opportunity_id, f.status, f.stage, f.created_at,
+      SELECT f.opportunity_id, f.status, f.stage, f.created_at, f.amount AS deal_amount,
              coalesce(f.risk_pushes, 0)::INTEGER AS pushes,
              f.risk_peak_amount::DOUBLE AS peak_amount,
              coalesce(f.pit_known_amount, f.amount)::DOUBLE AS risk_amount,
@@ -167,7 +167,7 @@ export function riskFromFacts(
       FROM base b
     )
     SELECT opportunity_id, pushes, peak_amount, risk_amount, risk_close, days_in_stage, days_no_activity,
-           risk_flags, len(risk_flags)::INTEGER AS risk_count
+           risk_flags, len(risk_flags)::INTEGER AS risk_count, deal_amount
     FROM flagged
   )`;
 }
