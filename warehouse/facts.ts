@@ -315,6 +315,11 @@ function paymentDayFactsSelect(payments: string): string {
     FROM ${payments} WHERE paid_at IS NOT NULL GROUP BY ALL`;
 }
 
+/** The (day, owner) keys of payment_day_facts the payments `inP` names feed (owner null as chr(0)). */
+function paymentDayKeys(inP: string): string {
+  return `SELECT paid_at::DATE AS day, coalesce(owner_id, chr(0)) AS o FROM main.payment_facts WHERE paid_at IS NOT NULL AND payment_id ${inP}`;
+}
+
 /**
  * `activity_day_facts`: one row per day and author (`owner_id`, with the author's team
  * `owner_team`) of the follow-ups done (`occurred_at` set): `n`. The leaderboard's follow-ups per
@@ -669,8 +674,7 @@ export async function refreshFactsFor(tx: WriteTx, stages: StageInfo[]): Promise
   await tx.run(`CREATE OR REPLACE TEMP TABLE facts_owners AS SELECT owner_id FROM main.deal_facts WHERE opportunity_id ${inD}`);
   // The rollups' keys (role, day, owner) the old rows fed (the new ones are added below).
   await tx.run(`CREATE OR REPLACE TEMP TABLE facts_day_keys AS ${dealDayKeys(D)}`);
-  await tx.run(`CREATE OR REPLACE TEMP TABLE facts_pay_keys AS
-    SELECT paid_at::DATE AS day, coalesce(owner_id, chr(0)) AS o FROM main.payment_facts WHERE paid_at IS NOT NULL AND payment_id ${inP}`);
+  await tx.run(`CREATE OR REPLACE TEMP TABLE facts_pay_keys AS ${paymentDayKeys(inP)}`);
   await tx.run(`DELETE FROM main.stage_facts WHERE opportunity_id ${inD}`);
   await tx.run(`DELETE FROM main.deal_facts WHERE opportunity_id ${inD}`);
   await tx.run(`DELETE FROM main.payment_facts WHERE payment_id ${inP}`);
@@ -706,8 +710,7 @@ export async function refreshFactsFor(tx: WriteTx, stages: StageInfo[]): Promise
   // The rollups: every (role, day, owner) group an old or a new row feeds, regrouped from the
   // deal_facts and payment_facts rows of that group (one semi join of each role's day and owner).
   await tx.run(`INSERT INTO temp.facts_day_keys ${dealDayKeys(D)}`);
-  await tx.run(`INSERT INTO temp.facts_pay_keys
-    SELECT paid_at::DATE, coalesce(owner_id, chr(0)) FROM main.payment_facts WHERE paid_at IS NOT NULL AND payment_id ${inP}`);
+  await tx.run(`INSERT INTO temp.facts_pay_keys ${paymentDayKeys(inP)}`);
   await tx.run(`DELETE FROM main.deal_day_facts t
     WHERE EXISTS (SELECT 1 FROM temp.facts_day_keys k WHERE k.role = t.role AND k.day IS NOT DISTINCT FROM t.day AND k.o = coalesce(t.owner_id, chr(0)))`);
   await tx.run(`INSERT INTO main.deal_day_facts ${dealDayFactsSelect((role) => {
