@@ -28,7 +28,7 @@ import { z } from 'zod';
 import { defineModel, type ModelContext } from './model';
 import { paramsSchema } from './common/params';
 import { addDays } from './common/period';
-import { dealDaysRelation, dealsRelation, hasFilters, inPeriod, paymentDaysRelation, paymentsRelation, rollupServes, inDays } from './common/relations';
+import { datedDeals, dealsRelation, hasFilters, inPeriod, paidPayments, paymentsRelation } from './common/relations';
 import { sql, type Sql } from '../src/lib/server/db/sql';
 import { targetBasis, targetRows } from './common/targets';
 import type { CommonParams } from './common/params';
@@ -135,57 +135,45 @@ export const kpis = defineModel({
     // (Without a previous period its day owes nothing: only the current day matters.)
     const [earlierDay, laterDay] = !prev ? [day, day] : day < dayP ? [day, dayP] : [dayP, day];
     const targetPrev = p.compare === 'full' ? prev : ctx.previousFull;
-    // Unfiltered but for team and owner, the period sums come from the rollups by owner and day
-    // (warehouse/facts.ts: a few rows per owner and day instead of every deal of the period);
-    // otherwise from the deals and payments. The same FILTERs over either: a rollup row's `day`
-    // is its deals' date, `n` counts them and `amount`, `weighted`, `collected` are their sums.
-    const R = rollupServes(p);
-    const closedAt = R ? sql`day` : sql`closed_at`;
-    const createdAt = R ? sql`day` : sql`created_at`;
-    const paidAt = R ? sql`day` : sql`paid_at`;
-    const count = (cond: Sql) => (R ? sql`coalesce(sum(n) FILTER (WHERE ${cond}), 0)::INTEGER` : sql`count(*) FILTER (WHERE ${cond})::INTEGER`);
-    const within = R ? inDays : inPeriod;
-    const wonIn = (period: { from: string; to: string }) => sql`status = 'won' AND ${within(closedAt, period)}`;
-    const lostIn = (period: { from: string; to: string }) => sql`status = 'lost' AND ${within(closedAt, period)}`;
-    const paidIn = (period: { from: string; to: string }) => within(paidAt, period);
-    const collected = R ? sql`collected` : sql`coalesce(paid_amount, amount)`;
+    // The period sums over the dated deals and the payments received (relations.ts datedDeals,
+    // paidPayments): the rollups by owner and day when no filter but team and owner is set, else
+    // the deals and payments themselves; a row counts `n` deals or payments either way.
+    const wonIn = (period: { from: string; to: string }) => sql`status = 'won' AND ${inPeriod(sql`d`, period)}`;
+    const lostIn = (period: { from: string; to: string }) => sql`status = 'lost' AND ${inPeriod(sql`d`, period)}`;
+    const paidIn = (period: { from: string; to: string }) => inPeriod(sql`d`, period);
     // Both periods' span (the current one alone when there is no previous).
     const span = prev ? { from: prev.from < cur.from ? prev.from : cur.from, to: prev.to > cur.to ? prev.to : cur.to } : cur;
+    const closed = datedDeals(p, 'closed', span);
+    const created = datedDeals(p, 'created', span);
+    const expected = datedDeals(p, 'expected', cur);
+    const paid = paidPayments(p, span);
     return {
       ctes: [
         ['deals', dealsRelation(p), { materialized: false }],
         ['pays', paymentsRelation(p), { materialized: false }],
         // The deal measures, current and previous, from three scans, each with a range on one
-        // column that DuckDB applies inside the scan (and skips row groups with): one
-        // aggregate with every measure's FILTER over all million deals costs several times more.
-        // Each WHERE only drops rows no FILTER of its aggregate would count.
+        // date that DuckDB applies inside the scan (and skips row groups with): one aggregate
+        // with every measure's FILTER over all million deals costs several times more.
         [
           'd_closed',
           sql`SELECT
             coalesce(sum(amount) FILTER (WHERE ${wonIn(cur)}), 0)::DOUBLE AS won_amount,
-            ${count(wonIn(cur))} AS won_n,
+            ${closed.count(wonIn(cur))} AS won_n,
             coalesce(sum(amount) FILTER (WHERE ${wonIn(prevP)}), 0)::DOUBLE AS won_amount_p,
-            ${count(wonIn(prevP))} AS won_n_p,
-            ${count(lostIn(cur))} AS lost_n,
-            ${count(lostIn(prevP))} AS lost_n_p
-          FROM ${R ? dealDaysRelation(p, 'closed') : sql`deals`} WHERE ${within(closedAt, span)}`
+            ${closed.count(wonIn(prevP))} AS won_n_p,
+            ${closed.count(lostIn(cur))} AS lost_n,
+            ${closed.count(lostIn(prevP))} AS lost_n_p
+          FROM ${closed.from}`
         ],
         [
           'd_created',
-          sql`SELECT
-            ${count(within(createdAt, cur))} AS new_opps,
-            ${count(within(createdAt, prevP))} AS new_opps_p
-          FROM ${R ? dealDaysRelation(p, 'created') : sql`deals`} WHERE ${within(createdAt, span)}`
+          sql`SELECT ${created.count(inPeriod(sql`d`, cur))} AS new_opps, ${created.count(inPeriod(sql`d`, prevP))} AS new_opps_p
+          FROM ${created.from}`
         ],
         [
           'd_open',
-          R
-            ? sql`SELECT coalesce(sum(weighted), 0)::DOUBLE AS weighted_open, coalesce(sum(n), 0)::INTEGER AS open_n
-                FROM ${dealDaysRelation(p, 'expected')} WHERE status = 'open' AND ${inDays(sql`day`, cur)}`
-            : sql`SELECT
-            coalesce(sum(deals.amount * deals.win_probability), 0)::DOUBLE AS weighted_open,
-            count(*)::INTEGER AS open_n
-          FROM deals WHERE status = 'open' AND ${inPeriod(sql`expected_close_date`, cur)}`
+          sql`SELECT coalesce(sum(weighted), 0)::DOUBLE AS weighted_open, ${expected.count()} AS open_n
+          FROM ${expected.from}`
         ],
         [
           'fw',
@@ -209,11 +197,11 @@ export const kpis = defineModel({
         [
           'pm_paid',
           sql`SELECT
-            coalesce(sum(${collected}) FILTER (WHERE ${paidIn(cur)}), 0)::DOUBLE AS collected,
-            ${count(paidIn(cur))} AS collected_n,
-            coalesce(sum(${collected}) FILTER (WHERE ${paidIn(prevP)}), 0)::DOUBLE AS collected_p,
-            ${count(paidIn(prevP))} AS collected_n_p
-          FROM ${R ? paymentDaysRelation(p) : sql`pays`} pm WHERE ${paidIn(span)}`
+            coalesce(sum(collected) FILTER (WHERE ${paidIn(cur)}), 0)::DOUBLE AS collected,
+            ${paid.count(paidIn(cur))} AS collected_n,
+            coalesce(sum(collected) FILTER (WHERE ${paidIn(prevP)}), 0)::DOUBLE AS collected_p,
+            ${paid.count(paidIn(prevP))} AS collected_n_p
+          FROM ${paid.from}`
         ],
         [
           'pm_due',

@@ -25,8 +25,8 @@
 import { z } from 'zod';
 import { defineModel } from './model';
 import { groupByParam, paramsSchema, type Dimension } from './common/params';
-import { activityDaysRelation, dealDaysRelation, dealsRelation, dimensionKey, dimensionLabel, hasFilters, inDays, inPeriod, paymentDaysRelation, paymentsRelation, rollupServes, teamGroupCtes } from './common/relations';
-import { activitiesRelation } from './common/activities';
+import { datedDeals, dealsRelation, dimensionKey, dimensionLabel, hasFilters, inPeriod, paidPayments, teamGroupCtes } from './common/relations';
+import { doneActivities } from './common/activities';
 import { targetRows } from './common/targets';
 import { ident, sql } from '../src/lib/server/db/sql';
 
@@ -92,34 +92,21 @@ export const leaderboard = defineModel({
     const isTeam = g === 'team';
     // Sort key: highest first, a null (no win rate, no target) last, then by group key.
     const measure = ident(p.rank_by, LEADERBOARD_MEASURES);
-    const R = rollupServes(p);
+    const closed = datedDeals(p, 'closed', period, { dims: [g], alias: 'r' });
+    const paid = paidPayments(p, period, [g], 'r');
+    const acts = doneActivities(p, period, [g], 'r');
     return {
       ctes: [
         ...(isTeam ? teamGroupCtes(p) : []),
-        // Won, lost and collected per owner or team: unfiltered but for team and owner, summed from
-        // the rollups by owner and day (warehouse/facts.ts), else from the deals and payments.
-        [
-          'closed',
-          R
-            ? sql`SELECT ${key} AS group_key,
-                coalesce(sum(r.amount) FILTER (WHERE r.status = 'won'), 0)::DOUBLE AS won_amount,
-                coalesce(sum(r.n) FILTER (WHERE r.status = 'won'), 0)::INTEGER AS won_count,
-                coalesce(sum(r.n) FILTER (WHERE r.status = 'lost'), 0)::INTEGER AS lost_count
-              FROM ${dealDaysRelation(p, 'closed')} r WHERE r.status IN ('won', 'lost') AND ${inDays(sql`r.day`, period)} GROUP BY 1`
-            : sql`SELECT ${key} AS group_key,
+        // Won, lost and collected per owner or team, over the dated deals and payments received
+        // (relations.ts: the rollups by owner and day when the filters allow, else the rows).
+        ['closed', sql`SELECT ${key} AS group_key,
             coalesce(sum(r.amount) FILTER (WHERE r.status = 'won'), 0)::DOUBLE AS won_amount,
-            count(*) FILTER (WHERE r.status = 'won')::INTEGER AS won_count,
-            count(*) FILTER (WHERE r.status = 'lost')::INTEGER AS lost_count
-          FROM ${deals} r WHERE r.status IN ('won', 'lost') AND ${inPeriod(sql`r.closed_at`, period)} GROUP BY 1`
-        ],
-        [
-          'collected',
-          R
-            ? sql`SELECT ${key} AS group_key, sum(r.collected)::DOUBLE AS collected_amount, sum(r.n)::INTEGER AS collected_n
-              FROM ${paymentDaysRelation(p)} r WHERE ${inDays(sql`r.day`, period)} GROUP BY 1`
-            : sql`SELECT ${key} AS group_key, sum(coalesce(r.paid_amount, r.amount))::DOUBLE AS collected_amount, count(*)::INTEGER AS collected_n
-          FROM ${paymentsRelation(p)} r WHERE ${inPeriod(sql`r.paid_at`, period)} GROUP BY 1`
-        ],
+            ${closed.count(sql`r.status = 'won'`)} AS won_count,
+            ${closed.count(sql`r.status = 'lost'`)} AS lost_count
+          FROM ${closed.from} r WHERE r.status IN ('won', 'lost') GROUP BY 1`],
+        ['collected', sql`SELECT ${key} AS group_key, sum(r.collected)::DOUBLE AS collected_amount, ${paid.count()} AS collected_n
+          FROM ${paid.from} r GROUP BY 1`],
         ['won_upto', sql`SELECT r.customer_id, r.closed_at, ${key} AS group_key FROM ${deals} r
           WHERE r.status = 'won' AND r.customer_id IS NOT NULL AND r.closed_at < ${period.to}::TIMESTAMP`],
         [
@@ -133,17 +120,10 @@ export const leaderboard = defineModel({
           FROM won_upto w WHERE w.closed_at >= ${period.from}::TIMESTAMP AND w.customer_id IN (SELECT customer_id FROM first_won)
           GROUP BY w.customer_id`],
         ['new_cust', sql`SELECT group_key, count(*)::INTEGER AS new_customers FROM firsts GROUP BY 1`],
-        [
-          'acts',
-          R
-            ? sql`SELECT ${key} AS group_key, sum(r.n)::INTEGER AS activities
-              FROM ${activityDaysRelation(p)} r
-              WHERE ${inDays(sql`r.day`, period)} AND r.owner_id IN (SELECT user_id FROM users) GROUP BY 1`
-            : sql`SELECT ${key} AS group_key, count(*)::INTEGER AS activities
-          FROM ${activitiesRelation(p, [g])} r
+        ['acts', sql`SELECT ${key} AS group_key, ${acts.count()} AS activities
+          FROM ${acts.from} r
           -- by the people the viewer may see (a visible deal's activity by someone else is theirs, not on this board)
-          WHERE ${inPeriod(sql`r.occurred_at`, period)} AND r.owner_id IN (SELECT user_id FROM users) GROUP BY 1`
-        ],
+          WHERE r.owner_id IN (SELECT user_id FROM users) GROUP BY 1`],
         ['tgt', sql`SELECT group_key, sum(amount)::DOUBLE AS target FROM (${targetRows(p, g, 'won_amount', period)}) GROUP BY 1`],
         ['keys', sql`SELECT group_key FROM closed UNION SELECT group_key FROM collected UNION SELECT group_key FROM new_cust
             UNION SELECT group_key FROM acts UNION SELECT group_key FROM tgt`],

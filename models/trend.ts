@@ -24,7 +24,7 @@ import { z } from 'zod';
 import { defineModel, type ModelContext } from './model';
 import { grainParam, groupByParam, paramsSchema, type CommonParams, type Dimension } from './common/params';
 import { bucketStart, bucketsRelation } from './common/grain';
-import { dealDaysRelation, dealsRelation, dimensionKey, dimensionLabel, inDays, inPeriod, paymentDaysRelation, paymentsRelation, rollupServes, teamGroupCtes } from './common/relations';
+import { datedDeals, dealsRelation, dimensionKey, dimensionLabel, inPeriod, paidPayments, teamGroupCtes } from './common/relations';
 import { targetRows, type TargetMetric } from './common/targets';
 import { sql, type Sql } from '../src/lib/server/db/sql';
 import type { Grain, Period } from './common/period';
@@ -86,26 +86,25 @@ const UNIT: Record<Measure, 'currency' | 'count' | 'ratio'> = {
 function events(measure: Measure, p: CommonParams & { group_by?: Dimension }, ctx: ModelContext, period: Period): Sql {
   const g = p.group_by;
   const key = (date?: Sql) => (g ? dimensionKey(g, ctx, date) : sql`NULL::VARCHAR`);
-  if (measure !== 'new_customers' && rollupServes(p) && (!g || ROLLUP_DIMENSIONS.has(g))) return rollupEvents(measure, p, key(), period);
+  // Over the dated deals and payments received (relations.ts datedDeals, paidPayments: the
+  // rollups by owner and day when the filters and grouping allow, else the rows; a row is `n`
+  // deals or payments).
+  const dated = (role: 'closed' | 'created' | 'expected') => sql`${datedDeals(p, role, period, { dims: [g] }).from} r`;
   switch (measure) {
     case 'won_amount':
-      return sql`SELECT ${key()} AS group_key, r.closed_at AS d, r.amount::DOUBLE AS num, 0 AS den, 1 AS n
-        FROM ${dealsRelation(p)} r WHERE r.status = 'won' AND ${inPeriod(sql`r.closed_at`, period)}`;
+      return sql`SELECT ${key()} AS group_key, r.d, r.amount::DOUBLE AS num, 0 AS den, r.n FROM ${dated('closed')} WHERE r.status = 'won'`;
     case 'collected_amount':
-      return sql`SELECT ${key()} AS group_key, r.paid_at AS d, coalesce(r.paid_amount, r.amount)::DOUBLE AS num, 0 AS den, 1 AS n
-        FROM ${paymentsRelation(p)} r WHERE ${inPeriod(sql`r.paid_at`, period)}`;
+      return sql`SELECT ${key()} AS group_key, r.d, r.collected::DOUBLE AS num, 0 AS den, r.n FROM ${paidPayments(p, period, [g]).from} r`;
     case 'new_opportunities':
-      return sql`SELECT ${key()} AS group_key, r.created_at AS d, 1.0 AS num, 0 AS den, 1 AS n
-        FROM ${dealsRelation(p)} r WHERE ${inPeriod(sql`r.created_at`, period)}`;
+      return sql`SELECT ${key()} AS group_key, r.d, r.n::DOUBLE AS num, 0 AS den, r.n FROM ${dated('created')}`;
     case 'win_rate':
-      return sql`SELECT ${key()} AS group_key, r.closed_at AS d, CASE WHEN r.status = 'won' THEN 1.0 ELSE 0.0 END AS num, 1 AS den, 1 AS n
-        FROM ${dealsRelation(p)} r WHERE r.status IN ('won', 'lost') AND ${inPeriod(sql`r.closed_at`, period)}`;
+      return sql`SELECT ${key()} AS group_key, r.d, CASE WHEN r.status = 'won' THEN r.n ELSE 0 END::DOUBLE AS num, r.n AS den, r.n
+        FROM ${dated('closed')} WHERE r.status IN ('won', 'lost')`;
     case 'weighted_forecast':
-      return sql`SELECT ${key()} AS group_key, CASE WHEN r.status = 'won' THEN r.closed_at ELSE r.expected_close_date END AS d,
-          CASE WHEN r.status = 'won' THEN r.amount ELSE r.amount * r.win_probability END::DOUBLE AS num, 0 AS den, 1 AS n
-        FROM ${dealsRelation(p)} r
-        WHERE (r.status = 'won' AND ${inPeriod(sql`r.closed_at`, period)})
-           OR (r.status = 'open' AND ${inPeriod(sql`r.expected_close_date`, period)})`;
+      // won in the bucket by close date, open by expected close date
+      return sql`SELECT ${key()} AS group_key, r.d, r.amount::DOUBLE AS num, 0 AS den, r.n FROM ${dated('closed')} WHERE r.status = 'won'
+        UNION ALL
+        SELECT ${key()} AS group_key, r.d, r.weighted::DOUBLE AS num, 0 AS den, r.n FROM ${dated('expected')} WHERE r.status = 'open'`;
     case 'new_customers': {
       // The first won deal of each customer, when it closed in the period: customers with a
       // win in the period and none before it.
@@ -117,38 +116,6 @@ function events(measure: Measure, p: CommonParams & { group_by?: Dimension }, ct
                           WHERE e.customer_id = r.customer_id AND e.status = 'won' AND e.closed_at < ${period.from}::TIMESTAMP)
         GROUP BY r.customer_id`;
     }
-  }
-}
-
-/** The groupings the rollups by owner and day have. */
-const ROLLUP_DIMENSIONS: ReadonlySet<string> = new Set(['owner', 'team', 'team_leaf']);
-
-/**
- * `events` from the rollups by owner and day (warehouse/facts.ts), when no filter but team and
- * owner is set: a line per owner, day and status with the sums of its deals or payments (`n`
- * of them), so Σ num, Σ den and Σ n per bucket are those of the lines above.
- */
-function rollupEvents(measure: Exclude<Measure, 'new_customers'>, p: CommonParams, key: Sql, period: Period): Sql {
-  const days = (role: 'closed' | 'created' | 'expected') => sql`${dealDaysRelation(p, role)} r`;
-  switch (measure) {
-    case 'won_amount':
-      return sql`SELECT ${key} AS group_key, r.day::TIMESTAMP AS d, r.amount::DOUBLE AS num, 0 AS den, r.n
-        FROM ${days('closed')} WHERE r.status = 'won' AND ${inDays(sql`r.day`, period)}`;
-    case 'collected_amount':
-      return sql`SELECT ${key} AS group_key, r.day AS d, r.collected::DOUBLE AS num, 0 AS den, r.n
-        FROM ${paymentDaysRelation(p)} r WHERE ${inDays(sql`r.day`, period)}`;
-    case 'new_opportunities':
-      return sql`SELECT ${key} AS group_key, r.day::TIMESTAMP AS d, r.n::DOUBLE AS num, 0 AS den, r.n
-        FROM ${days('created')} WHERE ${inDays(sql`r.day`, period)}`;
-    case 'win_rate':
-      return sql`SELECT ${key} AS group_key, r.day::TIMESTAMP AS d, CASE WHEN r.status = 'won' THEN r.n ELSE 0 END::DOUBLE AS num, r.n AS den, r.n
-        FROM ${days('closed')} WHERE r.status IN ('won', 'lost') AND ${inDays(sql`r.day`, period)}`;
-    case 'weighted_forecast':
-      return sql`SELECT ${key} AS group_key, r.day::TIMESTAMP AS d, r.amount::DOUBLE AS num, 0 AS den, r.n
-        FROM ${days('closed')} WHERE r.status = 'won' AND ${inDays(sql`r.day`, period)}
-        UNION ALL
-        SELECT ${key} AS group_key, r.day::TIMESTAMP AS d, r.weighted::DOUBLE AS num, 0 AS den, r.n
-        FROM ${days('expected')} WHERE r.status = 'open' AND ${inDays(sql`r.day`, period)}`;
   }
 }
 

@@ -20,7 +20,7 @@
 import { z } from 'zod';
 import { defineModel } from './model';
 import { grainParam, groupByParam, paramsSchema } from './common/params';
-import { dealDaysRelation, dealsRelation, dimensionKey, dimensionLabel, inDays, inPeriod, rollupServes, teamGroupCtes } from './common/relations';
+import { datedDeals, dimensionKey, dimensionLabel, teamGroupCtes, type Weighted } from './common/relations';
 import { bucketStart, bucketsRelation } from './common/grain';
 import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 
@@ -90,23 +90,13 @@ const row = z.union([winLossOutcomeRow, winLossReasonRow]);
 export type WinLossOutcomeRow = z.infer<typeof winLossOutcomeRow>;
 export type WinLossReasonRow = z.infer<typeof winLossReasonRow>;
 
-const MEASURES = unsafeRaw(`
-  count(*) FILTER (WHERE v.status = 'won')::INTEGER AS won,
-  count(*) FILTER (WHERE v.status = 'lost')::INTEGER AS lost,
+/** The measures over `valued` rows aliased `v` (relations.ts datedDeals: `count` counts the deals behind them, `value` is their Σ effective amount). */
+const measures = (count: Weighted['count']) => sql`
+  ${count(sql`v.status = 'won'`)} AS won,
+  ${count(sql`v.status = 'lost'`)} AS lost,
   coalesce(sum(v.value) FILTER (WHERE v.status = 'won'), 0)::DOUBLE AS won_amount,
   coalesce(sum(v.value) FILTER (WHERE v.status = 'lost'), 0)::DOUBLE AS lost_amount,
-  count(*) FILTER (WHERE v.from_history)::INTEGER AS lost_valued_from_history`);
-
-/** MEASURES over the rollup's rows (`valued` of deal_day_facts: `n` deals per row, `value` their Σ effective amount). */
-const ROLLUP_MEASURES = unsafeRaw(`
-  coalesce(sum(v.n) FILTER (WHERE v.status = 'won'), 0)::INTEGER AS won,
-  coalesce(sum(v.n) FILTER (WHERE v.status = 'lost'), 0)::INTEGER AS lost,
-  coalesce(sum(v.value) FILTER (WHERE v.status = 'won'), 0)::DOUBLE AS won_amount,
-  coalesce(sum(v.value) FILTER (WHERE v.status = 'lost'), 0)::DOUBLE AS lost_amount,
-  coalesce(sum(v.from_history), 0)::INTEGER AS lost_valued_from_history`);
-
-/** The groupings the rollup by owner and day has (the owner, its team, the close date). */
-const ROLLUP_DIMENSIONS: ReadonlySet<string> = new Set(['owner', 'team', 'team_leaf', 'month', 'quarter']);
+  coalesce(sum(v.from_history), 0)::INTEGER AS lost_valued_from_history`;
 
 const RATES = unsafeRaw(`
   won::DOUBLE / nullif(won + lost, 0) AS win_rate,
@@ -126,29 +116,23 @@ export const winLoss = defineModel({
   row,
   query(p, ctx) {
     const grouped = !!p.group_by;
-    const key = p.group_by ? dimensionKey(p.group_by, ctx, sql`r.closed_at`) : sql`NULL::VARCHAR`;
+    const key = p.group_by ? dimensionKey(p.group_by, ctx, sql`r.d`) : sql`NULL::VARCHAR`;
     const label = (k: Sql) => (p.group_by ? dimensionLabel(p.group_by, k, ctx) : sql`NULL::VARCHAR`);
-    // The outcome and series views, unfiltered but for team and owner and grouped (if at all) by
-    // owner, team or close date, sum the rollup by owner and day (warehouse/facts.ts) instead of
-    // every deal closed in the period: the same deals, counted and valued alike (`n`, Σ
-    // effective_amount, `from_history` per row). Loss reasons need the deals.
-    const R = p.view !== 'loss_reasons' && rollupServes(p) && (!p.group_by || ROLLUP_DIMENSIONS.has(p.group_by));
-    const measures = R ? ROLLUP_MEASURES : MEASURES;
+    const reasons = p.view === 'loss_reasons';
+    const closed = datedDeals(p, 'closed', ctx.period, { dims: [p.group_by], perDeal: reasons, alias: 'v' });
+    const MEASURES = measures(closed.count);
     const ctes: [string, Sql, { materialized?: boolean }?][] = [
       ...(p.group_by === 'team' ? teamGroupCtes(p) : []),
       [
-        // deal_facts.effective_amount is the amount, or for a lost deal the source zeroed its last
-        // amount while open (warehouse/facts.ts), so no history is read here.
+        // The deals closed in the period (relations.ts datedDeals: the rollup by owner and day when
+        // the filters and grouping allow, else the deals; the loss reasons need the deals).
+        // effective_amount is the amount, or for a lost deal the source zeroed its last amount
+        // while open (warehouse/facts.ts), so no history is read here.
         'valued',
-        R
-          ? sql`SELECT r.status, r.closed_at, ${key}::VARCHAR AS group_key, r.n, r.from_history, r.effective_amount AS value
-            FROM (SELECT d.*, d.day::TIMESTAMP AS closed_at FROM ${dealDaysRelation(p, 'closed')} d
-                  WHERE d.status IN ('won', 'lost') AND ${inDays(sql`d.day`, ctx.period)}) r`
-          : sql`SELECT r.opportunity_id, r.status, r.closed_at, r.loss_reason, ${key}::VARCHAR AS group_key,
-              (r.status = 'lost' AND coalesce(r.amount, 0) = 0 AND coalesce(r.last_open_amount, 0) <> 0) AS from_history,
-              coalesce(r.effective_amount, 0) AS value
-            FROM ${dealsRelation(p)} r
-            WHERE r.status IN ('won', 'lost') AND ${inPeriod(sql`r.closed_at`, ctx.period)}`,
+        sql`SELECT r.status, r.d AS closed_at, ${key}::VARCHAR AS group_key, r.n, r.from_history, r.value
+              ${reasons ? sql`, r.loss_reason` : sql``}
+            FROM ${closed.from} r
+            WHERE r.status IN ('won', 'lost')`,
         // A grouped series reads it three times (its buckets' bounds, the groups, the measures):
         // a few hundred thousand narrow rows cost less than rescanning deal_facts. Ungrouped, the
         // bounds are a min/max DuckDB reads beside the measures' scan, and materializing 1.8M rows
@@ -182,7 +166,7 @@ export const winLoss = defineModel({
       const start = bucketStart(sql`v.closed_at`, p.grain, fy);
       ctes.push(
         ['buckets', sql`SELECT bucket, label FROM ${bucketsRelation(ctx.period, p.grain, ctx, unsafeRaw(`SELECT min(closed_at) AS lo, max(closed_at) AS hi FROM valued`))}`],
-        ['by_bucket', sql`SELECT ${start} AS bucket, v.group_key, ${measures} FROM valued v GROUP BY ALL`],
+        ['by_bucket', sql`SELECT ${start} AS bucket, v.group_key, ${MEASURES} FROM valued v GROUP BY ALL`],
         [
           'series_groups',
           grouped ? unsafeRaw(`SELECT DISTINCT group_key FROM valued`) : unsafeRaw(`SELECT NULL::VARCHAR AS group_key`)
@@ -210,8 +194,8 @@ export const winLoss = defineModel({
     ctes.push([
       'totals',
       grouped
-        ? sql`SELECT v.group_key, ${measures} FROM valued v GROUP BY v.group_key`
-        : sql`SELECT NULL::VARCHAR AS group_key, ${measures} FROM valued v`
+        ? sql`SELECT v.group_key, ${MEASURES} FROM valued v GROUP BY v.group_key`
+        : sql`SELECT NULL::VARCHAR AS group_key, ${MEASURES} FROM valued v`
     ]);
     return {
       ctes,

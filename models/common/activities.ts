@@ -11,7 +11,7 @@
  */
 import { sql, type Sql } from '../../src/lib/server/db/sql';
 import type { CommonParams, Dimension } from './params';
-import { filterWhere } from './relations';
+import { activityDaysRelation, byRollup, filterWhere, inDays, inPeriod, weighted, type Weighted } from './relations';
 
 const has = (v: string[] | undefined) => !!v && v.length > 0;
 const NULL = sql`NULL::VARCHAR`;
@@ -38,4 +38,17 @@ export function activitiesRelation(p: CommonParams, dims: readonly (Dimension | 
     ${u ? sql`LEFT JOIN users u ON u.user_id = a.owner_id` : sql``}
     WHERE ${filterWhere(p, { team: u ? sql`u.team_id` : NULL, owner: sql`a.owner_id`, region: cc('region'), industry: cc('industry'), source: oc('source'), product: oc('product'), grade: cc('grade') })}
   )`;
+}
+
+/**
+ * The follow-ups done in `period` as weighted rows (as relations.ts datedDeals): `n`, `owner_id`
+ * (who did them), `dim_owner`, `dim_team_leaf` — activity_day_facts' rows when the rollups answer
+ * the request (no filter but team and owner, grouped by `dims` only by person or team), else
+ * each matching follow-up (activitiesRelation's columns), counted by `count`.
+ */
+export function doneActivities(p: CommonParams, period: { from: string; to: string }, dims: readonly (Dimension | undefined)[] = [], alias = ''): Weighted {
+  if (byRollup(p, dims) && dims.every((d) => !d || d === 'owner' || d === 'team' || d === 'team_leaf')) {
+    return weighted(sql`(SELECT r.n, r.owner_id, r.dim_owner, r.dim_team_leaf FROM ${activityDaysRelation(p)} r WHERE ${inDays(sql`r.day`, period)})`, true, alias);
+  }
+  return weighted(sql`(SELECT r.* FROM ${activitiesRelation(p, dims)} r WHERE ${inPeriod(sql`r.occurred_at`, period)})`, false, alias);
 }
