@@ -19,7 +19,7 @@
  * - `past_due`: an expected close date before the report date (t − 1 day).
  * A deal can hit several rules (no amount and no close date: counted in both).
  */
-import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
+import { join, sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 import { addDays } from './dates';
 
 export interface DataQuality {
@@ -41,16 +41,20 @@ export function lookbackDays(windowMonths: number, h: number): number {
 }
 
 /**
- * The amount fallback's averages as two CTEs: `<prefix>amt` (product, avg_amount: by product)
- * and `<prefix>amt_all` (avg_amount: every product) over `deals` (deal_facts, or the scope's
- * view of it) won with an amount in [lookFrom, t).
+ * The amount fallback's averages as CTEs: `<prefix>amt` (product, avg_amount: by product) and
+ * `<prefix>amt_all` (avg_amount: every product) over `deals` (deal_facts, or the scope's view
+ * of it) won with an amount in [lookFrom, t). One scan of those deals (`<prefix>amt_sums`: per
+ * product the sum and count, materialized) serves both averages: written as two averages, the
+ * forecast read a year of won deals twice (10M deals: ~40 ms each). Each average is the sum
+ * over the count as DOUBLE, as DuckDB's avg of a DECIMAL computes it.
  */
-export function amountFallbackCtes(prefix: string, t: Sql, lookFrom: Sql, deals: Sql = sql`deal_facts`): [string, Sql][] {
+export function amountFallbackCtes(prefix: string, t: Sql, lookFrom: Sql, deals: Sql = sql`deal_facts`): [string, Sql, { materialized: boolean }?][] {
+  const sums = unsafeRaw(`${prefix}amt_sums`);
   return [
-    [`${prefix}amt`, sql`SELECT product, avg(amount)::DOUBLE AS avg_amount FROM ${deals}
-      WHERE status = 'won' AND amount > 0 AND closed_at >= ${lookFrom} AND closed_at < ${t} GROUP BY product`],
-    [`${prefix}amt_all`, sql`SELECT avg(amount)::DOUBLE AS avg_amount FROM ${deals}
-      WHERE status = 'won' AND amount > 0 AND closed_at >= ${lookFrom} AND closed_at < ${t}`]
+    [`${prefix}amt_sums`, sql`SELECT product, sum(amount) AS total, count(*) AS n FROM ${deals}
+      WHERE status = 'won' AND amount > 0 AND closed_at >= ${lookFrom} AND closed_at < ${t} GROUP BY product`, { materialized: true }],
+    [`${prefix}amt`, sql`SELECT product, (total::DOUBLE / n)::DOUBLE AS avg_amount FROM ${sums}`],
+    [`${prefix}amt_all`, sql`SELECT (sum(total)::DOUBLE / sum(n))::DOUBLE AS avg_amount FROM ${sums}`]
   ];
 }
 
@@ -89,7 +93,8 @@ export function dataQualityTodaySql(today: string, windowMonths = DEFAULT_WINDOW
   const lookFrom = sql`(${t} - to_days(${lookbackDays(windowMonths, 0)}::INTEGER))`;
   const ctes = amountFallbackCtes('dq_', t, lookFrom);
   const rule = amountRule(sql`o.amount`, sql`a.avg_amount`, sql`(SELECT avg_amount FROM dq_amt_all)`);
-  return sql`WITH ${unsafeRaw(ctes[0][0])} AS (${ctes[0][1]}), ${unsafeRaw(ctes[1][0])} AS (${ctes[1][1]})
+  const withCtes = join(ctes.map(([name, body, o]) => sql`${unsafeRaw(name)} AS ${o?.materialized ? sql`MATERIALIZED ` : sql``}(${body})`), ', ');
+  return sql`WITH ${withCtes}
     SELECT ${dataQualityCounts({ t, rule: sql`x.amount_rule`, expectedClose: sql`x.expected_close_date` })}
     FROM (SELECT o.expected_close_date, ${rule} AS amount_rule
           FROM deal_facts o LEFT JOIN dq_amt a ON a.product IS NOT DISTINCT FROM o.product
