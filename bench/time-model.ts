@@ -3,6 +3,8 @@
  * CPU (process.cpuUsage: DuckDB's threads run in this process), after two warm-ups. For
  * comparing two checkouts alternately on the same copy of a database:
  *   npx tsx bench/time-model.ts /tmp/large.duckdb forecast '{"as_of":"2026-03-15"}' 15 ['<raw sql>']
+ * TIME_CACHE=off times with the result cache off, as the models bench does: a relation models
+ * share (the waterfall's, src/lib/server/models/shared.ts) is then built by every call.
  */
 import { parseConfig } from '../src/lib/server/config/load';
 import { openDatabase } from '../src/lib/server/db/database';
@@ -10,7 +12,7 @@ import { runModel, stageInfos } from '../src/lib/server/models/run';
 import { ensureFacts } from '../warehouse/facts';
 
 const [path, name, json, runs, raw] = process.argv.slice(2);
-const cfg = parseConfig({});
+const cfg = parseConfig(process.env.TIME_CACHE === 'off' ? { server: { result_cache_mb: 0 } } : {});
 if (!cfg.ok) throw new Error('config');
 const db = await openDatabase(path);
 await ensureFacts(db, stageInfos(cfg.config));
