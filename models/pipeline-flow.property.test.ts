@@ -19,6 +19,7 @@ import { flowSpec, pipelineFlowDealsCtes, pipelineStateAt } from './common/pipel
 import { DEFAULT_STAGES } from '../src/lib/server/config/schema';
 import { TEAMS, USERS } from '../tests/helpers/random-crm';
 import { FLOW_BUCKETS, FLOW_PARTS } from './common/pipeline';
+import { factsHorizon } from '../warehouse/facts';
 import type { CommonParams } from './common/params';
 
 const AS_OF = '2026-06-15';
@@ -150,8 +151,12 @@ async function flowRelations(params: Record<string, unknown>) {
   const model = getModel('pipeline_flow');
   const p = parseParams(model, { as_of: AS_OF, ...params });
   const ctx = buildContext(model, p, config);
+  ctx.factsHorizon = await factsHorizon(db);
   const spec = flowSpec(ctx, p as never);
-  const now = pipelineFlowDealsCtes(p as CommonParams, spec);
+  // Rebuilt from the versions at both moments, and read from pit_boundary_facts (kept at sync,
+  // warehouse/pit-states.ts) at a moment that is one of its boundaries.
+  const now = pipelineFlowDealsCtes(p as CommonParams, { ...spec, boundaries: [] });
+  const kept = pipelineFlowDealsCtes(p as CommonParams, spec);
   const live = sql`(f.pit_settled_at IS NULL OR f.pit_settled_at >= ${spec.start}::TIMESTAMP
     OR f.pit_stage IN (SELECT name FROM stages WHERE kind = 'open'))`;
   const before: typeof now = [
@@ -161,12 +166,16 @@ async function flowRelations(params: Record<string, unknown>) {
   ];
   const rows = async (ctes: typeof now) =>
     (await db.query(compileModel({ ...model, query: () => ({ ctes, body: sql`SELECT * FROM pipeline_flow_deals ORDER BY opportunity_id` }) }, p, ctx, { all: true }))).rows;
-  return { now: await rows(now), before: await rows(before) };
+  const moments = [spec.start, spec.end].filter((m) => spec.boundaries.includes(m)).length;
+  return { now: await rows(now), before: await rows(before), kept: await rows(kept), moments };
 }
 
 describe('pipeline_flow on random histories', () => {
   it('start + Σ parts = end; each bar = Σ its drill; start and end = an independent rebuild', async () => {
     const seen = new Set<string>();
+    // How many of the moments were read from pit_boundary_facts (the model's own runs below
+    // read it too, and are compared with the independent rebuild).
+    let keptMoments = 0;
     await fc.assert(
       fc.asyncProperty(
         historyArb,
@@ -179,6 +188,8 @@ describe('pipeline_flow on random histories', () => {
           const r = await run('pipeline_flow', params);
           const rel = await flowRelations(params); // (after a run: the facts are built for the history)
           expect(rel.now).toEqual(rel.before);
+          expect(rel.kept).toEqual(rel.before);
+          keptMoments += rel.moments;
           const v = Object.fromEntries(r.rows.map((x) => [x.bucket as string, x]));
           expect(Object.keys(v)).toEqual([...FLOW_BUCKETS]);
           for (const b of FLOW_PARTS) if (v[b].deals) seen.add(b);
@@ -212,5 +223,6 @@ describe('pipeline_flow on random histories', () => {
     );
     // The random histories exercise every kind of movement, not only empty pipelines.
     expect([...seen].sort()).toEqual([...FLOW_PARTS].sort());
+    expect(keptMoments).toBeGreaterThan(5);
   }, 900_000); // 40 random histories (before 7 Dec, 20 now): ~1 min idle, over 5 min seen at a load of 15
 });

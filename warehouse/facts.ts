@@ -46,7 +46,12 @@
  *   `pit_settled_key`: the same, 'infinity' where null, so "settled before t" and "not" are
  *   each one range condition, which DuckDB applies in the scan and prunes row groups with (the
  *   close-date order clusters it: at 10M deals those not settled before this quarter lie in
- *   13 of 82 row groups).
+ *   13 of 82 row groups);
+ *   `pit_live_until`: the last instant at which the deal can be in an open stage or still
+ *   changing — 'infinity' when its last version's stage is open, else `pit_settled_key` — so
+ *   "open, or not settled before t" (the deals the pipeline flow reads) is one range condition
+ *   too, `pit_live_until >= t`, pruned by the close-date order like the others
+ *   (docs/decisions.md, "The waterfall's live deals as one range").
  * - for the risk flags (models/common/risk.ts) over the whole history: `risk_pushes` (versions
  *   whose close date is later than the last known one before them), `risk_peak_amount` (the
  *   highest amount), and `versions_last_from` (the latest valid_from: a report date after it
@@ -66,6 +71,7 @@ import { createHash } from 'node:crypto';
 import type { Database, WriteTx } from '../src/lib/server/db/database';
 import { join, sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 import type { StageInfo } from './stages';
+import { pitBoundaries, pitBoundaryFactsSelect } from './pit-states';
 
 /** The derived tables refreshFacts builds (`option_facts`: see OPTION_FACTS_SQL; `version_facts`: VERSION_FACTS_SQL). */
 export const FACT_TABLES = [
@@ -80,11 +86,12 @@ export const FACT_TABLES = [
   'cross_customers',
   'deal_day_facts',
   'payment_day_facts',
-  'activity_day_facts'
+  'activity_day_facts',
+  'pit_boundary_facts'
 ] as const;
 
 /** Bump when the facts' definition changes, so existing files rebuild. */
-export const FACTS_VERSION = 23;
+export const FACTS_VERSION = 24;
 
 /**
  * `version_facts`: every version of `opportunity_versions` whose deal is in `deal_facts`, with
@@ -535,6 +542,7 @@ export function buildFactsSql(stages: StageInfo[], only?: DealSet): Sql {
       sfl.entered_at AS pit_stage_entered_at,
       CASE ls.kind WHEN 'open' THEN 'infinity'::TIMESTAMP WHEN 'won' THEN greatest(o.closed_at, h.last.valid_from)
            ELSE '-infinity'::TIMESTAMP END AS pit_forecast_until,
+      CASE WHEN ls.kind = 'open' THEN 'infinity'::TIMESTAMP ELSE pit_settled_key END AS pit_live_until,
       h.max_from AS versions_last_from, ch.close_pushes AS risk_pushes, ch.peak_amount AS risk_peak_amount
     -- Restricted (an incremental refresh): the deals first, so the joins below carry thousands of
     -- rows, not every deal up to a semi join at the end (DuckDB planned it last: 474 → 212 ms for 10,000 of 1M deals).
@@ -595,7 +603,40 @@ export async function refreshFacts(tx: WriteTx, stages: StageInfo[]): Promise<vo
   await tx.run(DEAL_DAY_FACTS_SQL);
   await tx.run(PAYMENT_DAY_FACTS_SQL);
   await tx.run(ACTIVITY_DAY_FACTS_SQL);
+  // after deal_facts and version_facts, which it reads
+  await buildPitBoundaryFacts(tx);
   await recordFacts(tx, stages, null);
+}
+
+/** The facts horizon's statement (`factsHorizon`; `pitBoundaries` is derived from it). */
+const HORIZON_SQL = `SELECT strftime(max(greatest(versions_last_from, last_stage_change_at, last_activity_at, customer_activity_at)), '%Y-%m-%d %H:%M:%S.%f') AS h FROM main.deal_facts`;
+
+/**
+ * `pit_boundary_facts` (warehouse/pit-states.ts) for the boundaries of the current facts
+ * horizon: rebuilt whole when `only` is absent or the boundaries moved (the horizon entered
+ * another month), else the rows of the deals in `only` (a table of opportunity ids) replaced.
+ * The boundaries are kept in `meta` ('facts.pit_boundaries').
+ */
+async function buildPitBoundaryFacts(tx: WriteTx, only?: string): Promise<void> {
+  const { rows } = await tx.query<{ h: string | null; b: string | null }>(
+    `SELECT (${HORIZON_SQL}) AS h, (SELECT value FROM meta WHERE key = 'facts.pit_boundaries') AS b`
+  );
+  const boundaries = pitBoundaries(rows[0]?.h ?? null);
+  const key = boundaries.join(',');
+  const exists = (await tx.query<{ n: number }>(
+    `SELECT count(*)::INTEGER AS n FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'pit_boundary_facts'`
+  )).rows[0].n > 0;
+  if (only && exists && rows[0]?.b === key) {
+    await tx.run(`DELETE FROM main.pit_boundary_facts WHERE opportunity_id IN (SELECT opportunity_id FROM ${only})`);
+    const part = pitBoundaryFactsSelect(boundaries, only);
+    if (part) await tx.run(sql`INSERT INTO main.pit_boundary_facts ${part}`);
+  } else {
+    // No boundary (no deal with a history yet): the table with its columns and no rows.
+    const all = pitBoundaryFactsSelect(boundaries) ?? sql`SELECT * FROM (${pitBoundaryFactsSelect(['2000-01-01'])}) WHERE FALSE`;
+    // In boundary order: a model reads one boundary's rows (`boundary_at = b`), a range of row groups.
+    await tx.run(sql`CREATE OR REPLACE TABLE main.pit_boundary_facts AS SELECT * FROM (${all}) ORDER BY boundary_at`);
+  }
+  await tx.run(sql`INSERT OR REPLACE INTO meta VALUES ('facts.pit_boundaries', ${key})`);
 }
 
 async function recordFacts(tx: WriteTx, stages: StageInfo[], incrementalDeals: number | null) {
@@ -657,7 +698,8 @@ export async function factsFresh(tx: WriteTx, stages: StageInfo[]): Promise<bool
  * per owner any deleted or inserted deal row names; deal_day_facts and payment_day_facts per
  * (role, day, owner) key any deleted or inserted deal or payment row names; activity_day_facts
  * per author named in `temp.facts_activity_owners` (the caller's: authors of changed follow-ups,
- * before and after, and users whose row changed; rebuilt whole when that table is absent). The result equals a full rebuild
+ * before and after, and users whose row changed; rebuilt whole when that table is absent); pit_boundary_facts per deal, rebuilt whole when the
+ * facts horizon entered another month (its boundaries moved). The result equals a full rebuild
  * (tests/connectors/incremental-sync.test.ts compares every table with EXCEPT ALL both ways);
  * only the physical order differs (the rebuilt rows are appended), which is why the caller
  * rebuilds fully once many deals were refreshed this way.
@@ -734,6 +776,8 @@ export async function refreshFactsFor(tx: WriteTx, stages: StageInfo[]): Promise
       WHERE coalesce(owner_id, chr(0)) IN (SELECT coalesce(owner_id, chr(0)) FROM temp.facts_activity_owners)`);
     await tx.run(`INSERT INTO main.activity_day_facts ${activityDayFactsSelect('temp.facts_activity_owners')}`);
   } else await tx.run(ACTIVITY_DAY_FACTS_SQL);
+  // after deal_facts and version_facts (the horizon, and the versions it reads)
+  await buildPitBoundaryFacts(tx, D);
   const { rows } = await tx.query<{ n: number }>(`SELECT count(DISTINCT opportunity_id)::INTEGER AS n FROM ${D}`);
   for (const t of ['facts_customers', 'facts_owners', 'facts_day_keys', 'facts_pay_keys']) await tx.run(`DROP TABLE temp.${t}`);
   await recordFacts(tx, stages, rows[0].n);
@@ -814,9 +858,7 @@ export async function factsHorizon(db: Database): Promise<string | null> {
   const generation = db.writeGeneration;
   const known = horizonFor.get(db);
   if (known && known.generation === generation) return known.horizon;
-  const { rows } = await db.query<{ h: string | null }>(
-    `SELECT strftime(max(greatest(versions_last_from, last_stage_change_at, last_activity_at, customer_activity_at)), '%Y-%m-%d %H:%M:%S.%f') AS h FROM main.deal_facts`
-  );
+  const { rows } = await db.query<{ h: string | null }>(HORIZON_SQL);
   const horizon = rows[0]?.h ?? null;
   horizonFor.set(db, { generation, horizon });
   return horizon;

@@ -22,6 +22,9 @@
  * `stage_facts`, `users`, `stages`), so a viewer's scope applies as to every model.
  */
 import { sql, type Sql } from '../../src/lib/server/db/sql';
+import { lastActivityBefore, rebuiltStates, stateDealColumns } from '../../warehouse/pit-states';
+
+export { lastActivityBefore };
 
 /** `'YYYY-MM-DD'` as the instant at its start (midnight). */
 export function instant(date: string): Sql {
@@ -68,7 +71,7 @@ export type UnknownRule = 'as_recorded' | 'carry';
  */
 export function dealStatesAt(
   t: Sql,
-  opts: { unknown: UnknownRule; stageEntered?: boolean; activity?: boolean; among?: Sql; amongSettled?: Sql }
+  opts: { unknown: UnknownRule; stageEntered?: boolean; activity?: boolean; among?: Sql; amongSettled?: Sql; boundary?: boolean }
 ): Sql {
   const carry = opts.unknown === 'carry';
   // `among`: a condition on deal_facts `f` narrowing the deals read (a caller's shortcut: the
@@ -80,14 +83,10 @@ export function dealStatesAt(
   // DuckDB applies in the scan of deal_facts and skips the row groups of the deals settled long
   // before t with (the rebuilt path's join probed every deal when this was an OR with IS NULL).
   const isSettled = sql`f.pit_settled_key < ${t}`;
-  const notSettled = sql`f.pit_settled_key >= ${t}`;
   // Each path's version columns under one set of names: v_from, v_stage, v_amount, v_ecd,
   // v_owner, v_category, v_probability, v_origin, and (carry) k_amount, k_ecd, k_owner: the last
   // ones known before t; (stageEntered) v_entered.
-  const fCols = sql`f.opportunity_id, f.name, f.customer_id, f.product, f.source, f.competitor,
-      f.customer_region, f.customer_industry, f.customer_grade, f.owner_id AS f_owner, f.owner_team AS f_owner_team,
-      f.amount AS f_amount, f.expected_close_date AS f_ecd, f.status AS f_status, f.closed_at AS f_closed_at
-      ${opts.activity ? sql`, ${lastActivityBefore(sql`f`, t)} AS f_activity_at` : sql``}`;
+  const fCols = stateDealColumns(t, !!opts.activity);
   const settled = sql`SELECT ${fCols}, f.pit_valid_from AS v_from, f.pit_stage AS v_stage, f.pit_amount AS v_amount,
       f.pit_expected_close_date AS v_ecd, f.pit_owner_id AS v_owner, f.pit_forecast_category AS v_category,
       f.pit_probability AS v_probability, f.pit_origin AS v_origin
@@ -95,27 +94,15 @@ export function dealStatesAt(
       ${opts.stageEntered ? sql`, f.pit_stage_entered_at AS v_entered` : sql``}
     FROM deal_facts f
     WHERE ${isSettled} AND f.pit_valid_from < ${t} AND (f.pit_valid_to IS NULL OR f.pit_valid_to >= ${t}) AND ${among} AND ${amongSettled}`;
-  // The others, from `version_facts` (warehouse/facts.ts): the versions stored in the
-  // order of their deal's settled instant, so `settled_key >= t` — the deals of `notSettled`,
-  // the key being that deal's pit_settled_at ('infinity' when null), made with it at sync —
-  // reads only the row groups of the deals changed at or after t, not every version.
-  const rebuilt = sql`SELECT ${fCols}, v.valid_from AS v_from, v.stage AS v_stage, v.amount AS v_amount,
-      v.expected_close_date AS v_ecd, v.owner_id AS v_owner, v.forecast_category AS v_category,
-      v.probability AS v_probability, v.origin AS v_origin
-      ${carry ? sql`, k.amount AS k_amount, k.ecd AS k_ecd, k.owner_id AS k_owner` : sql``}
-      ${opts.stageEntered ? sql`, sf.entered_at AS v_entered` : sql``}
-    FROM deal_facts f
-    JOIN version_facts v ON v.opportunity_id = f.opportunity_id
-    ${carry
-      ? sql`LEFT JOIN (SELECT kv.opportunity_id, arg_max(kv.amount, kv.valid_from) AS amount,
-              arg_max(kv.expected_close_date, kv.valid_from) AS ecd, arg_max(kv.owner_id, kv.valid_from) AS owner_id
-            FROM version_facts kv WHERE kv.settled_key >= ${t} AND kv.valid_from < ${t}
-            GROUP BY kv.opportunity_id) k ON k.opportunity_id = f.opportunity_id`
-      : sql``}
-    ${opts.stageEntered
-      ? sql`LEFT JOIN stage_facts sf ON sf.opportunity_id = v.opportunity_id AND sf.entered_at < ${t} AND (sf.left_at IS NULL OR sf.left_at >= ${t})`
-      : sql``}
-    WHERE ${notSettled} AND v.settled_key >= ${t} AND v.valid_from < ${t} AND (v.valid_to IS NULL OR v.valid_to >= ${t}) AND ${among}`;
+  // The others, rebuilt from their versions (warehouse/pit-states.ts `rebuiltStates`: from
+  // `version_facts`, the versions stored in the order of their deal's settled instant, so only
+  // the row groups of the deals changed at or after t are read). With `boundary` (the pipeline
+  // flow's rule at an instant `pit_boundary_facts` is kept for: the caller's check), the same
+  // rows as computed at sync.
+  if (opts.boundary && (!carry || opts.stageEntered || opts.activity)) throw new Error('pit_boundary_facts holds the carry rule without stage entry or activity');
+  const rebuilt = opts.boundary
+    ? sql`SELECT * EXCLUDE (boundary_at, pit_live_until) FROM pit_boundary_facts f WHERE f.boundary_at = ${t} AND ${among}`
+    : rebuiltStates(t, { carry, stageEntered: opts.stageEntered, activity: opts.activity, among });
   const owner = carry ? sql`coalesce(x.k_owner, x.f_owner)` : sql`coalesce(x.v_owner, x.f_owner)`;
   const amount = carry
     ? sql`coalesce(x.k_amount, x.f_amount, 0)`
@@ -139,20 +126,6 @@ export function dealStatesAt(
     LEFT JOIN stages st ON st.name = x.v_stage
     LEFT JOIN users u ON u.user_id = ${owner}
   )`;
-}
-
-/**
- * The last activity on the deal of a `deal_facts` row aliased `f` strictly before the instant
- * `t` (null: none before t), from the row alone (warehouse/facts.ts: `last_activity_at`, and
- * `activity_times`, every activity time on the deal). A deal whose activities all lie before t
- * (at the report date, nearly every one) reads its last one; only the others (a past date)
- * look through their own list. Equal to `max(occurred_at)` over the deal's activities with
- * `occurred_at < t` (models/activity-recency.test.ts); every activity on a visible deal is
- * visible (models/common/scope.ts), so the row's list is the scoped one.
- */
-export function lastActivityBefore(f: Sql, t: Sql): Sql {
-  return sql`CASE WHEN ${f}.last_activity_at IS NULL OR ${f}.last_activity_at < ${t} THEN ${f}.last_activity_at
-    ELSE list_max(list_filter(${f}.activity_times, a -> a < ${t})) END`;
 }
 
 /**

@@ -13,7 +13,8 @@
  * - opportunities (and their precomputed `deal_facts` and `stage_facts`, warehouse/facts.ts;
  *   `deal_facts_rows` is deal_facts with its row id first, `fact_rowid`, for a listing's page;
  *   `payment_facts_rows` likewise for payment_facts):
- *   owned by a visible user; versions (and `version_facts`) and stage events of those;
+ *   owned by a visible user; versions (and `version_facts`), stage events and the states at
+ *   the period boundaries (`pit_boundary_facts`) of those;
  * - customers: owned by a visible user, or customer of a visible opportunity;
  * - payments (and `payment_facts`): of a visible opportunity, or of a visible customer when
  *   not tied to one (precomputed as payment_facts.owner_id);
@@ -85,7 +86,8 @@ export const SCOPED_RELATIONS = [
   'payment_facts_rows',
   'deal_day_facts',
   'payment_day_facts',
-  'activity_day_facts'
+  'activity_day_facts',
+  'pit_boundary_facts'
 ] as const;
 
 /** The closure of the team tree over all teams (structure, not row data): ancestor → team. */
@@ -153,6 +155,7 @@ export function scopeCtes(scope: Scope | null | undefined, deal?: string): Sql[]
       unsafeRaw(`customers AS NOT MATERIALIZED (SELECT * FROM main.customers)`),
       unsafeRaw(`opportunity_versions AS NOT MATERIALIZED (SELECT * FROM main.opportunity_versions)`),
       unsafeRaw(`version_facts AS NOT MATERIALIZED (SELECT * FROM main.version_facts)`),
+      unsafeRaw(`pit_boundary_facts AS NOT MATERIALIZED (SELECT * FROM main.pit_boundary_facts)`),
       STAGE_EVENTS,
       unsafeRaw(`payments AS NOT MATERIALIZED (SELECT * FROM main.payments)`),
       unsafeRaw(`activities AS NOT MATERIALIZED (SELECT * FROM main.activities)`),
@@ -217,6 +220,10 @@ export function scopeCtes(scope: Scope | null | undefined, deal?: string): Sql[]
     // deal's owner as deal_facts.
     unsafeRaw(`version_facts AS NOT MATERIALIZED (
       SELECT * FROM main.version_facts WHERE deal_owner_id IN (SELECT user_id FROM scope_users))`),
+    // The deals' states at the period boundaries kept at sync (warehouse/pit-states.ts): those
+    // of visible deals, by the deal's current owner (f_owner) as deal_facts.
+    unsafeRaw(`pit_boundary_facts AS NOT MATERIALIZED (
+      SELECT * FROM main.pit_boundary_facts WHERE f_owner IN (SELECT user_id FROM scope_users))`),
     STAGE_EVENTS,
     unsafeRaw(`payment_facts AS NOT MATERIALIZED (
       SELECT * FROM main.payment_facts WHERE owner_id IN (SELECT user_id FROM scope_users))`),
