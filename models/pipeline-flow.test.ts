@@ -31,6 +31,8 @@ import { Database } from '../src/lib/server/db/database';
 import { parseConfig } from '../src/lib/server/config/load';
 import { buildContext, compileModel, getModel, parseParams, runModel } from '../src/lib/server/models/run';
 import { sharedRelations } from '../src/lib/server/models/shared';
+import { compile } from '../src/lib/server/db/sql';
+import { factsHorizon } from '../warehouse/facts';
 import { FLOW_BUCKETS } from './common/pipeline';
 import type { Scope } from './common/scope';
 
@@ -178,6 +180,40 @@ describe('pipeline_flow on the hand-computed history', () => {
     expect(b.start).toEqual([80, 1]);
     expect(b.end).toEqual([80, 1]);
     expect(await bars({}, null)).toMatchObject({ start: [0, 0], end: [0, 0] });
+  });
+
+  it('the start kept at sync (pit_boundary_facts) gives the same bars, for every viewer, as the rebuild', async () => {
+    // The horizon is N's win on 06-16: the boundaries are the starts of January to June 2026
+    // and of 2025 (warehouse/pit-states.ts), so 04-01 is read from the table and 04-02 is not.
+    if (!cfg.ok) throw new Error('config');
+    const model = getModel('pipeline_flow');
+    const statement = async (params: Record<string, unknown>) => {
+      const p = parseParams(model, { as_of: '2026-06-15', from: '2026-04-01', to: '2026-07-01', ...params });
+      const ctx = buildContext(model, p, cfg.config);
+      ctx.factsHorizon = await factsHorizon(db);
+      return compile(compileModel(model, p, ctx, { all: true })).text;
+    };
+    // (the scope's CTE of that name is in every statement: the read is `FROM pit_boundary_facts f`)
+    const reads = /FROM pit_boundary_facts f WHERE/;
+    expect(await statement({})).toMatch(reads);
+    expect(await statement({ from: '2026-04-02' })).not.toMatch(reads);
+    const u3 = { team_ids: [], owner_ids: ['U3'] };
+    const t11 = { team_ids: ['T11'], owner_ids: [] };
+    const cases: [Record<string, unknown>, Scope][] = [
+      [{}, { all: true }], [{}, u3], [{}, t11], [{ team: 'T12' }, { all: true }], [{ window: 'all' }, t11],
+      [{ from: '2026-05-01', to: '2026-06-01' }, { all: true }], [{ from: '2026-01-01', to: '2026-04-01' }, u3]
+    ];
+    const kept = [];
+    for (const [params, scope] of cases) kept.push(await bars(params, scope));
+    process.env.COCKPIT_PIT_BOUNDARIES = '0';
+    try {
+      expect(await statement({})).not.toMatch(reads);
+      for (const [i, [params, scope]] of cases.entries()) expect(kept[i], JSON.stringify([params, scope])).toEqual(await bars(params, scope));
+    } finally {
+      delete process.env.COCKPIT_PIT_BOUNDARIES;
+    }
+    // U3 sees I, handed to it on 05-15 (so rebuilt at 04-01, a row of the table): 80 at the start.
+    expect(kept[1].start).toEqual([80, 1]);
   });
 
   it('rejects a half close window and an unknown bucket', async () => {

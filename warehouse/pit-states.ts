@@ -74,6 +74,7 @@ export function rebuiltStates(t: Sql, opts: { carry: boolean; stageEntered?: boo
  * None without a horizon. The boards' periods are relative to the report date, by default
  * today, and the horizon is the last sync's data: a board whose period starts elsewhere (a
  * custom range, a report date months after the last sync) rebuilds its start as before.
+ * The models compute this list from the horizon too: changing it needs a FACTS_VERSION bump.
  */
 export function pitBoundaries(horizon: string | null | undefined): string[] {
   if (!horizon) return [];
