@@ -53,13 +53,21 @@ export const dealRisk = defineModel({
           ctx,
           p.idle_days
         )} k`
-      ]
+      ],
+      // Each deal's flags unnested (a flag appears once in a deal's list) plus one `any` row for a
+      // deal with any, grouped once: one pass over the open deals. Per flag a count and a sum with
+      // `list_contains` were a nested-loop join of the flags with every open deal, twice (10M
+      // deals: ~0.95 s of 1.2 s, profiled).
+      ['risk_per_flag', sql`SELECT flag, count(*) AS deals, sum(amount) AS amount
+        FROM (SELECT unnest(risk_flags) AS flag, amount FROM risk_all
+              UNION ALL
+              SELECT 'any' AS flag, amount FROM risk_all WHERE len(risk_flags) > 0)
+        GROUP BY flag`]
     ],
-    body: sql`SELECT f.flag, f.ord,
-        (SELECT count(*) FROM risk_all WHERE CASE WHEN f.flag = 'any' THEN len(risk_flags) > 0 ELSE list_contains(risk_flags, f.flag) END)::INTEGER AS deals,
-        (SELECT coalesce(sum(amount), 0) FROM risk_all WHERE CASE WHEN f.flag = 'any' THEN len(risk_flags) > 0 ELSE list_contains(risk_flags, f.flag) END)::DOUBLE AS amount,
+    body: sql`SELECT f.flag, f.ord, coalesce(pf.deals, 0)::INTEGER AS deals, coalesce(pf.amount, 0)::DOUBLE AS amount,
         (SELECT count(*) FROM risk_all)::INTEGER AS n
       FROM (SELECT unnest(${[...RISK_ROWS]}::VARCHAR[]) AS flag, unnest(range(${RISK_ROWS.length}::BIGINT)) AS ord) f
+      LEFT JOIN risk_per_flag pf ON pf.flag = f.flag
       ORDER BY f.ord`
   }),
   finalize(rows) {

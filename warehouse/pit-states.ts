@@ -77,9 +77,13 @@ export function rebuiltStates(t: Sql, opts: { carry: boolean; stageEntered?: boo
  * The models compute this list from the horizon too: changing it needs a FACTS_VERSION bump.
  */
 export function pitBoundaries(horizon: string | null | undefined): string[] {
-  if (!horizon) return [];
-  const y = Number(horizon.slice(0, 4));
-  const m = Number(horizon.slice(5, 7));
+  // A horizon that is not a plain date of years 1901–9999 ('infinity', year 294246 or 0001 from
+  // a hostile or broken source): no boundary, every start rebuilt (tests/security/hostile-data).
+  const ymd = /^(\d{4})-(\d{2})-\d{2}/.exec(horizon ?? '');
+  if (!ymd) return [];
+  const y = Number(ymd[1]);
+  const m = Number(ymd[2]);
+  if (y < 1901 || m < 1 || m > 12) return [];
   const out = new Set<string>();
   for (let k = 0; k < 6; k++) {
     const d = new Date(Date.UTC(y, m - 1 - k, 1));

@@ -123,10 +123,12 @@ function forecastRaw(t: string, p: { from: string; to: string }): string {
 // written by hand on the same tables the model reads: each deal's state at a moment is the one
 // its deal_facts row records when its history settled before then (the pit_* columns), else
 // the version valid then from version_facts (only the row groups of deals changed since:
-// settled_key), carrying the last known amount, close date and owner; deals closed before the
-// period and untouched since are in neither pipeline and not read.
+// settled_key), carrying the last known amount, close date and owner — or, at 04-01, a month
+// start the sync keeps those states for, the rows of pit_boundary_facts (warehouse/pit-states.ts);
+// deals closed before the period and untouched since (pit_live_until before it) are in neither
+// pipeline and not read.
 const FLOW_STAGES = `SELECT * FROM (VALUES ('初步接洽', 'open'), ('需求分析', 'open'), ('方案报价', 'open'), ('商务谈判', 'open'), ('赢单', 'won'), ('输单', 'lost')) t(name, kind)`;
-const flowStateAt = (t: string) => `(
+const flowStateAt = (t: string, kept: boolean) => `(
   SELECT x.opportunity_id, x.stage, st.kind, x.amount, x.ecd, x.owner_id,
          st.kind = 'open' AND x.ecd >= '${Q2.from}' AND x.ecd < '${Q2.to}' AS counts,
          coalesce(x.ecd >= '${Q2.from}' AND x.ecd < '${Q2.to}', FALSE) AS in_window
@@ -135,19 +137,24 @@ const flowStateAt = (t: string) => `(
            coalesce(f.pit_known_expected_close_date, f.expected_close_date) AS ecd, coalesce(f.pit_known_owner_id, f.owner_id) AS owner_id
     FROM deal_facts f
     WHERE f.pit_settled_key < '${t}' AND f.pit_valid_from < '${t}' AND (f.pit_valid_to IS NULL OR f.pit_valid_to >= '${t}')
-      AND (f.pit_settled_key >= '${Q2.from}' OR f.pit_stage IN (SELECT name FROM stages WHERE kind = 'open'))
+      AND f.pit_live_until >= '${Q2.from}'
     UNION ALL
-    SELECT f.opportunity_id, v.stage, coalesce(k.amount, f.amount, 0), coalesce(k.ecd, f.expected_close_date), coalesce(k.owner_id, f.owner_id)
+    ${
+      kept
+        ? `SELECT opportunity_id, v_stage, coalesce(k_amount, f_amount, 0), coalesce(k_ecd, f_ecd), coalesce(k_owner, f_owner)
+    FROM pit_boundary_facts WHERE boundary_at = '${t}'`
+        : `SELECT f.opportunity_id, v.stage, coalesce(k.amount, f.amount, 0), coalesce(k.ecd, f.expected_close_date), coalesce(k.owner_id, f.owner_id)
     FROM version_facts v JOIN deal_facts f ON f.opportunity_id = v.opportunity_id
     LEFT JOIN (SELECT opportunity_id, arg_max(amount, valid_from) AS amount, arg_max(expected_close_date, valid_from) AS ecd,
                       arg_max(owner_id, valid_from) AS owner_id
                FROM version_facts WHERE settled_key >= '${t}' AND valid_from < '${t}' GROUP BY opportunity_id) k ON k.opportunity_id = f.opportunity_id
     WHERE f.pit_settled_key >= '${t}' AND v.settled_key >= '${t}'
-      AND v.valid_from < '${t}' AND (v.valid_to IS NULL OR v.valid_to >= '${t}')
+      AND v.valid_from < '${t}' AND (v.valid_to IS NULL OR v.valid_to >= '${t}')`
+    }
   ) x LEFT JOIN stages st ON st.name = x.stage)`;
 const FLOW_DEALS = `WITH stages AS (${FLOW_STAGES}),
-  a AS ${flowStateAt('2026-04-01')},
-  b AS ${flowStateAt('2026-06-16')},
+  a AS ${flowStateAt('2026-04-01', true)},
+  b AS ${flowStateAt('2026-06-16', false)},
   d AS (
     SELECT coalesce(a.opportunity_id, b.opportunity_id) AS opportunity_id,
       CASE WHEN a.counts AND b.counts THEN CASE WHEN b.amount > a.amount THEN 'increased' WHEN b.amount < a.amount THEN 'decreased' ELSE 'unchanged' END
