@@ -608,8 +608,8 @@ export async function refreshFacts(tx: WriteTx, stages: StageInfo[]): Promise<vo
   await recordFacts(tx, stages, null);
 }
 
-/** The facts horizon's statement (`factsHorizon`; `pitBoundaries` is derived from it). */
-const HORIZON_SQL = `SELECT strftime(max(greatest(versions_last_from, last_stage_change_at, last_activity_at, customer_activity_at)), '%Y-%m-%d %H:%M:%S.%f') AS h FROM main.deal_facts`;
+/** The facts horizon's statement (`factsHorizon`; `pitBoundaries` is derived from it; the bench's explain-model reads it too). */
+export const HORIZON_SQL = `SELECT strftime(max(greatest(versions_last_from, last_stage_change_at, last_activity_at, customer_activity_at)), '%Y-%m-%d %H:%M:%S.%f') AS h FROM main.deal_facts`;
 
 /**
  * `pit_boundary_facts` (warehouse/pit-states.ts) for the boundaries of the current facts
@@ -698,8 +698,9 @@ export async function factsFresh(tx: WriteTx, stages: StageInfo[]): Promise<bool
  * per owner any deleted or inserted deal row names; deal_day_facts and payment_day_facts per
  * (role, day, owner) key any deleted or inserted deal or payment row names; activity_day_facts
  * per author named in `temp.facts_activity_owners` (the caller's: authors of changed follow-ups,
- * before and after, and users whose row changed; rebuilt whole when that table is absent); pit_boundary_facts per deal, rebuilt whole when the
- * facts horizon entered another month (its boundaries moved). The result equals a full rebuild
+ * before and after, and users whose row changed; rebuilt whole when that table is absent);
+ * pit_boundary_facts per deal, rebuilt whole when the facts horizon entered another month (its
+ * boundaries moved). The result equals a full rebuild
  * (tests/connectors/incremental-sync.test.ts compares every table with EXCEPT ALL both ways);
  * only the physical order differs (the rebuilt rows are appended), which is why the caller
  * rebuilds fully once many deals were refreshed this way.
