@@ -33,6 +33,7 @@ import { lateEventsPossible } from './common/risk';
 import { lastStageChangeBefore } from './common/pit';
 import { dealsRelation, dimensionKey, hasFilters, dimensionLabel, inPeriod, teamGroupCtes } from './common/relations';
 import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
+import { durationUs, usToDays } from '../warehouse/durations';
 
 const CYCLE_DIMENSIONS = ['team', 'team_leaf', 'owner', 'region', 'industry', 'source', 'product', 'grade', 'competitor', 'month', 'quarter'] as const;
 export const CYCLE_VIEWS = ['summary', 'time_in_stage', 'stalled'] as const;
@@ -126,16 +127,17 @@ export const cycleTime = defineModel({
     if (p.view === 'stalled') return stalled(p, ctx);
     const key = p.group_by ? dimensionKey(p.group_by, ctx, sql`r.closed_at`) : sql`NULL::VARCHAR`;
     const label = p.group_by ? dimensionLabel(p.group_by, sql`c.group_key`, ctx) : sql`NULL::VARCHAR`;
-    const measures = unsafeRaw(`count(c.days)::INTEGER AS n, (count(*) - count(c.days))::INTEGER AS invalid,
-        avg(c.days) AS mean_days, quantile_cont(c.days, 0.5) AS median_days,
-        quantile_cont(c.days, 0.75) AS p75_days, quantile_cont(c.days, 0.9) AS p90_days`);
+    // Quantiles over exact microseconds (warehouse/durations.ts), one sort for the three, in days at the end.
+    const measures = sql`count(c.us)::INTEGER AS n, (count(*) - count(c.us))::INTEGER AS invalid,
+        ${usToDays(sql`avg(c.us)`)} AS mean_days, ${usToDays(sql`(quantile_cont(c.us, [0.5, 0.75, 0.9]))[1]`)} AS median_days,
+        ${usToDays(sql`(quantile_cont(c.us, [0.5, 0.75, 0.9]))[2]`)} AS p75_days, ${usToDays(sql`(quantile_cont(c.us, [0.5, 0.75, 0.9]))[3]`)} AS p90_days`;
     return {
       ctes: [
         ...(p.group_by === 'team' ? teamGroupCtes(p) : []),
         [
           'cycles',
           sql`SELECT ${key}::VARCHAR AS group_key,
-                CASE WHEN r.closed_at >= r.created_at THEN (epoch(r.closed_at) - epoch(r.created_at)) / 86400.0 END AS days
+                CASE WHEN r.closed_at >= r.created_at THEN ${durationUs(sql`r.created_at`, sql`r.closed_at`)} END AS us
               FROM ${dealsRelation(p)} r
               WHERE r.status = 'won' AND ${inPeriod(sql`r.closed_at`, ctx.period)}`
         ]
@@ -182,7 +184,7 @@ function timeInStage(p: CycleParams, ctx: ModelContext): ModelQuery {
         'per_deal',
         // A stint's exit is recorded on the next stint (previous_*), entered when it was left:
         // one date filter on entered_at, which stage_facts' order makes cheap.
-        sql`SELECT sf.previous_stage AS stage, sf.previous_days AS latest, sf.previous_cumulative_days AS cumulative,
+        sql`SELECT sf.previous_stage AS stage, sf.previous_us AS latest, sf.previous_cumulative_us AS cumulative,
               sf.previous_stint_no AS stint_no
             FROM stage_facts sf
             WHERE sf.previous_kind = 'open' AND ${inPeriod(sql`sf.entered_at`, ctx.period)}
@@ -191,8 +193,9 @@ function timeInStage(p: CycleParams, ctx: ModelContext): ModelQuery {
       ]
     ],
     // One sort per measure: both quantiles from one list-valued quantile_cont.
-    body: sql`SELECT stage, stage_index, n, ql[1] AS median_days_latest, ql[2] AS p75_days_latest,
-          qc[1] AS median_days_cumulative, qc[2] AS p75_days_cumulative, reentered
+    // Quantiles over exact microseconds (warehouse/durations.ts), in days at the end.
+    body: sql`SELECT stage, stage_index, n, ${usToDays(sql`ql[1]`)} AS median_days_latest, ${usToDays(sql`ql[2]`)} AS p75_days_latest,
+          ${usToDays(sql`qc[1]`)} AS median_days_cumulative, ${usToDays(sql`qc[2]`)} AS p75_days_cumulative, reentered
         FROM (
           -- aggregated per stage first, then joined to the (few) stages: joining 450k stints
           -- to the stages before grouping cost more than the join saves

@@ -75,6 +75,17 @@ describe('funnel (cohort) on the fixture: deals created 2026-04-01..07-01 = O1 O
     expect(total).toEqual([5, 4, 3, 2, 2]);
   });
 
+  it("grouped, each group's median days are its own deals' (U1: O1 O2, U2: O4 O8, U3: O3)", async () => {
+    const r = await funnel({ group_by: 'owner' });
+    const days = (o: string) => r.rows.filter((x) => x.group_key === o).map((x) => x.median_days_to_next);
+    // U1 初步接洽 O1 3, O2 7 → 5; 需求分析 O1 7; 方案报价 O1 8; 商务谈判 O1 20
+    expect(days('U1')).toEqual([5, 7, 8, 20, null]);
+    // U2: O4 still open in 初步接洽; O8 2, 6, 4, 13
+    expect(days('U2')).toEqual([2, 6, 4, 13, null]);
+    // U3: O3 10 days to 方案报价 (skipping 需求分析), open there since
+    expect(days('U3')).toEqual([10, null, null, null, null]);
+  });
+
   it('group_by team under the company groups by its regions: 华东 (O1 O2 O4 O8) and 华北 (O3)', async () => {
     const r = await funnel({ group_by: 'team' });
     const first = r.rows.filter((x) => x.stage_index === 1).map((x) => [x.group_label, x.reached]);

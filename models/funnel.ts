@@ -32,6 +32,7 @@ import { defineModel, type ModelContext, type ModelQuery } from './model';
 import { groupByParam, paramsSchema } from './common/params';
 import { dealsRelation, dimensionKey, dimensionLabel, inPeriod, teamGroupCtes } from './common/relations';
 import { join, sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
+import { usToDays } from '../warehouse/durations';
 
 const FUNNEL_DIMENSIONS = ['team', 'team_leaf', 'owner', 'region', 'industry', 'source', 'product', 'grade', 'month', 'quarter'] as const;
 
@@ -103,32 +104,49 @@ export const funnel = defineModel({
     const key = p.group_by ? dimensionKey(p.group_by, ctx, sql`r.created_at`) : sql`NULL::VARCHAR`;
     const label = p.group_by ? dimensionLabel(p.group_by, sql`a.group_key`, ctx) : sql`NULL::VARCHAR`;
     const funnelStages = ctx.stages.filter((s) => s.kind === 'open' || s.kind === 'won').sort((a, b) => a.index - b.index);
-    // Per stage k, one aggregate pass over the cohort (deal_facts has the history precomputed,
-    // days to the next stage included).
-    const perStage = funnelStages.map((s) => {
-      const k = s.index;
-      return sql`count(*) FILTER (WHERE furthest_idx >= ${k}::INTEGER)::INTEGER AS reached_${unsafeRaw(String(k))},
-        coalesce(sum(effective_amount) FILTER (WHERE furthest_idx >= ${k}::INTEGER), 0)::DOUBLE AS amount_${unsafeRaw(String(k))},
-        count(*) FILTER (WHERE status = 'open' AND stage_idx = ${k}::INTEGER)::INTEGER AS open_${unsafeRaw(String(k))},
-        count(*) FILTER (WHERE status = 'lost' AND furthest_idx = ${k}::INTEGER)::INTEGER AS lost_${unsafeRaw(String(k))},
-        median(${unsafeRaw(`days_to_next_${k}`)})::DOUBLE AS days_${unsafeRaw(String(k))}`;
-    });
+    // The counts and amounts come from the cohort grouped by (furthest stage, status, current
+    // stage), a handful of rows folded per stage afterwards: twenty FILTER aggregates over every
+    // deal of the cohort cost four times that GROUP BY (85 against 20 ms at 10M deals). The
+    // medians of the time to the next stage need every value: one pass of their own over the
+    // cohort, as exact microseconds (warehouse/durations.ts, deal_facts' `us_to_next_*`).
+    const k = (s: { index: number }) => unsafeRaw(String(s.index));
+    const perStage = funnelStages.map(
+      (s) => sql`coalesce(sum(n) FILTER (WHERE furthest_idx >= ${s.index}::INTEGER), 0)::INTEGER AS reached_${k(s)},
+        coalesce(sum(amount) FILTER (WHERE furthest_idx >= ${s.index}::INTEGER), 0)::DOUBLE AS amount_${k(s)},
+        coalesce(sum(n) FILTER (WHERE status = 'open' AND stage_idx = ${s.index}::INTEGER), 0)::INTEGER AS open_${k(s)},
+        coalesce(sum(n) FILTER (WHERE status = 'lost' AND furthest_idx = ${s.index}::INTEGER), 0)::INTEGER AS lost_${k(s)}`
+    );
+    // (none for won: the last stage of the funnel has no next one)
+    const medians = funnelStages.map((s) =>
+      s.kind === 'open' ? sql`${usToDays(sql`median(${unsafeRaw(`us_to_next_${s.index}`)})`)}::DOUBLE AS days_${k(s)}` : sql`NULL::DOUBLE AS days_${k(s)}`
+    );
     const unpivot = funnelStages.map(
       (s) => sql`SELECT a.group_key, ${s.name} AS stage, ${s.index}::INTEGER AS stage_index, ${s.kind} AS kind,
-          a.reached_${unsafeRaw(String(s.index))} AS reached, a.amount_${unsafeRaw(String(s.index))} AS reached_amount,
-          a.open_${unsafeRaw(String(s.index))} AS open_now, a.lost_${unsafeRaw(String(s.index))} AS lost_at,
-          a.days_${unsafeRaw(String(s.index))} AS median_days, a.n FROM agg a`
+          a.reached_${k(s)} AS reached, a.amount_${k(s)} AS reached_amount,
+          a.open_${k(s)} AS open_now, a.lost_${k(s)} AS lost_at,
+          m.days_${k(s)} AS median_days, a.n FROM agg a ${grouped ? sql`LEFT JOIN meds m ON m.group_key IS NOT DISTINCT FROM a.group_key` : sql`CROSS JOIN meds m`}`
     );
     return {
       ctes: [
         ...(p.group_by === 'team' ? teamGroupCtes(p) : []),
-        ['cohort', sql`SELECT r.*, ${key} AS group_key FROM ${dealsRelation(p)} r WHERE ${inPeriod(sql`r.created_at`, ctx.period)}`],
+        // read twice (the shape, the medians), each reading only its columns: not materialized
+        ['cohort', sql`SELECT r.*, ${key} AS group_key FROM ${dealsRelation(p)} r WHERE ${inPeriod(sql`r.created_at`, ctx.period)}`, { materialized: false }],
+        [
+          'shape',
+          unsafeRaw(`SELECT group_key, furthest_idx, status, stage_idx, count(*) AS n, sum(effective_amount) AS amount FROM cohort GROUP BY ALL`)
+        ],
         [
           'agg',
           // Ungrouped, the one funnel exists even for an empty cohort (all stages at zero).
           grouped
-            ? sql`SELECT group_key, count(*)::INTEGER AS n, ${join(perStage)} FROM cohort GROUP BY group_key`
-            : sql`SELECT NULL::VARCHAR AS group_key, count(*)::INTEGER AS n, ${join(perStage)} FROM cohort`
+            ? sql`SELECT group_key, sum(n)::INTEGER AS n, ${join(perStage)} FROM shape GROUP BY group_key`
+            : sql`SELECT NULL::VARCHAR AS group_key, coalesce(sum(n), 0)::INTEGER AS n, ${join(perStage)} FROM shape`
+        ],
+        [
+          'meds',
+          grouped
+            ? sql`SELECT group_key, ${join(medians)} FROM cohort GROUP BY group_key`
+            : sql`SELECT ${join(medians)} FROM cohort`
         ],
         ['per_stage', join(unpivot, ' UNION ALL ')]
       ],

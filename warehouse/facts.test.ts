@@ -41,6 +41,29 @@ describe('deal_facts, the precomputed per-deal table', () => {
     expect(r).toEqual({ bad_furthest: 0, bad_entry: 0 });
   });
 
+  it('time to the next stage: exact microseconds from the first entry into k to the first later entry', async () => {
+    // Independently: each stage's first entry from the raw versions, the next = the earliest first
+    // entry of a later stage at or after it, the span by date_diff (the facts use epoch_us).
+    const r = await one(`
+      WITH st AS (SELECT * FROM (VALUES ('初步接洽',1),('需求分析',2),('方案报价',3),('商务谈判',4),('赢单',5)) t(name, idx)),
+      firsts AS (
+        SELECT v.opportunity_id, st.idx, min(v.valid_from) AS at
+        FROM opportunity_versions v JOIN st ON st.name = v.stage GROUP BY ALL
+      ),
+      spans AS (
+        SELECT a.opportunity_id, a.idx, date_diff('microsecond', a.at, min(b.at)) AS us
+        FROM firsts a JOIN firsts b ON b.opportunity_id = a.opportunity_id AND b.idx > a.idx AND b.at >= a.at
+        GROUP BY a.opportunity_id, a.idx, a.at
+      )
+      SELECT count(*) AS checked,
+        count(*) FILTER (WHERE [f.us_to_next_1, f.us_to_next_2, f.us_to_next_3, f.us_to_next_4][k.idx] IS DISTINCT FROM s.us) AS bad,
+        (SELECT count(*) FROM deal_facts WHERE us_to_next_1 IS NOT NULL) - (SELECT count(*) FROM spans WHERE idx = 1) AS extra_1
+      FROM deal_facts f CROSS JOIN (SELECT unnest([1, 2, 3, 4]) AS idx) k
+      LEFT JOIN spans s ON s.opportunity_id = f.opportunity_id AND s.idx = k.idx`);
+    expect(r.checked as number).toBeGreaterThan(1000);
+    expect(r).toMatchObject({ bad: 0, extra_1: 0 });
+  });
+
   it('effective amount: a lost deal zeroed by the source keeps its last open amount', async () => {
     const r = await one(`
       SELECT count(*) AS zeroed, count(*) FILTER (WHERE f.effective_amount = (
@@ -97,15 +120,16 @@ describe('stage_facts, the precomputed stints', () => {
                lead(entered_at) OVER (PARTITION BY opportunity_id ORDER BY entered_at) AS left_at
         FROM stage_events
       ), k AS (
-        SELECT *, (epoch(left_at) - epoch(entered_at)) / 86400.0 AS days,
+        -- microseconds as an interval's parts (not epoch_us, which the facts use)
+        SELECT *, date_diff('microsecond', entered_at, left_at) AS us,
                count(*) OVER (PARTITION BY opportunity_id, stage ORDER BY entered_at) AS no,
-               sum((epoch(left_at) - epoch(entered_at)) / 86400.0) OVER (PARTITION BY opportunity_id, stage ORDER BY entered_at) AS cum
+               sum(date_diff('microsecond', entered_at, left_at)) OVER (PARTITION BY opportunity_id, stage ORDER BY entered_at) AS cum
         FROM e
       )
       SELECT count(*) FILTER (WHERE sf.left_at IS DISTINCT FROM k.left_at) AS bad_left,
-             count(*) FILTER (WHERE abs(coalesce(sf.days, -1) - coalesce(k.days, -1)) > 1e-9) AS bad_days,
+             count(*) FILTER (WHERE sf.us IS DISTINCT FROM k.us) AS bad_days,
              count(*) FILTER (WHERE sf.stint_no <> k.no) AS bad_no,
-             count(*) FILTER (WHERE abs(coalesce(sf.cumulative_days, -1) - coalesce(k.cum, -1)) > 1e-6) AS bad_cum,
+             count(*) FILTER (WHERE sf.cumulative_us IS DISTINCT FROM k.cum) AS bad_cum,
              count(*) FILTER (WHERE sf.stint_no > 1) AS reentries
       FROM stage_facts sf JOIN k ON k.opportunity_id = sf.opportunity_id AND k.entered_at = sf.entered_at`);
     expect(r).toMatchObject({ bad_left: 0, bad_days: 0, bad_no: 0, bad_cum: 0 });
@@ -114,8 +138,8 @@ describe('stage_facts, the precomputed stints', () => {
   it("each row carries the previous stint's exit (stage, days, cumulative days, stint number)", async () => {
     const r = await one(`
       SELECT count(*) FILTER (WHERE cur.previous_stage IS DISTINCT FROM prev.stage) AS bad_stage,
-             count(*) FILTER (WHERE cur.previous_days IS DISTINCT FROM prev.days) AS bad_days,
-             count(*) FILTER (WHERE cur.previous_cumulative_days IS DISTINCT FROM prev.cumulative_days) AS bad_cum,
+             count(*) FILTER (WHERE cur.previous_us IS DISTINCT FROM prev.us) AS bad_days,
+             count(*) FILTER (WHERE cur.previous_cumulative_us IS DISTINCT FROM prev.cumulative_us) AS bad_cum,
              count(*) FILTER (WHERE cur.previous_stint_no IS DISTINCT FROM prev.stint_no) AS bad_no,
              count(*) FILTER (WHERE prev.opportunity_id IS NOT NULL) AS carried
       FROM stage_facts cur

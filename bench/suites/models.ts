@@ -185,10 +185,10 @@ export const CASES: Case[] = [
         count(*) FILTER (WHERE status = 'open' AND stage_idx = 3) AS o3, count(*) FILTER (WHERE status = 'lost' AND furthest_idx = 3) AS l3,
         count(*) FILTER (WHERE status = 'open' AND stage_idx = 4) AS o4, count(*) FILTER (WHERE status = 'lost' AND furthest_idx = 4) AS l4,
         count(*) FILTER (WHERE status = 'open' AND stage_idx = 5) AS o5, count(*) FILTER (WHERE status = 'lost' AND furthest_idx = 5) AS l5,
-        median(days_to_next_1) AS d1,
-        median(days_to_next_2) AS d2,
-        median(days_to_next_3) AS d3,
-        median(days_to_next_4) AS d4
+        median(us_to_next_1) / 86400000000.0 AS d1,
+        median(us_to_next_2) / 86400000000.0 AS d2,
+        median(us_to_next_3) / 86400000000.0 AS d3,
+        median(us_to_next_4) / 86400000000.0 AS d4
       FROM deal_facts WHERE created_at >= '2026-01-01' AND created_at < '2027-01-01'`,
     check: (m, r) => [m.rows.map((x) => x.reached), [r[0].r1, r[0].r2, r[0].r3, r[0].r4, r[0].r5]]
   },
@@ -328,8 +328,8 @@ export const CASES: Case[] = [
   {
     name: 'cycle_time (won this year)',
     model: 'cycle_time',
-    raw: `SELECT count(d) AS n, avg(d) AS mean, quantile_cont(d, [0.5, 0.75, 0.9]) AS q
-      FROM (SELECT CASE WHEN closed_at >= created_at THEN (epoch(closed_at) - epoch(created_at)) / 86400.0 END AS d
+    raw: `SELECT count(d) AS n, avg(d) / 86400000000.0 AS mean, list_transform(quantile_cont(d, [0.5, 0.75, 0.9]), x -> x / 86400000000.0) AS q
+      FROM (SELECT CASE WHEN closed_at >= created_at THEN epoch_us(closed_at) - epoch_us(created_at) END AS d
             FROM deal_facts WHERE status = 'won' AND closed_at >= ${YEAR})`,
     check: (m, r) => [num(m.rows[0].median_days), num((r[0].q as number[])[0])]
   },
@@ -337,7 +337,7 @@ export const CASES: Case[] = [
     name: 'cycle_time view=time_in_stage',
     model: 'cycle_time',
     params: { view: 'time_in_stage' },
-    raw: `SELECT stage, count(*) AS n, quantile_cont(days, [0.5, 0.75]) AS latest, quantile_cont(cumulative_days, [0.5, 0.75]) AS cumulative
+    raw: `SELECT stage, count(*) AS n, quantile_cont(us, [0.5, 0.75]) AS latest, quantile_cont(cumulative_us, [0.5, 0.75]) AS cumulative
       FROM stage_facts
       WHERE stage_kind = 'open' AND left_at >= '2026-01-01' AND left_at < '2027-01-01'
         AND (next_same_left_at IS NULL OR next_same_left_at >= '2027-01-01')
