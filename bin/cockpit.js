@@ -15,6 +15,15 @@ if (!existsSync(`${root}.svelte-kit/tsconfig.json`) && existsSync(kit)) {
   spawnSync(process.execPath, [kit, 'sync'], { cwd: root, stdio: 'ignore' });
 }
 
+// `cockpit metric … | head`: the reader closed the pipe, which is how such a pipeline ends,
+// not an error to print a stack trace for.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 register();
 const { main } = await import(new URL('../src/cli/main.ts', import.meta.url).href);
 process.exitCode = await main(process.argv.slice(2));

@@ -3,9 +3,10 @@
  * for each command family end to end, the rest in-process (`cockpitIn`, tests/helpers/cli.ts:
  * the same main(), ~1 CPU s less per run).
  */
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { cockpit } from '../helpers/global-setup';
@@ -14,6 +15,7 @@ import { cockpitIn } from '../helpers/cli';
 const dir = mkdtempSync(join(tmpdir(), 'cli-'));
 const db = join(dir, 'demo.duckdb');
 const AS_OF = inject('demoAsOf');
+const ROOT = resolve(import.meta.dirname, '../..');
 
 beforeAll(() => {
   // The small demo company (DEMO_SEED, as of AS_OF), generated once per run by the project's
@@ -82,6 +84,14 @@ describe('cockpit metric', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('unknown model "funel"');
     expect(r.stderr).toContain('funnel');
+  });
+
+  it('piped into a reader that stops early (`| head`), it ends quietly instead of printing a stack trace', () => {
+    // 1,000 deals as JSON is more than a pipe holds: the writes after `head -c 1` exits fail with EPIPE.
+    const cmd = `"${process.execPath}" bin/cockpit.js metric deals --param limit=1000 --param as_of=${AS_OF} --json --db "${db}" | head -c 1`;
+    const r = spawnSync('sh', ['-c', `${cmd} >/dev/null`], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, COCKPIT_CONFIG: '' }, timeout: 180_000 });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('');
   });
 
   it('the server’s database is locked: the CLI says so instead of failing obscurely', () => {
