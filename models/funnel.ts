@@ -194,49 +194,52 @@ function flowQuery(p: z.output<typeof params>, ctx: ModelContext): ModelQuery {
   const needDeals = grouped || filtered;
   const key = p.group_by ? dimensionKey(p.group_by, ctx) : sql`NULL::VARCHAR`;
   const label = p.group_by ? dimensionLabel(p.group_by, sql`f.group_key`, ctx) : sql`NULL::VARCHAR`;
+  const openCount = ctx.stages.filter((s) => s.kind === 'open').length;
   const ctes: [string, Sql, { materialized?: boolean }?][] = [
     ...(p.group_by === 'team' ? teamGroupCtes(p) : []),
     ...(needDeals ? ([['flow_deals', sql`SELECT r.opportunity_id, ${key}::VARCHAR AS group_key FROM ${dealsRelation(p)} r`]] as [string, Sql][]) : []),
+    // stage_facts has one row per stage change (warehouse/facts.ts): entries are the rows entered
+    // in the period, exits the rows entered in it whose previous stint was an open stage. Both
+    // are grouped by integer stage indexes first (a few dozen rows), then folded: the grouping
+    // and the per-row comparisons over stage names cost three times as much at 10M deals. The
+    // indexes are stageInfos' (warehouse/stages.ts): open stages 1..n, won n + 1, lost 0, so
+    // "forward" is a higher index, "lost" is 0 and "back" a lower index of an open stage; a
+    // stage the configuration does not know has none (and counts in neither, as before).
     [
-      // stage_facts has one row per stage change (warehouse/facts.ts): entries are the rows
-      // entered in the period, exits the rows left in it.
       'flow_entries',
-      sql`SELECT ${needDeals ? sql`fd.group_key` : sql`NULL::VARCHAR AS group_key`}, sf.stage, sf.stage_kind, sf.entered_amount,
+      sql`SELECT ${needDeals ? sql`fd.group_key` : sql`NULL::VARCHAR AS group_key`}, sf.stage_idx,
             -- the deal's first change in the period: counts the deal once in n
-            (sf.previous_entered_at IS NULL OR sf.previous_entered_at < ${ctx.period.from}::TIMESTAMP) AS first_in_period
+            (sf.previous_entered_at IS NULL OR sf.previous_entered_at < ${ctx.period.from}::TIMESTAMP) AS first_in_period,
+            count(*) AS n, sum(sf.entered_amount) AS amount
           FROM stage_facts sf ${needDeals ? sql`JOIN flow_deals fd ON fd.opportunity_id = sf.opportunity_id` : sql``}
-          WHERE ${inPeriod(sql`sf.entered_at`, ctx.period)}`,
-      // read twice (n and the entries): scanning stage_facts' period twice costs less than
-      // materializing 600k rows
-      { materialized: false }
+          WHERE ${inPeriod(sql`sf.entered_at`, ctx.period)}
+          GROUP BY ALL`
     ],
     [
-      // An exit from stage k at time t is the next stint's entry at t: rows entered in the
-      // period whose previous stint was an open stage (the same date filter as the entries).
       'flow_exits',
-      sql`SELECT ${needDeals ? sql`fd.group_key` : sql`NULL::VARCHAR AS group_key`}, sf.previous_stage AS stage,
-            sf.previous_idx AS stage_idx, sf.stage_idx AS next_idx, sf.stage_kind AS next_kind
+      sql`SELECT ${needDeals ? sql`fd.group_key` : sql`NULL::VARCHAR AS group_key`}, sf.previous_idx AS stage_idx, sf.stage_idx AS next_idx, count(*) AS n
           FROM stage_facts sf ${needDeals ? sql`JOIN flow_deals fd ON fd.opportunity_id = sf.opportunity_id` : sql``}
-          WHERE sf.previous_kind = 'open' AND ${inPeriod(sql`sf.entered_at`, ctx.period)}`
+          WHERE sf.previous_idx BETWEEN 1 AND ${openCount}::INTEGER AND ${inPeriod(sql`sf.entered_at`, ctx.period)}
+          GROUP BY ALL`
     ],
     [
       'flow_groups',
       grouped
-        ? unsafeRaw(`SELECT group_key, count(*) FILTER (WHERE first_in_period)::INTEGER AS n FROM flow_entries GROUP BY group_key`)
-        : unsafeRaw(`SELECT NULL::VARCHAR AS group_key, (SELECT count(*) FILTER (WHERE first_in_period) FROM flow_entries)::INTEGER AS n`)
+        ? unsafeRaw(`SELECT group_key, coalesce(sum(n) FILTER (WHERE first_in_period), 0)::INTEGER AS n FROM flow_entries GROUP BY group_key`)
+        : unsafeRaw(`SELECT NULL::VARCHAR AS group_key, coalesce((SELECT sum(n) FILTER (WHERE first_in_period) FROM flow_entries), 0)::INTEGER AS n`)
     ],
     [
       'flow_in',
-      unsafeRaw(`SELECT group_key, stage, count(*)::INTEGER AS entries, coalesce(sum(entered_amount), 0)::DOUBLE AS entered_amount
-        FROM flow_entries WHERE stage_kind IN ('open', 'won') GROUP BY group_key, stage`)
+      unsafeRaw(`SELECT group_key, stage_idx, sum(n)::INTEGER AS entries, coalesce(sum(amount), 0)::DOUBLE AS entered_amount
+        FROM flow_entries WHERE stage_idx >= 1 GROUP BY group_key, stage_idx`)
     ],
     [
       'flow_out',
-      unsafeRaw(`SELECT group_key, stage,
-          count(*) FILTER (WHERE next_kind = 'won' OR (next_kind = 'open' AND next_idx > stage_idx))::INTEGER AS exits_forward,
-          count(*) FILTER (WHERE next_kind = 'lost')::INTEGER AS exits_lost,
-          count(*) FILTER (WHERE next_kind = 'open' AND next_idx < stage_idx)::INTEGER AS exits_back
-        FROM flow_exits GROUP BY group_key, stage`)
+      unsafeRaw(`SELECT group_key, stage_idx,
+          coalesce(sum(n) FILTER (WHERE next_idx > stage_idx), 0)::INTEGER AS exits_forward,
+          coalesce(sum(n) FILTER (WHERE next_idx = 0), 0)::INTEGER AS exits_lost,
+          coalesce(sum(n) FILTER (WHERE next_idx >= 1 AND next_idx < stage_idx), 0)::INTEGER AS exits_back
+        FROM flow_exits GROUP BY group_key, stage_idx`)
     ]
   ];
   return {
@@ -247,8 +250,8 @@ function flowQuery(p: z.output<typeof params>, ctx: ModelContext): ModelQuery {
         CASE WHEN s.kind = 'open' THEN coalesce(o.exits_forward, 0)::DOUBLE / nullif(coalesce(i.entries, 0), 0) END AS flow_conversion,
         f.n
       FROM flow_groups f CROSS JOIN stages s
-      LEFT JOIN flow_in i ON i.group_key IS NOT DISTINCT FROM f.group_key AND i.stage = s.name
-      LEFT JOIN flow_out o ON o.group_key IS NOT DISTINCT FROM f.group_key AND o.stage = s.name
+      LEFT JOIN flow_in i ON i.group_key IS NOT DISTINCT FROM f.group_key AND i.stage_idx = s.idx
+      LEFT JOIN flow_out o ON o.group_key IS NOT DISTINCT FROM f.group_key AND o.stage_idx = s.idx
       WHERE s.kind IN ('open', 'won')
       ORDER BY ${grouped ? sql`f.n DESC, f.group_key NULLS LAST,` : sql``} s.idx`
   };
