@@ -119,7 +119,12 @@ export function momentCtes(
     WHERE ${filterWhere(p, { team: sql`r.owner_team`, owner: sql`r.owner_id`, region: sql`r.customer_region`, industry: sql`r.customer_industry`, source: sql`r.source`, product: sql`r.product`, grade: sql`r.customer_grade` })}
       -- Only what the forecast reads below (open deals, deals won in the period): lost and
       -- earlier wins are most of the deals and are not kept.
-      AND (r.status = 'open' OR (r.status = 'won' AND r.closed_at >= ${m.from}::TIMESTAMP AND r.closed_at < ${m.to}::TIMESTAMP))`);
+      AND (r.status = 'open' OR (r.status = 'won' AND r.closed_at >= ${m.from}::TIMESTAMP AND r.closed_at < ${m.to}::TIMESTAMP))`,
+    // Read twice (the open deals, the period's wins). With nothing in the history at or after t
+    // (the facts horizon is before it: the usual forecast as of today) every state is a deal_facts
+    // row, and reading them twice costs less than materializing the wide rows (10M deals: 126 →
+    // 103 ms); with later events the states are rebuilt from the versions, once (298 against 370 ms).
+    ctx.factsHorizon === null || (ctx.factsHorizon !== undefined && ctx.factsHorizon < m.t) ? { materialized: false } : undefined);
   // Amount fallback (warehouse/data-quality.ts): the average won amount of the deal's
   // product over the learning window (deals won before t, every deal in view), else of every
   // product.
