@@ -42,6 +42,12 @@ export interface ModelContext {
    * empty and can be left out of the statement.
    */
   factsHorizon?: string | null;
+  /**
+   * The latest revenue event (a payment received, a deal won) of any customer
+   * (warehouse/facts.ts revenueHorizon), `null` when none; absent when not looked up. The
+   * customer figures leave out their "revenue after the year's end" paths when it is before.
+   */
+  revenueHorizon?: string | null;
 }
 
 /**

@@ -851,8 +851,18 @@ async function checkFacts(db: Database, stages: StageInfo[], sig: string): Promi
   freshFor.set(db, { generation: committed, sig });
 }
 
+/**
+ * The latest revenue event of any customer in the derived tables — a payment received or a deal
+ * won (customer_facts' `last_paid_at`, `last_won_at`, over every owner) — in the facts horizon's
+ * format. The customer figures (models/customer-list.ts) leave out their paths for revenue after
+ * an instant when none can be there. A closed date is what the source recorded and may lie after
+ * any version's start, so this is not the facts horizon.
+ */
+export const REVENUE_HORIZON_SQL = `SELECT strftime(max(greatest(last_paid_at::TIMESTAMP, last_won_at)), '%Y-%m-%d %H:%M:%S.%f') AS r FROM main.customer_facts`;
+
 /** Per database instance: the facts horizon found at a write generation. */
 const horizonFor = new WeakMap<Database, { generation: number; horizon: string | null }>();
+const revenueHorizonFor = new WeakMap<Database, { generation: number; horizon: string | null }>();
 
 /**
  * The latest event instant in `deal_facts` over every deal (its last version, last stage change,
@@ -867,5 +877,16 @@ export async function factsHorizon(db: Database): Promise<string | null> {
   const { rows } = await db.query<{ h: string | null }>(HORIZON_SQL);
   const horizon = rows[0]?.h ?? null;
   horizonFor.set(db, { generation, horizon });
+  return horizon;
+}
+
+/** REVENUE_HORIZON_SQL's instant, or null when no customer has revenue; looked up once per write generation (after ensureFacts). */
+export async function revenueHorizon(db: Database): Promise<string | null> {
+  const generation = db.writeGeneration;
+  const known = revenueHorizonFor.get(db);
+  if (known && known.generation === generation) return known.horizon;
+  const { rows } = await db.query<{ r: string | null }>(REVENUE_HORIZON_SQL);
+  const horizon = rows[0]?.r ?? null;
+  revenueHorizonFor.set(db, { generation, horizon });
   return horizon;
 }

@@ -8,7 +8,7 @@ import { catalog, type CatalogName } from '../../../../models/index';
 import type { Model, ModelContext, ModelOutput, ModelQuery, StageInfo } from '../../../../models/model';
 import { previousPeriod, resolvePreset, todayIn, type Period, type PeriodPreset } from '../../../../models/common/period';
 import { scopeCtes, type Scope } from '../../../../models/common/scope';
-import { ensureFacts, factsHorizon } from '../../../../warehouse/facts';
+import { ensureFacts, factsHorizon, revenueHorizon } from '../../../../warehouse/facts';
 import type { CockpitConfig } from '../config/schema';
 import { formatIssues } from '../config/load';
 import type { ColumnInfo, Database } from '../db/database';
@@ -170,6 +170,7 @@ export async function runModel(
     const generation = db.writeGeneration;
     // Lets the listings leave out the paths for events after the report date when there are none.
     ctx.factsHorizon = await factsHorizon(db);
+    ctx.revenueHorizon = await revenueHorizon(db);
     const q = model.query(params as never, ctx);
     t0 = performance.now();
     result = await runQuery(db, config, model, q, ctx, scope);
