@@ -19,6 +19,7 @@ import { pagingShape, searchParam, searchWhere } from './common/listing';
 import { LTV_BASES, ltvBaseCtes, ltvPerCustomerCte, ltvWindows, type LtvParams } from './ltv';
 import { customersRelation, inPeriod } from './common/relations';
 import { ident, sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
+import { horizonReaches } from '../warehouse/horizon';
 
 
 /** The listed customers the segment and the search keep: one definition for both paths. */
@@ -74,10 +75,7 @@ const SEGMENT_WHERE: Record<(typeof CUSTOMER_SEGMENTS)[number], string> = {
  * customer's; unknown (not looked up) counts as possible.
  */
 function revenueAfter(ctx: Pick<ModelContext, 'revenueHorizon'>, instant: string): boolean {
-  if (ctx.revenueHorizon === undefined) return true;
-  if (ctx.revenueHorizon === null) return false;
-  // 'YYYY-MM-DD HH:MM:SS.ffffff' against 'YYYY-MM-DD' (its midnight): text order is time order.
-  return ctx.revenueHorizon >= instant;
+  return horizonReaches(ctx.revenueHorizon, instant);
 }
 
 /** Segments and sorts known from the precomputed per-customer totals (customer_facts) alone. */

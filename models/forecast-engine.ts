@@ -22,6 +22,7 @@ import { pitDealsWithDims, pitOpenStates } from './common/pit';
 import { daysBetween } from './common/period';
 import { amountEstimate, amountFallbackCtes, amountRule, dataQualityCounts, lookbackDays as learningLookbackDays } from '../warehouse/data-quality';
 import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
+import { horizonReaches } from '../warehouse/horizon';
 
 export interface EngineParams {
   group_by?: string;
@@ -124,7 +125,7 @@ export function momentCtes(
     // (the facts horizon is before it: the usual forecast as of today) every state is a deal_facts
     // row, and reading them twice costs less than materializing the wide rows (10M deals: 126 →
     // 103 ms); with later events the states are rebuilt from the versions, once (298 against 370 ms).
-    ctx.factsHorizon === null || (ctx.factsHorizon !== undefined && ctx.factsHorizon < m.t) ? { materialized: false } : undefined);
+    horizonReaches(ctx.factsHorizon, m.t) ? undefined : { materialized: false });
   // Amount fallback (warehouse/data-quality.ts): the average won amount of the deal's
   // product over the learning window (deals won before t, every deal in view), else of every
   // product.

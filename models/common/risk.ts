@@ -19,6 +19,7 @@ import type { ModelContext } from '../model';
 import { addDays } from './period';
 import { RISK_FLAGS } from './risk-flags';
 import { lastActivityBefore } from './pit';
+import { horizonReaches } from '../../warehouse/horizon';
 export { RISK_FLAGS, type RiskFlag } from './risk-flags';
 
 export const DEFAULT_IDLE_DAYS = 30;
@@ -52,10 +53,7 @@ export function riskRelation(ids: Sql, ctx: Pick<ModelContext, 'asOf' | 'stages'
  * as of the report date and no path that recomputes them from the raw tables is needed.
  */
 export function lateEventsPossible(ctx: Pick<ModelContext, 'asOf' | 'factsHorizon'>): boolean {
-  if (ctx.factsHorizon === undefined) return true;
-  if (ctx.factsHorizon === null) return false;
-  // 'YYYY-MM-DD HH:MM:SS.ffffff' against the next day's 'YYYY-MM-DD' (its midnight): text order is time order.
-  return ctx.factsHorizon >= addDays(ctx.asOf, 1);
+  return horizonReaches(ctx.factsHorizon, addDays(ctx.asOf, 1));
 }
 
 /** The `deal_facts` columns `riskFromFacts` reads from its rows. */
