@@ -858,11 +858,23 @@ async function checkFacts(db: Database, stages: StageInfo[], sig: string): Promi
  * an instant when none can be there. A closed date is what the source recorded and may lie after
  * any version's start, so this is not the facts horizon.
  */
-export const REVENUE_HORIZON_SQL = `SELECT strftime(max(greatest(last_paid_at::TIMESTAMP, last_won_at)), '%Y-%m-%d %H:%M:%S.%f') AS r FROM main.customer_facts`;
+export const REVENUE_HORIZON_SQL = `SELECT strftime(max(greatest(last_paid_at::TIMESTAMP, last_won_at)), '%Y-%m-%d %H:%M:%S.%f') AS h FROM main.customer_facts`;
 
-/** Per database instance: the facts horizon found at a write generation. */
-const horizonFor = new WeakMap<Database, { generation: number; horizon: string | null }>();
-const revenueHorizonFor = new WeakMap<Database, { generation: number; horizon: string | null }>();
+/** Per database instance and statement: the instant found at a write generation. */
+const horizons = new WeakMap<Database, Map<string, { generation: number; horizon: string | null }>>();
+
+/** The single value `h` of `statement`, looked up once per database and write generation. */
+async function horizonOf(db: Database, statement: string): Promise<string | null> {
+  const generation = db.writeGeneration;
+  let known = horizons.get(db);
+  if (!known) horizons.set(db, (known = new Map()));
+  const hit = known.get(statement);
+  if (hit && hit.generation === generation) return hit.horizon;
+  const { rows } = await db.query<{ h: string | null }>(statement);
+  const horizon = rows[0]?.h ?? null;
+  known.set(statement, { generation, horizon });
+  return horizon;
+}
 
 /**
  * The latest event instant in `deal_facts` over every deal (its last version, last stage change,
@@ -870,23 +882,11 @@ const revenueHorizonFor = new WeakMap<Database, { generation: number; horizon: s
  * null when there is none. Any viewer's deals are a subset, so a report date ending after it has
  * no deal with a later event. Looked up once per write generation (call after ensureFacts).
  */
-export async function factsHorizon(db: Database): Promise<string | null> {
-  const generation = db.writeGeneration;
-  const known = horizonFor.get(db);
-  if (known && known.generation === generation) return known.horizon;
-  const { rows } = await db.query<{ h: string | null }>(HORIZON_SQL);
-  const horizon = rows[0]?.h ?? null;
-  horizonFor.set(db, { generation, horizon });
-  return horizon;
+export function factsHorizon(db: Database): Promise<string | null> {
+  return horizonOf(db, HORIZON_SQL);
 }
 
 /** REVENUE_HORIZON_SQL's instant, or null when no customer has revenue; looked up once per write generation (after ensureFacts). */
-export async function revenueHorizon(db: Database): Promise<string | null> {
-  const generation = db.writeGeneration;
-  const known = revenueHorizonFor.get(db);
-  if (known && known.generation === generation) return known.horizon;
-  const { rows } = await db.query<{ r: string | null }>(REVENUE_HORIZON_SQL);
-  const horizon = rows[0]?.r ?? null;
-  revenueHorizonFor.set(db, { generation, horizon });
-  return horizon;
+export function revenueHorizon(db: Database): Promise<string | null> {
+  return horizonOf(db, REVENUE_HORIZON_SQL);
 }
