@@ -16,11 +16,17 @@ if (!existsSync(`${root}.svelte-kit/tsconfig.json`) && existsSync(kit)) {
 }
 
 // `cockpit metric … | head`: the reader closed the pipe, which is how such a pipeline ends,
-// not an error to print a stack trace for.
+// not an error to print a stack trace for. What is written after that goes nowhere; the command
+// itself runs to its end and exits with its own code (a sync cut off here would otherwise stop
+// half-way and report success, and a server whose log reader died would stop serving).
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (e) => {
-    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw e;
+    if (e.code !== 'EPIPE') throw e;
+    stream.write = (_chunk, encoding, callback) => {
+      const done = typeof encoding === 'function' ? encoding : callback;
+      if (done) process.nextTick(done);
+      return true;
+    };
   });
 }
 

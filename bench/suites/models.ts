@@ -337,7 +337,7 @@ export const CASES: Case[] = [
     name: 'cycle_time view=time_in_stage',
     model: 'cycle_time',
     params: { view: 'time_in_stage' },
-    raw: `SELECT stage, count(*) AS n, quantile_cont(us, [0.5, 0.75]) AS latest, quantile_cont(cumulative_us, [0.5, 0.75]) AS cumulative
+    raw: `SELECT stage, count(*) AS n, list_transform(quantile_cont(us, [0.5, 0.75]), x -> x / 86400000000.0) AS latest, list_transform(quantile_cont(cumulative_us, [0.5, 0.75]), x -> x / 86400000000.0) AS cumulative
       FROM stage_facts
       WHERE stage_kind = 'open' AND left_at >= '2026-01-01' AND left_at < '2027-01-01'
         AND (next_same_left_at IS NULL OR next_same_left_at >= '2027-01-01')

@@ -94,6 +94,24 @@ describe('cockpit metric', () => {
     expect(r.stderr).toBe('');
   });
 
+  it('a command whose reader stops early still runs to its end and exits with its own code', async () => {
+    // `cockpit demo … | head -n 1`: the generator's progress lines after the first go nowhere, the
+    // company is still generated whole (an early exit on EPIPE once left an empty database and exit 0).
+    const target = join(dir, 'piped-demo.duckdb');
+    const demo = `"${process.execPath}" bin/cockpit.js demo --scale small --as-of ${AS_OF} --db "${target}" 2>&1 | head -n 1`;
+    const r = spawnSync('bash', ['-o', 'pipefail', '-c', `${demo} >/dev/null`], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, COCKPIT_CONFIG: '' }, timeout: 180_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const inst = await DuckDBInstance.create(target, { access_mode: 'READ_ONLY' });
+    const conn = await inst.connect();
+    const n = Number((await conn.runAndReadAll('SELECT count(*) AS n FROM opportunities')).getRowObjects()[0].n);
+    conn.closeSync();
+    inst.closeSync();
+    expect(n).toBeGreaterThan(1000);
+    // and a failing command keeps its exit code through the pipe
+    const bad = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" bin/cockpit.js metric no_such_model --db "${target}" 2>&1 | head -c 1 >/dev/null`], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, COCKPIT_CONFIG: '' }, timeout: 180_000 });
+    expect(bad.status).toBe(2);
+  });
+
   it('the server’s database is locked: the CLI says so instead of failing obscurely', () => {
     const r = cockpit(['metric', 'kpis', '--db', inject('dbPath')]);
     expect(r.status).toBe(1);
