@@ -255,7 +255,13 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
   const limit = opts.memoryLimit ?? process.env.COCKPIT_SYNC_MEMORY_LIMIT ?? '400MB';
   if (!/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(limit)) throw new Error(`COCKPIT_SYNC_MEMORY_LIMIT: expected a size such as 400MB, got "${limit}"`);
   const previousLimit = (await db.query<{ v: string }>(`SELECT current_setting('memory_limit') AS v`)).rows[0].v;
-  await db.write((tx) => tx.run(`SET memory_limit = '${limit}'`), { derived: true }).catch((e: Error) => {
+  // The sync lowers DuckDB's limit, and raises it below for the steps that need more, but never
+  // above the limit it found (DuckDB's default is 80% of the machine's memory): on a small
+  // machine a 10M-row import would otherwise ask for ~10 GB and be killed instead of spilling.
+  const ceilingMb = parseSizeMb(previousLimit);
+  const startMb = Math.min(parseSizeMb(limit), ceilingMb);
+  if (startMb < parseSizeMb(limit)) log(`sync memory limit ${limit} is above DuckDB's own ${previousLimit}: keeping ${previousLimit}`);
+  await db.write((tx) => tx.run(`SET memory_limit = '${startMb < parseSizeMb(limit) ? `${Math.floor(startMb)}MB` : limit}'`), { derived: true }).catch((e: Error) => {
     // DuckDB already holds more than that (a busy server): sync under its current limit.
     log(`cannot lower DuckDB's memory limit to ${limit} for the sync (${e.message.split('\n')[0]}); keeping ${previousLimit}`);
   });
@@ -410,11 +416,13 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       // until it commits: 1M keys land within the staging limit (measured at 400MB), each
       // key beyond that gets ~200 bytes more (2M rows: ~590MB; 10M: ~2.1GB).
       const staged = reports.reduce((n, r) => n + r.rows, 0);
-      // The limit in effect, raised (never lowered) for the steps below that need more.
-      let limitMb = parseSizeMb(limit);
-      const raiseLimit = async (mb: number, what: string) => {
+      // The limit in effect, raised (never lowered) for the steps below that need more, up to the
+      // limit DuckDB had before the sync.
+      let limitMb = startMb;
+      const raiseLimit = async (wanted: number, what: string) => {
+        const mb = Math.min(wanted, Math.floor(ceilingMb));
         if (opts.memoryLimit || mb <= limitMb) return;
-        log(`${what}: DuckDB memory limit ${mb}MB`);
+        log(`${what}: DuckDB memory limit ${mb}MB${mb < wanted ? ` (${wanted}MB wanted; DuckDB's own limit is ${previousLimit})` : ''}`);
         await tx.run(`SET memory_limit = '${mb}MB'`);
         limitMb = mb;
       };

@@ -58,5 +58,40 @@ describe('syncs in the server', () => {
     expect((await db.query(`SELECT count(*)::INTEGER AS n FROM sync_runs WHERE status = 'failed'`)).rows).toEqual([{ n: 0 }]);
     expect((await db.query<{ v: string }>(`SELECT current_setting('memory_limit') AS v`)).rows[0].v).not.toBe('1.0 MiB');
   });
-});
 
+  // DuckDB's own limit (its default is 80% of the machine's memory) is the ceiling: the sync's
+  // raises for 230,000 deals (the derived tables want ~1 KB per deal above 200,000) stop there
+  // instead of asking for more than the machine was allowed to give.
+  it('never raises DuckDB\'s memory limit above the limit it found', async () => {
+    const big = mkdtempSync(join(tmpdir(), 'sync-ceiling-'));
+    const lines = ['商机编号,客户名称,负责人,销售阶段,预计成交金额,创建日期'];
+    const stages = ['初步接洽', '需求分析', '赢单', '输单'];
+    for (let i = 1; i <= 230_000; i++) lines.push(`M-${i},客户${i % 5000},销售${i % 50},${stages[i % 4]},${1000 + (i % 977)},2025-${String(1 + (i % 12)).padStart(2, '0')}-15`);
+    writeFileSync(join(big, 'deals.csv'), lines.join('\n') + '\n');
+    const cfg = parseConfig({ sources: [{ name: 'deals', type: 'csv', entity: 'opportunities', path: 'deals.csv' }] }, null, big);
+    if (!cfg.ok) throw new Error(cfg.issues.join('\n'));
+    const small = await Database.open(join(big, 'c.duckdb'));
+    try {
+      // 440 MB is ~419.6 MiB: above the sync's 400 MiB start, below the 429 MiB its raise wants
+      await small.query(`SET memory_limit = '440MB'`);
+      const before = (await small.query<{ v: string }>(`SELECT current_setting('memory_limit') AS v`)).rows[0].v;
+      const ceiling = Number(/^([\d.]+) MiB$/.exec(before)?.[1]);
+      expect(ceiling).toBeGreaterThan(419);
+      expect(ceiling).toBeLessThan(420);
+      const logs: string[] = [];
+      const { runSync } = await import('../../connectors/load/sync');
+      const r = await runSync(small, { config: cfg.config, baseDir: big, log: (m) => logs.push(m) });
+      expect(r.ok, r.error ?? '').toBe(true);
+      const raised = logs.flatMap((l) => [...l.matchAll(/DuckDB memory limit (\d+)MB/g)].map((m) => Number(m[1])));
+      expect(raised.length, logs.join('\n')).toBeGreaterThan(0);
+      expect(Math.max(...raised), logs.join('\n')).toBeLessThanOrEqual(ceiling);
+      expect(logs.some((l) => /\(\d+MB wanted; DuckDB's own limit is /.test(l)), logs.join('\n')).toBe(true);
+      expect((await small.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM deal_facts`)).rows[0].n).toBe(230_000);
+      // restored afterwards (DuckDB prints the same setting as 419.5 or 419.6 MiB)
+      const after = (await small.query<{ v: string }>(`SELECT current_setting('memory_limit') AS v`)).rows[0].v;
+      expect(Math.abs(Number(/^([\d.]+) MiB$/.exec(after)?.[1]) - ceiling)).toBeLessThan(0.5);
+    } finally {
+      await small.close();
+    }
+  });
+});
