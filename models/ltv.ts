@@ -28,7 +28,7 @@ import { z } from 'zod';
 import { defineModel, type ModelContext } from './model';
 import { groupByParam, paramsSchema } from './common/params';
 import { addDays } from './common/period';
-import { customersRelation, dimensionKey, dimensionLabel, inPeriod, teamGroupCtes } from './common/relations';
+import { customersRelation, dimensionKey, dimensionLabel, hasFilters, inPeriod, teamGroupCtes } from './common/relations';
 import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 
 const SEGMENT_DIMENSIONS = ['team', 'team_leaf', 'owner', 'region', 'industry', 'source', 'grade'] as const;
@@ -270,7 +270,11 @@ function cohorts(p: LtvParams, ctx: ModelContext) {
             sql`SELECT customer_id, date_trunc('month', first_won_at)::DATE AS cohort_start
             FROM customer_facts
             WHERE first_won_at < ${ltvWindows(ctx.period, ctx.asOf).asOfEnd}::TIMESTAMP AND ${inPeriod(sql`first_won_at`, ctx.period)}
-              AND customer_id IN (SELECT customer_id FROM cust)`
+              ${
+                // every customer of customer_facts is in `cust` for an unfiltered viewer who sees all
+                // (ctx.everyCustomerListed): the semi join with every customer is left out
+                ctx.everyCustomerListed && !hasFilters(p) ? sql`` : sql`AND customer_id IN (SELECT customer_id FROM cust)`
+              }`
       ],
       ['sizes', unsafeRaw(`SELECT cohort_start, count(*)::INTEGER AS customers FROM first_won GROUP BY cohort_start`)],
       [

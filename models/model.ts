@@ -48,6 +48,13 @@ export interface ModelContext {
    * customer figures leave out their "revenue after the year's end" paths when it is before.
    */
   revenueHorizon?: string | null;
+  /**
+   * The viewer sees every row and every customer that has revenue or an open deal is in
+   * `customers` (warehouse/facts.ts customersComplete): with no customer filter, the customers
+   * relation then holds every customer an event names, and a semi join with it keeps every event.
+   * Absent (not looked up, or a restricted viewer) means no such knowledge.
+   */
+  everyCustomerListed?: boolean;
 }
 
 /**

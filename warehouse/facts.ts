@@ -860,7 +860,16 @@ async function checkFacts(db: Database, stages: StageInfo[], sig: string): Promi
  */
 export const REVENUE_HORIZON_SQL = `SELECT strftime(max(greatest(last_paid_at::TIMESTAMP, last_won_at)), '%Y-%m-%d %H:%M:%S.%f') AS h FROM main.customer_facts`;
 
-/** Per database instance and statement: the instant found at a write generation. */
+/**
+ * How many customers of customer_facts (every customer with a won or open deal or a payment
+ * received) are not in `customers`: 0 when the loader's stub customers cover every reference,
+ * as they do unless a table was written around it. When 0, an unfiltered viewer's revenue events
+ * all belong to listed customers, and the customer figures can leave out their semi joins with
+ * the customers (models/customer-list.ts, models/ltv.ts).
+ */
+export const UNKNOWN_CUSTOMERS_SQL = `SELECT count(*)::VARCHAR AS h FROM main.customer_facts f ANTI JOIN main.customers c ON c.customer_id = f.customer_id`;
+
+/** Per database instance and statement: the value found at a write generation. */
 const horizons = new WeakMap<Database, Map<string, { generation: number; horizon: string | null }>>();
 
 /** The single value `h` of `statement`, looked up once per database and write generation. */
@@ -889,4 +898,9 @@ export function factsHorizon(db: Database): Promise<string | null> {
 /** REVENUE_HORIZON_SQL's instant, or null when no customer has revenue; looked up once per write generation (after ensureFacts). */
 export function revenueHorizon(db: Database): Promise<string | null> {
   return horizonOf(db, REVENUE_HORIZON_SQL);
+}
+
+/** Whether every customer of customer_facts is in `customers` (UNKNOWN_CUSTOMERS_SQL); once per write generation (after ensureFacts). */
+export async function customersComplete(db: Database): Promise<boolean> {
+  return (await horizonOf(db, UNKNOWN_CUSTOMERS_SQL)) === '0';
 }

@@ -7,8 +7,8 @@ import type { z } from 'zod';
 import { catalog, type CatalogName } from '../../../../models/index';
 import type { Model, ModelContext, ModelOutput, ModelQuery, StageInfo } from '../../../../models/model';
 import { previousPeriod, resolvePreset, todayIn, type Period, type PeriodPreset } from '../../../../models/common/period';
-import { scopeCtes, type Scope } from '../../../../models/common/scope';
-import { ensureFacts, factsHorizon, revenueHorizon } from '../../../../warehouse/facts';
+import { isAll, scopeCtes, type Scope } from '../../../../models/common/scope';
+import { customersComplete, ensureFacts, factsHorizon, revenueHorizon } from '../../../../warehouse/facts';
 import type { CockpitConfig } from '../config/schema';
 import { formatIssues } from '../config/load';
 import type { ColumnInfo, Database } from '../db/database';
@@ -171,6 +171,7 @@ export async function runModel(
     // Lets the listings leave out the paths for events after the report date when there are none.
     ctx.factsHorizon = await factsHorizon(db);
     ctx.revenueHorizon = await revenueHorizon(db);
+    ctx.everyCustomerListed = isAll(scope) && (await customersComplete(db));
     const q = model.query(params as never, ctx);
     t0 = performance.now();
     result = await runQuery(db, config, model, q, ctx, scope);
