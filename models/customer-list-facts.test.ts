@@ -91,7 +91,7 @@ describe('customer_list from customer_facts = the per-request aggregation of the
   // every customer an event names is in `customers` (warehouse/facts.ts customersComplete). A won
   // deal and a payment of a customer the table lacks (written around the loader, which would have
   // added a stub customer) must still be left out, as the per-request aggregation leaves them out.
-  it('an event of a customer missing from customers: still left out of the totals and the cohorts', async () => {
+  it('an event of a customer missing from customers: still left out of the totals, the cohorts and the segments', async () => {
     expect(await customersComplete(db)).toBe(true);
     const owner = (await db.query<{ u: string }>('SELECT owner_id AS u FROM deal_facts LIMIT 1')).rows[0].u;
     await db.write(async (tx) => {
@@ -121,5 +121,17 @@ describe('customer_list from customer_facts = the per-request aggregation of the
       WHERE first_won >= '2026-01-01' AND first_won < '2026-06-16' AND customer_id IN (SELECT customer_id FROM customers)`)).rows[0].n;
     expect(first).toBe(independent);
     expect(first).toBeGreaterThan(0);
+    // the segments: revenue (payments received before the report date's end) and this year's wins
+    // of the listed customers only, counted independently from the raw tables
+    const seg = (await runModel(db, config, 'ltv', { as_of: AS_OF }, ALL_SCOPE)).rows[0] as { historical_ltv: number; won_deals: number; customers: number };
+    const raw = (await db.query<{ ltv: number; won: number; customers: number }>(`
+      SELECT (SELECT sum(coalesce(p.paid_amount, p.amount))::DOUBLE FROM payments p LEFT JOIN opportunities o ON o.opportunity_id = p.opportunity_id
+              WHERE p.paid_at < '2026-06-16' AND coalesce(p.customer_id, o.customer_id) IN (SELECT customer_id FROM customers)) AS ltv,
+             (SELECT count(*)::INTEGER FROM opportunities WHERE status = 'won' AND closed_at >= '2026-01-01' AND closed_at < '2026-06-16'
+              AND customer_id IN (SELECT customer_id FROM customers)) AS won,
+             (SELECT count(*)::INTEGER FROM customers) AS customers`)).rows[0];
+    expect(seg.historical_ltv).toBeCloseTo(raw.ltv, 2);
+    expect(seg.won_deals).toBe(raw.won);
+    expect(seg.customers).toBe(raw.customers);
   }, 300_000);
 });
