@@ -17,7 +17,11 @@ import { openDatabase, type Database } from '../src/lib/server/db/database';
 import { generateDemo } from '../src/lib/server/demo/generate';
 import { buildContext, compileModel, getModel, parseParams, runModel } from '../src/lib/server/models/run';
 import { listQuery } from './customer-list';
-import { customersComplete } from '../warehouse/facts';
+import { customersComplete, revenueHorizon } from '../warehouse/facts';
+import { compile } from '../src/lib/server/db/sql';
+
+const compileSql = (m: ReturnType<typeof getModel>, p: Record<string, unknown>, ctx: ReturnType<typeof buildContext>) =>
+  compile(compileModel(m, p, ctx, ALL_SCOPE)).text;
 import { ALL_SCOPE, type Scope } from './common/scope';
 
 const AS_OF = '2026-06-15';
@@ -86,6 +90,34 @@ describe('customer_list from customer_facts = the per-request aggregation of the
       }
     expect(late).toBeGreaterThan(0);
   }, 600_000);
+
+  // The LTV segments of an unfiltered viewer who sees everything, with no revenue after the year's
+  // end, come from customer_facts and the windows' events (ltv.ts, segmentFactsCtes); the reference
+  // is the same model through the per-request aggregation of every event (a context without the
+  // horizons and the customers check, as an export or an alert could build it).
+  it('LTV segments from customer_facts = the per-request aggregation of the events', async () => {
+    const model = getModel('ltv');
+    const cases: Record<string, unknown>[] = [{}, { basis: 'won_amount' }, { basis: 'payments' }, { period: 'this_quarter' }, { period: 'all' }, { gross_margin: 0.35 }];
+    let fromFacts = 0;
+    const horizon = await revenueHorizon(db);
+    for (const c of cases) {
+      const params = { as_of: AS_OF, ...c };
+      const got = await runModel(db, config, 'ltv', params, ALL_SCOPE);
+      const p = parseParams(model, params);
+      const ctx = buildContext(model, p, config);
+      const rows = (await db.query<Record<string, unknown>>(compileModel(model, p, ctx, ALL_SCOPE))).rows;
+      const want = model.finalize!(rows as never, p as never, ctx as never);
+      expect(got.rows.map((r) => cents(r as Record<string, unknown>)), JSON.stringify(c)).toEqual(want.rows.map((r) => cents(r as Record<string, unknown>)));
+      // not vacuous: revenue, last year's actives and churned customers are there to count
+      const row = want.rows[0] as { historical_ltv: number; active_last_year: number; churned: number; won_deals: number };
+      expect(row.historical_ltv, JSON.stringify(c)).toBeGreaterThan(0);
+      expect(row.active_last_year, JSON.stringify(c)).toBeGreaterThan(0);
+      expect(row.churned, JSON.stringify(c)).toBeGreaterThan(0);
+      // the runner's context: everything listed (the demo's customers are complete), its revenue horizon
+      if (/seg_facts/.test(compileSql(model, p, { ...ctx, everyCustomerListed: true, revenueHorizon: horizon }))) fromFacts++;
+    }
+    expect(fromFacts).toBeGreaterThanOrEqual(4);
+  });
 
   // An unfiltered viewer who sees everything skips the semi joins with every customer only while
   // every customer an event names is in `customers` (warehouse/facts.ts customersComplete). A won

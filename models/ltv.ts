@@ -30,6 +30,7 @@ import { groupByParam, paramsSchema } from './common/params';
 import { addDays } from './common/period';
 import { customersRelation, dimensionKey, dimensionLabel, hasFilters, inPeriod, teamGroupCtes } from './common/relations';
 import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
+import { horizonReaches } from '../warehouse/horizon';
 
 const SEGMENT_DIMENSIONS = ['team', 'team_leaf', 'owner', 'region', 'industry', 'source', 'grade'] as const;
 export const LTV_VIEWS = ['segments', 'cohorts'] as const;
@@ -219,23 +220,90 @@ const SEGMENT_MEASURES = `count(*) FILTER (WHERE pc.ltv > 0)::INTEGER AS custome
   count(*) FILTER (WHERE pc.active_last_year AND NOT pc.active_year)::INTEGER AS churned,
   coalesce(sum(pc.revenue_year), 0)::DOUBLE AS revenue_year`;
 
+/**
+ * The segment's figures without the per-customer aggregation of every event (segments, when no
+ * revenue event is at or after the year's end and every customer an event names is listed): each
+ * customer's LTV and last event from customer_facts (over every owner: the viewer sees all), the
+ * period's wins and the year's revenue as sums over their date ranges, and last year's active
+ * customers from that year's events. The same events per_customer reads: payments received (their
+ * customer, else their deal's: effective_customer_id) and deals won, before the report date's end.
+ */
+function segmentFactsCtes(ctx: ModelContext): [string, Sql][] {
+  const w = ltvWindows(ctx.period, ctx.asOf);
+  const payments = unsafeRaw(`(SELECT basis FROM ltv_basis) = 'payments'`);
+  return [
+    [
+      'seg_facts',
+      sql`SELECT customer_id, (CASE WHEN ${payments} THEN paid_total ELSE won_total END)::DOUBLE AS ltv,
+            greatest(last_paid_at::TIMESTAMP, last_won_at) AS last_at
+          FROM customer_facts`
+    ],
+    [
+      'seg_won',
+      sql`SELECT coalesce(sum(coalesce(f.amount, 0)), 0)::DOUBLE AS won_amount, count(*)::INTEGER AS won_deals
+          FROM deal_facts f
+          WHERE f.status = 'won' AND f.customer_id IS NOT NULL AND f.closed_at < ${w.asOfEnd}::TIMESTAMP AND ${inPeriod(sql`f.closed_at`, ctx.period)}`
+    ],
+    [
+      'seg_revenue',
+      sql`SELECT coalesce(sum(amount), 0)::DOUBLE AS revenue FROM (
+            SELECT coalesce(pf.paid_amount, pf.amount)::DOUBLE AS amount FROM payment_facts pf
+            WHERE ${payments} AND pf.effective_customer_id IS NOT NULL AND pf.paid_at < ${w.asOfEnd}::DATE
+              AND pf.paid_at::TIMESTAMP >= ${w.yearFrom}::TIMESTAMP AND pf.paid_at::TIMESTAMP < ${w.end}::TIMESTAMP
+            UNION ALL
+            SELECT coalesce(f.amount, 0)::DOUBLE FROM deal_facts f
+            WHERE NOT ${payments} AND f.status = 'won' AND f.customer_id IS NOT NULL AND f.closed_at < ${w.asOfEnd}::TIMESTAMP
+              AND f.closed_at >= ${w.yearFrom}::TIMESTAMP AND f.closed_at < ${w.end}::TIMESTAMP)`
+    ],
+    [
+      'seg_last_year',
+      sql`SELECT DISTINCT customer_id FROM (
+            SELECT pf.effective_customer_id AS customer_id FROM payment_facts pf
+            WHERE pf.paid_at < ${w.asOfEnd}::DATE AND pf.paid_at::TIMESTAMP >= ${w.lastYearFrom}::TIMESTAMP AND pf.paid_at::TIMESTAMP < ${w.yearFrom}::TIMESTAMP
+            UNION ALL
+            SELECT f.customer_id FROM deal_facts f
+            WHERE f.status = 'won' AND f.closed_at < ${w.asOfEnd}::TIMESTAMP
+              AND f.closed_at >= ${w.lastYearFrom}::TIMESTAMP AND f.closed_at < ${w.yearFrom}::TIMESTAMP)
+          WHERE customer_id IS NOT NULL`
+    ]
+  ];
+}
+
 function segments(p: LtvParams, ctx: ModelContext) {
   const key = p.group_by ? dimensionKey(p.group_by, ctx) : sql`NULL::VARCHAR`;
   const label = p.group_by ? dimensionLabel(p.group_by, sql`s.group_key`, ctx) : sql`NULL::VARCHAR`;
+  const w = ltvWindows(ctx.period, ctx.asOf);
+  // Ungrouped, for an unfiltered viewer who sees every customer an event names
+  // (ctx.everyCustomerListed), every per_customer row is a listed customer's: its sums need no
+  // join with the 2.5M customers (at 10M deals), only their count. And when no revenue event is
+  // at or after the year's end either (ctx.revenueHorizon; the usual report date, today), every
+  // customer's figures up to it are customer_facts' totals and last event: only who was active
+  // last year needs the events (that year's), and the 6M-event aggregation per customer is left
+  // out (docs/decisions.md, "LTV segments from customer_facts").
+  const unfiltered = !p.group_by && !!ctx.everyCustomerListed && !hasFilters(p);
+  const fromFacts = unfiltered && !horizonReaches(ctx.revenueHorizon, w.end);
   return {
     ctes: [
       ...(p.group_by === 'team' ? teamGroupCtes(p) : []),
       ...ltvBaseCtes(p, ctx, key),
-      ltvPerCustomerCte(ctx),
+      ...(fromFacts ? segmentFactsCtes(ctx) : [ltvPerCustomerCte(ctx)]),
       [
         'seg',
-        // Ungrouped, for an unfiltered viewer who sees every customer an event names
-        // (ctx.everyCustomerListed): every per_customer row is a listed customer's, so its sums
-        // need no join with the 2.5M customers (at 10M deals), only their count.
-        !p.group_by && ctx.everyCustomerListed && !hasFilters(p)
-          ? unsafeRaw(`SELECT NULL::VARCHAR AS group_key, (SELECT count(*) FROM cust)::INTEGER AS customers, ${SEGMENT_MEASURES}
+        fromFacts
+          ? sql`SELECT NULL::VARCHAR AS group_key, (SELECT count(*) FROM cust)::INTEGER AS customers,
+              count(*) FILTER (WHERE sf.ltv > 0)::INTEGER AS customers_with_revenue,
+              coalesce(sum(sf.ltv), 0)::DOUBLE AS historical_ltv,
+              (SELECT won_amount FROM seg_won) AS won_amount, (SELECT won_deals FROM seg_won) AS won_deals,
+              count(*) FILTER (WHERE sf.last_at >= ${w.yearFrom}::TIMESTAMP)::INTEGER AS active_customers,
+              (SELECT count(*) FROM seg_last_year)::INTEGER AS active_last_year,
+              (SELECT count(*) FROM seg_last_year l JOIN seg_facts f ON f.customer_id = l.customer_id
+                 WHERE f.last_at < ${w.yearFrom}::TIMESTAMP)::INTEGER AS churned,
+              (SELECT revenue FROM seg_revenue) AS revenue_year
+            FROM seg_facts sf`
+          : unfiltered
+            ? unsafeRaw(`SELECT NULL::VARCHAR AS group_key, (SELECT count(*) FROM cust)::INTEGER AS customers, ${SEGMENT_MEASURES}
             FROM per_customer pc`)
-          : unsafeRaw(`SELECT c.group_key, count(*)::INTEGER AS customers, ${SEGMENT_MEASURES}
+            : unsafeRaw(`SELECT c.group_key, count(*)::INTEGER AS customers, ${SEGMENT_MEASURES}
             FROM cust c LEFT JOIN per_customer pc ON pc.customer_id = c.customer_id
             GROUP BY c.group_key`)
       ],
