@@ -12,7 +12,7 @@ import { parseConfig } from '../src/lib/server/config/load';
 import { buildContext, compileModel, getModel, parseParams } from '../src/lib/server/models/run';
 import { compile } from '../src/lib/server/db/sql';
 import { bindTypes } from '../src/lib/server/db/database';
-import { HORIZON_SQL, REVENUE_HORIZON_SQL } from '../warehouse/facts';
+import { HORIZON_SQL, REVENUE_HORIZON_SQL, UNKNOWN_CUSTOMERS_SQL } from '../warehouse/facts';
 
 const [path, name, json] = process.argv.slice(2);
 const cfg = parseConfig({});
@@ -26,6 +26,8 @@ const conn = await inst.connect();
 // factsHorizon, revenueHorizon): without them the models plan for events after the report date (the slower path).
 ctx.factsHorizon = ((await conn.runAndReadAll(HORIZON_SQL)).getRowObjectsJson()[0].h ?? null) as string | null;
 ctx.revenueHorizon = ((await conn.runAndReadAll(REVENUE_HORIZON_SQL)).getRowObjectsJson()[0].h ?? null) as string | null;
+// as the runner sets it for a viewer who sees everything (PROFILE_SCOPE unset)
+ctx.everyCustomerListed = !process.env.PROFILE_SCOPE && (await conn.runAndReadAll(UNKNOWN_CUSTOMERS_SQL)).getRowObjectsJson()[0].h === '0';
 const st = compileModel(m, p, ctx, process.env.PROFILE_SCOPE ? { team_ids: [process.env.PROFILE_SCOPE], owner_ids: [] } : { all: true });
 const { text, params } = compile(st);
 if (process.env.PROFILE_SQL) console.log(text, JSON.stringify(params));
