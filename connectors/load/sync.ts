@@ -128,12 +128,26 @@ export function wallNow(timezone: string, d = new Date()): string {
   return wallTime(d.getTime(), timezone);
 }
 
-/** `400MB`, `1.5 GiB` … in MB. */
-function parseSizeMb(size: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]i?B)$/i.exec(size.trim());
+/** `400MB`, `1.5 GiB` … in MiB, as DuckDB reads them (KB, MB, GB … are powers of 1000; KiB, MiB, GiB … of 1024). */
+export function parseSizeMiB(size: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGTP])(i?)B$/i.exec(size.trim());
   if (!m) return Infinity;
-  const unit = m[2].toUpperCase().replace('I', '');
-  return Number(m[1]) * { KB: 1 / 1024, MB: 1, GB: 1024, TB: 1024 * 1024 }[unit as 'KB' | 'MB' | 'GB' | 'TB'];
+  const power = 'KMGTP'.indexOf(m[2].toUpperCase()) + 1;
+  const bytes = Number(m[1]) * (m[3] ? 1024 : 1000) ** power;
+  return bytes / 2 ** 20;
+}
+
+/** DuckDB's memory limit as the first sync of this process found it (see runSync). */
+const baseLimits = new WeakMap<Database, Promise<string>>();
+function baseMemoryLimit(db: Database): Promise<string> {
+  let known = baseLimits.get(db);
+  if (!known) {
+    // Set before the first await: a sync started in the same tick shares this read.
+    known = db.query<{ v: string }>(`SELECT current_setting('memory_limit') AS v`).then((r) => r.rows[0].v);
+    baseLimits.set(db, known);
+    known.catch(() => baseLimits.delete(db));
+  }
+  return known;
 }
 
 /**
@@ -253,15 +267,19 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
   // RAM by default); a lower limit during the sync makes it spill to its temp directory, so a
   // million-row sheet imports in well under 1 GB (docs/connectors.md, "Memory").
   const limit = opts.memoryLimit ?? process.env.COCKPIT_SYNC_MEMORY_LIMIT ?? '400MB';
-  if (!/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(limit)) throw new Error(`COCKPIT_SYNC_MEMORY_LIMIT: expected a size such as 400MB, got "${limit}"`);
-  const previousLimit = (await db.query<{ v: string }>(`SELECT current_setting('memory_limit') AS v`)).rows[0].v;
+  if (!/^\d+(\.\d+)?\s*(KB|MB|GB|TB|PB|KiB|MiB|GiB|TiB|PiB)$/i.test(limit)) throw new Error(`COCKPIT_SYNC_MEMORY_LIMIT: expected a size such as 400MB, got "${limit}"`);
+  // DuckDB's own limit, as it was before any sync of this process changed it: a sync started
+  // while another runs (an upload beside a scheduled sync) would otherwise read the other's
+  // lowered limit, restore that, and every later sync would take it for the ceiling.
+  const previousLimit = await baseMemoryLimit(db);
   // The sync lowers DuckDB's limit, and raises it below for the steps that need more, but never
-  // above the limit it found (DuckDB's default is 80% of the machine's memory): on a small
-  // machine a 10M-row import would otherwise ask for ~10 GB and be killed instead of spilling.
-  const ceilingMb = parseSizeMb(previousLimit);
-  const startMb = Math.min(parseSizeMb(limit), ceilingMb);
-  if (startMb < parseSizeMb(limit)) log(`sync memory limit ${limit} is above DuckDB's own ${previousLimit}: keeping ${previousLimit}`);
-  await db.write((tx) => tx.run(`SET memory_limit = '${startMb < parseSizeMb(limit) ? `${Math.floor(startMb)}MB` : limit}'`), { derived: true }).catch((e: Error) => {
+  // above that limit (DuckDB's default is 80% of the machine's memory): on a small machine a
+  // 10M-row import would otherwise ask for ~10 GB and be killed instead of spilling.
+  const ceilingMiB = parseSizeMiB(previousLimit);
+  const startMiB = Math.min(parseSizeMiB(limit), ceilingMiB);
+  const capped = startMiB < parseSizeMiB(limit);
+  if (capped) log(`sync memory limit ${limit} is above DuckDB's own ${previousLimit}: keeping ${previousLimit}`);
+  await db.write((tx) => tx.run(`SET memory_limit = '${capped ? `${Math.floor(startMiB)}MiB` : limit}'`), { derived: true }).catch((e: Error) => {
     // DuckDB already holds more than that (a busy server): sync under its current limit.
     log(`cannot lower DuckDB's memory limit to ${limit} for the sync (${e.message.split('\n')[0]}); keeping ${previousLimit}`);
   });
@@ -416,17 +434,17 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       // until it commits: 1M keys land within the staging limit (measured at 400MB), each
       // key beyond that gets ~200 bytes more (2M rows: ~590MB; 10M: ~2.1GB).
       const staged = reports.reduce((n, r) => n + r.rows, 0);
-      // The limit in effect, raised (never lowered) for the steps below that need more, up to the
-      // limit DuckDB had before the sync.
-      let limitMb = startMb;
+      // The limit in effect (MiB), raised (never lowered) for the steps below that need more, up
+      // to the limit DuckDB had before the sync.
+      let limitMiB = startMiB;
       const raiseLimit = async (wanted: number, what: string) => {
-        const mb = Math.min(wanted, Math.floor(ceilingMb));
-        if (opts.memoryLimit || mb <= limitMb) return;
-        log(`${what}: DuckDB memory limit ${mb}MB${mb < wanted ? ` (${wanted}MB wanted; DuckDB's own limit is ${previousLimit})` : ''}`);
-        await tx.run(`SET memory_limit = '${mb}MB'`);
-        limitMb = mb;
+        const mib = Math.min(wanted, Math.floor(ceilingMiB));
+        if (opts.memoryLimit || mib <= limitMiB) return;
+        log(`${what}: DuckDB memory limit ${mib}MiB${mib < wanted ? ` (${wanted}MiB wanted; DuckDB's own limit is ${previousLimit})` : ''}`);
+        await tx.run(`SET memory_limit = '${mib}MiB'`);
+        limitMiB = mib;
       };
-      await raiseLimit(Math.ceil(parseSizeMb(limit) + (Math.max(0, staged - 1_000_000) * 200) / 2 ** 20), `landing ${staged.toLocaleString()} rows`);
+      await raiseLimit(Math.ceil(parseSizeMiB(limit) + (Math.max(0, staged - 1_000_000) * 200) / 2 ** 20), `landing ${staged.toLocaleString()} rows`);
       log('loading');
       const track = factsAtStart.fresh;
       if (track) await snapshotDimensions(tx);
@@ -442,7 +460,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
           // limit (2.1 GB), and the whole sync ran again under DuckDB's own (145 s lost). About
           // 1 KB per staged row above 1,000,000 (1M fit the staging limit; raising it there left
           // the derived tables' rebuild after the commit ~1 s slower, measured twice).
-          await raiseLimit(Math.ceil(parseSizeMb(limit) + (Math.max(0, staged - 1_000_000) * 1024) / 2 ** 20), `memo of ${staged.toLocaleString()} rows`);
+          await raiseLimit(Math.ceil(parseSizeMiB(limit) + (Math.max(0, staged - 1_000_000) * 1024) / 2 ** 20), `memo of ${staged.toLocaleString()} rows`);
           // A source that sets close dates clears a derived one on every sync: such rows are cleaned every time.
           const kept = await writeMemo(profiled(tx), s.name, i, m, closedStaged[i] ?? true);
           log(`  ${s.name}: memo of ${kept.toLocaleString()} raw rows written`);
@@ -490,7 +508,7 @@ export async function runSync(db: Database, opts: SyncOptions): Promise<SyncRepo
       // 1M deals does not fit the staging limit: about 1 KB per stored deal above it. Set before
       // this commit, so that a reader's own rebuild, should it take the write lock first (its
       // facts were stale before this sync), runs under it too.
-      await raiseLimit(Math.ceil(parseSizeMb(limit) + (Math.max(0, dealCount[0].n - 200_000) * 1024) / 2 ** 20), `derived tables over ${dealCount[0].n.toLocaleString()} deals`);
+      await raiseLimit(Math.ceil(parseSizeMiB(limit) + (Math.max(0, dealCount[0].n - 200_000) * 1024) / 2 ** 20), `derived tables over ${dealCount[0].n.toLocaleString()} deals`);
       log('committing; the derived tables are rebuilt next');
     }, { prepare: stageAll });
     report.ok = true;
