@@ -869,19 +869,26 @@ export const REVENUE_HORIZON_SQL = `SELECT strftime(max(greatest(last_paid_at::T
  */
 export const UNKNOWN_CUSTOMERS_SQL = `SELECT count(*)::VARCHAR AS h FROM main.customer_facts f ANTI JOIN main.customers c ON c.customer_id = f.customer_id`;
 
-/** Per database instance and statement: the value found at a write generation. */
-const horizons = new WeakMap<Database, Map<string, { generation: number; horizon: string | null }>>();
+/** Per database instance and statement: the value found (or being looked up) at a write generation. */
+const horizons = new WeakMap<Database, Map<string, { generation: number; horizon: Promise<string | null> }>>();
 
-/** The single value `h` of `statement`, looked up once per database and write generation. */
-async function horizonOf(db: Database, statement: string): Promise<string | null> {
+/**
+ * The single value `h` of `statement`, looked up once per database and write generation: the
+ * first call after a write runs it, calls meanwhile share that lookup (a board's tiles start
+ * together), a failed lookup is not kept.
+ */
+function horizonOf(db: Database, statement: string): Promise<string | null> {
   const generation = db.writeGeneration;
   let known = horizons.get(db);
   if (!known) horizons.set(db, (known = new Map()));
   const hit = known.get(statement);
   if (hit && hit.generation === generation) return hit.horizon;
-  const { rows } = await db.query<{ h: string | null }>(statement);
-  const horizon = rows[0]?.h ?? null;
-  known.set(statement, { generation, horizon });
+  const horizon = db.query<{ h: string | null }>(statement).then((r) => r.rows[0]?.h ?? null);
+  const entry = { generation, horizon };
+  known.set(statement, entry);
+  horizon.catch(() => {
+    if (known.get(statement) === entry) known.delete(statement);
+  });
   return horizon;
 }
 
