@@ -17,7 +17,7 @@ import { openDatabase, type Database } from '../src/lib/server/db/database';
 import { generateDemo } from '../src/lib/server/demo/generate';
 import { buildContext, compileModel, getModel, parseParams, runModel } from '../src/lib/server/models/run';
 import { listQuery } from './customer-list';
-import { customersComplete, revenueHorizon } from '../warehouse/facts';
+import { customersComplete, positiveLtvCustomers, revenueHorizon } from '../warehouse/facts';
 import { compile } from '../src/lib/server/db/sql';
 
 const compileSql = (m: ReturnType<typeof getModel>, p: Record<string, unknown>, ctx: ReturnType<typeof buildContext>) =>
@@ -117,6 +117,31 @@ describe('customer_list from customer_facts = the per-request aggregation of the
       if (/seg_facts/.test(compileSql(model, p, { ...ctx, everyCustomerListed: true, revenueHorizon: horizon }))) fromFacts++;
     }
     expect(fromFacts).toBeGreaterThanOrEqual(4);
+  });
+
+  // Ranked by LTV, highest first, the page is taken from customer_facts alone when it lies among
+  // the customers with a positive LTV (ctx.positiveLtv); past them (the customers with no revenue
+  // rank by id after them) the listing joins every customer as before. Both equal the reference.
+  it('the listing page by LTV ranked within customer_facts, and past the customers with revenue', async () => {
+    const model = getModel('customer_list');
+    const { payments } = await positiveLtvCustomers(db);
+    expect(payments).toBeGreaterThan(100);
+    const horizon = await revenueHorizon(db);
+    const cases = [{}, { offset: payments - 50 }, { offset: payments - 20 }, { offset: payments + 5, limit: 10 }, { basis: 'won_amount', limit: 100 }];
+    const taken: boolean[] = [];
+    for (const c of cases) {
+      const params = { as_of: AS_OF, ...c };
+      const got = await runModel(db, config, 'customer_list', params, ALL_SCOPE);
+      const want = await reference(params, ALL_SCOPE);
+      expect(cents(got.summary as Record<string, unknown>), JSON.stringify(c)).toEqual(cents(want.summary as Record<string, unknown>));
+      expect(got.rows.map((r) => cents(r as Record<string, unknown>)), JSON.stringify(c)).toEqual(want.rows.map((r) => cents(r as Record<string, unknown>)));
+      expect(want.rows.length, JSON.stringify(c)).toBeGreaterThan(0);
+      const p = parseParams(model, params);
+      const ctx = { ...buildContext(model, p, config), everyCustomerListed: true, revenueHorizon: horizon, positiveLtv: await positiveLtvCustomers(db) };
+      taken.push(!/LEFT JOIN customer_facts cf ON cf.customer_id = r.customer_id/.test(compileSql(model, p, ctx)));
+    }
+    // from customer_facts while offset + limit stays within the customers with revenue
+    expect(taken).toEqual([true, true, false, false, true]);
   });
 
   // An unfiltered viewer who sees everything skips the semi joins with every customer only while

@@ -133,6 +133,13 @@ function fastQuery(p: P, ctx: ModelContext): ModelQuery {
   // among them (ctx.everyCustomerListed): the events of the listed customers are every event with
   // a customer, and the semi join with 2.5M listed ids (~350 ms at 10M deals) is left out.
   const allListed = !!ctx.everyCustomerListed && p.segment === 'all' && !p.q && !hasFilters(p);
+  // Listed by LTV, highest first, with no revenue after the report date, the page lies among the
+  // customers with a positive LTV when there are at least offset + limit of them
+  // (ctx.positiveLtv): they are ranked within customer_facts alone, and the customers are only
+  // counted; joining all 2.5M of them to their facts was most of the listing at 10M deals.
+  const basis = p.basis === 'auto' ? (ctx.positiveLtv?.anyPayments ? 'payments' : 'won_amount') : p.basis;
+  const factsPage =
+    allListed && p.sort === 'ltv' && p.dir === 'desc' && !!ctx.positiveLtv && !revenueAfter(ctx, w.asOfEnd) && p.offset + p.limit <= ctx.positiveLtv[basis];
   return {
     ctes: [
       [
@@ -155,7 +162,11 @@ function fastQuery(p: P, ctx: ModelContext): ModelQuery {
         'base',
         // Listed by LTV without a search, only the page needs the customers' names: the others are
         // carried through the join and the sort for the page's rows only.
-        wide
+        factsPage
+          ? sql`SELECT cf.customer_id, ${ltvCol} AS ltv, ${lastEvent} AS last_event_at
+              FROM customer_facts cf
+              LEFT JOIN late l ON l.customer_id = cf.customer_id`
+          : wide
           ? sql`SELECT r.customer_id, r.name AS customer_name, r.industry, r.region, r.grade, r.dim_owner AS owner_id, u.name AS owner_name,
                 ${ltvCol} AS ltv, ${lastEvent} AS last_event_at
               FROM ${customersRelation(p)} r
@@ -231,7 +242,8 @@ function fastQuery(p: P, ctx: ModelContext): ModelQuery {
       ],
       [
         'totals',
-        sql`SELECT count(*)::INTEGER AS total_count, coalesce(sum(ltv), 0)::DOUBLE AS total_ltv,
+        sql`SELECT ${factsPage ? sql`(SELECT count(*) FROM ${customersRelation(p)} r)` : sql`count(*)`}::INTEGER AS total_count,
+              coalesce(sum(ltv), 0)::DOUBLE AS total_ltv,
               (SELECT won_amount FROM window_totals) AS total_won_amount, (SELECT won_deals FROM window_totals) AS total_won_deals,
               (SELECT revenue_year FROM window_totals) AS total_revenue_year,
               ((count(*) FILTER (WHERE last_event_at < ${w.end}::TIMESTAMP AND last_event_at >= ${w.lastYearFrom}::TIMESTAMP

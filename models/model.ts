@@ -55,6 +55,11 @@ export interface ModelContext {
    * Absent (not looked up, or a restricted viewer) means no such knowledge.
    */
   everyCustomerListed?: boolean;
+  /**
+   * With everyCustomerListed: how many customers have a positive total of each LTV basis, and
+   * whether any payment exists (warehouse/facts.ts positiveLtvCustomers).
+   */
+  positiveLtv?: { payments: number; won_amount: number; anyPayments: boolean };
 }
 
 /**

@@ -907,6 +907,20 @@ export function revenueHorizon(db: Database): Promise<string | null> {
   return horizonOf(db, REVENUE_HORIZON_SQL);
 }
 
+/**
+ * How many customers have a positive total of each LTV basis in customer_facts (over every
+ * owner), and whether any payment exists (the `auto` basis): the customers listing ranks by LTV
+ * within customer_facts alone when its page lies among them (models/customer-list.ts).
+ */
+export const POSITIVE_LTV_SQL = `SELECT concat_ws(',', count(*) FILTER (WHERE paid_total > 0), count(*) FILTER (WHERE won_total > 0),
+  (SELECT count(*) FROM (SELECT 1 FROM main.payments LIMIT 1))) AS h FROM main.customer_facts`;
+
+/** POSITIVE_LTV_SQL's counts; once per write generation (after ensureFacts). */
+export async function positiveLtvCustomers(db: Database): Promise<{ payments: number; won_amount: number; anyPayments: boolean }> {
+  const [payments, won, any] = ((await horizonOf(db, POSITIVE_LTV_SQL)) ?? '0,0,0').split(',').map(Number);
+  return { payments, won_amount: won, anyPayments: any > 0 };
+}
+
 /** Whether every customer of customer_facts is in `customers` (UNKNOWN_CUSTOMERS_SQL); once per write generation (after ensureFacts). */
 export async function customersComplete(db: Database): Promise<boolean> {
   return (await horizonOf(db, UNKNOWN_CUSTOMERS_SQL)) === '0';

@@ -8,7 +8,7 @@ import { catalog, type CatalogName } from '../../../../models/index';
 import type { Model, ModelContext, ModelOutput, ModelQuery, StageInfo } from '../../../../models/model';
 import { previousPeriod, resolvePreset, todayIn, type Period, type PeriodPreset } from '../../../../models/common/period';
 import { isAll, scopeCtes, type Scope } from '../../../../models/common/scope';
-import { customersComplete, ensureFacts, factsHorizon, revenueHorizon } from '../../../../warehouse/facts';
+import { customersComplete, ensureFacts, factsHorizon, positiveLtvCustomers, revenueHorizon } from '../../../../warehouse/facts';
 import type { CockpitConfig } from '../config/schema';
 import { formatIssues } from '../config/load';
 import type { ColumnInfo, Database } from '../db/database';
@@ -172,6 +172,7 @@ export async function runModel(
     ctx.factsHorizon = await factsHorizon(db);
     ctx.revenueHorizon = await revenueHorizon(db);
     ctx.everyCustomerListed = isAll(scope) && (await customersComplete(db));
+    ctx.positiveLtv = ctx.everyCustomerListed ? await positiveLtvCustomers(db) : undefined;
     const q = model.query(params as never, ctx);
     t0 = performance.now();
     result = await runQuery(db, config, model, q, ctx, scope);
