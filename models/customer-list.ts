@@ -17,7 +17,7 @@ import { defineModel, type ModelContext, type ModelQuery } from './model';
 import { paramsSchema } from './common/params';
 import { pagingShape, searchParam, searchWhere } from './common/listing';
 import { LTV_BASES, ltvBaseCtes, ltvPerCustomerCte, ltvWindows, type LtvParams } from './ltv';
-import { customersRelation, hasFilters, inPeriod } from './common/relations';
+import { customersRelation, everyCustomerInView, inPeriod } from './common/relations';
 import { ident, sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 import { horizonReaches } from '../warehouse/horizon';
 
@@ -69,15 +69,6 @@ const SEGMENT_WHERE: Record<(typeof CUSTOMER_SEGMENTS)[number], string> = {
   churned: 'active_last_year AND NOT active_year'
 };
 
-/**
- * Whether a customer may have a revenue event (a payment received, a deal won) at or after
- * `instant` (`YYYY-MM-DD`): ctx.revenueHorizon (warehouse/facts.ts) is the latest of any
- * customer's; unknown (not looked up) counts as possible.
- */
-function revenueAfter(ctx: Pick<ModelContext, 'revenueHorizon'>, instant: string): boolean {
-  return horizonReaches(ctx.revenueHorizon, instant);
-}
-
 /** Segments and sorts known from the precomputed per-customer totals (customer_facts) alone. */
 const FAST_SEGMENTS: readonly string[] = ['all', 'with_revenue'];
 const FAST_SORTS: readonly string[] = ['customer_name', 'owner_name', 'region', 'industry', 'ltv'];
@@ -128,18 +119,18 @@ function fastQuery(p: P, ctx: ModelContext): ModelQuery {
   // last event is there, so the customers whose churn is recomputed from their events are none:
   // that path is left out. Its EXISTS tests were planned as hash joins over the trailing years'
   // payments and wins even for no customer (10M deals: ~240 of the listing's 830 ms).
-  const later = revenueAfter(ctx, w.end);
+  const later = horizonReaches(ctx.revenueHorizon, w.end);
   // Every customer listed (segment `all`, no search, no filter) and every customer an event names
   // among them (ctx.everyCustomerListed): the events of the listed customers are every event with
   // a customer, and the semi join with 2.5M listed ids (~350 ms at 10M deals) is left out.
-  const allListed = !!ctx.everyCustomerListed && p.segment === 'all' && !p.q && !hasFilters(p);
+  const allListed = everyCustomerInView(p, ctx) && p.segment === 'all' && !p.q;
   // Listed by LTV, highest first, with no revenue after the report date, the page lies among the
   // customers with a positive LTV when there are at least offset + limit of them
   // (ctx.positiveLtv): they are ranked within customer_facts alone, and the customers are only
   // counted; joining all 2.5M of them to their facts was most of the listing at 10M deals.
   const basis = p.basis === 'auto' ? (ctx.positiveLtv?.anyPayments ? 'payments' : 'won_amount') : p.basis;
   const factsPage =
-    allListed && p.sort === 'ltv' && p.dir === 'desc' && !!ctx.positiveLtv && !revenueAfter(ctx, w.asOfEnd) && p.offset + p.limit <= ctx.positiveLtv[basis];
+    allListed && p.sort === 'ltv' && p.dir === 'desc' && !!ctx.positiveLtv && !horizonReaches(ctx.revenueHorizon, w.asOfEnd) && p.offset + p.limit <= ctx.positiveLtv[basis];
   return {
     ctes: [
       [

@@ -28,7 +28,7 @@ import { z } from 'zod';
 import { defineModel, type ModelContext } from './model';
 import { groupByParam, paramsSchema } from './common/params';
 import { addDays } from './common/period';
-import { customersRelation, dimensionKey, dimensionLabel, hasFilters, inPeriod, teamGroupCtes } from './common/relations';
+import { customersRelation, dimensionKey, dimensionLabel, everyCustomerInView, inPeriod, teamGroupCtes } from './common/relations';
 import { sql, unsafeRaw, type Sql } from '../src/lib/server/db/sql';
 import { horizonReaches } from '../warehouse/horizon';
 
@@ -280,7 +280,7 @@ function segments(p: LtvParams, ctx: ModelContext) {
   // customer's figures up to it are customer_facts' totals and last event: only who was active
   // last year needs the events (that year's), and the 6M-event aggregation per customer is left
   // out (docs/decisions.md, "LTV segments from customer_facts").
-  const unfiltered = !p.group_by && !!ctx.everyCustomerListed && !hasFilters(p);
+  const unfiltered = !p.group_by && everyCustomerInView(p, ctx);
   const fromFacts = unfiltered && !horizonReaches(ctx.revenueHorizon, w.end);
   return {
     ctes: [
@@ -349,7 +349,7 @@ function cohorts(p: LtvParams, ctx: ModelContext) {
               ${
                 // every customer of customer_facts is in `cust` for an unfiltered viewer who sees all
                 // (ctx.everyCustomerListed): the semi join with every customer is left out
-                ctx.everyCustomerListed && !hasFilters(p) ? sql`` : sql`AND customer_id IN (SELECT customer_id FROM cust)`
+                everyCustomerInView(p, ctx) ? sql`` : sql`AND customer_id IN (SELECT customer_id FROM cust)`
               }`
       ],
       ['sizes', unsafeRaw(`SELECT cohort_start, count(*)::INTEGER AS customers FROM first_won GROUP BY cohort_start`)],

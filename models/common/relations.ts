@@ -190,6 +190,17 @@ export function paidPayments(p: CommonParams, period: { from: string; to: string
 }
 
 /**
+ * Whether `customersRelation(p)` holds every customer that any revenue event or deal names: the
+ * viewer sees everything (ctx.everyCustomerListed, set by the runner only for that scope, with
+ * every customer of customer_facts in `customers`) and no filter narrows the customers. Then a
+ * semi join of events or per-customer rows with that relation keeps every row, and the customer
+ * figures leave it out (models/customer-list.ts, models/ltv.ts).
+ */
+export function everyCustomerInView(p: Partial<Record<FilterName, unknown>>, ctx: { everyCustomerListed?: boolean }): boolean {
+  return !!ctx.everyCustomerListed && !hasFilters(p);
+}
+
+/**
  * Customers with the filters applied, for customer-level models (LTV, profile): `team` and
  * `owner` are the customer's owner (and the owner's team with every team below it), `region`,
  * `industry`, `source`, `grade` the customer's own; `product` keeps customers with at least
